@@ -1,0 +1,103 @@
+"""Partner Center lookups and set-up steps for enrollment (ENR-02, ENR-03, ENR-08, MPA-01).
+
+Business answers (unknown PartnerID, not a Global admin, ...) become non-retryable ApplicationErrors
+with the stable error type; transient failures propagate and Temporal retries them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+from temporalio import activity
+
+from adapters.partner_center import MpnProfile, PartnerCenter, TenantInfo
+from app.temporal_errors import to_application_error
+from domain.errors import BusinessRuleViolation, NotGlobalAdmin
+from domain.identifiers import CountryCode, PartnerId, TenantId
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PartnerIdCheck(_Request):
+    partner_id: PartnerId
+
+
+class TenantCheck(_Request):
+    tenant_id: TenantId
+    global_admin: EmailStr
+
+
+class TenantCreation(_Request):
+    idempotency_key: str
+    domain_prefix: str
+    country: CountryCode
+    global_admin: EmailStr
+
+
+class AdminAgentSetup(_Request):
+    idempotency_key: str
+    tenant_id: TenantId
+
+
+class AdminAgentResult(_Request):
+    tenant_id: TenantId
+    admin_agent: bool
+
+
+class AgreementStatus(_Request):
+    partner_id: str
+    is_agreement_signed: bool
+
+
+class PartnerCenterActivities:
+    def __init__(self, partner_center: PartnerCenter) -> None:
+        self._pc = partner_center
+
+    @activity.defn(name="verify_partner_id")
+    async def verify_partner_id(self, request: PartnerIdCheck) -> MpnProfile:
+        """ENR-03: the PartnerID exists; its profile gives the region."""
+        try:
+            return await self._pc.get_mpn_profile(request.partner_id)
+        except BusinessRuleViolation as err:
+            raise to_application_error(err) from err
+
+    @activity.defn(name="check_tenant_admin")
+    async def check_tenant_admin(self, request: TenantCheck) -> TenantInfo:
+        """ENR-02: the tenant exists and the applicant is one of its Global admins."""
+        try:
+            tenant = await self._pc.get_tenant(request.tenant_id)
+            if not await self._pc.is_global_admin(request.tenant_id, request.global_admin):
+                raise NotGlobalAdmin(
+                    f"the applicant is not a Global admin of tenant {request.tenant_id}; "
+                    "a Global admin of the organisation's tenant must enroll",
+                    tenant_id=str(request.tenant_id),
+                )
+        except BusinessRuleViolation as err:
+            raise to_application_error(err) from err
+        return tenant
+
+    @activity.defn(name="create_tenant")
+    async def create_tenant(self, request: TenantCreation) -> TenantInfo:
+        """ENR-02: a tenant created during enrollment, idempotent by key."""
+        return await self._pc.create_tenant(
+            domain_prefix=request.domain_prefix,
+            country=request.country,
+            global_admin=request.global_admin,
+            idempotency_key=request.idempotency_key,
+        )
+
+    @activity.defn(name="ensure_admin_agent")
+    async def ensure_admin_agent(self, request: AdminAgentSetup) -> AdminAgentResult:
+        """ENR-08: the company is in the Admin agent group."""
+        await self._pc.ensure_admin_agent(request.tenant_id, idempotency_key=request.idempotency_key)
+        return AdminAgentResult(tenant_id=request.tenant_id, admin_agent=True)
+
+    @activity.defn(name="check_agreement_status")
+    async def check_agreement_status(self, request: PartnerIdCheck) -> AgreementStatus:
+        """MPA-01: whether the partner has signed the Microsoft Partner Agreement."""
+        try:
+            signed = await self._pc.is_agreement_signed(request.partner_id)
+        except BusinessRuleViolation as err:
+            raise to_application_error(err) from err
+        return AgreementStatus(partner_id=request.partner_id, is_agreement_signed=signed)

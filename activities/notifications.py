@@ -1,0 +1,106 @@
+"""Email side effects. Each message carries an idempotency key; the registry's outbox remembers
+sent keys so a retried activity never mails twice (short of a crash between send and record)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.email_templates import EmailFacts, EmailKind, render
+from adapters.mail import Mailer, OutgoingEmail
+from adapters.mail.smtp_relay import MailRejected
+from adapters.registry import PartnerRegistry
+from domain.verification_token import TokenClaims, mint_token, token_digest
+
+log = structlog.get_logger(__name__)
+
+
+class EmailRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    facts: EmailFacts
+
+
+class EmailSent(BaseModel):
+    idempotency_key: str
+    already_sent: bool
+
+
+class VerificationLinkRequest(BaseModel):
+    """Mint link `token_id` for the workflow awaiting it and mail it (ENR-06)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    workflow_id: str
+    token_id: str
+    expires_at: datetime
+    facts: EmailFacts
+
+
+class VerificationLinkSent(BaseModel):
+    token_id: str
+    token_digest: str
+    expires_at: datetime
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        mailer: Mailer,
+        registry: PartnerRegistry,
+        *,
+        public_base_url: str,
+        signing_secrets: Sequence[bytes],
+    ) -> None:
+        self._mailer = mailer
+        self._registry = registry
+        self._public_base_url = public_base_url.rstrip("/")
+        self._signing_secret = signing_secrets[0]
+
+    async def _deliver_once(self, key: str, facts: EmailFacts) -> bool:
+        """Send unless the outbox has the key; True when this call sent it."""
+        if await self._registry.was_message_sent(key):
+            return False
+        subject, body = render(facts)
+        try:
+            await self._mailer.send(
+                OutgoingEmail(idempotency_key=key, to=facts.to, subject=subject, body=body)
+            )
+        except MailRejected as err:
+            raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
+        await self._registry.record_message_sent(key, datetime.now(UTC))
+        log.info("email_sent", kind=facts.kind.value, partner_id=facts.partner_id, key=key)
+        return True
+
+    @activity.defn(name="send_email")
+    async def send_email(self, request: EmailRequest) -> EmailSent:
+        sent = await self._deliver_once(request.idempotency_key, request.facts)
+        return EmailSent(idempotency_key=request.idempotency_key, already_sent=not sent)
+
+    @activity.defn(name="send_verification_link")
+    async def send_verification_link(self, request: VerificationLinkRequest) -> VerificationLinkSent:
+        # Minting is deterministic, so a retry re-sends (if it must) the very same link.
+        token = mint_token(
+            self._signing_secret,
+            TokenClaims(
+                workflow_id=request.workflow_id,
+                token_id=request.token_id,
+                expires_at=request.expires_at,
+            ),
+        )
+        link = f"{self._public_base_url}/verify-email?{urlencode({'token': token})}"
+        facts = request.facts.model_copy(
+            update={"kind": EmailKind.VERIFICATION_LINK, "link": link, "deadline": request.expires_at}
+        )
+        await self._deliver_once(request.idempotency_key, facts)
+        return VerificationLinkSent(
+            token_id=request.token_id, token_digest=token_digest(token), expires_at=request.expires_at
+        )

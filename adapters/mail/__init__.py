@@ -1,0 +1,25 @@
+"""Outgoing mail: the `Mailer` interface and the message it sends."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+
+class OutgoingEmail(BaseModel):
+    """One message. `idempotency_key` is stable across retries of the activity that sends it; it
+    becomes the Message-ID so a relay or the sink can recognise a repeat."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    to: EmailStr
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    async def send(self, message: OutgoingEmail) -> None:
+        """Hand the message to the mail system; raise on failure so the activity retries."""
+        ...

@@ -1,0 +1,118 @@
+"""Production `Mailer` that hands messages to an SMTP relay with aiosmtplib."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+import structlog
+
+from adapters.mail import OutgoingEmail
+
+MESSAGE_ID_DOMAIN = "csp-orchestrator"
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+
+
+class MailRejected(Exception):
+    """The relay permanently (5xx) refused the recipient; retrying will not help."""
+
+    def __init__(self, recipient: str, code: int, reason: str) -> None:
+        super().__init__(f"{recipient} rejected with {code}: {reason}")
+        self.recipient = recipient
+        self.code = code
+        self.reason = reason
+
+
+def message_id_for(idempotency_key: str) -> str:
+    """Deterministic Message-ID, so every retry of one send carries the same id."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
+
+
+def build_message(message: OutgoingEmail, sender: str) -> EmailMessage:
+    """The MIME message for `message`: plain-text UTF-8 body, From `sender`."""
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = str(message.to)
+    mime["Subject"] = message.subject
+    mime["Date"] = format_datetime(datetime.now(UTC))
+    mime["Message-ID"] = message_id_for(message.idempotency_key)
+    mime[IDEMPOTENCY_HEADER] = message.idempotency_key
+    mime.set_content(message.body, subtype="plain", charset="utf-8")
+    return mime
+
+
+class SmtpRelayMailer:
+    """Sends each message in its own SMTP session.
+
+    Connection and transient SMTP errors propagate unchanged so the calling activity retries;
+    a permanent rejection of the recipient raises `MailRejected`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        use_tls: bool = False,
+        timeout_seconds: float = 30.0,
+        local_hostname: str | None = None,
+    ) -> None:
+        if starttls and use_tls:
+            raise ValueError("starttls and use_tls are mutually exclusive")
+        if (username is None) != (password is None):
+            raise ValueError("username and password must be given together")
+        envelope_sender = parseaddr(sender)[1]
+        if not envelope_sender:
+            raise ValueError(f"not an address: {sender!r}")
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._envelope_sender = envelope_sender
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._use_tls = use_tls
+        self._timeout = timeout_seconds
+        # None makes aiosmtplib use socket.getfqdn(), which can block on slow DNS.
+        self._local_hostname = local_hostname
+
+    async def send(self, message: OutgoingEmail) -> None:
+        mime = build_message(message, self._sender)
+        recipient = str(message.to)
+        try:
+            await aiosmtplib.send(
+                mime,
+                sender=self._envelope_sender,
+                recipients=[recipient],
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                use_tls=self._use_tls,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+                local_hostname=self._local_hostname,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            permanent = [err for err in exc.recipients if 500 <= err.code < 600]
+            if permanent and len(permanent) == len(exc.recipients):
+                raise MailRejected(recipient, permanent[0].code, permanent[0].message) from exc
+            raise
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            if 500 <= exc.code < 600:
+                raise MailRejected(recipient, exc.code, exc.message) from exc
+            raise
+        structlog.get_logger().info(
+            "mail.sent",
+            to=recipient,
+            message_id=mime["Message-ID"],
+            relay=f"{self._host}:{self._port}",
+        )

@@ -1,0 +1,327 @@
+"""`LocalPartnerCenter`: the `PartnerCenter` interface answered from an editable JSON file.
+
+The embedded default runs without Microsoft credentials; an operator plays Partner Center by editing
+this file while the product runs. The file is re-read on every call, so an edit takes effect on the
+next call (an activity retry included). Writes (`create_tenant`, `ensure_admin_agent`) hold an
+`asyncio.Lock`, re-read the file, change only what they must and replace the file atomically (temp
+file + `os.replace`), so an operator's edit made between two calls is never lost; an edit saved in
+the instant between such a re-read and the replace is the ordinary last-writer race.
+
+File format (every section optional; a missing file is empty data)::
+
+    {
+      "profiles": {"<partnerId>": {"partnerName": "Contoso K.K.", "country": "JP"}},
+      "tenants": {
+        "<tenant uuid>": {
+          "country": "JP",
+          "defaultDomain": "contoso.onmicrosoft.com",
+          "globalAdmins": ["admin@contoso.onmicrosoft.com"],
+          "adminAgent": false
+        }
+      },
+      "agreements": {"<partnerId>": {"isAgreementSigned": true}},
+      "createdTenants": {"<idempotency key>": "<tenant uuid>"}
+    }
+
+- `profiles`: what `GET /v1/profiles/mpn?mpnId=` would answer. An id not listed is unknown
+  (`PartnerIdNotFound`, Partner Center's error 3000).
+- `tenants`: the Entra tenants. `globalAdmins` are compared case-insensitively; `adminAgent` says
+  whether the company is already in the Admin agent group (ENR-08).
+- `agreements`: the MPA status per PartnerID; a listed profile without an entry has not signed.
+  An id in neither `profiles` nor `agreements` is unknown (`PartnerIdNotFound`).
+- `createdTenants`: written by `create_tenant`, so that repeating an idempotency key returns the
+  same tenant. A created tenant's id is `uuid5(TENANT_NAMESPACE, key)`.
+
+A file that is not valid JSON or has the wrong shape (say, an operator's half-saved edit) raises
+`PartnerCenterUnavailable`: the activity retries and succeeds once the file is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID, uuid5
+
+from pydantic import ValidationError
+
+from adapters.partner_center import MpnProfile, PartnerCenterUnavailable, TenantInfo
+from domain.errors import PartnerIdNotFound, TenantNotFound
+from domain.identifiers import TenantId
+
+__all__ = ["TENANT_NAMESPACE", "LocalPartnerCenter", "sample_data", "write_sample_if_missing"]
+
+TENANT_NAMESPACE = UUID("5d0c6b1e-8f3a-4c52-9a0e-7b2f4e6c1d38")
+"""Namespace of the tenant ids `create_tenant` derives from idempotency keys."""
+
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+_T = TypeVar("_T")
+
+
+class LocalPartnerCenter:
+    """Partner Center answered from the JSON file at `path` (format in the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def get_mpn_profile(self, partner_id: str) -> MpnProfile:
+        data = await asyncio.to_thread(self._load)
+        pid = partner_id.strip()
+        entry = _section(data, "profiles", self._path).get(pid)
+        if entry is None:
+            raise _partner_not_found(pid)
+        with self._reading(f"profiles.{pid}"):
+            return MpnProfile(
+                partner_id=pid, partner_name=entry["partnerName"], country=entry["country"]
+            )
+
+    async def get_tenant(self, tenant_id: TenantId) -> TenantInfo:
+        data = await asyncio.to_thread(self._load)
+        entry = self._tenant(data, tenant_id)
+        return self._tenant_info(tenant_id, entry)
+
+    async def is_global_admin(self, tenant_id: TenantId, user_principal_name: str) -> bool:
+        data = await asyncio.to_thread(self._load)
+        entry = self._tenant(data, tenant_id)
+        wanted = user_principal_name.strip().casefold()
+        with self._reading(f"tenants.{tenant_id}.globalAdmins"):
+            admins = entry.get("globalAdmins", [])
+            if not isinstance(admins, list):
+                raise TypeError("must be a list of user principal names")
+            return any(str(admin).strip().casefold() == wanted for admin in admins)
+
+    async def create_tenant(
+        self, *, domain_prefix: str, country: str, global_admin: str, idempotency_key: str
+    ) -> TenantInfo:
+        prefix = domain_prefix.strip().lower()
+        if not _DOMAIN_PREFIX.match(prefix):
+            raise ValueError(
+                f"domain prefix {domain_prefix!r} is not a valid <prefix>.onmicrosoft.com label"
+            )
+        admin = global_admin.strip()
+
+        def change(data: dict[str, Any]) -> tuple[TenantInfo, bool]:
+            tenants = _section(data, "tenants", self._path, create=True)
+            created = _section(data, "createdTenants", self._path, create=True)
+            recorded = created.get(idempotency_key)
+            with self._reading(f"createdTenants.{idempotency_key}"):
+                tenant_id = (
+                    UUID(recorded)
+                    if recorded is not None
+                    else uuid5(TENANT_NAMESPACE, idempotency_key)
+                )
+            existing = _find_tenant(tenants, tenant_id)
+            if existing is not None:
+                created[idempotency_key] = str(tenant_id)
+                return self._tenant_info(tenant_id, existing[1]), recorded is None
+            info = TenantInfo(
+                tenant_id=tenant_id, country=country, default_domain=f"{prefix}.onmicrosoft.com"
+            )
+            tenants[str(tenant_id)] = {
+                "country": info.country,
+                "defaultDomain": info.default_domain,
+                "globalAdmins": [admin],
+                "adminAgent": False,
+            }
+            created[idempotency_key] = str(tenant_id)
+            return info, True
+
+        return await self._modify(change)
+
+    async def ensure_admin_agent(self, tenant_id: TenantId, *, idempotency_key: str) -> None:
+        def change(data: dict[str, Any]) -> tuple[None, bool]:
+            entry = self._tenant(data, tenant_id)
+            if entry.get("adminAgent") is True:
+                return None, False
+            entry["adminAgent"] = True
+            return None, True
+
+        await self._modify(change)
+
+    async def is_agreement_signed(self, partner_id: str) -> bool:
+        data = await asyncio.to_thread(self._load)
+        pid = partner_id.strip()
+        agreement = _section(data, "agreements", self._path).get(pid)
+        if agreement is None:
+            if pid in _section(data, "profiles", self._path):
+                return False
+            raise _partner_not_found(pid)
+        with self._reading(f"agreements.{pid}"):
+            signed = agreement.get("isAgreementSigned", False)
+            if not isinstance(signed, bool):
+                raise TypeError("isAgreementSigned must be true or false")
+            return signed
+
+    # -- file access -------------------------------------------------------------------------
+
+    async def _modify(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
+        """Re-read, apply `change` (returns the result and whether it changed the data), write."""
+        async with self._write_lock:
+            return await asyncio.to_thread(self._modify_sync, change)
+
+    def _modify_sync(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
+        data = self._load()
+        result, changed = change(data)
+        if changed:
+            _write_atomically(self._path, data)
+        return result
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PartnerCenterUnavailable(
+                f"partner center data file {self._path} is not valid JSON ({exc}); fix the file"
+            ) from exc
+        if not isinstance(data, dict):
+            raise PartnerCenterUnavailable(
+                f"partner center data file {self._path} must hold a JSON object; fix the file"
+            )
+        return data
+
+    def _tenant(self, data: dict[str, Any], tenant_id: TenantId) -> dict[str, Any]:
+        found = _find_tenant(_section(data, "tenants", self._path), tenant_id)
+        if found is None:
+            raise TenantNotFound(f"tenant {tenant_id} was not found", tenant_id=str(tenant_id))
+        key, entry = found
+        if not isinstance(entry, dict):
+            raise self._malformed(f"tenants.{key}", "must be an object")
+        return entry
+
+    def _tenant_info(self, tenant_id: TenantId, entry: dict[str, Any]) -> TenantInfo:
+        with self._reading(f"tenants.{tenant_id}"):
+            return TenantInfo(
+                tenant_id=tenant_id, country=entry["country"], default_domain=entry["defaultDomain"]
+            )
+
+    @contextlib.contextmanager
+    def _reading(self, where: str) -> Iterator[None]:
+        """Turn a malformed entry of the operator's file into a retryable, explanatory error."""
+        try:
+            yield
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                reason = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+            elif isinstance(exc, KeyError):
+                reason = f"missing {exc}"
+            else:
+                reason = str(exc)
+            raise self._malformed(where, reason) from exc
+
+    def _malformed(self, where: str, reason: str) -> PartnerCenterUnavailable:
+        return PartnerCenterUnavailable(
+            f"partner center data file {self._path}: {where}: {reason}; fix the file"
+        )
+
+
+def _partner_not_found(partner_id: str) -> PartnerIdNotFound:
+    return PartnerIdNotFound(
+        f"PartnerID {partner_id} was not found (Partner Center error 3000)", partner_id=partner_id
+    )
+
+
+def _section(
+    data: dict[str, Any], name: str, path: Path, *, create: bool = False
+) -> dict[str, Any]:
+    value = data.setdefault(name, {}) if create else data.get(name, {})
+    if not isinstance(value, dict):
+        raise PartnerCenterUnavailable(
+            f"partner center data file {path}: {name!r} must be an object; fix the file"
+        )
+    return value
+
+
+def _find_tenant(tenants: dict[str, Any], tenant_id: TenantId) -> tuple[str, Any] | None:
+    """The entry keyed by `tenant_id`, whatever the case or braces of the key's spelling."""
+    for key, entry in tenants.items():
+        with contextlib.suppress(ValueError):
+            if UUID(key) == tenant_id:
+                return key, entry
+    return None
+
+
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sample_data() -> dict[str, Any]:
+    """A small realistic data set: two JP partners and one US partner, each with its tenant.
+
+    Sakura Cloud (JP) has signed the MPA, Contoso (US) has explicitly not, Fabrikam (JP) has no
+    agreement entry (also not signed).
+    """
+    return {
+        "profiles": {
+            "4512345": {"partnerName": "Sakura Cloud Solutions K.K.", "country": "JP"},
+            "5234567": {"partnerName": "Contoso Cloud Partners LLC", "country": "US"},
+            "6345678": {"partnerName": "Fabrikam Japan G.K.", "country": "JP"},
+        },
+        "tenants": {
+            "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f": {
+                "country": "JP",
+                "defaultDomain": "sakuracloud.onmicrosoft.com",
+                "globalAdmins": ["admin@sakuracloud.onmicrosoft.com"],
+                "adminAgent": False,
+            },
+            "8b1d4f2a-9c3e-4a7b-b5d6-2e8f0a1c3b5d": {
+                "country": "US",
+                "defaultDomain": "contosocloud.onmicrosoft.com",
+                "globalAdmins": ["it-admin@contosocloud.onmicrosoft.com"],
+                "adminAgent": True,
+            },
+            "c47e9a13-6d2b-4f8e-a1c5-9b3d7e2f4a60": {
+                "country": "JP",
+                "defaultDomain": "fabrikamjp.onmicrosoft.com",
+                "globalAdmins": ["yamada@fabrikamjp.onmicrosoft.com"],
+                "adminAgent": False,
+            },
+        },
+        "agreements": {
+            "4512345": {"isAgreementSigned": True},
+            "5234567": {"isAgreementSigned": False},
+        },
+        "createdTenants": {},
+    }
+
+
+def write_sample_if_missing(path: Path) -> bool:
+    """Write `sample_data()` to `path` unless a file is already there; True when it wrote one."""
+    path = Path(path)
+    if path.exists():
+        return False
+    _write_atomically(path, sample_data())
+    return True

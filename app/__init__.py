@@ -1,0 +1,1 @@
+"""Wiring: settings, the Temporal contract, logging, clients and the embedded dev stack."""

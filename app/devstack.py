@@ -1,0 +1,149 @@
+"""The embedded default: Temporal dev server (with Web UI), SMTP sink, HTTP gateway and worker in
+one command, stopped cleanly by Ctrl-C. With TEMPORAL_ADDRESS set, no dev server is started."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+
+import structlog
+import uvicorn
+from temporalio.client import Client
+
+from adapters.mail.smtp_sink import SmtpSink
+from adapters.partner_center.local import write_sample_if_missing
+from app.binaries import temporal_cli
+from app.logging import configure_logging
+from app.search_attributes import dev_server_flags, ensure_search_attributes
+from app.settings import Settings
+from app.temporal_client import connect
+from gateway.app import create_app
+from worker import run_worker
+
+log = structlog.get_logger(__name__)
+
+_CONNECT_ATTEMPTS = 120
+
+
+def dev_server_command(settings: Settings) -> list[str]:
+    return [
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip", "127.0.0.1",
+        "--port", str(settings.dev_server_port),
+        "--ui-port", str(settings.dev_ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--db-filename", str(settings.state_dir / "temporal.db"),
+        # WAL keeps the file-backed server as fast as the in-memory one (DESIGN.md).
+        "--sqlite-pragma", "journal_mode=WAL",
+        "--sqlite-pragma", "synchronous=NORMAL",
+        "--log-format", "json",
+        "--log-level", "warn",
+        "--ui-disable-news-fetch",
+        *dev_server_flags(),
+    ]  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def dev_server(settings: Settings) -> AsyncIterator[None]:
+    log_file = (settings.state_dir / "temporal-server.log").open("ab")
+    process = subprocess.Popen(
+        dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT
+    )
+    log.info(
+        "temporal_dev_server_started",
+        pid=process.pid,
+        address=f"127.0.0.1:{settings.dev_server_port}",
+        ui=f"http://127.0.0.1:{settings.dev_ui_port}",
+        db=str(settings.state_dir / "temporal.db"),
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+        log_file.close()
+        log.info("temporal_dev_server_stopped")
+
+
+async def connect_when_ready(settings: Settings) -> Client:
+    for attempt in range(_CONNECT_ATTEMPTS):
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if attempt == _CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def gateway(settings: Settings, client: Client) -> AsyncIterator[None]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(client, settings.signing_secrets()),
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            log_config=None,
+            lifespan="off",
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if task.done():
+        task.result()
+    log.info("gateway_started", url=settings.public_base_url)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    if settings.partner_center_mode == "local":
+        write_sample_if_missing(settings.partner_center_data_path)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.temporal_address is None:
+            await stack.enter_async_context(dev_server(settings))
+        client = await connect_when_ready(settings)
+        if settings.temporal_address is not None:
+            added = await ensure_search_attributes(client)
+            log.info("search_attributes_ensured", added=added)
+        if settings.mail_mode == "sink":
+            sink = SmtpSink(
+                settings.state_dir / "mail", host=settings.smtp_host, port=settings.smtp_port
+            )
+            await stack.enter_async_context(sink)
+            log.info("smtp_sink_started", port=sink.port, folder=str(sink.folder))
+        await stack.enter_async_context(gateway(settings, client))
+        await run_worker(settings, client, stop)
+
+
+async def _main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(settings, stop)
+
+
+def main() -> None:
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""One way to connect to Temporal, with the one data converter the whole product uses."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
+
+from app.settings import Settings
+
+DATA_CONVERTER: DataConverter = pydantic_data_converter
+
+
+def _tls(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert is None and settings.temporal_tls_server_ca is None:
+        return settings.temporal_api_key is not None  # API keys imply TLS (Temporal Cloud)
+    return TLSConfig(
+        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+        client_private_key=(
+            settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None
+        ),
+        server_root_ca_cert=(
+            settings.temporal_tls_server_ca.read_bytes()
+            if settings.temporal_tls_server_ca
+            else None
+        ),
+    )
+
+
+def temporal_address(settings: Settings) -> str:
+    return settings.temporal_address or f"127.0.0.1:{settings.dev_server_port}"
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        temporal_address(settings),
+        namespace=settings.temporal_namespace,
+        data_converter=DATA_CONVERTER,
+        tls=_tls(settings),
+        api_key=(
+            settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+        ),
+    )

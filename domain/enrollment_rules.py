@@ -1,0 +1,77 @@
+"""The indirect-reseller enrollment rules that are not plain field validation.
+
+Field-level rules (ENR-05) live on `ResellerEnrollmentApplication`; these take the results of
+lookups and decide. Each raises a `BusinessRuleViolation` subtype with an operator-readable message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.business_days import add_business_days
+from domain.errors import MpaNotSigned, NotReadyToTransact, RegionMismatch, ResendTooSoon
+
+
+def require_same_region(*, partner_id: str, profile_country: str, tenant_country: str) -> None:
+    """ENR-04: the PartnerID's profile must be in the tenant's country/region."""
+    if profile_country != tenant_country:
+        raise RegionMismatch(
+            f"PartnerID {partner_id} is registered in {profile_country} but the tenant is in "
+            f"{tenant_country}; enroll with the PartnerID (PLA) of {tenant_country}",
+            partner_id=partner_id,
+            profile_country=profile_country,
+            tenant_country=tenant_country,
+        )
+
+
+def earliest_resend(last_sent_at: datetime, business_days: int) -> datetime:
+    """ENR-06: a verification email may be resent once this many business days have passed."""
+    return add_business_days(last_sent_at, business_days)
+
+
+def require_resend_allowed(*, now: datetime, last_sent_at: datetime, business_days: int) -> None:
+    allowed_from = earliest_resend(last_sent_at, business_days)
+    if now < allowed_from:
+        raise ResendTooSoon(
+            f"the verification email was sent at {last_sent_at.isoformat()}; it can be resent "
+            f"from {allowed_from.isoformat()} (after {business_days} business day(s))",
+            earliest_retry=allowed_from,
+        )
+
+
+class TransactReadiness(BaseModel):
+    """ENR-09 / MPA-02: the three conditions an indirect reseller needs to transact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partner_center_onboarded: bool
+    reseller_enrolled: bool
+    mpa_signed: bool
+
+    @property
+    def missing(self) -> list[str]:
+        names = {
+            "partner_center_onboarded": "Partner Center onboarding",
+            "reseller_enrolled": "indirect-reseller enrollment",
+            "mpa_signed": "Microsoft Partner Agreement signature",
+        }
+        return [label for field, label in names.items() if not getattr(self, field)]
+
+    @property
+    def can_transact(self) -> bool:
+        return not self.missing
+
+
+def require_can_transact(partner_id: str, readiness: TransactReadiness) -> None:
+    """ENR-09 / MPA-02: refuse new business with a reseller that lacks any of the three."""
+    missing = readiness.missing
+    if not missing:
+        return
+    error = MpaNotSigned if missing == ["Microsoft Partner Agreement signature"] else NotReadyToTransact
+    raise error(
+        f"PartnerID {partner_id} cannot transact new business yet: missing " + ", ".join(missing),
+        partner_id=partner_id,
+        missing=missing,
+    )

@@ -1,0 +1,190 @@
+"""Indirect-reseller enrollment: the application, its stages and the messages that drive it.
+
+Rules: DOMAIN.md section 1 (ENR-01..09, IND-01) and section 2 (MPA-01..02).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
+
+TenantDomainPrefix = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,26}$"),
+]
+PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PostalAddress(_Model):
+    line1: NonEmptyText
+    line2: str | None = None
+    city: NonEmptyText
+    state: str | None = None
+    postal_code: NonEmptyText
+    country: CountryCode
+
+
+class PrimaryContact(_Model):
+    """ENR-05/06: the person who receives the verification email and every status email."""
+
+    first_name: NonEmptyText
+    last_name: NonEmptyText
+    email: EmailStr
+    phone: PhoneNumber
+    is_employee: bool = Field(description="ENR-05: the primary contact must be an employee.")
+
+
+class SupportDetails(_Model):
+    """Customer-support contact details (ENR-01 short path, ENR-05)."""
+
+    email: EmailStr
+    phone: PhoneNumber
+    website: str | None = None
+
+
+class ResellerEnrollmentApplication(_Model):
+    """One indirect-reseller enrollment (ENR-01..05).
+
+    `tenant_id` names the organisation's existing Entra tenant; `new_tenant_domain` asks for one to
+    be created during enrollment (ENR-02). Exactly one is given.
+    """
+
+    partner_id: PartnerId = Field(description="PartnerID (MPN ID) of the enrolling location.")
+    already_in_csp: bool = Field(
+        default=False,
+        description="ENR-01 short path: the partner is already in CSP, only support details are added.",
+    )
+    tenant_id: TenantId | None = None
+    new_tenant_domain: TenantDomainPrefix | None = Field(
+        default=None, description="Prefix of <prefix>.onmicrosoft.com for a tenant created now."
+    )
+    global_admin: EmailStr = Field(description="Sign-in name of the Global admin applying (ENR-02).")
+    applicant_authorized: bool = Field(
+        description="ENR-05: the applicant is authorised to act for the company."
+    )
+    legal_name: NonEmptyText
+    address: PostalAddress
+    primary_contact: PrimaryContact
+    support: SupportDetails
+
+    @model_validator(mode="after")
+    def _enr_05(self) -> ResellerEnrollmentApplication:
+        if (self.tenant_id is None) == (self.new_tenant_domain is None):
+            raise ValueError("give exactly one of tenant_id (existing tenant) or new_tenant_domain")
+        if self.already_in_csp and self.tenant_id is None:
+            raise ValueError("a partner already in CSP enrolls with its existing tenant_id")
+        if not self.applicant_authorized:
+            raise ValueError("the applicant must be authorised to act for the company (ENR-05)")
+        if not self.primary_contact.is_employee:
+            raise ValueError("the primary contact must be an employee of the company (ENR-05)")
+        return self
+
+
+class EnrollmentStage(StrEnum):
+    """Where a reseller enrollment is. The value is what the PipelineStage search attribute holds."""
+
+    PRECHECKS = "prechecks"
+    EMAIL_VERIFICATION = "email_verification"
+    REVIEW = "review"
+    ADMIN_AGENT_SETUP = "admin_agent_setup"
+    MPA_SIGNATURE = "mpa_signature"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    ABANDONED = "abandoned"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {
+    EnrollmentStage.ACTIVE,
+    EnrollmentStage.REJECTED,
+    EnrollmentStage.ABANDONED,
+    EnrollmentStage.WITHDRAWN,
+}
+
+
+class ReviewDecision(_Model):
+    """ENR-07: Microsoft's review decision, reported by a backend."""
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+    decided_by: NonEmptyText
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> ReviewDecision:
+        if self.decision == "reject" and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejection must carry a reason for the primary contact")
+        return self
+
+
+class Withdrawal(_Model):
+    reason: NonEmptyText
+    requested_by: NonEmptyText
+
+
+class MpaSignatureReport(_Model):
+    """A backend or operator reporting that the MPA was signed; the pipeline re-checks the API."""
+
+    reported_by: NonEmptyText
+
+
+class Acknowledgement(_Model):
+    """The answer to an accepted update."""
+
+    accepted: bool = True
+    stage: str
+    message: str
+
+
+class EnrollmentPolicy(_Model):
+    """Operator defaults for the enrollment timers (DOMAIN.md: open points). Read from settings."""
+
+    email_verification_window: timedelta = timedelta(days=30)
+    resend_after_business_days: int = Field(default=1, ge=0)
+    review_reminder_interval: timedelta = timedelta(days=3)
+    review_deadline: timedelta = timedelta(days=30)
+    mpa_acceptance_window: timedelta = timedelta(days=30)
+    mpa_poll_interval: timedelta = timedelta(days=1)
+    operations_email: EmailStr = "csp-operations@example.com"
+
+
+class EnrollmentStatus(_Model):
+    """What the `status` query answers: the stage, what it waits for and until when."""
+
+    workflow_id: str
+    partner_id: str
+    region: str
+    stage: EnrollmentStage
+    waiting_for: str | None
+    deadline: datetime | None
+    outcome_reason: str | None = None
+    error_type: str | None = None
+    history: tuple[StageChange, ...] = ()
+
+
+class StageChange(_Model):
+    stage: EnrollmentStage
+    at: datetime
+    note: str
+
+
+class EnrollmentResult(_Model):
+    partner_id: str
+    outcome: EnrollmentStage
+    reason: str | None = None
+    error_type: str | None = None
+
+
+EnrollmentStatus.model_rebuild()

@@ -1,0 +1,1 @@
+"""The HTTP gateway: the email-verification link (and, later, backend callbacks and the codec)."""

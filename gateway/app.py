@@ -1,0 +1,117 @@
+"""The gateway's ASGI app.
+
+`GET /verify-email?token=...` only shows a confirmation page (mail scanners pre-fetch links, so a
+GET must never consume a single-use token); the page's button POSTs the token, which completes the
+`verify_email` update on the workflow named inside the signed token.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from app import contract
+from domain.errors import BusinessRuleViolation
+from domain.reseller_enrollment import Acknowledgement
+from domain.verification_token import read_token
+from workflows.email_verification import VerifyEmail
+
+log = structlog.get_logger(__name__)
+
+_STATUS_BY_ERROR = {
+    "TokenInvalid": 400,
+    "TokenExpired": 410,
+    "TokenAlreadyUsed": 409,
+    "WrongStage": 409,
+}
+
+
+def _page(title: str, text: str, status: int = 200, form_token: str | None = None) -> HTMLResponse:
+    form = ""
+    if form_token is not None:
+        form = (
+            '<form method="post" action="/verify-email">'
+            f'<input type="hidden" name="token" value="{html.escape(form_token)}">'
+            '<button type="submit">Confirm my email address</button></form>'
+        )
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{form}</body></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _refusal(request: Request, error_type: str, message: str, status: int) -> Response:
+    log.info("verification_refused", error_type=error_type, status=status)
+    if _wants_json(request):
+        return JSONResponse({"error": {"type": error_type, "message": message}}, status)
+    return _page("This link cannot be used", message, status)
+
+
+def create_app(client: Client, signing_secrets: Sequence[bytes]) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def show_verification(request: Request) -> Response:
+        token = request.query_params.get("token", "")
+        try:
+            claims = read_token(signing_secrets, token, now=datetime.now(UTC))
+        except BusinessRuleViolation as err:
+            return _refusal(request, err.error_type, err.message, _STATUS_BY_ERROR[err.error_type])
+        return _page(
+            "Confirm your email address",
+            f"Press the button to confirm. The link works until {claims.expires_at.isoformat()}.",
+            form_token=token,
+        )
+
+    async def verify(request: Request) -> Response:
+        form = await request.form()
+        token = form.get("token")
+        if not isinstance(token, str) or not token:
+            return _refusal(request, "TokenInvalid", "no verification token was submitted", 400)
+        try:
+            claims = read_token(signing_secrets, token, now=datetime.now(UTC))
+        except BusinessRuleViolation as err:
+            return _refusal(request, err.error_type, err.message, _STATUS_BY_ERROR[err.error_type])
+        handle = client.get_workflow_handle(claims.workflow_id)
+        try:
+            ack = await handle.execute_update(
+                contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type in _STATUS_BY_ERROR:
+                return _refusal(request, cause.type, cause.message, _STATUS_BY_ERROR[cause.type])
+            raise
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return _refusal(
+                    request, "WrongStage", "this enrollment is no longer waiting for verification", 404
+                )
+            raise
+        log.info("email_verified", workflow_id=claims.workflow_id)
+        if _wants_json(request):
+            return JSONResponse({"status": "verified", "message": ack.message})
+        return _page("Email address confirmed", "Thank you. Your enrollment now goes to review.")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/verify-email", show_verification, methods=["GET"]),
+            Route("/verify-email", verify, methods=["POST"]),
+        ]
+    )

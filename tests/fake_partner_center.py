@@ -1,0 +1,376 @@
+"""A fake Partner Center + Microsoft Graph on a real socket, for adapter and activity tests.
+
+    async with serve_fake_partner_center(data) as fake:
+        client = PartnerCenterHttpClient(
+            token_provider=PARTNER_TOKEN,
+            graph_token_provider=graph_token,          # "fake-graph-token:<tenant>"
+            base_url=fake.base_url,
+            graph_url=fake.base_url,
+            admin_agent_object_id=ADMIN_AGENT_OBJECT_ID,
+        )
+        ...
+        fake.requests  # every request received, with its headers
+
+`data` has the format of `LocalPartnerCenter`'s file (see `adapters.partner_center.local`), plus an
+optional `"legalBusiness"` object (the signed-in partner's legal business profile). The fake reads
+and updates the dict in place, so a test may change it while the server runs. Answers use the real
+shapes and error bodies: Partner Center `{"code", "description", ...}` (404 + 3000 for an unknown
+MPN id, 400 + 2000/2001 from agreementstatus) and Graph `{"error": {"code", "message"}}`.
+
+Like Graph, the fake knows the tenant of a Graph request from its token: `graph_token(tenant)`.
+Partner Center requests must carry `PARTNER_TOKEN`. Anything else answers 401.
+`fake.fail_next(path, 429, 503, ...)` makes the next requests to `path` answer those statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections import deque
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID, uuid5
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.partner_center.local import sample_data
+
+PARTNER_TOKEN = "fake-partner-center-token"
+"""The bearer token the fake's Partner Center endpoints accept."""
+
+ADMIN_AGENT_OBJECT_ID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+"""The partner application's service principal; AdminAgents holds it when `adminAgent` is true."""
+
+OTHER_ADMIN_AGENT_MEMBER = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+"""A user every tenant's AdminAgents group holds, so member lists are never trivially empty."""
+
+_GRAPH_TOKEN_PREFIX = "fake-graph-token:"
+_GROUP_NAMESPACE = UUID("1e5c3a7b-2d4f-4b6a-8e9c-0a1b2c3d4e5f")
+_ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([0-9a-fA-F-]+)'\)/members$")
+_GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([0-9a-fA-F-]+)/members(/\$ref)?$")
+_GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+
+
+def graph_token(tenant_id: UUID | str) -> str:
+    """The Graph bearer token the fake accepts for `tenant_id`."""
+    return f"{_GRAPH_TOKEN_PREFIX}{tenant_id}"
+
+
+async def graph_token_provider(tenant_id: UUID) -> str:
+    """A `graph_token_provider` for `PartnerCenterHttpClient` pointed at the fake."""
+    return graph_token(tenant_id)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    """Lower-cased header names."""
+    body: Any
+
+
+@dataclass
+class FakePartnerCenter:
+    data: dict[str, Any]
+    mpn_includes_country: bool = True
+    """Whether `GET /v1/profiles/mpn` answers a `countryCode` (the real one does not)."""
+    graph_page_size: int = 100
+    stale_member_reads: bool = False
+    """Answer AdminAgents member reads from before any POST, like Graph's eventual consistency."""
+    base_url: str = ""
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _failures: dict[str, deque[int]] = field(default_factory=dict)
+    _group_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
+    _stale_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "DELETE", "PATCH"])]
+        )
+
+    def fail_next(self, path: str, *statuses: int) -> None:
+        """Answer the next requests to `path` with these statuses, in order, then serve normally."""
+        self._failures.setdefault(path, deque()).extend(statuses)
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    def admin_agents_group_id(self, tenant_id: UUID) -> str:
+        return str(uuid5(_GROUP_NAMESPACE, str(tenant_id)))
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    async def _handle(self, request: Request) -> Response:
+        path = request.url.path
+        raw = await request.body()
+        body: Any = None
+        if raw:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = raw.decode(errors="replace")
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=path,
+                query=dict(request.query_params),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+            )
+        )
+        graph = path.startswith("/v1.0/")
+        queued = self._failures.get(path)
+        if queued:
+            return _injected(queued.popleft(), graph)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if not graph:
+            if token != PARTNER_TOKEN:
+                return _unauthorized(graph=False)
+            return self._partner_center(request, path)
+        tenant = _tenant_of(token)
+        if tenant is None:
+            return _unauthorized(graph=True)
+        return self._graph(request, path, tenant, body)
+
+    def _partner_center(self, request: Request, path: str) -> Response:
+        query = request.query_params
+        if request.method == "GET" and path == "/v1/profiles/mpn":
+            pid = query.get("mpnId", "")
+            profile = self.data.get("profiles", {}).get(pid)
+            if profile is None:
+                return _pc_error(404, 3000, f"Partner not found for MpnId {pid}")
+            answer: dict[str, Any] = {
+                "partnerId": pid,
+                "partnerName": profile["partnerName"],
+                "profileType": "MpnProfile",
+                "links": {"self": {"uri": f"/profiles/mpn?mpnId={pid}", "method": "GET"}},
+                "attributes": {"objectType": "MpnProfile"},
+            }
+            if self.mpn_includes_country:
+                answer["countryCode"] = profile["country"]
+            return JSONResponse(answer)
+        if request.method == "GET" and path == "/v1/profiles/legalbusiness":
+            legal = self.data.get("legalBusiness")
+            if legal is None:
+                return _pc_error(404, 600008, "Legal business profile not found")
+            return JSONResponse(legal)
+        if request.method == "GET" and path == "/v1/compliance/csp/agreementstatus":
+            pid, tenant = query.get("mpnId", ""), query.get("tenantId", "")
+            if pid and tenant:
+                return _pc_error(400, 2000, "Both mpnId and tenantId cannot be provided")
+            if not pid and not tenant:
+                return _pc_error(400, 2001, "Either mpnId or tenantId must be provided")
+            agreement = self.data.get("agreements", {}).get(pid)
+            if agreement is None and pid not in self.data.get("profiles", {}):
+                return _pc_error(400, 2000, f"Invalid MpnId {pid}")
+            signed = bool((agreement or {}).get("isAgreementSigned", False))
+            return JSONResponse({"isAgreementSigned": signed})
+        return _pc_error(404, 404, f"No route for {request.method} {path}")
+
+    def _graph(self, request: Request, path: str, tenant: UUID, body: Any) -> Response:
+        entry = self._tenant(tenant)
+        if request.method == "GET" and path == "/v1.0/organization":
+            wanted = request.query_params.get("$filter", "")
+            if entry is None or wanted.lower() != f"id eq '{tenant}'":
+                return JSONResponse({"value": []})
+            return JSONResponse(
+                {
+                    "value": [
+                        {
+                            "id": str(tenant),
+                            "displayName": entry["defaultDomain"].split(".")[0],
+                            "countryLetterCode": entry["country"],
+                            "verifiedDomains": [
+                                {
+                                    "name": entry["defaultDomain"],
+                                    "isDefault": True,
+                                    "isInitial": True,
+                                    "type": "Managed",
+                                }
+                            ],
+                        }
+                    ]
+                }
+            )
+        if entry is None:
+            return _graph_error(404, "Request_ResourceNotFound", f"Tenant {tenant} not found")
+        role = _ROLE_MEMBERS.match(path)
+        if request.method == "GET" and role:
+            admins = (
+                entry.get("globalAdmins", []) if role.group(1) == _GLOBAL_ADMIN_TEMPLATE else []
+            )
+            users = [
+                {"@odata.type": "#microsoft.graph.user", "userPrincipalName": upn} for upn in admins
+            ]
+            return self._page(request, users)
+        if request.method == "GET" and path == "/v1.0/groups":
+            if request.query_params.get("$filter") != "displayName eq 'AdminAgents'":
+                return JSONResponse({"value": []})
+            group = {"id": self.admin_agents_group_id(tenant), "displayName": "AdminAgents"}
+            return self._page(request, [group])
+        members = _GROUP_MEMBERS.match(path)
+        if members is None or members.group(1) != self.admin_agents_group_id(tenant):
+            return _graph_error(404, "Request_ResourceNotFound", f"No resource at {path}")
+        current = self._members(tenant, entry)
+        if request.method == "GET" and members.group(2) is None:
+            stale = self.stale_member_reads
+            return self._page(request, self._stale_members[tenant] if stale else current)
+        if request.method == "POST" and members.group(2) is not None:
+            reference = body.get("@odata.id", "") if isinstance(body, dict) else ""
+            object_id = reference.rsplit("/", 1)[-1]
+            if not object_id:
+                return _graph_error(400, "Request_BadRequest", "Missing @odata.id")
+            if any(m["id"] == object_id for m in current):
+                return _graph_error(
+                    400,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following "
+                    "modified properties: 'members'.",
+                )
+            current.append({"@odata.type": "#microsoft.graph.servicePrincipal", "id": object_id})
+            if object_id == ADMIN_AGENT_OBJECT_ID:
+                entry["adminAgent"] = True
+            return Response(status_code=204)
+        return _graph_error(405, "Request_BadRequest", f"{request.method} not allowed on {path}")
+
+    def _tenant(self, tenant: UUID) -> dict[str, Any] | None:
+        for key, entry in self.data.get("tenants", {}).items():
+            with contextlib.suppress(ValueError):
+                if UUID(key) == tenant:
+                    return entry  # type: ignore[no-any-return]
+        return None
+
+    def _members(self, tenant: UUID, entry: dict[str, Any]) -> list[dict[str, str]]:
+        """The tenant's AdminAgents members (created on first use from `adminAgent`)."""
+        if tenant not in self._group_members:
+            members = [{"@odata.type": "#microsoft.graph.user", "id": OTHER_ADMIN_AGENT_MEMBER}]
+            if entry.get("adminAgent"):
+                service_principal = "#microsoft.graph.servicePrincipal"
+                members.append({"@odata.type": service_principal, "id": ADMIN_AGENT_OBJECT_ID})
+            self._group_members[tenant] = members
+            self._stale_members[tenant] = list(members)
+        return self._group_members[tenant]
+
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        """One page of a Graph collection, with `@odata.nextLink` when more remain."""
+        skip = int(request.query_params.get("$skiptoken", "0"))
+        answer: dict[str, Any] = {"value": items[skip : skip + self.graph_page_size]}
+        if skip + self.graph_page_size < len(items):
+            query = dict(request.query_params)
+            query["$skiptoken"] = str(skip + self.graph_page_size)
+            answer["@odata.nextLink"] = f"{self.base_url}{request.url.path}?{urlencode(query)}"
+        return JSONResponse(answer)
+
+
+def _tenant_of(token: str) -> UUID | None:
+    if not token.startswith(_GRAPH_TOKEN_PREFIX):
+        return None
+    try:
+        return UUID(token.removeprefix(_GRAPH_TOKEN_PREFIX))
+    except ValueError:
+        return None
+
+
+def _pc_error(status: int, code: int, description: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "code": code,
+            "description": description,
+            "data": [],
+            "source": "PartnerFD",
+            "isRetryable": status == 429 or status >= 500,
+        },
+        status_code=status,
+    )
+
+
+def _graph_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "innerError": {}}}, status_code=status
+    )
+
+
+def _unauthorized(*, graph: bool) -> Response:
+    if graph:
+        response: Response = _graph_error(
+            401, "InvalidAuthenticationToken", "Access token validation failure."
+        )
+    else:
+        response = Response(status_code=401)
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+def _injected(status: int, graph: bool) -> Response:
+    if status == 401:
+        return _unauthorized(graph=graph)
+    descriptions = {
+        429: ("TooManyRequests", "Rate limit is exceeded. Try again later."),
+        500: ("InternalServerError", "An internal server error occurred."),
+        503: ("ServiceUnavailable", "The service is temporarily unavailable."),
+    }
+    name, text = descriptions.get(status, ("Error", f"Injected failure {status}"))
+    response = _graph_error(status, name, text) if graph else _pc_error(status, status, text)
+    if status in (429, 503):
+        response.headers["Retry-After"] = "0"
+    return response
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn without its SIGINT/SIGTERM handlers: the test runner keeps its own."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serve_fake_partner_center(
+    data: dict[str, Any] | None = None,
+    *,
+    mpn_includes_country: bool = True,
+    graph_page_size: int = 100,
+) -> AsyncIterator[FakePartnerCenter]:
+    """Serve a `FakePartnerCenter` on 127.0.0.1 (a free port) until the block exits.
+
+    `data` defaults to `sample_data()`. The fake's `base_url` serves both Partner Center and Graph.
+    """
+    fake = FakePartnerCenter(
+        data=sample_data() if data is None else data,
+        mpn_includes_country=mpn_includes_country,
+        graph_page_size=graph_page_size,
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()[:2]
+    fake.base_url = f"http://{host}:{port}"
+    config = uvicorn.Config(
+        fake.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+    )
+    server = _SignalFreeServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("the fake Partner Center stopped while starting")
+                await asyncio.sleep(0.01)
+        yield fake
+    finally:
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            sock.close()

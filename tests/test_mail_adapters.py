@@ -1,0 +1,206 @@
+"""SmtpRelayMailer against the real SmtpSink over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from structlog.testing import capture_logs
+
+from adapters.mail import Mailer, OutgoingEmail
+from adapters.mail.smtp_relay import MailRejected, SmtpRelayMailer, build_message, message_id_for
+from adapters.mail.smtp_sink import SmtpSink
+
+SENDER = "CSP Orchestrator <noreply@csp.example.com>"
+LINK = "https://portal.example.com/verify-email?token=abc123&partner=42"
+
+
+def relay_to(port: int) -> SmtpRelayMailer:
+    return SmtpRelayMailer(
+        "127.0.0.1",
+        port,
+        SENDER,
+        starttls=False,
+        timeout_seconds=10,
+        local_hostname="localhost",
+    )
+
+
+def email(key: str = "enroll-1:verify", subject: str = "Verify your address") -> OutgoingEmail:
+    return OutgoingEmail(
+        idempotency_key=key,
+        to="partner@contoso.example.com",
+        subject=subject,
+        body=f"Hello,\n\nPlease confirm: {LINK}\n",
+    )
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[SmtpSink]:
+    async with SmtpSink(tmp_path / "outbox") as running:
+        yield running
+
+
+async def test_relay_delivers_to_sink_and_link_is_logged(sink: SmtpSink) -> None:
+    mailer: Mailer = relay_to(sink.port)
+    message = OutgoingEmail(
+        idempotency_key="enroll-7:verify",
+        to="partner@contoso.example.com",
+        subject="メールアドレスの確認 / Verify",
+        body=f"こんにちは、パートナー様。\n\n確認してください: {LINK}\n",
+    )
+
+    with capture_logs() as logs:
+        await mailer.send(message)
+
+    [stored] = await sink.wait_for_messages(1, timeout_seconds=5)
+    assert stored["Subject"] == "メールアドレスの確認 / Verify"
+    assert stored["To"] == "partner@contoso.example.com"
+    assert stored["From"] == SENDER
+    assert stored["Message-ID"] == message_id_for("enroll-7:verify")
+    assert stored["X-Idempotency-Key"] == "enroll-7:verify"
+    assert stored["Date"] is not None
+    assert stored.get_content_type() == "text/plain"
+    assert stored.get_content_charset() == "utf-8"
+    assert stored.get_content() == message.body
+
+    [path] = sink.folder.glob("*.eml")
+    assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}\.eml", path.name)
+    assert not list(sink.folder.glob(".*.tmp"))
+
+    received = [e for e in logs if e["event"] == "smtp_sink.received"]
+    assert received == [
+        {
+            "event": "smtp_sink.received",
+            "log_level": "info",
+            "recipients": ["partner@contoso.example.com"],
+            "subject": "メールアドレスの確認 / Verify",
+            "file": str(path),
+        }
+    ]
+    links = [e for e in logs if e["event"] == "smtp_sink.verification_link"]
+    assert [(e["log_level"], e["verification_link"]) for e in links] == [("info", LINK)]
+
+
+async def test_same_key_gives_same_message_id(sink: SmtpSink) -> None:
+    mailer = relay_to(sink.port)
+    await mailer.send(email(key="k-1"))
+    await mailer.send(email(key="k-1"))
+    await mailer.send(email(key="k-2"))
+
+    ids = [m["Message-ID"] for m in await sink.wait_for_messages(3, timeout_seconds=5)]
+    assert ids[0] == ids[1] == message_id_for("k-1")
+    assert ids[2] == message_id_for("k-2") != ids[0]
+    assert re.fullmatch(r"<[0-9a-f]{32}@csp-orchestrator>", ids[0])
+
+
+async def test_messages_are_listed_in_arrival_order(sink: SmtpSink) -> None:
+    mailer = relay_to(sink.port)
+    for i in range(5):
+        await mailer.send(email(key=f"k-{i}", subject=f"message {i}"))
+
+    assert [m["Subject"] for m in sink.messages()] == [f"message {i}" for i in range(5)]
+
+
+async def test_concurrent_sends_are_all_stored(sink: SmtpSink) -> None:
+    mailer = relay_to(sink.port)
+    await asyncio.gather(*(mailer.send(email(key=f"c-{i}", subject=f"c {i}")) for i in range(8)))
+
+    stored = await sink.wait_for_messages(8, timeout_seconds=5)
+    assert sorted(m["Subject"] for m in stored) == sorted(f"c {i}" for i in range(8))
+    assert len(list(sink.folder.glob("*.eml"))) == 8
+
+
+async def test_stop_frees_the_port_and_refuses_connections(tmp_path: Path) -> None:
+    first = SmtpSink(tmp_path / "first")
+    await first.start()
+    port = first.port
+    await relay_to(port).send(email())
+    await first.stop()
+    await first.stop()  # idempotent
+    with pytest.raises(RuntimeError):
+        _ = first.port
+
+    with pytest.raises(ConnectionError) as caught:
+        await relay_to(port).send(email())
+    assert not isinstance(caught.value, MailRejected)
+
+    async with SmtpSink(tmp_path / "second", port=port) as second:
+        assert second.port == port
+        await relay_to(port).send(email(subject="after restart"))
+        [stored] = await second.wait_for_messages(1, timeout_seconds=5)
+        assert stored["Subject"] == "after restart"
+
+
+async def test_stop_closes_idle_client_connections(tmp_path: Path) -> None:
+    sink = SmtpSink(tmp_path / "outbox")
+    await sink.start()
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, local_hostname="localhost")
+    await client.connect()
+    try:
+        await client.ehlo()
+        await sink.stop()
+        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await client.noop()
+    finally:
+        client.close()
+
+
+class _RcptReplySink(SmtpSink):
+    def __init__(self, folder: Path, reply: str) -> None:
+        super().__init__(folder)
+        self.reply = reply
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        return self.reply
+
+
+async def test_permanent_recipient_rejection_raises_mail_rejected(tmp_path: Path) -> None:
+    async with _RcptReplySink(tmp_path / "outbox", "550 no such user") as sink:
+        with pytest.raises(MailRejected) as caught:
+            await relay_to(sink.port).send(email())
+        assert sink.messages() == []
+
+    assert caught.value.code == 550
+    assert caught.value.recipient == "partner@contoso.example.com"
+    assert "no such user" in caught.value.reason
+
+
+async def test_transient_recipient_rejection_is_retryable(tmp_path: Path) -> None:
+    async with _RcptReplySink(tmp_path / "outbox", "450 mailbox busy") as sink:
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as caught:
+            await relay_to(sink.port).send(email())
+
+    assert not isinstance(caught.value, MailRejected)
+    assert [err.code for err in caught.value.recipients] == [450]
+
+
+async def test_wait_for_messages_times_out(sink: SmtpSink) -> None:
+    with pytest.raises(TimeoutError, match="expected 1 messages"):
+        await sink.wait_for_messages(1, timeout_seconds=0.1)
+
+
+def test_build_message_headers() -> None:
+    mime = build_message(email(key="k-9"), SENDER)
+
+    assert mime["From"] == SENDER
+    assert mime["To"] == "partner@contoso.example.com"
+    assert mime["Subject"] == "Verify your address"
+    assert mime["Message-ID"] == message_id_for("k-9")
+    assert mime["X-Idempotency-Key"] == "k-9"
+    assert mime["Date"].datetime.utcoffset().total_seconds() == 0
+    assert mime.get_content() == email().body
+
+
+def test_relay_rejects_conflicting_tls_options() -> None:
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        SmtpRelayMailer("relay", 465, SENDER, starttls=True, use_tls=True)
+    with pytest.raises(ValueError, match="together"):
+        SmtpRelayMailer("relay", 587, SENDER, username="user")

@@ -1,0 +1,153 @@
+"""The worker: runs every pipeline's workflows and activities on the product's task queue.
+
+`python worker.py` connects to TEMPORAL_ADDRESS (or the embedded dev server's address) and runs
+until SIGINT/SIGTERM. The embedded default (`app.devstack`) runs the same `run_worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pydantic
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.checks import PartnerCenterActivities
+from activities.notifications import NotificationActivities
+from activities.registry import RegistryActivities
+from adapters.mail import Mailer
+from adapters.mail.smtp_relay import SmtpRelayMailer
+from adapters.partner_center import PartnerCenter
+from adapters.partner_center.http import PartnerCenterHttpClient
+from adapters.partner_center.local import LocalPartnerCenter
+from adapters.registry import PartnerRegistry
+from adapters.registry.sql import SqlPartnerRegistry
+from app.contract import TASK_QUEUE
+from app.log_context import LogContextInterceptor
+from app.logging import configure_logging
+from app.settings import Settings
+from app.temporal_client import connect
+from workflows.email_verification import EmailVerificationWorkflow
+from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS = [ResellerEnrollmentWorkflow, EmailVerificationWorkflow]
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    mailer: Mailer
+    partner_center: PartnerCenter
+    registry: PartnerRegistry
+
+
+def mailer_from_settings(settings: Settings) -> Mailer:
+    # The sink listens on smtp_host:smtp_port too, so one client serves both modes.
+    return SmtpRelayMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        timeout_seconds=settings.smtp_timeout_seconds,
+        local_hostname="csp-orchestrator",
+    )
+
+
+def partner_center_from_settings(settings: Settings) -> PartnerCenter:
+    if settings.partner_center_mode == "local":
+        return LocalPartnerCenter(settings.partner_center_data_path)
+    token = settings.partner_center_token
+    if token is None:
+        raise ValueError("CSP_PARTNER_CENTER_TOKEN is required when CSP_PARTNER_CENTER_MODE=http")
+    return PartnerCenterHttpClient(
+        base_url=settings.partner_center_url,
+        graph_url=settings.graph_url,
+        token=token.get_secret_value(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_dependencies(settings: Settings) -> AsyncIterator[Dependencies]:
+    registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+    try:
+        yield Dependencies(
+            mailer=mailer_from_settings(settings),
+            partner_center=partner_center_from_settings(settings),
+            registry=registry,
+        )
+    finally:
+        await registry.close()
+
+
+def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
+    notifications = NotificationActivities(
+        deps.mailer,
+        deps.registry,
+        public_base_url=settings.public_base_url,
+        signing_secrets=settings.signing_secrets(),
+    )
+    checks = PartnerCenterActivities(deps.partner_center)
+    registry = RegistryActivities(deps.registry, settings.enrollment_policy())
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=WORKFLOWS,
+        activities=[
+            notifications.send_email,
+            notifications.send_verification_link,
+            checks.verify_partner_id,
+            checks.check_tenant_admin,
+            checks.create_tenant,
+            checks.ensure_admin_agent,
+            checks.check_agreement_status,
+            registry.get_reseller_record,
+            registry.save_reseller_record,
+            registry.load_enrollment_policy,
+        ],
+        # Input that fails validation fails the workflow instead of retrying the task forever.
+        workflow_failure_exception_types=[pydantic.ValidationError],
+        interceptors=[LogContextInterceptor()],
+        workflow_runner=SandboxedWorkflowRunner(
+            # pydantic validates EmailStr with email_validator, imported lazily on first use.
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "email_validator", "idna", "dns"
+            )
+        ),
+    )
+
+
+async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
+    async with open_dependencies(settings) as deps:
+        worker = build_worker(client, deps, settings)
+        async with worker:
+            log.info("worker_started", task_queue=TASK_QUEUE, namespace=client.namespace)
+            await stop.wait()
+        log.info("worker_stopped")
+
+
+async def _main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect(settings)
+    await run_worker(settings, client, stop)
+
+
+def main() -> None:
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

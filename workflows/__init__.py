@@ -1,0 +1,1 @@
+"""Workflows: one module per pipeline. Deterministic; all side effects go through activities."""

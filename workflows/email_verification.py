@@ -1,0 +1,200 @@
+"""Email verification (ENR-06) as a reusable child workflow.
+
+Mails a signed, expiring link, then waits for the link to be redeemed through the `verify_email`
+update until a fixed deadline. A resend (after one business day) mails a fresh link with the same
+deadline and supersedes the previous one. Only token digests are kept in workflow state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import NotificationActivities, VerificationLinkRequest
+    from app import contract
+    from app.temporal_errors import to_application_error
+    from domain.enrollment_rules import earliest_resend, require_resend_allowed
+    from domain.errors import (
+        ResendTooSoon,
+        TokenAlreadyUsed,
+        TokenExpired,
+        TokenInvalid,
+        WrongStage,
+    )
+    from domain.reseller_enrollment import Acknowledgement
+    from domain.verification_token import token_digest
+
+_MAIL_TIMEOUT = timedelta(minutes=2)
+
+
+class EmailVerificationRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    partner_id: str
+    recipient: EmailStr
+    recipient_name: str
+    legal_name: str
+    deadline: datetime
+    resend_after_business_days: int = 1
+
+
+class VerifyEmail(BaseModel):
+    """The token from the link, as the gateway received it."""
+
+    token: str
+
+
+class ResendVerification(BaseModel):
+    requested_by: str
+
+
+class EmailVerificationStatus(BaseModel):
+    verified: bool
+    links_sent: int
+    deadline: datetime
+    resend_allowed_from: datetime | None
+
+
+class EmailVerificationResult(BaseModel):
+    verified: bool
+    verified_at: datetime | None
+    links_sent: int
+
+
+@workflow.defn(name=contract.EMAIL_VERIFICATION)
+class EmailVerificationWorkflow:
+    @workflow.init
+    def __init__(self, request: EmailVerificationRequest) -> None:
+        self._request = request
+        self._issued: list[str] = []  # digests, oldest first; the last one is live
+        self._used: str | None = None
+        self._verified_at: datetime | None = None
+        self._last_sent_at: datetime | None = None
+        self._sending = False
+
+    @workflow.run
+    async def run(self, request: EmailVerificationRequest) -> EmailVerificationResult:
+        await self._send_link()
+        remaining = request.deadline - workflow.now()
+        try:
+            await workflow.wait_condition(
+                lambda: self._verified_at is not None,
+                timeout=max(remaining, timedelta(seconds=1)),
+                timeout_summary="email verification deadline",
+            )
+        except TimeoutError:
+            workflow.logger.info("verification link expired unused")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return EmailVerificationResult(
+            verified=self._verified_at is not None,
+            verified_at=self._verified_at,
+            links_sent=len(self._issued),
+        )
+
+    async def _send_link(self) -> None:
+        self._sending = True
+        try:
+            info = workflow.info()
+            token_id = f"link-{len(self._issued) + 1}"
+            sent = await workflow.execute_activity_method(
+                NotificationActivities.send_verification_link,
+                VerificationLinkRequest(
+                    idempotency_key=f"{info.workflow_id}:{info.run_id}:{token_id}",
+                    workflow_id=info.workflow_id,
+                    token_id=token_id,
+                    expires_at=self._request.deadline,
+                    facts=EmailFacts(
+                        kind=EmailKind.VERIFICATION_LINK,
+                        to=self._request.recipient,
+                        partner_id=self._request.partner_id,
+                        recipient_name=self._request.recipient_name,
+                        legal_name=self._request.legal_name,
+                    ),
+                ),
+                start_to_close_timeout=_MAIL_TIMEOUT,
+            )
+            self._issued.append(sent.token_digest)
+            self._last_sent_at = workflow.now()
+            workflow.set_current_details(
+                f"Waiting for the primary contact to open link {len(self._issued)} "
+                f"(expires {self._request.deadline.isoformat()})"
+            )
+        finally:
+            self._sending = False
+
+    @workflow.update(name=contract.UPDATE_VERIFY_EMAIL)
+    def verify_email(self, request: VerifyEmail) -> Acknowledgement:
+        self._used = token_digest(request.token)
+        self._verified_at = workflow.now()
+        return Acknowledgement(stage="email_verified", message="email address verified")
+
+    @verify_email.validator
+    def _validate_verify_email(self, request: VerifyEmail) -> None:
+        digest = token_digest(request.token)
+        if self._used is not None:
+            if digest == self._used:
+                raise to_application_error(
+                    TokenAlreadyUsed("this verification link was already used; the email is verified")
+                )
+            raise to_application_error(WrongStage("the email address is already verified"))
+        if workflow.now() >= self._request.deadline:
+            raise to_application_error(
+                TokenExpired(
+                    f"the verification link expired at {self._request.deadline.isoformat()}",
+                    expired_at=self._request.deadline,
+                )
+            )
+        if not self._issued or digest != self._issued[-1]:
+            superseded = digest in self._issued
+            raise to_application_error(
+                TokenInvalid(
+                    "this link was replaced by a newer one; use the latest email"
+                    if superseded
+                    else "this verification link is not valid for this enrollment"
+                )
+            )
+
+    @workflow.update(name=contract.UPDATE_RESEND_VERIFICATION)
+    async def resend_verification_email(self, request: ResendVerification) -> Acknowledgement:
+        workflow.logger.info("verification link resend requested by %s", request.requested_by)
+        await self._send_link()
+        return Acknowledgement(
+            stage="email_verification", message=f"link {len(self._issued)} sent"
+        )
+
+    @resend_verification_email.validator
+    def _validate_resend(self, request: ResendVerification) -> None:
+        if self._verified_at is not None:
+            raise to_application_error(WrongStage("the email address is already verified"))
+        if self._sending or self._last_sent_at is None:
+            raise to_application_error(WrongStage("a verification email is being sent right now"))
+        if workflow.now() >= self._request.deadline:
+            raise to_application_error(
+                TokenExpired(f"verification closed at {self._request.deadline.isoformat()}")
+            )
+        try:
+            require_resend_allowed(
+                now=workflow.now(),
+                last_sent_at=self._last_sent_at,
+                business_days=self._request.resend_after_business_days,
+            )
+        except ResendTooSoon as err:
+            raise to_application_error(err) from err
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> EmailVerificationStatus:
+        return EmailVerificationStatus(
+            verified=self._verified_at is not None,
+            links_sent=len(self._issued),
+            deadline=self._request.deadline,
+            resend_allowed_from=(
+                earliest_resend(self._last_sent_at, self._request.resend_after_business_days)
+                if self._last_sent_at
+                else None
+            ),
+        )
+

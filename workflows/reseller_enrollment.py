@@ -1,0 +1,520 @@
+"""Indirect-reseller enrollment (DOMAIN.md ENR-01..09, MPA-01..02, IND-01).
+
+prechecks (PartnerID, tenant + Global admin, region) -> email verification (child workflow)
+-> review (backend decision, reminders) -> Admin agent group -> MPA signature -> active.
+Terminal outcomes: active, rejected, abandoned, withdrawn. A pre-check refusal is recorded as
+rejected and fails the workflow with the rule's stable error type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.checks import (
+        AdminAgentSetup,
+        PartnerCenterActivities,
+        PartnerIdCheck,
+        TenantCheck,
+        TenantCreation,
+    )
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.registry import PolicyRequest, RegistryActivities, ResellerLookup
+    from adapters.partner_center import TenantInfo
+    from adapters.registry import ResellerRecord, ResellerStatus
+    from app import contract
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain.enrollment_rules import require_same_region
+    from domain.errors import AlreadyEnrolling, BusinessRuleViolation, WrongStage
+    from domain.reseller_enrollment import (
+        Acknowledgement,
+        EnrollmentPolicy,
+        EnrollmentResult,
+        EnrollmentStage,
+        EnrollmentStatus,
+        MpaSignatureReport,
+        ResellerEnrollmentApplication,
+        ReviewDecision,
+        StageChange,
+        Withdrawal,
+    )
+    from workflows.email_verification import (
+        EmailVerificationRequest,
+        EmailVerificationResult,
+        EmailVerificationWorkflow,
+    )
+
+_Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
+
+_LOOKUP = timedelta(seconds=30)
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+_REGISTRY_STATUS = {
+    EnrollmentStage.ACTIVE: ResellerStatus.ACTIVE,
+    EnrollmentStage.REJECTED: ResellerStatus.REJECTED,
+    EnrollmentStage.ABANDONED: ResellerStatus.ABANDONED,
+    EnrollmentStage.WITHDRAWN: ResellerStatus.WITHDRAWN,
+}
+
+
+class _Ended(Exception):
+    """Raised inside the pipeline to jump to a terminal outcome."""
+
+    def __init__(self, outcome: EnrollmentStage, reason: str, error_type: str | None = None):
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.error_type = error_type
+
+
+@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+class ResellerEnrollmentWorkflow:
+    @workflow.init
+    def __init__(self, application: ResellerEnrollmentApplication) -> None:
+        self._app = application
+        self._policy = EnrollmentPolicy()
+        self._stage = EnrollmentStage.PRECHECKS
+        self._waiting_for: str | None = "pre-checks (PartnerID, tenant, region)"
+        self._deadline: datetime | None = None
+        self._history: list[StageChange] = []
+        self._region = application.address.country
+        self._tenant: TenantInfo | None = None
+        self._decision: ReviewDecision | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._mpa_reported = False
+        self._ir_authorized_at: datetime | None = None
+        self._mpa_signed_at: datetime | None = None
+        self._ended: _Ended | None = None
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(application.partner_id),
+                contract.SA_REGION.value_set(self._region),
+            ]
+        )
+        self._enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)", None)
+        self._policy = await workflow.execute_activity_method(
+            RegistryActivities.load_enrollment_policy,
+            PolicyRequest(pipeline=contract.RESELLER_ENROLLMENT),
+            start_to_close_timeout=_LOOKUP,
+        )
+        try:
+            try:
+                await self._prechecks()
+            except ApplicationError as refusal:
+                # Our own pre-check refused: record it, tell the contact, fail with the type.
+                await self._finish(
+                    _Ended(EnrollmentStage.REJECTED, refusal.message, refusal.type)
+                )
+                raise
+            await self._save(ResellerStatus.ENROLLING)
+            if not application.already_in_csp:
+                await self._verify_email()
+                await self._review()
+            await self._admin_agent()
+            await self._mpa()
+            ended = _Ended(EnrollmentStage.ACTIVE, "enrolled, Admin agent set up and MPA signed")
+        except _Ended as outcome:
+            ended = outcome
+        await self._finish(ended)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return EnrollmentResult(
+            partner_id=application.partner_id,
+            outcome=ended.outcome,
+            reason=ended.reason,
+            error_type=ended.error_type,
+        )
+
+    async def _prechecks(self) -> None:
+        app = self._app
+        existing = await workflow.execute_activity_method(
+            RegistryActivities.get_reseller_record,
+            ResellerLookup(partner_id=app.partner_id),
+            start_to_close_timeout=_LOOKUP,
+        )
+        if existing.record and existing.record.status is ResellerStatus.ACTIVE:
+            self._refuse(
+                AlreadyEnrolling(
+                    f"PartnerID {app.partner_id} is already an active indirect reseller "
+                    f"(since {existing.record.active_since})",
+                    partner_id=app.partner_id,
+                )
+            )
+        profile = await self._check(
+            PartnerCenterActivities.verify_partner_id, PartnerIdCheck(partner_id=app.partner_id)
+        )
+        if app.tenant_id is not None:
+            self._tenant = await self._check(
+                PartnerCenterActivities.check_tenant_admin,
+                TenantCheck(tenant_id=app.tenant_id, global_admin=app.global_admin),
+            )
+            tenant_country = self._tenant.country
+        else:
+            tenant_country = app.address.country
+        try:
+            require_same_region(
+                partner_id=app.partner_id,
+                profile_country=profile.country,
+                tenant_country=tenant_country,
+            )
+        except BusinessRuleViolation as violation:
+            self._refuse(violation)
+        self._region = tenant_country
+        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        if self._tenant is None and app.new_tenant_domain is not None:
+            self._tenant = await self._check(
+                PartnerCenterActivities.create_tenant,
+                TenantCreation(
+                    idempotency_key=self._key("create-tenant"),
+                    domain_prefix=app.new_tenant_domain,
+                    country=tenant_country,
+                    global_admin=app.global_admin,
+                ),
+            )
+
+    async def _verify_email(self) -> None:
+        self._raise_if_withdrawn()
+        deadline = workflow.now().replace(microsecond=0) + self._policy.email_verification_window
+        self._enter(
+            EnrollmentStage.EMAIL_VERIFICATION,
+            "the primary contact to open the verification link",
+            deadline,
+        )
+        contact = self._app.primary_contact
+        child = await workflow.start_child_workflow(
+            EmailVerificationWorkflow.run,
+            EmailVerificationRequest(
+                partner_id=self._app.partner_id,
+                recipient=contact.email,
+                recipient_name=f"{contact.first_name} {contact.last_name}",
+                legal_name=self._app.legal_name,
+                deadline=deadline,
+                resend_after_business_days=self._policy.resend_after_business_days,
+            ),
+            id=contract.email_verification_id(workflow.info().workflow_id),
+            static_summary=f"Email verification for PartnerID {self._app.partner_id}",
+        )
+        await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
+        if not child.done():
+            child.cancel()
+            try:
+                await child
+            except (ChildWorkflowError, CancelledError):
+                pass
+            self._raise_if_withdrawn()
+        try:
+            result: EmailVerificationResult = child.result()
+        except ChildWorkflowError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise _Ended(EnrollmentStage.REJECTED, rejection.message, rejection.type) from err
+        if not result.verified:
+            raise _Ended(
+                EnrollmentStage.ABANDONED,
+                f"the email address was not verified by {deadline.isoformat()} "
+                f"({result.links_sent} link(s) sent)",
+            )
+
+    async def _review(self) -> None:
+        deadline = workflow.now() + self._policy.review_deadline
+        self._enter(EnrollmentStage.REVIEW, "Microsoft's review decision (decide_review)", deadline)
+        await self._email(EmailKind.UNDER_REVIEW, "under-review")
+        reminders = 0
+        while not self._decided():
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                raise _Ended(
+                    EnrollmentStage.ABANDONED,
+                    f"no review decision arrived by {deadline.isoformat()}",
+                )
+            try:
+                await workflow.wait_condition(
+                    self._decided,
+                    timeout=min(self._policy.review_reminder_interval, remaining),
+                    timeout_summary="review reminder",
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    reminders += 1
+                    await self._email(
+                        EmailKind.REVIEW_REMINDER,
+                        f"review-reminder-{reminders}",
+                        to=self._policy.operations_email,
+                        deadline=deadline,
+                    )
+        self._raise_if_withdrawn()
+        decision = self._decision
+        assert decision is not None
+        if decision.decision == "reject":
+            raise _Ended(EnrollmentStage.REJECTED, decision.reason or "rejected in review")
+        self._ir_authorized_at = workflow.now()
+        await self._email(EmailKind.APPROVED, "approved")
+
+    async def _admin_agent(self) -> None:
+        self._raise_if_withdrawn()
+        self._enter(EnrollmentStage.ADMIN_AGENT_SETUP, "Admin agent group membership", None)
+        assert self._app.tenant_id is not None or self._tenant is not None
+        tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
+        assert tenant_id is not None
+        await workflow.execute_activity_method(
+            PartnerCenterActivities.ensure_admin_agent,
+            AdminAgentSetup(idempotency_key=self._key("admin-agent"), tenant_id=tenant_id),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        if self._ir_authorized_at is None:  # ENR-01 short path: authorised on enrollment
+            self._ir_authorized_at = workflow.now()
+
+    async def _mpa(self) -> None:
+        deadline = workflow.now() + self._policy.mpa_acceptance_window
+        self._enter(
+            EnrollmentStage.MPA_SIGNATURE, "the Microsoft Partner Agreement signature", deadline
+        )
+        asked = False
+        while True:
+            self._raise_if_withdrawn()
+            status = await workflow.execute_activity_method(
+                PartnerCenterActivities.check_agreement_status,
+                PartnerIdCheck(partner_id=self._app.partner_id),
+                start_to_close_timeout=_LOOKUP,
+                retry_policy=_RETRY,
+            )
+            if status.is_agreement_signed:
+                self._mpa_signed_at = workflow.now()
+                return
+            if not asked:
+                asked = True
+                await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                raise _Ended(
+                    EnrollmentStage.ABANDONED,
+                    f"the Microsoft Partner Agreement was not signed by {deadline.isoformat()}",
+                    "MpaNotSigned",
+                )
+            self._mpa_reported = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._mpa_reported or self._withdrawal is not None,
+                    timeout=min(self._policy.mpa_poll_interval, remaining),
+                    timeout_summary="MPA status poll",
+                )
+            except TimeoutError:
+                pass
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _decided(self) -> bool:
+        return self._decision is not None or self._withdrawal is not None
+
+    def _raise_if_withdrawn(self) -> None:
+        if self._withdrawal is not None:
+            raise _Ended(
+                EnrollmentStage.WITHDRAWN,
+                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
+            )
+
+    def _refuse(self, violation: BusinessRuleViolation) -> None:
+        raise to_application_error(violation)
+
+    async def _check(
+        self, activity_method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
+    ) -> _Result:
+        """Run a lookup; a business refusal surfaces as its ApplicationError."""
+        try:
+            return await workflow.execute_activity_method(
+                activity_method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
+            )
+        except Exception as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise ApplicationError(
+                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
+            ) from err
+
+    def _key(self, step: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
+
+    def _enter(
+        self, stage: EnrollmentStage, waiting_for: str | None, deadline: datetime | None
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        self._history.append(StageChange(stage=stage, at=workflow.now(), note=waiting_for or ""))
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(stage.value),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        if stage.is_terminal:
+            workflow.set_current_details(f"**{stage.value}**")
+        else:
+            until = f" until {deadline.isoformat()}" if deadline else ""
+            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+
+    async def _email(
+        self,
+        kind: EmailKind,
+        step: str,
+        *,
+        to: str | None = None,
+        reason: str | None = None,
+        deadline: datetime | None = None,
+    ) -> None:
+        try:
+            await self._send_email(kind, step, to, reason, deadline)
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            # A mailbox that refuses mail must not block the pipeline's outcome.
+            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
+
+    async def _send_email(
+        self,
+        kind: EmailKind,
+        step: str,
+        to: str | None,
+        reason: str | None,
+        deadline: datetime | None,
+    ) -> None:
+        contact = self._app.primary_contact
+        await workflow.execute_activity_method(
+            NotificationActivities.send_email,
+            EmailRequest(
+                idempotency_key=self._key(f"email:{step}"),
+                facts=EmailFacts(
+                    kind=kind,
+                    to=to or contact.email,
+                    partner_id=self._app.partner_id,
+                    recipient_name=(
+                        "CSP operations" if to else f"{contact.first_name} {contact.last_name}"
+                    ),
+                    legal_name=self._app.legal_name,
+                    reason=reason,
+                    deadline=deadline,
+                ),
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+
+    async def _save(self, status: ResellerStatus, reason: str | None = None) -> None:
+        tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
+        await workflow.execute_activity_method(
+            RegistryActivities.save_reseller_record,
+            ResellerRecord(
+                partner_id=self._app.partner_id,
+                status=status,
+                country=self._region,
+                tenant_id=str(tenant_id) if tenant_id else None,
+                workflow_id=workflow.info().workflow_id,
+                status_reason=reason,
+                ir_authorized_at=self._ir_authorized_at,
+                mpa_signed_at=self._mpa_signed_at,
+                active_since=workflow.now() if status is ResellerStatus.ACTIVE else None,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    async def _finish(self, ended: _Ended) -> None:
+        self._ended = ended
+        self._enter(ended.outcome, None, None)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
+        kind = {
+            EnrollmentStage.ACTIVE: EmailKind.ACTIVE,
+            EnrollmentStage.REJECTED: EmailKind.REJECTED,
+            EnrollmentStage.ABANDONED: EmailKind.ABANDONED,
+            EnrollmentStage.WITHDRAWN: EmailKind.WITHDRAWN,
+        }[ended.outcome]
+        await self._email(kind, f"outcome-{ended.outcome.value}", reason=ended.reason)
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    @workflow.update(name=contract.UPDATE_DECIDE_REVIEW)
+    def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
+        self._decision = decision
+        return Acknowledgement(stage=self._stage.value, message=f"review {decision.decision}d")
+
+    @decide_review.validator
+    def _validate_decide_review(self, decision: ReviewDecision) -> None:
+        if self._stage is not EnrollmentStage.REVIEW or self._decided():
+            raise to_application_error(
+                WrongStage(
+                    f"PartnerID {self._app.partner_id} is at stage {self._stage.value}, "
+                    "not awaiting a review decision",
+                    stage=self._stage.value,
+                )
+            )
+
+    @workflow.update(name=contract.UPDATE_REPORT_MPA_SIGNED)
+    def report_mpa_signed(self, report: MpaSignatureReport) -> Acknowledgement:
+        self._mpa_reported = True
+        return Acknowledgement(
+            stage=self._stage.value, message="MPA status will be re-checked with Partner Center now"
+        )
+
+    @report_mpa_signed.validator
+    def _validate_report_mpa_signed(self, report: MpaSignatureReport) -> None:
+        if self._stage is not EnrollmentStage.MPA_SIGNATURE:
+            raise to_application_error(
+                WrongStage(
+                    f"PartnerID {self._app.partner_id} is at stage {self._stage.value}, "
+                    "not awaiting the MPA signature",
+                    stage=self._stage.value,
+                )
+            )
+
+    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
+        self._withdrawal = withdrawal
+        return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        if self._stage.is_terminal or self._withdrawal is not None or self._ended is not None:
+            raise to_application_error(
+                WrongStage(f"the enrollment has already ended ({self._stage.value})")
+            )
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> EnrollmentStatus:
+        return EnrollmentStatus(
+            workflow_id=workflow.info().workflow_id,
+            partner_id=self._app.partner_id,
+            region=self._region,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            outcome_reason=self._ended.reason if self._ended else None,
+            error_type=self._ended.error_type if self._ended else None,
+            history=tuple(self._history),
+        )
