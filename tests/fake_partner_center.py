@@ -3,7 +3,7 @@
     async with serve_fake_partner_center(data) as fake:
         client = PartnerCenterHttpClient(
             token_provider=PARTNER_TOKEN,
-            graph_token_provider=graph_token,          # "fake-graph-token:<tenant>"
+            graph_token_provider=graph_token_provider,  # "fake-graph-token:<tenant>"
             base_url=fake.base_url,
             graph_url=fake.base_url,
             admin_agent_object_id=ADMIN_AGENT_OBJECT_ID,
@@ -19,7 +19,8 @@ MPN id, 400 + 2000/2001 from agreementstatus) and Graph `{"error": {"code", "mes
 
 Like Graph, the fake knows the tenant of a Graph request from its token: `graph_token(tenant)`.
 Partner Center requests must carry `PARTNER_TOKEN`. Anything else answers 401.
-`fake.fail_next(path, 429, 503, ...)` makes the next requests to `path` answer those statuses.
+`fake.fail_next(path, 429, 503, ...)` makes the next requests to `path` answer those statuses
+(429/503 with `Retry-After: 0`). `data` defaults to `sample_data()`.
 """
 
 from __future__ import annotations
@@ -352,6 +353,8 @@ async def serve_fake_partner_center(
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this; without it keep-alive requests wait on delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     host, port = sock.getsockname()[:2]
     fake.base_url = f"http://{host}:{port}"

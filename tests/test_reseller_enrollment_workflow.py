@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from tests.enrollment_driver import (
     subjects,
     verify,
 )
-from workflows.email_verification import ResendVerification
+from workflows.email_verification import EmailVerificationResult, ResendVerification
 
 
 async def test_enrollment_runs_to_active(time_env: WorkflowEnvironment, stack: Stack, workflow_id: str) -> None:
@@ -47,3 +48,257 @@ async def test_enrollment_runs_to_active(time_env: WorkflowEnvironment, stack: S
     assert record.status is ResellerStatus.ACTIVE
     assert record.country == "JP"
     assert record.ir_authorized_at is not None and record.mpa_signed_at is not None
+
+
+async def test_unverified_email_abandons_after_30_days(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        await stack.sink.wait_for_messages(1, timeout_seconds=30)
+        result = await handle.result()
+        history = {change.stage: change.at for change in (await status(handle)).history}
+
+    assert result.outcome is EnrollmentStage.ABANDONED
+    assert "not verified" in (result.reason or "")
+    waited = history[EnrollmentStage.ABANDONED] - history[EnrollmentStage.EMAIL_VERIFICATION]
+    assert timedelta(days=30) - timedelta(seconds=1) <= waited < timedelta(days=30, minutes=1)
+    assert subjects(stack.sink) == [
+        "Confirm your email address for your CSP reseller enrollment",
+        "Your CSP reseller enrollment has lapsed",
+    ]
+    record = await stack.registry.get_reseller(JP_PARTNER)
+    assert record is not None and record.status is ResellerStatus.ABANDONED
+
+
+async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        first = await latest_token(stack.sink, 1)
+        child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
+
+        with pytest.raises(WorkflowUpdateFailedError) as too_soon:
+            await child.execute_update(
+                contract.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
+            )
+        assert isinstance(too_soon.value.cause, ApplicationError)
+        assert too_soon.value.cause.type == "ResendTooSoon"
+        assert "can be resent from" in too_soon.value.cause.message
+
+        await time_env.sleep(timedelta(days=3, hours=1))  # one business day, whatever the weekday
+        await child.execute_update(
+            contract.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
+        )
+        second = await latest_token(stack.sink, 2)
+        assert second != first
+
+        with pytest.raises(WorkflowUpdateFailedError) as superseded:
+            await verify(client, workflow_id, first)
+        assert isinstance(superseded.value.cause, ApplicationError)
+        assert superseded.value.cause.type == "TokenInvalid"
+
+        await verify(client, workflow_id, second)
+        verification = await client.get_workflow_handle(
+            child.id, result_type=EmailVerificationResult
+        ).result()
+        assert verification.verified and verification.links_sent == 2
+        await stack.sink.wait_for_messages(3, timeout_seconds=30)
+        assert (await status(handle)).stage is EnrollmentStage.REVIEW
+        await handle.execute_update(
+            contract.UPDATE_WITHDRAW, Withdrawal(reason="duplicate", requested_by="ops")
+        )
+        result = await handle.result()
+    assert result.outcome is EnrollmentStage.WITHDRAWN
+
+
+async def test_review_reminders_then_rejection(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        await time_env.sleep(timedelta(days=7))
+        reminders = [m for m in stack.sink.messages() if "Reminder" in str(m["Subject"])]
+        assert len(reminders) == 2
+        assert all(str(m["To"]) == "ops@csp.example" for m in reminders)
+
+        with pytest.raises(WorkflowUpdateFailedError) as no_reason:
+            await handle.execute_update(
+                contract.UPDATE_DECIDE_REVIEW,
+                {"decision": "reject", "decided_by": "review-backend"},
+            )
+        assert "reason" in str(no_reason.value.cause)
+        await decide(handle, "reject", "the company's legal name does not match its registration")
+        result = await handle.result()
+
+    assert result.outcome is EnrollmentStage.REJECTED
+    assert result.reason == "the company's legal name does not match its registration"
+    rejection = stack.sink.messages()[-1]
+    assert "legal name does not match" in rejection.get_content()
+    record = await stack.registry.get_reseller(JP_PARTNER)
+    assert record is not None and record.status is ResellerStatus.REJECTED
+
+
+async def test_review_without_decision_abandons_at_deadline(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        result = await handle.result()
+    assert result.outcome is EnrollmentStage.ABANDONED
+    assert "no review decision" in (result.reason or "")
+    # 30 days with a reminder every 3 days: reminders on days 3..27, none at the deadline itself.
+    assert sum("Reminder" in s for s in subjects(stack.sink)) == 9
+
+
+def _unsigned_application() -> dict[str, object]:
+    return application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT))
+
+
+async def test_unsigned_mpa_abandons_after_its_window(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, _unsigned_application())
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        await decide(handle, "approve")
+        result = await handle.result()
+    assert result.outcome is EnrollmentStage.ABANDONED
+    assert result.error_type == "MpaNotSigned"
+    assert "Action needed: sign the Microsoft Partner Agreement" in subjects(stack.sink)
+    record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+    assert record is not None and record.ir_authorized_at is not None
+    assert record.mpa_signed_at is None
+
+
+async def test_reported_mpa_signature_is_rechecked_and_activates(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, _unsigned_application())
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        await decide(handle, "approve")
+        await stack.sink.wait_for_messages(4, timeout_seconds=30)  # approved, sign MPA
+        assert (await status(handle)).stage is EnrollmentStage.MPA_SIGNATURE
+
+        stack.edit_partner_center(
+            lambda d: d["agreements"].update({UNSIGNED_PARTNER: {"isAgreementSigned": True}})
+        )
+        await handle.execute_update(
+            contract.UPDATE_REPORT_MPA_SIGNED, MpaSignatureReport(reported_by="pc-webhook")
+        )
+        result = await handle.result()
+    assert result.outcome is EnrollmentStage.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error_type"),
+    [
+        ({"partner_id": "9999999"}, "PartnerIdNotFound"),
+        ({"partner_id": "7654321"}, "RegionMismatch"),
+        ({"global_admin": "someone.else@contoso.onmicrosoft.com"}, "NotGlobalAdmin"),
+        ({"tenant_id": "00000000-0000-4000-8000-000000000000"}, "TenantNotFound"),
+    ],
+)
+async def test_prechecks_refuse_with_a_stable_error_type(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    workflow_id: str,
+    overrides: dict[str, str],
+    error_type: str,
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application(**overrides))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == error_type
+    assert cause.non_retryable
+    assert subjects(stack.sink) == ["Your CSP reseller enrollment was not accepted"]
+    record = await stack.registry.get_reseller(overrides.get("partner_id", JP_PARTNER))
+    assert record is not None and record.status is ResellerStatus.REJECTED
+
+
+async def test_region_mismatch_names_both_regions(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    async with stack.worker(time_env.client):
+        handle = await start_enrollment(time_env.client, workflow_id, application(partner_id="7654321"))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    message = str(failure.value.cause)
+    assert "registered in US" in message and "tenant is in JP" in message
+
+
+async def test_already_active_partner_is_refused(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        first = await start_enrollment(client, workflow_id, application(already_in_csp=True))
+        assert (await first.result()).outcome is EnrollmentStage.ACTIVE
+        again = await start_enrollment(client, f"{workflow_id}-again", application())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await again.result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == "AlreadyEnrolling"
+
+
+async def test_short_path_for_a_partner_already_in_csp(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    async with stack.worker(time_env.client):
+        handle = await start_enrollment(time_env.client, workflow_id, application(already_in_csp=True))
+        result = await handle.result()
+        stages = [change.stage for change in (await status(handle)).history]
+    assert result.outcome is EnrollmentStage.ACTIVE
+    assert EnrollmentStage.EMAIL_VERIFICATION not in stages
+    assert EnrollmentStage.REVIEW not in stages
+    assert subjects(stack.sink) == ["Your CSP reseller account is active"]
+
+
+async def test_tenant_created_during_enrollment(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    app = application(tenant_id=None, new_tenant_domain="contosojp")
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, app)
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        await decide(handle, "approve")
+        assert (await handle.result()).outcome is EnrollmentStage.ACTIVE
+    record = await stack.registry.get_reseller(JP_PARTNER)
+    assert record is not None and record.tenant_id is not None
+    tenant = await stack.partner_center.get_tenant(uuid.UUID(record.tenant_id))
+    assert tenant.default_domain == "contosojp.onmicrosoft.com"
+
+
+async def test_malformed_input_fails_the_workflow_instead_of_retrying(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    bad = application()
+    bad["primary_contact"]["is_employee"] = False
+    async with stack.worker(client):
+        handle = await client.start_workflow(
+            contract.RESELLER_ENROLLMENT, bad, id=workflow_id, task_queue=contract.TASK_QUEUE
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "primary contact must be an employee" in str(failure.value.cause)
+    assert stack.sink.messages() == []

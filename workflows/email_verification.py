@@ -127,14 +127,21 @@ class EmailVerificationWorkflow:
             self._sending = False
 
     @workflow.update(name=contract.UPDATE_VERIFY_EMAIL)
-    def verify_email(self, request: VerifyEmail) -> Acknowledgement:
+    async def verify_email(self, request: VerifyEmail) -> Acknowledgement:
+        # A link opened while its own email is still being recorded is checked once that is done.
+        await workflow.wait_condition(lambda: not self._sending)
+        self._check_token(request.token)
         self._used = token_digest(request.token)
         self._verified_at = workflow.now()
         return Acknowledgement(stage="email_verified", message="email address verified")
 
     @verify_email.validator
     def _validate_verify_email(self, request: VerifyEmail) -> None:
-        digest = token_digest(request.token)
+        if not self._sending:
+            self._check_token(request.token)
+
+    def _check_token(self, token: str) -> None:
+        digest = token_digest(token)
         if self._used is not None:
             if digest == self._used:
                 raise to_application_error(
