@@ -69,9 +69,10 @@ def partner_center_from_settings(settings: Settings) -> PartnerCenter:
     if token is None:
         raise ValueError("CSP_PARTNER_CENTER_TOKEN is required when CSP_PARTNER_CENTER_MODE=http")
     return PartnerCenterHttpClient(
+        token_provider=token.get_secret_value(),
         base_url=settings.partner_center_url,
         graph_url=settings.graph_url,
-        token=token.get_secret_value(),
+        admin_agent_object_id=settings.partner_center_admin_agent_object_id,
     )
 
 

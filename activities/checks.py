@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from adapters.partner_center import MpnProfile, PartnerCenter, TenantInfo
+from adapters.partner_center.http import PartnerCenterOperationUnsupported
 from app.temporal_errors import to_application_error
 from domain.errors import BusinessRuleViolation, NotGlobalAdmin
 from domain.identifiers import CountryCode, PartnerId, TenantId
@@ -80,17 +82,24 @@ class PartnerCenterActivities:
     @activity.defn(name="create_tenant")
     async def create_tenant(self, request: TenantCreation) -> TenantInfo:
         """ENR-02: a tenant created during enrollment, idempotent by key."""
-        return await self._pc.create_tenant(
-            domain_prefix=request.domain_prefix,
-            country=request.country,
-            global_admin=request.global_admin,
-            idempotency_key=request.idempotency_key,
-        )
+        try:
+            return await self._pc.create_tenant(
+                domain_prefix=request.domain_prefix,
+                country=request.country,
+                global_admin=request.global_admin,
+                idempotency_key=request.idempotency_key,
+            )
+        except PartnerCenterOperationUnsupported as err:
+            raise ApplicationError(
+                str(err), type="OperationUnsupported", non_retryable=True
+            ) from err
 
     @activity.defn(name="ensure_admin_agent")
     async def ensure_admin_agent(self, request: AdminAgentSetup) -> AdminAgentResult:
         """ENR-08: the company is in the Admin agent group."""
-        await self._pc.ensure_admin_agent(request.tenant_id, idempotency_key=request.idempotency_key)
+        await self._pc.ensure_admin_agent(
+            request.tenant_id, idempotency_key=request.idempotency_key
+        )
         return AdminAgentResult(tenant_id=request.tenant_id, admin_agent=True)
 
     @activity.defn(name="check_agreement_status")

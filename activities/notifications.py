@@ -86,7 +86,9 @@ class NotificationActivities:
         return EmailSent(idempotency_key=request.idempotency_key, already_sent=not sent)
 
     @activity.defn(name="send_verification_link")
-    async def send_verification_link(self, request: VerificationLinkRequest) -> VerificationLinkSent:
+    async def send_verification_link(
+        self, request: VerificationLinkRequest
+    ) -> VerificationLinkSent:
         # Minting is deterministic, so a retry re-sends (if it must) the very same link.
         token = mint_token(
             self._signing_secret,
@@ -98,9 +100,15 @@ class NotificationActivities:
         )
         link = f"{self._public_base_url}/verify-email?{urlencode({'token': token})}"
         facts = request.facts.model_copy(
-            update={"kind": EmailKind.VERIFICATION_LINK, "link": link, "deadline": request.expires_at}
+            update={
+                "kind": EmailKind.VERIFICATION_LINK,
+                "link": link,
+                "deadline": request.expires_at,
+            }
         )
         await self._deliver_once(request.idempotency_key, facts)
         return VerificationLinkSent(
-            token_id=request.token_id, token_digest=token_digest(token), expires_at=request.expires_at
+            token_id=request.token_id,
+            token_digest=token_digest(token),
+            expires_at=request.expires_at,
         )

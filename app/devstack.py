@@ -10,7 +10,6 @@ import subprocess
 from collections.abc import AsyncIterator
 
 import structlog
-import uvicorn
 from temporalio.client import Client
 
 from adapters.mail.smtp_sink import SmtpSink
@@ -21,6 +20,7 @@ from app.search_attributes import dev_server_flags, ensure_search_attributes
 from app.settings import Settings
 from app.temporal_client import connect
 from gateway.app import create_app
+from gateway.server import serve_asgi
 from worker import run_worker
 
 log = structlog.get_logger(__name__)
@@ -51,8 +51,8 @@ def dev_server_command(settings: Settings) -> list[str]:
 @contextlib.asynccontextmanager
 async def dev_server(settings: Settings) -> AsyncIterator[None]:
     log_file = (settings.state_dir / "temporal-server.log").open("ab")
-    process = subprocess.Popen(
-        dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT
+    process = await asyncio.create_subprocess_exec(
+        *dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT
     )
     log.info(
         "temporal_dev_server_started",
@@ -66,10 +66,10 @@ async def dev_server(settings: Settings) -> AsyncIterator[None]:
     finally:
         process.terminate()
         try:
-            await asyncio.to_thread(process.wait, 20)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
             process.kill()
-            await asyncio.to_thread(process.wait)
+            await process.wait()
         log_file.close()
         log.info("temporal_dev_server_stopped")
 
@@ -83,31 +83,6 @@ async def connect_when_ready(settings: Settings) -> Client:
                 raise
             await asyncio.sleep(0.5)
     raise AssertionError("unreachable")
-
-
-@contextlib.asynccontextmanager
-async def gateway(settings: Settings, client: Client) -> AsyncIterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(client, settings.signing_secrets()),
-            host=settings.gateway_host,
-            port=settings.gateway_port,
-            log_config=None,
-            lifespan="off",
-        )
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
-        await asyncio.sleep(0.05)
-    if task.done():
-        task.result()
-    log.info("gateway_started", url=settings.public_base_url)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -126,8 +101,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 settings.state_dir / "mail", host=settings.smtp_host, port=settings.smtp_port
             )
             await stack.enter_async_context(sink)
-            log.info("smtp_sink_started", port=sink.port, folder=str(sink.folder))
-        await stack.enter_async_context(gateway(settings, client))
+        app = create_app(client, settings.signing_secrets())
+        url = await stack.enter_async_context(
+            serve_asgi(app, settings.gateway_host, settings.gateway_port)
+        )
+        log.info("gateway_started", url=url, public_url=settings.public_base_url)
         await run_worker(settings, client, stop)
 
 

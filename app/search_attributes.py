@@ -51,7 +51,10 @@ async def ensure_search_attributes(client: Client) -> list[str]:
                 )
             )
         except RPCError as err:
-            if err.status is not RPCStatusCode.ALREADY_EXISTS and "already exists" not in err.message:
+            if (
+                err.status is not RPCStatusCode.ALREADY_EXISTS
+                and "already exists" not in err.message
+            ):
                 raise
             continue
         added.append(key.name)

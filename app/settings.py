@@ -22,8 +22,12 @@ class Settings(BaseSettings):
 
     # Temporal connection. No address means: start the embedded dev server.
     temporal_address: str | None = Field(default=None, validation_alias=_alias("TEMPORAL_ADDRESS"))
-    temporal_namespace: str = Field(default="default", validation_alias=_alias("TEMPORAL_NAMESPACE"))
-    temporal_tls_cert: Path | None = Field(default=None, validation_alias=_alias("TEMPORAL_TLS_CERT"))
+    temporal_namespace: str = Field(
+        default="default", validation_alias=_alias("TEMPORAL_NAMESPACE")
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=_alias("TEMPORAL_TLS_CERT")
+    )
     temporal_tls_key: Path | None = Field(default=None, validation_alias=_alias("TEMPORAL_TLS_KEY"))
     temporal_tls_server_ca: Path | None = Field(
         default=None, validation_alias=_alias("TEMPORAL_TLS_SERVER_CA")
@@ -61,6 +65,7 @@ class Settings(BaseSettings):
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
     partner_center_token: SecretStr | None = None
+    partner_center_admin_agent_object_id: str | None = None
 
     # Email-verification link signing: current key first, then previous keys (comma separated).
     token_secrets: SecretStr | None = None

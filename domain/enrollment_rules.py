@@ -69,7 +69,9 @@ def require_can_transact(partner_id: str, readiness: TransactReadiness) -> None:
     missing = readiness.missing
     if not missing:
         return
-    error = MpaNotSigned if missing == ["Microsoft Partner Agreement signature"] else NotReadyToTransact
+    error = (
+        MpaNotSigned if missing == ["Microsoft Partner Agreement signature"] else NotReadyToTransact
+    )
     raise error(
         f"PartnerID {partner_id} cannot transact new business yet: missing " + ", ".join(missing),
         partner_id=partner_id,

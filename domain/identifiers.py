@@ -39,4 +39,6 @@ CountryCode = Annotated[str, AfterValidator(_canonical_country)]
 TenantId = UUID
 """A Microsoft Entra (Azure AD) tenant id."""
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+NonEmptyText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+]

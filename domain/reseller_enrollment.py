@@ -17,7 +17,9 @@ TenantDomainPrefix = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,26}$"),
 ]
-PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
+PhoneNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")
+]
 
 
 class _Model(BaseModel):
@@ -61,13 +63,15 @@ class ResellerEnrollmentApplication(_Model):
     partner_id: PartnerId = Field(description="PartnerID (MPN ID) of the enrolling location.")
     already_in_csp: bool = Field(
         default=False,
-        description="ENR-01 short path: the partner is already in CSP, only support details are added.",
+        description="ENR-01 short path: already in CSP, only support details are added.",
     )
     tenant_id: TenantId | None = None
     new_tenant_domain: TenantDomainPrefix | None = Field(
         default=None, description="Prefix of <prefix>.onmicrosoft.com for a tenant created now."
     )
-    global_admin: EmailStr = Field(description="Sign-in name of the Global admin applying (ENR-02).")
+    global_admin: EmailStr = Field(
+        description="Sign-in name of the Global admin applying (ENR-02)."
+    )
     applicant_authorized: bool = Field(
         description="ENR-05: the applicant is authorised to act for the company."
     )
@@ -90,7 +94,7 @@ class ResellerEnrollmentApplication(_Model):
 
 
 class EnrollmentStage(StrEnum):
-    """Where a reseller enrollment is. The value is what the PipelineStage search attribute holds."""
+    """Where a reseller enrollment is; the value is what the PipelineStage attribute holds."""
 
     PRECHECKS = "prechecks"
     EMAIL_VERIFICATION = "email_verification"

@@ -24,7 +24,7 @@ from app import contract
 from domain.errors import BusinessRuleViolation
 from domain.reseller_enrollment import Acknowledgement
 from domain.verification_token import read_token
-from workflows.email_verification import VerifyEmail
+from workflows.email_verification import EmailVerificationStatus, VerifyEmail
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +60,23 @@ def _refusal(request: Request, error_type: str, message: str, status: int) -> Re
     if _wants_json(request):
         return JSONResponse({"error": {"type": error_type, "message": message}}, status)
     return _page("This link cannot be used", message, status)
+
+
+async def _closed_verification(request: Request, client: Client, workflow_id: str) -> Response:
+    """The link's workflow no longer takes updates: say whether it was verified or lapsed."""
+    try:
+        state = await client.get_workflow_handle(workflow_id).query(
+            contract.QUERY_STATUS, result_type=EmailVerificationStatus
+        )
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return _refusal(request, "TokenInvalid", "no enrollment is waiting for this link", 404)
+    if state.verified:
+        message = "this verification link was already used; the email address is verified"
+        return _refusal(request, "TokenAlreadyUsed", message, 409)
+    message = "this enrollment is no longer waiting for email verification"
+    return _refusal(request, "TokenExpired", message, 410)
 
 
 def create_app(client: Client, signing_secrets: Sequence[bytes]) -> Starlette:
@@ -98,11 +115,9 @@ def create_app(client: Client, signing_secrets: Sequence[bytes]) -> Starlette:
                 return _refusal(request, cause.type, cause.message, _STATUS_BY_ERROR[cause.type])
             raise
         except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                return _refusal(
-                    request, "WrongStage", "this enrollment is no longer waiting for verification", 404
-                )
-            raise
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return await _closed_verification(request, client, claims.workflow_id)
         log.info("email_verified", workflow_id=claims.workflow_id)
         if _wants_json(request):
             return JSONResponse({"status": "verified", "message": ack.message})

@@ -49,20 +49,27 @@ async def latest_token(sink: SmtpSink, count: int) -> str:
 
 async def verify(client: Client, workflow_id: str, token: str) -> Acknowledgement:
     child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
-    return await child.execute_update(
+    ack: Acknowledgement = await child.execute_update(
         contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
     )
+    return ack
 
 
 async def status(handle: WorkflowHandle[Any, Any]) -> EnrollmentStatus:
-    return await handle.query(contract.QUERY_STATUS, result_type=EnrollmentStatus)
+    current: EnrollmentStatus = await handle.query(
+        contract.QUERY_STATUS, result_type=EnrollmentStatus
+    )
+    return current
 
 
 async def decide(
     handle: WorkflowHandle[Any, Any], decision: str, reason: str | None = None
 ) -> Acknowledgement:
-    return await handle.execute_update(
+    ack: Acknowledgement = await handle.execute_update(
         contract.UPDATE_DECIDE_REVIEW,
-        ReviewDecision(decision=decision, reason=reason, decided_by="review-backend"),  # type: ignore[arg-type]
+        ReviewDecision.model_validate(
+            {"decision": decision, "reason": reason, "decided_by": "review-backend"}
+        ),
         result_type=Acknowledgement,
     )
+    return ack

@@ -25,24 +25,22 @@ Partner Center requests must carry `PARTNER_TOKEN`. Anything else answers 401.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import socket
 from collections import deque
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid5
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.partner_center.local import sample_data
+from gateway.server import serve_asgi
 
 PARTNER_TOKEN = "fake-partner-center-token"
 """The bearer token the fake's Partner Center endpoints accept."""
@@ -327,14 +325,6 @@ def _injected(status: int, graph: bool) -> Response:
     return response
 
 
-class _SignalFreeServer(uvicorn.Server):
-    """uvicorn without its SIGINT/SIGTERM handlers: the test runner keeps its own."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serve_fake_partner_center(
     data: dict[str, Any] | None = None,
@@ -351,29 +341,6 @@ async def serve_fake_partner_center(
         mpn_includes_country=mpn_includes_country,
         graph_page_size=graph_page_size,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this; without it keep-alive requests wait on delayed ACKs.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()[:2]
-    fake.base_url = f"http://{host}:{port}"
-    config = uvicorn.Config(
-        fake.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
-    )
-    server = _SignalFreeServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the fake Partner Center stopped while starting")
-                await asyncio.sleep(0.01)
+    async with serve_asgi(fake.app) as url:
+        fake.base_url = url
         yield fake
-    finally:
-        server.should_exit = True
-        try:
-            await task
-        finally:
-            sock.close()

@@ -25,7 +25,9 @@ from tests.enrollment_driver import (
 from workflows.email_verification import EmailVerificationResult, ResendVerification
 
 
-async def test_enrollment_runs_to_active(time_env: WorkflowEnvironment, stack: Stack, workflow_id: str) -> None:
+async def test_enrollment_runs_to_active(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
     client = time_env.client
     async with stack.worker(client):
         handle = await start_enrollment(client, workflow_id, application())
@@ -237,7 +239,9 @@ async def test_region_mismatch_names_both_regions(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
     async with stack.worker(time_env.client):
-        handle = await start_enrollment(time_env.client, workflow_id, application(partner_id="7654321"))
+        handle = await start_enrollment(
+            time_env.client, workflow_id, application(partner_id="7654321")
+        )
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     message = str(failure.value.cause)
@@ -262,7 +266,9 @@ async def test_short_path_for_a_partner_already_in_csp(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
     async with stack.worker(time_env.client):
-        handle = await start_enrollment(time_env.client, workflow_id, application(already_in_csp=True))
+        handle = await start_enrollment(
+            time_env.client, workflow_id, application(already_in_csp=True)
+        )
         result = await handle.result()
         stages = [change.stage for change in (await status(handle)).history]
     assert result.outcome is EnrollmentStage.ACTIVE

@@ -145,7 +145,9 @@ class EmailVerificationWorkflow:
         if self._used is not None:
             if digest == self._used:
                 raise to_application_error(
-                    TokenAlreadyUsed("this verification link was already used; the email is verified")
+                    TokenAlreadyUsed(
+                        "this verification link was already used; the email is verified"
+                    )
                 )
             raise to_application_error(WrongStage("the email address is already verified"))
         if workflow.now() >= self._request.deadline:
@@ -169,9 +171,7 @@ class EmailVerificationWorkflow:
     async def resend_verification_email(self, request: ResendVerification) -> Acknowledgement:
         workflow.logger.info("verification link resend requested by %s", request.requested_by)
         await self._send_link()
-        return Acknowledgement(
-            stage="email_verification", message=f"link {len(self._issued)} sent"
-        )
+        return Acknowledgement(stage="email_verification", message=f"link {len(self._issued)} sent")
 
     @resend_verification_email.validator
     def _validate_resend(self, request: ResendVerification) -> None:
@@ -204,4 +204,3 @@ class EmailVerificationWorkflow:
                 else None
             ),
         )
-

@@ -8,6 +8,7 @@ rejected and fails the workflow with the rule's stable error type.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -121,9 +122,7 @@ class ResellerEnrollmentWorkflow:
                 await self._prechecks()
             except ApplicationError as refusal:
                 # Our own pre-check refused: record it, tell the contact, fail with the type.
-                await self._finish(
-                    _Ended(EnrollmentStage.REJECTED, refusal.message, refusal.type)
-                )
+                await self._finish(_Ended(EnrollmentStage.REJECTED, refusal.message, refusal.type))
                 raise
             await self._save(ResellerStatus.ENROLLING)
             if not application.already_in_csp:
@@ -215,10 +214,8 @@ class ResellerEnrollmentWorkflow:
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
         if not child.done():
             child.cancel()
-            try:
+            with contextlib.suppress(ChildWorkflowError, CancelledError):
                 await child
-            except (ChildWorkflowError, CancelledError):
-                pass
             self._raise_if_withdrawn()
         try:
             result: EmailVerificationResult = child.result()
@@ -312,14 +309,12 @@ class ResellerEnrollmentWorkflow:
                     "MpaNotSigned",
                 )
             self._mpa_reported = False
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._mpa_reported or self._withdrawal is not None,
                     timeout=min(self._policy.mpa_poll_interval, remaining),
                     timeout_summary="MPA status poll",
                 )
-            except TimeoutError:
-                pass
 
     # ---- helpers ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The Partner Center (and Microsoft Graph) operations the pipelines need, behind one interface.
 
-Two implementations: `http.PartnerCenterHttpClient` mirrors the public REST shapes (DOMAIN.md, "Real
-interfaces"); `local.LocalPartnerCenter` answers from an editable JSON file for the embedded default.
+Two implementations: `http.PartnerCenterHttpClient` mirrors the public REST shapes (DOMAIN.md,
+"Real interfaces"); `local.LocalPartnerCenter` answers from an editable JSON file for the embedded
+default.
 Both raise the same domain errors (`PartnerIdNotFound`, `TenantNotFound`) for business answers and
 `PartnerCenterUnavailable` for transient failures the activity should retry.
 """
@@ -55,7 +56,7 @@ class PartnerCenter(Protocol):
     async def create_tenant(
         self, *, domain_prefix: str, country: str, global_admin: str, idempotency_key: str
     ) -> TenantInfo:
-        """Create `<domain_prefix>.onmicrosoft.com` (ENR-02). Repeating the key returns the same tenant."""
+        """Create `<domain_prefix>.onmicrosoft.com` (ENR-02); a repeated key returns that tenant."""
         ...
 
     async def ensure_admin_agent(self, tenant_id: TenantId, *, idempotency_key: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,8 +51,8 @@ class SqlPartnerRegistry:
         statement = dialect.insert(table).values(**values)
         updates = {name: statement.excluded[name] for name in values if name != key}
         if not updates:
-            return statement.on_conflict_do_nothing(index_elements=[key])
-        return statement.on_conflict_do_update(index_elements=[key], set_=updates)
+            return cast(sa.Insert, statement.on_conflict_do_nothing(index_elements=[key]))
+        return cast(sa.Insert, statement.on_conflict_do_update(index_elements=[key], set_=updates))
 
     async def save_reseller(self, record: ResellerRecord) -> None:
         values = record.model_dump(mode="python")
@@ -63,8 +63,14 @@ class SqlPartnerRegistry:
     async def get_reseller(self, partner_id: str) -> ResellerRecord | None:
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(sa.select(resellers).where(resellers.c.partner_id == partner_id))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        sa.select(resellers).where(resellers.c.partner_id == partner_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         data = dict(row)
