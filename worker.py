@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pydantic
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -31,6 +32,7 @@ from adapters.registry.sql import SqlPartnerRegistry
 from app.contract import TASK_QUEUE
 from app.log_context import LogContextInterceptor
 from app.logging import configure_logging
+from app.search_attributes import ensure_search_attributes
 from app.settings import Settings
 from app.temporal_client import connect
 from workflows.email_verification import EmailVerificationWorkflow
@@ -127,6 +129,11 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
 
 
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
+    try:
+        added = await ensure_search_attributes(client)
+        log.info("search_attributes_ensured", added=added)
+    except RPCError as err:  # e.g. Temporal Cloud without operator rights: registered elsewhere
+        log.warning("search_attributes_not_checked", error=str(err))
     async with open_dependencies(settings) as deps:
         worker = build_worker(client, deps, settings)
         async with worker:

@@ -16,7 +16,7 @@ from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import write_sample_if_missing
 from app.binaries import temporal_cli
 from app.logging import configure_logging
-from app.search_attributes import dev_server_flags, ensure_search_attributes
+from app.search_attributes import dev_server_flags
 from app.settings import Settings
 from app.temporal_client import connect
 from gateway.app import create_app
@@ -93,9 +93,6 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if settings.temporal_address is None:
             await stack.enter_async_context(dev_server(settings))
         client = await connect_when_ready(settings)
-        if settings.temporal_address is not None:
-            added = await ensure_search_attributes(client)
-            log.info("search_attributes_ensured", added=added)
         if settings.mail_mode == "sink":
             sink = SmtpSink(
                 settings.state_dir / "mail", host=settings.smtp_host, port=settings.smtp_port

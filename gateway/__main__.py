@@ -1,0 +1,34 @@
+"""`python -m gateway`: the HTTP gateway as its own service (production topology)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from app.logging import configure_logging
+from app.settings import Settings
+from app.temporal_client import connect
+from gateway.app import create_app
+from gateway.server import serve_asgi
+
+log = structlog.get_logger(__name__)
+
+
+async def _main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect(settings)
+    app = create_app(client, settings.signing_secrets())
+    async with serve_asgi(app, settings.gateway_host, settings.gateway_port) as url:
+        log.info("gateway_started", url=url, public_url=settings.public_base_url)
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
