@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -90,6 +91,14 @@ async def test_verification_through_the_gateway_and_search_attributes(
             current = await status(handle)
             assert current.stage is EnrollmentStage.REVIEW
             assert current.deadline is not None
+            # What the Web UI shows as the pipeline's current details.
+            metadata = await handle.query(
+                "__temporal_workflow_metadata", result_type=WorkflowMetadata
+            )
+            assert metadata.current_details == (
+                "**review**: waiting for Microsoft's review decision (decide_review) "
+                f"until {current.deadline.isoformat()}"
+            )
             await _visible(
                 client,
                 f"PipelineStage = 'review' AND NextDeadline > '{datetime.now(UTC).isoformat()}'"
