@@ -112,7 +112,8 @@ class SmtpRelayMailer:
             raise
         structlog.get_logger().info(
             "mail.sent",
-            to=recipient,
+            # the domain only: addresses are personal data and logs are kept long
+            to_domain=recipient.rpartition("@")[2],
             message_id=mime["Message-ID"],
             relay=f"{self._host}:{self._port}",
         )
