@@ -1,4 +1,5 @@
-# One image for the worker and the gateway (docker-compose.yml picks the command).
+# One image for the worker, the gateway and the one-shot set-up (docker-compose.yml picks the
+# command). The state folder is a volume shared by the services (local Partner Center files).
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -9,6 +10,12 @@ COPY adapters adapters
 COPY gateway gateway
 COPY app app
 COPY worker.py ./
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && mkdir -p /var/lib/csp \
+    && chown nobody:nogroup /var/lib/csp
+ENV CSP_STATE_DIR=/var/lib/csp \
+    PYTHONUNBUFFERED=1
 USER nobody
+# 8080: gateway; 9464: worker metrics (CSP_METRICS_BIND)
+EXPOSE 8080 9464
 CMD ["python", "worker.py"]

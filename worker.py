@@ -20,27 +20,54 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.checks import PartnerCenterActivities
+from activities.direct_bill import DirectBillActivities
 from activities.notifications import NotificationActivities
+from activities.orders import OrderActivities
+from activities.reassessment import ReassessmentActivities
 from activities.registry import RegistryActivities
+from activities.relationships import RelationshipActivities
 from adapters.mail import Mailer
 from adapters.mail.smtp_relay import SmtpRelayMailer
 from adapters.partner_center import PartnerCenter
 from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import LocalPartnerCenter
+from adapters.partner_programs import PartnerPrograms
+from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
 from app.contract import TASK_QUEUE
 from app.log_context import LogContextInterceptor
 from app.logging import configure_logging
+from app.metrics import install_metrics
+from app.schedules import ensure_schedules
 from app.search_attributes import ensure_search_attributes
 from app.settings import Settings
 from app.temporal_client import connect
+from workflows.credit_review import CreditReviewWorkflow
+from workflows.customer_invitation import CustomerInvitationWorkflow
+from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
+from workflows.partner_reassessment import PartnerReassessmentWorkflow
+from workflows.partnership import PartnershipWorkflow
+from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
+from workflows.subscription_order import SubscriptionOrderWorkflow
+from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [ResellerEnrollmentWorkflow, EmailVerificationWorkflow]
+WORKFLOWS = [
+    ResellerEnrollmentWorkflow,
+    EmailVerificationWorkflow,
+    DirectBillApplicationWorkflow,
+    CreditReviewWorkflow,
+    ReassessmentSweepWorkflow,
+    PartnerReassessmentWorkflow,
+    TransitionToIndirectResellerWorkflow,
+    PartnershipWorkflow,
+    CustomerInvitationWorkflow,
+    SubscriptionOrderWorkflow,
+]
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,7 @@ class Dependencies:
     mailer: Mailer
     partner_center: PartnerCenter
     registry: PartnerRegistry
+    partner_programs: PartnerPrograms
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:
@@ -86,9 +114,24 @@ async def open_dependencies(settings: Settings) -> AsyncIterator[Dependencies]:
             mailer=mailer_from_settings(settings),
             partner_center=partner_center_from_settings(settings),
             registry=registry,
+            partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
         )
     finally:
         await registry.close()
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox of the worker; the replay tests use the same one."""
+    return SandboxedWorkflowRunner(
+        # pydantic validates EmailStr with email_validator, imported lazily on first use.
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "email_validator", "idna", "dns"
+        )
+    )
+
+
+# Input that fails validation fails the workflow instead of retrying the task forever.
+WORKFLOW_FAILURE_EXCEPTION_TYPES: list[type[BaseException]] = [pydantic.ValidationError]
 
 
 def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
@@ -99,7 +142,15 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
         signing_secrets=settings.signing_secrets(),
     )
     checks = PartnerCenterActivities(deps.partner_center)
+    direct_bill = DirectBillActivities(
+        deps.registry, deps.partner_programs, settings.direct_bill_policy()
+    )
+    reassessment = ReassessmentActivities(deps.registry, settings.reassessment_policy())
     registry = RegistryActivities(deps.registry, settings.enrollment_policy())
+    relationships = RelationshipActivities(
+        deps.partner_center, deps.registry, settings.relationship_policy()
+    )
+    orders = OrderActivities(deps.partner_center, deps.registry)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -115,16 +166,40 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
             registry.get_reseller_record,
             registry.save_reseller_record,
             registry.load_enrollment_policy,
+            direct_bill.load_direct_bill_policy,
+            direct_bill.load_gate_facts,
+            direct_bill.check_tenure,
+            direct_bill.check_revenue,
+            direct_bill.check_security,
+            direct_bill.check_designations,
+            direct_bill.check_program,
+            direct_bill.save_record,
+            direct_bill.start_cooldown,
+            direct_bill.activate_tenant,
+            reassessment.load_reassessment_policy,
+            reassessment.list_due_partners,
+            reassessment.start_partner_reassessments,
+            reassessment.get_record,
+            reassessment.change_status,
+            relationships.load_relationship_policy,
+            relationships.partnership_facts,
+            relationships.find_partnership_in_partner_center,
+            relationships.get_partnership,
+            relationships.save_partnership,
+            relationships.record_reseller_suspension,
+            relationships.customer_invitation_facts,
+            relationships.customer_invitation_link,
+            relationships.save_customer_relationship,
+            relationships.get_customer_agreement,
+            relationships.save_customer_agreement,
+            orders.order_facts,
+            orders.partner_of_record_facts,
+            orders.place_order,
+            orders.save_order,
         ],
-        # Input that fails validation fails the workflow instead of retrying the task forever.
-        workflow_failure_exception_types=[pydantic.ValidationError],
+        workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=[LogContextInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            # pydantic validates EmailStr with email_validator, imported lazily on first use.
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "email_validator", "idna", "dns"
-            )
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 
@@ -134,6 +209,8 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
         log.info("search_attributes_ensured", added=added)
     except RPCError as err:  # e.g. Temporal Cloud without operator rights: registered elsewhere
         log.warning("search_attributes_not_checked", error=str(err))
+    for schedule_id, done in await ensure_schedules(client):
+        log.info("schedule_ensured", schedule_id=schedule_id, result=done)
     async with open_dependencies(settings) as deps:
         worker = build_worker(client, deps, settings)
         async with worker:
@@ -149,6 +226,7 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    install_metrics(settings.metrics_bind)  # before the client: it uses the default runtime
     client = await connect(settings)
     await run_worker(settings, client, stop)
 

@@ -35,3 +35,75 @@ def reseller_enrollment_id(partner_id: str) -> str:
 
 def email_verification_id(parent_workflow_id: str) -> str:
     return f"{parent_workflow_id}-email-verification"
+
+
+# Direct-bill application (DOMAIN.md section 7)
+DIRECT_BILL_APPLICATION = "DirectBillApplication"
+CREDIT_REVIEW = "CreditReview"
+UPDATE_REPORT_INITIAL_REVIEW = "report_initial_review"
+UPDATE_SUBMIT_ASSESSMENT = "submit_assessment"
+UPDATE_REQUEST_INFORMATION = "request_information"
+UPDATE_ANSWER_INFORMATION = "answer_information_request"
+UPDATE_DECIDE_APPLICATION = "decide_application"
+UPDATE_SUBMIT_ENROLLMENT_FORM = "submit_enrollment_form"
+UPDATE_DECIDE_CREDIT = "decide_credit"
+UPDATE_REPORT_SUPPORT_PLAN = "report_support_plan_purchase"
+UPDATE_REPORT_MPA_ACCEPTED = "report_mpa_accepted"
+
+
+def direct_bill_id(pga_id: str, region: str) -> str:
+    return f"direct-bill-{pga_id}-{region}"
+
+
+def credit_review_id(parent_workflow_id: str) -> str:
+    return f"{parent_workflow_id}-credit-review"
+
+
+# Relationship pipelines (DOMAIN.md sections 3-6)
+PARTNERSHIP = "Partnership"
+CUSTOMER_INVITATION = "CustomerInvitation"
+SUBSCRIPTION_ORDER = "SubscriptionOrder"
+UPDATE_REPORT_PARTNERSHIP_ACCEPTED = "report_partnership_accepted"
+UPDATE_REMOVE_PARTNERSHIP = "remove_partnership"
+UPDATE_REPORT_RESELLER_SUSPENDED = "report_reseller_suspended"
+UPDATE_REPORT_RESELLER_REINSTATED = "report_reseller_reinstated"
+# Named after Partner Center's webhook events (reseller-relationship-accepted-by-customer, ...).
+UPDATE_RESELLER_RELATIONSHIP_ACCEPTED = "reseller_relationship_accepted_by_customer"
+UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED = (
+    "indirect_reseller_relationship_accepted_by_customer"
+)
+UPDATE_ATTEST_CUSTOMER_AGREEMENT = "attest_customer_agreement"
+UPDATE_FIX_PARTNER_OF_RECORD = "fix_partner_of_record"
+
+
+def partnership_id(provider_partner_id: str, reseller_partner_id: str) -> str:
+    return f"partnership-{provider_partner_id}-{reseller_partner_id}"
+
+
+def customer_invitation_id(reseller_partner_id: str, customer_tenant_id: str) -> str:
+    return f"customer-invitation-{reseller_partner_id}-{customer_tenant_id}"
+
+
+def subscription_order_id(provider_partner_id: str, order_ref: str) -> str:
+    return f"order-{provider_partner_id}-{order_ref}"
+
+
+# Annual re-assessment and transition (DOMAIN.md section 8)
+REASSESSMENT_SWEEP = "ReassessmentSweep"
+PARTNER_REASSESSMENT = "PartnerReassessment"
+TRANSITION_TO_INDIRECT = "TransitionToIndirectReseller"
+UPDATE_SUBMIT_REASSESSMENT = "submit_reassessment"
+UPDATE_REPORT_PLAN_RENEWAL = "report_support_plan_renewal"
+SIGNAL_REASSESSMENT_OUTCOME = "reassessment_outcome"
+REASSESSMENT_SCHEDULE_ID = "annual-reassessment"
+SWEEP_WORKFLOW_ID = "reassessment-sweep"
+SA_SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+def reassessment_id(pga_id: str, region: str, year: int, *, security_only: bool = False) -> str:
+    kind = "security-revalidation" if security_only else "reassessment"
+    return f"{kind}-{pga_id}-{region}-{year}"
+
+
+def transition_id(pga_id: str, region: str, year: int) -> str:
+    return f"transition-{pga_id}-{region}-{year}"

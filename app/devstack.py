@@ -14,12 +14,16 @@ from temporalio.client import Client
 
 from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import write_sample_if_missing
+from adapters.partner_programs.local import (
+    write_sample_if_missing as write_programs_sample_if_missing,
+)
 from app.binaries import temporal_cli
 from app.logging import configure_logging
+from app.metrics import install_metrics
 from app.search_attributes import dev_server_flags
 from app.settings import Settings
 from app.temporal_client import connect
-from gateway.app import create_app
+from gateway.app import app_from_settings
 from gateway.server import serve_asgi
 from worker import run_worker
 
@@ -45,6 +49,8 @@ def dev_server_command(settings: Settings) -> list[str]:
         "--log-level", "warn",
         "--ui-disable-news-fetch",
         *dev_server_flags(),
+        # Encrypted payloads: the UI asks the gateway's codec endpoint to decode them.
+        *(["--ui-codec-endpoint", settings.public_base_url] if settings.payload_keys else []),
     ]  # fmt: skip
 
 
@@ -89,6 +95,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     if settings.partner_center_mode == "local":
         write_sample_if_missing(settings.partner_center_data_path)
+        write_programs_sample_if_missing(settings.partner_programs_data_path)
     async with contextlib.AsyncExitStack() as stack:
         if settings.temporal_address is None:
             await stack.enter_async_context(dev_server(settings))
@@ -98,7 +105,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 settings.state_dir / "mail", host=settings.smtp_host, port=settings.smtp_port
             )
             await stack.enter_async_context(sink)
-        app = create_app(client, settings.signing_secrets())
+        app = app_from_settings(client, settings)
         url = await stack.enter_async_context(
             serve_asgi(app, settings.gateway_host, settings.gateway_port)
         )
@@ -113,6 +120,7 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    install_metrics(settings.metrics_bind)  # before the client: it uses the default runtime
     await run(settings, stop)
 
 

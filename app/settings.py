@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.capability_assessment import AssessmentWeights
+from domain.direct_bill import DirectBillPolicy
+from domain.reassessment import ReassessmentPolicy
+from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
 
 
@@ -67,8 +72,47 @@ class Settings(BaseSettings):
     partner_center_token: SecretStr | None = None
     partner_center_admin_agent_object_id: str | None = None
 
+    # Partner-program facts without a public API (revenue, security score, designations, ...)
+    partner_programs_data: Path | None = None
+
+    # Direct-bill application (DOMAIN.md section 7). Closures: comma-separated "start/end"
+    # ISO instants, each half-open [start, end) (DB-07).
+    db_window_closures: str = "2025-05-01T00:00:00Z/2025-10-01T00:00:00Z"
+    db_weight_sell: Decimal = Decimal(40)
+    db_weight_secure: Decimal = Decimal(35)
+    db_weight_support: Decimal = Decimal(25)
+    db_pass_mark: Decimal = Decimal(70)
+    db_initial_review_days: float = 30
+    db_assessment_days: float = 30
+    db_assessment_reminder_days: float = 7
+    db_information_days: float = 14
+    db_decision_days: float = 30
+    db_enrollment_form_days: float = 30
+    db_credit_review_days: float = 30
+    db_support_plan_days: float = 30
+    db_mpa_days: float = 30
+
+    # Annual re-assessment (RA-01): same capability weights and pass mark as the application
+    ra_questionnaire_reminder_days: float = 7
+    ra_plan_renewal_days: float = 30
+    ra_sweep_grace_days: float = 7
+    ra_sweep_page_size: int = 200
+
     # Email-verification link signing: current key first, then previous keys (comma separated).
     token_secrets: SecretStr | None = None
+
+    # Backend callbacks on the gateway: `name=secret,...` or a JSON object {"name": "secret"};
+    # a signature older (or newer) than the window is refused.
+    callback_secrets: SecretStr | None = None
+    callback_max_age_seconds: int = Field(default=300, ge=1)
+    callback_timeout_seconds: float = Field(default=30, gt=0)
+
+    # Payload encryption: `id:base64key,...`, current key first (unset: payloads in plain JSON).
+    payload_keys: SecretStr | None = None
+    # Bearer tokens of the codec endpoint (comma separated); unset: one kept in the state folder.
+    codec_tokens: SecretStr | None = None
+    codec_session_hours: float = Field(default=12, gt=0)
+    ui_origin: str = "http://127.0.0.1:8233"
 
     # Enrollment timers (DOMAIN.md open points)
     email_verification_days: int = 30
@@ -79,8 +123,24 @@ class Settings(BaseSettings):
     mpa_poll_hours: float = 24
     operations_email: str = "csp-operations@example.com"
 
+    # Relationship pipelines (DOMAIN.md sections 3-6): partnership and customer-invitation
+    # reminders (comma-separated days) and expiry, POR validation date gate (00:00 UTC).
+    partnership_reminder_days: str = "7,14"
+    partnership_expiry_days: float = 30
+    partnership_poll_hours: float = 24
+    partnership_refresh_days: float = 30
+    customer_invitation_reminder_days: str = "7,14"
+    customer_invitation_expiry_days: float = 30
+    customer_agreement_days: float = 30
+    por_validation_from: date = date(2025, 9, 1)
+    order_fix_days: float = 7
+    order_retry_minutes: float = 60
+
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    # Prometheus endpoint of the worker (SDK metrics + business counters); empty disables it.
+    metrics_bind: str = "127.0.0.1:9464"
 
     @property
     def registry_database_url(self) -> str:
@@ -89,6 +149,45 @@ class Settings(BaseSettings):
     @property
     def partner_center_data_path(self) -> Path:
         return self.partner_center_data or self.state_dir / "partner-center.json"
+
+    @property
+    def partner_programs_data_path(self) -> Path:
+        return self.partner_programs_data or self.state_dir / "partner-programs.json"
+
+    def direct_bill_policy(self) -> DirectBillPolicy:
+        closures = []
+        for closure in filter(None, (c.strip() for c in self.db_window_closures.split(","))):
+            start, _, end = closure.partition("/")
+            closures.append((datetime.fromisoformat(start), datetime.fromisoformat(end)))
+        return DirectBillPolicy(
+            window_closures=tuple(closures),
+            weights=AssessmentWeights(
+                sell=self.db_weight_sell,
+                secure=self.db_weight_secure,
+                support=self.db_weight_support,
+                pass_mark=self.db_pass_mark,
+            ),
+            initial_review_deadline=timedelta(days=self.db_initial_review_days),
+            assessment_deadline=timedelta(days=self.db_assessment_days),
+            assessment_reminder_interval=timedelta(days=self.db_assessment_reminder_days),
+            information_deadline=timedelta(days=self.db_information_days),
+            decision_deadline=timedelta(days=self.db_decision_days),
+            enrollment_form_deadline=timedelta(days=self.db_enrollment_form_days),
+            credit_review_deadline=timedelta(days=self.db_credit_review_days),
+            support_plan_deadline=timedelta(days=self.db_support_plan_days),
+            mpa_acceptance_deadline=timedelta(days=self.db_mpa_days),
+            operations_email=self.operations_email,
+        )
+
+    def reassessment_policy(self) -> ReassessmentPolicy:
+        return ReassessmentPolicy(
+            weights=self.direct_bill_policy().weights,
+            questionnaire_reminder_interval=timedelta(days=self.ra_questionnaire_reminder_days),
+            plan_renewal_grace=timedelta(days=self.ra_plan_renewal_days),
+            sweep_grace=timedelta(days=self.ra_sweep_grace_days),
+            sweep_page_size=self.ra_sweep_page_size,
+            operations_email=self.operations_email,
+        )
 
     def signing_secrets(self) -> list[bytes]:
         """The token keys, newest first. Without a setting, a key kept in the state folder."""
@@ -110,5 +209,25 @@ class Settings(BaseSettings):
             review_deadline=timedelta(days=self.review_deadline_days),
             mpa_acceptance_window=timedelta(days=self.mpa_acceptance_days),
             mpa_poll_interval=timedelta(hours=self.mpa_poll_hours),
+            operations_email=self.operations_email,
+        )
+
+    def relationship_policy(self) -> RelationshipPolicy:
+        def days(listed: str) -> tuple[timedelta, ...]:
+            return tuple(
+                timedelta(days=float(d)) for d in (x.strip() for x in listed.split(",")) if d
+            )
+
+        return RelationshipPolicy(
+            partnership_reminders=days(self.partnership_reminder_days),
+            partnership_expiry=timedelta(days=self.partnership_expiry_days),
+            partnership_poll_interval=timedelta(hours=self.partnership_poll_hours),
+            partnership_refresh_interval=timedelta(days=self.partnership_refresh_days),
+            customer_invitation_reminders=days(self.customer_invitation_reminder_days),
+            customer_invitation_expiry=timedelta(days=self.customer_invitation_expiry_days),
+            customer_agreement_window=timedelta(days=self.customer_agreement_days),
+            por_validation_from=datetime.combine(self.por_validation_from, time(0), tzinfo=UTC),
+            order_fix_window=timedelta(days=self.order_fix_days),
+            order_retry_window=timedelta(minutes=self.order_retry_minutes),
             operations_email=self.operations_email,
         )

@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
+from app.codec import (
+    AesGcmPayloadCodec,
+    EncodedFailureConverter,
+    ValidationSafeFailureConverter,
+    parse_payload_keys,
+)
 from app.settings import Settings
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter
+# Unencrypted: pydantic JSON payloads; validation failures recorded without input values.
+DATA_CONVERTER: DataConverter = DataConverter(
+    payload_converter_class=PydanticPayloadConverter,
+    failure_converter_class=ValidationSafeFailureConverter,
+)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The converter for these settings: client, worker, replayer, gateway and CLI all use it.
+
+    With CSP_PAYLOAD_KEYS set, payloads are AES-GCM encrypted (app/codec.py) and failure messages
+    and stack traces are moved into the encrypted failure attributes.
+    """
+    if settings.payload_keys is None:
+        return DATA_CONVERTER
+    keys = parse_payload_keys(settings.payload_keys.get_secret_value())
+    if not keys:
+        return DATA_CONVERTER
+    return DataConverter(
+        payload_converter_class=PydanticPayloadConverter,
+        payload_codec=AesGcmPayloadCodec(keys),
+        failure_converter_class=EncodedFailureConverter,
+    )
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -36,7 +64,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         temporal_address(settings),
         namespace=settings.temporal_namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings),
         tls=_tls(settings),
         api_key=(
             settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None

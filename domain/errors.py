@@ -112,6 +112,138 @@ class AlreadyEnrolling(BusinessRuleViolation):
     error_type = "AlreadyEnrolling"
 
 
+class ApplicationWindowClosed(BusinessRuleViolation):
+    """No new direct-bill applications are accepted now (DB-07)."""
+
+    error_type = "ApplicationWindowClosed"
+
+
+class CooldownActive(BusinessRuleViolation):
+    """The partner must wait a year after a rejection or transition (RA-03)."""
+
+    error_type = "CooldownActive"
+
+
+class RegionAlreadyApproved(BusinessRuleViolation):
+    """The PGA is already a direct-bill partner in this region (DB-10)."""
+
+    error_type = "RegionAlreadyApproved"
+
+
+class ApplicationInProgress(BusinessRuleViolation):
+    """Another direct-bill application for this PGA and region is running (DB-10)."""
+
+    error_type = "ApplicationInProgress"
+
+
+class EligibilityNotMet(BusinessRuleViolation):
+    """One or more direct-bill requirements are not met (DB-01..DB-05)."""
+
+    error_type = "EligibilityNotMet"
+
+
+class TenureInsufficient(BusinessRuleViolation):
+    """Fewer than 12 months trading as an indirect reseller (DB-01)."""
+
+    error_type = "TenureInsufficient"
+
+
+class RevenueInsufficient(BusinessRuleViolation):
+    """PGA-level TTM CSP revenue below USD 1,000,000 (DB-03)."""
+
+    error_type = "RevenueInsufficient"
+
+
+class SecurityNonCompliant(BusinessRuleViolation):
+    """A mandatory security-score requirement is not met (DB-04)."""
+
+    error_type = "SecurityNonCompliant"
+
+
+class DesignationMissing(BusinessRuleViolation):
+    """No Solutions Partner designation (DB-05)."""
+
+    error_type = "DesignationMissing"
+
+
+class ProgramRequirementMissing(BusinessRuleViolation):
+    """Membership, PLA, agreement authority or first-level support missing (DB-02)."""
+
+    error_type = "ProgramRequirementMissing"
+
+
+class ApplicantNotGlobalAdmin(BusinessRuleViolation):
+    """Only a Global admin may apply for direct bill (004)."""
+
+    error_type = "ApplicantNotGlobalAdmin"
+
+
+class ApplicationRejected(BusinessRuleViolation):
+    """Microsoft rejected a direct-bill application; the cooldown started (RA-03)."""
+
+    error_type = "ApplicationRejected"
+
+
+class SupportPlanBeforeCreditApproval(BusinessRuleViolation):
+    """A support plan was reported before credit approval (DB-09)."""
+
+    error_type = "SupportPlanBeforeCreditApproval"
+
+
+class MpaBeforeSupportPlan(BusinessRuleViolation):
+    """The MPA was reported accepted before the support plan (DB-09)."""
+
+    error_type = "MpaBeforeSupportPlan"
+
+
+class RoleForbidden(BusinessRuleViolation):
+    """The requester's Partner Center role may not do this (REL-03, END-01, 003)."""
+
+    error_type = "RoleForbidden"
+
+
+class AttestationMissing(BusinessRuleViolation):
+    """A partnership removal lacks one of its four attestations (END-02)."""
+
+    error_type = "AttestationMissing"
+
+
+class ResellerNotOnboarded(BusinessRuleViolation):
+    """The reseller is not an onboarded indirect reseller; it must enroll first (REL-01)."""
+
+    error_type = "ResellerNotOnboarded"
+
+
+class PartnershipNotActive(BusinessRuleViolation):
+    """No active provider-reseller partnership where one is required (REL-02, CUS-02)."""
+
+    error_type = "PartnershipNotActive"
+
+
+class NoCommerceRelationship(BusinessRuleViolation):
+    """No accepted reseller relationship with the customer (CUS-01; Partner Center 20002)."""
+
+    error_type = "NoCommerceRelationship"
+
+
+class SelfDealing(BusinessRuleViolation):
+    """A partner selling to itself, an affiliate or into a CSP tenant (SELF-01..03)."""
+
+    error_type = "SelfDealing"
+
+
+class McaNotAccepted(BusinessRuleViolation):
+    """The customer's Microsoft Customer Agreement acceptance is not attested (CUS-04)."""
+
+    error_type = "McaNotAccepted"
+
+
+class PorInvalid(BusinessRuleViolation):
+    """The order's Partner of Record fails one or more conditions (POR-01..05, POR-03)."""
+
+    error_type = "PorInvalid"
+
+
 ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     ApplicationInvalid,
     NotGlobalAdmin,
@@ -127,4 +259,26 @@ ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     ResendTooSoon,
     DecisionInvalid,
     AlreadyEnrolling,
+    ApplicationWindowClosed,
+    CooldownActive,
+    RegionAlreadyApproved,
+    ApplicationInProgress,
+    EligibilityNotMet,
+    TenureInsufficient,
+    RevenueInsufficient,
+    SecurityNonCompliant,
+    DesignationMissing,
+    ProgramRequirementMissing,
+    ApplicantNotGlobalAdmin,
+    ApplicationRejected,
+    SupportPlanBeforeCreditApproval,
+    MpaBeforeSupportPlan,
+    RoleForbidden,
+    AttestationMissing,
+    ResellerNotOnboarded,
+    PartnershipNotActive,
+    NoCommerceRelationship,
+    SelfDealing,
+    McaNotAccepted,
+    PorInvalid,
 )

@@ -10,7 +10,7 @@ import structlog
 from app.logging import configure_logging
 from app.settings import Settings
 from app.temporal_client import connect
-from gateway.app import create_app
+from gateway.app import app_from_settings
 from gateway.server import serve_asgi
 
 log = structlog.get_logger(__name__)
@@ -24,7 +24,7 @@ async def _main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     client = await connect(settings)
-    app = create_app(client, settings.signing_secrets())
+    app = app_from_settings(client, settings)
     async with serve_asgi(app, settings.gateway_host, settings.gateway_port) as url:
         log.info("gateway_started", url=url, public_url=settings.public_base_url)
         await stop.wait()

@@ -3,13 +3,19 @@
 `GET /verify-email?token=...` only shows a confirmation page (mail scanners pre-fetch links, so a
 GET must never consume a single-use token); the page's button POSTs the token, which completes the
 `verify_email` update on the workflow named inside the signed token.
+
+`POST /callbacks/...`: signed backend decisions (gateway/callbacks.py), one route per entry of
+`app.callbacks.DECISIONS`. `POST /decode` and `/encode`: the payload codec for the Temporal UI and
+CLI (gateway/codec.py). `GET /openapi.json`: the document of all of these.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from starlette.applications import Starlette
@@ -21,9 +27,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app import contract
+from app.callbacks import DECISIONS, Decision, SignatureCheck, parse_backend_secrets
+from app.settings import Settings
 from domain.errors import BusinessRuleViolation
 from domain.reseller_enrollment import Acknowledgement
 from domain.verification_token import read_token
+from gateway.callbacks import CallbackConfig, callback_routes
+from gateway.codec import CodecConfig, codec_routes
+from gateway.openapi import openapi_document
 from workflows.email_verification import EmailVerificationStatus, VerifyEmail
 
 log = structlog.get_logger(__name__)
@@ -79,9 +90,36 @@ async def _closed_verification(request: Request, client: Client, workflow_id: st
     return _refusal(request, "TokenExpired", message, 410)
 
 
-def create_app(client: Client, signing_secrets: Sequence[bytes]) -> Starlette:
+def create_app(
+    client: Client,
+    signing_secrets: Sequence[bytes],
+    *,
+    callback_secrets: Mapping[str, bytes] | None = None,
+    callback_max_age: timedelta = timedelta(seconds=300),
+    callback_timeout: timedelta = timedelta(seconds=30),
+    codec_tokens: Sequence[str] = (),
+    ui_origins: Sequence[str] = (),
+    codec_session: timedelta = timedelta(hours=12),
+    decisions: Sequence[Decision] = DECISIONS,
+) -> Starlette:
+    """The gateway. The codec is the client's own (its data converter's payload codec)."""
+    document = openapi_document(decisions)
+    callbacks = CallbackConfig(
+        check=SignatureCheck(secrets=dict(callback_secrets or {}), max_age=callback_max_age),
+        update_timeout=callback_timeout,
+    )
+    codec = CodecConfig(
+        codec=client.data_converter.payload_codec,
+        tokens=tuple(codec_tokens),
+        ui_origins=tuple(ui_origins),
+        session_lifetime=codec_session,
+    )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
 
     async def show_verification(request: Request) -> Response:
         token = request.query_params.get("token", "")
@@ -126,7 +164,41 @@ def create_app(client: Client, signing_secrets: Sequence[bytes]) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/openapi.json", openapi),
             Route("/verify-email", show_verification, methods=["GET"]),
             Route("/verify-email", verify, methods=["POST"]),
+            *callback_routes(client, callbacks, decisions),
+            *codec_routes(codec),
         ]
+    )
+
+
+def codec_tokens(settings: Settings) -> list[str]:
+    """CSP_CODEC_TOKENS, or with encryption on, a token kept in `<state>/codec-token`."""
+    if settings.codec_tokens is not None:
+        tokens = settings.codec_tokens.get_secret_value().split(",")
+        return [t.strip() for t in tokens if t.strip()]
+    if settings.payload_keys is None:
+        return []
+    token_file = Path(settings.state_dir) / "codec-token"
+    if not token_file.exists():
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(secrets.token_urlsafe(32))
+        token_file.chmod(0o600)
+    return [token_file.read_text().strip()]
+
+
+def app_from_settings(client: Client, settings: Settings) -> Starlette:
+    secrets_text = settings.callback_secrets
+    return create_app(
+        client,
+        settings.signing_secrets(),
+        callback_secrets=(
+            parse_backend_secrets(secrets_text.get_secret_value()) if secrets_text else {}
+        ),
+        callback_max_age=timedelta(seconds=settings.callback_max_age_seconds),
+        callback_timeout=timedelta(seconds=settings.callback_timeout_seconds),
+        codec_tokens=codec_tokens(settings),
+        ui_origins=[o.strip() for o in settings.ui_origin.split(",") if o.strip()],
+        codec_session=timedelta(hours=settings.codec_session_hours),
     )

@@ -4,6 +4,7 @@ registry and a Partner Center data file, wired into the production worker."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import LocalPartnerCenter
+from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
 from app.binaries import temporal_cli, temporal_test_server
 from app.contract import SEARCH_ATTRIBUTES
@@ -66,6 +70,41 @@ def partner_center_data() -> dict[str, Any]:
     }
 
 
+DB_PGA = "4500001"
+DB_PLA = JP_PARTNER
+
+
+def partner_programs_data() -> dict[str, Any]:
+    """A PGA that meets every direct-bill requirement, its JP location being `JP_PARTNER`."""
+    return {
+        "partners": {
+            DB_PGA: {
+                "membershipActive": True,
+                "designations": ["Solutions Partner for Modern Work"],
+                "securityRequirements": {
+                    "adminsRequiredNotUsingMfaCount": 0,
+                    "securityContactProvided": True,
+                    "securityAlertsPromptlyResolved": True,
+                    "averageResponseTimeInHours": 2,
+                },
+                "ttmRevenue": [
+                    {"tenantId": "t-1", "cloudUsd": "600000.00", "perpetualSoftwareUsd": "0"},
+                    {
+                        "tenantId": "t-2",
+                        "cloudUsd": "300000.00",
+                        "perpetualSoftwareUsd": "100000.00",
+                    },
+                ],
+                "locations": {
+                    DB_PLA: {"country": "JP", "irAuthorizedAt": "2024-01-15T00:00:00+00:00"},
+                    US_PARTNER: {"country": "US", "irAuthorizedAt": "2024-01-15T00:00:00+00:00"},
+                },
+            }
+        },
+        "activations": {},
+    }
+
+
 def application(**overrides: Any) -> dict[str, Any]:
     """A valid enrollment application as plain JSON, as an operator would type it."""
     base: dict[str, Any] = {
@@ -102,17 +141,24 @@ class Stack:
     registry: SqlPartnerRegistry
     partner_center: LocalPartnerCenter
     data_file: Path
+    programs_file: Path
 
     def edit_partner_center(self, change: Any) -> None:
         data = json.loads(self.data_file.read_text())
         change(data)
         self.data_file.write_text(json.dumps(data))
 
+    def edit_partner_programs(self, change: Any) -> None:
+        data = json.loads(self.programs_file.read_text())
+        change(data)
+        self.programs_file.write_text(json.dumps(data))
+
     def worker(self, client: Client) -> Worker:
         deps = Dependencies(
             mailer=mailer_from_settings(self.settings),
             partner_center=self.partner_center,
             registry=self.registry,
+            partner_programs=LocalPartnerPrograms(self.programs_file),
         )
         return build_worker(client, deps, self.settings)
 
@@ -121,6 +167,8 @@ class Stack:
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     data_file = tmp_path / "partner-center.json"
     data_file.write_text(json.dumps(partner_center_data()))
+    programs_file = tmp_path / "partner-programs.json"
+    programs_file.write_text(json.dumps(partner_programs_data()))
     async with SmtpSink(tmp_path / "mail", host="127.0.0.1", port=0) as sink:
         settings = Settings(
             state_dir=tmp_path,
@@ -129,17 +177,22 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             token_secrets=TOKEN_SECRET,
             public_base_url="http://127.0.0.1:1",
             partner_center_data=data_file,
+            partner_programs_data=programs_file,
             operations_email="ops@csp.example",
         )
         registry = await SqlPartnerRegistry.open(settings.registry_database_url)
         try:
-            yield Stack(settings, sink, registry, LocalPartnerCenter(data_file), data_file)
+            yield Stack(
+                settings, sink, registry, LocalPartnerCenter(data_file), data_file, programs_file
+            )
         finally:
             await registry.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: its clock and workflows are shared by everything
+    that runs on it, so one test's skipped year or leftover timers must not leak into another."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=DATA_CONVERTER, test_server_existing_path=temporal_test_server()
     )
@@ -169,3 +222,64 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def workflow_id() -> Iterator[str]:
     yield f"test-{uuid.uuid4()}"
+
+
+# ---- the partner registry on every supported database --------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CSP_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+"""A PostgreSQL role allowed to CREATE DATABASE; each test gets its own database, dropped after."""
+
+
+async def _postgres_database() -> tuple[str, str] | str:
+    """(url of a fresh empty database, its name), or why PostgreSQL cannot be used here."""
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"csp_test_{uuid.uuid4().hex[:16]}"
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            # Not UTC on purpose: the registry must hand back the same instants whatever the
+            # session time zone is.
+            await conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Tokyo'"))
+    except (OSError, sa.exc.SQLAlchemyError, TimeoutError) as err:
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} (CSP_TEST_POSTGRES_URL): {err}"
+    finally:
+        await admin.dispose()
+    return sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False), name
+
+
+async def _drop_postgres_database(name: str) -> None:
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty registry database: a SQLite file, then a fresh PostgreSQL database (skipped with
+    the reason when no PostgreSQL server answers)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
+        return
+    created = await _postgres_database()
+    if isinstance(created, str):
+        pytest.skip(created)
+    url, name = created
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
+
+
+@pytest.fixture
+async def registry(registry_url: str) -> AsyncIterator[SqlPartnerRegistry]:
+    """A migrated registry on each database of `registry_url`."""
+    opened = await SqlPartnerRegistry.open(registry_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

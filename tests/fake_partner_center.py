@@ -20,7 +20,15 @@ MPN id, 400 + 2000/2001 from agreementstatus) and Graph `{"error": {"code", "mes
 Like Graph, the fake knows the tenant of a Graph request from its token: `graph_token(tenant)`.
 Partner Center requests must carry `PARTNER_TOKEN`. Anything else answers 401.
 `fake.fail_next(path, 429, 503, ...)` makes the next requests to `path` answer those statuses
-(429/503 with `Retry-After: 0`). `data` defaults to `sample_data()`.
+(429/503 with `Retry-After: 0`); `fake.reject_next(path, 400, 800060, "...")` makes the next one
+answer a Partner Center error body with that code. `data` defaults to `sample_data()`.
+
+Relationship endpoints answer as the signed-in partner `signed_in` (the sample's provider by
+default), from the `relationships`, `indirectResellers`, `customers` and `orders` sections:
+`GET /v1/relationships`, `GET /v1/customers/relationshiprequests`,
+`POST /v1/partners/validateresellers` and `POST /v1/customers/{id}/orders` (400 with 800015 /
+800016 / 800039 for an invalid `partnerIdOnRecord`, 20002 without a commerce relationship, 2030
+for a customer in another country; a repeated `MS-RequestId` returns the same order).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +64,7 @@ _GROUP_NAMESPACE = UUID("1e5c3a7b-2d4f-4b6a-8e9c-0a1b2c3d4e5f")
 _ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([0-9a-fA-F-]+)'\)/members$")
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([0-9a-fA-F-]+)/members(/\$ref)?$")
 _GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+_ORDERS = re.compile(r"^/v1/customers/([0-9a-fA-F-]+)/orders$")
 
 
 def graph_token(tenant_id: UUID | str) -> str:
@@ -87,8 +96,10 @@ class FakePartnerCenter:
     stale_member_reads: bool = False
     """Answer AdminAgents member reads from before any POST, like Graph's eventual consistency."""
     base_url: str = ""
+    signed_in: str = "3456789"
+    """The PartnerID of the signed-in partner (the relationships list and orders answer for it)."""
     requests: list[RecordedRequest] = field(default_factory=list)
-    _failures: dict[str, deque[int]] = field(default_factory=dict)
+    _failures: dict[str, deque[int | tuple[int, int, str]]] = field(default_factory=dict)
     _group_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
     _stale_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
 
@@ -100,6 +111,10 @@ class FakePartnerCenter:
     def fail_next(self, path: str, *statuses: int) -> None:
         """Answer the next requests to `path` with these statuses, in order, then serve normally."""
         self._failures.setdefault(path, deque()).extend(statuses)
+
+    def reject_next(self, path: str, status: int, code: int, description: str) -> None:
+        """Answer the next request to `path` with a Partner Center error body of this code."""
+        self._failures.setdefault(path, deque()).append((status, code, description))
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -130,19 +145,25 @@ class FakePartnerCenter:
         graph = path.startswith("/v1.0/")
         queued = self._failures.get(path)
         if queued:
-            return _injected(queued.popleft(), graph)
+            failure = queued.popleft()
+            if isinstance(failure, tuple):
+                return _pc_error(*failure)
+            return _injected(failure, graph)
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if not graph:
             if token != PARTNER_TOKEN:
                 return _unauthorized(graph=False)
-            return self._partner_center(request, path)
+            return self._partner_center(request, path, body)
         tenant = _tenant_of(token)
         if tenant is None:
             return _unauthorized(graph=True)
         return self._graph(request, path, tenant, body)
 
-    def _partner_center(self, request: Request, path: str) -> Response:
+    def _partner_center(self, request: Request, path: str, body: Any) -> Response:
         query = request.query_params
+        relationship = self._relationships(request, path, body)
+        if relationship is not None:
+            return relationship
         if request.method == "GET" and path == "/v1/profiles/mpn":
             pid = query.get("mpnId", "")
             profile = self.data.get("profiles", {}).get(pid)
@@ -175,6 +196,110 @@ class FakePartnerCenter:
             signed = bool((agreement or {}).get("isAgreementSigned", False))
             return JSONResponse({"isAgreementSigned": signed})
         return _pc_error(404, 404, f"No route for {request.method} {path}")
+
+    # -- relationships, POR validation and orders (DOMAIN.md sections 3-5) --------------------
+
+    def _relationships(self, request: Request, path: str, body: Any) -> Response | None:
+        if request.method == "GET" and path == "/v1/relationships":
+            kind = request.query_params.get("relationship_type", "")
+            by_provider: dict[str, dict[str, Any]] = self.data.get("relationships", {})
+            if kind == "IsIndirectCloudSolutionProviderOf":
+                pairs = list((by_provider.get(self.signed_in) or {}).items())
+            elif kind == "IsIndirectResellerOf":
+                pairs = [
+                    (provider, resellers[self.signed_in])
+                    for provider, resellers in by_provider.items()
+                    if self.signed_in in resellers
+                ]
+            else:
+                return _pc_error(400, 400, f"Invalid relationship_type {kind!r}")
+            items = [self._relationship_item(other, entry, kind) for other, entry in pairs]
+            return JSONResponse(
+                {
+                    "totalCount": len(items),
+                    "items": items,
+                    "attributes": {"objectType": "Collection"},
+                }
+            )
+        if request.method == "GET" and path == "/v1/customers/relationshiprequests":
+            return JSONResponse(
+                {
+                    "url": "https://admin.microsoft.com/Adminportal/Home?invType="
+                    f"ResellerRelationship&partnerId={self.signed_in}&msppId=0"
+                    "#/BillingAccounts/partner-invitation",
+                    "attributes": {"objectType": "RelationshipRequest"},
+                }
+            )
+        if request.method == "POST" and path == "/v1/partners/validateresellers":
+            ids = body.get("partnerIds") if isinstance(body, dict) else None
+            if not isinstance(ids, list) or not ids:
+                return _pc_error(400, 400, "partnerIds is required")
+            return JSONResponse({"validationResults": [self._validate(str(pid)) for pid in ids]})
+        order = _ORDERS.match(path)
+        if request.method == "POST" and order:
+            return self._order(request, order.group(1), body)
+        return None
+
+    def _relationship_item(self, other: str, entry: dict[str, Any], kind: str) -> dict[str, Any]:
+        profile = self.data.get("profiles", {}).get(other, {})
+        return {
+            "id": profile.get("tenantId", str(uuid5(_GROUP_NAMESPACE, other))),
+            "name": profile.get("partnerName", other),
+            "relationshipType": kind,
+            "state": entry.get("state", "Active"),
+            "mpnId": other,
+            "location": profile.get("country"),
+            "attributes": {"objectType": "PartnerRelationship"},
+        }
+
+    def _validate(self, pid: str) -> dict[str, Any]:
+        def result(code: int | None, description: str | None) -> dict[str, Any]:
+            return {
+                "partnerId": pid,
+                "isValidPartnerIdOnRecord": code is None,
+                "errorCode": code,
+                "errorDescription": description,
+            }
+
+        if pid not in self.data.get("profiles", {}):
+            return result(800015, "PartnerId not found")
+        program = self.data.get("indirectResellers", {}).get(pid)
+        if program is None:
+            return result(800016, "Not a valid Indirect Reseller PartnerId")
+        if str(program.get("programStatus", "Active")).lower() != "active":
+            return result(800039, "Reseller program status is not active")
+        return result(None, None)
+
+    def _order(self, request: Request, customer: str, body: Any) -> Response:
+        orders: dict[str, Any] = self.data.setdefault("orders", {})
+        request_id = request.headers.get("ms-requestid", "")
+        if request_id in orders:
+            return JSONResponse(orders[request_id], status_code=201)
+        if not isinstance(body, dict) or not body.get("lineItems"):
+            return _pc_error(400, 400, "lineItems is required")
+        entry = self.data.get("customers", {}).get(customer)
+        if entry is None or self.signed_in not in entry.get("partners", []):
+            return _pc_error(400, 20002, "No commerce relationship exists with the customer")
+        profile = self.data.get("profiles", {}).get(self.signed_in, {})
+        if profile.get("country") != entry.get("country"):
+            return _pc_error(400, 2030, "Partner is not onboarded to sell in this country/region")
+        for item in body["lineItems"]:
+            por = item.get("partnerIdOnRecord")
+            if por is None:
+                continue
+            check = self._validate(str(por))
+            if not check["isValidPartnerIdOnRecord"]:
+                return _pc_error(400, check["errorCode"], check["errorDescription"])
+        placed = {
+            "id": str(uuid4()),
+            "referenceCustomerId": customer,
+            "billingCycle": body.get("billingCycle", "monthly"),
+            "lineItems": body["lineItems"],
+            "status": "completed",
+            "attributes": {"objectType": "Order"},
+        }
+        orders[request_id] = placed
+        return JSONResponse(placed, status_code=201)
 
     def _graph(self, request: Request, path: str, tenant: UUID, body: Any) -> Response:
         entry = self._tenant(tenant)

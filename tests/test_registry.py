@@ -1,9 +1,14 @@
-"""The SQLite partner registry: migrations, idempotent upserts, the mail outbox."""
+"""The partner registry on every supported database (SQLite file and PostgreSQL, through the
+`registry_url` / `registry` fixtures): migrations, idempotent upserts, the mail outbox."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.schema import MIGRATIONS
@@ -23,38 +28,68 @@ def _record(**changes: object) -> ResellerRecord:
     return base.model_copy(update=changes)
 
 
-async def test_save_is_idempotent_and_replaces_the_record(tmp_path: Path) -> None:
-    registry = await SqlPartnerRegistry.open(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
-    try:
-        assert await registry.get_reseller("1234567") is None
-        await registry.save_reseller(_record())
-        await registry.save_reseller(_record())
-        active = _record(status=ResellerStatus.ACTIVE, ir_authorized_at=NOW, active_since=NOW)
-        await registry.save_reseller(active)
-        assert await registry.get_reseller("1234567") == active
-    finally:
-        await registry.close()
+async def test_save_is_idempotent_and_replaces_the_record(registry: SqlPartnerRegistry) -> None:
+    assert await registry.get_reseller("1234567") is None
+    await registry.save_reseller(_record())
+    await registry.save_reseller(_record())
+    active = _record(status=ResellerStatus.ACTIVE, ir_authorized_at=NOW, active_since=NOW)
+    await registry.save_reseller(active)
+    assert await registry.get_reseller("1234567") == active
 
 
-async def test_outbox_remembers_sent_keys(tmp_path: Path) -> None:
-    registry = await SqlPartnerRegistry.open(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
-    try:
-        assert not await registry.was_message_sent("k")
-        await registry.record_message_sent("k", NOW)
-        await registry.record_message_sent("k", NOW)
-        assert await registry.was_message_sent("k")
-    finally:
-        await registry.close()
+async def test_instants_come_back_in_utc_whatever_zone_they_were_written_in(
+    registry: SqlPartnerRegistry,
+) -> None:
+    tokyo = timezone(timedelta(hours=9))
+    written = _record(
+        ir_authorized_at=datetime(2026, 1, 1, 0, 30, tzinfo=tokyo),  # 2025-12-31 15:30 UTC
+        mpa_signed_at=datetime(2026, 1, 2, 9, 0, 0, 123456, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 2, 9, 0, tzinfo=UTC),
+    )
+    await registry.save_reseller(written)
+    read = await registry.get_reseller("1234567")
+    assert read is not None
+    assert read.ir_authorized_at == datetime(2025, 12, 31, 15, 30, tzinfo=UTC)
+    assert read.ir_authorized_at is not None and read.ir_authorized_at.utcoffset() == timedelta(0)
+    assert read.mpa_signed_at == written.mpa_signed_at  # microseconds survive
+    assert read.active_since is None
 
 
-async def test_reopening_keeps_data_and_does_not_reapply_migrations(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
-    first = await SqlPartnerRegistry.open(url)
+async def test_outbox_remembers_sent_keys(registry: SqlPartnerRegistry) -> None:
+    assert not await registry.was_message_sent("k")
+    await registry.record_message_sent("k", NOW)
+    await registry.record_message_sent("k", NOW)
+    assert await registry.was_message_sent("k")
+    assert not await registry.was_message_sent("k2")
+
+
+async def test_reopening_keeps_data_and_does_not_reapply_migrations(registry_url: str) -> None:
+    first = await SqlPartnerRegistry.open(registry_url)
     await first.save_reseller(_record())
     await first.close()
-    second = await SqlPartnerRegistry.open(url)
+    second = await SqlPartnerRegistry.open(registry_url)
     try:
         assert await second.migrate() == len(MIGRATIONS)
         assert await second.get_reseller("1234567") == _record()
+        engine = create_async_engine(registry_url)
+        async with engine.connect() as conn:
+            versions = await conn.execute(sa.text("SELECT version FROM schema_migrations"))
+            assert sorted(versions.scalars()) == list(range(1, len(MIGRATIONS) + 1))
+        await engine.dispose()
     finally:
         await second.close()
+
+
+@pytest.mark.parametrize("registry_url", ["postgresql"], indirect=True)
+async def test_replicas_opening_at_once_migrate_exactly_once(registry_url: str) -> None:
+    """Worker replicas start together at scale (PostgreSQL): each opens the registry on startup.
+    The SQLite registry is the embedded default's, opened by its one worker process."""
+    opened = await asyncio.gather(*(SqlPartnerRegistry.open(registry_url) for _ in range(4)))
+    try:
+        await opened[0].save_reseller(_record())
+        for replica in opened:
+            assert await replica.get_reseller("1234567") == _record()
+            assert await replica.migrate() == len(MIGRATIONS)
+    finally:
+        for replica in opened:
+            await replica.close()

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from adapters.partner_center import TenantInfo
     from adapters.registry import ResellerRecord, ResellerStatus
     from app import contract
+    from app.metrics import pipeline_ended, pipeline_started
     from app.temporal_errors import business_rejection, to_application_error
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, BusinessRuleViolation, WrongStage
@@ -111,6 +112,7 @@ class ResellerEnrollmentWorkflow:
                 contract.SA_REGION.value_set(self._region),
             ]
         )
+        pipeline_started(contract.RESELLER_ENROLLMENT)
         self._enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)", None)
         self._policy = await workflow.execute_activity_method(
             RegistryActivities.load_enrollment_policy,
@@ -441,6 +443,7 @@ class ResellerEnrollmentWorkflow:
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
+        pipeline_ended(contract.RESELLER_ENROLLMENT, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, None)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)

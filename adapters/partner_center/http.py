@@ -26,6 +26,21 @@ Requests and the answers read from them:
   (a retry that raced a success) counts as success.
 - `create_tenant`: there is no public API for it; it raises `PartnerCenterOperationUnsupported`.
   Tenant creation during enrollment is done in the Partner Center UI.
+- `list_relationships`: `GET {base}/v1/relationships?relationship_type=<type>` ->
+  `{"totalCount", "items": [{"id", "name", "relationshipType", "state", "mpnId", "location"}]}`,
+  the signed-in partner's partnerships (the provider's resellers or the reseller's providers).
+- `get_customer_relationship_request`: `GET {base}/v1/customers/relationshiprequests` ->
+  `{"url"}`, the signed-in partner's personalised invitation link, returned unchanged.
+- `validate_resellers`: `POST {base}/v1/partners/validateresellers` `{"partnerIds": [...]}` ->
+  `{"validationResults": [{"partnerId", "isValidPartnerIdOnRecord", "errorCode",
+  "errorDescription"}]}`.
+- `place_order`: `POST {base}/v1/customers/{id}/orders` with `{"referenceCustomerId",
+  "billingCycle", "lineItems": [{"lineItemNumber", "offerId", "quantity", "friendlyName",
+  "partnerIdOnRecord"}]}` and `MS-RequestId` set to the caller's idempotency key -> the `Order`
+  (`{"id", "status", "lineItems", ...}`). Error codes 800015 / 800016 / 800039 raise `PorInvalid`,
+  2030 `RegionMismatch`, 20002 `NoCommerceRelationship` (none retried); 800060 (an order for the
+  customer is in progress) raises `PartnerCenterUnavailable` at once so that the activity's retry
+  policy backs off, as it does after 429 / 5xx answers exhaust the in-place retries.
 
 Graph calls read the customer's tenant, so in production their token is issued for that tenant
 (GDAP): `graph_token_provider` receives the tenant id. Without it Graph calls use `token_provider`.
@@ -46,7 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -55,8 +70,28 @@ from uuid import uuid4
 import httpx
 import structlog
 
-from adapters.partner_center import MpnProfile, PartnerCenterUnavailable, TenantInfo
-from domain.errors import PartnerIdNotFound, TenantNotFound
+from adapters.partner_center import (
+    ORDER_NO_RELATIONSHIP_ERROR_CODE,
+    ORDER_POR_ERROR_CODES,
+    ORDER_REGION_ERROR_CODE,
+    ORDER_RETRYABLE_ERROR_CODES,
+    MpnProfile,
+    OrderLine,
+    OrderSubmission,
+    PartnerCenterUnavailable,
+    PartnerRelationship,
+    PlacedOrder,
+    RelationshipType,
+    ResellerValidation,
+    TenantInfo,
+)
+from domain.errors import (
+    NoCommerceRelationship,
+    PartnerIdNotFound,
+    PorInvalid,
+    RegionMismatch,
+    TenantNotFound,
+)
 from domain.identifiers import TenantId
 
 __all__ = [
@@ -329,6 +364,126 @@ class PartnerCenterHttpClient:
                 on_error=already_member,
             )
 
+    async def list_relationships(
+        self, partner_id: str, relationship_type: RelationshipType
+    ) -> list[PartnerRelationship]:
+        answer = await self._request(
+            "GET",
+            f"{self._base}/v1/relationships",
+            params={"relationship_type": relationship_type.value},
+            correlation_id=self._new_correlation_id(),
+        )
+        with _reading("relationships"):
+            return [
+                PartnerRelationship(
+                    partner_tenant_id=str(item.get("id") or ""),
+                    name=str(item.get("name") or ""),
+                    mpn_id=str(item["mpnId"]),
+                    location=item.get("location"),
+                    relationship_type=RelationshipType(
+                        item.get("relationshipType") or relationship_type.value
+                    ),
+                    state=str(item.get("state") or ""),
+                )
+                for item in answer.get("items") or []
+            ]
+
+    async def get_customer_relationship_request(
+        self, reseller_partner_id: str, provider_partner_id: str | None
+    ) -> str:
+        answer = await self._request(
+            "GET",
+            f"{self._base}/v1/customers/relationshiprequests",
+            correlation_id=self._new_correlation_id(),
+        )
+        with _reading("relationship request"):
+            url = answer["url"]
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise ValueError(f"url is not an https link: {url!r}")
+            return url
+
+    async def validate_resellers(self, partner_ids: Sequence[str]) -> list[ResellerValidation]:
+        answer = await self._request(
+            "POST",
+            f"{self._base}/v1/partners/validateresellers",
+            json_body={"partnerIds": [pid.strip() for pid in partner_ids]},
+            correlation_id=self._new_correlation_id(),
+        )
+        with _reading("reseller validation"):
+            results = [
+                ResellerValidation(
+                    partner_id=str(item["partnerId"]),
+                    is_valid_partner_id_on_record=bool(item["isValidPartnerIdOnRecord"]),
+                    error_code=None if item.get("errorCode") is None else str(item["errorCode"]),
+                    error_description=item.get("errorDescription"),
+                )
+                for item in answer["validationResults"]
+            ]
+        return results
+
+    async def place_order(self, order: OrderSubmission, *, idempotency_key: str) -> PlacedOrder:
+        customer = str(order.customer_id)
+        records = sorted(
+            {li.partner_id_on_record for li in order.line_items if li.partner_id_on_record}
+        )
+
+        def refusal(error: ApiError) -> Exception | None:
+            code = error.code or ""
+            if code in ORDER_POR_ERROR_CODES:
+                return PorInvalid(
+                    f"Partner Center refused the Partner of Record {', '.join(records)} "
+                    f"(error {code}: {error.description})",
+                    partner_of_record=records[0] if records else None,
+                    partner_center_code=code,
+                )
+            if code == ORDER_REGION_ERROR_CODE:
+                return RegionMismatch(
+                    f"the partner is not onboarded to sell in the country/region of customer "
+                    f"{customer} (error {code}: {error.description})",
+                    customer_tenant_id=customer,
+                    partner_center_code=code,
+                )
+            if code == ORDER_NO_RELATIONSHIP_ERROR_CODE:
+                return NoCommerceRelationship(
+                    f"no commerce relationship with customer {customer} "
+                    f"(error {code}: {error.description})",
+                    customer_tenant_id=customer,
+                    partner_center_code=code,
+                )
+            if code in ORDER_RETRYABLE_ERROR_CODES:
+                return PartnerCenterUnavailable(str(error))
+            return None
+
+        body = {
+            "referenceCustomerId": customer,
+            "billingCycle": order.billing_cycle,
+            "lineItems": [_line_item_body(line) for line in order.line_items],
+        }
+        answer = await self._request(
+            "POST",
+            f"{self._base}/v1/customers/{customer}/orders",
+            json_body=body,
+            correlation_id=self._new_correlation_id(),
+            request_id=idempotency_key,
+            on_error=refusal,
+        )
+        with _reading("order"):
+            return PlacedOrder(
+                order_id=str(answer["id"]),
+                status=str(answer.get("status") or ""),
+                customer_id=str(answer.get("referenceCustomerId") or customer),
+                line_items=tuple(
+                    OrderLine(
+                        line_item_number=int(item["lineItemNumber"]),
+                        offer_id=str(item["offerId"]),
+                        quantity=int(item["quantity"]),
+                        friendly_name=item.get("friendlyName"),
+                        partner_id_on_record=item.get("partnerIdOnRecord"),
+                    )
+                    for item in answer.get("lineItems") or []
+                ),
+            )
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _new_correlation_id(self) -> str:
@@ -437,6 +592,19 @@ class PartnerCenterHttpClient:
                 reason=str(failure),
             )
             await asyncio.sleep(delay)
+
+
+def _line_item_body(line: OrderLine) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "lineItemNumber": line.line_item_number,
+        "offerId": line.offer_id,
+        "quantity": line.quantity,
+    }
+    if line.friendly_name is not None:
+        body["friendlyName"] = line.friendly_name
+    if line.partner_id_on_record is not None:
+        body["partnerIdOnRecord"] = line.partner_id_on_record
+    return body
 
 
 def _tenant_not_found(tenant_id: TenantId) -> Callable[[ApiError], Exception | None]:

@@ -32,6 +32,29 @@ File format (every section optional; a missing file is empty data)::
 - `createdTenants`: written by `create_tenant`, so that repeating an idempotency key returns the
   same tenant. A created tenant's id is `uuid5(TENANT_NAMESPACE, key)`.
 
+Relationship sections (DOMAIN.md sections 3-5)::
+
+      "relationships": {"<provider partnerId>": {"<reseller partnerId>": {"state": "Active"}}},
+      "indirectResellers": {"<partnerId>": {"programStatus": "Active"}},
+      "customers": {
+        "<customer tenant uuid>": {"companyName": "Kaisha K.K.", "country": "JP",
+                                   "partners": ["<partnerId>", ...]}
+      },
+      "orders": {"<idempotency key>": {...}}
+
+- `relationships`: the partnerships Partner Center lists (`GET /v1/relationships`), by provider.
+  A provider sees its resellers (`IsIndirectCloudSolutionProviderOf`), a reseller its providers
+  (`IsIndirectResellerOf`); names and locations come from `profiles`, a tenant id from the
+  profile's optional `tenantId`. Add an entry to play a reseller accepting a request (REL-04).
+- `indirectResellers`: who `POST /v1/partners/validateresellers` and orders accept as Partner of
+  Record: a PartnerID without a profile answers 800015, one not listed here 800016, one whose
+  `programStatus` is not `Active` 800039.
+- `customers`: the customers and the partners with a commerce relationship with each. An order
+  for a customer not listed, or by a partner not in its `partners`, answers 20002; by a partner
+  whose profile country differs from the customer's `country`, 2030.
+- `orders`: written by `place_order`, keyed by idempotency key, so a repeated key returns the same
+  order. An order's id is `uuid5(ORDER_NAMESPACE, key)`.
+
 A file that is not valid JSON or has the wrong shape (say, an operator's half-saved edit) raises
 `PartnerCenterUnavailable`: the activity retries and succeeds once the file is fixed.
 """
@@ -45,21 +68,47 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
-from adapters.partner_center import MpnProfile, PartnerCenterUnavailable, TenantInfo
-from domain.errors import PartnerIdNotFound, TenantNotFound
+from adapters.partner_center import (
+    MpnProfile,
+    OrderSubmission,
+    PartnerCenterUnavailable,
+    PartnerRelationship,
+    PlacedOrder,
+    RelationshipType,
+    ResellerValidation,
+    TenantInfo,
+)
+from domain.errors import (
+    NoCommerceRelationship,
+    PartnerIdNotFound,
+    PorInvalid,
+    RegionMismatch,
+    TenantNotFound,
+)
 from domain.identifiers import TenantId
 
-__all__ = ["TENANT_NAMESPACE", "LocalPartnerCenter", "sample_data", "write_sample_if_missing"]
+__all__ = [
+    "ORDER_NAMESPACE",
+    "TENANT_NAMESPACE",
+    "LocalPartnerCenter",
+    "sample_data",
+    "write_sample_if_missing",
+]
 
 TENANT_NAMESPACE = UUID("5d0c6b1e-8f3a-4c52-9a0e-7b2f4e6c1d38")
 """Namespace of the tenant ids `create_tenant` derives from idempotency keys."""
+
+ORDER_NAMESPACE = UUID("9a4f2c6e-1b3d-4e5f-8a7b-6c5d4e3f2a1b")
+"""Namespace of the order ids `place_order` derives from idempotency keys."""
+
+RELATIONSHIP_REQUEST_BASE = "https://admin.microsoft.com/Adminportal/Home"
 
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -164,6 +213,145 @@ class LocalPartnerCenter:
             if not isinstance(signed, bool):
                 raise TypeError("isAgreementSigned must be true or false")
             return signed
+
+    async def list_relationships(
+        self, partner_id: str, relationship_type: RelationshipType
+    ) -> list[PartnerRelationship]:
+        data = await asyncio.to_thread(self._load)
+        pid = partner_id.strip()
+        by_provider = _section(data, "relationships", self._path)
+        profiles = _section(data, "profiles", self._path)
+        if relationship_type is RelationshipType.INDIRECT_PROVIDER_OF:
+            with self._reading(f"relationships.{pid}"):
+                pairs = [(other, entry) for other, entry in (by_provider.get(pid) or {}).items()]
+        else:
+            with self._reading("relationships"):
+                pairs = [
+                    (provider, resellers[pid])
+                    for provider, resellers in by_provider.items()
+                    if pid in resellers
+                ]
+        items: list[PartnerRelationship] = []
+        for other, entry in pairs:
+            profile = profiles.get(other) or {}
+            with self._reading(f"relationships ({pid}, {other})"):
+                items.append(
+                    PartnerRelationship(
+                        partner_tenant_id=str(profile.get("tenantId") or ""),
+                        name=str(profile.get("partnerName") or other),
+                        mpn_id=other,
+                        location=profile.get("country"),
+                        relationship_type=relationship_type,
+                        state=str(entry.get("state", "Active")),
+                    )
+                )
+        return items
+
+    async def get_customer_relationship_request(
+        self, reseller_partner_id: str, provider_partner_id: str | None
+    ) -> str:
+        data = await asyncio.to_thread(self._load)
+        reseller = reseller_partner_id.strip()
+        if reseller not in _section(data, "profiles", self._path):
+            raise _partner_not_found(reseller)
+        if provider_partner_id is None:
+            query = f"invType=ResellerRelationship&partnerId={reseller}&msppId=0"
+        else:
+            query = (
+                f"invType=IndirectResellerRelationship&partnerId={reseller}"
+                f"&indirectCSPId={provider_partner_id.strip()}"
+            )
+        return f"{RELATIONSHIP_REQUEST_BASE}?{query}#/BillingAccounts/partner-invitation"
+
+    async def validate_resellers(self, partner_ids: Sequence[str]) -> list[ResellerValidation]:
+        data = await asyncio.to_thread(self._load)
+        return [self._validate_reseller(data, pid.strip()) for pid in partner_ids]
+
+    def _validate_reseller(self, data: dict[str, Any], pid: str) -> ResellerValidation:
+        if pid not in _section(data, "profiles", self._path):
+            return ResellerValidation(
+                partner_id=pid,
+                is_valid_partner_id_on_record=False,
+                error_code="800015",
+                error_description=f"PartnerId {pid} not found",
+            )
+        program = _section(data, "indirectResellers", self._path).get(pid)
+        if program is None:
+            return ResellerValidation(
+                partner_id=pid,
+                is_valid_partner_id_on_record=False,
+                error_code="800016",
+                error_description=f"PartnerId {pid} is not a valid indirect reseller PartnerId",
+            )
+        with self._reading(f"indirectResellers.{pid}"):
+            status = str(program.get("programStatus", "Active"))
+        if status.casefold() != "active":
+            return ResellerValidation(
+                partner_id=pid,
+                is_valid_partner_id_on_record=False,
+                error_code="800039",
+                error_description=f"the reseller program status of PartnerId {pid} is {status}, "
+                "not active",
+            )
+        return ResellerValidation(partner_id=pid, is_valid_partner_id_on_record=True)
+
+    async def place_order(self, order: OrderSubmission, *, idempotency_key: str) -> PlacedOrder:
+        def change(data: dict[str, Any]) -> tuple[PlacedOrder, bool]:
+            orders = _section(data, "orders", self._path, create=True)
+            recorded = orders.get(idempotency_key)
+            if recorded is not None:
+                with self._reading(f"orders.{idempotency_key}"):
+                    return PlacedOrder.model_validate(recorded), False
+            self._check_order(data, order)
+            placed = PlacedOrder(
+                order_id=str(uuid5(ORDER_NAMESPACE, idempotency_key)),
+                status="completed",
+                customer_id=str(order.customer_id),
+                line_items=order.line_items,
+            )
+            orders[idempotency_key] = placed.model_dump(mode="json")
+            return placed, True
+
+        return await self._modify(change)
+
+    def _check_order(self, data: dict[str, Any], order: OrderSubmission) -> None:
+        """The refusals Partner Center answers an order with, in its order of checks."""
+        customer_id = str(order.customer_id)
+        customer = _find_tenant(_section(data, "customers", self._path), order.customer_id)
+        partners: list[str] = []
+        if customer is not None:
+            with self._reading(f"customers.{customer_id}"):
+                partners = [str(p) for p in customer[1].get("partners", [])]
+        if order.partner_id not in partners:
+            raise NoCommerceRelationship(
+                f"partner {order.partner_id} has no commerce relationship with customer "
+                f"{customer_id} (Partner Center error 20002)",
+                customer_tenant_id=customer_id,
+                partner_center_code="20002",
+            )
+        assert customer is not None
+        profile = _section(data, "profiles", self._path).get(order.partner_id) or {}
+        with self._reading(f"customers.{customer_id}"):
+            country = str(customer[1]["country"])
+        if profile.get("country") != country:
+            raise RegionMismatch(
+                f"partner {order.partner_id} is not onboarded to sell in {country}, the "
+                "customer's country/region (Partner Center error 2030)",
+                customer_country=country,
+                partner_center_code="2030",
+            )
+        for line in order.line_items:
+            if line.partner_id_on_record is None:
+                continue
+            check = self._validate_reseller(data, line.partner_id_on_record)
+            if not check.is_valid_partner_id_on_record:
+                raise PorInvalid(
+                    f"Partner Center refused Partner of Record {line.partner_id_on_record} on "
+                    f"line {line.line_item_number} (error {check.error_code}: "
+                    f"{check.error_description})",
+                    partner_of_record=line.partner_id_on_record,
+                    partner_center_code=check.error_code,
+                )
 
     # -- file access -------------------------------------------------------------------------
 
@@ -279,16 +467,24 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
 
 
 def sample_data() -> dict[str, Any]:
-    """A small realistic data set: two JP partners and one US partner, each with its tenant.
+    """A small realistic data set: two JP partners and one US partner, each with its tenant, a JP
+    indirect provider and one JP customer.
 
     Sakura Cloud (JP) has signed the MPA, Contoso (US) has explicitly not, Fabrikam (JP) has no
-    agreement entry (also not signed).
+    agreement entry (also not signed). Tokyo Cloud Distribution (JP) is an indirect provider;
+    Sakura is a valid Partner of Record (`indirectResellers`); the customer Minato Trading (JP)
+    has a commerce relationship with both.
     """
     return {
         "profiles": {
-            "4512345": {"partnerName": "Sakura Cloud Solutions K.K.", "country": "JP"},
+            "4512345": {
+                "partnerName": "Sakura Cloud Solutions K.K.",
+                "country": "JP",
+                "tenantId": "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f",
+            },
             "5234567": {"partnerName": "Contoso Cloud Partners LLC", "country": "US"},
             "6345678": {"partnerName": "Fabrikam Japan G.K.", "country": "JP"},
+            "3456789": {"partnerName": "Tokyo Cloud Distribution K.K.", "country": "JP"},
         },
         "tenants": {
             "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f": {
@@ -313,8 +509,19 @@ def sample_data() -> dict[str, Any]:
         "agreements": {
             "4512345": {"isAgreementSigned": True},
             "5234567": {"isAgreementSigned": False},
+            "3456789": {"isAgreementSigned": True},
         },
         "createdTenants": {},
+        "relationships": {},
+        "indirectResellers": {"4512345": {"programStatus": "Active"}},
+        "customers": {
+            "d2a7c9e4-3b1f-4c6a-9e8d-5f7a1b2c3d4e": {
+                "companyName": "Minato Trading K.K.",
+                "country": "JP",
+                "partners": ["3456789", "4512345"],
+            }
+        },
+        "orders": {},
     }
 
 

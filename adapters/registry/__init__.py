@@ -6,11 +6,19 @@ SQLAlchemy (SQLite by default, PostgreSQL at scale).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from domain.relationships import (
+    CustomerAgreementRecord,
+    CustomerRelationshipRecord,
+    OrderRecord,
+    PartnershipRecord,
+    ResellerSuspensionRecord,
+)
 
 
 class ResellerStatus(StrEnum):
@@ -39,6 +47,53 @@ class ResellerRecord(BaseModel):
     updated_at: datetime
 
 
+class DirectBillRegistryStatus(StrEnum):
+    APPLYING = "applying"
+    ACTIVE = "active"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    TRANSITIONING = "transitioning"
+    INDIRECT_RESELLER = "indirect_reseller"
+
+
+class DirectBillRecord(BaseModel):
+    """A PGA's direct-bill standing in one region (DB-10: regions are separate)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pga_id: str
+    region: str
+    status: DirectBillRegistryStatus
+    workflow_id: str
+    pla_id: str
+    legal_name: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    status_reason: str | None = None
+    support_plan_kind: str | None = None
+    support_plan_contract_id: str | None = None
+    support_plan_renewal_date: date | None = None
+    renewal_month: int | None = None
+    """Month (1-12) of the support-plan renewal: the annual re-assessment month (RA-01)."""
+    onboarding_anniversary_month: int | None = None
+    """Month (1-12) of the original CSP onboarding: the security re-validation month (DB-04)."""
+    activated_at: datetime | None = None
+    next_reassessment_due: date | None = None
+    updated_at: datetime
+
+
+class Cooldown(BaseModel):
+    """RA-03: the PGA may not apply for direct bill before `until`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pga_id: str
+    until: datetime
+    reason: str
+    started_at: datetime
+
 class PartnerRegistry(Protocol):
     async def save_reseller(self, record: ResellerRecord) -> None:
         """Insert or replace the partner's reseller record (idempotent)."""
@@ -52,4 +107,78 @@ class PartnerRegistry(Protocol):
         """Remember a sent email so a retried activity does not send it again."""
         ...
 
+    async def get_direct_bill(self, pga_id: str, region: str) -> DirectBillRecord | None: ...
+
+    async def save_direct_bill(self, record: DirectBillRecord) -> None:
+        """Insert or replace the PGA's record for the region (idempotent)."""
+        ...
+
+    async def list_direct_bill_due(
+        self, month: int, after: tuple[str, str] | None, limit: int
+    ) -> list[DirectBillRecord]:
+        """Active direct-bill records whose renewal or onboarding-anniversary month is `month`,
+        ordered by (PGA, region), strictly after `after`: one page of a sweep."""
+        ...
+
+    async def get_cooldown(self, pga_id: str) -> Cooldown | None: ...
+
+    async def start_cooldown(self, cooldown: Cooldown) -> Cooldown:
+        """Record a cooldown; an existing one that ends later is kept. Returns the one in force."""
+        ...
+
     async def close(self) -> None: ...
+
+    # -- relationship pipelines (DOMAIN.md sections 3-6) -------------------------------------
+
+    async def save_partnership(self, record: PartnershipRecord) -> None:
+        """Insert or replace the provider + reseller partnership (idempotent)."""
+        ...
+
+    async def get_partnership(
+        self, provider_partner_id: str, reseller_partner_id: str
+    ) -> PartnershipRecord | None: ...
+
+    async def save_customer_relationship(self, record: CustomerRelationshipRecord) -> None:
+        """Insert or replace the reseller + customer relationship; `gdap_revoked_at` is written
+        only by `revoke_reseller_gdap` and kept by later saves."""
+        ...
+
+    async def get_customer_relationship(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> CustomerRelationshipRecord | None: ...
+
+    async def list_customer_relationships(
+        self, customer_tenant_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        """Every reseller's relationship with the customer."""
+        ...
+
+    async def revoke_reseller_gdap(self, reseller_partner_id: str, at: datetime) -> int:
+        """POR-04: mark delegated admin revoked on every customer of the reseller not marked yet;
+        returns how many of its customers are marked. Nothing else about a customer changes."""
+        ...
+
+    async def save_customer_agreement(self, record: CustomerAgreementRecord) -> None:
+        """Insert or replace the customer's MCA attestation (CUS-04)."""
+        ...
+
+    async def get_customer_agreement(
+        self, customer_tenant_id: str
+    ) -> CustomerAgreementRecord | None: ...
+
+    async def save_reseller_suspension(self, record: ResellerSuspensionRecord) -> None: ...
+
+    async def get_reseller_suspension(
+        self, reseller_partner_id: str
+    ) -> ResellerSuspensionRecord | None: ...
+
+    async def find_csp_tenant_owner(self, tenant_id: str) -> str | None:
+        """The PartnerID whose CSP tenant `tenant_id` is (a reseller's, or a provider's recorded
+        on a partnership), or None (SELF-02)."""
+        ...
+
+    async def save_order(self, record: OrderRecord) -> None:
+        """Insert or replace the provider + order reference record (idempotent)."""
+        ...
+
+    async def get_order(self, provider_partner_id: str, order_ref: str) -> OrderRecord | None: ...

@@ -43,5 +43,134 @@ def _v1_initial(connection: sa.Connection) -> None:
         table.create(connection)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial]
+
+direct_bill_partners = sa.Table(
+    "direct_bill_partners",
+    metadata,
+    sa.Column("pga_id", sa.String(16), primary_key=True),
+    sa.Column("region", sa.String(2), primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("pla_id", sa.String(16), nullable=False),
+    sa.Column("legal_name", sa.String(500)),
+    sa.Column("contact_name", sa.String(500)),
+    sa.Column("contact_email", sa.String(320)),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("support_plan_kind", sa.String(64)),
+    sa.Column("support_plan_contract_id", sa.String(200)),
+    sa.Column("support_plan_renewal_date", sa.Date),
+    sa.Column("renewal_month", sa.Integer),
+    sa.Column("onboarding_anniversary_month", sa.Integer),
+    sa.Column("activated_at", sa.DateTime(timezone=True)),
+    sa.Column("next_reassessment_due", sa.Date),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+cooldowns = sa.Table(
+    "cooldowns",
+    metadata,
+    sa.Column("pga_id", sa.String(16), primary_key=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _v_direct_bill(connection: sa.Connection) -> None:
+    for table in (direct_bill_partners, cooldowns):
+        table.create(connection)
+
+
+# ---- relationship pipelines: partnerships, customer relationships, orders (DOMAIN.md 3-6) ----
+
+partnerships = sa.Table(
+    "partnerships",
+    metadata,
+    sa.Column("provider_partner_id", sa.String(16), primary_key=True),
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("provider_tenant_id", sa.String(36), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+customer_relationships = sa.Table(
+    "customer_relationships",
+    metadata,
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("provider_partner_id", sa.String(16)),
+    sa.Column("customer_country", sa.String(2), nullable=False),
+    sa.Column("customer_partner_id", sa.String(16)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("invited_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True)),
+    sa.Column("acceptance_event", sa.String(100)),
+    sa.Column("gdap_revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_customer_relationships_customer", "customer_tenant_id"),
+)
+
+customer_agreements = sa.Table(
+    "customer_agreements",
+    metadata,
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("signer_name", sa.Text, nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attested_by", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+reseller_suspensions = sa.Table(
+    "reseller_suspensions",
+    metadata,
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reported_by", sa.Text, nullable=False),
+    sa.Column("reinstated_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+subscription_orders = sa.Table(
+    "subscription_orders",
+    metadata,
+    sa.Column("provider_partner_id", sa.String(16), primary_key=True),
+    sa.Column("order_ref", sa.String(64), primary_key=True),
+    sa.Column("customer_tenant_id", sa.String(36), nullable=False),
+    sa.Column("partner_of_record", sa.String(16)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("por_enforced", sa.Boolean),
+    sa.Column("warnings", sa.JSON, nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("error_type", sa.String(64)),
+    sa.Column("partner_center_order_id", sa.String(100)),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _v_relationships(connection: sa.Connection) -> None:
+    for table in (
+        partnerships,
+        customer_relationships,
+        customer_agreements,
+        reseller_suspensions,
+        subscription_orders,
+    ):
+        table.create(connection)
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [
+    _v1_initial,
+    _v_direct_bill,
+    _v_relationships,
+]
 """Migration N is MIGRATIONS[N - 1]. Append only; never edit a released one."""

@@ -9,8 +9,34 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.registry import ResellerRecord, ResellerStatus
-from adapters.registry.schema import MIGRATIONS, resellers, schema_migrations, sent_messages
+from adapters.registry import (
+    Cooldown,
+    DirectBillRecord,
+    ResellerRecord,
+    ResellerStatus,
+)
+from adapters.registry.schema import (
+    MIGRATIONS,
+    cooldowns,
+    customer_agreements,
+    customer_relationships,
+    direct_bill_partners,
+    partnerships,
+    reseller_suspensions,
+    resellers,
+    schema_migrations,
+    sent_messages,
+    subscription_orders,
+)
+from domain.relationships import (
+    CustomerAgreementRecord,
+    CustomerRelationshipRecord,
+    OrderRecord,
+    PartnershipRecord,
+    ResellerSuspensionRecord,
+)
+
+_MIGRATION_LOCK_KEY = 0x43535052  # "CSPR": one constant shared by every replica
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -20,6 +46,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _direct_bill(row: sa.RowMapping) -> DirectBillRecord:
+    data = dict(row)
+    for name in ("activated_at", "updated_at"):
+        data[name] = _utc(data[name])
+    return DirectBillRecord.model_validate(data)
+
+
 class SqlPartnerRegistry:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -27,7 +60,8 @@ class SqlPartnerRegistry:
     @classmethod
     async def open(cls, url: str) -> SqlPartnerRegistry:
         """Connect and bring the schema up to date."""
-        engine = create_async_engine(url)
+        # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
+        engine = create_async_engine(url, pool_pre_ping=True)
         registry = cls(engine)
         await registry.migrate()
         return registry
@@ -35,6 +69,11 @@ class SqlPartnerRegistry:
     async def migrate(self) -> int:
         """Apply pending migrations; returns the schema version."""
         async with self._engine.begin() as conn:
+            if self._engine.dialect.name == "postgresql":
+                # Replicas start together: one migrates, the others wait here, then find it done.
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
             await conn.run_sync(lambda c: schema_migrations.create(c, checkfirst=True))
             applied = set((await conn.execute(sa.select(schema_migrations.c.version))).scalars())
             for version, migration in enumerate(MIGRATIONS, start=1):
@@ -46,13 +85,21 @@ class SqlPartnerRegistry:
                 )
         return len(MIGRATIONS)
 
-    def _upsert(self, table: sa.Table, values: dict[str, Any], key: str) -> sa.Insert:
+    def _upsert(
+        self, table: sa.Table, values: dict[str, Any], key: str | tuple[str, ...]
+    ) -> sa.Insert:
+        keys = [key] if isinstance(key, str) else list(key)
+        # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
+        values = {
+            name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+            for name, value in values.items()
+        }
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(table).values(**values)
-        updates = {name: statement.excluded[name] for name in values if name != key}
+        updates = {name: statement.excluded[name] for name in values if name not in keys}
         if not updates:
-            return cast(sa.Insert, statement.on_conflict_do_nothing(index_elements=[key]))
-        return cast(sa.Insert, statement.on_conflict_do_update(index_elements=[key], set_=updates))
+            return cast(sa.Insert, statement.on_conflict_do_nothing(index_elements=keys))
+        return cast(sa.Insert, statement.on_conflict_do_update(index_elements=keys, set_=updates))
 
     async def save_reseller(self, record: ResellerRecord) -> None:
         values = record.model_dump(mode="python")
@@ -93,5 +140,214 @@ class SqlPartnerRegistry:
         async with self._engine.begin() as conn:
             await conn.execute(self._upsert(sent_messages, values, "idempotency_key"))
 
+    async def get_direct_bill(self, pga_id: str, region: str) -> DirectBillRecord | None:
+        table = direct_bill_partners
+        query = sa.select(table).where(table.c.pga_id == pga_id, table.c.region == region)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return None if row is None else _direct_bill(row)
+
+    async def save_direct_bill(self, record: DirectBillRecord) -> None:
+        values = record.model_dump(mode="python")
+        values["status"] = record.status.value
+        async with self._engine.begin() as conn:
+            await conn.execute(self._upsert(direct_bill_partners, values, ("pga_id", "region")))
+
+    async def list_direct_bill_due(
+        self, month: int, after: tuple[str, str] | None, limit: int
+    ) -> list[DirectBillRecord]:
+        table = direct_bill_partners
+        query = sa.select(table).where(
+            table.c.status == "active",
+            sa.or_(table.c.renewal_month == month, table.c.onboarding_anniversary_month == month),
+        )
+        if after is not None:
+            query = query.where(sa.tuple_(table.c.pga_id, table.c.region) > sa.tuple_(*after))
+        query = query.order_by(table.c.pga_id, table.c.region).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_direct_bill(row) for row in rows]
+
+    async def get_cooldown(self, pga_id: str) -> Cooldown | None:
+        query = sa.select(cooldowns).where(cooldowns.c.pga_id == pga_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        data = dict(row)
+        for name in ("until", "started_at"):
+            data[name] = _utc(data[name])
+        return Cooldown.model_validate(data)
+
+    async def start_cooldown(self, cooldown: Cooldown) -> Cooldown:
+        current = await self.get_cooldown(cooldown.pga_id)
+        if current is not None and current.until >= cooldown.until:
+            return current
+        async with self._engine.begin() as conn:
+            await conn.execute(self._upsert(cooldowns, cooldown.model_dump(), "pga_id"))
+        return cooldown
+
     async def close(self) -> None:
         await self._engine.dispose()
+
+    # -- relationship pipelines (DOMAIN.md sections 3-6) -------------------------------------
+
+    async def _save(
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        keys: tuple[str, ...],
+        *,
+        keep: frozenset[str] = frozenset(),
+    ) -> None:
+        """Upsert `values`; on conflict every column but the keys and `keep` is replaced."""
+        values = {
+            name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+            for name, value in values.items()
+        }
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values)
+        updates = {n: statement.excluded[n] for n in values if n not in keys and n not in keep}
+        async with self._engine.begin() as conn:
+            await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    async def _rows(self, query: sa.Select[Any], instants: tuple[str, ...]) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        found = []
+        for row in rows:
+            data = dict(row)
+            for name in instants:
+                data[name] = _utc(data[name])
+            found.append(data)
+        return found
+
+    async def save_partnership(self, record: PartnershipRecord) -> None:
+        await self._save(
+            partnerships,
+            record.model_dump(mode="python"),
+            ("provider_partner_id", "reseller_partner_id"),
+        )
+
+    async def get_partnership(
+        self, provider_partner_id: str, reseller_partner_id: str
+    ) -> PartnershipRecord | None:
+        query = sa.select(partnerships).where(
+            partnerships.c.provider_partner_id == provider_partner_id,
+            partnerships.c.reseller_partner_id == reseller_partner_id,
+        )
+        rows = await self._rows(query, ("requested_at", "accepted_at", "ended_at", "updated_at"))
+        return PartnershipRecord.model_validate(rows[0]) if rows else None
+
+    _RELATIONSHIP_INSTANTS = ("invited_at", "accepted_at", "gdap_revoked_at", "updated_at")
+
+    async def save_customer_relationship(self, record: CustomerRelationshipRecord) -> None:
+        await self._save(
+            customer_relationships,
+            record.model_dump(mode="python"),
+            ("reseller_partner_id", "customer_tenant_id"),
+            keep=frozenset({"gdap_revoked_at"}),
+        )
+
+    async def get_customer_relationship(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> CustomerRelationshipRecord | None:
+        table = customer_relationships
+        query = sa.select(table).where(
+            table.c.reseller_partner_id == reseller_partner_id,
+            table.c.customer_tenant_id == customer_tenant_id,
+        )
+        rows = await self._rows(query, self._RELATIONSHIP_INSTANTS)
+        return CustomerRelationshipRecord.model_validate(rows[0]) if rows else None
+
+    async def list_customer_relationships(
+        self, customer_tenant_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        table = customer_relationships
+        query = (
+            sa.select(table)
+            .where(table.c.customer_tenant_id == customer_tenant_id)
+            .order_by(table.c.reseller_partner_id)
+        )
+        rows = await self._rows(query, self._RELATIONSHIP_INSTANTS)
+        return [CustomerRelationshipRecord.model_validate(row) for row in rows]
+
+    async def revoke_reseller_gdap(self, reseller_partner_id: str, at: datetime) -> int:
+        table = customer_relationships
+        statement = (
+            table.update()
+            .where(
+                table.c.reseller_partner_id == reseller_partner_id,
+                table.c.gdap_revoked_at.is_(None),
+            )
+            .values(gdap_revoked_at=at.astimezone(UTC))
+        )
+        marked = sa.select(sa.func.count()).where(
+            table.c.reseller_partner_id == reseller_partner_id,
+            table.c.gdap_revoked_at.is_not(None),
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+            return int((await conn.execute(marked)).scalar_one())
+
+    async def save_customer_agreement(self, record: CustomerAgreementRecord) -> None:
+        await self._save(
+            customer_agreements, record.model_dump(mode="python"), ("customer_tenant_id",)
+        )
+
+    async def get_customer_agreement(
+        self, customer_tenant_id: str
+    ) -> CustomerAgreementRecord | None:
+        query = sa.select(customer_agreements).where(
+            customer_agreements.c.customer_tenant_id == customer_tenant_id
+        )
+        rows = await self._rows(query, ("accepted_at", "recorded_at"))
+        return CustomerAgreementRecord.model_validate(rows[0]) if rows else None
+
+    async def save_reseller_suspension(self, record: ResellerSuspensionRecord) -> None:
+        await self._save(
+            reseller_suspensions, record.model_dump(mode="python"), ("reseller_partner_id",)
+        )
+
+    async def get_reseller_suspension(
+        self, reseller_partner_id: str
+    ) -> ResellerSuspensionRecord | None:
+        query = sa.select(reseller_suspensions).where(
+            reseller_suspensions.c.reseller_partner_id == reseller_partner_id
+        )
+        rows = await self._rows(query, ("suspended_at", "reinstated_at", "updated_at"))
+        return ResellerSuspensionRecord.model_validate(rows[0]) if rows else None
+
+    async def find_csp_tenant_owner(self, tenant_id: str) -> str | None:
+        wanted = tenant_id.strip().lower()
+        async with self._engine.connect() as conn:
+            reseller = (
+                await conn.execute(
+                    sa.select(resellers.c.partner_id)
+                    .where(sa.func.lower(resellers.c.tenant_id) == wanted)
+                    .order_by(resellers.c.partner_id)
+                )
+            ).first()
+            if reseller is not None:
+                return str(reseller[0])
+            provider = (
+                await conn.execute(
+                    sa.select(partnerships.c.provider_partner_id)
+                    .where(sa.func.lower(partnerships.c.provider_tenant_id) == wanted)
+                    .order_by(partnerships.c.provider_partner_id)
+                )
+            ).first()
+        return str(provider[0]) if provider is not None else None
+
+    async def save_order(self, record: OrderRecord) -> None:
+        values = record.model_dump(mode="python")
+        values["warnings"] = list(record.warnings)
+        await self._save(subscription_orders, values, ("provider_partner_id", "order_ref"))
+
+    async def get_order(self, provider_partner_id: str, order_ref: str) -> OrderRecord | None:
+        query = sa.select(subscription_orders).where(
+            subscription_orders.c.provider_partner_id == provider_partner_id,
+            subscription_orders.c.order_ref == order_ref,
+        )
+        rows = await self._rows(query, ("updated_at",))
+        return OrderRecord.model_validate(rows[0]) if rows else None

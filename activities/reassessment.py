@@ -1,0 +1,208 @@
+"""Re-assessment side effects: paging through the partners due in a month and recording each
+partner's outcome (a pass's next due date, or the steps of the transition)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from adapters.registry import DirectBillRecord, DirectBillRegistryStatus, PartnerRegistry
+from app import contract
+from domain.direct_bill import SupportPlan
+from domain.reassessment import DuePartner, ReassessmentPolicy, ReassessmentRequest
+from domain.reassessment_rules import due_kind
+
+log = structlog.get_logger(__name__)
+
+_SWEEP_MEMO = "sweep_workflow_id"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DuePageRequest(_Model):
+    month: date
+    after: tuple[str, str] | None
+    limit: int
+
+
+class DuePage(_Model):
+    partners: tuple[DuePartner, ...]
+    next_after: tuple[str, str] | None
+    """None when this was the last page."""
+
+
+class RecordLookup(_Model):
+    pga_id: str
+    region: str
+
+
+class StartBatch(_Model):
+    sweep_workflow_id: str
+    month: date
+    partners: tuple[DuePartner, ...]
+
+
+class StartBatchResult(_Model):
+    started: tuple[str, ...]
+    """Workflow ids this sweep started (now or in an earlier attempt of this activity)."""
+    already_done: tuple[str, ...]
+    """The partner's re-assessment for the year was started by another sweep: not again."""
+    errors: tuple[str, ...]
+
+
+class StatusChange(_Model):
+    pga_id: str
+    region: str
+    status: DirectBillRegistryStatus
+    reason: str | None = None
+    next_reassessment_due: date | None = None
+    renewed_plan: SupportPlan | None = None
+
+
+class StatusChanged(_Model):
+    pga_id: str
+    region: str
+    status: DirectBillRegistryStatus
+
+
+class ReassessmentPolicyRequest(_Model):
+    pipeline: str
+
+
+class ReassessmentActivities:
+    def __init__(self, registry: PartnerRegistry, policy: ReassessmentPolicy) -> None:
+        self._registry = registry
+        self._policy = policy
+
+    @activity.defn(name="load_reassessment_policy")
+    async def load_reassessment_policy(
+        self, request: ReassessmentPolicyRequest
+    ) -> ReassessmentPolicy:
+        return self._policy
+
+    @activity.defn(name="list_due_partners")
+    async def list_due_partners(self, request: DuePageRequest) -> DuePage:
+        records = await self._registry.list_direct_bill_due(
+            request.month.month, request.after, request.limit
+        )
+        partners = tuple(
+            DuePartner(
+                pga_id=r.pga_id,
+                region=r.region,
+                pla_id=r.pla_id,
+                kind=due_kind(
+                    month=request.month,
+                    renewal_month=r.renewal_month,
+                    anniversary_month=r.onboarding_anniversary_month,
+                ),
+            )
+            for r in records
+        )
+        last = records[-1] if len(records) == request.limit else None
+        return DuePage(partners=partners, next_after=(last.pga_id, last.region) if last else None)
+
+    @activity.defn(name="start_partner_reassessments")
+    async def start_partner_reassessments(self, batch: StartBatch) -> StartBatchResult:
+        """Start one re-assessment per partner under its yearly business id. A partner whose id
+        exists is not re-assessed again; one partner's failure never stops the others."""
+        client = activity.client()
+        started: list[str] = []
+        already_done: list[str] = []
+        errors: list[str] = []
+        for partner in batch.partners:
+            workflow_id = contract.reassessment_id(
+                partner.pga_id,
+                partner.region,
+                batch.month.year,
+                security_only=not partner.kind.reassesses,
+            )
+            try:
+                await client.start_workflow(
+                    contract.PARTNER_REASSESSMENT,
+                    ReassessmentRequest(
+                        pga_id=partner.pga_id,
+                        region=partner.region,
+                        pla_id=partner.pla_id,
+                        kind=partner.kind,
+                        month=batch.month,
+                        sweep_workflow_id=batch.sweep_workflow_id,
+                    ),
+                    id=workflow_id,
+                    task_queue=activity.info().task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    memo={_SWEEP_MEMO: batch.sweep_workflow_id},
+                    static_summary=f"{partner.kind.value} re-assessment {batch.month:%Y-%m}",
+                )
+            except WorkflowAlreadyStartedError:
+                mine = await self._started_by(client, workflow_id, batch.sweep_workflow_id)
+                (started if mine else already_done).append(workflow_id)
+                continue
+            except RPCError as err:
+                log.warning("reassessment_not_started", workflow_id=workflow_id, error=str(err))
+                errors.append(f"{workflow_id}: {err.message}")
+                continue
+            started.append(workflow_id)
+        return StartBatchResult(
+            started=tuple(started), already_done=tuple(already_done), errors=tuple(errors)
+        )
+
+    @staticmethod
+    async def _started_by(client: Client, workflow_id: str, sweep_workflow_id: str) -> bool:
+        """Whether this sweep started the existing run (an earlier attempt of this activity)."""
+        # The start event's memo, not describe(): the time-skipping test server cannot describe
+        # a workflow whose datetime search attribute was unset.
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            memo = event.workflow_execution_started_event_attributes.memo.fields
+            if _SWEEP_MEMO not in memo:
+                return False
+            starter = client.data_converter.payload_converter.from_payload(memo[_SWEEP_MEMO], str)
+            return bool(starter == sweep_workflow_id)
+        return False
+
+    @activity.defn(name="get_direct_bill_record")
+    async def get_record(self, lookup: RecordLookup) -> DirectBillRecord:
+        record = await self._registry.get_direct_bill(lookup.pga_id, lookup.region)
+        if record is None:
+            raise _missing(lookup.pga_id, lookup.region)
+        return record
+
+    @activity.defn(name="change_direct_bill_status")
+    async def change_status(self, change: StatusChange) -> StatusChanged:
+        """Move a direct-bill record to a new status (idempotent: the same change twice is one)."""
+        record = await self._registry.get_direct_bill(change.pga_id, change.region)
+        if record is None:
+            raise _missing(change.pga_id, change.region)
+        updates: dict[str, object] = {
+            "status": change.status,
+            "status_reason": change.reason,
+            "updated_at": datetime.now(UTC),
+        }
+        if change.next_reassessment_due is not None:
+            updates["next_reassessment_due"] = change.next_reassessment_due
+        if change.renewed_plan is not None:
+            plan = change.renewed_plan
+            updates |= {
+                "support_plan_kind": plan.kind.value,
+                "support_plan_contract_id": plan.contract_id,
+                "support_plan_renewal_date": plan.renewal_date,
+                "renewal_month": plan.renewal_date.month,
+            }
+        await self._registry.save_direct_bill(record.model_copy(update=updates))
+        return StatusChanged(pga_id=change.pga_id, region=change.region, status=change.status)
+
+
+def _missing(pga_id: str, region: str) -> ApplicationError:
+    return ApplicationError(
+        f"no direct-bill record for PGA {pga_id} in {region}",
+        type="DirectBillRecordMissing",
+        non_retryable=True,
+    )

@@ -1,0 +1,255 @@
+"""Side effects of the partnership and customer-invitation pipelines (DOMAIN.md sections 3-4, 6):
+Partner Center lookups (profiles, the relationships list, the invitation link) and the registry's
+partnership, customer-relationship, MCA and suspension records.
+
+Lookups only gather facts; the rules in `domain.relationship_rules` decide. Business answers from
+Partner Center (an unknown PartnerID) become non-retryable ApplicationErrors with the stable type;
+`PartnerCenterUnavailable` propagates so that Temporal retries; an unexpected Partner Center
+answer (`PartnerCenterRequestFailed`) is not retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.registry import PolicyRequest
+from adapters.partner_center import MpnProfile, PartnerCenter, RelationshipType
+from adapters.partner_center.http import PartnerCenterRequestFailed
+from adapters.registry import PartnerRegistry
+from app.temporal_errors import to_application_error
+from domain.errors import BusinessRuleViolation
+from domain.relationships import (
+    CustomerAgreementRecord,
+    CustomerRelationshipRecord,
+    InvitationKind,
+    PartnershipRecord,
+    RelationshipPolicy,
+    ResellerSuspensionRecord,
+)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+@contextlib.contextmanager
+def partner_center_answers() -> Iterator[None]:
+    """Business refusals and unexpected answers are final; transient failures are retried."""
+    try:
+        yield
+    except BusinessRuleViolation as err:
+        raise to_application_error(err) from err
+    except PartnerCenterRequestFailed as err:
+        raise ApplicationError(
+            str(err), type="PartnerCenterRequestFailed", non_retryable=True
+        ) from err
+
+
+class PartnershipParties(_Message):
+    provider_partner_id: str
+    reseller_partner_id: str
+
+
+class PartnershipFacts(_Message):
+    """What the partnership pre-checks need (REL-01, REG-01)."""
+
+    provider: MpnProfile
+    reseller: MpnProfile
+    reseller_status: str | None
+
+
+class PartnershipListing(_Message):
+    """Whether Partner Center lists the reseller among the provider's resellers (REL-04)."""
+
+    listed: bool
+    state: str | None = None
+
+
+class PartnershipLookupResult(_Message):
+    record: PartnershipRecord | None
+
+
+class Saved(_Message):
+    key: str
+
+
+class SuspensionRecorded(_Message):
+    reseller_partner_id: str
+    in_force: bool
+    customers_gdap_revoked: int
+    """POR-04: how many of the reseller's customers are marked as having lost delegated admin."""
+
+
+class InvitationFactsRequest(_Message):
+    kind: InvitationKind
+    reseller_partner_id: str
+    provider_partner_id: str | None
+    customer_tenant_id: str
+    customer_partner_id: str | None
+
+
+class InvitationFacts(_Message):
+    """What the customer-invitation pre-checks need (CUS-02, REG-01, SELF-01..03)."""
+
+    reseller: MpnProfile
+    reseller_status: str | None
+    provider: MpnProfile | None
+    partnership_status: str | None
+    csp_tenant_owner: str | None
+    customer_partnership_with_provider: str | None
+
+
+class InvitationLinkRequest(_Message):
+    reseller_partner_id: str
+    provider_partner_id: str | None
+
+
+class InvitationLink(_Message):
+    url: str
+
+
+class CustomerLookup(_Message):
+    customer_tenant_id: str
+
+
+class CustomerAgreementLookup(_Message):
+    record: CustomerAgreementRecord | None
+
+
+class RelationshipActivities:
+    def __init__(
+        self, partner_center: PartnerCenter, registry: PartnerRegistry, policy: RelationshipPolicy
+    ) -> None:
+        self._pc = partner_center
+        self._registry = registry
+        self._policy = policy
+
+    @activity.defn(name="load_relationship_policy")
+    async def load_relationship_policy(self, request: PolicyRequest) -> RelationshipPolicy:
+        """The timers and date gate in force, read once per pipeline for deterministic replays."""
+        return self._policy
+
+    @activity.defn(name="partnership_facts")
+    async def partnership_facts(self, parties: PartnershipParties) -> PartnershipFacts:
+        with partner_center_answers():
+            provider = await self._pc.get_mpn_profile(parties.provider_partner_id)
+            reseller = await self._pc.get_mpn_profile(parties.reseller_partner_id)
+        record = await self._registry.get_reseller(parties.reseller_partner_id)
+        return PartnershipFacts(
+            provider=provider,
+            reseller=reseller,
+            reseller_status=record.status.value if record else None,
+        )
+
+    @activity.defn(name="find_partnership_in_partner_center")
+    async def find_partnership_in_partner_center(
+        self, parties: PartnershipParties
+    ) -> PartnershipListing:
+        """REL-04: once accepted, the reseller appears on the provider's list."""
+        with partner_center_answers():
+            resellers = await self._pc.list_relationships(
+                parties.provider_partner_id, RelationshipType.INDIRECT_PROVIDER_OF
+            )
+        for relationship in resellers:
+            if relationship.mpn_id == parties.reseller_partner_id:
+                return PartnershipListing(listed=relationship.is_active, state=relationship.state)
+        return PartnershipListing(listed=False)
+
+    @activity.defn(name="get_partnership")
+    async def get_partnership(self, parties: PartnershipParties) -> PartnershipLookupResult:
+        return PartnershipLookupResult(
+            record=await self._registry.get_partnership(
+                parties.provider_partner_id, parties.reseller_partner_id
+            )
+        )
+
+    @activity.defn(name="save_partnership")
+    async def save_partnership(self, record: PartnershipRecord) -> Saved:
+        await self._registry.save_partnership(record)
+        return Saved(key=f"{record.provider_partner_id}/{record.reseller_partner_id}")
+
+    @activity.defn(name="record_reseller_suspension")
+    async def record_reseller_suspension(
+        self, record: ResellerSuspensionRecord
+    ) -> SuspensionRecorded:
+        """POR-04: the suspension (or reinstatement); while in force, every customer of the
+        reseller is marked as having lost delegated admin. Customers are otherwise untouched."""
+        await self._registry.save_reseller_suspension(record)
+        revoked = (
+            await self._registry.revoke_reseller_gdap(
+                record.reseller_partner_id, record.suspended_at
+            )
+            if record.in_force
+            else 0
+        )
+        return SuspensionRecorded(
+            reseller_partner_id=record.reseller_partner_id,
+            in_force=record.in_force,
+            customers_gdap_revoked=revoked,
+        )
+
+    @activity.defn(name="customer_invitation_facts")
+    async def customer_invitation_facts(self, request: InvitationFactsRequest) -> InvitationFacts:
+        with partner_center_answers():
+            reseller = await self._pc.get_mpn_profile(request.reseller_partner_id)
+            provider = (
+                await self._pc.get_mpn_profile(request.provider_partner_id)
+                if request.provider_partner_id
+                else None
+            )
+        record = await self._registry.get_reseller(request.reseller_partner_id)
+        partnership = (
+            await self._registry.get_partnership(
+                request.provider_partner_id, request.reseller_partner_id
+            )
+            if request.provider_partner_id
+            else None
+        )
+        customer_as_reseller = (
+            await self._registry.get_partnership(
+                request.provider_partner_id, request.customer_partner_id
+            )
+            if request.provider_partner_id and request.customer_partner_id
+            else None
+        )
+        return InvitationFacts(
+            reseller=reseller,
+            reseller_status=record.status.value if record else None,
+            provider=provider,
+            partnership_status=partnership.status.value if partnership else None,
+            csp_tenant_owner=await self._registry.find_csp_tenant_owner(request.customer_tenant_id),
+            customer_partnership_with_provider=(
+                customer_as_reseller.status.value if customer_as_reseller else None
+            ),
+        )
+
+    @activity.defn(name="customer_invitation_link")
+    async def customer_invitation_link(self, request: InvitationLinkRequest) -> InvitationLink:
+        """CUS-02: Partner Center's personalised link, kept exactly as answered."""
+        with partner_center_answers():
+            url = await self._pc.get_customer_relationship_request(
+                request.reseller_partner_id, request.provider_partner_id
+            )
+        return InvitationLink(url=url)
+
+    @activity.defn(name="save_customer_relationship")
+    async def save_customer_relationship(self, record: CustomerRelationshipRecord) -> Saved:
+        await self._registry.save_customer_relationship(record)
+        return Saved(key=f"{record.reseller_partner_id}/{record.customer_tenant_id}")
+
+    @activity.defn(name="get_customer_agreement")
+    async def get_customer_agreement(self, request: CustomerLookup) -> CustomerAgreementLookup:
+        return CustomerAgreementLookup(
+            record=await self._registry.get_customer_agreement(request.customer_tenant_id)
+        )
+
+    @activity.defn(name="save_customer_agreement")
+    async def save_customer_agreement(self, record: CustomerAgreementRecord) -> Saved:
+        """CUS-04: the attested MCA acceptance, one per customer (a later one replaces it)."""
+        await self._registry.save_customer_agreement(record)
+        return Saved(key=record.customer_tenant_id)

@@ -1,0 +1,46 @@
+"""Partner-program facts the direct-bill pipelines need and that Partner Center exposes no public
+API for (DOMAIN.md): PGA-level TTM revenue, the security score, Solutions Partner designations,
+membership per location, and the activation of a direct-bill tenant. Backends own these; the
+embedded default reads them from an editable JSON file (`local.LocalPartnerPrograms`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.direct_bill import RevenueLine, SecurityRequirements
+
+
+class LocationMembership(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    membership_active: bool
+    pla_country: str | None
+    """Country of the PLA, or None when the PLA does not belong to the PGA."""
+    ir_authorized_at: datetime | None
+    """When the location became an authorised indirect reseller, if known to the program."""
+
+
+class Activation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    activated_at: datetime
+
+
+class PartnerPrograms(Protocol):
+    async def get_ttm_revenue(self, pga_id: str) -> list[RevenueLine]: ...
+
+    async def get_security_requirements(self, pga_id: str) -> SecurityRequirements: ...
+
+    async def get_designations(self, pga_id: str) -> list[str]: ...
+
+    async def get_membership(self, pga_id: str, pla_id: str) -> LocationMembership: ...
+
+    async def activate_direct_bill_tenant(
+        self, pga_id: str, region: str, *, idempotency_key: str
+    ) -> Activation:
+        """Activate the PGA's direct-bill tenant in the region; repeating returns the same one."""
+        ...

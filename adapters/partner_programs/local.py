@@ -1,0 +1,192 @@
+"""`LocalPartnerPrograms`: partner-program facts from an editable JSON file (re-read every call).
+
+Format::
+
+    {
+      "partners": {
+        "<PGA id>": {
+          "membershipActive": true,
+          "designations": ["Solutions Partner for Modern Work"],
+          "securityRequirements": {
+            "adminsRequiredNotUsingMfaCount": 0,
+            "securityContactProvided": true,
+            "securityAlertsPromptlyResolved": true,
+            "averageResponseTimeInHours": 4
+          },
+          "ttmRevenue": [
+            {"tenantId": "...", "cloudUsd": "700000.00", "perpetualSoftwareUsd": "300000.00"}
+          ],
+          "locations": {"<PLA id>": {"country": "JP", "irAuthorizedAt": "2024-04-01T00:00:00Z"}}
+        }
+      },
+      "activations": {"<PGA id>:<region>": {"tenantId": "...", "activatedAt": "..."}}
+    }
+
+Amounts are decimal strings (never floats). An unknown PGA is `PartnerIdNotFound`; a broken file
+is `PartnerCenterUnavailable`, so the activity retries until the operator fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from adapters.partner_center import PartnerCenterUnavailable
+from adapters.partner_programs import Activation, LocationMembership
+from domain.direct_bill import RevenueLine, SecurityRequirements
+from domain.errors import PartnerIdNotFound
+
+_TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
+
+
+class LocalPartnerPrograms:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = asyncio.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        if not self._path.exists():
+            return {}
+        try:
+            data = json.loads(self._path.read_text())
+        except (OSError, ValueError) as err:
+            raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise PartnerCenterUnavailable(f"{self._path} must hold a JSON object")
+        return data
+
+    def _partner(self, pga_id: str) -> dict[str, Any]:
+        partner = self._load().get("partners", {}).get(pga_id)
+        if not isinstance(partner, dict):
+            raise PartnerIdNotFound(
+                f"PGA {pga_id} is not known to the partner program", partner_id=pga_id
+            )
+        return partner
+
+    async def get_ttm_revenue(self, pga_id: str) -> list[RevenueLine]:
+        lines = self._partner(pga_id).get("ttmRevenue", [])
+        try:
+            return [
+                RevenueLine(
+                    tenant_id=str(line["tenantId"]),
+                    cloud_usd=Decimal(str(line.get("cloudUsd", "0"))),
+                    perpetual_software_usd=Decimal(str(line.get("perpetualSoftwareUsd", "0"))),
+                )
+                for line in lines
+            ]
+        except (KeyError, TypeError, InvalidOperation, ValueError) as err:
+            raise PartnerCenterUnavailable(f"bad ttmRevenue for PGA {pga_id}: {err}") from err
+
+    async def get_security_requirements(self, pga_id: str) -> SecurityRequirements:
+        raw = self._partner(pga_id).get("securityRequirements", {})
+        try:
+            return SecurityRequirements(
+                admins_required_not_using_mfa_count=int(raw["adminsRequiredNotUsingMfaCount"]),
+                security_contact_provided=bool(raw["securityContactProvided"]),
+                security_alerts_promptly_resolved=bool(raw["securityAlertsPromptlyResolved"]),
+                average_response_time_in_hours=raw.get("averageResponseTimeInHours"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise PartnerCenterUnavailable(
+                f"bad securityRequirements for PGA {pga_id}: {err}"
+            ) from err
+
+    async def get_designations(self, pga_id: str) -> list[str]:
+        return [str(d) for d in self._partner(pga_id).get("designations", [])]
+
+    async def get_membership(self, pga_id: str, pla_id: str) -> LocationMembership:
+        partner = self._partner(pga_id)
+        location = partner.get("locations", {}).get(pla_id) or {}
+        authorized = location.get("irAuthorizedAt")
+        return LocationMembership(
+            membership_active=bool(partner.get("membershipActive", False)),
+            pla_country=location.get("country"),
+            ir_authorized_at=datetime.fromisoformat(authorized) if authorized else None,
+        )
+
+    async def activate_direct_bill_tenant(
+        self, pga_id: str, region: str, *, idempotency_key: str
+    ) -> Activation:
+        self._partner(pga_id)
+        async with self._lock:
+            data = self._load()
+            activations = data.setdefault("activations", {})
+            key = f"{pga_id}:{region}"
+            if key not in activations:
+                activations[key] = {
+                    "tenantId": str(uuid.uuid5(_TENANTS, idempotency_key)),
+                    "activatedAt": datetime.now(UTC).isoformat(),
+                }
+                _write_atomically(self._path, data)
+            entry = activations[key]
+        return Activation(
+            tenant_id=entry["tenantId"], activated_at=datetime.fromisoformat(entry["activatedAt"])
+        )
+
+
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.replace(temp, path)
+
+
+def sample_data() -> dict[str, Any]:
+    """Sakura Cloud's PGA (its Japanese PLA is the reseller in the Partner Center sample) meets
+    every direct-bill requirement; Fabrikam's PGA misses several."""
+    return {
+        "partners": {
+            "4500001": {
+                "membershipActive": True,
+                "designations": ["Solutions Partner for Modern Work"],
+                "securityRequirements": {
+                    "adminsRequiredNotUsingMfaCount": 0,
+                    "securityContactProvided": True,
+                    "securityAlertsPromptlyResolved": True,
+                    "averageResponseTimeInHours": 3.5,
+                },
+                "ttmRevenue": [
+                    {"tenantId": "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f", "cloudUsd": "820000.00",
+                     "perpetualSoftwareUsd": "95000.00"},
+                    {"tenantId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "cloudUsd": "140000.00",
+                     "perpetualSoftwareUsd": "0.00"},
+                ],
+                "locations": {
+                    "4512345": {"country": "JP", "irAuthorizedAt": "2023-04-01T00:00:00+00:00"}
+                },
+            },
+            "6300001": {
+                "membershipActive": True,
+                "designations": [],
+                "securityRequirements": {
+                    "adminsRequiredNotUsingMfaCount": 2,
+                    "securityContactProvided": True,
+                    "securityAlertsPromptlyResolved": False,
+                    "averageResponseTimeInHours": 72,
+                },
+                "ttmRevenue": [
+                    {"tenantId": "c47e9a13-6d2b-4f8e-a1c5-9b3d7e2f4a60", "cloudUsd": "310000.00",
+                     "perpetualSoftwareUsd": "12000.00"}
+                ],
+                "locations": {
+                    "6345678": {"country": "JP", "irAuthorizedAt": "2026-02-01T00:00:00+00:00"}
+                },
+            },
+        },
+        "activations": {},
+    }  # fmt: skip
+
+
+def write_sample_if_missing(path: Path) -> bool:
+    if path.exists():
+        return False
+    _write_atomically(path, sample_data())
+    return True

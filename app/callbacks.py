@@ -1,0 +1,401 @@
+"""The operator and backend interface as tables.
+
+`PIPELINES`: what an operator can start (`csp start`), with its input model and workflow id.
+`DECISIONS`: what backends report to a running pipeline (signed `POST /callbacks/...` on the
+gateway) and operators send with `csp decide`: the route, the Temporal update, the payload model
+and which backends may call it. The gateway's routes, its OpenAPI document and the CLI are
+generated from these tables, so a new pipeline or decision is one entry here. (The schedules
+`csp schedules ensure` keeps are the table in app/schedules.py.)
+
+The signature rules (HMAC-SHA256 over `<timestamp>.<raw body>`, per-backend secret, freshness
+window) are pure functions here too, tested at their edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from app import contract
+from domain.reseller_enrollment import (
+    Acknowledgement,
+    MpaSignatureReport,
+    ResellerEnrollmentApplication,
+    ReviewDecision,
+    Withdrawal,
+)
+
+# ---- tables ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathKey:
+    """One path segment naming the pipeline instance (e.g. the PartnerID)."""
+
+    name: str
+    pattern: str
+    description: str
+    example: str
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.pattern, value) is not None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    """Route segment and CLI name, e.g. `reseller-enrollment`."""
+    workflow_type: str
+    input_model: type[BaseModel]
+    keys: tuple[PathKey, ...]
+    workflow_id: Callable[..., str]
+    """Workflow id from the key values (keyword arguments named as `keys`)."""
+    keys_of: Callable[[Any], dict[str, str]]
+    """Key values from a validated input."""
+    description: str
+
+    def workflow_id_for(self, validated_input: Any) -> str:
+        return self.workflow_id(**self.keys_of(validated_input))
+
+
+@dataclass(frozen=True)
+class Decision:
+    pipeline: Pipeline
+    name: str
+    """Route segment and CLI name, e.g. `review-decision`."""
+    update: str
+    payload: type[BaseModel]
+    backends: frozenset[str]
+    """Backends whose shared secret may sign this callback."""
+    summary: str
+    result: type[BaseModel] = Acknowledgement
+
+    @property
+    def path(self) -> str:
+        keys = "/".join(f"{{{k.name}}}" for k in self.pipeline.keys)
+        return f"/callbacks/{self.pipeline.name}/{keys}/{self.name}"
+
+
+_PARTNER_ID = PathKey(
+    name="partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID (MPN ID) of the enrolling location",
+    example="4512345",
+)
+
+RESELLER_ENROLLMENT = Pipeline(
+    name="reseller-enrollment",
+    workflow_type=contract.RESELLER_ENROLLMENT,
+    input_model=ResellerEnrollmentApplication,
+    keys=(_PARTNER_ID,),
+    workflow_id=contract.reseller_enrollment_id,
+    keys_of=lambda app: {"partner_id": app.partner_id},
+    description="Indirect-reseller enrollment with email verification (ENR-01..09)",
+)
+
+PIPELINES: tuple[Pipeline, ...] = (RESELLER_ENROLLMENT,)
+
+DECISIONS: tuple[Decision, ...] = (
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="review-decision",
+        update=contract.UPDATE_DECIDE_REVIEW,
+        payload=ReviewDecision,
+        backends=frozenset({"review"}),
+        summary="Microsoft's review decision, approve or reject (ENR-07)",
+    ),
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="mpa-signed",
+        update=contract.UPDATE_REPORT_MPA_SIGNED,
+        payload=MpaSignatureReport,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The MPA was signed: the pipeline re-checks Partner Center now (ENR-09)",
+    ),
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="withdrawal",
+        update=contract.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The partner withdraws its enrollment",
+    ),
+)
+
+
+# HTTP status of a refused update, by error type; any other business refusal answers 409.
+REFUSAL_STATUS: dict[str, int] = {
+    "WrongStage": 409,
+    "DecisionInvalid": 422,
+    "ValidationError": 422,
+    "TokenInvalid": 400,
+    "TokenExpired": 410,
+    "TokenAlreadyUsed": 409,
+}
+
+
+def refusal_status(error_type: str | None) -> int:
+    return REFUSAL_STATUS.get(error_type or "", 409)
+
+
+def find_pipeline(name: str) -> Pipeline | None:
+    return next((p for p in PIPELINES if p.name == name), None)
+
+
+def find_decision(pipeline: str, name: str) -> Decision | None:
+    """By route name (`review-decision`) or update name (`decide_review`)."""
+    return next(
+        (d for d in DECISIONS if d.pipeline.name == pipeline and name in (d.name, d.update)),
+        None,
+    )
+
+
+# ---- callback refusals (stable types the gateway answers with) --------------------------------
+
+
+class CallbackRejected(Exception):
+    """A callback refused before it reached a pipeline; nothing changed."""
+
+    error_type: ClassVar[str] = "CallbackRejected"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SignatureMissing(CallbackRejected):
+    """A signature header is absent or malformed."""
+
+    error_type = "SignatureMissing"
+    status = 400
+
+
+class DeliveryIdInvalid(CallbackRejected):
+    error_type = "DeliveryIdInvalid"
+    status = 400
+
+
+class SignatureInvalid(CallbackRejected):
+    """Unknown backend, or the signature does not match the body and timestamp."""
+
+    error_type = "SignatureInvalid"
+    status = 401
+
+
+class SignatureStale(CallbackRejected):
+    """The signed timestamp is outside the freshness window (replay protection)."""
+
+    error_type = "SignatureStale"
+    status = 401
+
+
+class BackendForbidden(CallbackRejected):
+    """A correctly signed backend that may not report this decision."""
+
+    error_type = "BackendForbidden"
+    status = 403
+
+
+class PipelineNotFound(CallbackRejected):
+    """No such pipeline kind or decision, or no pipeline with this key."""
+
+    error_type = "PipelineNotFound"
+    status = 404
+
+
+class PipelineClosed(CallbackRejected):
+    """The pipeline has ended; it takes no more decisions."""
+
+    error_type = "PipelineClosed"
+    status = 410
+
+
+class MalformedJson(CallbackRejected):
+    error_type = "MalformedJson"
+    status = 400
+
+
+class PayloadTooLarge(CallbackRejected):
+    error_type = "PayloadTooLarge"
+    status = 413
+
+
+class PayloadInvalid(CallbackRejected):
+    """The body does not fit the decision's model; `fields` names each failing field."""
+
+    error_type = "PayloadInvalid"
+    status = 422
+
+    def __init__(self, message: str, fields: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class PipelineBusy(CallbackRejected):
+    """The pipeline did not answer in time (no worker?): redeliver with the same delivery id."""
+
+    error_type = "PipelineBusy"
+    status = 503
+
+
+CALLBACK_REJECTIONS: tuple[type[CallbackRejected], ...] = (
+    SignatureMissing,
+    DeliveryIdInvalid,
+    SignatureInvalid,
+    SignatureStale,
+    BackendForbidden,
+    PipelineNotFound,
+    PipelineClosed,
+    MalformedJson,
+    PayloadTooLarge,
+    PayloadInvalid,
+    PipelineBusy,
+)
+
+
+# ---- signatures -------------------------------------------------------------------------------
+
+HEADER_BACKEND = "X-Csp-Backend"
+HEADER_TIMESTAMP = "X-Csp-Timestamp"
+HEADER_SIGNATURE = "X-Csp-Signature"
+HEADER_DELIVERY_ID = "X-Delivery-Id"
+
+BACKEND_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+DELIVERY_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+TIMESTAMP_PATTERN = r"^[0-9]{1,12}$"
+SIGNATURE_PATTERN = r"^sha256=[0-9a-f]{64}$"
+MIN_SECRET_LENGTH = 16
+
+
+class CallbackSecretsInvalid(ValueError):
+    """CSP_CALLBACK_SECRETS cannot be read (startup error, names the setting)."""
+
+
+def parse_backend_secrets(text: str) -> dict[str, bytes]:
+    """`name=secret,name2=secret2` or a JSON object `{"name": "secret"}` -> {name: secret}."""
+    text = text.strip()
+    pairs: list[tuple[str, str]] = []
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError:
+            raise CallbackSecretsInvalid("CSP_CALLBACK_SECRETS is not valid JSON") from None
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise CallbackSecretsInvalid(
+                'CSP_CALLBACK_SECRETS as JSON is an object {"backend": "secret"}'
+            )
+        pairs = [(str(k), v) for k, v in loaded.items()]
+    else:
+        for position, entry in enumerate(e.strip() for e in text.split(",")):
+            if not entry:
+                continue
+            name, sep, secret = entry.partition("=")
+            if not sep:
+                raise CallbackSecretsInvalid(
+                    f"CSP_CALLBACK_SECRETS entry {position + 1} is not `backend=secret`"
+                )
+            pairs.append((name.strip(), secret.strip()))
+    secrets: dict[str, bytes] = {}
+    for name, secret in pairs:
+        if not re.fullmatch(BACKEND_NAME_PATTERN, name):
+            raise CallbackSecretsInvalid(
+                f"CSP_CALLBACK_SECRETS backend name {name[:64]!r} is not lower-case letters, "
+                "digits and '-'"
+            )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise CallbackSecretsInvalid(
+                f"CSP_CALLBACK_SECRETS secret of {name!r} is shorter than {MIN_SECRET_LENGTH} "
+                "characters"
+            )
+        if name in secrets:
+            raise CallbackSecretsInvalid(f"CSP_CALLBACK_SECRETS names backend {name!r} twice")
+        secrets[name] = secret.encode()
+    return secrets
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The `X-Csp-Signature` value: HMAC-SHA256 over `<timestamp>.<raw body>`."""
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+@dataclass(frozen=True)
+class SignedDelivery:
+    backend: str
+    delivery_id: str
+
+    @property
+    def update_id(self) -> str:
+        """The Temporal update id: a redelivery of the same delivery has exactly one effect."""
+        return f"{self.backend}:{self.delivery_id}"
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    secrets: Mapping[str, bytes]
+    max_age: timedelta = timedelta(seconds=300)
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        decision: Decision,
+        now: datetime,
+    ) -> SignedDelivery:
+        """Who signed this delivery, or the reason it is refused. Order: headers present and
+        well-formed (400), backend known and signature valid (401), timestamp fresh (401),
+        backend allowed for this decision (403)."""
+        backend = headers.get(HEADER_BACKEND, "")
+        timestamp = headers.get(HEADER_TIMESTAMP, "")
+        signature = headers.get(HEADER_SIGNATURE, "")
+        delivery_id = headers.get(HEADER_DELIVERY_ID, "")
+        missing = [
+            name
+            for name, value in (
+                (HEADER_BACKEND, backend),
+                (HEADER_TIMESTAMP, timestamp),
+                (HEADER_SIGNATURE, signature),
+            )
+            if not value
+        ]
+        if missing:
+            raise SignatureMissing(f"missing header(s): {', '.join(missing)}")
+        if not re.fullmatch(TIMESTAMP_PATTERN, timestamp):
+            raise SignatureMissing(f"{HEADER_TIMESTAMP} is not a Unix time in seconds")
+        if not re.fullmatch(SIGNATURE_PATTERN, signature):
+            raise SignatureMissing(f"{HEADER_SIGNATURE} is not `sha256=<64 hex digits>`")
+        if not re.fullmatch(DELIVERY_ID_PATTERN, delivery_id):
+            raise DeliveryIdInvalid(
+                f"{HEADER_DELIVERY_ID} is required: 1-128 letters, digits or . _ : -"
+            )
+        secret = self.secrets.get(backend)
+        if secret is None:
+            # Compare anyway so an unknown backend costs the same as a bad signature.
+            hmac.compare_digest(signature, sign(b"-" * MIN_SECRET_LENGTH, timestamp, body))
+            raise SignatureInvalid("unknown backend or bad signature")
+        if not hmac.compare_digest(signature, sign(secret, timestamp, body)):
+            raise SignatureInvalid("unknown backend or bad signature")
+        age = now.timestamp() - int(timestamp)
+        window = self.max_age.total_seconds()
+        if abs(age) > window:
+            raise SignatureStale(
+                f"signature timestamp is {abs(int(age))} s "
+                f"{'old' if age > 0 else 'in the future'}; the window is {int(window)} s "
+                "(sign again with the current time)"
+            )
+        if backend not in decision.backends:
+            allowed = ", ".join(sorted(decision.backends))
+            raise BackendForbidden(
+                f"backend {backend!r} may not report {decision.pipeline.name} {decision.name} "
+                f"(allowed: {allowed})"
+            )
+        return SignedDelivery(backend=backend, delivery_id=delivery_id)

@@ -1,0 +1,203 @@
+"""The direct-bill application (DOMAIN.md section 7, DB-01..DB-11; cooldown RA-03).
+
+One pipeline per PGA and region (DB-10). Models for the application, its stages, the decisions
+backends report and the operator timers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from domain.capability_assessment import AssessmentScore, AssessmentWeights
+from domain.identifiers import CountryCode, NonEmptyText, PartnerId
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PartnerRole(StrEnum):
+    GLOBAL_ADMIN = "global_admin"
+    ADMIN_AGENT = "admin_agent"
+    SALES_AGENT = "sales_agent"
+    OTHER = "other"
+
+
+class SupportPlanKind(StrEnum):
+    ADVANCED = "advanced_support_for_partners"
+    PREMIER = "premier_support_for_partners"
+
+
+class SupportPlan(_Model):
+    """A premium support plan (DB-09): Advanced or Premier Support for Partners."""
+
+    kind: SupportPlanKind
+    contract_id: NonEmptyText
+    renewal_date: date
+
+
+class DirectBillApplication(_Model):
+    pga_id: PartnerId = Field(description="The partner global account (PGA) applying.")
+    region: CountryCode = Field(description="The country/region the direct-bill tenant sells in.")
+    pla_id: PartnerId = Field(description="The PLA of the selling location (DB-02).")
+    legal_name: NonEmptyText
+    applicant_email: EmailStr
+    applicant_name: NonEmptyText
+    applicant_role: PartnerRole = Field(description="Only a Global admin enrolls (004).")
+    authority_to_accept_agreements: bool = Field(description="DB-02, attested by the applicant.")
+    first_level_support: bool = Field(description="DB-02: first-level support capability.")
+    existing_support_plan: SupportPlan | None = Field(
+        default=None,
+        description="A premium support plan the company already has (DB-09 exception).",
+    )
+
+
+class DirectBillStage(StrEnum):
+    GATE = "gate"
+    ELIGIBILITY = "eligibility"
+    INITIAL_REVIEW = "initial_review"
+    ASSESSMENT = "assessment"
+    DECISION = "decision"
+    INFORMATION_REQUESTED = "information_requested"
+    ENROLLMENT_FORM = "enrollment_form"
+    CREDIT_REVIEW = "credit_review"
+    SUPPORT_PLAN = "support_plan"
+    MPA_ACCEPTANCE = "mpa_acceptance"
+    ACTIVATION = "activation"
+    ACTIVE = "active"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {
+            DirectBillStage.ACTIVE,
+            DirectBillStage.REFUSED,
+            DirectBillStage.REJECTED,
+            DirectBillStage.EXPIRED,
+            DirectBillStage.WITHDRAWN,
+        }
+
+
+class MicrosoftDecision(_Model):
+    """A decision Microsoft's teams report: initial requirements, application, credit."""
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+    decided_by: NonEmptyText
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> MicrosoftDecision:
+        if self.decision == "reject" and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejection must carry a reason for the applicant")
+        return self
+
+
+class InformationRequest(_Model):
+    """DB-08: Microsoft asks the applicant for more information; the pipeline pauses."""
+
+    question: NonEmptyText
+    requested_by: NonEmptyText
+
+
+class InformationAnswer(_Model):
+    answer: NonEmptyText
+    answered_by: NonEmptyText
+
+
+class EnrollmentForm(_Model):
+    """DB-09: the enrollment form submitted in Partner Center after approval."""
+
+    submission_id: NonEmptyText
+    submitted_by: NonEmptyText
+
+
+class SupportPlanPurchase(_Model):
+    plan: SupportPlan
+    reported_by: NonEmptyText
+
+
+class MpaAcceptance(_Model):
+    accepted_by: NonEmptyText
+
+
+class EligibilityCheck(_Model):
+    """One eligibility requirement's result, kept for the operator (DB-01..05)."""
+
+    rule: str
+    error_type: str
+    requirement: str
+    passed: bool
+    figure: str
+    threshold: str
+    message: str
+    since: datetime | None = None
+    """The date the figure counts from (tenure: the IR authorisation)."""
+
+
+class DirectBillPolicy(_Model):
+    """Operator settings for the direct-bill pipeline (DOMAIN.md open points; DB-06, DB-07)."""
+
+    window_closures: tuple[tuple[datetime, datetime], ...] = ()
+    """Half-open [start, end) intervals in which no new application is accepted (DB-07)."""
+    weights: AssessmentWeights = AssessmentWeights()
+    initial_review_deadline: timedelta = timedelta(days=30)
+    assessment_deadline: timedelta = timedelta(days=30)
+    assessment_reminder_interval: timedelta = timedelta(days=7)
+    information_deadline: timedelta = timedelta(days=14)
+    decision_deadline: timedelta = timedelta(days=30)
+    enrollment_form_deadline: timedelta = timedelta(days=30)
+    credit_review_deadline: timedelta = timedelta(days=30)
+    support_plan_deadline: timedelta = timedelta(days=30)
+    mpa_acceptance_deadline: timedelta = timedelta(days=30)
+    operations_email: EmailStr = "csp-operations@example.com"
+
+
+class DirectBillStatus(_Model):
+    workflow_id: str
+    pga_id: str
+    region: str
+    stage: DirectBillStage
+    waiting_for: str | None
+    deadline: datetime | None
+    eligibility: tuple[EligibilityCheck, ...] = ()
+    assessment: AssessmentScore | None = None
+    credit_approved: bool = False
+    support_plan: SupportPlan | None = None
+    open_information_request: str | None = None
+    outcome_reason: str | None = None
+    error_type: str | None = None
+    cooldown_until: datetime | None = None
+
+
+class DirectBillResult(_Model):
+    pga_id: str
+    region: str
+    outcome: DirectBillStage
+    reason: str | None = None
+    error_type: str | None = None
+    cooldown_until: datetime | None = None
+
+
+class RevenueLine(_Model):
+    """One CSP tenant's trailing-twelve-month transaction revenue (DB-03)."""
+
+    tenant_id: str
+    cloud_usd: Decimal = Field(ge=0)
+    perpetual_software_usd: Decimal = Field(ge=0)
+
+
+class SecurityRequirements(_Model):
+    """The Partner Center security score requirements (DB-04), as Graph reports them."""
+
+    admins_required_not_using_mfa_count: int = Field(ge=0)
+    security_contact_provided: bool
+    security_alerts_promptly_resolved: bool
+    average_response_time_in_hours: float | None = None

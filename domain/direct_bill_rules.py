@@ -1,0 +1,224 @@
+"""The direct-bill rules: the application gate (DB-07, DB-10, RA-03) and the eligibility
+requirements (DB-01..DB-05). Pure functions over facts the activities look up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from domain.calendar import add_months, add_years
+from domain.direct_bill import EligibilityCheck, PartnerRole, RevenueLine, SecurityRequirements
+from domain.errors import (
+    ApplicantNotGlobalAdmin,
+    ApplicationInProgress,
+    ApplicationWindowClosed,
+    CooldownActive,
+    EligibilityNotMet,
+    RegionAlreadyApproved,
+)
+
+TTM_REVENUE_THRESHOLD_USD = Decimal("1000000.00")
+TENURE_MONTHS = 12
+COOLDOWN_YEARS = 1
+
+
+def _usd(amount: Decimal) -> str:
+    return f"USD {amount:,.2f}"
+
+
+# ---- gate ---------------------------------------------------------------------------------------
+
+
+def require_window_open(now: datetime, closures: Iterable[tuple[datetime, datetime]]) -> None:
+    """DB-07: no new application inside a closure [start, end)."""
+    for start, end in closures:
+        if start <= now < end:
+            raise ApplicationWindowClosed(
+                f"direct-bill applications are closed from {start.isoformat()} until "
+                f"{end.isoformat()}; apply from {end.isoformat()}",
+                closed_from=start,
+                earliest_retry=end,
+            )
+
+
+def cooldown_end(decided_at: datetime) -> datetime:
+    """RA-03: the first instant a new application is allowed after a rejection or transition."""
+    return add_years(decided_at, COOLDOWN_YEARS)
+
+
+def require_no_cooldown(pga_id: str, now: datetime, cooldown_until: datetime | None) -> None:
+    if cooldown_until is not None and now < cooldown_until:
+        raise CooldownActive(
+            f"PGA {pga_id} must wait one year after its last rejection or transition; it can "
+            f"apply again from {cooldown_until.isoformat()}",
+            pga_id=pga_id,
+            earliest_retry=cooldown_until,
+        )
+
+
+def require_region_free(
+    *,
+    pga_id: str,
+    region: str,
+    existing_status: str | None,
+    existing_workflow_id: str | None,
+    workflow_id: str,
+) -> None:
+    """DB-10: one pipeline per PGA and region; an approved region is not applied for again."""
+    if existing_status == "active":
+        raise RegionAlreadyApproved(
+            f"PGA {pga_id} is already a direct-bill partner in {region}", region=region
+        )
+    if existing_status == "applying" and existing_workflow_id != workflow_id:
+        raise ApplicationInProgress(
+            f"PGA {pga_id} already has a direct-bill application for {region} in progress "
+            f"({existing_workflow_id})",
+            region=region,
+            workflow_id=existing_workflow_id,
+        )
+
+
+def require_global_admin(role: PartnerRole) -> None:
+    if role is not PartnerRole.GLOBAL_ADMIN:
+        raise ApplicantNotGlobalAdmin(
+            f"a direct-bill application must be made by a Global admin, not a {role.value}",
+            role=role.value,
+        )
+
+
+# ---- eligibility --------------------------------------------------------------------------------
+
+
+def check_tenure(ir_authorized_at: datetime | None, now: datetime) -> EligibilityCheck:
+    """DB-01: at least 12 months as an indirect reseller, counted from the IR authorisation."""
+    threshold = f"{TENURE_MONTHS} months as an indirect reseller"
+    if ir_authorized_at is None:
+        return EligibilityCheck(
+            rule="DB-01",
+            error_type="TenureInsufficient",
+            requirement="tenure",
+            passed=False,
+            figure="not an authorised indirect reseller",
+            threshold=threshold,
+            message="the PLA has no indirect-reseller authorisation on record",
+        )
+    eligible_from = add_months(ir_authorized_at, TENURE_MONTHS)
+    passed = now >= eligible_from
+    return EligibilityCheck(
+        rule="DB-01",
+        error_type="TenureInsufficient",
+        requirement="tenure",
+        passed=passed,
+        figure=f"indirect reseller since {ir_authorized_at.date().isoformat()}",
+        since=ir_authorized_at,
+        threshold=threshold,
+        message=(
+            "tenure requirement met"
+            if passed
+            else f"12 months as an indirect reseller are reached on {eligible_from.isoformat()}"
+        ),
+    )
+
+
+def total_ttm_revenue(lines: Sequence[RevenueLine]) -> Decimal:
+    """DB-03: summed over every CSP tenant of the PGA, perpetual software included."""
+    return sum((line.cloud_usd + line.perpetual_software_usd for line in lines), Decimal(0))
+
+
+def check_ttm_revenue(lines: Sequence[RevenueLine]) -> EligibilityCheck:
+    total = total_ttm_revenue(lines)
+    passed = total >= TTM_REVENUE_THRESHOLD_USD
+    return EligibilityCheck(
+        rule="DB-03",
+        error_type="RevenueInsufficient",
+        requirement="ttm_revenue",
+        passed=passed,
+        figure=f"{_usd(total)} over {len(lines)} CSP tenant(s)",
+        threshold=f"at least {_usd(TTM_REVENUE_THRESHOLD_USD)} TTM at PGA level",
+        message=(
+            "revenue requirement met"
+            if passed
+            else f"TTM revenue {_usd(total)} is {_usd(TTM_REVENUE_THRESHOLD_USD - total)} short"
+        ),
+    )
+
+
+def check_security(requirements: SecurityRequirements) -> EligibilityCheck:
+    """DB-04: MFA for every admin, a security contact, prompt response to security alerts."""
+    gaps = []
+    if requirements.admins_required_not_using_mfa_count:
+        gaps.append(f"{requirements.admins_required_not_using_mfa_count} admin(s) without MFA")
+    if not requirements.security_contact_provided:
+        gaps.append("no security contact")
+    if not requirements.security_alerts_promptly_resolved:
+        hours = requirements.average_response_time_in_hours
+        gaps.append(
+            "security alerts not resolved promptly"
+            + (f" (average {hours:g} h)" if hours is not None else "")
+        )
+    return EligibilityCheck(
+        rule="DB-04",
+        error_type="SecurityNonCompliant",
+        requirement="security_score",
+        passed=not gaps,
+        figure="; ".join(gaps) if gaps else "all mandatory requirements met",
+        threshold="MFA for every admin, a security contact, prompt alert response",
+        message="security requirements met" if not gaps else "security score: " + "; ".join(gaps),
+    )
+
+
+def check_designations(designations: Sequence[str]) -> EligibilityCheck:
+    """DB-05: at least one Solutions Partner designation."""
+    held = [d for d in designations if d.strip()]
+    return EligibilityCheck(
+        rule="DB-05",
+        error_type="DesignationMissing",
+        requirement="solutions_partner_designation",
+        passed=bool(held),
+        figure=", ".join(held) if held else "none",
+        threshold="at least one Solutions Partner designation",
+        message="designation requirement met" if held else "no Solutions Partner designation",
+    )
+
+
+def check_program(
+    *,
+    membership_active: bool,
+    pla_country: str | None,
+    region: str,
+    authority_to_accept_agreements: bool,
+    first_level_support: bool,
+) -> EligibilityCheck:
+    """DB-02: membership, a PLA where it sells, agreement authority, first-level support."""
+    gaps = []
+    if not membership_active:
+        gaps.append("partner-program membership is not active")
+    if pla_country != region:
+        gaps.append(f"the PLA is registered in {pla_country or 'no known country'}, not {region}")
+    if not authority_to_accept_agreements:
+        gaps.append("no authority to accept agreements")
+    if not first_level_support:
+        gaps.append("no first-level support capability")
+    return EligibilityCheck(
+        rule="DB-02",
+        error_type="ProgramRequirementMissing",
+        requirement="program_membership",
+        passed=not gaps,
+        figure="; ".join(gaps) if gaps else "all met",
+        threshold=f"active membership, a PLA in {region}, agreement authority, first-level support",
+        message="program requirements met" if not gaps else "; ".join(gaps),
+    )
+
+
+def require_eligible(checks: Sequence[EligibilityCheck]) -> None:
+    """All failures together, each with its figure and threshold."""
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise EligibilityNotMet(
+            "direct-bill requirements not met: "
+            + "; ".join(
+                f"{c.rule} {c.error_type}: {c.figure} (needs {c.threshold})" for c in failed
+            ),
+            failures=[c.model_dump() for c in failed],
+        )

@@ -1,0 +1,145 @@
+"""The annual direct-bill re-assessment and the transition back to indirect reseller
+(DOMAIN.md section 8, RA-01..RA-03, and DB-04's yearly security re-validation)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.capability_assessment import AssessmentScore, AssessmentWeights
+from domain.direct_bill import EligibilityCheck, SupportPlan
+from domain.identifiers import NonEmptyText
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DueKind(StrEnum):
+    """Why a partner is due in a month: its support-plan renewal month (RA-01), its onboarding
+    anniversary month (DB-04), or both."""
+
+    RENEWAL = "renewal"
+    SECURITY = "security"
+    BOTH = "both"
+
+    @property
+    def reassesses(self) -> bool:
+        return self is not DueKind.SECURITY
+
+    @property
+    def revalidates_security(self) -> bool:
+        return self is not DueKind.RENEWAL
+
+
+class DuePartner(_Model):
+    pga_id: str
+    region: str
+    pla_id: str
+    kind: DueKind
+    legal_name: str | None = None
+
+
+class SweepRequest(_Model):
+    """The monthly sweep's input. `month` (first day) overrides the schedule's time for manual
+    runs; the cursor and summary carry the sweep across continue-as-new."""
+
+    month: date | None = None
+    cursor: tuple[str, str] | None = None
+    paging_done: bool = False
+    outstanding: tuple[str, ...] = ()
+    summary: SweepSummary | None = None
+    wait_until: datetime | None = None
+
+
+class SweepSummary(_Model):
+    month: date
+    due: int = 0
+    started: int = 0
+    already_done: int = 0
+    """Partners whose re-assessment for the year already exists (a re-run or an overlap)."""
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    unfinished: int = 0
+
+
+class ReassessmentRequest(_Model):
+    pga_id: str
+    region: str
+    pla_id: str
+    kind: DueKind
+    month: date
+    sweep_workflow_id: str | None = None
+
+
+class ReassessmentPolicy(_Model):
+    """Operator settings for the re-assessment (DOMAIN.md open points)."""
+
+    weights: AssessmentWeights = AssessmentWeights()
+    questionnaire_reminder_interval: timedelta = timedelta(days=7)
+    plan_renewal_grace: timedelta = timedelta(days=30)
+    """How long after the passing-score notice the renewed support plan may be reported."""
+    sweep_grace: timedelta = timedelta(days=7)
+    """How long past its partners' last deadline the sweep waits for their outcomes."""
+    sweep_page_size: int = Field(default=200, ge=1, le=1000)
+    operations_email: str = "csp-operations@example.com"
+
+
+class PlanRenewal(_Model):
+    plan: SupportPlan
+    reported_by: NonEmptyText
+
+
+class ReassessmentStage(StrEnum):
+    SECURITY_CHECK = "security_check"
+    QUESTIONNAIRE = "questionnaire"
+    PLAN_RENEWAL = "plan_renewal"
+    REVENUE_CHECK = "revenue_check"
+    PASSED = "passed"
+    TRANSITION = "transition"
+    FAILED = "failed"
+
+
+class ReassessmentStatus(_Model):
+    workflow_id: str
+    pga_id: str
+    region: str
+    kind: DueKind
+    stage: ReassessmentStage
+    waiting_for: str | None
+    deadline: datetime | None
+    checks: tuple[EligibilityCheck, ...] = ()
+    assessment: AssessmentScore | None = None
+    failures: tuple[str, ...] = ()
+
+
+class ReassessmentOutcome(_Model):
+    """What a partner's re-assessment reports to the sweep and returns."""
+
+    workflow_id: str
+    pga_id: str
+    region: str
+    passed: bool
+    failures: tuple[str, ...] = ()
+    error: str | None = None
+    next_due: date | None = None
+    cooldown_until: datetime | None = None
+
+
+class TransitionRequest(_Model):
+    pga_id: str
+    region: str
+    pla_id: str
+    reasons: tuple[str, ...] = Field(min_length=1)
+
+
+class TransitionResult(_Model):
+    pga_id: str
+    region: str
+    cooldown_until: datetime
+
+
+SweepRequest.model_rebuild()

@@ -1,0 +1,76 @@
+"""Re-assessment rules: who is due in a month, what failing means, when the next one is due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from domain.calendar import end_of_month
+from domain.capability_assessment import AssessmentScore
+from domain.direct_bill import EligibilityCheck, SupportPlan
+from domain.reassessment import DueKind
+
+MIN_ANSWER_WINDOW = timedelta(days=14)
+"""A re-assessment that starts late in its month (a backfill) still gives the partner this long."""
+
+
+def questionnaire_deadline(month: date, started: datetime) -> datetime:
+    """By the end of the month (the operator default), but never less than MIN_ANSWER_WINDOW."""
+    month_end = end_of_month(datetime(month.year, month.month, 1, tzinfo=UTC))
+    return max(month_end, started + MIN_ANSWER_WINDOW)
+
+
+def month_of(moment: datetime | date) -> date:
+    """The month a sweep covers, as its first day."""
+    return date(moment.year, moment.month, 1)
+
+
+def due_kind(*, month: date, renewal_month: int | None, anniversary_month: int | None) -> DueKind:
+    """RA-01: the support-plan renewal month; DB-04: the onboarding-anniversary month."""
+    renewal = renewal_month == month.month
+    security = anniversary_month == month.month
+    if renewal and security:
+        return DueKind.BOTH
+    if renewal:
+        return DueKind.RENEWAL
+    if security:
+        return DueKind.SECURITY
+    raise ValueError(f"not due in {month:%Y-%m}")
+
+
+def plan_renewed(current_renewal: date | None, reported: SupportPlan | None) -> bool:
+    """RA-01: a premium plan whose renewal date is later than the one on record."""
+    if reported is None:
+        return False
+    return current_renewal is None or reported.renewal_date > current_renewal
+
+
+def reassessment_failures(
+    *,
+    score: AssessmentScore | None,
+    questionnaire_deadline: datetime | None,
+    checks: Sequence[EligibilityCheck],
+    plan_required: bool,
+    plan_ok: bool,
+) -> list[str]:
+    """RA-02: every requirement failed, named for the partner. Empty means the partner passed."""
+    failures = [
+        f"{c.rule} {c.requirement}: {c.figure} (needs {c.threshold})"
+        for c in checks
+        if not c.passed
+    ]
+    if questionnaire_deadline is not None and score is None:
+        failures.append(
+            f"RA-01 questionnaire: not submitted by {questionnaire_deadline.isoformat()}"
+        )
+    if score is not None and not score.passed:
+        failures.append(
+            f"RA-01 capability assessment: scored {score.total} (needs {score.pass_mark})"
+        )
+    if plan_required and not plan_ok:
+        failures.append("RA-01 premium support plan: not renewed")
+    return failures
+
+
+def next_due(month: date) -> date:
+    return date(month.year + 1, month.month, 1)

@@ -1,0 +1,283 @@
+"""Partnership, customer and region rules (DOMAIN.md REL-01..05, END-01..02, CUS-01..04, REG-01,
+SELF-01..03) as pure functions.
+
+Each takes the facts an activity looked up and either returns or raises a `BusinessRuleViolation`
+subtype whose message names what failed, the figures and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import (
+    AttestationMissing,
+    DecisionInvalid,
+    McaNotAccepted,
+    NoCommerceRelationship,
+    PartnershipNotActive,
+    RegionMismatch,
+    ResellerNotOnboarded,
+    RoleForbidden,
+    SelfDealing,
+)
+from domain.relationships import (
+    AgentRole,
+    CustomerAgreementAttestation,
+    CustomerAgreementRecord,
+    CustomerRelationshipRecord,
+    RemovalAttestations,
+    Requester,
+)
+
+ONBOARDED_RESELLER_STATUS = "active"
+"""The registry status of an indirect reseller that finished enrollment (ResellerStatus.ACTIVE)."""
+
+ACTIVE_PARTNERSHIP_STATUS = "active"
+"""The registry status of an accepted, not suspended, not removed partnership."""
+
+PARTNERSHIP_REQUESTERS = frozenset({AgentRole.ADMIN_AGENT})
+"""REL-03: an Admin agent sends the partnership request."""
+
+RESELLER_CHANGERS = frozenset({AgentRole.ADMIN_AGENT, AgentRole.SALES_AGENT})
+"""003: only an Admin or Sales agent removes a partnership or sets a subscription's reseller."""
+
+_ROLE_NAMES = {
+    AgentRole.GLOBAL_ADMIN: "Global admin",
+    AgentRole.ADMIN_AGENT: "Admin agent",
+    AgentRole.SALES_AGENT: "Sales agent",
+    AgentRole.HELPDESK_AGENT: "Helpdesk agent",
+}
+
+
+def _names(roles: Iterable[AgentRole]) -> str:
+    return " or ".join(_ROLE_NAMES[r] for r in sorted(roles))
+
+
+def require_role(requester: Requester, allowed: frozenset[AgentRole], action: str) -> None:
+    if requester.role not in allowed:
+        raise RoleForbidden(
+            f"{requester.user} acts as {_ROLE_NAMES[requester.role]}; only an "
+            f"{_names(allowed)} may {action}",
+            role=requester.role.value,
+            allowed=sorted(r.value for r in allowed),
+        )
+
+
+def require_can_request_partnership(requester: Requester) -> None:
+    """REL-03."""
+    require_role(requester, PARTNERSHIP_REQUESTERS, "request a partnership with a reseller")
+
+
+def require_can_remove_partnership(requester: Requester) -> None:
+    """003 / END-01."""
+    require_role(requester, RESELLER_CHANGERS, "remove a partnership")
+
+
+def require_can_set_partner_of_record(requester: Requester) -> None:
+    """003: setting a subscription's reseller (its Partner of Record)."""
+    require_role(requester, RESELLER_CHANGERS, "set the reseller (Partner of Record) of an order")
+
+
+def require_reseller_onboarded(reseller_partner_id: str, registry_status: str | None) -> None:
+    """REL-01: the reseller must already be an onboarded indirect reseller."""
+    if registry_status == ONBOARDED_RESELLER_STATUS:
+        return
+    known = (
+        f"its indirect-reseller enrollment is {registry_status}"
+        if registry_status
+        else "it has no indirect-reseller enrollment"
+    )
+    raise ResellerNotOnboarded(
+        f"PartnerID {reseller_partner_id} is not an onboarded indirect reseller ({known}); point "
+        "it to the indirect-reseller enrollment (ResellerEnrollment) and ask again once it is "
+        "active",
+        partner_id=reseller_partner_id,
+        registry_status=registry_status,
+    )
+
+
+def require_same_region(
+    *, rule: str, first: str, first_country: str, second: str, second_country: str
+) -> None:
+    """REG-01: partners sell and relate only within their own country/region."""
+    if first_country == second_country:
+        return
+    raise RegionMismatch(
+        f"{first} is in {first_country} but {second} is in {second_country}; partners relate "
+        f"and sell only within their own region ({rule})",
+        rule=rule,
+        first_country=first_country,
+        second_country=second_country,
+    )
+
+
+def require_partnership_active(
+    *, provider_partner_id: str, reseller_partner_id: str, status: str | None, purpose: str
+) -> None:
+    """REL-02 / CUS-02: an active partnership between the provider and the reseller."""
+    if status == ACTIVE_PARTNERSHIP_STATUS:
+        return
+    state = f"its partnership is {status}" if status else "there is no partnership"
+    raise PartnershipNotActive(
+        f"{purpose} needs an active partnership between provider {provider_partner_id} and "
+        f"reseller {reseller_partner_id}; {state}",
+        provider_partner_id=provider_partner_id,
+        reseller_partner_id=reseller_partner_id,
+        partnership_status=status,
+    )
+
+
+_ATTESTATIONS = {
+    "good_faith": "the decision was made in good faith",
+    "legitimate_business_reason": "it was made for a legitimate business reason",
+    "complies_with_contracts": "the termination complies with every contract with customers "
+    "and partners",
+    "holds_microsoft_harmless": "the provider defends and holds Microsoft harmless against "
+    "third-party claims",
+}
+
+
+def require_removal_attestations(attestations: RemovalAttestations) -> None:
+    """END-02: all four attestations must be true."""
+    missing = [name for name in _ATTESTATIONS if not getattr(attestations, name)]
+    if not missing:
+        return
+    raise AttestationMissing(
+        "a partnership is removed only with all four attestations; not attested: "
+        + "; ".join(f"{name} ({_ATTESTATIONS[name]})" for name in missing),
+        missing=missing,
+    )
+
+
+class SelfDealingFacts(BaseModel):
+    """What SELF-01..03 need about an invited customer (gathered by an activity)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_tenant_id: str
+    customer_partner_id: str | None
+    customer_is_affiliate: bool
+    seller_partner_ids: tuple[str, ...]
+    """The reseller, and the provider of a joint invitation."""
+    csp_tenant_owner: str | None
+    """The partner whose CSP tenant the customer tenant is, as the registry knows it."""
+    provider_partner_id: str | None
+    customer_partnership_with_provider: str | None = None
+    """Status of a partnership in which the customer's PartnerID is the provider's reseller."""
+
+
+def self_dealing_problems(facts: SelfDealingFacts) -> list[str]:
+    problems: list[str] = []
+    if facts.customer_partner_id is not None and facts.customer_partner_id in (
+        facts.seller_partner_ids
+    ):
+        problems.append(
+            f"SELF-01: the customer is PartnerID {facts.customer_partner_id} itself; partners "
+            "may not sell to themselves"
+        )
+    if facts.customer_is_affiliate:
+        problems.append(
+            "SELF-01: the customer is an affiliate of the selling partner; partners may not sell "
+            "to their affiliates as end customers"
+        )
+    if facts.csp_tenant_owner is not None:
+        problems.append(
+            f"SELF-02: tenant {facts.customer_tenant_id} is the CSP tenant of PartnerID "
+            f"{facts.csp_tenant_owner}; a partner buying for its own use buys from another "
+            "reseller or direct-bill partner into a separate Customer-type tenant"
+        )
+    if facts.customer_partnership_with_provider == ACTIVE_PARTNERSHIP_STATUS:
+        problems.append(
+            f"SELF-03: PartnerID {facts.customer_partner_id} is already an indirect reseller of "
+            f"provider {facts.provider_partner_id} and cannot also be its end customer; use "
+            "another tenant, another provider, or a second reseller relationship"
+        )
+    return problems
+
+
+def require_no_self_dealing(facts: SelfDealingFacts) -> None:
+    """SELF-01..03, naming every problem found."""
+    problems = self_dealing_problems(facts)
+    if problems:
+        raise SelfDealing(
+            f"customer tenant {facts.customer_tenant_id} cannot be invited: " + "; ".join(problems),
+            customer_tenant_id=facts.customer_tenant_id,
+            problems=problems,
+        )
+
+
+def require_commerce_relationship(
+    *,
+    provider_partner_id: str,
+    customer_tenant_id: str,
+    relationships: Sequence[CustomerRelationshipRecord],
+) -> CustomerRelationshipRecord:
+    """CUS-01 / CUS-03: a provider orders for a customer only through an accepted joint invitation
+    (the customer's reseller relationship with it). Returns that relationship."""
+    for record in relationships:
+        if (
+            record.customer_tenant_id == customer_tenant_id
+            and record.provider_partner_id == provider_partner_id
+            and record.status.is_accepted
+        ):
+            return record
+    seen = ", ".join(
+        f"{r.kind.value} with reseller {r.reseller_partner_id} ({r.status.value})"
+        for r in relationships
+    )
+    raise NoCommerceRelationship(
+        f"provider {provider_partner_id} has no accepted reseller relationship with customer "
+        f"{customer_tenant_id}" + (f" (known: {seen})" if seen else "") + "; the customer must "
+        "accept a joint invitation from the reseller and this provider first",
+        provider_partner_id=provider_partner_id,
+        customer_tenant_id=customer_tenant_id,
+    )
+
+
+def require_customer_agreement(
+    *, customer_tenant_id: str, agreement: CustomerAgreementRecord | None, now: datetime
+) -> None:
+    """CUS-04: the customer accepted the Microsoft Customer Agreement before any order."""
+    if agreement is not None and agreement.accepted_at <= now:
+        return
+    raise McaNotAccepted(
+        f"customer {customer_tenant_id} has no attested acceptance of the Microsoft Customer "
+        "Agreement; attest it (attest_customer_agreement) before ordering",
+        customer_tenant_id=customer_tenant_id,
+    )
+
+
+def require_valid_agreement_attestation(
+    attestation: CustomerAgreementAttestation, *, now: datetime
+) -> None:
+    """CUS-04: an attestation names when the customer accepted, which cannot be in the future."""
+    accepted_at = attestation.accepted_at
+    if accepted_at.tzinfo is None:
+        raise DecisionInvalid("accepted_at must carry a time zone, e.g. 2026-01-05T09:00:00Z")
+    if accepted_at > now:
+        raise DecisionInvalid(
+            f"the Microsoft Customer Agreement cannot have been accepted at "
+            f"{accepted_at.isoformat()}, which is after now ({now.isoformat()})",
+            accepted_at=accepted_at,
+        )
+
+
+def require_same_customer(*, expected: str, reported: str) -> None:
+    """CUS-03: an acceptance delivery must be for the invited customer."""
+    if expected != reported:
+        raise DecisionInvalid(
+            f"this invitation is for customer {expected}; the acceptance reported names {reported}",
+            expected=expected,
+            reported=reported,
+        )
+
+
+def reminder_times(
+    sent_at: datetime, reminders: Sequence[timedelta], expiry: timedelta
+) -> tuple[tuple[datetime, ...], datetime]:
+    """REL-04 / CUS-02: when to remind (only strictly before the expiry) and the expiry instant."""
+    deadline = sent_at + expiry
+    return tuple(sent_at + r for r in reminders if sent_at + r < deadline), deadline

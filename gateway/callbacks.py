@@ -1,0 +1,201 @@
+"""Signed backend callbacks: one route per entry of `app.callbacks.DECISIONS`.
+
+Each request is checked in this order, and nothing reaches a pipeline unless all pass: route and
+key (404), signature headers (400), backend and HMAC signature (401), freshness (401), backend
+allowed for this decision (403), JSON (400), payload model (422). Then the decision goes to the
+pipeline as a Temporal update whose id is `<backend>:<X-Delivery-Id>`, so a redelivery has exactly
+one effect and gets the same answer; the pipeline's acknowledgement (200) or refusal (its error
+type, mapped to 409/410/422) goes back to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from app import contract
+from app.callbacks import (
+    CallbackRejected,
+    Decision,
+    MalformedJson,
+    PayloadInvalid,
+    PayloadTooLarge,
+    PipelineBusy,
+    PipelineClosed,
+    PipelineNotFound,
+    SignatureCheck,
+    SignedDelivery,
+    refusal_status,
+)
+from app.codec import validation_fields, validation_summary
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def error_response(error_type: str, message: str, status: int, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(
+        {"error": {"type": error_type, "message": message, **extra}}, status, headers=headers
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over {limit // 1024} KiB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over {limit // 1024} KiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    check: SignatureCheck
+    update_timeout: timedelta = timedelta(seconds=30)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def _validated(decision: Decision, body: bytes) -> pydantic.BaseModel:
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise MalformedJson("the body is not valid UTF-8 JSON") from None
+    if not isinstance(parsed, dict):
+        raise MalformedJson("the body must be a JSON object")
+    try:
+        return decision.payload.model_validate_json(body)
+    except pydantic.ValidationError as err:
+        raise PayloadInvalid(validation_summary(err), validation_fields(err)) from None
+
+
+async def _closed_or_missing(client: Client, decision: Decision, workflow_id: str) -> None:
+    """The update found no running workflow: say whether it ended or never existed."""
+    what = f"{decision.pipeline.name} pipeline {workflow_id}"
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise PipelineNotFound(f"there is no {what}") from None
+        raise
+    if described.status is WorkflowExecutionStatus.RUNNING:
+        raise PipelineBusy(f"{what} is running but did not take the update; redeliver")
+    outcome = described.typed_search_attributes.get(contract.SA_OUTCOME)
+    status = described.status.name.lower() if described.status else "closed"
+    ended = f"{status}, outcome {outcome}" if outcome else status
+    raise PipelineClosed(f"{what} has ended ({ended}); nothing changed")
+
+
+def callback_routes(
+    client: Client, config: CallbackConfig, decisions: Sequence[Decision]
+) -> list[Route]:
+    async def deliver(request: Request, decision: Decision) -> Response:
+        delivery: SignedDelivery | None = None
+        workflow_id: str | None = None
+        try:
+            keys = {k.name: str(request.path_params[k.name]) for k in decision.pipeline.keys}
+            for key in decision.pipeline.keys:
+                if not key.matches(keys[key.name]):
+                    raise PipelineNotFound(
+                        f"no {decision.pipeline.name} pipeline has {key.name} "
+                        f"{keys[key.name][:64]!r} ({key.description})"
+                    )
+            body = await read_body(request, MAX_BODY_BYTES)
+            delivery = config.check.verify(request.headers, body, decision, config.clock())
+            payload = _validated(decision, body)
+            workflow_id = decision.pipeline.workflow_id(**keys)
+            handle = client.get_workflow_handle(workflow_id)
+            try:
+                answer = await handle.execute_update(
+                    decision.update,
+                    payload,
+                    id=delivery.update_id,
+                    result_type=decision.result,
+                    rpc_timeout=config.update_timeout,
+                )
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError):
+                    status = refusal_status(cause.type)
+                    log.info(
+                        "callback_refused_by_pipeline",
+                        decision=decision.name,
+                        workflow_id=workflow_id,
+                        backend=delivery.backend,
+                        delivery_id=delivery.delivery_id,
+                        error_type=cause.type,
+                        status=status,
+                    )
+                    return error_response(cause.type or "UpdateRefused", cause.message, status)
+                raise
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                raise PipelineBusy(
+                    f"{workflow_id} did not answer within "
+                    f"{int(config.update_timeout.total_seconds())} s; redeliver with the same "
+                    "X-Delivery-Id"
+                ) from None
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                await _closed_or_missing(client, decision, workflow_id)
+                raise
+        except CallbackRejected as rejected:
+            log.info(
+                "callback_rejected",
+                path=request.url.path,
+                backend=delivery.backend if delivery else None,
+                workflow_id=workflow_id,
+                error_type=rejected.error_type,
+                status=rejected.status,
+            )
+            extra = {"fields": rejected.fields} if isinstance(rejected, PayloadInvalid) else {}
+            return error_response(rejected.error_type, rejected.message, rejected.status, **extra)
+        log.info(
+            "callback_accepted",
+            decision=decision.name,
+            workflow_id=workflow_id,
+            backend=delivery.backend,
+            delivery_id=delivery.delivery_id,
+        )
+        return JSONResponse(answer.model_dump(mode="json"))
+
+    def endpoint(decision: Decision) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            return await deliver(request, decision)
+
+        return handler
+
+    async def unknown(request: Request) -> Response:
+        known = sorted({f"{d.pipeline.name}/{d.name}" for d in decisions})
+        return error_response(
+            PipelineNotFound.error_type,
+            f"no callback at {request.url.path[:200]}; known: {', '.join(known)}",
+            404,
+        )
+
+    routes = [Route(d.path, endpoint(d), methods=["POST"]) for d in decisions]
+    routes.append(Route("/callbacks/{rest:path}", unknown, methods=["POST"]))
+    return routes

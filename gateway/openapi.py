@@ -1,0 +1,321 @@
+"""The gateway's OpenAPI 3.1 document, generated from the decision table and the pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from app.callbacks import (
+    DELIVERY_ID_PATTERN,
+    HEADER_BACKEND,
+    HEADER_DELIVERY_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    SIGNATURE_PATTERN,
+    TIMESTAMP_PATTERN,
+    Decision,
+)
+
+_REF = "#/components/schemas/{model}"
+_ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+
+_ERROR_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string", "description": "stable error type"},
+                "message": {"type": "string", "description": "what failed, for an operator"},
+                "fields": {
+                    "type": "array",
+                    "description": "PayloadInvalid: each failing field (never its value)",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "type"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "type": {"type": "string"},
+                            "rule": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+_PAYLOADS: dict[str, Any] = {
+    "type": "object",
+    "description": "Temporal Payloads in proto3 JSON (metadata values and data are base64)",
+    "required": ["payloads"],
+    "properties": {
+        "payloads": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "metadata": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "contentEncoding": "base64"},
+                    },
+                    "data": {"type": "string", "contentEncoding": "base64"},
+                },
+            },
+        }
+    },
+}
+
+_SIGNING = (
+    "Signed by a backend: `X-Csp-Signature: sha256=<hex HMAC-SHA256 over "
+    "`<X-Csp-Timestamp>.<raw body>` with the backend's shared secret>`. The timestamp (Unix "
+    "seconds) must be within the freshness window. `X-Delivery-Id` makes a redelivery have "
+    "exactly one effect: the same delivery sent again gets the same answer."
+)
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "malformed request: missing or malformed signature headers, delivery id or JSON",
+        401: "unknown backend, bad signature or stale timestamp (SignatureInvalid/Stale)",
+        403: "this backend may not report this decision (BackendForbidden)",
+        404: "no such pipeline, or no pipeline with this key (PipelineNotFound)",
+        409: "the pipeline refused: wrong stage or another business rule (type says which)",
+        410: "the pipeline has ended or the request has expired",
+        413: "body over 64 KiB",
+        422: "the body does not fit the decision's model (PayloadInvalid, fields listed)",
+        503: "the pipeline did not answer in time: redeliver with the same delivery id",
+    }
+    return {
+        str(s): {"description": reasons[s], "content": {"application/json": {"schema": _ERROR}}}
+        for s in statuses
+    }
+
+
+def _header(name: str, pattern: str, description: str, example: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+        "example": example,
+    }
+
+
+def _callback_operation(decision: Decision) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": key.name,
+            "in": "path",
+            "required": True,
+            "description": key.description,
+            "schema": {"type": "string", "pattern": key.pattern},
+            "example": key.example,
+        }
+        for key in decision.pipeline.keys
+    ]
+    backend_example = sorted(decision.backends)[0]
+    parameters += [
+        _header(
+            HEADER_BACKEND,
+            "^(" + "|".join(sorted(decision.backends)) + ")$",
+            f"the calling backend; allowed: {', '.join(sorted(decision.backends))}",
+            backend_example,
+        ),
+        _header(HEADER_TIMESTAMP, TIMESTAMP_PATTERN, "Unix time (seconds) of signing", "0"),
+        _header(HEADER_SIGNATURE, SIGNATURE_PATTERN, "sha256=<hex HMAC>", "sha256=" + "0" * 64),
+        _header(
+            HEADER_DELIVERY_ID,
+            DELIVERY_ID_PATTERN,
+            "unique per delivery, reused on redelivery",
+            "delivery-0001",
+        ),
+    ]
+    return {
+        "operationId": f"{decision.pipeline.name}.{decision.name}",
+        "summary": decision.summary,
+        "description": (
+            f"Temporal update `{decision.update}` on the `{decision.pipeline.workflow_type}` "
+            f"workflow. {_SIGNING}"
+        ),
+        "tags": [decision.pipeline.name],
+        "parameters": parameters,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": _REF.format(model=decision.payload.__name__)}
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "accepted: the pipeline's acknowledgement",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": _REF.format(model=decision.result.__name__)}
+                    }
+                },
+            },
+            **_errors(400, 401, 403, 404, 409, 410, 413, 422, 503),
+        },
+    }
+
+
+def _codec_operation(kind: str) -> dict[str, Any]:
+    return {
+        "operationId": f"codec.{kind}",
+        "summary": f"{kind.capitalize()} Temporal payloads (remote codec for the UI and CLI)",
+        "security": [{"codecToken": []}, {"codecSession": []}],
+        "tags": ["codec"],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}},
+        },
+        "responses": {
+            "200": {
+                "description": f"the {kind}d payloads",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}
+                },
+            },
+            **{
+                status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+                for status, text in {
+                    "400": "not Payloads JSON",
+                    "401": "no valid bearer token or session",
+                    "404": "payload encryption is off",
+                    "413": "body over 4 MiB",
+                    "422": "a payload cannot be decrypted (unknown key id or tampered)",
+                }.items()
+            },
+        },
+    }
+
+
+def _verify_email_paths() -> dict[str, Any]:
+    html = {"text/html": {"schema": {"type": "string"}}}
+    html_or_json = {**html, "application/json": {"schema": _ERROR}}
+    refused = {
+        status: {"description": text, "content": html_or_json}
+        for status, text in {
+            "400": "TokenInvalid",
+            "404": "no enrollment waits for this link",
+            "409": "TokenAlreadyUsed / WrongStage",
+            "410": "TokenExpired",
+        }.items()
+    }
+    return {
+        "get": {
+            "operationId": "verify-email.show",
+            "summary": "The confirmation page of an email-verification link (never consumes it)",
+            "tags": ["verify-email"],
+            "parameters": [
+                {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": {"description": "the page", "content": html}, **refused},
+        },
+        "post": {
+            "operationId": "verify-email.confirm",
+            "summary": "Confirm an email address (the page's button)",
+            "tags": ["verify-email"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"token": {"type": "string"}},
+                            "required": ["token"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "verified",
+                    "content": {
+                        **html,
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            }
+                        },
+                    },
+                },
+                **refused,
+            },
+        },
+    }
+
+
+def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") -> dict[str, Any]:
+    models: list[type[BaseModel]] = []
+    for decision in decisions:
+        for model in (decision.payload, decision.result):
+            if model not in models:
+                models.append(model)
+    _, definitions = models_json_schema(
+        [
+            (m, "validation" if m in {d.payload for d in decisions} else "serialization")
+            for m in models
+        ],
+        ref_template=_REF,
+    )
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
+    schemas["ErrorBody"] = _ERROR_BODY
+    schemas["Payloads"] = _PAYLOADS
+    paths: dict[str, Any] = {
+        decision.path: {"post": _callback_operation(decision)} for decision in decisions
+    }
+    paths["/verify-email"] = _verify_email_paths()
+    paths["/decode"] = {"post": _codec_operation("decode")}
+    paths["/encode"] = {"post": _codec_operation("encode")}
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "summary": "Liveness",
+            "responses": {
+                "200": {
+                    "description": "up",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"status": {"type": "string"}},
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": "1",
+            "description": (
+                "Backend callbacks for the CSP enrollment pipelines, the email-verification "
+                "link, and the payload codec. " + _SIGNING
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "codecToken": {"type": "http", "scheme": "bearer"},
+                "codecSession": {"type": "apiKey", "in": "cookie", "name": "csp_codec_session"},
+            },
+        },
+    }

@@ -1,0 +1,164 @@
+"""Records the replay histories in `tests/histories/` from real runs on the Temporal dev server.
+
+    .venv/bin/python -m tests.record_histories              # every scenario
+    .venv/bin/python -m tests.record_histories withdrawn    # only the ones named
+
+Each scenario runs the production worker (`worker.open_dependencies` + `build_worker`) on a fresh
+dev server with a real SMTP sink, a SQLite registry and a local Partner Center file, drives one
+pipeline the way its callers do (verification link, backend updates, timers), and writes the
+history of every workflow of that run (the pipeline and its children) as
+`WorkflowHistory.to_json()` to `tests/histories/<workflow type>.<scenario>.json`.
+`tests/test_replay.py` replays every file of the folder with the production data converter and
+sandbox on every test run.
+
+A history records a released version of a workflow: when a change makes an existing history fail
+to replay, running pipelines would fail the same way. Keep the history and guard the change with
+`workflow.patched(...)`; record again only for a change that never ran in production. A new
+pipeline adds its scenarios to `SCENARIOS` below (or saves histories its own way: any file that
+`WorkflowHistory.from_json` reads, such as a history downloaded from the Web UI, is replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.mail.smtp_sink import SmtpSink
+from app import contract
+from app.binaries import temporal_cli
+from app.settings import Settings
+from app.temporal_client import DATA_CONVERTER
+from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, Withdrawal
+from tests.conftest import JP_PARTNER, TOKEN_SECRET, application, free_port, partner_center_data
+from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from worker import build_worker, open_dependencies
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+# Short review timers so the abandoned run ends in seconds: reminders every 2 s, deadline 5 s.
+REVIEW_REMINDER_DAYS = 2 / 86400
+REVIEW_DEADLINE_DAYS = 5 / 86400
+
+Scenario = Callable[[Client, SmtpSink], Awaitable[list[str]]]
+"""Drives one run to its end; returns the ids of the workflows whose histories to keep."""
+
+
+async def _wait_stage(client: Client, workflow_id: str, stage: EnrollmentStage) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(300):
+        if (await status(handle)).stage is stage:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{workflow_id} never reached {stage.value}")
+
+
+async def _expect(client: Client, workflow_id: str, outcome: EnrollmentStage) -> None:
+    result = await client.get_workflow_handle(workflow_id, result_type=EnrollmentResult).result()
+    if result.outcome is not outcome:
+        raise AssertionError(f"{workflow_id} ended {result.outcome.value}, not {outcome.value}")
+
+
+async def active(client: Client, sink: SmtpSink) -> list[str]:
+    """The full pipeline: link opened, review approved, Admin agent set up, MPA signed."""
+    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    handle = await start_enrollment(client, workflow_id, application())
+    await verify(client, workflow_id, await latest_token(sink, 1))
+    await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
+    await decide(handle, "approve")
+    await _expect(client, workflow_id, EnrollmentStage.ACTIVE)
+    return [workflow_id, contract.email_verification_id(workflow_id)]
+
+
+async def abandoned(client: Client, sink: SmtpSink) -> list[str]:
+    """Verified, then no review decision before the review deadline (reminders on the way)."""
+    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    await start_enrollment(client, workflow_id, application())
+    await verify(client, workflow_id, await latest_token(sink, 1))
+    await _expect(client, workflow_id, EnrollmentStage.ABANDONED)
+    return [workflow_id, contract.email_verification_id(workflow_id)]
+
+
+async def withdrawn(client: Client, sink: SmtpSink) -> list[str]:
+    """Withdrawn while the link is unopened: the verification child is cancelled."""
+    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    handle = await start_enrollment(client, workflow_id, application())
+    await latest_token(sink, 1)
+    await handle.execute_update(
+        contract.UPDATE_WITHDRAW,
+        Withdrawal(reason="applied by mistake", requested_by="ops@csp"),
+    )
+    await _expect(client, workflow_id, EnrollmentStage.WITHDRAWN)
+    return [workflow_id, contract.email_verification_id(workflow_id)]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "active": active,
+    "abandoned": abandoned,
+    "withdrawn": withdrawn,
+}
+
+
+async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        data_file = state / "partner-center.json"
+        data_file.write_text(json.dumps(partner_center_data()))
+        env = await WorkflowEnvironment.start_local(
+            data_converter=DATA_CONVERTER,
+            dev_server_existing_path=temporal_cli(),
+            ip="127.0.0.1",
+            port=free_port(),
+            search_attributes=contract.SEARCH_ATTRIBUTES,
+            dev_server_log_level="error",
+        )
+        try:
+            async with SmtpSink(state / "mail", host="127.0.0.1", port=0) as sink:
+                settings = Settings(
+                    state_dir=state,
+                    smtp_host="127.0.0.1",
+                    smtp_port=sink.port,
+                    token_secrets=TOKEN_SECRET,
+                    partner_center_data=data_file,
+                    operations_email="ops@csp.example",
+                    review_reminder_days=REVIEW_REMINDER_DAYS,
+                    review_deadline_days=REVIEW_DEADLINE_DAYS,
+                )
+                async with (
+                    open_dependencies(settings) as deps,
+                    build_worker(env.client, deps, settings),
+                ):
+                    workflow_ids = await asyncio.wait_for(scenario(env.client, sink), 120)
+            written = []
+            for workflow_id in workflow_ids:
+                handle = env.client.get_workflow_handle(workflow_id)
+                described = await handle.describe()
+                if described.status is WorkflowExecutionStatus.RUNNING:
+                    raise AssertionError(f"{workflow_id} is still running: record closed runs")
+                history = await handle.fetch_history()
+                path = folder / f"{described.workflow_type}.{name}.json"
+                path.write_text(history.to_json() + "\n")
+                written.append(path)
+            return written
+        finally:
+            await env.shutdown()
+
+
+async def _main(names: list[str]) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {sorted(unknown)}; known: {sorted(SCENARIOS)}")
+    HISTORIES.mkdir(exist_ok=True)
+    for name in names or list(SCENARIOS):
+        for path in await _record(name, SCENARIOS[name], HISTORIES):
+            print(f"recorded {path.relative_to(HISTORIES.parent.parent)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(sys.argv[1:]))

@@ -1,0 +1,239 @@
+"""Data and helpers that drive the relationship pipelines the way their callers do: a provider, its
+indirect resellers and a customer in the local Partner Center file and the registry; requests as
+plain JSON; the updates the UI, the CLI or a webhook relay would send."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from adapters.mail.smtp_sink import SmtpSink
+from adapters.registry import ResellerRecord, ResellerStatus
+from app import contract
+from domain.relationships import (
+    CustomerInvitationRequest,
+    CustomerInvitationResult,
+    OrderResult,
+    PartnershipRecord,
+    PartnershipRequest,
+    PartnershipResult,
+    PartnershipStage,
+    SubscriptionOrderRequest,
+)
+from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
+
+PROVIDER = "3456789"
+PROVIDER_TENANT = uuid.UUID("5b0f8a8e-2c3d-4e5f-8a9b-0c1d2e3f4a5b")
+RESELLER = JP_PARTNER  # an active JP indirect reseller that signed the MPA
+RESELLER_TENANT = JP_TENANT
+UNSIGNED_RESELLER = UNSIGNED_PARTNER  # active JP indirect reseller, MPA not signed
+US_RESELLER = US_PARTNER  # active US indirect reseller
+NOT_ENROLLED = "6345678"  # JP partner profile, never enrolled as an indirect reseller
+CUSTOMER = uuid.UUID("d2a7c9e4-3b1f-4c6a-9e8d-5f7a1b2c3d4e")
+PARTNERSHIP_LINK = (
+    "https://partner.microsoft.com/dashboard/v2/indirect-resellers/accept"
+    "?providerId=5b0f8a8e-2c3d-4e5f-8a9b-0c1d2e3f4a5b&code=Zx%2Bq%3D%3D&lang=ja-JP"
+)
+"""As copied from Partner Center: percent-encoding included, which must survive untouched."""
+
+
+async def prepare(stack: Stack, *, partnerships: tuple[str, ...] = ()) -> None:
+    """Partner Center knows the provider, the resellers and the customer; the registry knows the
+    resellers as enrolled. `partnerships`: resellers already in an active partnership."""
+
+    def change(data: dict[str, Any]) -> None:
+        data["profiles"][PROVIDER] = {
+            "partnerName": "Tokyo Cloud Distribution K.K.",
+            "country": "JP",
+        }
+        data["profiles"][NOT_ENROLLED] = {"partnerName": "Fabrikam Japan G.K.", "country": "JP"}
+        data["agreements"][PROVIDER] = {"isAgreementSigned": True}
+        data["indirectResellers"] = {
+            pid: {"programStatus": "Active"} for pid in (RESELLER, UNSIGNED_RESELLER, US_RESELLER)
+        }
+        data["relationships"] = {}
+        data["customers"] = {
+            str(CUSTOMER): {
+                "companyName": "Minato Trading K.K.",
+                "country": "JP",
+                "partners": [PROVIDER, RESELLER, UNSIGNED_RESELLER],
+            }
+        }
+
+    stack.edit_partner_center(change)
+    now = datetime.now(UTC)
+    for pid, country, tenant in (
+        (RESELLER, "JP", str(RESELLER_TENANT)),
+        (UNSIGNED_RESELLER, "JP", None),
+        (US_RESELLER, "US", None),
+    ):
+        await stack.registry.save_reseller(
+            ResellerRecord(
+                partner_id=pid,
+                status=ResellerStatus.ACTIVE,
+                country=country,
+                tenant_id=tenant,
+                workflow_id=contract.reseller_enrollment_id(pid),
+                ir_authorized_at=now,
+                active_since=now,
+                updated_at=now,
+            )
+        )
+    for reseller in partnerships:
+        await stack.registry.save_partnership(
+            PartnershipRecord(
+                provider_partner_id=PROVIDER,
+                reseller_partner_id=reseller,
+                status=PartnershipStage.ACTIVE,
+                region="JP",
+                provider_tenant_id=str(PROVIDER_TENANT),
+                workflow_id=contract.partnership_id(PROVIDER, reseller),
+                requested_at=now,
+                accepted_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def partnership_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "provider_tenant_id": str(PROVIDER_TENANT),
+        "reseller_partner_id": RESELLER,
+        "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+        "reseller_email": "partners@contoso.example",
+        "reseller_contact_name": "Hanako Yamada",
+        "invitation_link": PARTNERSHIP_LINK,
+        "message": "We look forward to serving Japanese customers together.",
+    }
+    base.update(overrides)
+    return base
+
+
+def invitation_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "kind": "joint",
+        "reseller_partner_id": RESELLER,
+        "provider_partner_id": PROVIDER,
+        "customer_tenant_id": str(CUSTOMER),
+        "customer_name": "Minato Trading K.K.",
+        "customer_country": "JP",
+        "customer_email": "it@minato.example",
+        "customer_contact_name": "Taro Suzuki",
+        "customer_is_affiliate": False,
+        "requested_by": {"user": "sales@contoso.example", "role": "sales_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+def order_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "order_ref": "PO-2026-0001",
+        "customer_tenant_id": str(CUSTOMER),
+        "partner_of_record": RESELLER,
+        "line_items": [
+            {
+                "offer_id": "CFQ7TTC0LH18:0001",
+                "quantity": 10,
+                "friendly_name": "Microsoft 365 Business Basic",
+            }
+        ],
+        "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+def agreement(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "signer_name": "Taro Suzuki",
+        "accepted_at": "2026-01-05T09:00:00Z",
+        "attested_by": "sales@contoso.example",
+    }
+    base.update(overrides)
+    return base
+
+
+def attestations(**overrides: bool) -> dict[str, bool]:
+    base = {
+        "good_faith": True,
+        "legitimate_business_reason": True,
+        "complies_with_contracts": True,
+        "holds_microsoft_harmless": True,
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_partnership(
+    client: Client, request: dict[str, Any], workflow_id: str | None = None
+) -> WorkflowHandle[Any, PartnershipResult]:
+    model = PartnershipRequest.model_validate(request)
+    return await client.start_workflow(
+        contract.PARTNERSHIP,
+        model,
+        id=workflow_id
+        or contract.partnership_id(model.provider_partner_id, model.reseller_partner_id),
+        task_queue=contract.TASK_QUEUE,
+        result_type=PartnershipResult,
+    )
+
+
+async def start_invitation(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, CustomerInvitationResult]:
+    model = CustomerInvitationRequest.model_validate(request)
+    return await client.start_workflow(
+        contract.CUSTOMER_INVITATION,
+        model,
+        id=contract.customer_invitation_id(
+            model.reseller_partner_id, str(model.customer_tenant_id)
+        ),
+        task_queue=contract.TASK_QUEUE,
+        result_type=CustomerInvitationResult,
+    )
+
+
+async def start_order(client: Client, request: dict[str, Any]) -> WorkflowHandle[Any, OrderResult]:
+    model = SubscriptionOrderRequest.model_validate(request)
+    return await client.start_workflow(
+        contract.SUBSCRIPTION_ORDER,
+        model,
+        id=contract.subscription_order_id(model.provider_partner_id, model.order_ref),
+        task_queue=contract.TASK_QUEUE,
+        result_type=OrderResult,
+    )
+
+
+async def update(
+    handle: WorkflowHandle[Any, Any], name: str, payload: dict[str, Any], result_type: type[Any]
+) -> Any:
+    """Send an update as the CLI would: plain JSON mapped onto the handler's model."""
+    return await handle.execute_update(name, payload, result_type=result_type)
+
+
+def subjects(sink: SmtpSink) -> list[str]:
+    return [str(m["Subject"]) for m in sink.messages()]
+
+
+def bodies(sink: SmtpSink) -> list[str]:
+    return [str(m.get_content()) for m in sink.messages()]
+
+
+async def wait_for_stage(
+    handle: WorkflowHandle[Any, Any], stage: str, status_type: type[Any]
+) -> Any:
+    """The status once the pipeline reached `stage` (updates are acknowledged before the pipeline
+    acts on them)."""
+    for _ in range(200):
+        status = await handle.query(contract.QUERY_STATUS, result_type=status_type)
+        if status.stage == stage:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id} never reached stage {stage} (at {status.stage})")

@@ -1,0 +1,309 @@
+"""The `csp` console script as an operator runs it: a subprocess against the real dev server,
+with the production worker running the pipelines it starts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from app import contract
+from app.codec import new_payload_key
+from app.schedules import SCHEDULES
+from app.temporal_client import data_converter
+from domain.reseller_enrollment import EnrollmentStage
+from tests.conftest import Stack, application
+from tests.enrollment_driver import latest_token, verify
+from tests.test_callbacks import new_partner, wait_for_stage
+from tests.test_codec import personal_data_in, temporal_json
+
+CSP = Path(sys.executable).parent / "csp"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def one_line_error(self) -> str:
+        """The promise: exit 1, one line on stderr, no traceback."""
+        assert self.code == 1, (self.code, self.out, self.err)
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, self.err
+        assert lines[0].startswith("csp: error: ")
+        assert "Traceback" not in self.err
+        return lines[0].removeprefix("csp: error: ")
+
+
+def _env(target: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSP_", "TEMPORAL_"))}
+    env.update(TEMPORAL_ADDRESS=target, CSP_STATE_DIR=str(tmp_path), **extra)
+    return env
+
+
+async def csp(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Run:
+    """Runs the console script without blocking the loop the test's worker runs on."""
+    assert CSP.exists(), "the `csp` console script is installed with the package"
+    process = await asyncio.create_subprocess_exec(
+        str(CSP),
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate(stdin)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+async def _listed(env: dict[str, str], *filters: str, expected: str) -> Run:
+    """`csp list` once visibility (eventually consistent) shows the expected pipeline."""
+    for _ in range(100):
+        run = await csp(env, "list", *filters)
+        if expected in run.out:
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"csp list {' '.join(filters)} never showed {expected}")
+
+
+async def test_operator_starts_follows_and_decides_a_pipeline(
+    dev_env: WorkflowEnvironment, stack: Stack, tmp_path: Path
+) -> None:
+    client = dev_env.client
+    env = _env(client.service_client.config.target_host, tmp_path)
+    partner_id = new_partner(stack, mpa_signed=False)
+    workflow_id = contract.reseller_enrollment_id(partner_id)
+    source = tmp_path / "enrollment.yaml"
+    source.write_text(yaml.safe_dump(application(partner_id=partner_id)))
+    async with stack.worker(client):
+        try:
+            started = await csp(env, "start", "reseller-enrollment", str(source))
+            assert started.code == 0, started.err
+            assert started.out.startswith(f"started {workflow_id} (ResellerEnrollment, run ")
+            handle = client.get_workflow_handle(workflow_id)
+            await wait_for_stage(handle, EnrollmentStage.EMAIL_VERIFICATION)
+
+            again = await csp(env, "start", "reseller-enrollment", str(source))
+            assert f"{workflow_id} is already running" in again.one_line_error()
+
+            shown = await csp(env, "status", workflow_id)
+            assert shown.code == 0, shown.err
+            lines = shown.out.splitlines()
+            assert lines[0] == f"{workflow_id}  ResellerEnrollment  RUNNING"
+            assert any(line.split() == ["stage:", "email_verification"] for line in lines)
+            assert any(
+                line.startswith("waiting for:") and "verification link" in line for line in lines
+            )
+            assert "history:" in lines
+            as_json = json.loads((await csp(env, "status", workflow_id, "--json")).out)
+            assert as_json["stage"] == "email_verification" and as_json["status"] == "RUNNING"
+
+            listed = await _listed(
+                env,
+                "--stage",
+                "email_verification",
+                "--region",
+                "jp",
+                "--partner",
+                partner_id,
+                expected=workflow_id,
+            )
+            header, row = listed.out.splitlines()
+            assert header.split()[:3] == ["WORKFLOW", "ID", "TYPE"]
+            assert row.split()[:6] == [
+                workflow_id,
+                "ResellerEnrollment",
+                "RUNNING",
+                "email_verification",
+                "JP",
+                partner_id,
+            ]
+            nothing = await csp(env, "list", "--stage", "review", "--partner", partner_id)
+            assert nothing.out.startswith("no pipelines match")
+
+            await verify(client, workflow_id, await latest_token(stack.sink, 1))
+            await wait_for_stage(handle, EnrollmentStage.REVIEW)
+
+            # A decision from stdin, as YAML, is refused in its one line: the model says why.
+            refused = await csp(
+                env,
+                "decide",
+                "reseller-enrollment",
+                workflow_id,
+                "review-decision",
+                "-",
+                stdin=b"decision: reject\ndecided_by: ops-desk-7\n",
+            )
+            message = refused.one_line_error()
+            assert "a rejection must carry a reason" in message and "ops-desk-7" not in message
+
+            approve = '{"decision": "approve", "decided_by": "ops-desk"}'
+            decide = ("decide", "reseller-enrollment", workflow_id, "decide_review", approve)
+            decided = await csp(env, *decide, "--delivery-id", "ticket-42")
+            assert decided.code == 0, decided.err
+            assert decided.out.startswith("accepted (operator:ticket-42): ")
+            assert json.loads(decided.out.split(": ", 1)[1])["message"] == "review approved"
+            # The same command again (same delivery id) has no second effect, same answer.
+            repeated = await csp(env, *decide, "--delivery-id", "ticket-42")
+            assert repeated.out == decided.out
+            await wait_for_stage(handle, EnrollmentStage.MPA_SIGNATURE)
+            late = await csp(env, *decide)
+            assert late.one_line_error().startswith("refused (WrongStage): ")
+
+            # The partner signs the MPA; the operator reports it instead of waiting for the poll.
+            stack.edit_partner_center(
+                lambda data: data["agreements"].update({partner_id: {"isAgreementSigned": True}})
+            )
+            reported = await csp(
+                env,
+                "decide",
+                "reseller-enrollment",
+                workflow_id,
+                "mpa-signed",
+                '{"reported_by": "ops-desk"}',
+            )
+            assert reported.code == 0, reported.err
+            result = await handle.result()
+            assert result["outcome"] == "active"
+            finished = await csp(env, "status", workflow_id)
+            assert finished.out.splitlines()[0].endswith("COMPLETED")
+            assert any(line.split() == ["stage:", "active"] for line in finished.out.splitlines())
+            closed = await csp(env, *decide)
+            assert "has ended (COMPLETED)" in closed.one_line_error()
+        finally:
+            await _terminate(client, workflow_id)
+
+
+async def _terminate(client: Client, workflow_id: str) -> None:
+    try:
+        await client.get_workflow_handle(workflow_id).terminate("test cleanup")
+    except Exception:  # finished already
+        return
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("start", "direct-bill", "x.json"), "unknown pipeline 'direct-bill'; known: reseller"),
+        (("start", "reseller-enrollment", "missing.json"), "no such file: missing.json"),
+        (("status", "reseller-enrollment-0000000"), "no pipeline with workflow id"),
+        (("list", "--stage", "review' OR 1=1"), "letters, digits"),
+        (
+            ("decide", "reseller-enrollment", "w", "promote", "{}"),
+            "has no decision 'promote'; known: review-decision, mpa-signed, withdrawal",
+        ),
+        (("decide", "reseller-enrollment", "w", "withdrawal", "oops"), "neither a file nor"),
+        (
+            (
+                "decide",
+                "reseller-enrollment",
+                "reseller-enrollment-0000000",
+                "withdrawal",
+                '{"reason": "r", "requested_by": "ops"}',
+            ),
+            "no pipeline with workflow id reseller-enrollment-0000000",
+        ),
+    ],
+)
+async def test_errors_are_one_clear_line(
+    dev_env: WorkflowEnvironment, tmp_path: Path, args: tuple[str, ...], says: str
+) -> None:
+    env = _env(dev_env.client.service_client.config.target_host, tmp_path)
+    run = await csp(env, *args)
+    assert says in run.one_line_error()
+
+
+async def test_invalid_input_and_unreachable_server(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    env = _env(dev_env.client.service_client.config.target_host, tmp_path)
+    bad = application()
+    bad["primary_contact"]["is_employee"] = False
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(bad))
+    message = (await csp(env, "start", "reseller-enrollment", str(source))).one_line_error()
+    assert "the primary contact must be an employee" in message
+    assert personal_data_in(message) == []
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"partner_id": ')
+    message = (await csp(env, "start", "reseller-enrollment", str(broken))).one_line_error()
+    assert message == f"{broken} is not valid JSON"
+    unreachable = _env("127.0.0.1:1", tmp_path)
+    message = (await csp(unreachable, "status", "anything")).one_line_error()
+    assert message.startswith("cannot reach Temporal at 127.0.0.1:1")
+
+
+async def test_cli_reads_and_writes_encrypted_payloads(
+    dev_env: WorkflowEnvironment, stack: Stack, tmp_path: Path
+) -> None:
+    """The CLI uses the same converter as the worker: with keys set, what it starts is encrypted
+    in the server and its status output is still readable."""
+    target = dev_env.client.service_client.config.target_host
+    keys = new_payload_key("k1")
+    env = _env(target, tmp_path, CSP_PAYLOAD_KEYS=keys)
+    stack.settings = stack.settings.model_copy(update={"payload_keys": SecretStr(keys)})
+    client = await Client.connect(
+        target, namespace=dev_env.client.namespace, data_converter=data_converter(stack.settings)
+    )
+    partner_id = new_partner(stack)
+    workflow_id = contract.reseller_enrollment_id(partner_id)
+    source = tmp_path / "enrollment.json"
+    source.write_text(json.dumps(application(partner_id=partner_id)))
+    async with stack.worker(client):
+        try:
+            assert (await csp(env, "start", "reseller-enrollment", str(source))).code == 0
+            await wait_for_stage(
+                client.get_workflow_handle(workflow_id), EnrollmentStage.EMAIL_VERIFICATION
+            )
+            shown = await csp(env, "status", workflow_id)
+            assert any(
+                line.split() == ["stage:", "email_verification"] for line in shown.out.splitlines()
+            )
+            history = await temporal_json(target, "workflow", "show", "--workflow-id", workflow_id)
+            assert personal_data_in(history) == []
+        finally:
+            await _terminate(client, workflow_id)
+
+
+async def test_schedules_are_ensured_from_the_table(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    env = _env(dev_env.client.service_client.config.target_host, tmp_path)
+    ids = [d.schedule_id for d in SCHEDULES]
+    assert ids, "the product defines its schedules in app/schedules.py"
+    try:
+        first = await csp(env, "schedules", "ensure")
+        assert first.code == 0, first.err
+        assert first.out.splitlines() == [f"created schedule {i}" for i in ids]
+        again = await csp(env, "schedules", "ensure")
+        assert again.out.splitlines() == [f"updated schedule {i}" for i in ids]
+        for definition in SCHEDULES:
+            handle = dev_env.client.get_schedule_handle(definition.schedule_id)
+            action: Any = (await handle.describe()).schedule.action
+            assert action.workflow == definition.workflow_type
+            assert action.task_queue == contract.TASK_QUEUE
+    finally:
+        for schedule_id in ids:  # nothing left to fire on the shared dev server
+            with contextlib.suppress(Exception):
+                await dev_env.client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_pipelines_lists_the_table() -> None:
+    run = await csp(dict(os.environ), "pipelines")
+    assert run.code == 0
+    assert "POST /callbacks/reseller-enrollment/{partner_id}/review-decision" in run.out
+    assert "decide review-decision" in run.out and "backends: review" in run.out

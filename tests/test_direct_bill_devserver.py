@@ -1,0 +1,57 @@
+"""Two regions of one PGA side by side on the real dev server, driven by updates as backends
+send them; each region runs its own pipeline to an activated direct-bill tenant (DB-10)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.registry import DirectBillRegistryStatus
+from app import contract
+from domain.direct_bill import DirectBillStage
+from tests.conftest import DB_PGA, US_PARTNER, Stack
+from tests.direct_bill_driver import (
+    PLAN,
+    db_application,
+    send,
+    start_direct_bill,
+    through_credit,
+    wait_stage,
+)
+
+
+async def _run_to_activation(client: Client, workflow_id: str, **overrides: str) -> DirectBillStage:
+    handle = await start_direct_bill(client, workflow_id, db_application(**overrides))
+    await through_credit(client, handle)
+    await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+    await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+    await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+    await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+    return (await handle.result()).outcome
+
+
+async def test_two_regions_run_side_by_side_to_activation(
+    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = dev_env.client
+    async with stack.worker(client):
+        outcomes = await asyncio.gather(
+            _run_to_activation(client, f"{workflow_id}-JP"),
+            _run_to_activation(client, f"{workflow_id}-US", region="US", pla_id=US_PARTNER),
+        )
+        assert list(outcomes) == [DirectBillStage.ACTIVE, DirectBillStage.ACTIVE]
+        query = (
+            f"PartnerId = '{DB_PGA}' AND Outcome = 'active' "
+            f"AND WorkflowId STARTS_WITH '{workflow_id}'"
+        )
+        for _ in range(100):
+            found = sorted([wf.id async for wf in client.list_workflows(query)])
+            if len(found) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert found == [f"{workflow_id}-JP", f"{workflow_id}-US"]
+    for region in ("JP", "US"):
+        record = await stack.registry.get_direct_bill(DB_PGA, region)
+        assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE

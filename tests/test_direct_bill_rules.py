@@ -1,0 +1,245 @@
+"""Direct-bill rules at their edges (DB-01..DB-07, RA-03, DB-06 scoring)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain import direct_bill_rules as rules
+from domain.calendar import add_months
+from domain.capability_assessment import (
+    AssessmentWeights,
+    CapabilityQuestionnaire,
+    score_assessment,
+)
+from domain.direct_bill import PartnerRole, RevenueLine, SecurityRequirements
+from domain.errors import (
+    ApplicantNotGlobalAdmin,
+    ApplicationInProgress,
+    ApplicationWindowClosed,
+    CooldownActive,
+    EligibilityNotMet,
+    RegionAlreadyApproved,
+)
+
+CLOSURE = (datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 10, 1, tzinfo=UTC))
+TICK = timedelta(microseconds=1)
+
+
+def _line(cloud: str, perpetual: str = "0", tenant: str = "t") -> RevenueLine:
+    return RevenueLine(
+        tenant_id=tenant, cloud_usd=Decimal(cloud), perpetual_software_usd=Decimal(perpetual)
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "passed"),
+    [
+        ([_line("1000000.00")], True),
+        ([_line("999999.99")], False),
+        ([_line("600000.00", tenant="a"), _line("400000.00", tenant="b")], True),
+        ([_line("600000.00", tenant="a"), _line("399999.99", tenant="b")], False),
+        ([_line("900000.00", "100000.00")], True),
+        ([], False),
+    ],
+    ids=["exactly-1M", "one-cent-short", "two-tenants", "two-tenants-short", "perpetual", "none"],
+)
+def test_ttm_revenue_threshold(lines: list[RevenueLine], passed: bool) -> None:
+    check = rules.check_ttm_revenue(lines)
+    assert check.passed is passed
+    assert check.threshold == "at least USD 1,000,000.00 TTM at PGA level"
+
+
+def test_revenue_shortfall_is_named() -> None:
+    check = rules.check_ttm_revenue([_line("999999.99")])
+    assert check.figure == "USD 999,999.99 over 1 CSP tenant(s)"
+    assert "USD 0.01 short" in check.message
+
+
+def test_revenue_is_decimal_not_float() -> None:
+    lines = [_line("0.10", tenant=str(i)) for i in range(10)]
+    assert rules.total_ttm_revenue(lines) == Decimal("1.00")
+
+
+AUTHORIZED = datetime(2024, 3, 15, 9, 30, tzinfo=UTC)
+
+
+def test_tenure_exactly_twelve_months_passes_one_day_short_fails() -> None:
+    twelve_months = add_months(AUTHORIZED, 12)
+    assert twelve_months == datetime(2025, 3, 15, 9, 30, tzinfo=UTC)
+    assert rules.check_tenure(AUTHORIZED, twelve_months).passed
+    short = rules.check_tenure(AUTHORIZED, twelve_months - timedelta(days=1))
+    assert not short.passed
+    assert short.error_type == "TenureInsufficient"
+    assert "2025-03-15" in short.message
+
+
+def test_tenure_month_end_clamps() -> None:
+    assert add_months(datetime(2024, 1, 31, tzinfo=UTC), 1) == datetime(2024, 2, 29, tzinfo=UTC)
+
+
+def test_no_reseller_authorisation_fails_tenure() -> None:
+    assert not rules.check_tenure(None, AUTHORIZED).passed
+
+
+@pytest.mark.parametrize(
+    ("now", "closed"),
+    [
+        (CLOSURE[0] - TICK, False),
+        (CLOSURE[0], True),
+        (CLOSURE[1] - TICK, True),
+        (CLOSURE[1], False),
+    ],
+    ids=["before", "first-instant", "last-instant", "reopened"],
+)
+def test_application_window(now: datetime, closed: bool) -> None:
+    if closed:
+        with pytest.raises(ApplicationWindowClosed) as refused:
+            rules.require_window_open(now, [CLOSURE])
+        assert refused.value.details["earliest_retry"] == "2025-10-01T00:00:00+00:00"
+    else:
+        rules.require_window_open(now, [CLOSURE])
+
+
+REJECTED_AT = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def test_cooldown_is_one_calendar_year() -> None:
+    until = rules.cooldown_end(REJECTED_AT)
+    assert until == datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    with pytest.raises(CooldownActive) as refused:
+        rules.require_no_cooldown("4500001", REJECTED_AT + timedelta(days=364), until)
+    assert "2026-01-10T12:00:00+00:00" in refused.value.message
+    rules.require_no_cooldown("4500001", REJECTED_AT + timedelta(days=365), until)
+    rules.require_no_cooldown("4500001", REJECTED_AT, None)
+
+
+def test_cooldown_across_a_leap_day() -> None:
+    assert rules.cooldown_end(datetime(2024, 2, 29, tzinfo=UTC)) == datetime(
+        2025, 2, 28, tzinfo=UTC
+    )
+
+
+def test_one_pipeline_per_region() -> None:
+    free = {"pga_id": "4500001", "region": "JP", "workflow_id": "direct-bill-4500001-JP"}
+    rules.require_region_free(existing_status=None, existing_workflow_id=None, **free)
+    rules.require_region_free(existing_status="rejected", existing_workflow_id="x", **free)
+    rules.require_region_free(
+        existing_status="applying", existing_workflow_id="direct-bill-4500001-JP", **free
+    )
+    with pytest.raises(RegionAlreadyApproved):
+        rules.require_region_free(existing_status="active", existing_workflow_id="x", **free)
+    with pytest.raises(ApplicationInProgress):
+        rules.require_region_free(existing_status="applying", existing_workflow_id="other", **free)
+
+
+def test_only_a_global_admin_applies() -> None:
+    rules.require_global_admin(PartnerRole.GLOBAL_ADMIN)
+    with pytest.raises(ApplicantNotGlobalAdmin):
+        rules.require_global_admin(PartnerRole.ADMIN_AGENT)
+
+
+def _security(**changes: object) -> SecurityRequirements:
+    base = SecurityRequirements(
+        admins_required_not_using_mfa_count=0,
+        security_contact_provided=True,
+        security_alerts_promptly_resolved=True,
+    )
+    return base.model_copy(update=changes)
+
+
+def test_security_requirements() -> None:
+    assert rules.check_security(_security()).passed
+    one_admin = rules.check_security(_security(admins_required_not_using_mfa_count=1))
+    assert not one_admin.passed and one_admin.figure == "1 admin(s) without MFA"
+    assert not rules.check_security(_security(security_contact_provided=False)).passed
+    slow = rules.check_security(
+        _security(security_alerts_promptly_resolved=False, average_response_time_in_hours=72.0)
+    )
+    assert not slow.passed and "average 72 h" in slow.figure
+
+
+def test_designations_and_program() -> None:
+    assert rules.check_designations(["Solutions Partner for Azure"]).passed
+    assert not rules.check_designations([]).passed
+    ok = {
+        "membership_active": True,
+        "pla_country": "JP",
+        "region": "JP",
+        "authority_to_accept_agreements": True,
+        "first_level_support": True,
+    }
+    assert rules.check_program(**ok).passed  # type: ignore[arg-type]
+    other_country = rules.check_program(**{**ok, "pla_country": "US"})  # type: ignore[arg-type]
+    assert not other_country.passed and "registered in US, not JP" in other_country.figure
+
+
+def test_all_failures_are_reported_together() -> None:
+    checks = [
+        rules.check_ttm_revenue([_line("500000.00")]),
+        rules.check_security(_security(admins_required_not_using_mfa_count=2)),
+        rules.check_designations(["Solutions Partner for Security"]),
+    ]
+    with pytest.raises(EligibilityNotMet) as refused:
+        rules.require_eligible(checks)
+    message = refused.value.message
+    assert "DB-03 RevenueInsufficient: USD 500,000.00" in message
+    assert "needs at least USD 1,000,000.00" in message
+    assert "DB-04 SecurityNonCompliant: 2 admin(s) without MFA" in message
+    assert "DB-05" not in message
+    assert [f["error_type"] for f in refused.value.details["failures"]] == [
+        "RevenueInsufficient",
+        "SecurityNonCompliant",
+    ]
+
+
+def questionnaire(no: frozenset[str] = frozenset()) -> CapabilityQuestionnaire:
+    fields = {
+        "sell": [
+            "certified_staff",
+            "dedicated_sales_team",
+            "api_integrated_billing_and_provisioning",
+            "managed_services",
+            "solution_expertise",
+        ],
+        "secure": [
+            "mfa_enforced",
+            "fraud_and_incident_monitoring",
+            "compliance_resources",
+            "customer_vetting_and_credit_checks",
+            "purchase_commitment_capture",
+        ],
+        "support": ["ticketing_and_escalation", "certified_support_staff", "sla_metrics"],
+    }
+    answers = {
+        category: {name: f"{category}.{name}" not in no for name in names}
+        for category, names in fields.items()
+    }
+    return CapabilityQuestionnaire.model_validate({**answers, "submitted_by": "assessor"})
+
+
+def test_assessment_scoring_by_category_weight() -> None:
+    full = score_assessment(questionnaire(), AssessmentWeights())
+    assert full.total == Decimal("100.00") and full.passed and full.missing == ()
+    partial = score_assessment(
+        questionnaire(frozenset({"sell.managed_services", "support.sla_metrics"})),
+        AssessmentWeights(),
+    )
+    assert partial.sell == Decimal("32.00")
+    assert partial.support == Decimal("16.67")
+    assert partial.total == Decimal("83.67")
+    assert partial.missing == ("sell.managed_services", "support.sla_metrics")
+
+
+def test_pass_mark_is_inclusive() -> None:
+    # Missing one Sell capability (8 points) leaves exactly 92.
+    answers = questionnaire(frozenset({"sell.managed_services"}))
+    assert score_assessment(answers, AssessmentWeights(pass_mark=Decimal(92))).passed
+    assert not score_assessment(answers, AssessmentWeights(pass_mark=Decimal("92.01"))).passed
+
+
+def test_weights_must_add_up() -> None:
+    with pytest.raises(ValueError, match="add up to 100"):
+        AssessmentWeights(sell=Decimal(50))

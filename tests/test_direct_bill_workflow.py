@@ -1,0 +1,276 @@
+"""The direct-bill application on the time-skipping test server."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.registry import DirectBillRegistryStatus
+from app import contract
+from domain.direct_bill import DirectBillStage
+from tests.conftest import DB_PGA, Stack
+from tests.direct_bill_driver import (
+    APPROVE,
+    PLAN,
+    db_application,
+    db_status,
+    send,
+    start_direct_bill,
+    through_credit,
+    through_decision,
+    wait_stage,
+)
+from tests.enrollment_driver import subjects
+
+
+def _refusal(error: BaseException) -> ApplicationError:
+    cause = (
+        error.cause if isinstance(error, WorkflowUpdateFailedError | WorkflowFailureError) else None
+    )
+    assert isinstance(cause, ApplicationError), error
+    return cause
+
+
+async def test_full_pipeline_to_an_active_direct_bill_tenant(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await through_credit(client, handle)
+        await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+        await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+        await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        result = await handle.result()
+        final = await db_status(handle)
+
+    assert result.outcome is DirectBillStage.ACTIVE
+    assert [c.passed for c in final.eligibility] == [True] * 5
+    assert final.assessment is not None and final.assessment.passed
+    record = await stack.registry.get_direct_bill(DB_PGA, "JP")
+    assert record is not None
+    assert record.status is DirectBillRegistryStatus.ACTIVE
+    assert record.support_plan_contract_id == "ASfP-2026-0042"
+    assert record.renewal_month == 6  # the re-assessment month (RA-01)
+    assert record.onboarding_anniversary_month == 1  # IR since 2024-01-15 (DB-04 clock)
+    assert record.next_reassessment_due == date(2027, 6, 1)
+    assert record.activated_at is not None
+    assert subjects(stack.sink) == [
+        "Direct-bill application for JP: requirements met",
+        "Complete the direct-bill capability assessment for JP",
+        "Direct-bill application for JP approved",
+        "Credit review passed: purchase your support plan (JP)",
+        "Accept the Microsoft Partner Agreement for direct bill (JP)",
+        "Your direct-bill tenant for JP is active",
+    ]
+
+
+async def test_support_plan_before_credit_approval_is_refused_and_state_unchanged(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await through_decision(handle)
+        before = await wait_stage(handle, DirectBillStage.ENROLLMENT_FORM)
+
+        with pytest.raises(WorkflowUpdateFailedError) as early_plan:
+            await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        refusal = _refusal(early_plan.value)
+        assert refusal.type == "SupportPlanBeforeCreditApproval"
+        assert refusal.non_retryable
+        assert "only after credit approval" in refusal.message
+
+        with pytest.raises(WorkflowUpdateFailedError) as early_mpa:
+            await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        assert _refusal(early_mpa.value).type == "MpaBeforeSupportPlan"
+
+        after = await db_status(handle)
+        assert after == before
+        assert after.support_plan is None
+
+        await send(handle, contract.UPDATE_WITHDRAW, {"reason": "test", "requested_by": "ops"})
+        assert (await handle.result()).outcome is DirectBillStage.WITHDRAWN
+
+
+async def test_mpa_deadline_expires_the_application(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await through_credit(client, handle)
+        await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+        await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        waiting = await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+        result = await handle.result()
+    assert result.outcome is DirectBillStage.EXPIRED
+    assert waiting.deadline is not None
+    assert waiting.deadline.isoformat() in (result.reason or "")
+    assert result.cooldown_until is None
+    record = await stack.registry.get_direct_bill(DB_PGA, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.EXPIRED
+
+
+async def test_an_existing_support_plan_skips_the_purchase(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    app = db_application(existing_support_plan=PLAN["plan"])
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, app)
+        await through_credit(client, handle)
+        await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+        with pytest.raises(WorkflowUpdateFailedError) as wrong:
+            await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        assert _refusal(wrong.value).type == "WrongStage"
+        await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        assert (await handle.result()).outcome is DirectBillStage.ACTIVE
+
+
+async def test_rejection_starts_a_one_year_cooldown(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    # The cooldown is relative to now: time moves only when this test sleeps.
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            handle = await start_direct_bill(client, workflow_id, db_application())
+            await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+            await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+            await wait_stage(handle, DirectBillStage.ASSESSMENT)
+            await send(
+                handle,
+                contract.UPDATE_SUBMIT_ASSESSMENT,
+                {**_answers(), "submitted_by": "assessor"},
+            )
+            await wait_stage(handle, DirectBillStage.DECISION)
+            await send(
+                handle,
+                contract.UPDATE_DECIDE_APPLICATION,
+                {"decision": "reject", "reason": "support capability", "decided_by": "ms"},
+            )
+            rejected = await handle.result()
+            assert rejected.outcome is DirectBillStage.REJECTED
+            assert rejected.cooldown_until is not None
+            assert "Reason: rejected in the application decision" in subjects_body(stack)
+
+            again = await start_direct_bill(client, f"{workflow_id}-again", db_application())
+            with pytest.raises(WorkflowFailureError) as refused:
+                await again.result()
+            refusal = _refusal(refused.value)
+            assert refusal.type == "CooldownActive"
+            assert rejected.cooldown_until.isoformat() in refusal.message
+
+            await time_env.sleep(timedelta(days=366))
+            after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
+            await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
+            await send(after_a_year, contract.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
+            assert (await after_a_year.result()).outcome is DirectBillStage.WITHDRAWN
+
+
+def _answers() -> dict[str, object]:
+    from tests.test_direct_bill_rules import questionnaire
+
+    return questionnaire().model_dump(exclude={"submitted_by"})
+
+
+def subjects_body(stack: Stack) -> str:
+    return "\n".join(m.get_content() for m in stack.sink.messages())
+
+
+async def test_our_eligibility_refusal_reports_every_failure_and_starts_no_cooldown(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    def weaken(data: dict[str, dict[str, dict[str, object]]]) -> None:
+        partner = data["partners"][DB_PGA]
+        partner["ttmRevenue"] = [
+            {"tenantId": "t-1", "cloudUsd": "999999.99", "perpetualSoftwareUsd": "0"}
+        ]
+        partner["securityRequirements"] = {
+            "adminsRequiredNotUsingMfaCount": 1,
+            "securityContactProvided": True,
+            "securityAlertsPromptlyResolved": True,
+        }
+
+    stack.edit_partner_programs(weaken)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    refusal = _refusal(refused.value)
+    assert refusal.type == "EligibilityNotMet"
+    assert "USD 999,999.99" in refusal.message and "1 admin(s) without MFA" in refusal.message
+    assert await stack.registry.get_cooldown(DB_PGA) is None
+    record = await stack.registry.get_direct_bill(DB_PGA, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.REFUSED
+    assert subjects(stack.sink) == ["Direct-bill application for JP cannot proceed"]
+
+
+async def test_the_window_gate_refuses_without_touching_the_registry(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    now = await time_env.get_current_time()
+    closure = f"{(now - timedelta(days=1)).isoformat()}/{(now + timedelta(days=30)).isoformat()}"
+    stack.settings = stack.settings.model_copy(update={"db_window_closures": closure})
+    async with stack.worker(time_env.client):
+        handle = await start_direct_bill(time_env.client, workflow_id, db_application())
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    assert _refusal(refused.value).type == "ApplicationWindowClosed"
+    assert await stack.registry.get_direct_bill(DB_PGA, "JP") is None
+
+
+async def test_information_request_pauses_then_expires(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        await send(
+            handle,
+            contract.UPDATE_REQUEST_INFORMATION,
+            {"question": "Send your 2025 audited revenue statement", "requested_by": "ms"},
+        )
+        paused = await wait_stage(handle, DirectBillStage.INFORMATION_REQUESTED)
+        assert paused.open_information_request == "Send your 2025 audited revenue statement"
+        with pytest.raises(WorkflowUpdateFailedError) as while_paused:
+            await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+        assert _refusal(while_paused.value).type == "WrongStage"
+
+        await send(
+            handle,
+            contract.UPDATE_ANSWER_INFORMATION,
+            {"answer": "attached", "answered_by": "applicant"},
+        )
+        resumed = await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        assert resumed.open_information_request is None
+        await send(
+            handle,
+            contract.UPDATE_REQUEST_INFORMATION,
+            {"question": "And the 2024 one", "requested_by": "ms"},
+        )
+        result = await handle.result()
+    assert result.outcome is DirectBillStage.EXPIRED
+    assert "request for information was not answered" in (result.reason or "")
+
+
+async def test_assessment_reminders_then_expiry(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+        result = await handle.result()
+    assert result.outcome is DirectBillStage.EXPIRED
+    reminders = [s for s in subjects(stack.sink) if s.startswith("Reminder")]
+    assert len(reminders) == 4  # every 7 days of a 30-day window: days 7, 14, 21, 28

@@ -1,0 +1,60 @@
+"""The `annual-reassessment` Schedule on the real dev server: ensured idempotently, operators'
+pause kept, and a backfill of a past month re-assessing that month's partners (the sweep reads
+its scheduled time, not the wall clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
+from temporalio.testing import WorkflowEnvironment
+
+from app import contract
+from app.schedules import ANNUAL_REASSESSMENT, ensure_schedules
+from domain.reassessment import SweepSummary
+from tests.conftest import Stack
+from tests.reassessment_fixtures import Partner, seed
+
+
+async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    client = dev_env.client
+    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "created")]
+    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "updated")]
+
+    handle = client.get_schedule_handle(contract.REASSESSMENT_SCHEDULE_ID)
+    await handle.pause(note="paused by ops during the migration")
+    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "updated")]
+    described = await handle.describe()
+    assert described.schedule.state.paused
+    assert described.schedule.state.note == "paused by ops during the migration"
+    assert described.schedule.policy.overlap is ScheduleOverlapPolicy.ALLOW_ALL
+    await handle.unpause()
+    await ensure_schedules(client)
+    assert (await handle.describe()).schedule.state.note == ANNUAL_REASSESSMENT.note
+
+    past = date(2025, 3, 1)
+    await seed(stack, past, [Partner("5400001", anniversary_month=3)])  # security-only: no waits
+    await seed(stack, past, [Partner("5400002", anniversary_month=4, renewal_month=5)])
+    async with stack.worker(client):
+        moment = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+        await handle.backfill(
+            ScheduleBackfill(
+                start_at=moment - timedelta(minutes=1),
+                end_at=moment + timedelta(minutes=1),
+                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+            )
+        )
+        query = f"WorkflowType = '{contract.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed'"
+        for _ in range(200):
+            runs = [wf async for wf in client.list_workflows(query)]
+            if runs:
+                break
+            await asyncio.sleep(0.1)
+        [run] = runs
+        summary = await client.get_workflow_handle(run.id, result_type=SweepSummary).result()
+    await handle.delete()
+    assert summary.month == past
+    assert (summary.due, summary.started, summary.passed) == (1, 1, 1)

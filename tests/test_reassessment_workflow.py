@@ -1,0 +1,170 @@
+"""The monthly re-assessment sweep on the time-skipping server, called as the schedule would."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.registry import DirectBillRegistryStatus
+from app import contract
+from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
+from domain.reassessment_rules import month_of
+from tests.conftest import Stack
+from tests.direct_bill_driver import db_application, start_direct_bill, wait_until_running
+from tests.reassessment_fixtures import Partner, renewal_payload, seed
+from tests.test_direct_bill_rules import questionnaire
+
+PASSES = Partner("5100001", revenue_usd="1000000.00")
+REVENUE_SHORT = Partner("5100002", revenue_usd="999999.99")
+NO_ANSWER = Partner("5100003")
+PLAN_NOT_RENEWED = Partner("5100004")
+SECURITY_ONLY = Partner("5100005")
+YEARLY = Partner("5300001")  # each test its own PGAs: the time-skipping server is shared
+
+
+async def _sweep(
+    client: Client, month: date, workflow_id: str
+) -> WorkflowHandle[Any, SweepSummary]:
+    return await client.start_workflow(
+        contract.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=workflow_id,
+        task_queue=contract.TASK_QUEUE,
+        result_type=SweepSummary,
+    )
+
+
+async def _at_stage(client: Client, workflow_id: str, stage: ReassessmentStage) -> None:
+    await wait_until_running(client, workflow_id)
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(400):
+        current = await handle.query(contract.QUERY_STATUS, result_type=ReassessmentStatus)
+        if current.stage is stage:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{workflow_id} never reached {stage}")
+
+
+async def _answer(client: Client, pga_id: str, month: date, *, renew: bool) -> None:
+    workflow_id = contract.reassessment_id(pga_id, "JP", month.year)
+    await _at_stage(client, workflow_id, ReassessmentStage.QUESTIONNAIRE)
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.execute_update(contract.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump())
+    if renew:
+        await _at_stage(client, workflow_id, ReassessmentStage.PLAN_RENEWAL)
+        await handle.execute_update(contract.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
+
+
+async def test_a_month_of_reassessments_and_transitions(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    due = [PASSES, REVENUE_SHORT, NO_ANSWER, PLAN_NOT_RENEWED]
+    await seed(
+        stack, month, [Partner(p.pga_id, p.revenue_usd, renewal_month=month.month) for p in due]
+    )
+    await seed(stack, month, [Partner(SECURITY_ONLY.pga_id, anniversary_month=month.month)])
+    await seed(stack, month, [Partner("5100006")])  # due in another month
+    # Time moves only when the test says so: the test server otherwise skips ahead freely
+    # while a result is awaited, and the cooldown checked below is relative to "now".
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            await _answer(client, PASSES.pga_id, month, renew=True)
+            await _answer(client, PLAN_NOT_RENEWED.pga_id, month, renew=False)
+            await time_env.sleep(timedelta(days=75))  # past the questionnaire and renewal deadlines
+            summary = await sweep.result()
+
+            assert summary.model_dump() == {
+                "month": month,
+                "due": 5,
+                "started": 5,
+                "already_done": 0,
+                "passed": 2,
+                "failed": 3,
+                "errors": 0,
+                "unfinished": 0,
+            }
+            # A failed partner's direct-bill application is refused until the cooldown ends.
+            refused = await start_direct_bill(
+                client, f"{workflow_id}-db", db_application(pga_id=REVENUE_SHORT.pga_id)
+            )
+            with pytest.raises(WorkflowFailureError) as failure:
+                await refused.result()
+            assert isinstance(failure.value.cause, ApplicationError)
+            assert failure.value.cause.type == "CooldownActive"
+
+            # The same month again: nobody is re-assessed twice (REJECT_DUPLICATE business ids).
+            again = await (await _sweep(client, month, f"{workflow_id}-again")).result()
+            assert (again.due, again.started, again.already_done) == (2, 0, 2)
+
+    passed = await stack.registry.get_direct_bill(PASSES.pga_id, "JP")
+    assert passed is not None and passed.status is DirectBillRegistryStatus.ACTIVE
+    assert passed.next_reassessment_due == date(month.year + 1, month.month, 1)
+    assert passed.support_plan_contract_id == "PSfP-renewed"
+    for partner, reason in [
+        (REVENUE_SHORT, "USD 999,999.99"),
+        (NO_ANSWER, "questionnaire: not submitted"),
+        (PLAN_NOT_RENEWED, "premium support plan: not renewed"),
+    ]:
+        record = await stack.registry.get_direct_bill(partner.pga_id, "JP")
+        assert record is not None
+        assert record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+        assert record.status_reason is not None and reason in record.status_reason
+        cooldown = await stack.registry.get_cooldown(partner.pga_id)
+        assert cooldown is not None and cooldown.reason.startswith("transition")
+        [mail] = [
+            m
+            for m in stack.sink.messages()
+            if str(m["To"]) == f"contact-{partner.pga_id}@partner.example"
+            and "transition" in str(m["Subject"])
+        ]
+        assert reason in mail.get_content()
+    security = await stack.registry.get_direct_bill(SECURITY_ONLY.pga_id, "JP")
+    assert security is not None and security.status is DirectBillRegistryStatus.ACTIVE
+
+
+async def test_a_year_later_the_partner_is_due_again(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    await seed(stack, month, [Partner(YEARLY.pga_id, renewal_month=month.month)])
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            first = await _sweep(client, month, workflow_id)
+            await _answer(client, YEARLY.pga_id, month, renew=True)
+            assert (await first.result()).passed == 1
+
+            await time_env.sleep(timedelta(days=365))
+            next_year = date(month.year + 1, month.month, 1)
+            second = await _sweep(client, next_year, f"{workflow_id}-next-year")
+            await _answer(client, YEARLY.pga_id, next_year, renew=True)
+            summary = await second.result()
+    assert (summary.due, summary.started, summary.passed) == (1, 1, 1)
+    record = await stack.registry.get_direct_bill(YEARLY.pga_id, "JP")
+    assert record is not None
+    assert record.next_reassessment_due == date(month.year + 2, month.month, 1)
+
+
+async def test_security_revalidation_failure_transitions(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    await seed(
+        stack, month, [Partner("5200001", anniversary_month=month.month, admins_without_mfa=1)]
+    )
+    async with stack.worker(client):
+        summary = await (await _sweep(client, month, workflow_id)).result()
+    assert (summary.started, summary.failed) == (1, 1)
+    record = await stack.registry.get_direct_bill("5200001", "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None and "1 admin(s) without MFA" in record.status_reason

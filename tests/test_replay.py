@@ -1,0 +1,84 @@
+"""Replay: every history saved in `tests/histories/` (recorded from real runs by
+`tests/record_histories.py`) is replayed with the production data converter, the production
+workflow list and the worker's sandbox. A workflow change that would break running pipelines fails
+here; two deliberately changed copies of the enrollment workflow prove that the check catches it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, WorkflowReplayResult
+
+from app import contract
+from app.temporal_client import DATA_CONVERTER
+from domain.reseller_enrollment import EnrollmentStage
+from tests.replay_changes import ChecksTheMpaEarly, SkipsTheRegistryLookup
+from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES, WORKFLOWS, workflow_runner
+from workflows.email_verification import EmailVerificationWorkflow
+from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+SAVED = sorted(HISTORIES.glob("*.json"))
+
+
+def load_history(path: Path) -> WorkflowHistory:
+    """A history as `WorkflowHistory.to_json()`, the Web UI or `temporal workflow show -o json`
+    exports it; the workflow id comes from the start event (the file name where it is absent)."""
+    data = json.loads(path.read_text())
+    started = data["events"][0].get("workflowExecutionStartedEventAttributes", {})
+    return WorkflowHistory.from_json(started.get("workflowId") or path.stem, data)
+
+
+def replayer(workflows: Sequence[type] = WORKFLOWS) -> Replayer:
+    """A replayer configured as the production worker is."""
+    return Replayer(
+        workflows=workflows,
+        data_converter=DATA_CONVERTER,
+        workflow_runner=workflow_runner(),
+        workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
+    )
+
+
+async def _replay(path: Path, workflows: Sequence[type] = WORKFLOWS) -> WorkflowReplayResult:
+    return await replayer(workflows).replay_workflow(
+        load_history(path), raise_on_replay_failure=False
+    )
+
+
+@pytest.mark.parametrize("path", SAVED, ids=lambda path: path.stem)
+async def test_saved_history_replays(path: Path) -> None:
+    result = await _replay(path)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
+
+
+def test_the_enrollment_outcomes_have_histories() -> None:
+    """The recorded scenarios stay in the folder (adding more is welcome, losing one is not)."""
+    kept = {path.name for path in SAVED}
+    for scenario in ("active", "abandoned", "withdrawn"):
+        for workflow_type in (contract.RESELLER_ENROLLMENT, contract.EMAIL_VERIFICATION):
+            assert f"{workflow_type}.{scenario}.json" in kept
+    # The saved runs end as their names say, so each replays the path it is named after.
+    for scenario in ("active", "abandoned", "withdrawn"):
+        history = load_history(HISTORIES / f"{contract.RESELLER_ENROLLMENT}.{scenario}.json")
+        last = history.events[-1]
+        assert last.HasField("workflow_execution_completed_event_attributes")
+        [payload] = last.workflow_execution_completed_event_attributes.result.payloads
+        assert json.loads(payload.data)["outcome"] == EnrollmentStage(scenario).value
+
+
+@pytest.mark.parametrize(
+    "changed", [SkipsTheRegistryLookup, ChecksTheMpaEarly], ids=lambda c: c.__name__
+)
+async def test_a_changed_workflow_is_reported_as_non_deterministic(changed: type) -> None:
+    path = HISTORIES / f"{contract.RESELLER_ENROLLMENT}.active.json"
+    result = await _replay(path, [changed, EmailVerificationWorkflow])
+    assert isinstance(result.replay_failure, workflow.NondeterminismError), result.replay_failure
+    # The same history with the released definition is fine (the failure is the change's).
+    assert (
+        await _replay(path, [ResellerEnrollmentWorkflow, EmailVerificationWorkflow])
+    ).replay_failure is None

@@ -1,0 +1,383 @@
+"""The subscription-order pipeline on the time-skipping server: POR validation on either side of its
+date, the block and its fix from the same pipeline, the MCA gate (CUS-04), and Partner Center's
+order answers through the HTTP client against the local fake (800039, 800060, 429/5xx)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.partner_center.http import PartnerCenterHttpClient
+from app import contract
+from domain.relationships import (
+    Acknowledgement,
+    CustomerAgreementRecord,
+    CustomerInvitationStage,
+    CustomerRelationshipRecord,
+    InvitationKind,
+    OrderStage,
+    OrderStatus,
+)
+from tests.conftest import Stack
+from tests.fake_partner_center import PARTNER_TOKEN, FakePartnerCenter, serve_fake_partner_center
+from tests.relationship_driver import (
+    CUSTOMER,
+    PROVIDER,
+    RESELLER,
+    UNSIGNED_RESELLER,
+    US_RESELLER,
+    agreement,
+    bodies,
+    order_request,
+    prepare,
+    start_order,
+    subjects,
+    update,
+    wait_for_stage,
+)
+
+ORDERS = f"/v1/customers/{CUSTOMER}/orders"
+
+
+async def _customer(stack: Stack, *, mca: bool = True, reseller: str = RESELLER) -> None:
+    """The customer accepted a joint invitation from `reseller` and this provider (CUS-01)."""
+    now = datetime.now(UTC)
+    await stack.registry.save_customer_relationship(
+        CustomerRelationshipRecord(
+            reseller_partner_id=reseller,
+            customer_tenant_id=str(CUSTOMER),
+            kind=InvitationKind.JOINT,
+            provider_partner_id=PROVIDER,
+            customer_country="JP",
+            status=CustomerInvitationStage.ACTIVE if mca else CustomerInvitationStage.MCA_PENDING,
+            workflow_id=contract.customer_invitation_id(reseller, str(CUSTOMER)),
+            invited_at=now,
+            accepted_at=now,
+            updated_at=now,
+        )
+    )
+    if mca:
+        await stack.registry.save_customer_agreement(
+            CustomerAgreementRecord(
+                customer_tenant_id=str(CUSTOMER),
+                signer_name="Taro Suzuki",
+                accepted_at=datetime(2026, 1, 5, tzinfo=UTC),
+                attested_by="sales",
+                recorded_at=now,
+            )
+        )
+
+
+async def _ready(stack: Stack, **customer: Any) -> None:
+    await prepare(stack, partnerships=(RESELLER, UNSIGNED_RESELLER, US_RESELLER))
+    await _customer(stack, **customer)
+
+
+def _gate_in_the_future(stack: Stack) -> None:
+    stack.settings = stack.settings.model_copy(update={"por_validation_from": date(2099, 1, 1)})
+
+
+async def _status(handle: Any) -> OrderStatus:
+    status: OrderStatus = await handle.query(contract.QUERY_STATUS, result_type=OrderStatus)
+    return status
+
+
+def _fix(por: str, role: str = "sales_agent") -> dict[str, Any]:
+    return {"partner_of_record": por, "fixed_by": {"user": "sales@tokyo", "role": role}}
+
+
+def _pc_orders(stack: Stack) -> list[dict[str, Any]]:
+    import json
+
+    return list(json.loads(stack.data_file.read_text()).get("orders", {}).values())
+
+
+async def test_an_order_with_a_valid_por_is_placed(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        result = await handle.result()
+        status = await _status(handle)
+    assert result.outcome is OrderStage.PLACED
+    assert result.partner_of_record == RESELLER and result.warnings == ()
+    assert status.verdict is not None and status.verdict.enforced and status.verdict.valid
+    [placed] = _pc_orders(stack)
+    assert [line["partner_id_on_record"] for line in placed["line_items"]] == [RESELLER]
+    record = await stack.registry.get_order(PROVIDER, "PO-2026-0001")
+    assert record is not None and record.status is OrderStage.PLACED
+    assert record.partner_center_order_id == result.partner_center_order_id == placed["order_id"]
+
+
+async def test_an_invalid_por_blocks_until_fixed_from_the_same_pipeline(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_order(client, order_request(partner_of_record=US_RESELLER))
+        status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        # Every failed condition is named: a US PLA for a JP provider buying in JP, no MPA.
+        assert status.verdict is not None
+        assert [f.condition for f in status.verdict.blocking] == ["POR-02b", "POR-05", "MPA-02"]
+        assert "[POR-02b]" in (status.waiting_for or "") and "[POR-05]" in (
+            status.waiting_for or ""
+        )
+        assert status.deadline is not None
+        record = await stack.registry.get_order(PROVIDER, "PO-2026-0001")
+        assert record is not None and record.status is OrderStage.POR_INVALID
+        assert record.error_type == "PorInvalid"
+        await stack.sink.wait_for_messages(1, timeout_seconds=30)
+        assert subjects(stack.sink) == [f"Order blocked for provider PartnerID {PROVIDER}"]
+        assert "fix_partner_of_record" in bodies(stack.sink)[0]
+
+        with pytest.raises(WorkflowUpdateFailedError) as forbidden:
+            await update(
+                handle,
+                contract.UPDATE_FIX_PARTNER_OF_RECORD,
+                _fix(RESELLER, "helpdesk_agent"),
+                Acknowledgement,
+            )
+        assert isinstance(forbidden.value.cause, ApplicationError)
+        assert forbidden.value.cause.type == "RoleForbidden"
+
+        with pytest.raises(WorkflowUpdateFailedError) as still_invalid:
+            await update(
+                handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix("6345678"), Acknowledgement
+            )
+        cause = still_invalid.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "PorInvalid"
+        assert "800016" in cause.message and "[REL-02]" in cause.message
+        blocked = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        assert blocked.deadline == status.deadline  # a failed fix does not extend the deadline
+
+        ack = await update(
+            handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
+        )
+        assert "is valid" in ack.message
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED and result.partner_of_record == RESELLER
+    [placed] = _pc_orders(stack)
+    assert placed["line_items"][0]["partner_id_on_record"] == RESELLER
+
+
+async def test_a_por_never_fixed_fails_the_order_at_its_deadline(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request(partner_of_record="9999999"))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        status = await _status(handle)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "PorInvalid" and cause.non_retryable
+    for condition in ("[POR-02a]", "[POR-02c]", "[REL-02]"):
+        assert condition in cause.message
+    assert "no valid Partner of Record was set by" in cause.message
+    assert status.stage is OrderStage.FAILED
+    assert _pc_orders(stack) == []
+    record = await stack.registry.get_order(PROVIDER, "PO-2026-0001")
+    assert record is not None and record.status is OrderStage.FAILED
+
+
+async def test_mpa_unsigned_blocks_with_mpa_not_signed(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(
+            time_env.client, order_request(partner_of_record=UNSIGNED_RESELLER)
+        )
+        status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        assert status.verdict is not None
+        assert [f.condition for f in status.verdict.blocking] == ["MPA-02"]
+        await update(
+            handle,
+            contract.UPDATE_WITHDRAW,
+            {"reason": "the reseller will sign next month", "requested_by": "sales"},
+            Acknowledgement,
+        )
+        result = await handle.result()
+    assert result.outcome is OrderStage.WITHDRAWN
+    record = await stack.registry.get_order(PROVIDER, "PO-2026-0001")
+    assert record is not None and record.status is OrderStage.WITHDRAWN
+
+
+async def test_before_the_date_an_order_without_por_proceeds_with_a_warning(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    _gate_in_the_future(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request(partner_of_record=None))
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED
+    [warning] = result.warnings
+    assert warning.startswith("POR-01: no Partner of Record is named")
+    assert "2099-01-01T00:00:00+00:00" in warning
+    record = await stack.registry.get_order(PROVIDER, "PO-2026-0001")
+    assert record is not None and record.warnings == (warning,) and record.por_enforced is False
+    [placed] = _pc_orders(stack)
+    assert placed["line_items"][0]["partner_id_on_record"] is None
+
+
+async def test_before_the_date_an_unsigned_mpa_still_blocks(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack)
+    _gate_in_the_future(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(
+            time_env.client, order_request(partner_of_record=UNSIGNED_RESELLER)
+        )
+        status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        assert status.verdict is not None and not status.verdict.enforced
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await update(
+                handle,
+                contract.UPDATE_FIX_PARTNER_OF_RECORD,
+                _fix(UNSIGNED_RESELLER),
+                Acknowledgement,
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.type == "MpaNotSigned"
+        stack.edit_partner_center(
+            lambda d: d["agreements"].update({UNSIGNED_RESELLER: {"isAgreementSigned": True}})
+        )
+        # The same POR, re-checked now that it signed.
+        await update(
+            handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(UNSIGNED_RESELLER), Acknowledgement
+        )
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED and result.warnings == ()
+
+
+async def test_a_missing_mca_waits_for_its_attestation(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack, mca=False)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        status = await wait_for_stage(handle, OrderStage.AWAITING_CUSTOMER_AGREEMENT, OrderStatus)
+        assert "Microsoft Customer Agreement" in (status.waiting_for or "")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await update(
+                handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
+            )
+        await update(
+            handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement
+        )
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED
+    assert await stack.registry.get_customer_agreement(str(CUSTOMER)) is not None
+
+
+async def test_a_missing_mca_never_attested_fails(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    await _ready(stack, mca=False)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == "McaNotAccepted"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error_type"),
+    [
+        ({"customer_tenant_id": "00000000-0000-4000-8000-00000000abcd"}, "NoCommerceRelationship"),
+        ({"requested_by": {"user": "desk", "role": "helpdesk_agent"}}, "RoleForbidden"),
+    ],
+)
+async def test_prechecks_fail_the_order_at_once(
+    time_env: WorkflowEnvironment, stack: Stack, overrides: dict[str, Any], error_type: str
+) -> None:
+    await _ready(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request(**overrides))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == error_type
+    assert stack.sink.messages() == []
+
+
+# -- Partner Center's own answers, through the HTTP client against the local fake --------------
+
+
+@pytest.fixture
+async def fake_pc(stack: Stack) -> AsyncIterator[FakePartnerCenter]:
+    """The worker talks HTTP to a fake Partner Center holding the same data as the stack's file."""
+    import json
+
+    await _ready(stack)
+    async with serve_fake_partner_center(json.loads(stack.data_file.read_text())) as fake:
+        fake.signed_in = PROVIDER
+        async with PartnerCenterHttpClient(
+            token_provider=PARTNER_TOKEN, base_url=fake.base_url, retry_backoff=0.0
+        ) as client:
+            stack.partner_center = client  # type: ignore[assignment]
+            yield fake
+
+
+async def test_partner_center_refusing_the_por_blocks_and_a_fix_retries(
+    time_env: WorkflowEnvironment, stack: Stack, fake_pc: FakePartnerCenter
+) -> None:
+    fake_pc.reject_next(ORDERS, 400, 800039, "Reseller program status is not active")
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        assert "800039" in (status.waiting_for or "")
+        assert len(fake_pc.requests_to(ORDERS)) == 1  # not retried: the POR must be fixed
+        await update(handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement)
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED
+    first, second = fake_pc.requests_to(ORDERS)
+    assert first.headers["ms-requestid"] != second.headers["ms-requestid"]  # a new attempt
+
+
+async def test_transient_partner_center_answers_are_retried_with_one_request_id(
+    time_env: WorkflowEnvironment, stack: Stack, fake_pc: FakePartnerCenter
+) -> None:
+    fake_pc.reject_next(ORDERS, 400, 800060, "An order for this customer is in progress")
+    fake_pc.fail_next(ORDERS, 429, 503, 500)  # three in-place attempts, then the activity retries
+    fake_pc.reject_next(ORDERS, 400, 800060, "An order for this customer is in progress")
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED
+    sent = fake_pc.requests_to(ORDERS)
+    assert len(sent) == 6
+    assert len({r.headers["ms-requestid"] for r in sent}) == 1
+    assert sent[0].headers["ms-requestid"].endswith(":place-order-0")
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type"), [(20002, "NoCommerceRelationship"), (2030, "RegionMismatch")]
+)
+async def test_partner_center_business_refusals_fail_the_order(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    fake_pc: FakePartnerCenter,
+    code: int,
+    error_type: str,
+) -> None:
+    fake_pc.reject_next(ORDERS, 400, code, f"refused with {code}")
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == error_type
+    assert len(fake_pc.requests_to(ORDERS)) == 1

@@ -1,0 +1,110 @@
+"""Credit review (DB-09) as a child workflow: Microsoft's credit team reports its decision through
+the `decide_credit` update before a deadline; the parent reads the result."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from app import contract
+    from app.temporal_errors import to_application_error
+    from domain.direct_bill import MicrosoftDecision
+    from domain.errors import WrongStage
+    from domain.reseller_enrollment import Acknowledgement
+
+
+class CreditReviewRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pga_id: str
+    region: str
+    deadline: datetime
+
+
+class CreditReviewResult(BaseModel):
+    outcome: Literal["approved", "rejected", "expired"]
+    reason: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class CreditReviewStatus(BaseModel):
+    decided: bool
+    deadline: datetime
+
+
+@workflow.defn(name=contract.CREDIT_REVIEW)
+class CreditReviewWorkflow:
+    @workflow.init
+    def __init__(self, request: CreditReviewRequest) -> None:
+        self._request = request
+        self._decision: MicrosoftDecision | None = None
+        self._decided_at: datetime | None = None
+
+    @workflow.run
+    async def run(self, request: CreditReviewRequest) -> CreditReviewResult:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(request.pga_id),
+                contract.SA_REGION.value_set(request.region),
+                contract.SA_STAGE.value_set("credit_review"),
+                contract.SA_NEXT_DEADLINE.value_set(request.deadline),
+            ]
+        )
+        workflow.set_current_details(
+            f"**credit_review**: waiting for the credit decision (decide_credit) until "
+            f"{request.deadline.isoformat()}"
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout=max(request.deadline - workflow.now(), timedelta(seconds=1)),
+                timeout_summary="credit review deadline",
+            )
+        except TimeoutError:
+            result = CreditReviewResult(
+                outcome="expired", reason=f"no credit decision by {request.deadline.isoformat()}"
+            )
+        else:
+            decision = self._decision
+            assert decision is not None
+            result = CreditReviewResult(
+                outcome="approved" if decision.decision == "approve" else "rejected",
+                reason=decision.reason,
+                decided_by=decision.decided_by,
+                decided_at=self._decided_at,
+            )
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(f"credit_{result.outcome}"),
+                contract.SA_OUTCOME.value_set(result.outcome),
+                contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    @workflow.update(name=contract.UPDATE_DECIDE_CREDIT)
+    def decide_credit(self, decision: MicrosoftDecision) -> Acknowledgement:
+        self._decision = decision
+        self._decided_at = workflow.now()
+        return Acknowledgement(stage="credit_review", message=f"credit {decision.decision}d")
+
+    @decide_credit.validator
+    def _validate_decide_credit(self, decision: MicrosoftDecision) -> None:
+        if self._decision is not None:
+            raise to_application_error(WrongStage("the credit decision was already reported"))
+        if workflow.now() >= self._request.deadline:
+            raise to_application_error(
+                WrongStage(f"the credit review closed at {self._request.deadline.isoformat()}")
+            )
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> CreditReviewStatus:
+        return CreditReviewStatus(
+            decided=self._decision is not None, deadline=self._request.deadline
+        )

@@ -1,0 +1,570 @@
+"""Customer invitation, joint or reseller-only (DOMAIN.md CUS-01..04, REG-01, SELF-01..03).
+
+prechecks (the reseller is an onboarded IR; a joint invitation needs an active partnership with
+the provider; the customer is in their region; not the partner itself, an affiliate, a CSP tenant
+or the provider's own reseller) -> the invitation email with Partner Center's personalised link,
+unchanged -> awaiting acceptance, reported by the webhook-named updates (reminders, then expiry)
+-> awaiting the Microsoft Customer Agreement attestation (CUS-04) -> active.
+Terminal outcomes: active, mca_pending (accepted, MCA not attested in its window: orders wait
+for it), expired, withdrawn, refused (a pre-check failed: the workflow fails with the type).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.registry import PolicyRequest
+    from activities.relationships import (
+        CustomerAgreementLookup,
+        CustomerLookup,
+        InvitationFacts,
+        InvitationFactsRequest,
+        InvitationLink,
+        InvitationLinkRequest,
+        RelationshipActivities,
+    )
+    from app import contract
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
+    from domain.relationship_rules import (
+        SelfDealingFacts,
+        reminder_times,
+        require_no_self_dealing,
+        require_partnership_active,
+        require_reseller_onboarded,
+        require_same_customer,
+        require_same_region,
+        require_valid_agreement_attestation,
+    )
+    from domain.relationships import (
+        AcceptanceEvent,
+        Acknowledgement,
+        CustomerAcceptance,
+        CustomerAgreementAttestation,
+        CustomerAgreementRecord,
+        CustomerInvitationRequest,
+        CustomerInvitationResult,
+        CustomerInvitationStage,
+        CustomerInvitationStatus,
+        CustomerRelationshipRecord,
+        InvitationKind,
+        RelationshipPolicy,
+        StageChange,
+        Withdrawal,
+    )
+
+_Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
+
+_LOOKUP = timedelta(seconds=30)
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: CustomerInvitationStage, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+@workflow.defn(name=contract.CUSTOMER_INVITATION)
+class CustomerInvitationWorkflow:
+    @workflow.init
+    def __init__(self, request: CustomerInvitationRequest) -> None:
+        self._req = request
+        self._policy = RelationshipPolicy()
+        self._stage = CustomerInvitationStage.PRECHECKS
+        self._waiting_for: str | None = "pre-checks"
+        self._deadline: datetime | None = None
+        self._history: list[StageChange] = []
+        self._reseller_name = request.reseller_partner_id
+        self._invited_at: datetime | None = None
+        self._reminders_sent = 0
+        self._event: AcceptanceEvent | None = None
+        self._acceptance: CustomerAcceptance | None = None
+        self._accepted_at: datetime | None = None
+        self._attestation: CustomerAgreementAttestation | None = None
+        self._agreement_at: datetime | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._ended: _Ended | None = None
+        self._error_type: str | None = None
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: CustomerInvitationRequest) -> CustomerInvitationResult:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(request.reseller_partner_id),
+                contract.SA_REGION.value_set(request.customer_country),
+            ]
+        )
+        self._policy = await workflow.execute_activity_method(
+            RelationshipActivities.load_relationship_policy,
+            PolicyRequest(pipeline=contract.CUSTOMER_INVITATION),
+            start_to_close_timeout=_LOOKUP,
+        )
+        self._enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
+        try:
+            await self._prechecks()
+        except ApplicationError as refusal:
+            self._error_type = refusal.type
+            self._ended = _Ended(CustomerInvitationStage.REFUSED, refusal.message)
+            self._enter(CustomerInvitationStage.REFUSED, None, note=refusal.message)
+            workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
+            raise
+        try:
+            await self._invite_and_wait()
+            await self._await_customer_agreement()
+            ended = _Ended(
+                CustomerInvitationStage.ACTIVE,
+                "the customer accepted and its Microsoft Customer Agreement is attested",
+            )
+        except _Ended as outcome:
+            ended = outcome
+        await self._finish(ended)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CustomerInvitationResult(
+            reseller_partner_id=request.reseller_partner_id,
+            customer_tenant_id=str(request.customer_tenant_id),
+            outcome=ended.outcome,
+            reason=ended.reason,
+        )
+
+    async def _prechecks(self) -> None:
+        req = self._req
+        facts: InvitationFacts = await self._lookup(
+            RelationshipActivities.customer_invitation_facts,
+            InvitationFactsRequest(
+                kind=req.kind,
+                reseller_partner_id=req.reseller_partner_id,
+                provider_partner_id=req.provider_partner_id,
+                customer_tenant_id=str(req.customer_tenant_id),
+                customer_partner_id=req.customer_partner_id,
+            ),
+        )
+        self._reseller_name = facts.reseller.partner_name
+        self._check(
+            lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
+        )
+        if req.kind is InvitationKind.JOINT:
+            assert req.provider_partner_id is not None and facts.provider is not None
+            provider_id, provider = req.provider_partner_id, facts.provider
+            self._check(  # CUS-02
+                lambda: require_partnership_active(
+                    provider_partner_id=provider_id,
+                    reseller_partner_id=req.reseller_partner_id,
+                    status=facts.partnership_status,
+                    purpose="a joint customer invitation",
+                )
+            )
+            self._check(  # REG-01
+                lambda: require_same_region(
+                    rule="REG-01",
+                    first=f"customer {req.customer_name}",
+                    first_country=req.customer_country,
+                    second=f"provider {provider_id}",
+                    second_country=provider.country,
+                )
+            )
+        self._check(  # REG-01
+            lambda: require_same_region(
+                rule="REG-01",
+                first=f"customer {req.customer_name}",
+                first_country=req.customer_country,
+                second=f"reseller {req.reseller_partner_id}",
+                second_country=facts.reseller.country,
+            )
+        )
+        sellers = tuple(p for p in (req.reseller_partner_id, req.provider_partner_id) if p)
+        self._check(  # SELF-01..03
+            lambda: require_no_self_dealing(
+                SelfDealingFacts(
+                    customer_tenant_id=str(req.customer_tenant_id),
+                    customer_partner_id=req.customer_partner_id,
+                    customer_is_affiliate=req.customer_is_affiliate,
+                    seller_partner_ids=sellers,
+                    csp_tenant_owner=facts.csp_tenant_owner,
+                    provider_partner_id=req.provider_partner_id,
+                    customer_partnership_with_provider=facts.customer_partnership_with_provider,
+                )
+            )
+        )
+
+    async def _invite_and_wait(self) -> None:
+        req = self._req
+        policy = self._policy
+        link: InvitationLink = await self._lookup(
+            RelationshipActivities.customer_invitation_link,
+            InvitationLinkRequest(
+                reseller_partner_id=req.reseller_partner_id,
+                provider_partner_id=req.provider_partner_id,
+            ),
+        )
+        sent_at = workflow.now()
+        self._invited_at = sent_at
+        reminders, deadline = reminder_times(
+            sent_at, policy.customer_invitation_reminders, policy.customer_invitation_expiry
+        )
+        self._enter(
+            CustomerInvitationStage.AWAITING_ACCEPTANCE,
+            f"the customer to accept ({contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED} or "
+            f"{contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED})",
+            deadline,
+        )
+        await self._save()
+        await self._email_customer(EmailKind.CUSTOMER_INVITATION, "invitation", link.url, deadline)
+        pending = list(reminders)
+        while True:
+            if self._acceptance is not None:
+                break
+            if self._withdrawal is not None:
+                self._raise_withdrawn()
+            now = workflow.now()
+            if now >= deadline:
+                raise _Ended(
+                    CustomerInvitationStage.EXPIRED,
+                    f"the customer did not accept by {deadline.isoformat()} "
+                    f"({self._reminders_sent} reminder(s) sent)",
+                )
+            if pending and now >= pending[0]:
+                pending.pop(0)
+                self._reminders_sent += 1
+                await self._email_customer(
+                    EmailKind.CUSTOMER_INVITATION_REMINDER,
+                    f"reminder-{self._reminders_sent}",
+                    link.url,
+                    deadline,
+                )
+                continue
+            wake = min([deadline, *pending[:1]])
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._acceptance is not None or self._withdrawal is not None,
+                    timeout=wake - now,
+                    timeout_summary="customer invitation: reminder or expiry",
+                )
+        acceptance = self._acceptance
+        assert acceptance is not None
+        self._accepted_at = acceptance.accepted_at or workflow.now()
+
+    async def _await_customer_agreement(self) -> None:
+        """CUS-04: the MCA acceptance is attested here, or was already for this customer."""
+        known: CustomerAgreementLookup = await self._lookup(
+            RelationshipActivities.get_customer_agreement,
+            CustomerLookup(customer_tenant_id=str(self._req.customer_tenant_id)),
+        )
+        if known.record is not None:
+            self._agreement_at = known.record.accepted_at
+            return
+        deadline = workflow.now() + self._policy.customer_agreement_window
+        self._enter(
+            CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT,
+            "the Microsoft Customer Agreement attestation (attest_customer_agreement)",
+            deadline,
+        )
+        await self._save()
+        try:
+            await workflow.wait_condition(
+                lambda: self._attestation is not None,
+                timeout=deadline - workflow.now(),
+                timeout_summary="Microsoft Customer Agreement attestation",
+            )
+        except TimeoutError:
+            raise _Ended(
+                CustomerInvitationStage.MCA_PENDING,
+                f"the customer accepted, but no Microsoft Customer Agreement acceptance was "
+                f"attested by {deadline.isoformat()}; orders wait for it (CUS-04)",
+            ) from None
+        attestation = self._attestation
+        assert attestation is not None
+        await workflow.execute_activity_method(
+            RelationshipActivities.save_customer_agreement,
+            CustomerAgreementRecord(
+                customer_tenant_id=str(self._req.customer_tenant_id),
+                signer_name=attestation.signer_name,
+                accepted_at=attestation.accepted_at,
+                attested_by=attestation.attested_by,
+                recorded_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+        self._agreement_at = attestation.accepted_at
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _raise_withdrawn(self) -> None:
+        assert self._withdrawal is not None
+        raise _Ended(
+            CustomerInvitationStage.WITHDRAWN,
+            f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
+        )
+
+    @staticmethod
+    def _check(rule: Callable[[], None]) -> None:
+        try:
+            rule()
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+
+    async def _lookup(
+        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
+    ) -> _Result:
+        try:
+            return await workflow.execute_activity_method(
+                method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise ApplicationError(
+                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
+            ) from err
+
+    def _key(self, step: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
+
+    def _enter(
+        self,
+        stage: CustomerInvitationStage,
+        waiting_for: str | None,
+        deadline: datetime | None = None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        self._history.append(
+            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
+        )
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(stage.value),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        if stage.is_terminal:
+            workflow.set_current_details(f"**{stage.value}**")
+        else:
+            until = f" until {deadline.isoformat()}" if deadline else ""
+            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+
+    async def _save(self) -> None:
+        req = self._req
+        assert self._invited_at is not None
+        await workflow.execute_activity_method(
+            RelationshipActivities.save_customer_relationship,
+            CustomerRelationshipRecord(
+                reseller_partner_id=req.reseller_partner_id,
+                customer_tenant_id=str(req.customer_tenant_id),
+                kind=req.kind,
+                provider_partner_id=req.provider_partner_id,
+                customer_country=req.customer_country,
+                customer_partner_id=req.customer_partner_id,
+                status=self._stage,
+                workflow_id=workflow.info().workflow_id,
+                invited_at=self._invited_at,
+                accepted_at=self._accepted_at,
+                acceptance_event=self._event.value if self._event else None,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    def _default_message(self) -> str:
+        req = self._req
+        if req.kind is InvitationKind.JOINT:
+            return (
+                f"{self._reseller_name} and its indirect provider (PartnerID "
+                f"{req.provider_partner_id}) invite {req.customer_name} to establish a reseller "
+                "relationship with both: the reseller manages your subscriptions and the provider "
+                "places orders for you."
+            )
+        return f"{self._reseller_name} invites {req.customer_name} to a reseller relationship."
+
+    async def _email_customer(
+        self, kind: EmailKind, step: str, link: str, deadline: datetime
+    ) -> None:
+        req = self._req
+        await self._email(
+            EmailFacts(
+                kind=kind,
+                to=req.customer_email,
+                partner_id=req.reseller_partner_id,
+                recipient_name=req.customer_contact_name,
+                legal_name=self._reseller_name,
+                deadline=deadline,
+                link=link,
+                message=req.message or self._default_message(),
+            ),
+            step,
+        )
+
+    async def _email(self, facts: EmailFacts, step: str) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_email,
+                EmailRequest(idempotency_key=self._key(f"email:{step}"), facts=facts),
+                start_to_close_timeout=_STEP,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
+
+    async def _finish(self, ended: _Ended) -> None:
+        self._ended = ended
+        self._enter(ended.outcome, None, note=ended.reason)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        await self._save()
+        if ended.outcome is CustomerInvitationStage.EXPIRED:
+            await self._email(
+                EmailFacts(
+                    kind=EmailKind.CUSTOMER_INVITATION_EXPIRED,
+                    to=self._policy.operations_email,
+                    partner_id=self._req.reseller_partner_id,
+                    recipient_name="CSP operations",
+                    legal_name=self._reseller_name,
+                    reason=ended.reason,
+                ),
+                "outcome-expired",
+            )
+
+    def _refuse_stage(self, wanted: str) -> ApplicationError:
+        return to_application_error(
+            WrongStage(
+                f"the invitation of customer {self._req.customer_tenant_id} is at stage "
+                f"{self._stage.value}, not {wanted}",
+                stage=self._stage.value,
+            )
+        )
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    def _accept(self, event: AcceptanceEvent, acceptance: CustomerAcceptance) -> Acknowledgement:
+        if self._acceptance is not None:  # a second delivery of the same acceptance
+            return Acknowledgement(
+                stage=self._stage.value,
+                message=f"acceptance already recorded ({self._event.value if self._event else ''})",
+            )
+        self._acceptance = acceptance
+        self._event = event
+        return Acknowledgement(stage=self._stage.value, message=f"{event.value} recorded")
+
+    def _validate_acceptance(self, acceptance: CustomerAcceptance) -> None:
+        if self._acceptance is not None and not self._stage.is_terminal:
+            return  # a duplicate delivery is acknowledged, not refused
+        if (
+            self._stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
+            or self._withdrawal is not None
+        ):
+            raise self._refuse_stage("awaiting the customer's acceptance")
+        try:
+            require_same_customer(
+                expected=str(self._req.customer_tenant_id),
+                reported=str(acceptance.customer_tenant_id),
+            )
+            at = acceptance.accepted_at
+            if at is not None and (at.tzinfo is None or at > workflow.now()):
+                raise DecisionInvalid(
+                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                )
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+
+    @workflow.update(name=contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED)
+    def reseller_relationship_accepted_by_customer(
+        self, acceptance: CustomerAcceptance
+    ) -> Acknowledgement:
+        return self._accept(AcceptanceEvent.RESELLER_RELATIONSHIP_ACCEPTED, acceptance)
+
+    @reseller_relationship_accepted_by_customer.validator
+    def _validate_reseller_accepted(self, acceptance: CustomerAcceptance) -> None:
+        self._validate_acceptance(acceptance)
+
+    @workflow.update(name=contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED)
+    def indirect_reseller_relationship_accepted_by_customer(
+        self, acceptance: CustomerAcceptance
+    ) -> Acknowledgement:
+        return self._accept(AcceptanceEvent.INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED, acceptance)
+
+    @indirect_reseller_relationship_accepted_by_customer.validator
+    def _validate_indirect_accepted(self, acceptance: CustomerAcceptance) -> None:
+        self._validate_acceptance(acceptance)
+
+    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    def attest_customer_agreement(
+        self, attestation: CustomerAgreementAttestation
+    ) -> Acknowledgement:
+        self._attestation = attestation
+        return Acknowledgement(
+            stage=self._stage.value, message="Microsoft Customer Agreement attestation recorded"
+        )
+
+    @attest_customer_agreement.validator
+    def _validate_attestation(self, attestation: CustomerAgreementAttestation) -> None:
+        if (
+            self._stage is not CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT
+            or self._attestation is not None
+        ):
+            raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
+        try:
+            require_valid_agreement_attestation(attestation, now=workflow.now())
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+
+    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
+        self._withdrawal = withdrawal
+        return Acknowledgement(stage=self._stage.value, message="invitation withdrawn")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        if (
+            self._stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
+            or self._acceptance is not None
+            or self._withdrawal is not None
+        ):
+            raise self._refuse_stage("a pending invitation")
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> CustomerInvitationStatus:
+        req = self._req
+        return CustomerInvitationStatus(
+            workflow_id=workflow.info().workflow_id,
+            kind=req.kind,
+            reseller_partner_id=req.reseller_partner_id,
+            provider_partner_id=req.provider_partner_id,
+            customer_tenant_id=str(req.customer_tenant_id),
+            region=req.customer_country,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            reminders_sent=self._reminders_sent,
+            acceptance_event=self._event,
+            accepted_at=self._accepted_at,
+            customer_agreement_at=self._agreement_at,
+            outcome_reason=self._ended.reason if self._ended else None,
+            error_type=self._error_type,
+            history=tuple(self._history),
+        )

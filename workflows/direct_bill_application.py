@@ -1,0 +1,736 @@
+"""The direct-bill application, one per PGA and region (DOMAIN.md DB-01..DB-11, RA-03).
+
+gate (window, cooldown, region) -> eligibility checks -> Microsoft's initial review ->
+capability assessment -> Microsoft's decision -> enrollment form -> credit review (child) ->
+support plan (only after credit approval) -> MPA acceptance -> tenant activation -> active.
+
+A refusal by our own gate or eligibility checks fails the workflow with its stable error type and
+starts no cooldown; a rejection by Microsoft (initial review, decision, credit) ends it `rejected`
+and starts the one-year cooldown. Deadlines end it `expired`; a withdrawal ends it `withdrawn`.
+Microsoft's requests for more information pause the review stages until answered or expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.direct_bill import (
+        ActivationRequest,
+        DirectBillActivities,
+        DirectBillPolicyRequest,
+        GateFactsRequest,
+        PgaRequest,
+        ProgramCheckRequest,
+        TenureCheckRequest,
+    )
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from adapters.registry import Cooldown, DirectBillRecord, DirectBillRegistryStatus
+    from app import contract
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain import direct_bill_rules as rules
+    from domain.capability_assessment import (
+        AssessmentScore,
+        CapabilityQuestionnaire,
+        score_assessment,
+    )
+    from domain.direct_bill import (
+        DirectBillApplication,
+        DirectBillPolicy,
+        DirectBillResult,
+        DirectBillStage,
+        DirectBillStatus,
+        EligibilityCheck,
+        EnrollmentForm,
+        InformationAnswer,
+        InformationRequest,
+        MicrosoftDecision,
+        MpaAcceptance,
+        SupportPlan,
+        SupportPlanPurchase,
+    )
+    from domain.errors import (
+        BusinessRuleViolation,
+        MpaBeforeSupportPlan,
+        SupportPlanBeforeCreditApproval,
+        WrongStage,
+    )
+    from domain.reseller_enrollment import Acknowledgement, Withdrawal
+    from workflows.credit_review import (
+        CreditReviewRequest,
+        CreditReviewResult,
+        CreditReviewWorkflow,
+    )
+
+_Request = TypeVar("_Request")
+
+_LOOKUP = timedelta(seconds=30)
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+_REGISTRY_STATUS = {
+    DirectBillStage.ACTIVE: DirectBillRegistryStatus.ACTIVE,
+    DirectBillStage.REFUSED: DirectBillRegistryStatus.REFUSED,
+    DirectBillStage.REJECTED: DirectBillRegistryStatus.REJECTED,
+    DirectBillStage.EXPIRED: DirectBillRegistryStatus.EXPIRED,
+    DirectBillStage.WITHDRAWN: DirectBillRegistryStatus.WITHDRAWN,
+}
+_OUTCOME_EMAIL = {
+    DirectBillStage.ACTIVE: EmailKind.DB_ACTIVE,
+    DirectBillStage.REFUSED: EmailKind.DB_REFUSED,
+    DirectBillStage.REJECTED: EmailKind.DB_REJECTED,
+    DirectBillStage.EXPIRED: EmailKind.DB_EXPIRED,
+    DirectBillStage.WITHDRAWN: EmailKind.DB_WITHDRAWN,
+}
+_REVIEW_STEPS = {
+    DirectBillStage.INITIAL_REVIEW,
+    DirectBillStage.ASSESSMENT,
+    DirectBillStage.DECISION,
+}
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: DirectBillStage, reason: str, error_type: str | None = None):
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.error_type = error_type
+
+
+@workflow.defn(name=contract.DIRECT_BILL_APPLICATION)
+class DirectBillApplicationWorkflow:
+    @workflow.init
+    def __init__(self, application: DirectBillApplication) -> None:
+        self._app = application
+        self._policy = DirectBillPolicy()
+        self._stage = DirectBillStage.GATE
+        self._step = DirectBillStage.GATE  # the pipeline step; `_stage` also shows pauses
+        self._waiting_for: str | None = None
+        self._deadline: datetime | None = None
+        self._registered = False
+        self._csp_onboarded_at: datetime | None = None
+        self._eligibility: tuple[EligibilityCheck, ...] = ()
+        self._initial_review: MicrosoftDecision | None = None
+        self._assessment: AssessmentScore | None = None
+        self._decision: MicrosoftDecision | None = None
+        self._form: EnrollmentForm | None = None
+        self._credit_approved = False
+        self._plan: SupportPlan | None = application.existing_support_plan
+        self._mpa: MpaAcceptance | None = None
+        self._info_request: InformationRequest | None = None
+        self._info_answer: InformationAnswer | None = None
+        self._info_requests = 0
+        self._withdrawal: Withdrawal | None = None
+        self._ended: _Ended | None = None
+        self._cooldown_until: datetime | None = None
+        self._activated_at: datetime | None = None
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, application: DirectBillApplication) -> DirectBillResult:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(application.pga_id),
+                contract.SA_REGION.value_set(application.region),
+            ]
+        )
+        self._enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
+        self._policy = await workflow.execute_activity_method(
+            DirectBillActivities.load_direct_bill_policy,
+            DirectBillPolicyRequest(pipeline=contract.DIRECT_BILL_APPLICATION),
+            start_to_close_timeout=_LOOKUP,
+        )
+        try:
+            try:
+                await self._gate()
+                await self._save(DirectBillRegistryStatus.APPLYING)
+                self._registered = True
+                await self._check_eligibility()
+            except ApplicationError as refusal:
+                await self._finish(_Ended(DirectBillStage.REFUSED, refusal.message, refusal.type))
+                raise
+            await self._email(EmailKind.DB_SUBMITTED, "submitted")
+            await self._microsoft_reviews()
+            await self._enrollment_form()
+            await self._credit_review()
+            await self._support_plan()
+            await self._mpa_acceptance()
+            await self._activate()
+            ended = _Ended(DirectBillStage.ACTIVE, "direct-bill tenant activated")
+        except _Ended as outcome:
+            ended = outcome
+        await self._finish(ended)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return DirectBillResult(
+            pga_id=application.pga_id,
+            region=application.region,
+            outcome=ended.outcome,
+            reason=ended.reason,
+            error_type=ended.error_type,
+            cooldown_until=self._cooldown_until,
+        )
+
+    async def _gate(self) -> None:
+        app = self._app
+        now = workflow.now()
+        try:
+            rules.require_global_admin(app.applicant_role)
+            rules.require_window_open(now, self._policy.window_closures)
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from None
+        facts = await workflow.execute_activity_method(
+            DirectBillActivities.load_gate_facts,
+            GateFactsRequest(pga_id=app.pga_id, region=app.region),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+        try:
+            rules.require_no_cooldown(app.pga_id, now, facts.cooldown_until)
+            rules.require_region_free(
+                pga_id=app.pga_id,
+                region=app.region,
+                existing_status=facts.existing_status,
+                existing_workflow_id=facts.existing_workflow_id,
+                workflow_id=workflow.info().workflow_id,
+            )
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from None
+
+    async def _check_eligibility(self) -> None:
+        self._enter(DirectBillStage.ELIGIBILITY, "the eligibility checks (DB-01..DB-05)")
+        app = self._app
+        pga = PgaRequest(pga_id=app.pga_id)
+        checks = await asyncio.gather(
+            self._lookup(
+                DirectBillActivities.check_tenure,
+                TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
+            ),
+            self._lookup(DirectBillActivities.check_revenue, pga),
+            self._lookup(DirectBillActivities.check_security, pga),
+            self._lookup(DirectBillActivities.check_designations, pga),
+            self._lookup(
+                DirectBillActivities.check_program,
+                ProgramCheckRequest(
+                    pga_id=app.pga_id,
+                    pla_id=app.pla_id,
+                    region=app.region,
+                    authority_to_accept_agreements=app.authority_to_accept_agreements,
+                    first_level_support=app.first_level_support,
+                ),
+            ),
+        )
+        self._eligibility = tuple(checks)
+        try:
+            rules.require_eligible(checks)
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from None
+
+    async def _lookup(
+        self, method: Callable[[Any, _Request], Awaitable[EligibilityCheck]], request: _Request
+    ) -> EligibilityCheck:
+        try:
+            return await workflow.execute_activity_method(
+                method,
+                request,
+                start_to_close_timeout=_LOOKUP,
+                retry_policy=_RETRY,
+            )
+        except Exception as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise ApplicationError(
+                rejection.message, type=rejection.type, non_retryable=True
+            ) from err
+
+    async def _microsoft_reviews(self) -> None:
+        """DB-08: initial requirements, then the assessment, then the decision."""
+        await self._await_step(
+            DirectBillStage.INITIAL_REVIEW,
+            "Microsoft's check of the initial requirements (report_initial_review)",
+            self._policy.initial_review_deadline,
+            lambda: self._initial_review is not None,
+        )
+        assert self._initial_review is not None
+        await self._reject_if(self._initial_review, "the initial requirements review")
+
+        await self._email(
+            EmailKind.DB_ASSESSMENT_REQUESTED,
+            "assessment-requested",
+            deadline=workflow.now() + self._policy.assessment_deadline,
+        )
+        await self._await_step(
+            DirectBillStage.ASSESSMENT,
+            "the capability assessment questionnaire (submit_assessment)",
+            self._policy.assessment_deadline,
+            lambda: self._assessment is not None,
+            reminder=(self._policy.assessment_reminder_interval, EmailKind.DB_ASSESSMENT_REMINDER),
+        )
+        await self._await_step(
+            DirectBillStage.DECISION,
+            "Microsoft's decision on the application (decide_application)",
+            self._policy.decision_deadline,
+            lambda: self._decision is not None,
+        )
+        assert self._decision is not None
+        await self._reject_if(self._decision, "the application decision")
+
+    async def _enrollment_form(self) -> None:
+        await self._email(
+            EmailKind.DB_APPROVED,
+            "approved",
+            deadline=workflow.now() + self._policy.enrollment_form_deadline,
+        )
+        await self._await_step(
+            DirectBillStage.ENROLLMENT_FORM,
+            "the enrollment form (submit_enrollment_form)",
+            self._policy.enrollment_form_deadline,
+            lambda: self._form is not None,
+        )
+
+    async def _credit_review(self) -> None:
+        self._raise_if_withdrawn()
+        deadline = workflow.now() + self._policy.credit_review_deadline
+        self._enter(
+            DirectBillStage.CREDIT_REVIEW,
+            "the credit decision (decide_credit on the child)",
+            deadline,
+        )
+        child = await workflow.start_child_workflow(
+            CreditReviewWorkflow.run,
+            CreditReviewRequest(
+                pga_id=self._app.pga_id, region=self._app.region, deadline=deadline
+            ),
+            id=contract.credit_review_id(workflow.info().workflow_id),
+            static_summary=f"Credit review for PGA {self._app.pga_id} in {self._app.region}",
+        )
+        await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
+        if not child.done():
+            child.cancel()
+            with contextlib.suppress(ChildWorkflowError, CancelledError):
+                await child
+            self._raise_if_withdrawn()
+        result: CreditReviewResult = child.result()
+        if result.outcome == "expired":
+            raise _Ended(DirectBillStage.EXPIRED, result.reason or "credit review expired")
+        if result.outcome == "rejected":
+            await self._reject(result.reason or "credit review rejected", "the credit review")
+        self._credit_approved = True
+
+    async def _support_plan(self) -> None:
+        """DB-09: a premium support plan, bought after credit approval unless already held."""
+        if self._plan is not None:
+            return
+        await self._email(
+            EmailKind.DB_CREDIT_APPROVED,
+            "credit-approved",
+            deadline=workflow.now() + self._policy.support_plan_deadline,
+        )
+        await self._await_step(
+            DirectBillStage.SUPPORT_PLAN,
+            "the support-plan purchase (report_support_plan_purchase)",
+            self._policy.support_plan_deadline,
+            lambda: self._plan is not None,
+        )
+
+    async def _mpa_acceptance(self) -> None:
+        await self._email(
+            EmailKind.DB_ACCEPT_MPA,
+            "accept-mpa",
+            deadline=workflow.now() + self._policy.mpa_acceptance_deadline,
+        )
+        await self._await_step(
+            DirectBillStage.MPA_ACCEPTANCE,
+            "the Microsoft Partner Agreement acceptance (report_mpa_accepted)",
+            self._policy.mpa_acceptance_deadline,
+            lambda: self._mpa is not None,
+        )
+
+    async def _activate(self) -> None:
+        self._raise_if_withdrawn()
+        self._enter(DirectBillStage.ACTIVATION, "the direct-bill tenant activation")
+        activation = await workflow.execute_activity_method(
+            DirectBillActivities.activate_tenant,
+            ActivationRequest(
+                pga_id=self._app.pga_id,
+                region=self._app.region,
+                idempotency_key=self._key("activate"),
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        self._activated_at = activation.activated_at
+
+    # ---- waiting -------------------------------------------------------------------------------
+
+    async def _await_step(
+        self,
+        step: DirectBillStage,
+        waiting_for: str,
+        window: timedelta,
+        done: Callable[[], bool],
+        *,
+        reminder: tuple[timedelta, EmailKind] | None = None,
+    ) -> None:
+        """Wait for a human or backend step until its deadline, sending reminders; an open
+        information request pauses the step and moves its deadline by the pause."""
+        self._raise_if_withdrawn()
+        self._step = step
+        deadline = workflow.now() + window
+        self._enter(step, waiting_for, deadline)
+        reminders = 0
+        while not done():
+            self._raise_if_withdrawn()
+            if self._info_request is not None:
+                paused_at = workflow.now()
+                await self._await_information()
+                deadline += workflow.now() - paused_at
+                self._enter(step, waiting_for, deadline)
+                continue
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                raise _Ended(DirectBillStage.EXPIRED, f"no {waiting_for} by {deadline.isoformat()}")
+            timeout = min(remaining, reminder[0]) if reminder else remaining
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        done() or self._withdrawal is not None or self._info_request is not None
+                    ),
+                    timeout=timeout,
+                    timeout_summary=f"{step.value} deadline",
+                )
+            except TimeoutError:
+                if reminder and workflow.now() < deadline:
+                    reminders += 1
+                    await self._email(
+                        reminder[1], f"{step.value}-reminder-{reminders}", deadline=deadline
+                    )
+        self._raise_if_withdrawn()
+
+    async def _await_information(self) -> None:
+        request = self._info_request
+        assert request is not None
+        deadline = workflow.now() + self._policy.information_deadline
+        self._enter(
+            DirectBillStage.INFORMATION_REQUESTED,
+            "the applicant's answer to Microsoft's request (answer_information_request)",
+            deadline,
+        )
+        await self._email(
+            EmailKind.DB_INFORMATION_REQUESTED,
+            f"information-request-{self._info_requests}",
+            reason=request.question,
+            deadline=deadline,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._info_answer is not None or self._withdrawal is not None,
+                timeout=self._policy.information_deadline,
+                timeout_summary="information request deadline",
+            )
+        except TimeoutError:
+            raise _Ended(
+                DirectBillStage.EXPIRED,
+                f"Microsoft's request for information was not answered by {deadline.isoformat()}",
+            ) from None
+        self._raise_if_withdrawn()
+        self._info_request = None
+        self._info_answer = None
+
+    # ---- outcomes ------------------------------------------------------------------------------
+
+    async def _reject_if(self, decision: MicrosoftDecision, what: str) -> None:
+        if decision.decision == "reject":
+            await self._reject(decision.reason or "rejected", what)
+
+    async def _reject(self, reason: str, what: str) -> None:
+        """Microsoft's rejection: the one-year cooldown starts now (RA-03)."""
+        now = workflow.now()
+        cooldown = await workflow.execute_activity_method(
+            DirectBillActivities.start_cooldown,
+            Cooldown(
+                pga_id=self._app.pga_id,
+                until=rules.cooldown_end(now),
+                reason=f"direct-bill application for {self._app.region} rejected in {what}",
+                started_at=now,
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+        self._cooldown_until = cooldown.until
+        raise _Ended(
+            DirectBillStage.REJECTED, f"rejected in {what}: {reason}", "ApplicationRejected"
+        )
+
+    async def _finish(self, ended: _Ended) -> None:
+        self._ended = ended
+        self._enter(ended.outcome, None)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        if self._registered:  # a gate refusal must not touch another pipeline's record
+            await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
+        await self._email(
+            _OUTCOME_EMAIL[ended.outcome],
+            f"outcome-{ended.outcome.value}",
+            reason=ended.reason,
+            deadline=self._cooldown_until,
+        )
+
+    def _raise_if_withdrawn(self) -> None:
+        if self._withdrawal is not None:
+            raise _Ended(
+                DirectBillStage.WITHDRAWN,
+                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
+            )
+
+    # ---- side-effect helpers -------------------------------------------------------------------
+
+    def _key(self, step: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
+
+    def _enter(
+        self, stage: DirectBillStage, waiting_for: str | None, deadline: datetime | None = None
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(stage.value),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        if waiting_for is None:
+            workflow.set_current_details(f"**{stage.value}**")
+        else:
+            until = f" until {deadline.isoformat()}" if deadline else ""
+            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+
+    async def _email(
+        self,
+        kind: EmailKind,
+        step: str,
+        *,
+        reason: str | None = None,
+        deadline: datetime | None = None,
+    ) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_email,
+                EmailRequest(
+                    idempotency_key=self._key(f"email:{step}"),
+                    facts=EmailFacts(
+                        kind=kind,
+                        to=self._app.applicant_email,
+                        partner_id=self._app.pga_id,
+                        recipient_name=self._app.applicant_name,
+                        legal_name=self._app.legal_name,
+                        reason=reason,
+                        deadline=deadline,
+                        region=self._app.region,
+                    ),
+                ),
+                start_to_close_timeout=_STEP,
+                retry_policy=_RETRY,
+            )
+        except Exception as err:
+            if business_rejection(err) is None:
+                raise
+            workflow.logger.warning("email %s not delivered", step)
+
+    async def _save(self, status: DirectBillRegistryStatus, reason: str | None = None) -> None:
+        plan = self._plan if status is DirectBillRegistryStatus.ACTIVE else None
+        await workflow.execute_activity_method(
+            DirectBillActivities.save_record,
+            DirectBillRecord(
+                pga_id=self._app.pga_id,
+                region=self._app.region,
+                status=status,
+                workflow_id=workflow.info().workflow_id,
+                pla_id=self._app.pla_id,
+                legal_name=self._app.legal_name,
+                contact_name=self._app.applicant_name,
+                contact_email=self._app.applicant_email,
+                status_reason=reason,
+                support_plan_kind=plan.kind.value if plan else None,
+                support_plan_contract_id=plan.contract_id if plan else None,
+                support_plan_renewal_date=plan.renewal_date if plan else None,
+                renewal_month=plan.renewal_date.month if plan else None,
+                onboarding_anniversary_month=(
+                    self._onboarding_month() if status is DirectBillRegistryStatus.ACTIVE else None
+                ),
+                activated_at=self._activated_at,
+                next_reassessment_due=plan.renewal_date.replace(day=1) if plan else None,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    def _onboarding_month(self) -> int | None:
+        """The month of the original CSP onboarding: the security re-validation clock (DB-04)."""
+        tenure = next((c for c in self._eligibility if c.rule == "DB-01"), None)
+        return tenure.since.month if tenure and tenure.since else None
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    def _wrong_stage(self, expected: str) -> ApplicationError:
+        return to_application_error(
+            WrongStage(
+                f"PGA {self._app.pga_id} ({self._app.region}) is at stage {self._stage.value}, "
+                f"not awaiting {expected}",
+                stage=self._stage.value,
+            )
+        )
+
+    def _require_step(self, step: DirectBillStage, expected: str) -> None:
+        if self._ended is not None or self._step is not step or self._info_request is not None:
+            raise self._wrong_stage(expected)
+
+    @workflow.update(name=contract.UPDATE_REPORT_INITIAL_REVIEW)
+    def report_initial_review(self, decision: MicrosoftDecision) -> Acknowledgement:
+        self._initial_review = decision
+        return Acknowledgement(
+            stage=self._stage.value, message=f"initial review {decision.decision}d"
+        )
+
+    @report_initial_review.validator
+    def _validate_initial_review(self, decision: MicrosoftDecision) -> None:
+        self._require_step(DirectBillStage.INITIAL_REVIEW, "the initial requirements review")
+        if self._initial_review is not None:
+            raise self._wrong_stage("the initial requirements review")
+
+    @workflow.update(name=contract.UPDATE_SUBMIT_ASSESSMENT)
+    def submit_assessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
+        self._assessment = score_assessment(answers, self._policy.weights)
+        return self._assessment
+
+    @submit_assessment.validator
+    def _validate_assessment(self, answers: CapabilityQuestionnaire) -> None:
+        self._require_step(DirectBillStage.ASSESSMENT, "the capability assessment")
+        if self._assessment is not None:
+            raise self._wrong_stage("the capability assessment")
+
+    @workflow.update(name=contract.UPDATE_REQUEST_INFORMATION)
+    def request_information(self, request: InformationRequest) -> Acknowledgement:
+        self._info_requests += 1
+        self._info_request = request
+        return Acknowledgement(stage=self._stage.value, message="the application is paused")
+
+    @request_information.validator
+    def _validate_request_information(self, request: InformationRequest) -> None:
+        if self._ended is not None or self._step not in _REVIEW_STEPS:
+            raise self._wrong_stage("Microsoft's review")
+        if self._info_request is not None:
+            raise to_application_error(
+                WrongStage("an information request is already open; wait for its answer")
+            )
+
+    @workflow.update(name=contract.UPDATE_ANSWER_INFORMATION)
+    def answer_information_request(self, answer: InformationAnswer) -> Acknowledgement:
+        self._info_answer = answer
+        return Acknowledgement(stage=self._stage.value, message="answer recorded; review resumes")
+
+    @answer_information_request.validator
+    def _validate_answer(self, answer: InformationAnswer) -> None:
+        if self._ended is not None or self._info_request is None or self._info_answer is not None:
+            raise to_application_error(WrongStage("no information request is open"))
+
+    @workflow.update(name=contract.UPDATE_DECIDE_APPLICATION)
+    def decide_application(self, decision: MicrosoftDecision) -> Acknowledgement:
+        self._decision = decision
+        return Acknowledgement(stage=self._stage.value, message=f"application {decision.decision}d")
+
+    @decide_application.validator
+    def _validate_decide_application(self, decision: MicrosoftDecision) -> None:
+        self._require_step(DirectBillStage.DECISION, "the application decision")
+        if self._decision is not None:
+            raise self._wrong_stage("the application decision")
+
+    @workflow.update(name=contract.UPDATE_SUBMIT_ENROLLMENT_FORM)
+    def submit_enrollment_form(self, form: EnrollmentForm) -> Acknowledgement:
+        self._form = form
+        return Acknowledgement(stage=self._stage.value, message="enrollment form recorded")
+
+    @submit_enrollment_form.validator
+    def _validate_form(self, form: EnrollmentForm) -> None:
+        self._require_step(DirectBillStage.ENROLLMENT_FORM, "the enrollment form")
+        if self._form is not None:
+            raise self._wrong_stage("the enrollment form")
+
+    @workflow.update(name=contract.UPDATE_REPORT_SUPPORT_PLAN)
+    def report_support_plan_purchase(self, purchase: SupportPlanPurchase) -> Acknowledgement:
+        self._plan = purchase.plan
+        return Acknowledgement(stage=self._stage.value, message="support plan recorded")
+
+    @report_support_plan_purchase.validator
+    def _validate_support_plan(self, purchase: SupportPlanPurchase) -> None:
+        if self._ended is None and not self._credit_approved:
+            raise to_application_error(
+                SupportPlanBeforeCreditApproval(
+                    f"PGA {self._app.pga_id} ({self._app.region}) has not passed the credit "
+                    "review; buy the support plan only after credit approval (DB-09)",
+                    stage=self._stage.value,
+                )
+            )
+        self._require_step(DirectBillStage.SUPPORT_PLAN, "the support-plan purchase")
+
+    @workflow.update(name=contract.UPDATE_REPORT_MPA_ACCEPTED)
+    def report_mpa_accepted(self, acceptance: MpaAcceptance) -> Acknowledgement:
+        self._mpa = acceptance
+        return Acknowledgement(stage=self._stage.value, message="MPA acceptance recorded")
+
+    @report_mpa_accepted.validator
+    def _validate_mpa(self, acceptance: MpaAcceptance) -> None:
+        if self._ended is None and (self._plan is None or not self._credit_approved):
+            raise to_application_error(
+                MpaBeforeSupportPlan(
+                    f"PGA {self._app.pga_id} ({self._app.region}) has no support plan recorded "
+                    "after credit approval; the MPA comes after the support plan (DB-09)",
+                    stage=self._stage.value,
+                )
+            )
+        self._require_step(DirectBillStage.MPA_ACCEPTANCE, "the MPA acceptance")
+
+    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
+        self._withdrawal = withdrawal
+        return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        if self._ended is not None or self._withdrawal is not None:
+            raise to_application_error(
+                WrongStage(f"the application has already ended ({self._stage.value})")
+            )
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> DirectBillStatus:
+        return DirectBillStatus(
+            workflow_id=workflow.info().workflow_id,
+            pga_id=self._app.pga_id,
+            region=self._app.region,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            eligibility=self._eligibility,
+            assessment=self._assessment,
+            credit_approved=self._credit_approved,
+            support_plan=self._plan,
+            open_information_request=self._info_request.question if self._info_request else None,
+            outcome_reason=self._ended.reason if self._ended else None,
+            error_type=self._ended.error_type if self._ended else None,
+            cooldown_until=self._cooldown_until,
+        )

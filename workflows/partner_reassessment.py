@@ -1,0 +1,338 @@
+"""One direct-bill partner's yearly re-assessment (RA-01) and/or security re-validation (DB-04).
+
+security score (anniversary month) and TTM revenue (renewal month) first; then the capability
+questionnaire by the end of the month, with reminders; after a passing score the renewed premium
+support plan. Every failed requirement is named; any failure, a missing questionnaire included,
+starts the transition to indirect reseller (RA-02). The outcome is reported to the sweep that
+started this workflow, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.direct_bill import DirectBillActivities, PgaRequest
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.reassessment import (
+        ReassessmentActivities,
+        ReassessmentPolicyRequest,
+        RecordLookup,
+        StatusChange,
+    )
+    from adapters.registry import DirectBillRecord, DirectBillRegistryStatus
+    from app import contract
+    from app.temporal_errors import to_application_error
+    from domain import reassessment_rules as rules
+    from domain.capability_assessment import (
+        AssessmentScore,
+        CapabilityQuestionnaire,
+        score_assessment,
+    )
+    from domain.direct_bill import EligibilityCheck, SupportPlan
+    from domain.errors import WrongStage
+    from domain.reassessment import (
+        PlanRenewal,
+        ReassessmentOutcome,
+        ReassessmentPolicy,
+        ReassessmentRequest,
+        ReassessmentStage,
+        ReassessmentStatus,
+        TransitionRequest,
+    )
+    from domain.reseller_enrollment import Acknowledgement
+    from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
+
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+@workflow.defn(name=contract.PARTNER_REASSESSMENT)
+class PartnerReassessmentWorkflow:
+    @workflow.init
+    def __init__(self, request: ReassessmentRequest) -> None:
+        self._request = request
+        self._policy = ReassessmentPolicy()
+        self._record: DirectBillRecord | None = None
+        self._stage = ReassessmentStage.SECURITY_CHECK
+        self._waiting_for: str | None = None
+        self._deadline: datetime | None = None
+        self._checks: list[EligibilityCheck] = []
+        self._answers_deadline: datetime | None = None
+        self._score: AssessmentScore | None = None
+        self._renewal: SupportPlan | None = None
+        self._failures: tuple[str, ...] = ()
+
+    @workflow.run
+    async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(request.pga_id),
+                contract.SA_REGION.value_set(request.region),
+            ]
+        )
+        try:
+            outcome = await self._reassess()
+        except FailureError as err:
+            await self._report(self._outcome(passed=False, error=str(err)))
+            raise
+        await self._report(outcome)
+        return outcome
+
+    async def _reassess(self) -> ReassessmentOutcome:
+        request = self._request
+        self._policy = await workflow.execute_activity_method(
+            ReassessmentActivities.load_reassessment_policy,
+            ReassessmentPolicyRequest(pipeline=contract.PARTNER_REASSESSMENT),
+            start_to_close_timeout=_STEP,
+        )
+        self._record = await workflow.execute_activity_method(
+            ReassessmentActivities.get_record,
+            RecordLookup(pga_id=request.pga_id, region=request.region),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        pga = PgaRequest(pga_id=request.pga_id)
+        lookups = []
+        if request.kind.revalidates_security:
+            lookups.append(DirectBillActivities.check_security)
+        if request.kind.reassesses:
+            lookups.append(DirectBillActivities.check_revenue)
+        self._enter(ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None)
+        self._checks = list(
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity_method(
+                        method, pga, start_to_close_timeout=_STEP, retry_policy=_RETRY
+                    )
+                    for method in lookups
+                )
+            )
+        )
+        if request.kind.reassesses and all(c.passed for c in self._checks):
+            await self._questionnaire()
+            if self._score is not None and self._score.passed:
+                await self._plan_renewal()
+        failures = rules.reassessment_failures(
+            score=self._score,
+            questionnaire_deadline=self._answers_deadline,
+            checks=self._checks,
+            plan_required=self._score is not None and self._score.passed,
+            plan_ok=rules.plan_renewed(
+                self._record.support_plan_renewal_date if self._record else None, self._renewal
+            ),
+        )
+        if failures:
+            return await self._transition(failures)
+        return await self._pass()
+
+    async def _questionnaire(self) -> None:
+        deadline = rules.questionnaire_deadline(self._request.month, workflow.now())
+        self._answers_deadline = deadline
+        self._enter(
+            ReassessmentStage.QUESTIONNAIRE,
+            "the re-assessment questionnaire (submit_reassessment)",
+            deadline,
+        )
+        await self._email(EmailKind.RA_QUESTIONNAIRE, "questionnaire", deadline=deadline)
+        reminders = 0
+        while self._score is None:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self._score is not None,
+                    timeout=min(remaining, self._policy.questionnaire_reminder_interval),
+                    timeout_summary="re-assessment questionnaire",
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    reminders += 1
+                    await self._email(
+                        EmailKind.RA_QUESTIONNAIRE_REMINDER,
+                        f"questionnaire-reminder-{reminders}",
+                        deadline=deadline,
+                    )
+
+    async def _plan_renewal(self) -> None:
+        deadline = workflow.now() + self._policy.plan_renewal_grace
+        self._enter(
+            ReassessmentStage.PLAN_RENEWAL,
+            "the renewed premium support plan (report_support_plan_renewal)",
+            deadline,
+        )
+        await self._email(EmailKind.RA_PASSING_SCORE, "passing-score", deadline=deadline)
+        try:
+            await workflow.wait_condition(
+                lambda: self._renewal is not None,
+                timeout=self._policy.plan_renewal_grace,
+                timeout_summary="support plan renewal",
+            )
+        except TimeoutError:
+            return
+
+    async def _pass(self) -> ReassessmentOutcome:
+        request = self._request
+        next_due = rules.next_due(request.month) if request.kind.reassesses else None
+        await workflow.execute_activity_method(
+            ReassessmentActivities.change_status,
+            StatusChange(
+                pga_id=request.pga_id,
+                region=request.region,
+                status=DirectBillRegistryStatus.ACTIVE,
+                reason=f"{request.kind.value} re-assessment passed in {request.month:%Y-%m}",
+                next_reassessment_due=next_due,
+                renewed_plan=self._renewal,
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        self._enter(ReassessmentStage.PASSED, None, None)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("passed")])
+        note = f"Next re-assessment: {next_due:%B %Y}." if next_due else ""
+        await self._email(EmailKind.RA_PASSED, "passed", reason=note)
+        return self._outcome(passed=True, next_due=next_due)
+
+    async def _transition(self, failures: list[str]) -> ReassessmentOutcome:
+        request = self._request
+        self._failures = tuple(failures)
+        self._enter(ReassessmentStage.TRANSITION, "the transition to indirect reseller", None)
+        result = await workflow.execute_child_workflow(
+            TransitionToIndirectResellerWorkflow.run,
+            TransitionRequest(
+                pga_id=request.pga_id,
+                region=request.region,
+                pla_id=request.pla_id,
+                reasons=tuple(failures),
+            ),
+            id=contract.transition_id(request.pga_id, request.region, request.month.year),
+        )
+        self._enter(ReassessmentStage.FAILED, None, None)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("transitioned")])
+        return self._outcome(passed=False, cooldown_until=result.cooldown_until)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _outcome(self, **fields: object) -> ReassessmentOutcome:
+        return ReassessmentOutcome.model_validate(
+            {
+                "workflow_id": workflow.info().workflow_id,
+                "pga_id": self._request.pga_id,
+                "region": self._request.region,
+                "failures": self._failures,
+                **fields,
+            }
+        )
+
+    async def _report(self, outcome: ReassessmentOutcome) -> None:
+        sweep = self._request.sweep_workflow_id
+        if sweep is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(sweep).signal(
+                contract.SIGNAL_REASSESSMENT_OUTCOME, outcome
+            )
+        except FailureError as err:  # the sweep may be gone (terminated, or past its grace)
+            workflow.logger.warning("could not report to sweep %s: %s", sweep, err)
+
+    def _enter(
+        self, stage: ReassessmentStage, waiting_for: str | None, deadline: datetime | None
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(f"reassessment_{stage.value}"),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        until = f" until {deadline.isoformat()}" if deadline else ""
+        workflow.set_current_details(
+            f"**{stage.value}**" + (f": waiting for {waiting_for}{until}" if waiting_for else "")
+        )
+
+    async def _email(
+        self,
+        kind: EmailKind,
+        step: str,
+        *,
+        reason: str | None = None,
+        deadline: datetime | None = None,
+    ) -> None:
+        record = self._record
+        assert record is not None
+        info = workflow.info()
+        await workflow.execute_activity_method(
+            NotificationActivities.send_email,
+            EmailRequest(
+                idempotency_key=f"{info.workflow_id}:{info.run_id}:email:{step}",
+                facts=EmailFacts(
+                    kind=kind,
+                    to=record.contact_email or self._policy.operations_email,
+                    partner_id=self._request.pga_id,
+                    recipient_name=record.contact_name or "partner",
+                    legal_name=record.legal_name or f"PGA {self._request.pga_id}",
+                    reason=reason,
+                    deadline=deadline,
+                    region=self._request.region,
+                ),
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    @workflow.update(name=contract.UPDATE_SUBMIT_REASSESSMENT)
+    def submit_reassessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
+        self._score = score_assessment(answers, self._policy.weights)
+        return self._score
+
+    @submit_reassessment.validator
+    def _validate_answers(self, answers: CapabilityQuestionnaire) -> None:
+        if self._stage is not ReassessmentStage.QUESTIONNAIRE or self._score is not None:
+            raise to_application_error(
+                WrongStage(
+                    f"the re-assessment is at {self._stage.value}, not awaiting the questionnaire"
+                )
+            )
+
+    @workflow.update(name=contract.UPDATE_REPORT_PLAN_RENEWAL)
+    def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
+        self._renewal = renewal.plan
+        return Acknowledgement(stage=self._stage.value, message="support plan renewal recorded")
+
+    @report_support_plan_renewal.validator
+    def _validate_renewal(self, renewal: PlanRenewal) -> None:
+        if self._stage is not ReassessmentStage.PLAN_RENEWAL or self._renewal is not None:
+            raise to_application_error(
+                WrongStage(
+                    f"the re-assessment is at {self._stage.value}; the plan renewal is reported "
+                    "after a passing score"
+                )
+            )
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> ReassessmentStatus:
+        return ReassessmentStatus(
+            workflow_id=workflow.info().workflow_id,
+            pga_id=self._request.pga_id,
+            region=self._request.region,
+            kind=self._request.kind,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            checks=tuple(self._checks),
+            assessment=self._score,
+            failures=self._failures,
+        )

@@ -1,0 +1,634 @@
+"""Provider <-> reseller partnership (DOMAIN.md REL-01..05, END-01..02, REG-01, POR-04).
+
+prechecks (the requester is an Admin agent, the reseller an onboarded IR in the provider's region)
+-> the partnership request email with Partner Center's link, unchanged -> awaiting acceptance
+(reported by `report_partnership_accepted`, or found on Partner Center's relationships list;
+reminders, then expiry) -> active. An established partnership keeps running: it records a
+suspension of the reseller's tenant (and its reinstatement) and ends when an Admin or Sales agent
+removes it with the four attestations. Customers and their delegated admin are never touched by a
+removal. Terminal outcomes: removed, expired, withdrawn, refused (a pre-check failed: the workflow
+fails with the rule's error type).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.registry import PolicyRequest
+    from activities.relationships import (
+        PartnershipFacts,
+        PartnershipParties,
+        RelationshipActivities,
+        SuspensionRecorded,
+    )
+    from app import contract
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
+    from domain.relationship_rules import (
+        reminder_times,
+        require_can_remove_partnership,
+        require_can_request_partnership,
+        require_removal_attestations,
+        require_reseller_onboarded,
+        require_same_region,
+    )
+    from domain.relationships import (
+        Acknowledgement,
+        PartnershipAcceptance,
+        PartnershipRecord,
+        PartnershipRemoval,
+        PartnershipRequest,
+        PartnershipResult,
+        PartnershipResume,
+        PartnershipStage,
+        PartnershipStatus,
+        RelationshipPolicy,
+        ResellerSuspensionRecord,
+        StageChange,
+        TenantSuspensionReport,
+        Withdrawal,
+    )
+
+_Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
+
+_LOOKUP = timedelta(seconds=30)
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: PartnershipStage, reason: str, error_type: str | None = None):
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.error_type = error_type
+
+
+@workflow.defn(name=contract.PARTNERSHIP)
+class PartnershipWorkflow:
+    @workflow.init
+    def __init__(self, request: PartnershipRequest) -> None:
+        self._req = request
+        self._policy = RelationshipPolicy()
+        resume = request.resume
+        self._stage = resume.stage if resume else PartnershipStage.PRECHECKS
+        self._region: str | None = resume.region if resume else None
+        self._provider_name = resume.provider_name if resume else request.provider_partner_id
+        self._reseller_name = resume.reseller_name if resume else request.reseller_partner_id
+        self._requested_at: datetime | None = resume.requested_at if resume else None
+        self._accepted_at: datetime | None = resume.accepted_at if resume else None
+        self._accepted_via: str | None = resume.accepted_via if resume else None
+        self._suspended_at: datetime | None = resume.suspended_at if resume else None
+        self._history: list[StageChange] = list(resume.history) if resume else []
+        self._waiting_for: str | None = "pre-checks"
+        self._deadline: datetime | None = None
+        self._reminders_sent = 0
+        self._acceptance: PartnershipAcceptance | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._removal: PartnershipRemoval | None = None
+        self._suspension: TenantSuspensionReport | None = None
+        self._reinstatement: TenantSuspensionReport | None = None
+        self._last_note = ""
+        self._ended: _Ended | None = None
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: PartnershipRequest) -> PartnershipResult:
+        workflow.upsert_search_attributes(
+            [contract.SA_PARTNER_ID.value_set(request.reseller_partner_id)]
+        )
+        self._policy = await workflow.execute_activity_method(
+            RelationshipActivities.load_relationship_policy,
+            PolicyRequest(pipeline=contract.PARTNERSHIP),
+            start_to_close_timeout=_LOOKUP,
+        )
+        try:
+            if request.resume is None:
+                self._enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
+                try:
+                    await self._prechecks()
+                except ApplicationError as refusal:
+                    self._finish_refused(refusal)
+                    raise
+                await self._await_acceptance()
+            else:
+                assert self._region is not None
+                workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+                self._enter(self._stage, self._established_waiting_for(), note="continued")
+            await self._established()
+            raise AssertionError("an established partnership ends only through _Ended")
+        except _Ended as ended:
+            await self._finish(ended)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._ended is not None
+        return PartnershipResult(
+            provider_partner_id=request.provider_partner_id,
+            reseller_partner_id=request.reseller_partner_id,
+            outcome=self._ended.outcome,
+            reason=self._ended.reason,
+            error_type=self._ended.error_type,
+        )
+
+    async def _prechecks(self) -> None:
+        req = self._req
+        self._check(require_can_request_partnership, req.requested_by)  # REL-03
+        facts: PartnershipFacts = await self._lookup(
+            RelationshipActivities.partnership_facts, self._parties()
+        )
+        self._provider_name = facts.provider.partner_name
+        self._reseller_name = facts.reseller.partner_name
+        self._check(  # REL-01
+            lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
+        )
+        self._check(  # REG-01
+            lambda: require_same_region(
+                rule="REG-01",
+                first=f"provider {req.provider_partner_id}",
+                first_country=facts.provider.country,
+                second=f"reseller {req.reseller_partner_id}",
+                second_country=facts.reseller.country,
+            )
+        )
+        self._region = facts.provider.country
+        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+
+    async def _await_acceptance(self) -> None:
+        policy = self._policy
+        sent_at = workflow.now()
+        self._requested_at = sent_at
+        reminders, deadline = reminder_times(
+            sent_at, policy.partnership_reminders, policy.partnership_expiry
+        )
+        self._enter(
+            PartnershipStage.AWAITING_ACCEPTANCE,
+            "the reseller to accept the partnership request (report_partnership_accepted or "
+            "Partner Center's relationships list)",
+            deadline,
+        )
+        await self._save()
+        await self._email_reseller(EmailKind.PARTNERSHIP_REQUEST, "request", deadline)
+        pending = list(reminders)
+        next_poll = sent_at + policy.partnership_poll_interval
+        while True:
+            if self._acceptance is not None:
+                self._accepted_at = self._acceptance.accepted_at or workflow.now()
+                self._accepted_via = f"reported by {self._acceptance.reported_by}"
+                break
+            if self._withdrawal is not None:
+                raise _Ended(
+                    PartnershipStage.WITHDRAWN,
+                    f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
+                )
+            now = workflow.now()
+            if now >= deadline:
+                raise _Ended(
+                    PartnershipStage.EXPIRED,
+                    f"the reseller did not accept by {deadline.isoformat()} "
+                    f"({self._reminders_sent} reminder(s) sent)",
+                )
+            if pending and now >= pending[0]:
+                pending.pop(0)
+                self._reminders_sent += 1
+                await self._email_reseller(
+                    EmailKind.PARTNERSHIP_REMINDER, f"reminder-{self._reminders_sent}", deadline
+                )
+                continue
+            if now >= next_poll:
+                next_poll = now + policy.partnership_poll_interval
+                listing = await self._lookup(
+                    RelationshipActivities.find_partnership_in_partner_center, self._parties()
+                )
+                if listing.listed:
+                    self._accepted_at = workflow.now()
+                    self._accepted_via = "found on Partner Center's relationships list"
+                    break
+                continue
+            wake = min([deadline, next_poll, *pending[:1]])
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._acceptance is not None or self._withdrawal is not None,
+                    timeout=wake - now,
+                    timeout_summary="partnership acceptance: reminder, poll or expiry",
+                )
+        self._enter(PartnershipStage.ACTIVE, self._established_waiting_for())
+        await self._save()
+        await self._email_reseller(EmailKind.PARTNERSHIP_ACTIVE, "active", None)
+
+    async def _established(self) -> None:
+        """Active (or reseller suspended) until removed; wakes to keep its history short."""
+        while True:
+            try:
+                await workflow.wait_condition(
+                    self._report_pending,
+                    timeout=self._policy.partnership_refresh_interval,
+                    timeout_summary="established partnership: periodic refresh",
+                )
+            except TimeoutError:
+                if workflow.info().is_continue_as_new_suggested():
+                    await self._continue_as_new()
+                continue
+            # Reports accepted before a removal are recorded first: their callers wait for them.
+            if self._suspension is not None:
+                await self._record_suspension(self._suspension)
+                self._suspension = None
+            if self._reinstatement is not None:
+                await self._record_reinstatement(self._reinstatement)
+                self._reinstatement = None
+            if self._removal is not None:
+                removal = self._removal
+                raise _Ended(
+                    PartnershipStage.REMOVED,
+                    f"removed by {removal.requested_by.user} "
+                    f"({removal.requested_by.role.value}): {removal.reason}",
+                )
+
+    async def _record_suspension(self, report: TenantSuspensionReport) -> None:
+        """POR-04: recorded with its consequence on every customer of the reseller."""
+        at = report.at or workflow.now()
+        recorded: SuspensionRecorded = await workflow.execute_activity_method(
+            RelationshipActivities.record_reseller_suspension,
+            ResellerSuspensionRecord(
+                reseller_partner_id=self._req.reseller_partner_id,
+                suspended_at=at,
+                reason=report.reason,
+                reported_by=report.reported_by,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+        self._suspended_at = at
+        self._last_note = (
+            f"reseller tenant suspended since {at.isoformat()}: delegated admin (GDAP) revoked on "
+            f"{recorded.customers_gdap_revoked} customer(s); it cannot be Partner of Record"
+        )
+        self._enter(
+            PartnershipStage.RESELLER_SUSPENDED,
+            self._established_waiting_for(),
+            note=self._last_note,
+        )
+        await self._save(reason=f"reseller tenant suspended: {report.reason}")
+        await self._email(
+            EmailKind.RESELLER_SUSPENDED,
+            f"suspended-{len(self._history)}",
+            to=self._policy.operations_email,
+            recipient_name="CSP operations",
+            legal_name=self._reseller_name,
+            partner_id=self._req.reseller_partner_id,
+            reason=f"{report.reason} ({recorded.customers_gdap_revoked} customer(s) affected)",
+        )
+
+    async def _record_reinstatement(self, report: TenantSuspensionReport) -> None:
+        assert self._suspended_at is not None
+        at = report.at or workflow.now()
+        await workflow.execute_activity_method(
+            RelationshipActivities.record_reseller_suspension,
+            ResellerSuspensionRecord(
+                reseller_partner_id=self._req.reseller_partner_id,
+                suspended_at=self._suspended_at,
+                reason=report.reason,
+                reported_by=report.reported_by,
+                reinstated_at=at,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+        self._suspended_at = None
+        self._last_note = (
+            f"reseller tenant reinstated at {at.isoformat()}; delegated admin on its customers "
+            "must be granted again"
+        )
+        self._enter(PartnershipStage.ACTIVE, self._established_waiting_for(), note=self._last_note)
+        await self._save(reason=f"reseller tenant reinstated: {report.reason}")
+
+    def _report_pending(self) -> bool:
+        return (
+            self._removal is not None
+            or self._suspension is not None
+            or self._reinstatement is not None
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() or self._report_pending()
+        )
+        if self._report_pending():
+            return  # handled first; a later refresh continues as new
+        assert self._region is not None and self._accepted_at is not None
+        assert self._requested_at is not None
+        workflow.continue_as_new(
+            self._req.model_copy(
+                update={
+                    "resume": PartnershipResume(
+                        stage=self._stage,
+                        region=self._region,
+                        provider_name=self._provider_name,
+                        reseller_name=self._reseller_name,
+                        requested_at=self._requested_at,
+                        accepted_at=self._accepted_at,
+                        accepted_via=self._accepted_via or "",
+                        suspended_at=self._suspended_at,
+                        history=tuple(self._history[-20:]),
+                    )
+                }
+            )
+        )
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _parties(self) -> PartnershipParties:
+        return PartnershipParties(
+            provider_partner_id=self._req.provider_partner_id,
+            reseller_partner_id=self._req.reseller_partner_id,
+        )
+
+    def _established_waiting_for(self) -> str:
+        if self._stage is PartnershipStage.RESELLER_SUSPENDED:
+            return "the reseller's reinstatement (report_reseller_reinstated) or a removal"
+        return "a removal (remove_partnership) or a tenant suspension report"
+
+    @staticmethod
+    def _check(rule: Callable[..., None], *args: object) -> None:
+        try:
+            rule(*args)
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+
+    async def _lookup(
+        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
+    ) -> _Result:
+        try:
+            return await workflow.execute_activity_method(
+                method,
+                request,
+                start_to_close_timeout=_LOOKUP,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise ApplicationError(
+                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
+            ) from err
+
+    def _key(self, step: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
+
+    def _enter(
+        self,
+        stage: PartnershipStage,
+        waiting_for: str | None,
+        deadline: datetime | None = None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        self._history.append(
+            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
+        )
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(stage.value),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        if stage.is_terminal:
+            workflow.set_current_details(f"**{stage.value}**")
+        else:
+            until = f" until {deadline.isoformat()}" if deadline else ""
+            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+
+    async def _save(self, *, reason: str | None = None, ended: bool = False) -> None:
+        assert self._region is not None
+        req = self._req
+        await workflow.execute_activity_method(
+            RelationshipActivities.save_partnership,
+            PartnershipRecord(
+                provider_partner_id=req.provider_partner_id,
+                reseller_partner_id=req.reseller_partner_id,
+                status=self._stage,
+                region=self._region,
+                provider_tenant_id=str(req.provider_tenant_id),
+                workflow_id=workflow.info().workflow_id,
+                requested_at=self._requested_at or workflow.now(),
+                accepted_at=self._accepted_at,
+                ended_at=workflow.now() if ended else None,
+                status_reason=reason,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    async def _email_reseller(self, kind: EmailKind, step: str, deadline: datetime | None) -> None:
+        req = self._req
+        await self._email(
+            kind,
+            step,
+            to=str(req.reseller_email),
+            recipient_name=req.reseller_contact_name,
+            legal_name=self._provider_name,
+            partner_id=req.provider_partner_id,
+            deadline=deadline,
+            link=req.invitation_link,
+            message=req.message if kind is EmailKind.PARTNERSHIP_REQUEST else None,
+        )
+
+    async def _email(
+        self,
+        kind: EmailKind,
+        step: str,
+        *,
+        to: str,
+        recipient_name: str,
+        legal_name: str,
+        partner_id: str,
+        reason: str | None = None,
+        deadline: datetime | None = None,
+        link: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_email,
+                EmailRequest(
+                    idempotency_key=self._key(f"email:{step}"),
+                    facts=EmailFacts(
+                        kind=kind,
+                        to=to,
+                        partner_id=partner_id,
+                        recipient_name=recipient_name,
+                        legal_name=legal_name,
+                        reason=reason,
+                        deadline=deadline,
+                        link=link,
+                        message=message,
+                    ),
+                ),
+                start_to_close_timeout=_STEP,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            # A mailbox that refuses mail must not block the partnership's outcome.
+            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
+
+    def _finish_refused(self, refusal: ApplicationError) -> None:
+        """A pre-check refused: nothing was sent or recorded; the workflow fails with the type."""
+        self._ended = _Ended(PartnershipStage.REFUSED, refusal.message, refusal.type)
+        self._enter(PartnershipStage.REFUSED, None, note=refusal.message)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
+
+    async def _finish(self, ended: _Ended) -> None:
+        self._ended = ended
+        self._enter(ended.outcome, None, note=ended.reason)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        await self._save(reason=ended.reason, ended=True)
+        ops = self._policy.operations_email
+        if ended.outcome in (PartnershipStage.EXPIRED, PartnershipStage.REMOVED):
+            kind = (
+                EmailKind.PARTNERSHIP_EXPIRED
+                if ended.outcome is PartnershipStage.EXPIRED
+                else EmailKind.PARTNERSHIP_REMOVED
+            )
+            await self._email(
+                kind,
+                f"outcome-{ended.outcome.value}",
+                to=ops,
+                recipient_name="CSP operations",
+                legal_name=self._reseller_name,
+                partner_id=self._req.reseller_partner_id,
+                reason=ended.reason,
+            )
+
+    def _refuse_stage(self, wanted: str) -> ApplicationError:
+        return to_application_error(
+            WrongStage(
+                f"partnership {self._req.provider_partner_id}-{self._req.reseller_partner_id} is "
+                f"at stage {self._stage.value}, not {wanted}",
+                stage=self._stage.value,
+            )
+        )
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    @workflow.update(name=contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED)
+    def report_partnership_accepted(self, acceptance: PartnershipAcceptance) -> Acknowledgement:
+        self._acceptance = acceptance
+        return Acknowledgement(stage=self._stage.value, message="partnership acceptance recorded")
+
+    @report_partnership_accepted.validator
+    def _validate_accepted(self, acceptance: PartnershipAcceptance) -> None:
+        if (
+            self._stage is not PartnershipStage.AWAITING_ACCEPTANCE
+            or self._acceptance is not None
+            or self._withdrawal is not None
+        ):
+            raise self._refuse_stage("awaiting the reseller's acceptance")
+        at = acceptance.accepted_at
+        if at is not None and (at.tzinfo is None or at > workflow.now()):
+            raise to_application_error(
+                DecisionInvalid(
+                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                )
+            )
+
+    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
+        self._withdrawal = withdrawal
+        return Acknowledgement(stage=self._stage.value, message="partnership request withdrawn")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        if (
+            self._stage is not PartnershipStage.AWAITING_ACCEPTANCE
+            or self._acceptance is not None
+            or self._withdrawal is not None
+        ):
+            raise self._refuse_stage("a pending request (an active partnership is removed)")
+
+    @workflow.update(name=contract.UPDATE_REMOVE_PARTNERSHIP)
+    def remove_partnership(self, removal: PartnershipRemoval) -> Acknowledgement:
+        self._removal = removal
+        return Acknowledgement(
+            stage=self._stage.value,
+            message="partnership removal recorded; customers and their delegated admin "
+            "privileges are unchanged",
+        )
+
+    @remove_partnership.validator
+    def _validate_remove(self, removal: PartnershipRemoval) -> None:
+        if not self._stage.is_established or self._removal is not None:
+            raise self._refuse_stage("an established partnership")
+        self._check(require_can_remove_partnership, removal.requested_by)  # 003
+        self._check(require_removal_attestations, removal.attestations)  # END-02
+
+    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_SUSPENDED)
+    async def report_reseller_suspended(self, report: TenantSuspensionReport) -> Acknowledgement:
+        self._suspension = report
+        await workflow.wait_condition(lambda: self._suspension is None)
+        return Acknowledgement(stage=self._stage.value, message=self._last_note)
+
+    @report_reseller_suspended.validator
+    def _validate_suspended(self, report: TenantSuspensionReport) -> None:
+        if (
+            self._stage is not PartnershipStage.ACTIVE
+            or self._suspension is not None
+            or self._removal is not None
+        ):
+            raise self._refuse_stage("active")
+
+    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_REINSTATED)
+    async def report_reseller_reinstated(self, report: TenantSuspensionReport) -> Acknowledgement:
+        self._reinstatement = report
+        await workflow.wait_condition(lambda: self._reinstatement is None)
+        return Acknowledgement(stage=self._stage.value, message=self._last_note)
+
+    @report_reseller_reinstated.validator
+    def _validate_reinstated(self, report: TenantSuspensionReport) -> None:
+        if (
+            self._stage is not PartnershipStage.RESELLER_SUSPENDED
+            or self._reinstatement is not None
+            or self._removal is not None
+        ):
+            raise self._refuse_stage("reseller_suspended")
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> PartnershipStatus:
+        return PartnershipStatus(
+            workflow_id=workflow.info().workflow_id,
+            provider_partner_id=self._req.provider_partner_id,
+            reseller_partner_id=self._req.reseller_partner_id,
+            region=self._region,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            reminders_sent=self._reminders_sent,
+            accepted_at=self._accepted_at,
+            accepted_via=self._accepted_via,
+            suspended_at=self._suspended_at,
+            outcome_reason=self._ended.reason if self._ended else None,
+            error_type=self._ended.error_type if self._ended else None,
+            history=tuple(self._history),
+        )

@@ -1,0 +1,175 @@
+"""The monthly sweep the `annual-reassessment` Schedule starts (RA-01, DB-04).
+
+It pages through the registry's direct-bill partners due in its month (the schedule's time, not
+the wall clock, so a backfill re-assesses a past month's partners) and starts one
+`PartnerReassessment` per partner with a business-key id and REJECT_DUPLICATE reuse: a re-run or an
+overlapping run never re-assesses a partner twice. Partners are started by an activity (not as
+children) so that the sweep's history grows by about one event per partner. Partners report
+their outcome by signal; the sweep keeps the summary (due, started, already done, passed, failed,
+errors) and continues as new when its history grows, so no run's history is unbounded.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reassessment import (
+        DuePageRequest,
+        ReassessmentActivities,
+        ReassessmentPolicyRequest,
+        StartBatch,
+    )
+    from app import contract
+    from domain import reassessment_rules as rules
+    from domain.reassessment import (
+        DuePartner,
+        ReassessmentOutcome,
+        ReassessmentPolicy,
+        SweepRequest,
+        SweepSummary,
+    )
+
+_STEP = timedelta(minutes=2)
+_START_BATCH = timedelta(minutes=10)
+
+
+@workflow.defn(name=contract.REASSESSMENT_SWEEP)
+class ReassessmentSweepWorkflow:
+    @workflow.init
+    def __init__(self, request: SweepRequest) -> None:
+        self._request = request
+        self._summary: SweepSummary | None = request.summary
+        self._outstanding: set[str] = set(request.outstanding)
+        self._early: set[str] = set()
+        self._policy = ReassessmentPolicy()
+        self._deadline: datetime | None = request.wait_until
+
+    @workflow.run
+    async def run(self, request: SweepRequest) -> SweepSummary:
+        summary = self._summary or SweepSummary(month=self._month(request))
+        self._summary = summary
+        workflow.upsert_search_attributes([contract.SA_STAGE.value_set("reassessment_sweep")])
+        self._policy = await workflow.execute_activity_method(
+            ReassessmentActivities.load_reassessment_policy,
+            ReassessmentPolicyRequest(pipeline=contract.REASSESSMENT_SWEEP),
+            start_to_close_timeout=_STEP,
+        )
+        cursor, paging_done = request.cursor, request.paging_done
+        while not paging_done:
+            page = await workflow.execute_activity_method(
+                ReassessmentActivities.list_due_partners,
+                DuePageRequest(
+                    month=summary.month, after=cursor, limit=self._policy.sweep_page_size
+                ),
+                start_to_close_timeout=_STEP,
+            )
+            self._count(due=len(page.partners))
+            if page.partners:
+                await self._start(page.partners)
+            cursor, paging_done = page.next_after, page.next_after is None
+            self._show(f"started the partners due in {summary.month:%Y-%m} up to {cursor}")
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue(cursor, paging_done)
+        deadline = self._deadline = self._wait_deadline()
+        self._show(f"waiting for {len(self._outstanding)} outcome(s) until {deadline.isoformat()}")
+        while self._outstanding:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                break
+            try:
+                await workflow.wait_condition(
+                    lambda: not self._outstanding or workflow.info().is_continue_as_new_suggested(),
+                    timeout=remaining,
+                    timeout_summary="re-assessment outcomes",
+                )
+            except TimeoutError:
+                break
+            if self._outstanding and workflow.info().is_continue_as_new_suggested():
+                await self._continue(cursor, paging_done)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        final = self._count(unfinished=len(self._outstanding))
+        self._show("done")
+        return final
+
+    def _month(self, request: SweepRequest) -> date:
+        if request.month is not None:
+            return rules.month_of(request.month)
+        scheduled = workflow.info().typed_search_attributes.get(contract.SA_SCHEDULED_START)
+        return rules.month_of(scheduled or workflow.now())
+
+    def _wait_deadline(self) -> datetime:
+        """The partners' own deadlines plus the grace, fixed by the first run of the sweep."""
+        if self._request.wait_until is not None:
+            return self._request.wait_until
+        assert self._summary is not None
+        started = rules.questionnaire_deadline(self._summary.month, workflow.now())
+        return started + self._policy.plan_renewal_grace + self._policy.sweep_grace
+
+    async def _start(self, partners: tuple[DuePartner, ...]) -> None:
+        assert self._summary is not None
+        result = await workflow.execute_activity_method(
+            ReassessmentActivities.start_partner_reassessments,
+            StartBatch(
+                sweep_workflow_id=workflow.info().workflow_id,
+                month=self._summary.month,
+                partners=partners,
+            ),
+            start_to_close_timeout=_START_BATCH,
+        )
+        for workflow_id in result.started:
+            if workflow_id in self._early:
+                self._early.discard(workflow_id)
+            else:
+                self._outstanding.add(workflow_id)
+        self._count(
+            started=len(result.started),
+            already_done=len(result.already_done),
+            errors=len(result.errors),
+        )
+
+    async def _continue(self, cursor: tuple[str, str] | None, paging_done: bool) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            SweepRequest(
+                month=self._summary.month if self._summary else None,
+                cursor=cursor,
+                paging_done=paging_done,
+                outstanding=tuple(sorted(self._outstanding)),
+                summary=self._summary,
+                wait_until=self._deadline,
+            )
+        )
+
+    def _count(self, **increments: int) -> SweepSummary:
+        assert self._summary is not None
+        self._summary = self._summary.model_copy(
+            update={k: getattr(self._summary, k) + v for k, v in increments.items()}
+        )
+        return self._summary
+
+    def _show(self, doing: str) -> None:
+        s = self._summary
+        assert s is not None
+        workflow.set_current_details(
+            f"**{s.month:%Y-%m}**: {doing}. due {s.due}, started {s.started}, already done "
+            f"{s.already_done}, passed {s.passed}, failed {s.failed}, errors {s.errors}"
+        )
+
+    @workflow.signal(name=contract.SIGNAL_REASSESSMENT_OUTCOME)
+    def reassessment_outcome(self, outcome: ReassessmentOutcome) -> None:
+        if outcome.workflow_id in self._outstanding:
+            self._outstanding.discard(outcome.workflow_id)
+        else:  # reported before its start was acknowledged here
+            self._early.add(outcome.workflow_id)
+        if outcome.error is not None:
+            self._count(errors=1)
+        else:
+            self._count(**({"passed": 1} if outcome.passed else {"failed": 1}))
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> SweepSummary:
+        assert self._summary is not None
+        return self._summary

@@ -1,0 +1,556 @@
+"""A new CSP subscription order with its Partner of Record (DOMAIN.md POR-01..05, MPA-02, REL-02,
+CUS-01, CUS-04, REG-01).
+
+prechecks (the requester is an Admin or Sales agent; the provider has an accepted reseller
+relationship with the customer, in its region) -> the customer's MCA attestation, waited for when
+missing -> POR validation (date-gated by the `por_validation_from` setting) -> placing the order
+in Partner Center (transient errors retried with backoff) -> placed.
+
+An invalid POR blocks the order at stage `por_invalid` with an error naming every failed
+condition; the pipeline waits (until a deadline) for `fix_partner_of_record`, re-validates and
+retries, the same way after Partner Center itself refuses the POR (800015/800016/800039). Before
+the date the order proceeds and the failed POR conditions are recorded as warnings. Terminal
+outcomes: placed, failed (the workflow fails with the error type), withdrawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.orders import (
+        OrderActivities,
+        OrderFacts,
+        OrderFactsRequest,
+        PlaceOrderRequest,
+        PorFactsRequest,
+    )
+    from activities.registry import PolicyRequest
+    from activities.relationships import RelationshipActivities
+    from adapters.partner_center import PlacedOrder
+    from app import contract
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
+    from domain.por_rules import evaluate_partner_of_record, require_valid_partner_of_record
+    from domain.relationship_rules import (
+        require_can_set_partner_of_record,
+        require_commerce_relationship,
+        require_customer_agreement,
+        require_same_region,
+        require_valid_agreement_attestation,
+    )
+    from domain.relationships import (
+        Acknowledgement,
+        CustomerAgreementAttestation,
+        CustomerAgreementRecord,
+        OrderRecord,
+        OrderResult,
+        OrderStage,
+        OrderStatus,
+        PartnerOfRecordFix,
+        PorFacts,
+        PorVerdict,
+        RelationshipPolicy,
+        StageChange,
+        SubscriptionOrderRequest,
+        Withdrawal,
+    )
+
+_Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
+
+_LOOKUP = timedelta(seconds=30)
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+_ORDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+"""Partner Center's transient order answers (800060, 429, 5xx): backoff until the retry window."""
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: OrderStage, reason: str, error_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.error_type = error_type
+
+
+class _Blocked(Exception):
+    """The order cannot go on until an operator fixes something (POR-03, CUS-04)."""
+
+    def __init__(self, refusal: ApplicationError) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+@workflow.defn(name=contract.SUBSCRIPTION_ORDER)
+class SubscriptionOrderWorkflow:
+    @workflow.init
+    def __init__(self, request: SubscriptionOrderRequest) -> None:
+        self._req = request
+        self._policy = RelationshipPolicy()
+        self._stage = OrderStage.PRECHECKS
+        self._waiting_for: str | None = "pre-checks"
+        self._deadline: datetime | None = None
+        self._history: list[StageChange] = []
+        self._region: str | None = None
+        self._provider_country: str | None = None
+        self._provider_name = request.provider_partner_id
+        self._por = request.partner_of_record
+        self._agreement: CustomerAgreementRecord | None = None
+        self._verdict: PorVerdict | None = None
+        self._validations = 0
+        self._warnings: list[str] = []
+        self._blocked_until: datetime | None = None
+        self._blocks = 0
+        self._fix: PartnerOfRecordFix | None = None
+        self._attestation: CustomerAgreementAttestation | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._placed: PlacedOrder | None = None
+        self._ended: _Ended | None = None
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: SubscriptionOrderRequest) -> OrderResult:
+        workflow.upsert_search_attributes(
+            [contract.SA_PARTNER_ID.value_set(request.provider_partner_id)]
+        )
+        self._policy = await workflow.execute_activity_method(
+            RelationshipActivities.load_relationship_policy,
+            PolicyRequest(pipeline=contract.SUBSCRIPTION_ORDER),
+            start_to_close_timeout=_LOOKUP,
+        )
+        self._enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
+        try:
+            try:
+                await self._prechecks()
+            except ApplicationError as refusal:
+                raise _Ended(OrderStage.FAILED, refusal.message, refusal.type) from refusal
+            await self._customer_agreement()
+            while self._placed is None:
+                self._raise_if_withdrawn()
+                try:
+                    await self._validate_partner_of_record()
+                    self._raise_if_withdrawn()
+                    self._placed = await self._place()
+                except _Blocked as blocked:
+                    await self._await_fix(blocked.refusal)
+            ended = _Ended(OrderStage.PLACED, f"Partner Center order {self._placed.order_id}")
+        except _Ended as outcome:
+            ended = outcome
+        await self._finish(ended)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if ended.outcome is OrderStage.FAILED:
+            raise ApplicationError(ended.reason, type=ended.error_type, non_retryable=True)
+        return self._result()
+
+    async def _prechecks(self) -> None:
+        req = self._req
+        self._check(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
+        facts: OrderFacts = await self._lookup(
+            OrderActivities.order_facts,
+            OrderFactsRequest(
+                provider_partner_id=req.provider_partner_id,
+                customer_tenant_id=str(req.customer_tenant_id),
+            ),
+        )
+        self._provider_name = facts.provider.partner_name
+        self._provider_country = facts.provider.country
+        relationship = self._check(  # CUS-01
+            lambda: require_commerce_relationship(
+                provider_partner_id=req.provider_partner_id,
+                customer_tenant_id=str(req.customer_tenant_id),
+                relationships=facts.relationships,
+            )
+        )
+        self._region = relationship.customer_country
+        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        self._check(  # REG-01
+            lambda: require_same_region(
+                rule="REG-01",
+                first=f"customer {req.customer_tenant_id}",
+                first_country=relationship.customer_country,
+                second=f"provider {req.provider_partner_id}",
+                second_country=facts.provider.country,
+            )
+        )
+        self._agreement = facts.agreement
+        await self._save()
+
+    async def _customer_agreement(self) -> None:
+        """CUS-04: attested before any order; a missing attestation blocks until it arrives."""
+        try:
+            require_customer_agreement(
+                customer_tenant_id=str(self._req.customer_tenant_id),
+                agreement=self._agreement,
+                now=workflow.now(),
+            )
+            return
+        except McaNotAccepted as missing:
+            refusal = to_application_error(missing)
+        deadline = workflow.now() + self._policy.order_fix_window
+        self._enter(
+            OrderStage.AWAITING_CUSTOMER_AGREEMENT,
+            "the Microsoft Customer Agreement attestation (attest_customer_agreement)",
+            deadline,
+            note=refusal.message,
+        )
+        await self._save(reason=refusal.message, error_type=refusal.type)
+        try:
+            await workflow.wait_condition(
+                lambda: self._attestation is not None or self._withdrawal is not None,
+                timeout=deadline - workflow.now(),
+                timeout_summary="Microsoft Customer Agreement attestation",
+            )
+        except TimeoutError:
+            raise _Ended(
+                OrderStage.FAILED,
+                f"{refusal.message}; none arrived by {deadline.isoformat()}",
+                refusal.type,
+            ) from None
+        self._raise_if_withdrawn()
+        attestation = self._attestation
+        assert attestation is not None
+        await workflow.execute_activity_method(
+            RelationshipActivities.save_customer_agreement,
+            CustomerAgreementRecord(
+                customer_tenant_id=str(self._req.customer_tenant_id),
+                signer_name=attestation.signer_name,
+                accepted_at=attestation.accepted_at,
+                attested_by=attestation.attested_by,
+                recorded_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    async def _validate_partner_of_record(self) -> None:
+        """POR-01..05, MPA-02, REL-02 at this instant; raises `_Blocked` when the POR blocks."""
+        self._enter(OrderStage.POR_VALIDATION, "Partner of Record validation")
+        req = self._req
+        facts: PorFacts | None = None
+        if self._por is not None:
+            facts = await self._lookup(
+                OrderActivities.partner_of_record_facts,
+                PorFactsRequest(
+                    provider_partner_id=req.provider_partner_id, partner_of_record=self._por
+                ),
+            )
+        assert self._provider_country is not None and self._region is not None
+        verdict = evaluate_partner_of_record(
+            facts,
+            provider_partner_id=req.provider_partner_id,
+            provider_country=self._provider_country,
+            purchase_country=self._region,
+            now=workflow.now(),
+            enforced_from=self._policy.por_validation_from,
+        )
+        self._verdict = verdict
+        self._validations += 1
+        try:
+            require_valid_partner_of_record(verdict, order_ref=req.order_ref)
+        except BusinessRuleViolation as violation:
+            raise _Blocked(to_application_error(violation)) from violation
+        for warning in verdict.warnings:
+            if warning not in self._warnings:
+                workflow.logger.warning("order %s proceeds with: %s", req.order_ref, warning)
+                self._warnings.append(warning)
+
+    async def _place(self) -> PlacedOrder:
+        req = self._req
+        self._enter(OrderStage.PLACING, "Partner Center to accept the order")
+        await self._save()
+        try:
+            return await workflow.execute_activity_method(
+                OrderActivities.place_order,
+                PlaceOrderRequest(
+                    idempotency_key=self._key(f"place-order-{self._blocks}"),
+                    provider_partner_id=req.provider_partner_id,
+                    customer_tenant_id=req.customer_tenant_id,
+                    partner_of_record=self._por,
+                    line_items=req.line_items,
+                ),
+                start_to_close_timeout=_STEP,
+                schedule_to_close_timeout=self._policy.order_retry_window,
+                retry_policy=_ORDER_RETRY,
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise _Ended(
+                    OrderStage.FAILED,
+                    "Partner Center did not accept the order within "
+                    f"{self._policy.order_retry_window} of retries: {err.cause or err}",
+                    "PartnerCenterUnavailable",
+                ) from err
+            if rejection.type == PorInvalid.error_type:
+                raise _Blocked(rejection) from err
+            raise _Ended(OrderStage.FAILED, rejection.message, rejection.type) from err
+
+    async def _await_fix(self, refusal: ApplicationError) -> None:
+        """POR-03: blocked until a valid POR is set; the deadline is fixed at the first block."""
+        self._blocks += 1
+        if self._blocked_until is None:
+            self._blocked_until = workflow.now() + self._policy.order_fix_window
+        deadline = self._blocked_until
+        self._enter(
+            OrderStage.POR_INVALID,
+            f"a valid Partner of Record (fix_partner_of_record): {refusal.message}",
+            deadline,
+            note=refusal.message,
+        )
+        await self._save(reason=refusal.message, error_type=refusal.type)
+        await self._email(
+            EmailFacts(
+                kind=EmailKind.ORDER_BLOCKED,
+                to=self._policy.operations_email,
+                partner_id=self._req.provider_partner_id,
+                recipient_name="CSP operations",
+                legal_name=self._provider_name,
+                reason=f"{refusal.message} (error type {refusal.type}; send "
+                f"{contract.UPDATE_FIX_PARTNER_OF_RECORD} to workflow "
+                f"{workflow.info().workflow_id})",
+                deadline=deadline,
+            ),
+            f"blocked-{self._blocks}",
+        )
+        remaining = deadline - workflow.now()
+        try:
+            if remaining <= timedelta(0):
+                raise TimeoutError
+            await workflow.wait_condition(
+                lambda: self._fix is not None or self._withdrawal is not None,
+                timeout=remaining,
+                timeout_summary="Partner of Record fix",
+            )
+        except TimeoutError:
+            raise _Ended(
+                OrderStage.FAILED,
+                f"{refusal.message}; no valid Partner of Record was set by {deadline.isoformat()}",
+                refusal.type,
+            ) from None
+        self._raise_if_withdrawn()
+        fix = self._fix
+        assert fix is not None
+        self._por = fix.partner_of_record
+        self._fix = None
+        workflow.upsert_search_attributes([contract.SA_NEXT_DEADLINE.value_unset()])
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _raise_if_withdrawn(self) -> None:
+        if self._withdrawal is not None:
+            raise _Ended(
+                OrderStage.WITHDRAWN,
+                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
+            )
+
+    @staticmethod
+    def _check(rule: Callable[[], _Result]) -> _Result:
+        try:
+            return rule()
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+
+    async def _lookup(
+        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
+    ) -> _Result:
+        try:
+            return await workflow.execute_activity_method(
+                method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            raise ApplicationError(
+                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
+            ) from err
+
+    def _key(self, step: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
+
+    def _enter(
+        self,
+        stage: OrderStage,
+        waiting_for: str | None,
+        deadline: datetime | None = None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        self._stage = stage
+        self._waiting_for = waiting_for
+        self._deadline = deadline
+        self._history.append(
+            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
+        )
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set(stage.value),
+                contract.SA_NEXT_DEADLINE.value_set(deadline)
+                if deadline
+                else contract.SA_NEXT_DEADLINE.value_unset(),
+            ]
+        )
+        if stage.is_terminal:
+            workflow.set_current_details(f"**{stage.value}**")
+        else:
+            until = f" until {deadline.isoformat()}" if deadline else ""
+            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+
+    async def _save(self, *, reason: str | None = None, error_type: str | None = None) -> None:
+        req = self._req
+        await workflow.execute_activity_method(
+            OrderActivities.save_order,
+            OrderRecord(
+                provider_partner_id=req.provider_partner_id,
+                order_ref=req.order_ref,
+                customer_tenant_id=str(req.customer_tenant_id),
+                partner_of_record=self._por,
+                status=self._stage,
+                por_enforced=self._verdict.enforced if self._verdict else None,
+                warnings=tuple(self._warnings),
+                status_reason=reason,
+                error_type=error_type,
+                partner_center_order_id=self._placed.order_id if self._placed else None,
+                workflow_id=workflow.info().workflow_id,
+                updated_at=workflow.now(),
+            ),
+            start_to_close_timeout=_LOOKUP,
+            retry_policy=_RETRY,
+        )
+
+    async def _email(self, facts: EmailFacts, step: str) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_email,
+                EmailRequest(idempotency_key=self._key(f"email:{step}"), facts=facts),
+                start_to_close_timeout=_STEP,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            rejection = business_rejection(err)
+            if rejection is None:
+                raise
+            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
+
+    async def _finish(self, ended: _Ended) -> None:
+        self._ended = ended
+        self._enter(ended.outcome, None, note=ended.reason)
+        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        await self._save(reason=ended.reason, error_type=ended.error_type)
+
+    def _result(self) -> OrderResult:
+        ended = self._ended
+        assert ended is not None
+        return OrderResult(
+            provider_partner_id=self._req.provider_partner_id,
+            order_ref=self._req.order_ref,
+            outcome=ended.outcome,
+            partner_of_record=self._por,
+            partner_center_order_id=self._placed.order_id if self._placed else None,
+            warnings=tuple(self._warnings),
+            reason=ended.reason,
+            error_type=ended.error_type,
+        )
+
+    def _refuse_stage(self, wanted: str) -> ApplicationError:
+        return to_application_error(
+            WrongStage(
+                f"order {self._req.order_ref} is at stage {self._stage.value}, not {wanted}",
+                stage=self._stage.value,
+            )
+        )
+
+    # ---- updates and query --------------------------------------------------------------------
+
+    @workflow.update(name=contract.UPDATE_FIX_PARTNER_OF_RECORD)
+    async def fix_partner_of_record(self, fix: PartnerOfRecordFix) -> Acknowledgement:
+        """Sets the POR and answers once it is re-validated: accepted when valid, otherwise the
+        update fails with the error naming every failed condition (and the order stays blocked)."""
+        seen = self._validations
+        self._fix = fix
+        await workflow.wait_condition(lambda: self._validations > seen or self._stage.is_terminal)
+        verdict = self._verdict
+        if self._stage.is_terminal or verdict is None:
+            raise self._refuse_stage("blocked by its Partner of Record")
+        try:
+            require_valid_partner_of_record(verdict, order_ref=self._req.order_ref)
+        except BusinessRuleViolation as violation:
+            raise to_application_error(violation) from violation
+        return Acknowledgement(
+            stage=self._stage.value,
+            message=f"Partner of Record {fix.partner_of_record} is valid; the order goes on",
+        )
+
+    @fix_partner_of_record.validator
+    def _validate_fix(self, fix: PartnerOfRecordFix) -> None:
+        if self._stage is not OrderStage.POR_INVALID or self._fix is not None:
+            raise self._refuse_stage("blocked by its Partner of Record (por_invalid)")
+        self._check(lambda: require_can_set_partner_of_record(fix.fixed_by))
+
+    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    def attest_customer_agreement(
+        self, attestation: CustomerAgreementAttestation
+    ) -> Acknowledgement:
+        self._attestation = attestation
+        return Acknowledgement(
+            stage=self._stage.value, message="Microsoft Customer Agreement attestation recorded"
+        )
+
+    @attest_customer_agreement.validator
+    def _validate_attestation(self, attestation: CustomerAgreementAttestation) -> None:
+        if (
+            self._stage is not OrderStage.AWAITING_CUSTOMER_AGREEMENT
+            or self._attestation is not None
+        ):
+            raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
+        self._check(lambda: require_valid_agreement_attestation(attestation, now=workflow.now()))
+
+    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
+        self._withdrawal = withdrawal
+        return Acknowledgement(stage=self._stage.value, message="order withdrawn")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        if (
+            self._stage in (OrderStage.PLACING, OrderStage.PRECHECKS)
+            or self._stage.is_terminal
+            or self._withdrawal is not None
+        ):
+            raise self._refuse_stage("waiting (an order being placed cannot be withdrawn)")
+
+    @workflow.query(name=contract.QUERY_STATUS)
+    def status(self) -> OrderStatus:
+        req = self._req
+        return OrderStatus(
+            workflow_id=workflow.info().workflow_id,
+            provider_partner_id=req.provider_partner_id,
+            order_ref=req.order_ref,
+            customer_tenant_id=str(req.customer_tenant_id),
+            partner_of_record=self._por,
+            region=self._region,
+            stage=self._stage,
+            waiting_for=self._waiting_for,
+            deadline=self._deadline,
+            verdict=self._verdict,
+            warnings=tuple(self._warnings),
+            partner_center_order_id=self._placed.order_id if self._placed else None,
+            outcome_reason=self._ended.reason if self._ended else None,
+            error_type=self._ended.error_type if self._ended else None,
+            history=tuple(self._history),
+        )

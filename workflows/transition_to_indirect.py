@@ -1,0 +1,106 @@
+"""Transition of a direct-bill partner back to the indirect-reseller model (RA-02, RA-03).
+
+The registry moves through `transitioning` to `indirect_reseller`, the one-year cooldown is
+recorded with its earliest re-application date (the direct-bill gate then refuses before it), and
+the partner is told which requirements failed. Every step is idempotent, so a retry or a replay
+repeats nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.direct_bill import DirectBillActivities
+    from activities.email_templates import EmailFacts, EmailKind
+    from activities.notifications import EmailRequest, NotificationActivities
+    from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
+    from adapters.registry import Cooldown, DirectBillRegistryStatus
+    from app import contract
+    from domain import direct_bill_rules
+    from domain.reassessment import TransitionRequest, TransitionResult
+
+_STEP = timedelta(minutes=2)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+@workflow.defn(name=contract.TRANSITION_TO_INDIRECT)
+class TransitionToIndirectResellerWorkflow:
+    @workflow.run
+    async def run(self, request: TransitionRequest) -> TransitionResult:
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_PARTNER_ID.value_set(request.pga_id),
+                contract.SA_REGION.value_set(request.region),
+                contract.SA_STAGE.value_set("transitioning"),
+            ]
+        )
+        reasons = "; ".join(request.reasons)
+        workflow.set_current_details(f"**transitioning** to indirect reseller: {reasons}")
+        record = await workflow.execute_activity_method(
+            ReassessmentActivities.get_record,
+            RecordLookup(pga_id=request.pga_id, region=request.region),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        await self._status(request, DirectBillRegistryStatus.TRANSITIONING, reasons)
+        now = workflow.now()
+        cooldown = await workflow.execute_activity_method(
+            DirectBillActivities.start_cooldown,
+            Cooldown(
+                pga_id=request.pga_id,
+                until=direct_bill_rules.cooldown_end(now),
+                reason=f"transition to indirect reseller in {request.region}: {reasons}",
+                started_at=now,
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        info = workflow.info()
+        await workflow.execute_activity_method(
+            NotificationActivities.send_email,
+            EmailRequest(
+                idempotency_key=f"{info.workflow_id}:{info.run_id}:email:transition",
+                facts=EmailFacts(
+                    kind=EmailKind.RA_TRANSITION,
+                    to=record.contact_email or "csp-operations@example.com",
+                    partner_id=request.pga_id,
+                    recipient_name=record.contact_name or "partner",
+                    legal_name=record.legal_name or f"PGA {request.pga_id}",
+                    reason="\n".join(f"- {r}" for r in request.reasons),
+                    deadline=cooldown.until,
+                    region=request.region,
+                ),
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
+        await self._status(request, DirectBillRegistryStatus.INDIRECT_RESELLER, reasons)
+        workflow.upsert_search_attributes(
+            [
+                contract.SA_STAGE.value_set("indirect_reseller"),
+                contract.SA_OUTCOME.value_set("transitioned"),
+            ]
+        )
+        workflow.set_current_details(
+            f"**indirect_reseller**: may apply for direct bill again from "
+            f"{cooldown.until.isoformat()}"
+        )
+        return TransitionResult(
+            pga_id=request.pga_id, region=request.region, cooldown_until=cooldown.until
+        )
+
+    async def _status(
+        self, request: TransitionRequest, status: DirectBillRegistryStatus, reason: str
+    ) -> None:
+        await workflow.execute_activity_method(
+            ReassessmentActivities.change_status,
+            StatusChange(
+                pga_id=request.pga_id, region=request.region, status=status, reason=reason
+            ),
+            start_to_close_timeout=_STEP,
+            retry_policy=_RETRY,
+        )
