@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
     from activities.checks import PartnerCenterActivities, PartnerIdCheck
     from app import contract
@@ -24,7 +26,7 @@ class SkipsTheRegistryLookup(ResellerEnrollmentWorkflow):
         return await super().run(application)
 
     async def _prechecks(self) -> None:
-        await self._check(
+        await pipeline.check(
             PartnerCenterActivities.verify_partner_id,
             PartnerIdCheck(partner_id=self._app.partner_id),
         )

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.direct_bill import (
@@ -33,10 +33,9 @@ with workflow.unsafe.imports_passed_through():
         TenureCheckRequest,
     )
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from adapters.registry import Cooldown, DirectBillRecord, DirectBillRegistryStatus
     from app import contract
-    from app.temporal_errors import business_rejection, to_application_error
+    from app.temporal_errors import to_application_error
     from domain import direct_bill_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
@@ -71,11 +70,6 @@ with workflow.unsafe.imports_passed_through():
         CreditReviewWorkflow,
     )
 
-_Request = TypeVar("_Request")
-
-_LOOKUP = timedelta(seconds=30)
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 _REGISTRY_STATUS = {
     DirectBillStage.ACTIVE: DirectBillRegistryStatus.ACTIVE,
@@ -148,7 +142,7 @@ class DirectBillApplicationWorkflow:
         self._policy = await workflow.execute_activity_method(
             DirectBillActivities.load_direct_bill_policy,
             DirectBillPolicyRequest(pipeline=contract.DIRECT_BILL_APPLICATION),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
             try:
@@ -191,8 +185,8 @@ class DirectBillApplicationWorkflow:
         facts = await workflow.execute_activity_method(
             DirectBillActivities.load_gate_facts,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         try:
             rules.require_no_cooldown(app.pga_id, now, facts.cooldown_until)
@@ -211,14 +205,14 @@ class DirectBillApplicationWorkflow:
         app = self._app
         pga = PgaRequest(pga_id=app.pga_id)
         checks = await asyncio.gather(
-            self._lookup(
+            pipeline.check(
                 DirectBillActivities.check_tenure,
                 TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
             ),
-            self._lookup(DirectBillActivities.check_revenue, pga),
-            self._lookup(DirectBillActivities.check_security, pga),
-            self._lookup(DirectBillActivities.check_designations, pga),
-            self._lookup(
+            pipeline.check(DirectBillActivities.check_revenue, pga),
+            pipeline.check(DirectBillActivities.check_security, pga),
+            pipeline.check(DirectBillActivities.check_designations, pga),
+            pipeline.check(
                 DirectBillActivities.check_program,
                 ProgramCheckRequest(
                     pga_id=app.pga_id,
@@ -234,24 +228,6 @@ class DirectBillApplicationWorkflow:
             rules.require_eligible(checks)
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from None
-
-    async def _lookup(
-        self, method: Callable[[Any, _Request], Awaitable[EligibilityCheck]], request: _Request
-    ) -> EligibilityCheck:
-        try:
-            return await workflow.execute_activity_method(
-                method,
-                request,
-                start_to_close_timeout=_LOOKUP,
-                retry_policy=_RETRY,
-            )
-        except Exception as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            raise ApplicationError(
-                rejection.message, type=rejection.type, non_retryable=True
-            ) from err
 
     async def _microsoft_reviews(self) -> None:
         """DB-08: initial requirements, then the assessment, then the decision."""
@@ -364,10 +340,10 @@ class DirectBillApplicationWorkflow:
             ActivationRequest(
                 pga_id=self._app.pga_id,
                 region=self._app.region,
-                idempotency_key=self._key("activate"),
+                idempotency_key=pipeline.step_key("activate"),
             ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._activated_at = activation.activated_at
 
@@ -464,8 +440,8 @@ class DirectBillApplicationWorkflow:
                 reason=f"direct-bill application for {self._app.region} rejected in {what}",
                 started_at=now,
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._cooldown_until = cooldown.until
         raise _Ended(
@@ -494,29 +470,13 @@ class DirectBillApplicationWorkflow:
 
     # ---- side-effect helpers -------------------------------------------------------------------
 
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     def _enter(
         self, stage: DirectBillStage, waiting_for: str | None, deadline: datetime | None = None
     ) -> None:
         self._stage = stage
         self._waiting_for = waiting_for
         self._deadline = deadline
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(stage.value),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        if waiting_for is None:
-            workflow.set_current_details(f"**{stage.value}**")
-        else:
-            until = f" until {deadline.isoformat()}" if deadline else ""
-            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+        pipeline.show_stage(stage.value, waiting_for, deadline)
 
     async def _email(
         self,
@@ -526,29 +486,17 @@ class DirectBillApplicationWorkflow:
         reason: str | None = None,
         deadline: datetime | None = None,
     ) -> None:
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_email,
-                EmailRequest(
-                    idempotency_key=self._key(f"email:{step}"),
-                    facts=EmailFacts(
-                        kind=kind,
-                        to=self._app.applicant_email,
-                        partner_id=self._app.pga_id,
-                        recipient_name=self._app.applicant_name,
-                        legal_name=self._app.legal_name,
-                        reason=reason,
-                        deadline=deadline,
-                        region=self._app.region,
-                    ),
-                ),
-                start_to_close_timeout=_STEP,
-                retry_policy=_RETRY,
-            )
-        except Exception as err:
-            if business_rejection(err) is None:
-                raise
-            workflow.logger.warning("email %s not delivered", step)
+        facts = EmailFacts(
+            kind=kind,
+            to=self._app.applicant_email,
+            partner_id=self._app.pga_id,
+            recipient_name=self._app.applicant_name,
+            legal_name=self._app.legal_name,
+            reason=reason,
+            deadline=deadline,
+            region=self._app.region,
+        )
+        await pipeline.send_email(facts, step)
 
     async def _save(self, status: DirectBillRegistryStatus, reason: str | None = None) -> None:
         plan = self._plan if status is DirectBillRegistryStatus.ACTIVE else None
@@ -575,8 +523,8 @@ class DirectBillApplicationWorkflow:
                 next_reassessment_due=plan.renewal_date.replace(day=1) if plan else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
 
     def _onboarding_month(self) -> int | None:

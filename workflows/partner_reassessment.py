@@ -13,13 +13,13 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.direct_bill import DirectBillActivities, PgaRequest
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.reassessment import (
         ReassessmentActivities,
         ReassessmentPolicyRequest,
@@ -48,9 +48,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.reseller_enrollment import Acknowledgement
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
-
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn(name=contract.PARTNER_REASSESSMENT)
@@ -90,13 +87,13 @@ class PartnerReassessmentWorkflow:
         self._policy = await workflow.execute_activity_method(
             ReassessmentActivities.load_reassessment_policy,
             ReassessmentPolicyRequest(pipeline=contract.PARTNER_REASSESSMENT),
-            start_to_close_timeout=_STEP,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
         )
         self._record = await workflow.execute_activity_method(
             ReassessmentActivities.get_record,
             RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         pga = PgaRequest(pga_id=request.pga_id)
         lookups = []
@@ -109,7 +106,10 @@ class PartnerReassessmentWorkflow:
             await asyncio.gather(
                 *(
                     workflow.execute_activity_method(
-                        method, pga, start_to_close_timeout=_STEP, retry_policy=_RETRY
+                        method,
+                        pga,
+                        start_to_close_timeout=pipeline.STEP_TIMEOUT,
+                        retry_policy=pipeline.RETRY,
                     )
                     for method in lookups
                 )
@@ -191,8 +191,8 @@ class PartnerReassessmentWorkflow:
                 next_reassessment_due=next_due,
                 renewed_plan=self._renewal,
             ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._enter(ReassessmentStage.PASSED, None, None)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("passed")])
@@ -248,18 +248,7 @@ class PartnerReassessmentWorkflow:
         self._stage = stage
         self._waiting_for = waiting_for
         self._deadline = deadline
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(f"reassessment_{stage.value}"),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        until = f" until {deadline.isoformat()}" if deadline else ""
-        workflow.set_current_details(
-            f"**{stage.value}**" + (f": waiting for {waiting_for}{until}" if waiting_for else "")
-        )
+        pipeline.show_stage(f"reassessment_{stage.value}", waiting_for, deadline)
 
     async def _email(
         self,
@@ -271,25 +260,17 @@ class PartnerReassessmentWorkflow:
     ) -> None:
         record = self._record
         assert record is not None
-        info = workflow.info()
-        await workflow.execute_activity_method(
-            NotificationActivities.send_email,
-            EmailRequest(
-                idempotency_key=f"{info.workflow_id}:{info.run_id}:email:{step}",
-                facts=EmailFacts(
-                    kind=kind,
-                    to=record.contact_email or self._policy.operations_email,
-                    partner_id=self._request.pga_id,
-                    recipient_name=record.contact_name or "partner",
-                    legal_name=record.legal_name or f"PGA {self._request.pga_id}",
-                    reason=reason,
-                    deadline=deadline,
-                    region=self._request.region,
-                ),
-            ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+        facts = EmailFacts(
+            kind=kind,
+            to=record.contact_email or self._policy.operations_email,
+            partner_id=self._request.pga_id,
+            recipient_name=record.contact_name or "partner",
+            legal_name=record.legal_name or f"PGA {self._request.pga_id}",
+            reason=reason,
+            deadline=deadline,
+            region=self._request.region,
         )
+        await pipeline.send_email(facts, step)
 
     # ---- updates and query --------------------------------------------------------------------
 

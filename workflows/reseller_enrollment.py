@@ -9,18 +9,16 @@ rejected and fails the workflow with the rule's stable error type.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
-    ActivityError,
     ApplicationError,
     CancelledError,
     ChildWorkflowError,
 )
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.checks import (
@@ -31,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         TenantCreation,
     )
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.registry import PolicyRequest, RegistryActivities, ResellerLookup
     from adapters.partner_center import TenantInfo
     from adapters.registry import ResellerRecord, ResellerStatus
@@ -58,12 +55,6 @@ with workflow.unsafe.imports_passed_through():
         EmailVerificationWorkflow,
     )
 
-_Request = TypeVar("_Request")
-_Result = TypeVar("_Result")
-
-_LOOKUP = timedelta(seconds=30)
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 _REGISTRY_STATUS = {
     EnrollmentStage.ACTIVE: ResellerStatus.ACTIVE,
@@ -117,7 +108,7 @@ class ResellerEnrollmentWorkflow:
         self._policy = await workflow.execute_activity_method(
             RegistryActivities.load_enrollment_policy,
             PolicyRequest(pipeline=contract.RESELLER_ENROLLMENT),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
             try:
@@ -149,7 +140,7 @@ class ResellerEnrollmentWorkflow:
         existing = await workflow.execute_activity_method(
             RegistryActivities.get_reseller_record,
             ResellerLookup(partner_id=app.partner_id),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         if existing.record and existing.record.status is ResellerStatus.ACTIVE:
             self._refuse(
@@ -159,11 +150,11 @@ class ResellerEnrollmentWorkflow:
                     partner_id=app.partner_id,
                 )
             )
-        profile = await self._check(
+        profile = await pipeline.check(
             PartnerCenterActivities.verify_partner_id, PartnerIdCheck(partner_id=app.partner_id)
         )
         if app.tenant_id is not None:
-            self._tenant = await self._check(
+            self._tenant = await pipeline.check(
                 PartnerCenterActivities.check_tenant_admin,
                 TenantCheck(tenant_id=app.tenant_id, global_admin=app.global_admin),
             )
@@ -181,10 +172,10 @@ class ResellerEnrollmentWorkflow:
         self._region = tenant_country
         workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
         if self._tenant is None and app.new_tenant_domain is not None:
-            self._tenant = await self._check(
+            self._tenant = await pipeline.check(
                 PartnerCenterActivities.create_tenant,
                 TenantCreation(
-                    idempotency_key=self._key("create-tenant"),
+                    idempotency_key=pipeline.step_key("create-tenant"),
                     domain_prefix=app.new_tenant_domain,
                     country=tenant_country,
                     global_admin=app.global_admin,
@@ -276,9 +267,9 @@ class ResellerEnrollmentWorkflow:
         assert tenant_id is not None
         await workflow.execute_activity_method(
             PartnerCenterActivities.ensure_admin_agent,
-            AdminAgentSetup(idempotency_key=self._key("admin-agent"), tenant_id=tenant_id),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            AdminAgentSetup(idempotency_key=pipeline.step_key("admin-agent"), tenant_id=tenant_id),
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         if self._ir_authorized_at is None:  # ENR-01 short path: authorised on enrollment
             self._ir_authorized_at = workflow.now()
@@ -294,8 +285,8 @@ class ResellerEnrollmentWorkflow:
             status = await workflow.execute_activity_method(
                 PartnerCenterActivities.check_agreement_status,
                 PartnerIdCheck(partner_id=self._app.partner_id),
-                start_to_close_timeout=_LOOKUP,
-                retry_policy=_RETRY,
+                start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+                retry_policy=pipeline.RETRY,
             )
             if status.is_agreement_signed:
                 self._mpa_signed_at = workflow.now()
@@ -333,26 +324,6 @@ class ResellerEnrollmentWorkflow:
     def _refuse(self, violation: BusinessRuleViolation) -> None:
         raise to_application_error(violation)
 
-    async def _check(
-        self, activity_method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
-    ) -> _Result:
-        """Run a lookup; a business refusal surfaces as its ApplicationError."""
-        try:
-            return await workflow.execute_activity_method(
-                activity_method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
-            )
-        except Exception as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            raise ApplicationError(
-                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
-            ) from err
-
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     def _enter(
         self, stage: EnrollmentStage, waiting_for: str | None, deadline: datetime | None
     ) -> None:
@@ -360,19 +331,7 @@ class ResellerEnrollmentWorkflow:
         self._waiting_for = waiting_for
         self._deadline = deadline
         self._history.append(StageChange(stage=stage, at=workflow.now(), note=waiting_for or ""))
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(stage.value),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        if stage.is_terminal:
-            workflow.set_current_details(f"**{stage.value}**")
-        else:
-            until = f" until {deadline.isoformat()}" if deadline else ""
-            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+        pipeline.show_stage(stage.value, waiting_for, deadline)
 
     async def _email(
         self,
@@ -383,43 +342,17 @@ class ResellerEnrollmentWorkflow:
         reason: str | None = None,
         deadline: datetime | None = None,
     ) -> None:
-        try:
-            await self._send_email(kind, step, to, reason, deadline)
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            # A mailbox that refuses mail must not block the pipeline's outcome.
-            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
-
-    async def _send_email(
-        self,
-        kind: EmailKind,
-        step: str,
-        to: str | None,
-        reason: str | None,
-        deadline: datetime | None,
-    ) -> None:
         contact = self._app.primary_contact
-        await workflow.execute_activity_method(
-            NotificationActivities.send_email,
-            EmailRequest(
-                idempotency_key=self._key(f"email:{step}"),
-                facts=EmailFacts(
-                    kind=kind,
-                    to=to or contact.email,
-                    partner_id=self._app.partner_id,
-                    recipient_name=(
-                        "CSP operations" if to else f"{contact.first_name} {contact.last_name}"
-                    ),
-                    legal_name=self._app.legal_name,
-                    reason=reason,
-                    deadline=deadline,
-                ),
-            ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+        facts = EmailFacts(
+            kind=kind,
+            to=to or contact.email,
+            partner_id=self._app.partner_id,
+            recipient_name="CSP operations" if to else f"{contact.first_name} {contact.last_name}",
+            legal_name=self._app.legal_name,
+            reason=reason,
+            deadline=deadline,
         )
+        await pipeline.send_email(facts, step)
 
     async def _save(self, status: ResellerStatus, reason: str | None = None) -> None:
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
@@ -437,8 +370,8 @@ class ResellerEnrollmentWorkflow:
                 active_since=workflow.now() if status is ResellerStatus.ACTIVE else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
 
     async def _finish(self, ended: _Ended) -> None:

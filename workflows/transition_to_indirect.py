@@ -8,23 +8,18 @@ repeats nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.direct_bill import DirectBillActivities
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
     from adapters.registry import Cooldown, DirectBillRegistryStatus
     from app import contract
     from domain import direct_bill_rules
     from domain.reassessment import TransitionRequest, TransitionResult
-
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn(name=contract.TRANSITION_TO_INDIRECT)
@@ -43,8 +38,8 @@ class TransitionToIndirectResellerWorkflow:
         record = await workflow.execute_activity_method(
             ReassessmentActivities.get_record,
             RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         await self._status(request, DirectBillRegistryStatus.TRANSITIONING, reasons)
         now = workflow.now()
@@ -56,27 +51,21 @@ class TransitionToIndirectResellerWorkflow:
                 reason=f"transition to indirect reseller in {request.region}: {reasons}",
                 started_at=now,
             ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
-        info = workflow.info()
-        await workflow.execute_activity_method(
-            NotificationActivities.send_email,
-            EmailRequest(
-                idempotency_key=f"{info.workflow_id}:{info.run_id}:email:transition",
-                facts=EmailFacts(
-                    kind=EmailKind.RA_TRANSITION,
-                    to=record.contact_email or "csp-operations@example.com",
-                    partner_id=request.pga_id,
-                    recipient_name=record.contact_name or "partner",
-                    legal_name=record.legal_name or f"PGA {request.pga_id}",
-                    reason="\n".join(f"- {r}" for r in request.reasons),
-                    deadline=cooldown.until,
-                    region=request.region,
-                ),
+        await pipeline.send_email(
+            EmailFacts(
+                kind=EmailKind.RA_TRANSITION,
+                to=record.contact_email or "csp-operations@example.com",
+                partner_id=request.pga_id,
+                recipient_name=record.contact_name or "partner",
+                legal_name=record.legal_name or f"PGA {request.pga_id}",
+                reason="\n".join(f"- {r}" for r in request.reasons),
+                deadline=cooldown.until,
+                region=request.region,
             ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            "transition",
         )
         await self._status(request, DirectBillRegistryStatus.INDIRECT_RESELLER, reasons)
         workflow.upsert_search_attributes(
@@ -101,6 +90,6 @@ class TransitionToIndirectResellerWorkflow:
             StatusChange(
                 pga_id=request.pga_id, region=request.region, status=status, reason=reason
             ),
-            start_to_close_timeout=_STEP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.STEP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
