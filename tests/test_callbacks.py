@@ -281,7 +281,7 @@ async def test_good_delivery_and_redelivery_have_one_effect(
             assert reported.status_code == 200, reported.text
             assert reported.json()["stage"] == "mpa_signature"
 
-            result = await handle.result()
+            result = await asyncio.wait_for(handle.result(), 60)
             assert result.outcome is EnrollmentStage.ACTIVE
             assert await updates_accepted(handle) == ["review:rv-1", "partner-center:mpa-1"]
 
@@ -386,7 +386,7 @@ async def test_refused_deliveries_change_nothing(
         )
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["message"] == "withdrawal accepted"
-        assert (await handle.result()).outcome is EnrollmentStage.WITHDRAWN
+        assert (await asyncio.wait_for(handle.result(), 60)).outcome is EnrollmentStage.WITHDRAWN
 
 
 async def test_openapi_document_lists_every_decision(dev_env: WorkflowEnvironment) -> None:

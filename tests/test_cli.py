@@ -177,7 +177,7 @@ async def test_operator_starts_follows_and_decides_a_pipeline(
                 '{"reported_by": "ops-desk"}',
             )
             assert reported.code == 0, reported.err
-            result = await handle.result()
+            result = await asyncio.wait_for(handle.result(), 60)
             assert result["outcome"] == "active"
             finished = await csp(env, "status", workflow_id)
             assert finished.out.splitlines()[0].endswith("COMPLETED")

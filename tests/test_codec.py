@@ -257,7 +257,7 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                     headers=signed_headers(body),
                 )
                 assert decided.status_code == 200, decided.text
-                result: EnrollmentResult = await handle.result()
+                result: EnrollmentResult = await asyncio.wait_for(handle.result(), 60)
                 assert result.outcome is EnrollmentStage.ACTIVE
 
                 # A pipeline that fails on its input: the failure must not quote it either.
@@ -271,7 +271,7 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                 )
                 handles.append(failing)
                 with pytest.raises(WorkflowFailureError) as failed:
-                    await failing.result()
+                    await asyncio.wait_for(failing.result(), 60)
                 cause = failed.value.cause
                 assert isinstance(cause, ApplicationError)
                 assert cause.type == "ValidationError"

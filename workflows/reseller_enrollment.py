@@ -282,6 +282,9 @@ class ResellerEnrollmentWorkflow:
         asked = False
         while True:
             self._raise_if_withdrawn()
+            # Reset before the check: a report arriving during the check or the email below
+            # must wake the next wait, not be forgotten until the next poll.
+            self._mpa_reported = False
             status = await workflow.execute_activity_method(
                 PartnerCenterActivities.check_agreement_status,
                 PartnerIdCheck(partner_id=self._app.partner_id),
@@ -301,7 +304,6 @@ class ResellerEnrollmentWorkflow:
                     f"the Microsoft Partner Agreement was not signed by {deadline.isoformat()}",
                     "MpaNotSigned",
                 )
-            self._mpa_reported = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._mpa_reported or self._withdrawal is not None,
