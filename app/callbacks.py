@@ -25,6 +25,17 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from app import contract
+from domain.capability_assessment import AssessmentScore, CapabilityQuestionnaire
+from domain.direct_bill import (
+    DirectBillApplication,
+    EnrollmentForm,
+    InformationAnswer,
+    InformationRequest,
+    MicrosoftDecision,
+    MpaAcceptance,
+    SupportPlanPurchase,
+)
+from domain.reassessment import PlanRenewal, ReassessmentRequest
 from domain.reseller_enrollment import (
     Acknowledgement,
     MpaSignatureReport,
@@ -32,6 +43,7 @@ from domain.reseller_enrollment import (
     ReviewDecision,
     Withdrawal,
 )
+from workflows.credit_review import CreditReviewRequest
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -101,7 +113,79 @@ RESELLER_ENROLLMENT = Pipeline(
     description="Indirect-reseller enrollment with email verification (ENR-01..09)",
 )
 
-PIPELINES: tuple[Pipeline, ...] = (RESELLER_ENROLLMENT,)
+_PGA = PathKey(
+    name="pga_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the partner global account (PGA)",
+    example="4500001",
+)
+_REGION = PathKey(
+    name="region",
+    pattern=r"^[A-Z]{2}$",
+    description="ISO 3166-1 alpha-2 country/region of the direct-bill tenant",
+    example="JP",
+)
+_YEAR = PathKey(
+    name="year", pattern=r"^20[0-9]{2}$", description="Year of the re-assessment", example="2026"
+)
+
+DIRECT_BILL = Pipeline(
+    name="direct-bill",
+    workflow_type=contract.DIRECT_BILL_APPLICATION,
+    input_model=DirectBillApplication,
+    keys=(_PGA, _REGION),
+    workflow_id=contract.direct_bill_id,
+    keys_of=lambda app: {"pga_id": app.pga_id, "region": app.region},
+    description="Direct-bill application for one PGA and region (DB-01..DB-11)",
+)
+
+CREDIT_REVIEW = Pipeline(
+    name="credit-review",
+    workflow_type=contract.CREDIT_REVIEW,
+    input_model=CreditReviewRequest,
+    keys=(_PGA, _REGION),
+    workflow_id=lambda pga_id, region: contract.credit_review_id(
+        contract.direct_bill_id(pga_id, region)
+    ),
+    keys_of=lambda request: {"pga_id": request.pga_id, "region": request.region},
+    description="Credit review of a direct-bill application (started by it, DB-09)",
+)
+
+REASSESSMENT = Pipeline(
+    name="reassessment",
+    workflow_type=contract.PARTNER_REASSESSMENT,
+    input_model=ReassessmentRequest,
+    keys=(_PGA, _REGION, _YEAR),
+    workflow_id=lambda pga_id, region, year: contract.reassessment_id(pga_id, region, int(year)),
+    keys_of=lambda request: {
+        "pga_id": request.pga_id,
+        "region": request.region,
+        "year": str(request.month.year),
+    },
+    description="A direct-bill partner's annual re-assessment (RA-01; started by the sweep)",
+)
+
+PIPELINES: tuple[Pipeline, ...] = (RESELLER_ENROLLMENT, DIRECT_BILL, CREDIT_REVIEW, REASSESSMENT)
+
+
+def _direct_bill(
+    name: str,
+    update: str,
+    payload: type[BaseModel],
+    backends: set[str],
+    summary: str,
+    result: type[BaseModel] = Acknowledgement,
+) -> Decision:
+    return Decision(
+        pipeline=DIRECT_BILL,
+        name=name,
+        update=update,
+        payload=payload,
+        backends=frozenset(backends),
+        summary=summary,
+        result=result,
+    )
+
 
 DECISIONS: tuple[Decision, ...] = (
     Decision(
@@ -127,6 +211,95 @@ DECISIONS: tuple[Decision, ...] = (
         payload=Withdrawal,
         backends=frozenset({"operations"}),
         summary="The partner withdraws its enrollment",
+    ),
+    _direct_bill(
+        "initial-review",
+        contract.UPDATE_REPORT_INITIAL_REVIEW,
+        MicrosoftDecision,
+        {"review"},
+        "Microsoft's check of the initial requirements (DB-08)",
+    ),
+    _direct_bill(
+        "information-request",
+        contract.UPDATE_REQUEST_INFORMATION,
+        InformationRequest,
+        {"review"},
+        "Microsoft asks for more information; the application pauses (DB-08)",
+    ),
+    _direct_bill(
+        "information-answer",
+        contract.UPDATE_ANSWER_INFORMATION,
+        InformationAnswer,
+        {"operations"},
+        "The applicant's answer to an information request (DB-08)",
+    ),
+    _direct_bill(
+        "assessment",
+        contract.UPDATE_SUBMIT_ASSESSMENT,
+        CapabilityQuestionnaire,
+        {"assessment"},
+        "The capability assessment; answers the score (DB-06)",
+        result=AssessmentScore,
+    ),
+    _direct_bill(
+        "application-decision",
+        contract.UPDATE_DECIDE_APPLICATION,
+        MicrosoftDecision,
+        {"review"},
+        "Microsoft's decision on the application (DB-08)",
+    ),
+    _direct_bill(
+        "enrollment-form",
+        contract.UPDATE_SUBMIT_ENROLLMENT_FORM,
+        EnrollmentForm,
+        {"partner-center", "operations"},
+        "The enrollment form was submitted (DB-09)",
+    ),
+    _direct_bill(
+        "support-plan",
+        contract.UPDATE_REPORT_SUPPORT_PLAN,
+        SupportPlanPurchase,
+        {"billing"},
+        "A premium support plan was bought, after credit approval (DB-09)",
+    ),
+    _direct_bill(
+        "mpa-accepted",
+        contract.UPDATE_REPORT_MPA_ACCEPTED,
+        MpaAcceptance,
+        {"partner-center", "operations"},
+        "The MPA was accepted, after the support plan (DB-09)",
+    ),
+    _direct_bill(
+        "withdrawal",
+        contract.UPDATE_WITHDRAW,
+        Withdrawal,
+        {"operations"},
+        "The applicant withdraws the application",
+    ),
+    Decision(
+        pipeline=CREDIT_REVIEW,
+        name="credit-decision",
+        update=contract.UPDATE_DECIDE_CREDIT,
+        payload=MicrosoftDecision,
+        backends=frozenset({"credit"}),
+        summary="The credit team's decision (DB-09)",
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="questionnaire",
+        update=contract.UPDATE_SUBMIT_REASSESSMENT,
+        payload=CapabilityQuestionnaire,
+        backends=frozenset({"assessment"}),
+        summary="The re-assessment questionnaire; answers the score (RA-01)",
+        result=AssessmentScore,
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="support-plan-renewal",
+        update=contract.UPDATE_REPORT_PLAN_RENEWAL,
+        payload=PlanRenewal,
+        backends=frozenset({"billing"}),
+        summary="The premium support plan was renewed after a passing score (RA-01)",
     ),
 )
 

@@ -45,6 +45,9 @@ BACKEND_SECRETS = {
     "review": b"review-backend-secret-0001",
     "partner-center": b"partner-center-secret-0001",
     "operations": b"operations-secret-000000001",
+    "assessment": b"assessment-secret-000000001",
+    "credit": b"credit-team-secret-000000001",
+    "billing": b"billing-backend-secret-00001",
 }
 REVIEW = find_decision("reseller-enrollment", "review-decision")
 MPA = find_decision("reseller-enrollment", "mpa-signed")

@@ -198,7 +198,7 @@ async def _terminate(client: Client, workflow_id: str) -> None:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("start", "direct-bill", "x.json"), "unknown pipeline 'direct-bill'; known: reseller"),
+        (("start", "wholesale", "x.json"), "unknown pipeline 'wholesale'; known: reseller"),
         (("start", "reseller-enrollment", "missing.json"), "no such file: missing.json"),
         (("status", "reseller-enrollment-0000000"), "no pipeline with workflow id"),
         (("list", "--stage", "review' OR 1=1"), "letters, digits"),
