@@ -34,7 +34,12 @@ from app.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"CSP_TOKEN_SECRETS": "test-token-secret", "CSP_REGISTRY_PASSWORD": "test-registry-pw"}
+REQUIRED = {
+    "CSP_TOKEN_SECRETS": "test-token-secret",
+    "CSP_REGISTRY_PASSWORD": "test-registry-pw",
+    "CSP_PAYLOAD_KEYS": "k1:" + "A" * 43 + "=",
+    "CSP_CODEC_TOKENS": "test-codec-token-0000000000000000",
+}
 
 
 def compose_binary() -> Path:

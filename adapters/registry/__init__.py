@@ -94,6 +94,7 @@ class Cooldown(BaseModel):
     reason: str
     started_at: datetime
 
+
 class PartnerRegistry(Protocol):
     async def save_reseller(self, record: ResellerRecord) -> None:
         """Insert or replace the partner's reseller record (idempotent)."""

@@ -43,7 +43,6 @@ def _v1_initial(connection: sa.Connection) -> None:
         table.create(connection)
 
 
-
 direct_bill_partners = sa.Table(
     "direct_bill_partners",
     metadata,
