@@ -25,6 +25,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -35,8 +36,26 @@ from app import contract
 from app.binaries import temporal_cli
 from app.settings import Settings
 from app.temporal_client import DATA_CONVERTER
+from domain.direct_bill import DirectBillStage
+from domain.reassessment import SweepRequest, SweepSummary
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, Withdrawal
-from tests.conftest import JP_PARTNER, TOKEN_SECRET, application, free_port, partner_center_data
+from tests.conftest import (
+    DB_PGA,
+    JP_PARTNER,
+    TOKEN_SECRET,
+    application,
+    free_port,
+    partner_center_data,
+    partner_programs_data,
+)
+from tests.direct_bill_driver import (
+    PLAN,
+    db_application,
+    send,
+    start_direct_bill,
+    through_credit,
+    wait_stage,
+)
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from worker import build_worker, open_dependencies
 
@@ -98,10 +117,51 @@ async def withdrawn(client: Client, sink: SmtpSink) -> list[str]:
     return [workflow_id, contract.email_verification_id(workflow_id)]
 
 
+async def _direct_bill_to_active(client: Client) -> str:
+    workflow_id = contract.direct_bill_id(DB_PGA, "JP")
+    handle = await start_direct_bill(client, workflow_id, db_application())
+    await through_credit(client, handle)
+    await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+    await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+    await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+    await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+    result = await handle.result()
+    if result.outcome is not DirectBillStage.ACTIVE:
+        raise AssertionError(f"{workflow_id} ended {result.outcome.value}")
+    return workflow_id
+
+
+async def direct_bill_active(client: Client, sink: SmtpSink) -> list[str]:
+    """A direct-bill application driven by every backend update to an activated tenant."""
+    workflow_id = await _direct_bill_to_active(client)
+    return [workflow_id, contract.credit_review_id(workflow_id)]
+
+
+async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
+    """The partner activated above is due for its security re-validation in its onboarding
+    anniversary month (January): a sweep for that month re-validates it without human input."""
+    await _direct_bill_to_active(client)
+    month = date(2027, 1, 1)
+    sweep = await client.start_workflow(
+        contract.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=f"{contract.SWEEP_WORKFLOW_ID}-2027-01",
+        task_queue=contract.TASK_QUEUE,
+        result_type=SweepSummary,
+    )
+    summary = await sweep.result()
+    if (summary.started, summary.passed) != (1, 1):
+        raise AssertionError(f"unexpected sweep summary {summary}")
+    partner = contract.reassessment_id(DB_PGA, "JP", month.year, security_only=True)
+    return [sweep.id, partner]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
     "withdrawn": withdrawn,
+    "direct-bill-active": direct_bill_active,
+    "security-revalidation": security_revalidation,
 }
 
 
@@ -110,6 +170,8 @@ async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
         state = Path(tmp)
         data_file = state / "partner-center.json"
         data_file.write_text(json.dumps(partner_center_data()))
+        programs_file = state / "partner-programs.json"
+        programs_file.write_text(json.dumps(partner_programs_data()))
         env = await WorkflowEnvironment.start_local(
             data_converter=DATA_CONVERTER,
             dev_server_existing_path=temporal_cli(),
@@ -126,6 +188,7 @@ async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
                     smtp_port=sink.port,
                     token_secrets=TOKEN_SECRET,
                     partner_center_data=data_file,
+                    partner_programs_data=programs_file,
                     operations_email="ops@csp.example",
                     review_reminder_days=REVIEW_REMINDER_DAYS,
                     review_deadline_days=REVIEW_DEADLINE_DAYS,
