@@ -12,17 +12,16 @@ for it), expired, withdrawn, refused (a pre-check failed: the workflow fails wit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.registry import PolicyRequest
     from activities.relationships import (
         CustomerAgreementLookup,
@@ -34,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
         RelationshipActivities,
     )
     from app import contract
-    from app.temporal_errors import business_rejection, to_application_error
+    from app.metrics import pipeline_ended, pipeline_started
+    from app.temporal_errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.relationship_rules import (
         SelfDealingFacts,
@@ -62,13 +62,6 @@ with workflow.unsafe.imports_passed_through():
         StageChange,
         Withdrawal,
     )
-
-_Request = TypeVar("_Request")
-_Result = TypeVar("_Result")
-
-_LOOKUP = timedelta(seconds=30)
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 class _Ended(Exception):
@@ -113,13 +106,15 @@ class CustomerInvitationWorkflow:
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
             PolicyRequest(pipeline=contract.CUSTOMER_INVITATION),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
+        pipeline_started(contract.CUSTOMER_INVITATION)
         self._enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
         try:
             await self._prechecks()
         except ApplicationError as refusal:
             self._error_type = refusal.type
+            pipeline_ended(contract.CUSTOMER_INVITATION, "refused", refusal.type)
             self._ended = _Ended(CustomerInvitationStage.REFUSED, refusal.message)
             self._enter(CustomerInvitationStage.REFUSED, None, note=refusal.message)
             workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
@@ -144,7 +139,7 @@ class CustomerInvitationWorkflow:
 
     async def _prechecks(self) -> None:
         req = self._req
-        facts: InvitationFacts = await self._lookup(
+        facts: InvitationFacts = await pipeline.check(
             RelationshipActivities.customer_invitation_facts,
             InvitationFactsRequest(
                 kind=req.kind,
@@ -205,7 +200,7 @@ class CustomerInvitationWorkflow:
     async def _invite_and_wait(self) -> None:
         req = self._req
         policy = self._policy
-        link: InvitationLink = await self._lookup(
+        link: InvitationLink = await pipeline.check(
             RelationshipActivities.customer_invitation_link,
             InvitationLinkRequest(
                 reseller_partner_id=req.reseller_partner_id,
@@ -261,7 +256,7 @@ class CustomerInvitationWorkflow:
 
     async def _await_customer_agreement(self) -> None:
         """CUS-04: the MCA acceptance is attested here, or was already for this customer."""
-        known: CustomerAgreementLookup = await self._lookup(
+        known: CustomerAgreementLookup = await pipeline.check(
             RelationshipActivities.get_customer_agreement,
             CustomerLookup(customer_tenant_id=str(self._req.customer_tenant_id)),
         )
@@ -298,8 +293,8 @@ class CustomerInvitationWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._agreement_at = attestation.accepted_at
 
@@ -319,25 +314,6 @@ class CustomerInvitationWorkflow:
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from violation
 
-    async def _lookup(
-        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
-    ) -> _Result:
-        try:
-            return await workflow.execute_activity_method(
-                method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            raise ApplicationError(
-                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
-            ) from err
-
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     def _enter(
         self,
         stage: CustomerInvitationStage,
@@ -352,19 +328,7 @@ class CustomerInvitationWorkflow:
         self._history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(stage.value),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        if stage.is_terminal:
-            workflow.set_current_details(f"**{stage.value}**")
-        else:
-            until = f" until {deadline.isoformat()}" if deadline else ""
-            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
 
     async def _save(self) -> None:
         req = self._req
@@ -385,8 +349,8 @@ class CustomerInvitationWorkflow:
                 acceptance_event=self._event.value if self._event else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
 
     def _default_message(self) -> str:
@@ -404,7 +368,7 @@ class CustomerInvitationWorkflow:
         self, kind: EmailKind, step: str, link: str, deadline: datetime
     ) -> None:
         req = self._req
-        await self._email(
+        await pipeline.send_email(
             EmailFacts(
                 kind=kind,
                 to=req.customer_email,
@@ -418,27 +382,14 @@ class CustomerInvitationWorkflow:
             step,
         )
 
-    async def _email(self, facts: EmailFacts, step: str) -> None:
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_email,
-                EmailRequest(idempotency_key=self._key(f"email:{step}"), facts=facts),
-                start_to_close_timeout=_STEP,
-                retry_policy=_RETRY,
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
-
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
+        pipeline_ended(contract.CUSTOMER_INVITATION, ended.outcome.value, None)
         self._enter(ended.outcome, None, note=ended.reason)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save()
         if ended.outcome is CustomerInvitationStage.EXPIRED:
-            await self._email(
+            await pipeline.send_email(
                 EmailFacts(
                     kind=EmailKind.CUSTOMER_INVITATION_EXPIRED,
                     to=self._policy.operations_email,

@@ -13,17 +13,16 @@ fails with the rule's error type).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
+
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.registry import PolicyRequest
     from activities.relationships import (
         PartnershipFacts,
@@ -32,7 +31,8 @@ with workflow.unsafe.imports_passed_through():
         SuspensionRecorded,
     )
     from app import contract
-    from app.temporal_errors import business_rejection, to_application_error
+    from app.metrics import pipeline_ended, pipeline_started
+    from app.temporal_errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.relationship_rules import (
         reminder_times,
@@ -58,13 +58,6 @@ with workflow.unsafe.imports_passed_through():
         TenantSuspensionReport,
         Withdrawal,
     )
-
-_Request = TypeVar("_Request")
-_Result = TypeVar("_Result")
-
-_LOOKUP = timedelta(seconds=30)
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 class _Ended(Exception):
@@ -112,10 +105,11 @@ class PartnershipWorkflow:
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
             PolicyRequest(pipeline=contract.PARTNERSHIP),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
             if request.resume is None:
+                pipeline_started(contract.PARTNERSHIP)
                 self._enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
                 try:
                     await self._prechecks()
@@ -144,7 +138,7 @@ class PartnershipWorkflow:
     async def _prechecks(self) -> None:
         req = self._req
         self._check(require_can_request_partnership, req.requested_by)  # REL-03
-        facts: PartnershipFacts = await self._lookup(
+        facts: PartnershipFacts = await pipeline.check(
             RelationshipActivities.partnership_facts, self._parties()
         )
         self._provider_name = facts.provider.partner_name
@@ -207,7 +201,7 @@ class PartnershipWorkflow:
                 continue
             if now >= next_poll:
                 next_poll = now + policy.partnership_poll_interval
-                listing = await self._lookup(
+                listing = await pipeline.check(
                     RelationshipActivities.find_partnership_in_partner_center, self._parties()
                 )
                 if listing.listed:
@@ -266,8 +260,8 @@ class PartnershipWorkflow:
                 reported_by=report.reported_by,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._suspended_at = at
         self._last_note = (
@@ -303,8 +297,8 @@ class PartnershipWorkflow:
                 reinstated_at=at,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
         self._suspended_at = None
         self._last_note = (
@@ -367,28 +361,6 @@ class PartnershipWorkflow:
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from violation
 
-    async def _lookup(
-        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
-    ) -> _Result:
-        try:
-            return await workflow.execute_activity_method(
-                method,
-                request,
-                start_to_close_timeout=_LOOKUP,
-                retry_policy=_RETRY,
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            raise ApplicationError(
-                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
-            ) from err
-
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     def _enter(
         self,
         stage: PartnershipStage,
@@ -403,19 +375,7 @@ class PartnershipWorkflow:
         self._history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(stage.value),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        if stage.is_terminal:
-            workflow.set_current_details(f"**{stage.value}**")
-        else:
-            until = f" until {deadline.isoformat()}" if deadline else ""
-            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
 
     async def _save(self, *, reason: str | None = None, ended: bool = False) -> None:
         assert self._region is not None
@@ -435,8 +395,8 @@ class PartnershipWorkflow:
                 status_reason=reason,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
 
     async def _email_reseller(self, kind: EmailKind, step: str, deadline: datetime | None) -> None:
@@ -467,41 +427,31 @@ class PartnershipWorkflow:
         link: str | None = None,
         message: str | None = None,
     ) -> None:
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_email,
-                EmailRequest(
-                    idempotency_key=self._key(f"email:{step}"),
-                    facts=EmailFacts(
-                        kind=kind,
-                        to=to,
-                        partner_id=partner_id,
-                        recipient_name=recipient_name,
-                        legal_name=legal_name,
-                        reason=reason,
-                        deadline=deadline,
-                        link=link,
-                        message=message,
-                    ),
-                ),
-                start_to_close_timeout=_STEP,
-                retry_policy=_RETRY,
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            # A mailbox that refuses mail must not block the partnership's outcome.
-            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
+        await pipeline.send_email(
+            EmailFacts(
+                kind=kind,
+                to=to,
+                partner_id=partner_id,
+                recipient_name=recipient_name,
+                legal_name=legal_name,
+                reason=reason,
+                deadline=deadline,
+                link=link,
+                message=message,
+            ),
+            step,
+        )
 
     def _finish_refused(self, refusal: ApplicationError) -> None:
         """A pre-check refused: nothing was sent or recorded; the workflow fails with the type."""
         self._ended = _Ended(PartnershipStage.REFUSED, refusal.message, refusal.type)
+        pipeline_ended(contract.PARTNERSHIP, PartnershipStage.REFUSED.value, refusal.type)
         self._enter(PartnershipStage.REFUSED, None, note=refusal.message)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
+        pipeline_ended(contract.PARTNERSHIP, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, note=ended.reason)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(reason=ended.reason, ended=True)

@@ -15,17 +15,18 @@ outcomes: placed, failed (the workflow fails with the error type), withdrawn.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import EmailRequest, NotificationActivities
     from activities.orders import (
         OrderActivities,
         OrderFacts,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.relationships import RelationshipActivities
     from adapters.partner_center import PlacedOrder
     from app import contract
+    from app.metrics import pipeline_ended, pipeline_started
     from app.temporal_errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
     from domain.por_rules import evaluate_partner_of_record, require_valid_partner_of_record
@@ -64,12 +66,9 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
 
-_Request = TypeVar("_Request")
+
 _Result = TypeVar("_Result")
 
-_LOOKUP = timedelta(seconds=30)
-_STEP = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 _ORDER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -130,8 +129,9 @@ class SubscriptionOrderWorkflow:
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
             PolicyRequest(pipeline=contract.SUBSCRIPTION_ORDER),
-            start_to_close_timeout=_LOOKUP,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
+        pipeline_started(contract.SUBSCRIPTION_ORDER)
         self._enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
         try:
             try:
@@ -159,7 +159,7 @@ class SubscriptionOrderWorkflow:
     async def _prechecks(self) -> None:
         req = self._req
         self._check(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
-        facts: OrderFacts = await self._lookup(
+        facts: OrderFacts = await pipeline.check(
             OrderActivities.order_facts,
             OrderFactsRequest(
                 provider_partner_id=req.provider_partner_id,
@@ -232,8 +232,8 @@ class SubscriptionOrderWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
 
     async def _validate_partner_of_record(self) -> None:
@@ -242,7 +242,7 @@ class SubscriptionOrderWorkflow:
         req = self._req
         facts: PorFacts | None = None
         if self._por is not None:
-            facts = await self._lookup(
+            facts = await pipeline.check(
                 OrderActivities.partner_of_record_facts,
                 PorFactsRequest(
                     provider_partner_id=req.provider_partner_id, partner_of_record=self._por
@@ -276,13 +276,13 @@ class SubscriptionOrderWorkflow:
             return await workflow.execute_activity_method(
                 OrderActivities.place_order,
                 PlaceOrderRequest(
-                    idempotency_key=self._key(f"place-order-{self._blocks}"),
+                    idempotency_key=pipeline.step_key(f"place-order-{self._blocks}"),
                     provider_partner_id=req.provider_partner_id,
                     customer_tenant_id=req.customer_tenant_id,
                     partner_of_record=self._por,
                     line_items=req.line_items,
                 ),
-                start_to_close_timeout=_STEP,
+                start_to_close_timeout=pipeline.STEP_TIMEOUT,
                 schedule_to_close_timeout=self._policy.order_retry_window,
                 retry_policy=_ORDER_RETRY,
             )
@@ -312,7 +312,7 @@ class SubscriptionOrderWorkflow:
             note=refusal.message,
         )
         await self._save(reason=refusal.message, error_type=refusal.type)
-        await self._email(
+        await pipeline.send_email(
             EmailFacts(
                 kind=EmailKind.ORDER_BLOCKED,
                 to=self._policy.operations_email,
@@ -364,25 +364,6 @@ class SubscriptionOrderWorkflow:
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from violation
 
-    async def _lookup(
-        self, method: Callable[[Any, _Request], Awaitable[_Result]], request: _Request
-    ) -> _Result:
-        try:
-            return await workflow.execute_activity_method(
-                method, request, start_to_close_timeout=_LOOKUP, retry_policy=_RETRY
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            raise ApplicationError(
-                rejection.message, *rejection.details, type=rejection.type, non_retryable=True
-            ) from err
-
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     def _enter(
         self,
         stage: OrderStage,
@@ -397,19 +378,7 @@ class SubscriptionOrderWorkflow:
         self._history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_STAGE.value_set(stage.value),
-                contract.SA_NEXT_DEADLINE.value_set(deadline)
-                if deadline
-                else contract.SA_NEXT_DEADLINE.value_unset(),
-            ]
-        )
-        if stage.is_terminal:
-            workflow.set_current_details(f"**{stage.value}**")
-        else:
-            until = f" until {deadline.isoformat()}" if deadline else ""
-            workflow.set_current_details(f"**{stage.value}**: waiting for {waiting_for}{until}")
+        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
 
     async def _save(self, *, reason: str | None = None, error_type: str | None = None) -> None:
         req = self._req
@@ -429,26 +398,13 @@ class SubscriptionOrderWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=_LOOKUP,
-            retry_policy=_RETRY,
+            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            retry_policy=pipeline.RETRY,
         )
-
-    async def _email(self, facts: EmailFacts, step: str) -> None:
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_email,
-                EmailRequest(idempotency_key=self._key(f"email:{step}"), facts=facts),
-                start_to_close_timeout=_STEP,
-                retry_policy=_RETRY,
-            )
-        except ActivityError as err:
-            rejection = business_rejection(err)
-            if rejection is None:
-                raise
-            workflow.logger.warning("email %s not delivered: %s", step, rejection.message)
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
+        pipeline_ended(contract.SUBSCRIPTION_ORDER, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, note=ended.reason)
         workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(reason=ended.reason, error_type=ended.error_type)
