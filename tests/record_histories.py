@@ -14,8 +14,9 @@ sandbox on every test run.
 A history records a released version of a workflow: when a change makes an existing history fail
 to replay, running pipelines would fail the same way. Keep the history and guard the change with
 `workflow.patched(...)`; record again only for a change that never ran in production. A new
-pipeline adds its scenarios to `SCENARIOS` below (or saves histories its own way: any file that
-`WorkflowHistory.from_json` reads, such as a history downloaded from the Web UI, is replayed).
+pipeline adds its scenarios to `SCENARIOS` below, with a setup in `SETUPS` when it needs Partner
+Center data or registry records the enrollment data lacks (or saves histories its own way: any file
+that `WorkflowHistory.from_json` reads, such as a history downloaded from the Web UI, is replayed).
 """
 
 from __future__ import annotations
@@ -32,17 +33,28 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import SmtpSink
+from adapters.partner_center.local import LocalPartnerCenter
+from adapters.registry.sql import SqlPartnerRegistry
 from app import contract
 from app.binaries import temporal_cli
 from app.settings import Settings
 from app.temporal_client import DATA_CONVERTER
 from domain.direct_bill import DirectBillStage
 from domain.reassessment import SweepRequest, SweepSummary
+from domain.relationships import (
+    Acknowledgement,
+    CustomerInvitationStage,
+    CustomerInvitationStatus,
+    OrderStage,
+    PartnershipStage,
+    PartnershipStatus,
+)
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, Withdrawal
 from tests.conftest import (
     DB_PGA,
     JP_PARTNER,
     TOKEN_SECRET,
+    Stack,
     application,
     free_port,
     partner_center_data,
@@ -57,6 +69,21 @@ from tests.direct_bill_driver import (
     wait_stage,
 )
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from tests.relationship_driver import (
+    CUSTOMER,
+    RESELLER,
+    agreement,
+    attestations,
+    invitation_request,
+    order_request,
+    partnership_request,
+    prepare,
+    start_invitation,
+    start_order,
+    start_partnership,
+    update,
+    wait_for_stage,
+)
 from worker import build_worker, open_dependencies
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -67,6 +94,10 @@ REVIEW_DEADLINE_DAYS = 5 / 86400
 
 Scenario = Callable[[Client, SmtpSink], Awaitable[list[str]]]
 """Drives one run to its end; returns the ids of the workflows whose histories to keep."""
+
+Setup = Callable[[Stack], Awaitable[None]]
+"""Puts a scenario's Partner Center data and registry records in place before the worker starts
+(on top of `partner_center_data()` and an empty registry)."""
 
 
 async def _wait_stage(client: Client, workflow_id: str, stage: EnrollmentStage) -> None:
@@ -156,13 +187,94 @@ async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
     return [sweep.id, partner]
 
 
+async def partnership_removed(client: Client, sink: SmtpSink) -> list[str]:
+    """Requested by the provider's Admin agent, accepted by the reseller, then removed by an Admin
+    agent with the four attestations (an active partnership stays open until it ends)."""
+    handle = await start_partnership(client, partnership_request())
+    await wait_for_stage(handle, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
+    await update(
+        handle,
+        contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        {"reported_by": "reseller-success-team"},
+        Acknowledgement,
+    )
+    await wait_for_stage(handle, PartnershipStage.ACTIVE, PartnershipStatus)
+    await update(
+        handle,
+        contract.UPDATE_REMOVE_PARTNERSHIP,
+        {
+            "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+            "reason": "end of the pilot",
+            "attestations": attestations(),
+        },
+        Acknowledgement,
+    )
+    result = await handle.result()
+    if result.outcome is not PartnershipStage.REMOVED:
+        raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return [handle.id]
+
+
+async def _invitation_to_active(client: Client) -> str:
+    handle = await start_invitation(client, invitation_request())
+    await wait_for_stage(
+        handle, CustomerInvitationStage.AWAITING_ACCEPTANCE, CustomerInvitationStatus
+    )
+    await update(
+        handle,
+        contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+        {"customer_tenant_id": str(CUSTOMER), "reported_by": "pc-webhook"},
+        Acknowledgement,
+    )
+    await wait_for_stage(
+        handle, CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT, CustomerInvitationStatus
+    )
+    await update(handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
+    result = await handle.result()
+    if result.outcome is not CustomerInvitationStage.ACTIVE:
+        raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return handle.id
+
+
+async def customer_invitation_active(client: Client, sink: SmtpSink) -> list[str]:
+    """A joint invitation within an active partnership: the customer accepts (the webhook's
+    update), then its Microsoft Customer Agreement acceptance is attested."""
+    return [await _invitation_to_active(client)]
+
+
+async def order_placed(client: Client, sink: SmtpSink) -> list[str]:
+    """The customer invited above is ordered for by the provider with a valid Partner of Record."""
+    await _invitation_to_active(client)
+    handle = await start_order(client, order_request())
+    result = await handle.result()
+    if result.outcome is not OrderStage.PLACED or result.partner_of_record != RESELLER:
+        raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return [handle.id]
+
+
+async def _partnership_active(stack: Stack) -> None:
+    await prepare(stack, partnerships=(RESELLER,))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
     "withdrawn": withdrawn,
     "direct-bill-active": direct_bill_active,
     "security-revalidation": security_revalidation,
+    "partnership-removed": partnership_removed,
+    "customer-invitation-active": customer_invitation_active,
+    "order-placed": order_placed,
 }
+
+SETUPS: dict[str, Setup] = {
+    # The provider, its indirect resellers and the customer (`tests.relationship_driver`).
+    "partnership-removed": prepare,
+    # The same, with the provider's partnership with the reseller already active.
+    "customer-invitation-active": _partnership_active,
+    "order-placed": _partnership_active,
+}
+"""The scenarios that need more than the enrollment data; the others start from it alone."""
 
 
 async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
@@ -193,6 +305,22 @@ async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
                     review_reminder_days=REVIEW_REMINDER_DAYS,
                     review_deadline_days=REVIEW_DEADLINE_DAYS,
                 )
+                setup = SETUPS.get(name)
+                if setup is not None:
+                    registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+                    try:
+                        await setup(
+                            Stack(
+                                settings,
+                                sink,
+                                registry,
+                                LocalPartnerCenter(data_file),
+                                data_file,
+                                programs_file,
+                            )
+                        )
+                    finally:
+                        await registry.close()
                 async with (
                     open_dependencies(settings) as deps,
                     build_worker(env.client, deps, settings),
