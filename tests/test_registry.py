@@ -93,3 +93,14 @@ async def test_replicas_opening_at_once_migrate_exactly_once(registry_url: str) 
     finally:
         for replica in opened:
             await replica.close()
+
+
+async def test_concurrent_writers_wait_for_each_other(registry: SqlPartnerRegistry) -> None:
+    """Activities write at once; none may fail on a locked database (a failed outbox write would
+    make its activity retry and mail again)."""
+    keys = [f"wf-{i}:run:email:step" for i in range(60)]
+    await asyncio.gather(
+        *(registry.record_message_sent(key, NOW) for key in keys),
+        *(registry.save_reseller(_record(partner_id=f"{1000000 + i}")) for i in range(60)),
+    )
+    assert all([await registry.was_message_sent(key) for key in keys])

@@ -46,6 +46,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers go on while one connection writes."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _direct_bill(row: sa.RowMapping) -> DirectBillRecord:
     data = dict(row)
     for name in ("activated_at", "updated_at"):
@@ -61,7 +69,13 @@ class SqlPartnerRegistry:
     async def open(cls, url: str) -> SqlPartnerRegistry:
         """Connect and bring the schema up to date."""
         # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
-        engine = create_async_engine(url, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            # Concurrent activities write from several connections: wait for the lock instead of
+            # failing with "database is locked" (a failed outbox write would re-send an email).
+            engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_async_engine(url, pool_pre_ping=True)
         registry = cls(engine)
         await registry.migrate()
         return registry
