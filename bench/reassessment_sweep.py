@@ -1,0 +1,305 @@
+"""Issue 5: the monthly re-assessment sweep over a registry of 10,000 direct-bill partners.
+
+    .venv/bin/python -m bench.reassessment_sweep [--partners 10000] [--stress] [--pairs 1] [--quick]
+
+About 1/12 of the partners are due in the sweep's month (`--stress`: all of them). Every due
+partner is security-only (onboarding-anniversary month = the sweep month, support-plan renewal
+month another), so its `PartnerReassessment` passes without human input: security score, registry
+update, "passed" email, outcome signalled to the sweep.
+
+One worker process (the production `build_worker`) against a fresh dev server started the
+embedded way. Each pair runs the same production `ReassessmentSweep` over the same partners three
+ways, interleaved: with the production `PartnerReassessment` (task queue `csp-enrollment`), with a
+trivial one that only signals the sweep (the baseline, bench task queue `csp-bench-baseline`), and
+with a no-op skeleton of the production shape (`csp-bench-skeleton`). The bench queues run the
+production sweep and sweep activities; only the per-partner workflow registered under the name
+`PartnerReassessment` differs, because the sweep's start activity starts that name on its own task
+queue. Each sweep uses its own year so that the business ids never collide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python bench/reassessment_sweep.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters.registry import DirectBillRegistryStatus
+from adapters.registry.schema import direct_bill_partners
+from adapters.registry.sql import SqlPartnerRegistry
+from app import contract
+from app.logging import configure_logging
+from bench.harness import (
+    BASELINE_QUEUE,
+    SKELETON_QUEUE,
+    PeakSampler,
+    Server,
+    WorkerConfig,
+    bench_stack,
+    cpu_seconds,
+    history_length,
+    machine,
+    max_history_length,
+    median,
+    mib,
+    proc_status_kb,
+    say,
+    stack_paths,
+    worker_process,
+)
+from domain.reassessment import SweepRequest, SweepSummary
+
+MONTH = 3
+"""The sweep month (March); the year changes per sweep."""
+WARMUP_MONTH = 9
+WARMUP_PARTNERS = 50
+"""Extra partners due in WARMUP_MONTH only (10 with --quick): each kind of sweep runs once over
+them first."""
+KINDS = {
+    "production": contract.TASK_QUEUE,
+    "baseline": BASELINE_QUEUE,
+    "skeleton": SKELETON_QUEUE,
+}
+
+
+def _pga(i: int) -> str:
+    return f"{7000000 + i}"
+
+
+def _months(i: int, due: bool) -> tuple[int, int]:
+    """(renewal month, anniversary month) of partner i: never the sweep or warm-up month
+    unless due (then the anniversary is the sweep month and the renewal another month)."""
+    others = [m for m in range(1, 13) if m not in (MONTH, WARMUP_MONTH)]
+    renewal = others[i % len(others)]
+    if due:
+        return renewal, MONTH
+    return renewal, others[(i + 3) % len(others)]
+
+
+def _row(pga: str, renewal: int, anniversary: int) -> dict[str, Any]:
+    return {
+        "pga_id": pga,
+        "region": "JP",
+        "status": DirectBillRegistryStatus.ACTIVE.value,
+        "workflow_id": contract.direct_bill_id(pga, "JP"),
+        "pla_id": f"{pga[:-1]}9",
+        "legal_name": f"Partner {pga} K.K.",
+        "contact_name": "Taro Suzuki",
+        "contact_email": f"contact-{pga}@partner.example",
+        "support_plan_kind": "premier_support_for_partners",
+        "support_plan_contract_id": f"PSfP-{pga}",
+        "support_plan_renewal_date": date(2030, renewal, 28),
+        "renewal_month": renewal,
+        "onboarding_anniversary_month": anniversary,
+        "activated_at": datetime(2027, 1, 1, tzinfo=UTC),
+        "next_reassessment_due": None,
+        "updated_at": datetime(2029, 1, 1, tzinfo=UTC),
+    }
+
+
+def _program(pga: str) -> dict[str, Any]:
+    return {
+        "membershipActive": True,
+        "designations": ["Solutions Partner for Security"],
+        "securityRequirements": {
+            "adminsRequiredNotUsingMfaCount": 0,
+            "securityContactProvided": True,
+            "securityAlertsPromptlyResolved": True,
+        },
+        "ttmRevenue": [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}],
+        "locations": {},
+    }
+
+
+async def seed(state: Path, partners: int, stress: bool, warmup: int) -> int:
+    """The registry (one bulk insert) and the partner-program file; returns the due count."""
+    paths = stack_paths(state)
+    url = f"sqlite+aiosqlite:///{paths['registry']}"
+    await (await SqlPartnerRegistry.open(url)).close()  # migrations
+    rows, programs, due = [], {}, 0
+    for i in range(partners):
+        is_due = stress or i % 12 == 0
+        renewal, anniversary = _months(i, is_due)
+        rows.append(_row(_pga(i), renewal, anniversary))
+        if is_due:
+            due += 1
+            programs[_pga(i)] = _program(_pga(i))
+    for j in range(warmup):
+        pga = _pga(partners + j)
+        renewal, _ = _months(j, due=False)
+        rows.append(_row(pga, renewal, WARMUP_MONTH))
+        programs[pga] = _program(pga)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(direct_bill_partners), rows)
+    finally:
+        await engine.dispose()
+    paths["partner_programs"].write_text(json.dumps({"partners": programs, "activations": {}}))
+    return due
+
+
+@dataclass
+class SweepRun:
+    kind: str
+    due: int
+    seconds: float
+    summary: SweepSummary
+    runs: int
+    largest_run: int
+    peak_rss_kb: int
+    worker_cpu: float
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.due / self.seconds
+
+
+async def sweep(server: Server, kind: str, month: date, worker_pid: int) -> SweepRun:
+    workflow_id = f"reassessment-sweep-bench-{kind}-{month:%Y-%m}"
+    sampler = PeakSampler(worker_pid)
+    sampler.start()
+    worker_cpu, server_cpu = cpu_seconds(worker_pid), cpu_seconds(server.pid)
+    started = time.perf_counter()
+    handle = await server.client.start_workflow(
+        contract.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=workflow_id,
+        task_queue=KINDS[kind],
+        result_type=SweepSummary,
+    )
+    summary = await handle.result()
+    seconds = time.perf_counter() - started
+    worker_cpu, server_cpu = (
+        cpu_seconds(worker_pid) - worker_cpu,
+        cpu_seconds(server.pid) - server_cpu,
+    )
+    await sampler.stop()
+    if summary.passed != summary.due or summary.unfinished or summary.errors:
+        raise RuntimeError(f"{kind} sweep {month:%Y-%m} did not pass everyone: {summary}")
+    runs, largest = 0, 0
+    run_id: str | None = handle.first_execution_run_id or handle.result_run_id
+    while run_id is not None:
+        runs += 1
+        events, run_id = await history_length(server.client, workflow_id, run_id)
+        largest = max(largest, events)
+    return SweepRun(
+        kind, summary.due, seconds, summary, runs, largest, sampler.peak, worker_cpu, server_cpu
+    )
+
+
+async def run(partners: int, stress: bool, pairs: int, warmup: int) -> None:
+    async with bench_stack() as (state, server, sink):
+        seeded = time.perf_counter()
+        due = await seed(state, partners, stress, warmup)
+        seeded = time.perf_counter() - seeded
+        say(
+            f"registry: {partners} direct-bill partners (+{warmup} warm-up), {due} due "
+            f"in month {MONTH:02d}; seeded in {seeded:.1f}s"
+        )
+        say(
+            "every due partner is security-only (anniversary month = sweep month, renewal month "
+            "another): its PartnerReassessment passes without human input"
+        )
+        config = WorkerConfig(
+            address=server.address,
+            state_dir=str(state),
+            smtp_port=sink.port,
+            extra_queues=[BASELINE_QUEUE, SKELETON_QUEUE],
+        )
+        async with worker_process(config) as worker:
+            idle = worker.rss_kb()
+            say(f"worker pid {worker.pid}: idle RSS {mib(idle)}; dev server pid {server.pid}")
+            year = 2030  # a year per sweep: business ids never collide
+            for kind in KINDS:
+                warm = await sweep(server, kind, date(year, WARMUP_MONTH, 1), worker.pid)
+                year += 1
+                say(f"warm-up {kind}: {warm.due} partners in {warm.seconds:.1f}s")
+            results: list[tuple[SweepRun, SweepRun, SweepRun]] = []
+            for pair in range(pairs):
+                order = list(KINDS) if pair % 2 == 0 else list(reversed(KINDS))
+                done: dict[str, SweepRun] = {}
+                for kind in order:
+                    done[kind] = await sweep(server, kind, date(year, MONTH, 1), worker.pid)
+                    year += 1
+                    r = done[kind]
+                    say(
+                        f"pair {pair + 1} {kind:<10}: {r.due} partners in {r.seconds:.1f}s = "
+                        f"{r.rate:.1f} partners/s; sweep runs {r.runs} (largest {r.largest_run} "
+                        f"events); worker RSS peak {mib(r.peak_rss_kb)}; CPU per partner: worker "
+                        f"{1000 * r.worker_cpu / r.due:.1f} ms, dev server "
+                        f"{1000 * r.server_cpu / r.due:.1f} ms"
+                    )
+                results.append((done["production"], done["baseline"], done["skeleton"]))
+            peak = worker.peak_rss_kb()
+        runs, largest, where = await max_history_length(server.client)
+        server_rss = None if server.pid is None else proc_status_kb(server.pid, "VmHWM")
+        emails = sink.received
+
+    production = [p for p, _, _ in results]
+    vs_baseline = [p.rate / b.rate for p, b, _ in results]
+    vs_skeleton = [p.rate / s.rate for p, _, s in results]
+    say("")
+    say(f"machine: {machine()}; date {date.today().isoformat()}")
+    say(f"due partners per sweep: {due}; emails delivered to the sink: {emails}")
+    say(
+        "re-assessed/s (production): "
+        + ", ".join(f"{p.rate:.1f}" for p in production)
+        + f" -> median {median([p.rate for p in production]):.1f}"
+    )
+    say(
+        "re-assessed/s (baseline, trivial per-partner workflow): "
+        + ", ".join(f"{b.rate:.1f}" for _, b, _ in results)
+    )
+    say(
+        "re-assessed/s (skeleton, production shape, no-op): "
+        + ", ".join(f"{s.rate:.1f}" for _, _, s in results)
+    )
+    say(
+        f"ratio vs baseline: median {median(vs_baseline):.2f} "
+        f"(pairs {', '.join(f'{r:.2f}' for r in vs_baseline)}; target >= 0.80)"
+    )
+    say(
+        f"ratio vs skeleton: median {median(vs_skeleton):.2f} "
+        f"(pairs {', '.join(f'{r:.2f}' for r in vs_skeleton)})"
+    )
+    say(
+        f"largest history: {largest} events ({where}) over {runs} runs of every workflow "
+        f"(target <= 10000)"
+    )
+    say(
+        f"sweep runs per sweep (continue-as-new): {max(p.runs for p in production)}; largest "
+        f"sweep run {max(r.largest_run for trio in results for r in trio)} events"
+    )
+    say(f"worker peak RSS: {mib(peak)} (VmHWM, whole run; target < 300 MB)")
+    say(f"dev server peak RSS: {mib(server_rss)} (VmHWM)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--partners", type=int, default=10_000)
+    parser.add_argument("--stress", action="store_true", help="every partner due")
+    parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="240 partners, 1 pair (smoke check)")
+    args = parser.parse_args(argv)
+    warmup = WARMUP_PARTNERS
+    if args.quick:
+        args.partners, args.pairs, warmup = min(args.partners, 240), 1, 10
+    configure_logging("WARNING", "console")
+    asyncio.run(run(args.partners, args.stress, args.pairs, warmup))
+
+
+if __name__ == "__main__":
+    main()

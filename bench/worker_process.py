@@ -1,0 +1,121 @@
+"""The worker of a benchmark, in its own process so that its RSS is its own.
+
+`python -m bench.worker_process <config.json>` (written by `bench.harness.worker_process`): the
+production worker exactly as `worker.py` builds it (`build_worker`, real SMTP / SQLite / local
+Partner Center and partner-program files, metrics on), plus, when asked, bench workers on their own
+task queues with the same worker settings. Prints `ready` once polling; stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.reassessment import ReassessmentActivities
+from adapters.partner_center.local import LocalPartnerCenter
+from adapters.partner_programs.local import LocalPartnerPrograms
+from adapters.registry.sql import SqlPartnerRegistry
+from app.log_context import LogContextInterceptor
+from app.logging import configure_logging
+from app.metrics import install_metrics
+from app.settings import Settings
+from app.temporal_client import DATA_CONVERTER
+from bench import skeletons
+from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
+from worker import (
+    WORKFLOW_FAILURE_EXCEPTION_TYPES,
+    Dependencies,
+    build_worker,
+    mailer_from_settings,
+    workflow_runner,
+)
+from workflows.reassessment_sweep import ReassessmentSweepWorkflow
+
+
+def _settings(config: dict[str, Any]) -> Settings:
+    state = Path(config["state_dir"])
+    paths = stack_paths(state)
+    return Settings(
+        state_dir=state,
+        smtp_host="127.0.0.1",
+        smtp_port=config["smtp_port"],
+        token_secrets=TOKEN_SECRET,
+        public_base_url="http://127.0.0.1:1",
+        partner_center_data=paths["partner_center"],
+        partner_programs_data=paths["partner_programs"],
+        registry_url=f"sqlite+aiosqlite:///{paths['registry']}",
+        operations_email="ops@csp-bench.example",
+        metrics_bind=f"127.0.0.1:{free_port()}",
+    )
+
+
+def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Settings) -> Worker:
+    """The sweep (production code) with a bench `PartnerReassessment`, and the skeletons; the
+    worker options are those of `build_worker`."""
+    sweep = ReassessmentActivities(deps.registry, settings.reassessment_policy())
+    per_partner = (
+        skeletons.TrivialPartnerReassessment
+        if queue == BASELINE_QUEUE
+        else skeletons.SkeletonPartnerReassessment
+    )
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[
+            ReassessmentSweepWorkflow,
+            per_partner,
+            skeletons.SkeletonEnrollment,
+            skeletons.SkeletonEmailVerification,
+        ],
+        activities=[
+            sweep.load_reassessment_policy,
+            sweep.list_due_partners,
+            sweep.start_partner_reassessments,
+            skeletons.noop,
+        ],
+        workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
+        interceptors=[LogContextInterceptor()],
+        workflow_runner=workflow_runner(),
+    )
+
+
+async def _main(config: dict[str, Any]) -> None:
+    settings = _settings(config)
+    configure_logging("INFO", "json")
+    install_metrics(settings.metrics_bind)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await Client.connect(config["address"], data_converter=DATA_CONVERTER)
+    registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+    try:
+        deps = Dependencies(
+            mailer=mailer_from_settings(settings),
+            partner_center=LocalPartnerCenter(settings.partner_center_data_path),
+            registry=registry,
+            partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
+        )
+        workers = [build_worker(client, deps, settings)]
+        for queue in config.get("extra_queues", []):
+            assert queue in (BASELINE_QUEUE, SKELETON_QUEUE), queue
+            workers.append(_bench_worker(client, queue, deps, settings))
+        async with AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
+            print("ready", flush=True)
+            await stop.wait()
+    finally:
+        await registry.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(json.loads(Path(sys.argv[1]).read_text())))

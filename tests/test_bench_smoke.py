@@ -1,0 +1,88 @@
+"""The benchmarks in bench/ still run: each in its --quick mode with tiny sizes, as a subprocess
+(its own dev server, worker process and SMTP sink), all four at once. Only that each finishes and
+prints its figure lines is checked, never a figure: timing belongs to the benchmarks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
+    "reassessment_sweep": (
+        ["--quick", "--partners", "60"],
+        [
+            r"^re-assessed/s \(production\): \d",
+            r"^re-assessed/s \(baseline, trivial per-partner workflow\): \d",
+            r"^ratio vs baseline: median \d+\.\d\d",
+            r"^largest history: \d+ events",
+            r"^worker peak RSS: \d+ MB",
+        ],
+    ),
+    "pipeline_throughput": (
+        ["--quick", "--pipelines", "6", "--warmup", "3"],
+        [
+            r"^production: median \d+\.\d pipelines/s, \d+\.\d updates/s",
+            r"^skeleton \(baseline\): median \d+\.\d pipelines/s",
+            r"^ratio production/skeleton: median \d+\.\d\d",
+        ],
+    ),
+    "open_pipelines": (
+        ["--quick", "--pipelines", "30", "--window", "15"],
+        [
+            r"^open pipelines: 30 ResellerEnrollment running",
+            r"^idle \(baseline\): worker RSS \d+ MB",
+            r"^worker RSS: \d+ MB now, peak \d+ MB",
+            r"^dev server RSS: \d+ MB now, peak \d+ MB",
+        ],
+    ),
+    "update_latency": (
+        ["--quick", "--rate", "10", "--seconds", "1", "--segment", "1"],
+        [
+            r"^decide_review production: p50 \d+ ms, p99 \d+ ms",
+            r"^decide_review skeleton \(baseline\): p50 \d+ ms, p99 \d+ ms",
+        ],
+    ),
+}
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(240)
+def test_every_benchmark_runs_in_quick_mode() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        running = {}
+        for name, (args, _) in BENCHMARKS.items():
+            out = (Path(tmp) / f"{name}.out").open("w+")
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"bench.{name}", *args],
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            running[name] = (process, out)
+        failures = []
+        for name, (process, out) in running.items():
+            try:
+                code = process.wait(timeout=200)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                code = None
+            out.seek(0)
+            printed = out.read()
+            out.close()
+            missing = [
+                line
+                for line in BENCHMARKS[name][1]
+                if not re.search(line, printed, flags=re.MULTILINE)
+            ]
+            if code != 0 or missing:
+                failures.append(f"{name}: exit {code}, missing {missing}\n{printed[-3000:]}")
+        assert not failures, "\n\n".join(failures)
