@@ -36,6 +36,14 @@ from domain.direct_bill import (
     SupportPlanPurchase,
 )
 from domain.reassessment import PlanRenewal, ReassessmentRequest
+from domain.relationships import (
+    CustomerAcceptance,
+    CustomerInvitationRequest,
+    PartnerOfRecordFix,
+    PartnershipAcceptance,
+    PartnershipRequest,
+    SubscriptionOrderRequest,
+)
 from domain.reseller_enrollment import (
     Acknowledgement,
     MpaSignatureReport,
@@ -165,7 +173,76 @@ REASSESSMENT = Pipeline(
     description="A direct-bill partner's annual re-assessment (RA-01; started by the sweep)",
 )
 
-PIPELINES: tuple[Pipeline, ...] = (RESELLER_ENROLLMENT, DIRECT_BILL, CREDIT_REVIEW, REASSESSMENT)
+_PROVIDER = PathKey(
+    name="provider_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the indirect provider",
+    example="3456789",
+)
+_RESELLER = PathKey(
+    name="reseller_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the indirect reseller",
+    example="4512345",
+)
+_CUSTOMER = PathKey(
+    name="customer_tenant_id",
+    pattern=r"^[0-9a-fA-F-]{36}$",
+    description="The customer's Entra tenant id",
+    example="d2a7c1e4-0b6f-4c3a-9e8d-7f6a5b4c3d2e",
+)
+_ORDER = PathKey(
+    name="order_ref",
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+    description="The provider's order reference",
+    example="PO-2026-0042",
+)
+
+PARTNERSHIP = Pipeline(
+    name="partnership",
+    workflow_type=contract.PARTNERSHIP,
+    input_model=PartnershipRequest,
+    keys=(_PROVIDER, _RESELLER),
+    workflow_id=contract.partnership_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "reseller_partner_id": r.reseller_partner_id,
+    },
+    description="Provider-reseller partnership (REL-01..05, END-01..02)",
+)
+
+CUSTOMER_INVITATION = Pipeline(
+    name="customer-invitation",
+    workflow_type=contract.CUSTOMER_INVITATION,
+    input_model=CustomerInvitationRequest,
+    keys=(_RESELLER, _CUSTOMER),
+    workflow_id=contract.customer_invitation_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "customer_tenant_id": str(r.customer_tenant_id),
+    },
+    description="Customer invitation, joint or reseller-only (CUS-01..04)",
+)
+
+SUBSCRIPTION_ORDER = Pipeline(
+    name="subscription-order",
+    workflow_type=contract.SUBSCRIPTION_ORDER,
+    input_model=SubscriptionOrderRequest,
+    keys=(_PROVIDER, _ORDER),
+    workflow_id=contract.subscription_order_id,
+    keys_of=lambda r: {"provider_partner_id": r.provider_partner_id, "order_ref": r.order_ref},
+    description="A subscription order with its Partner-of-Record validation (POR-01..05)",
+)
+
+PIPELINES: tuple[Pipeline, ...] = (
+    RESELLER_ENROLLMENT,
+    DIRECT_BILL,
+    CREDIT_REVIEW,
+    REASSESSMENT,
+    PARTNERSHIP,
+    CUSTOMER_INVITATION,
+    SUBSCRIPTION_ORDER,
+)
 
 
 def _direct_bill(
@@ -283,6 +360,38 @@ DECISIONS: tuple[Decision, ...] = (
         payload=MicrosoftDecision,
         backends=frozenset({"credit"}),
         summary="The credit team's decision (DB-09)",
+    ),
+    Decision(
+        pipeline=PARTNERSHIP,
+        name="accepted",
+        update=contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        payload=PartnershipAcceptance,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The reseller accepted the partnership request (REL-04)",
+    ),
+    Decision(
+        pipeline=CUSTOMER_INVITATION,
+        name="reseller-relationship-accepted-by-customer",
+        update=contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED,
+        payload=CustomerAcceptance,
+        backends=frozenset({"partner-center"}),
+        summary="Partner Center webhook: the customer accepted the invitation (CUS-03)",
+    ),
+    Decision(
+        pipeline=CUSTOMER_INVITATION,
+        name="indirect-reseller-relationship-accepted-by-customer",
+        update=contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+        payload=CustomerAcceptance,
+        backends=frozenset({"partner-center"}),
+        summary="Partner Center webhook: the customer accepted the invitation (CUS-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_ORDER,
+        name="partner-of-record-fix",
+        update=contract.UPDATE_FIX_PARTNER_OF_RECORD,
+        payload=PartnerOfRecordFix,
+        backends=frozenset({"operations"}),
+        summary="A corrected Partner of Record; the blocked order is re-validated (POR-03)",
     ),
     Decision(
         pipeline=REASSESSMENT,
