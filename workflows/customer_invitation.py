@@ -12,7 +12,6 @@ for it), expired, withdrawn, refused (a pre-check failed: the workflow fails wit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
@@ -150,13 +149,13 @@ class CustomerInvitationWorkflow:
             ),
         )
         self._reseller_name = facts.reseller.partner_name
-        self._check(
+        pipeline.enforce(
             lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
         )
         if req.kind is InvitationKind.JOINT:
             assert req.provider_partner_id is not None and facts.provider is not None
             provider_id, provider = req.provider_partner_id, facts.provider
-            self._check(  # CUS-02
+            pipeline.enforce(  # CUS-02
                 lambda: require_partnership_active(
                     provider_partner_id=provider_id,
                     reseller_partner_id=req.reseller_partner_id,
@@ -164,7 +163,7 @@ class CustomerInvitationWorkflow:
                     purpose="a joint customer invitation",
                 )
             )
-            self._check(  # REG-01
+            pipeline.enforce(  # REG-01
                 lambda: require_same_region(
                     rule="REG-01",
                     first=f"customer {req.customer_name}",
@@ -173,7 +172,7 @@ class CustomerInvitationWorkflow:
                     second_country=provider.country,
                 )
             )
-        self._check(  # REG-01
+        pipeline.enforce(  # REG-01
             lambda: require_same_region(
                 rule="REG-01",
                 first=f"customer {req.customer_name}",
@@ -183,7 +182,7 @@ class CustomerInvitationWorkflow:
             )
         )
         sellers = tuple(p for p in (req.reseller_partner_id, req.provider_partner_id) if p)
-        self._check(  # SELF-01..03
+        pipeline.enforce(  # SELF-01..03
             lambda: require_no_self_dealing(
                 SelfDealingFacts(
                     customer_tenant_id=str(req.customer_tenant_id),
@@ -306,13 +305,6 @@ class CustomerInvitationWorkflow:
             CustomerInvitationStage.WITHDRAWN,
             f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
         )
-
-    @staticmethod
-    def _check(rule: Callable[[], None]) -> None:
-        try:
-            rule()
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
 
     def _enter(
         self,

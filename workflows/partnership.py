@@ -13,7 +13,6 @@ fails with the rule's error type).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
@@ -33,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from app import contract
     from app.metrics import pipeline_ended, pipeline_started
     from app.temporal_errors import to_application_error
-    from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
+    from domain.errors import DecisionInvalid, WrongStage
     from domain.relationship_rules import (
         reminder_times,
         require_can_remove_partnership,
@@ -137,16 +136,16 @@ class PartnershipWorkflow:
 
     async def _prechecks(self) -> None:
         req = self._req
-        self._check(require_can_request_partnership, req.requested_by)  # REL-03
+        pipeline.enforce(require_can_request_partnership, req.requested_by)  # REL-03
         facts: PartnershipFacts = await pipeline.check(
             RelationshipActivities.partnership_facts, self._parties()
         )
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
-        self._check(  # REL-01
+        pipeline.enforce(  # REL-01
             lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
         )
-        self._check(  # REG-01
+        pipeline.enforce(  # REG-01
             lambda: require_same_region(
                 rule="REG-01",
                 first=f"provider {req.provider_partner_id}",
@@ -354,13 +353,6 @@ class PartnershipWorkflow:
             return "the reseller's reinstatement (report_reseller_reinstated) or a removal"
         return "a removal (remove_partnership) or a tenant suspension report"
 
-    @staticmethod
-    def _check(rule: Callable[..., None], *args: object) -> None:
-        try:
-            rule(*args)
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
-
     def _enter(
         self,
         stage: PartnershipStage,
@@ -531,8 +523,8 @@ class PartnershipWorkflow:
     def _validate_remove(self, removal: PartnershipRemoval) -> None:
         if not self._stage.is_established or self._removal is not None:
             raise self._refuse_stage("an established partnership")
-        self._check(require_can_remove_partnership, removal.requested_by)  # 003
-        self._check(require_removal_attestations, removal.attestations)  # END-02
+        pipeline.enforce(require_can_remove_partnership, removal.requested_by)  # 003
+        pipeline.enforce(require_removal_attestations, removal.attestations)  # END-02
 
     @workflow.update(name=contract.UPDATE_REPORT_RESELLER_SUSPENDED)
     async def report_reseller_suspended(self, report: TenantSuspensionReport) -> Acknowledgement:

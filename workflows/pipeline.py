@@ -16,7 +16,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts
     from activities.notifications import EmailRequest, NotificationActivities
     from app import contract
-    from app.temporal_errors import business_rejection
+    from app.temporal_errors import business_rejection, to_application_error
+    from domain.errors import BusinessRuleViolation
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
 STEP_TIMEOUT = timedelta(minutes=2)
@@ -80,3 +81,11 @@ async def check(
         raise ApplicationError(
             rejection.message, *rejection.details, type=rejection.type, non_retryable=True
         ) from err
+
+
+def enforce(rule: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:
+    """Apply a domain rule; its violation becomes the pipeline's non-retryable ApplicationError."""
+    try:
+        return rule(*args, **kwargs)
+    except BusinessRuleViolation as violation:
+        raise to_application_error(violation) from violation

@@ -15,7 +15,6 @@ outcomes: placed, failed (the workflow fails with the error type), withdrawn.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -158,7 +157,7 @@ class SubscriptionOrderWorkflow:
 
     async def _prechecks(self) -> None:
         req = self._req
-        self._check(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
+        pipeline.enforce(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
         facts: OrderFacts = await pipeline.check(
             OrderActivities.order_facts,
             OrderFactsRequest(
@@ -168,7 +167,7 @@ class SubscriptionOrderWorkflow:
         )
         self._provider_name = facts.provider.partner_name
         self._provider_country = facts.provider.country
-        relationship = self._check(  # CUS-01
+        relationship = pipeline.enforce(  # CUS-01
             lambda: require_commerce_relationship(
                 provider_partner_id=req.provider_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
@@ -177,7 +176,7 @@ class SubscriptionOrderWorkflow:
         )
         self._region = relationship.customer_country
         workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
-        self._check(  # REG-01
+        pipeline.enforce(  # REG-01
             lambda: require_same_region(
                 rule="REG-01",
                 first=f"customer {req.customer_tenant_id}",
@@ -357,13 +356,6 @@ class SubscriptionOrderWorkflow:
                 f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
             )
 
-    @staticmethod
-    def _check(rule: Callable[[], _Result]) -> _Result:
-        try:
-            return rule()
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
-
     def _enter(
         self,
         stage: OrderStage,
@@ -456,7 +448,7 @@ class SubscriptionOrderWorkflow:
     def _validate_fix(self, fix: PartnerOfRecordFix) -> None:
         if self._stage is not OrderStage.POR_INVALID or self._fix is not None:
             raise self._refuse_stage("blocked by its Partner of Record (por_invalid)")
-        self._check(lambda: require_can_set_partner_of_record(fix.fixed_by))
+        pipeline.enforce(lambda: require_can_set_partner_of_record(fix.fixed_by))
 
     @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
     def attest_customer_agreement(
@@ -474,7 +466,9 @@ class SubscriptionOrderWorkflow:
             or self._attestation is not None
         ):
             raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
-        self._check(lambda: require_valid_agreement_attestation(attestation, now=workflow.now()))
+        pipeline.enforce(
+            lambda: require_valid_agreement_attestation(attestation, now=workflow.now())
+        )
 
     @workflow.update(name=contract.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
