@@ -97,7 +97,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         write_sample_if_missing(settings.partner_center_data_path)
         write_programs_sample_if_missing(settings.partner_programs_data_path)
     async with contextlib.AsyncExitStack() as stack:
-        if settings.temporal_address is None:
+        if not settings.remote_temporal:
             await stack.enter_async_context(dev_server(settings))
         client = await connect_when_ready(settings)
         if settings.mail_mode == "sink":

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from domain.capability_assessment import AssessmentWeights
 from domain.direct_bill import DirectBillPolicy
 from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
+from ops.secret_files import SecretFilesSource
 
 
 def _alias(name: str) -> AliasChoices:
@@ -40,6 +42,17 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = Field(
         default=None, validation_alias=_alias("TEMPORAL_API_KEY")
     )
+    # TLS server name (SNI) when it differs from the address's host (e.g. a private endpoint)
+    temporal_tls_server_name: str | None = Field(
+        default=None, validation_alias=_alias("TEMPORAL_TLS_SERVER_NAME")
+    )
+    # temporalio.envconfig: a profile of a TOML file (TEMPORAL_CONFIG_FILE, or the default
+    # ~/.config/temporalio/temporal.toml) under the standard TEMPORAL_* variables; the settings
+    # above, when set, take precedence over the profile.
+    temporal_profile: str | None = Field(default=None, validation_alias=_alias("TEMPORAL_PROFILE"))
+    temporal_config_file: Path | None = Field(
+        default=None, validation_alias=_alias("TEMPORAL_CONFIG_FILE")
+    )
 
     # Embedded default
     state_dir: Path = Path("var")
@@ -63,6 +76,8 @@ class Settings(BaseSettings):
 
     # Partner registry (SQLAlchemy async URL). Default: SQLite file in the state folder.
     registry_url: str | None = None
+    # Put into the registry URL when set (so the URL itself names no password)
+    registry_password: SecretStr | None = None
 
     # Partner Center: "local" answers from an editable JSON file; "http" calls the real API.
     partner_center_mode: Literal["local", "http"] = "local"
@@ -141,10 +156,53 @@ class Settings(BaseSettings):
 
     # Prometheus endpoint of the worker (SDK metrics + business counters); empty disables it.
     metrics_bind: str = "127.0.0.1:9464"
+    # Liveness / readiness endpoint of `python worker.py` (`host:port`; empty: none)
+    health_bind: str = ""
+    # On SIGTERM the worker stops polling and gives running activities this long to finish
+    worker_shutdown_seconds: float = Field(default=30, ge=0)
+    # How often a worker lists the running pipelines for the csp_pipelines_running,
+    # csp_deadlines_due_week and csp_pipelines_past_deadline gauges (0: never)
+    pipeline_gauge_seconds: float = Field(default=60, ge=0)
+    # OTLP/HTTP collector for traces (e.g. http://otel-collector:4318); unset: no tracing
+    otlp_endpoint: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `<VARIABLE>_FILE` for each secret, below the variable itself (ops/secret_files.py)
+        return (
+            init_settings,
+            env_settings,
+            SecretFilesSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @property
+    def remote_temporal(self) -> bool:
+        """Whether Temporal is elsewhere (an address or an envconfig profile/file is given)."""
+        return (
+            self.temporal_address is not None
+            or self.temporal_profile is not None
+            or self.temporal_config_file is not None
+        )
 
     @property
     def registry_database_url(self) -> str:
-        return self.registry_url or f"sqlite+aiosqlite:///{self.state_dir / 'registry.db'}"
+        url = self.registry_url or f"sqlite+aiosqlite:///{self.state_dir / 'registry.db'}"
+        if self.registry_password is None:
+            return url
+        return (
+            make_url(url)
+            .set(password=self.registry_password.get_secret_value())
+            .render_as_string(hide_password=False)
+        )
 
     @property
     def partner_center_data_path(self) -> Path:

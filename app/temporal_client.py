@@ -5,7 +5,6 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
-from temporalio.service import TLSConfig
 
 from app.codec import (
     AesGcmPayloadCodec,
@@ -14,6 +13,8 @@ from app.codec import (
     parse_payload_keys,
 )
 from app.settings import Settings
+from ops.temporal_profile import connection_target
+from ops.tracing import client_interceptors
 
 # Unencrypted: pydantic JSON payloads; validation failures recorded without input values.
 DATA_CONVERTER: DataConverter = DataConverter(
@@ -40,33 +41,19 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-def _tls(settings: Settings) -> TLSConfig | bool:
-    if settings.temporal_tls_cert is None and settings.temporal_tls_server_ca is None:
-        return settings.temporal_api_key is not None  # API keys imply TLS (Temporal Cloud)
-    return TLSConfig(
-        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
-        client_private_key=(
-            settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None
-        ),
-        server_root_ca_cert=(
-            settings.temporal_tls_server_ca.read_bytes()
-            if settings.temporal_tls_server_ca
-            else None
-        ),
-    )
-
-
 def temporal_address(settings: Settings) -> str:
     return settings.temporal_address or f"127.0.0.1:{settings.dev_server_port}"
 
 
 async def connect(settings: Settings) -> Client:
+    # envconfig profile + settings (ops/temporal_profile.py); tracing when configured
+    target = connection_target(settings, temporal_address(settings))
     return await Client.connect(
-        temporal_address(settings),
-        namespace=settings.temporal_namespace,
+        target.address,
+        namespace=target.namespace,
         data_converter=data_converter(settings),
-        tls=_tls(settings),
-        api_key=(
-            settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
-        ),
+        tls=target.tls,
+        api_key=target.api_key,
+        rpc_metadata=target.rpc_metadata,
+        interceptors=client_interceptors(),
     )
