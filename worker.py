@@ -11,11 +11,11 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pydantic
 import structlog
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -40,9 +40,13 @@ from app.log_context import LogContextInterceptor
 from app.logging import configure_logging
 from app.metrics import install_metrics
 from app.schedules import ensure_schedules
-from app.search_attributes import ensure_search_attributes
 from app.settings import Settings
 from app.temporal_client import connect
+from ops.health import serve_health, temporal_readiness
+from ops.pipeline_counters import PipelineCounterInterceptor
+from ops.pipeline_gauges import report_pipeline_gauges
+from ops.search_attribute_check import require_search_attributes
+from ops.tracing import configure_tracing, shutdown_tracing
 from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow
@@ -198,24 +202,43 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
             orders.save_order,
         ],
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), PipelineCounterInterceptor()],
         workflow_runner=workflow_runner(),
+        # On shutdown (SIGTERM at a redeploy) running activities get this long to finish before
+        # they are cancelled; deployments keep it below their stop grace period.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
 
 
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
-    try:
-        added = await ensure_search_attributes(client)
-        log.info("search_attributes_ensured", added=added)
-    except RPCError as err:  # e.g. Temporal Cloud without operator rights: registered elsewhere
-        log.warning("search_attributes_not_checked", error=str(err))
+    added = await require_search_attributes(client)
+    log.info("search_attributes_ensured", added=added)
     for schedule_id, done in await ensure_schedules(client):
         log.info("schedule_ensured", schedule_id=schedule_id, result=done)
-    async with open_dependencies(settings) as deps:
+    running = asyncio.Event()
+    temporal_ready = temporal_readiness(client)
+
+    async def ready() -> str | None:
+        if not running.is_set():
+            return "worker not polling (starting or shutting down)"
+        return await temporal_ready()
+
+    async with (
+        open_dependencies(settings) as deps,
+        serve_health(settings.health_bind, ready) as health_url,
+    ):
         worker = build_worker(client, deps, settings)
-        async with worker:
-            log.info("worker_started", task_queue=TASK_QUEUE, namespace=client.namespace)
+        async with worker, report_pipeline_gauges(client, settings.pipeline_gauge_seconds):
+            running.set()
+            log.info(
+                "worker_started",
+                task_queue=TASK_QUEUE,
+                namespace=client.namespace,
+                health=health_url,
+            )
             await stop.wait()
+            running.clear()
+            log.info("worker_stopping", grace_seconds=settings.worker_shutdown_seconds)
         log.info("worker_stopped")
 
 
@@ -227,8 +250,12 @@ async def _main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     install_metrics(settings.metrics_bind)  # before the client: it uses the default runtime
+    configure_tracing("csp-worker", settings.otlp_endpoint)  # before the client too
     client = await connect(settings)
-    await run_worker(settings, client, stop)
+    try:
+        await run_worker(settings, client, stop)
+    finally:
+        shutdown_tracing()
 
 
 def main() -> None:

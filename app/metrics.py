@@ -29,7 +29,26 @@ def metrics_runtime(bind_address: str) -> Runtime:
     Raises ValueError when the address is malformed or already in use."""
     return Runtime(
         telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=bind_address),
+            metrics=PrometheusConfig(
+                bind_address=bind_address,
+                # Gateway requests take milliseconds: finer buckets than the SDK's default.
+                histogram_bucket_overrides={
+                    "csp_gateway_request_duration": [
+                        2,
+                        5,
+                        10,
+                        25,
+                        50,
+                        100,
+                        250,
+                        500,
+                        1000,
+                        2500,
+                        5000,
+                        10000,
+                    ]
+                },
+            ),
             global_tags={"service": "csp-enrollment"},
         )
     )

@@ -8,10 +8,12 @@ import signal
 import structlog
 
 from app.logging import configure_logging
+from app.metrics import install_metrics
 from app.settings import Settings
 from app.temporal_client import connect
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
+from ops.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -23,11 +25,17 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Both before the client: request metrics on its runtime's endpoint, traces through it.
+    install_metrics(settings.metrics_bind)
+    configure_tracing("csp-gateway", settings.otlp_endpoint)
     client = await connect(settings)
     app = app_from_settings(client, settings)
-    async with serve_asgi(app, settings.gateway_host, settings.gateway_port) as url:
-        log.info("gateway_started", url=url, public_url=settings.public_base_url)
-        await stop.wait()
+    try:
+        async with serve_asgi(app, settings.gateway_host, settings.gateway_port) as url:
+            log.info("gateway_started", url=url, public_url=settings.public_base_url)
+            await stop.wait()
+    finally:
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

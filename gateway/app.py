@@ -19,11 +19,14 @@ from pathlib import Path
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from app import contract
@@ -35,6 +38,8 @@ from domain.verification_token import read_token
 from gateway.callbacks import CallbackConfig, callback_routes
 from gateway.codec import CodecConfig, codec_routes
 from gateway.openapi import openapi_document
+from ops.gateway_metrics import GatewayMetricsMiddleware
+from ops.health import health_routes, temporal_readiness
 from workflows.email_verification import EmailVerificationStatus, VerifyEmail
 
 log = structlog.get_logger(__name__)
@@ -101,6 +106,7 @@ def create_app(
     ui_origins: Sequence[str] = (),
     codec_session: timedelta = timedelta(hours=12),
     decisions: Sequence[Decision] = DECISIONS,
+    meter: MetricMeter | None = None,
 ) -> Starlette:
     """The gateway. The codec is the client's own (its data converter's payload codec)."""
     document = openapi_document(decisions)
@@ -161,15 +167,23 @@ def create_app(
             return JSONResponse({"status": "verified", "message": ack.message})
         return _page("Email address confirmed", "Thank you. Your enrollment now goes to review.")
 
+    routes = [
+        Route("/healthz", healthz),
+        *health_routes(temporal_readiness(client)),
+        Route("/openapi.json", openapi),
+        Route("/verify-email", show_verification, methods=["GET"]),
+        Route("/verify-email", verify, methods=["POST"]),
+        *callback_routes(client, callbacks, decisions),
+        *codec_routes(codec),
+    ]
+    # Request counts and latency by route and status (ops/gateway_metrics.py), on the metrics
+    # endpoint of the client's runtime.
+    runtime = client.service_client.config.runtime or Runtime.default()
     return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/openapi.json", openapi),
-            Route("/verify-email", show_verification, methods=["GET"]),
-            Route("/verify-email", verify, methods=["POST"]),
-            *callback_routes(client, callbacks, decisions),
-            *codec_routes(codec),
-        ]
+        routes=routes,
+        middleware=[
+            Middleware(GatewayMetricsMiddleware, meter=meter or runtime.metric_meter, routes=routes)
+        ],
     )
 
 
