@@ -9,6 +9,7 @@ COPY activities activities
 COPY adapters adapters
 COPY gateway gateway
 COPY app app
+COPY ops ops
 COPY worker.py ./
 RUN pip install --no-cache-dir . \
     && mkdir -p /var/lib/csp \

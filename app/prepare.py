@@ -19,6 +19,7 @@ from adapters.partner_center.local import write_sample_if_missing
 from adapters.partner_programs.local import (
     write_sample_if_missing as write_programs_sample_if_missing,
 )
+from adapters.registry.migrate import upgrade_registry
 from app.logging import configure_logging
 from app.search_attributes import ensure_search_attributes
 from app.settings import Settings
@@ -49,6 +50,9 @@ async def register_search_attributes(settings: Settings, wait_seconds: float) ->
 
 
 async def prepare(settings: Settings, wait_seconds: float = WAIT_SECONDS) -> None:
+    if settings.registry_url is not None:  # the shared registry: migrate before any replica
+        revision = await upgrade_registry(settings.registry_database_url)
+        log.info("registry_migrated", revision=revision)
     added = await register_search_attributes(settings, wait_seconds)
     log.info("search_attributes_ensured", added=added, namespace=settings.temporal_namespace)
     if settings.partner_center_mode == "local":

@@ -1,19 +1,11 @@
-"""Registry tables and their ordered migrations (one list, applied in order, recorded by number)."""
+"""Registry tables. Their schema is created and changed by the Alembic revisions in
+adapters/registry/migrations (`adapters.registry.migrate`); a change here needs a new revision."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
-
-schema_migrations = sa.Table(
-    "schema_migrations",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 resellers = sa.Table(
     "resellers",
@@ -36,11 +28,6 @@ sent_messages = sa.Table(
     sa.Column("idempotency_key", sa.String(300), primary_key=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-def _v1_initial(connection: sa.Connection) -> None:
-    for table in (resellers, sent_messages):
-        table.create(connection)
 
 
 direct_bill_partners = sa.Table(
@@ -73,11 +60,6 @@ cooldowns = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-def _v_direct_bill(connection: sa.Connection) -> None:
-    for table in (direct_bill_partners, cooldowns):
-        table.create(connection)
 
 
 # ---- relationship pipelines: partnerships, customer relationships, orders (DOMAIN.md 3-6) ----
@@ -154,22 +136,3 @@ subscription_orders = sa.Table(
     sa.Column("workflow_id", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-def _v_relationships(connection: sa.Connection) -> None:
-    for table in (
-        partnerships,
-        customer_relationships,
-        customer_agreements,
-        reseller_suspensions,
-        subscription_orders,
-    ):
-        table.create(connection)
-
-
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [
-    _v1_initial,
-    _v_direct_bill,
-    _v_relationships,
-]
-"""Migration N is MIGRATIONS[N - 1]. Append only; never edit a released one."""

@@ -15,8 +15,8 @@ from adapters.registry import (
     ResellerRecord,
     ResellerStatus,
 )
+from adapters.registry.migrate import upgrade_engine
 from adapters.registry.schema import (
-    MIGRATIONS,
     cooldowns,
     customer_agreements,
     customer_relationships,
@@ -24,7 +24,6 @@ from adapters.registry.schema import (
     partnerships,
     reseller_suspensions,
     resellers,
-    schema_migrations,
     sent_messages,
     subscription_orders,
 )
@@ -35,8 +34,6 @@ from domain.relationships import (
     PartnershipRecord,
     ResellerSuspensionRecord,
 )
-
-_MIGRATION_LOCK_KEY = 0x43535052  # "CSPR": one constant shared by every replica
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -80,24 +77,10 @@ class SqlPartnerRegistry:
         await registry.migrate()
         return registry
 
-    async def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
-        async with self._engine.begin() as conn:
-            if self._engine.dialect.name == "postgresql":
-                # Replicas start together: one migrates, the others wait here, then find it done.
-                await conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-                )
-            await conn.run_sync(lambda c: schema_migrations.create(c, checkfirst=True))
-            applied = set((await conn.execute(sa.select(schema_migrations.c.version))).scalars())
-            for version, migration in enumerate(MIGRATIONS, start=1):
-                if version in applied:
-                    continue
-                await conn.run_sync(migration)
-                await conn.execute(
-                    schema_migrations.insert().values(version=version, applied_at=datetime.now(UTC))
-                )
-        return len(MIGRATIONS)
+    async def migrate(self) -> str:
+        """Apply pending Alembic revisions (adapters.registry.migrate); returns the revision.
+        Replicas starting together on PostgreSQL wait on an advisory lock: one migrates."""
+        return await upgrade_engine(self._engine)
 
     def _upsert(
         self, table: sa.Table, values: dict[str, Any], key: str | tuple[str, ...]
