@@ -9,7 +9,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from app import contract
 from app.binaries import temporal_cli
-from app.metrics import PIPELINES_REFUSED, metrics_runtime
+from app.metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED, metrics_runtime
 from app.temporal_client import DATA_CONVERTER
+from domain.reassessment import TransitionRequest, TransitionResult
 from domain.reseller_enrollment import EnrollmentStage
 from gateway.app import create_app
 from gateway.server import serve_asgi
 from ops.gateway_metrics import GATEWAY_REQUEST_DURATION, GATEWAY_REQUESTS
 from ops.health import serve_health, temporal_readiness
+from ops.pipeline_counters import COUNTED_HERE
 from ops.pipeline_gauges import (
     DEADLINES_DUE_WEEK,
     PIPELINES_PAST_DEADLINE,
@@ -43,7 +45,9 @@ from tests.conftest import (
     application,
     free_port,
 )
+from tests.direct_bill_driver import db_application, start_direct_bill
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from tests.reassessment_fixtures import Partner, seed
 from tests.test_metrics import Endpoint, Series, total
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,3 +237,37 @@ async def test_readiness_reports_temporal_unreachable(dev_env: WorkflowEnvironme
             answer = await http.get("/readyz")
     assert answer.status_code == 503
     assert "unreachable" in answer.json()["reason"]
+
+
+async def test_pipelines_that_do_not_count_themselves_are_counted_by_the_interceptor(
+    metered: tuple[Client, Runtime, Endpoint], stack: Stack, workflow_id: str
+) -> None:
+    """The transition back to indirect reseller ends `transitioned`; the direct-bill application
+    it puts in cooldown is then refused with `CooldownActive`: both counted once each."""
+    client, _, endpoint = metered
+    pga = "5200001"
+    await seed(stack, date(2026, 1, 1), [Partner(pga)])
+    transition = {"pipeline": contract.TRANSITION_TO_INDIRECT}
+    direct_bill = {"pipeline": contract.DIRECT_BILL_APPLICATION}
+    async with stack.worker(client):
+        handle = await client.start_workflow(
+            contract.TRANSITION_TO_INDIRECT,
+            TransitionRequest(pga_id=pga, region="JP", pla_id="5200009", reasons=("revenue",)),
+            id=f"{workflow_id}-transition",
+            task_queue=contract.TASK_QUEUE,
+            result_type=TransitionResult,
+        )
+        assert (await handle.result()).pga_id == pga
+        refused = await start_direct_bill(
+            client, f"{workflow_id}-db", db_application(pga_id=pga, pla_id="5200009")
+        )
+        with pytest.raises(WorkflowFailureError):
+            await refused.result()
+        samples = await endpoint.wait_for(PIPELINES_COMPLETED, 1, **direct_bill)
+    assert total(samples, PIPELINES_STARTED, **transition) == 1
+    assert total(samples, PIPELINES_COMPLETED, outcome="transitioned", **transition) == 1
+    assert total(samples, PIPELINES_STARTED, **direct_bill) == 1
+    assert total(samples, PIPELINES_COMPLETED, outcome="refused", **direct_bill) == 1
+    assert total(samples, PIPELINES_REFUSED, error_type="CooldownActive", **direct_bill) == 1
+    # The self-counting pipelines are not counted twice by the interceptor.
+    assert contract.RESELLER_ENROLLMENT not in COUNTED_HERE
