@@ -21,9 +21,9 @@ from adapters.partner_programs.local import (
 )
 from adapters.registry.migrate import upgrade_registry
 from app.logging import configure_logging
-from app.search_attributes import ensure_search_attributes
 from app.settings import Settings
 from app.temporal_client import connect, temporal_address
+from ops.search_attribute_check import SearchAttributesMissing, require_search_attributes
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,10 @@ async def register_search_attributes(settings: Settings, wait_seconds: float) ->
     while True:
         try:
             client = await connect(settings)
-            return await ensure_search_attributes(client)
+            # Added where allowed; where not (Temporal Cloud), checked and named if missing.
+            return await require_search_attributes(client)
+        except SearchAttributesMissing:
+            raise
         except (RuntimeError, RPCError) as err:  # not up yet, or the namespace not created yet
             if time.monotonic() >= deadline:
                 raise TimeoutError(
