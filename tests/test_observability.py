@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.partner_programs.local import LocalPartnerPrograms
 from app import contract
 from app.binaries import temporal_cli
 from app.metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED, metrics_runtime
@@ -29,7 +30,7 @@ from gateway.app import create_app
 from gateway.server import serve_asgi
 from ops.gateway_metrics import GATEWAY_REQUEST_DURATION, GATEWAY_REQUESTS
 from ops.health import serve_health, temporal_readiness
-from ops.pipeline_counters import COUNTED_HERE
+from ops.pipeline_counters import COUNTED_HERE, PipelineCounterInterceptor
 from ops.pipeline_gauges import (
     DEADLINES_DUE_WEEK,
     PIPELINES_PAST_DEADLINE,
@@ -49,6 +50,7 @@ from tests.direct_bill_driver import db_application, start_direct_bill
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from tests.reassessment_fixtures import Partner, seed
 from tests.test_metrics import Endpoint, Series, total
+from worker import Dependencies, build_worker, mailer_from_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "csp-pipelines.json"
@@ -271,3 +273,27 @@ async def test_pipelines_that_do_not_count_themselves_are_counted_by_the_interce
     assert total(samples, PIPELINES_REFUSED, error_type="CooldownActive", **direct_bill) == 1
     # The self-counting pipelines are not counted twice by the interceptor.
     assert contract.RESELLER_ENROLLMENT not in COUNTED_HERE
+
+
+async def test_the_worker_shuts_down_gracefully_for_the_configured_time(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    settings = stack.settings.model_copy(update={"worker_shutdown_seconds": 42.0})
+    # A client of its own: a worker registers with its client's core on construction.
+    client = await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=dev_env.client.namespace,
+        data_converter=DATA_CONVERTER,
+    )
+    deps = Dependencies(
+        mailer=mailer_from_settings(settings),
+        partner_center=stack.partner_center,
+        registry=stack.registry,
+        partner_programs=LocalPartnerPrograms(stack.programs_file),
+    )
+    worker = build_worker(client, deps, settings)
+    async with worker:  # started and shut down, so nothing stays registered
+        config = worker.config()
+    assert config.get("graceful_shutdown_timeout") == timedelta(seconds=42)
+    interceptors = config.get("interceptors") or []
+    assert any(isinstance(i, PipelineCounterInterceptor) for i in interceptors)
