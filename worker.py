@@ -1,7 +1,7 @@
 """The worker: runs every pipeline's workflows and activities on the product's task queue.
 
 `python worker.py` connects to TEMPORAL_ADDRESS (or the embedded dev server's address) and runs
-until SIGINT/SIGTERM. The embedded default (`app.devstack`) runs the same `run_worker`.
+until SIGINT/SIGTERM. The embedded default (`devstack`) runs the same `run_worker`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from adapters.partner_programs import PartnerPrograms
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
-from app.contract import TASK_QUEUE
-from app.log_context import LogContextInterceptor
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.schedules import ensure_schedules
-from app.search_attributes import ensure_search_attributes
-from app.settings import Settings
-from app.temporal_client import connect
+from contract.names import TASK_QUEUE
+from runtime.log_context import LogContextInterceptor
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.schedules import ensure_schedules
+from runtime.search_attributes import ensure_search_attributes
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow

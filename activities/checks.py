@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.partner_center import MpnProfile, PartnerCenter, TenantInfo
 from adapters.partner_center.http import PartnerCenterOperationUnsupported
-from app.temporal_errors import to_application_error
+from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation, NotGlobalAdmin
 from domain.identifiers import CountryCode, PartnerId, TenantId
 

@@ -12,7 +12,7 @@ from temporalio import activity
 
 from adapters.partner_programs import Activation, PartnerPrograms
 from adapters.registry import Cooldown, DirectBillRecord, PartnerRegistry
-from app.temporal_errors import to_application_error
+from contract.errors import to_application_error
 from domain import direct_bill_rules as rules
 from domain.direct_bill import DirectBillPolicy, EligibilityCheck
 from domain.errors import BusinessRuleViolation

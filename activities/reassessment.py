@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from adapters.registry import DirectBillRecord, DirectBillRegistryStatus, PartnerRegistry
-from app import contract
+from contract import names
 from domain.direct_bill import SupportPlan
 from domain.reassessment import DuePartner, ReassessmentPolicy, ReassessmentRequest
 from domain.reassessment_rules import due_kind
@@ -119,7 +119,7 @@ class ReassessmentActivities:
         already_done: list[str] = []
         errors: list[str] = []
         for partner in batch.partners:
-            workflow_id = contract.reassessment_id(
+            workflow_id = names.reassessment_id(
                 partner.pga_id,
                 partner.region,
                 batch.month.year,
@@ -127,7 +127,7 @@ class ReassessmentActivities:
             )
             try:
                 await client.start_workflow(
-                    contract.PARTNER_REASSESSMENT,
+                    names.PARTNER_REASSESSMENT,
                     ReassessmentRequest(
                         pga_id=partner.pga_id,
                         region=partner.region,

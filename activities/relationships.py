@@ -21,7 +21,7 @@ from activities.registry import PolicyRequest
 from adapters.partner_center import MpnProfile, PartnerCenter, RelationshipType
 from adapters.partner_center.http import PartnerCenterRequestFailed
 from adapters.registry import PartnerRegistry
-from app.temporal_errors import to_application_error
+from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation
 from domain.relationships import (
     CustomerAgreementRecord,

@@ -23,13 +23,13 @@ from activities.reassessment import ReassessmentActivities
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
-from app.log_context import LogContextInterceptor
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.settings import Settings
-from app.temporal_client import DATA_CONVERTER
 from bench import skeletons
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
+from runtime.log_context import LogContextInterceptor
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.settings import Settings
+from runtime.temporal_client import DATA_CONVERTER
 from worker import (
     WORKFLOW_FAILURE_EXCEPTION_TYPES,
     Dependencies,

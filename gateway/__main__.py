@@ -7,11 +7,11 @@ import signal
 
 import structlog
 
-from app.logging import configure_logging
-from app.settings import Settings
-from app.temporal_client import connect
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
+from runtime.logging import configure_logging
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""Signed backend callbacks: one route per entry of `app.callbacks.DECISIONS`.
+"""Signed backend callbacks: one route per entry of `contract.pipelines.DECISIONS`.
 
 Each request is checked in this order, and nothing reaches a pipeline unless all pass: route and
 key (404), signature headers (400), backend and HMAC signature (401), freshness (401), backend
@@ -30,25 +30,30 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from app import contract
-from app.callbacks import (
+from contract import names
+from contract.pipelines import Decision
+from gateway.refusals import (
     CallbackRejected,
-    Decision,
     MalformedJson,
     PayloadInvalid,
     PayloadTooLarge,
     PipelineBusy,
     PipelineClosed,
     PipelineNotFound,
-    SignatureCheck,
-    SignedDelivery,
     refusal_status,
 )
-from app.codec import validation_fields, validation_summary
+from gateway.signatures import SignatureCheck, SignedDelivery
+from runtime.payload_codec import validation_fields, validation_summary
 
 log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+def callback_path(decision: Decision) -> str:
+    """The decision's route: `/callbacks/<pipeline>/<key>.../<decision>`."""
+    keys = "/".join(f"{{{k.name}}}" for k in decision.pipeline.keys)
+    return f"/callbacks/{decision.pipeline.name}/{keys}/{decision.name}"
 
 
 def error_response(error_type: str, message: str, status: int, **extra: Any) -> JSONResponse:
@@ -103,7 +108,7 @@ async def _closed_or_missing(client: Client, decision: Decision, workflow_id: st
         raise
     if described.status is WorkflowExecutionStatus.RUNNING:
         raise PipelineBusy(f"{what} is running but did not take the update; redeliver")
-    outcome = described.typed_search_attributes.get(contract.SA_OUTCOME)
+    outcome = described.typed_search_attributes.get(names.SA_OUTCOME)
     status = described.status.name.lower() if described.status else "closed"
     ended = f"{status}, outcome {outcome}" if outcome else status
     raise PipelineClosed(f"{what} has ended ({ended}); nothing changed")
@@ -196,6 +201,6 @@ def callback_routes(
             404,
         )
 
-    routes = [Route(d.path, endpoint(d), methods=["POST"]) for d in decisions]
+    routes = [Route(callback_path(d), endpoint(d), methods=["POST"]) for d in decisions]
     routes.append(Route("/callbacks/{rest:path}", unknown, methods=["POST"]))
     return routes

@@ -12,12 +12,12 @@ from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.checks import PartnerCenterActivities, PartnerIdCheck
-    from app import contract
+    from contract import names
     from domain.reseller_enrollment import EnrollmentResult, ResellerEnrollmentApplication
     from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 
 
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class SkipsTheRegistryLookup(ResellerEnrollmentWorkflow):
     """A refactoring that drops the "already enrolled?" registry lookup from the pre-checks."""
 
@@ -32,7 +32,7 @@ class SkipsTheRegistryLookup(ResellerEnrollmentWorkflow):
         )
 
 
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ChecksTheMpaEarly(ResellerEnrollmentWorkflow):
     """A change that adds an activity (an early MPA status check) before the pre-checks."""
 

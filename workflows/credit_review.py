@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain.direct_bill import MicrosoftDecision
     from domain.errors import WrongStage
     from domain.reseller_enrollment import Acknowledgement
@@ -37,7 +37,7 @@ class CreditReviewStatus(BaseModel):
     deadline: datetime
 
 
-@workflow.defn(name=contract.CREDIT_REVIEW)
+@workflow.defn(name=names.CREDIT_REVIEW)
 class CreditReviewWorkflow:
     @workflow.init
     def __init__(self, request: CreditReviewRequest) -> None:
@@ -49,10 +49,10 @@ class CreditReviewWorkflow:
     async def run(self, request: CreditReviewRequest) -> CreditReviewResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
-                contract.SA_STAGE.value_set("credit_review"),
-                contract.SA_NEXT_DEADLINE.value_set(request.deadline),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
+                names.SA_STAGE.value_set("credit_review"),
+                names.SA_NEXT_DEADLINE.value_set(request.deadline),
             ]
         )
         workflow.set_current_details(
@@ -80,15 +80,15 @@ class CreditReviewWorkflow:
             )
         workflow.upsert_search_attributes(
             [
-                contract.SA_STAGE.value_set(f"credit_{result.outcome}"),
-                contract.SA_OUTCOME.value_set(result.outcome),
-                contract.SA_NEXT_DEADLINE.value_unset(),
+                names.SA_STAGE.value_set(f"credit_{result.outcome}"),
+                names.SA_OUTCOME.value_set(result.outcome),
+                names.SA_NEXT_DEADLINE.value_unset(),
             ]
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
-    @workflow.update(name=contract.UPDATE_DECIDE_CREDIT)
+    @workflow.update(name=names.UPDATE_DECIDE_CREDIT)
     def decide_credit(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         self._decided_at = workflow.now()
@@ -103,7 +103,7 @@ class CreditReviewWorkflow:
                 WrongStage(f"the credit review closed at {self._request.deadline.isoformat()}")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CreditReviewStatus:
         return CreditReviewStatus(
             decided=self._decision is not None, deadline=self._request.deadline

@@ -31,9 +31,8 @@ with workflow.unsafe.imports_passed_through():
         InvitationLinkRequest,
         RelationshipActivities,
     )
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.relationship_rules import (
         SelfDealingFacts,
@@ -61,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         StageChange,
         Withdrawal,
     )
+    from runtime.metrics import pipeline_ended, pipeline_started
 
 
 class _Ended(Exception):
@@ -70,7 +70,7 @@ class _Ended(Exception):
         self.reason = reason
 
 
-@workflow.defn(name=contract.CUSTOMER_INVITATION)
+@workflow.defn(name=names.CUSTOMER_INVITATION)
 class CustomerInvitationWorkflow:
     @workflow.init
     def __init__(self, request: CustomerInvitationRequest) -> None:
@@ -98,25 +98,25 @@ class CustomerInvitationWorkflow:
     async def run(self, request: CustomerInvitationRequest) -> CustomerInvitationResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.reseller_partner_id),
-                contract.SA_REGION.value_set(request.customer_country),
+                names.SA_PARTNER_ID.value_set(request.reseller_partner_id),
+                names.SA_REGION.value_set(request.customer_country),
             ]
         )
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.CUSTOMER_INVITATION),
+            PolicyRequest(pipeline=names.CUSTOMER_INVITATION),
             start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
-        pipeline_started(contract.CUSTOMER_INVITATION)
+        pipeline_started(names.CUSTOMER_INVITATION)
         self._enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
         try:
             await self._prechecks()
         except ApplicationError as refusal:
             self._error_type = refusal.type
-            pipeline_ended(contract.CUSTOMER_INVITATION, "refused", refusal.type)
+            pipeline_ended(names.CUSTOMER_INVITATION, "refused", refusal.type)
             self._ended = _Ended(CustomerInvitationStage.REFUSED, refusal.message)
             self._enter(CustomerInvitationStage.REFUSED, None, note=refusal.message)
-            workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
+            workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("refused")])
             raise
         try:
             await self._invite_and_wait()
@@ -213,8 +213,8 @@ class CustomerInvitationWorkflow:
         )
         self._enter(
             CustomerInvitationStage.AWAITING_ACCEPTANCE,
-            f"the customer to accept ({contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED} or "
-            f"{contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED})",
+            f"the customer to accept ({names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED} or "
+            f"{names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED})",
             deadline,
         )
         await self._save()
@@ -376,9 +376,9 @@ class CustomerInvitationWorkflow:
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
-        pipeline_ended(contract.CUSTOMER_INVITATION, ended.outcome.value, None)
+        pipeline_ended(names.CUSTOMER_INVITATION, ended.outcome.value, None)
         self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save()
         if ended.outcome is CustomerInvitationStage.EXPIRED:
             await pipeline.send_email(
@@ -435,7 +435,7 @@ class CustomerInvitationWorkflow:
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from violation
 
-    @workflow.update(name=contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED)
     def reseller_relationship_accepted_by_customer(
         self, acceptance: CustomerAcceptance
     ) -> Acknowledgement:
@@ -445,7 +445,7 @@ class CustomerInvitationWorkflow:
     def _validate_reseller_accepted(self, acceptance: CustomerAcceptance) -> None:
         self._validate_acceptance(acceptance)
 
-    @workflow.update(name=contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED)
     def indirect_reseller_relationship_accepted_by_customer(
         self, acceptance: CustomerAcceptance
     ) -> Acknowledgement:
@@ -455,7 +455,7 @@ class CustomerInvitationWorkflow:
     def _validate_indirect_accepted(self, acceptance: CustomerAcceptance) -> None:
         self._validate_acceptance(acceptance)
 
-    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    @workflow.update(name=names.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
     def attest_customer_agreement(
         self, attestation: CustomerAgreementAttestation
     ) -> Acknowledgement:
@@ -476,7 +476,7 @@ class CustomerInvitationWorkflow:
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from violation
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
         return Acknowledgement(stage=self._stage.value, message="invitation withdrawn")
@@ -490,7 +490,7 @@ class CustomerInvitationWorkflow:
         ):
             raise self._refuse_stage("a pending invitation")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CustomerInvitationStatus:
         req = self._req
         return CustomerInvitationStatus(

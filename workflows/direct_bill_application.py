@@ -34,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.email_templates import EmailFacts, EmailKind
     from adapters.registry import Cooldown, DirectBillRecord, DirectBillRegistryStatus
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain import direct_bill_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
@@ -100,7 +100,7 @@ class _Ended(Exception):
         self.error_type = error_type
 
 
-@workflow.defn(name=contract.DIRECT_BILL_APPLICATION)
+@workflow.defn(name=names.DIRECT_BILL_APPLICATION)
 class DirectBillApplicationWorkflow:
     @workflow.init
     def __init__(self, application: DirectBillApplication) -> None:
@@ -134,14 +134,14 @@ class DirectBillApplicationWorkflow:
     async def run(self, application: DirectBillApplication) -> DirectBillResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(application.pga_id),
-                contract.SA_REGION.value_set(application.region),
+                names.SA_PARTNER_ID.value_set(application.pga_id),
+                names.SA_REGION.value_set(application.region),
             ]
         )
         self._enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
         self._policy = await workflow.execute_activity_method(
             DirectBillActivities.load_direct_bill_policy,
-            DirectBillPolicyRequest(pipeline=contract.DIRECT_BILL_APPLICATION),
+            DirectBillPolicyRequest(pipeline=names.DIRECT_BILL_APPLICATION),
             start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
@@ -287,7 +287,7 @@ class DirectBillApplicationWorkflow:
             CreditReviewRequest(
                 pga_id=self._app.pga_id, region=self._app.region, deadline=deadline
             ),
-            id=contract.credit_review_id(workflow.info().workflow_id),
+            id=names.credit_review_id(workflow.info().workflow_id),
             static_summary=f"Credit review for PGA {self._app.pga_id} in {self._app.region}",
         )
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
@@ -451,7 +451,7 @@ class DirectBillApplicationWorkflow:
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
         self._enter(ended.outcome, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(ended.outcome.value)])
         if self._registered:  # a gate refusal must not touch another pipeline's record
             await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
         await self._email(
@@ -547,7 +547,7 @@ class DirectBillApplicationWorkflow:
         if self._ended is not None or self._step is not step or self._info_request is not None:
             raise self._wrong_stage(expected)
 
-    @workflow.update(name=contract.UPDATE_REPORT_INITIAL_REVIEW)
+    @workflow.update(name=names.UPDATE_REPORT_INITIAL_REVIEW)
     def report_initial_review(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._initial_review = decision
         return Acknowledgement(
@@ -560,7 +560,7 @@ class DirectBillApplicationWorkflow:
         if self._initial_review is not None:
             raise self._wrong_stage("the initial requirements review")
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_ASSESSMENT)
+    @workflow.update(name=names.UPDATE_SUBMIT_ASSESSMENT)
     def submit_assessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
         self._assessment = score_assessment(answers, self._policy.weights)
         return self._assessment
@@ -571,7 +571,7 @@ class DirectBillApplicationWorkflow:
         if self._assessment is not None:
             raise self._wrong_stage("the capability assessment")
 
-    @workflow.update(name=contract.UPDATE_REQUEST_INFORMATION)
+    @workflow.update(name=names.UPDATE_REQUEST_INFORMATION)
     def request_information(self, request: InformationRequest) -> Acknowledgement:
         self._info_requests += 1
         self._info_request = request
@@ -586,7 +586,7 @@ class DirectBillApplicationWorkflow:
                 WrongStage("an information request is already open; wait for its answer")
             )
 
-    @workflow.update(name=contract.UPDATE_ANSWER_INFORMATION)
+    @workflow.update(name=names.UPDATE_ANSWER_INFORMATION)
     def answer_information_request(self, answer: InformationAnswer) -> Acknowledgement:
         self._info_answer = answer
         return Acknowledgement(stage=self._stage.value, message="answer recorded; review resumes")
@@ -596,7 +596,7 @@ class DirectBillApplicationWorkflow:
         if self._ended is not None or self._info_request is None or self._info_answer is not None:
             raise to_application_error(WrongStage("no information request is open"))
 
-    @workflow.update(name=contract.UPDATE_DECIDE_APPLICATION)
+    @workflow.update(name=names.UPDATE_DECIDE_APPLICATION)
     def decide_application(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         return Acknowledgement(stage=self._stage.value, message=f"application {decision.decision}d")
@@ -607,7 +607,7 @@ class DirectBillApplicationWorkflow:
         if self._decision is not None:
             raise self._wrong_stage("the application decision")
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_ENROLLMENT_FORM)
+    @workflow.update(name=names.UPDATE_SUBMIT_ENROLLMENT_FORM)
     def submit_enrollment_form(self, form: EnrollmentForm) -> Acknowledgement:
         self._form = form
         return Acknowledgement(stage=self._stage.value, message="enrollment form recorded")
@@ -618,7 +618,7 @@ class DirectBillApplicationWorkflow:
         if self._form is not None:
             raise self._wrong_stage("the enrollment form")
 
-    @workflow.update(name=contract.UPDATE_REPORT_SUPPORT_PLAN)
+    @workflow.update(name=names.UPDATE_REPORT_SUPPORT_PLAN)
     def report_support_plan_purchase(self, purchase: SupportPlanPurchase) -> Acknowledgement:
         self._plan = purchase.plan
         return Acknowledgement(stage=self._stage.value, message="support plan recorded")
@@ -635,7 +635,7 @@ class DirectBillApplicationWorkflow:
             )
         self._require_step(DirectBillStage.SUPPORT_PLAN, "the support-plan purchase")
 
-    @workflow.update(name=contract.UPDATE_REPORT_MPA_ACCEPTED)
+    @workflow.update(name=names.UPDATE_REPORT_MPA_ACCEPTED)
     def report_mpa_accepted(self, acceptance: MpaAcceptance) -> Acknowledgement:
         self._mpa = acceptance
         return Acknowledgement(stage=self._stage.value, message="MPA acceptance recorded")
@@ -652,7 +652,7 @@ class DirectBillApplicationWorkflow:
             )
         self._require_step(DirectBillStage.MPA_ACCEPTANCE, "the MPA acceptance")
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
         return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
@@ -664,7 +664,7 @@ class DirectBillApplicationWorkflow:
                 WrongStage(f"the application has already ended ({self._stage.value})")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> DirectBillStatus:
         return DirectBillStatus(
             workflow_id=workflow.info().workflow_id,

@@ -15,8 +15,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts, EmailKind
     from activities.notifications import NotificationActivities, VerificationLinkRequest
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
         ResendTooSoon,
@@ -65,7 +65,7 @@ class EmailVerificationResult(BaseModel):
     links_sent: int
 
 
-@workflow.defn(name=contract.EMAIL_VERIFICATION)
+@workflow.defn(name=names.EMAIL_VERIFICATION)
 class EmailVerificationWorkflow:
     @workflow.init
     def __init__(self, request: EmailVerificationRequest) -> None:
@@ -126,7 +126,7 @@ class EmailVerificationWorkflow:
         finally:
             self._sending = False
 
-    @workflow.update(name=contract.UPDATE_VERIFY_EMAIL)
+    @workflow.update(name=names.UPDATE_VERIFY_EMAIL)
     async def verify_email(self, request: VerifyEmail) -> Acknowledgement:
         # A link opened while its own email is still being recorded is checked once that is done.
         await workflow.wait_condition(lambda: not self._sending)
@@ -167,7 +167,7 @@ class EmailVerificationWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_RESEND_VERIFICATION)
+    @workflow.update(name=names.UPDATE_RESEND_VERIFICATION)
     async def resend_verification_email(self, request: ResendVerification) -> Acknowledgement:
         workflow.logger.info("verification link resend requested by %s", request.requested_by)
         await self._send_link()
@@ -192,7 +192,7 @@ class EmailVerificationWorkflow:
         except ResendTooSoon as err:
             raise to_application_error(err) from err
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> EmailVerificationStatus:
         return EmailVerificationStatus(
             verified=self._verified_at is not None,

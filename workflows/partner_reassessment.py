@@ -27,8 +27,8 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from adapters.registry import DirectBillRecord, DirectBillRegistryStatus
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain import reassessment_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 
-@workflow.defn(name=contract.PARTNER_REASSESSMENT)
+@workflow.defn(name=names.PARTNER_REASSESSMENT)
 class PartnerReassessmentWorkflow:
     @workflow.init
     def __init__(self, request: ReassessmentRequest) -> None:
@@ -70,8 +70,8 @@ class PartnerReassessmentWorkflow:
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
             ]
         )
         try:
@@ -86,7 +86,7 @@ class PartnerReassessmentWorkflow:
         request = self._request
         self._policy = await workflow.execute_activity_method(
             ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=contract.PARTNER_REASSESSMENT),
+            ReassessmentPolicyRequest(pipeline=names.PARTNER_REASSESSMENT),
             start_to_close_timeout=pipeline.STEP_TIMEOUT,
         )
         self._record = await workflow.execute_activity_method(
@@ -195,7 +195,7 @@ class PartnerReassessmentWorkflow:
             retry_policy=pipeline.RETRY,
         )
         self._enter(ReassessmentStage.PASSED, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("passed")])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
         note = f"Next re-assessment: {next_due:%B %Y}." if next_due else ""
         await self._email(EmailKind.RA_PASSED, "passed", reason=note)
         return self._outcome(passed=True, next_due=next_due)
@@ -212,10 +212,10 @@ class PartnerReassessmentWorkflow:
                 pla_id=request.pla_id,
                 reasons=tuple(failures),
             ),
-            id=contract.transition_id(request.pga_id, request.region, request.month.year),
+            id=names.transition_id(request.pga_id, request.region, request.month.year),
         )
         self._enter(ReassessmentStage.FAILED, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("transitioned")])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("transitioned")])
         return self._outcome(passed=False, cooldown_until=result.cooldown_until)
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ class PartnerReassessmentWorkflow:
             return
         try:
             await workflow.get_external_workflow_handle(sweep).signal(
-                contract.SIGNAL_REASSESSMENT_OUTCOME, outcome
+                names.SIGNAL_REASSESSMENT_OUTCOME, outcome
             )
         except FailureError as err:  # the sweep may be gone (terminated, or past its grace)
             workflow.logger.warning("could not report to sweep %s: %s", sweep, err)
@@ -274,7 +274,7 @@ class PartnerReassessmentWorkflow:
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_REASSESSMENT)
+    @workflow.update(name=names.UPDATE_SUBMIT_REASSESSMENT)
     def submit_reassessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
         self._score = score_assessment(answers, self._policy.weights)
         return self._score
@@ -288,7 +288,7 @@ class PartnerReassessmentWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_REPORT_PLAN_RENEWAL)
+    @workflow.update(name=names.UPDATE_REPORT_PLAN_RENEWAL)
     def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
         self._renewal = renewal.plan
         return Acknowledgement(stage=self._stage.value, message="support plan renewal recorded")
@@ -303,7 +303,7 @@ class PartnerReassessmentWorkflow:
                 )
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> ReassessmentStatus:
         return ReassessmentStatus(
             workflow_id=workflow.info().workflow_id,

@@ -29,9 +29,8 @@ with workflow.unsafe.imports_passed_through():
         RelationshipActivities,
         SuspensionRecorded,
     )
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.errors import to_application_error
     from domain.errors import DecisionInvalid, WrongStage
     from domain.relationship_rules import (
         reminder_times,
@@ -57,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         TenantSuspensionReport,
         Withdrawal,
     )
+    from runtime.metrics import pipeline_ended, pipeline_started
 
 
 class _Ended(Exception):
@@ -67,7 +67,7 @@ class _Ended(Exception):
         self.error_type = error_type
 
 
-@workflow.defn(name=contract.PARTNERSHIP)
+@workflow.defn(name=names.PARTNERSHIP)
 class PartnershipWorkflow:
     @workflow.init
     def __init__(self, request: PartnershipRequest) -> None:
@@ -99,16 +99,16 @@ class PartnershipWorkflow:
     @workflow.run
     async def run(self, request: PartnershipRequest) -> PartnershipResult:
         workflow.upsert_search_attributes(
-            [contract.SA_PARTNER_ID.value_set(request.reseller_partner_id)]
+            [names.SA_PARTNER_ID.value_set(request.reseller_partner_id)]
         )
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.PARTNERSHIP),
+            PolicyRequest(pipeline=names.PARTNERSHIP),
             start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
             if request.resume is None:
-                pipeline_started(contract.PARTNERSHIP)
+                pipeline_started(names.PARTNERSHIP)
                 self._enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
                 try:
                     await self._prechecks()
@@ -118,7 +118,7 @@ class PartnershipWorkflow:
                 await self._await_acceptance()
             else:
                 assert self._region is not None
-                workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+                workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
                 self._enter(self._stage, self._established_waiting_for(), note="continued")
             await self._established()
             raise AssertionError("an established partnership ends only through _Ended")
@@ -155,7 +155,7 @@ class PartnershipWorkflow:
             )
         )
         self._region = facts.provider.country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
 
     async def _await_acceptance(self) -> None:
         policy = self._policy
@@ -437,15 +437,15 @@ class PartnershipWorkflow:
     def _finish_refused(self, refusal: ApplicationError) -> None:
         """A pre-check refused: nothing was sent or recorded; the workflow fails with the type."""
         self._ended = _Ended(PartnershipStage.REFUSED, refusal.message, refusal.type)
-        pipeline_ended(contract.PARTNERSHIP, PartnershipStage.REFUSED.value, refusal.type)
+        pipeline_ended(names.PARTNERSHIP, PartnershipStage.REFUSED.value, refusal.type)
         self._enter(PartnershipStage.REFUSED, None, note=refusal.message)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("refused")])
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
-        pipeline_ended(contract.PARTNERSHIP, ended.outcome.value, ended.error_type)
+        pipeline_ended(names.PARTNERSHIP, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(reason=ended.reason, ended=True)
         ops = self._policy.operations_email
         if ended.outcome in (PartnershipStage.EXPIRED, PartnershipStage.REMOVED):
@@ -475,7 +475,7 @@ class PartnershipWorkflow:
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED)
     def report_partnership_accepted(self, acceptance: PartnershipAcceptance) -> Acknowledgement:
         self._acceptance = acceptance
         return Acknowledgement(stage=self._stage.value, message="partnership acceptance recorded")
@@ -496,7 +496,7 @@ class PartnershipWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
         return Acknowledgement(stage=self._stage.value, message="partnership request withdrawn")
@@ -510,7 +510,7 @@ class PartnershipWorkflow:
         ):
             raise self._refuse_stage("a pending request (an active partnership is removed)")
 
-    @workflow.update(name=contract.UPDATE_REMOVE_PARTNERSHIP)
+    @workflow.update(name=names.UPDATE_REMOVE_PARTNERSHIP)
     def remove_partnership(self, removal: PartnershipRemoval) -> Acknowledgement:
         self._removal = removal
         return Acknowledgement(
@@ -526,7 +526,7 @@ class PartnershipWorkflow:
         pipeline.enforce(require_can_remove_partnership, removal.requested_by)  # 003
         pipeline.enforce(require_removal_attestations, removal.attestations)  # END-02
 
-    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_SUSPENDED)
+    @workflow.update(name=names.UPDATE_REPORT_RESELLER_SUSPENDED)
     async def report_reseller_suspended(self, report: TenantSuspensionReport) -> Acknowledgement:
         self._suspension = report
         await workflow.wait_condition(lambda: self._suspension is None)
@@ -541,7 +541,7 @@ class PartnershipWorkflow:
         ):
             raise self._refuse_stage("active")
 
-    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_REINSTATED)
+    @workflow.update(name=names.UPDATE_REPORT_RESELLER_REINSTATED)
     async def report_reseller_reinstated(self, report: TenantSuspensionReport) -> Acknowledgement:
         self._reinstatement = report
         await workflow.wait_condition(lambda: self._reinstatement is None)
@@ -556,7 +556,7 @@ class PartnershipWorkflow:
         ):
             raise self._refuse_stage("reseller_suspended")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> PartnershipStatus:
         return PartnershipStatus(
             workflow_id=workflow.info().workflow_id,

@@ -15,8 +15,8 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts
     from activities.notifications import EmailRequest, NotificationActivities
-    from app import contract
-    from app.temporal_errors import business_rejection, to_application_error
+    from contract import names
+    from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
@@ -37,10 +37,10 @@ def show_stage(stage: str, waiting_for: str | None, deadline: datetime | None) -
     """Search attributes and the UI's current details for the stage just entered."""
     workflow.upsert_search_attributes(
         [
-            contract.SA_STAGE.value_set(stage),
-            contract.SA_NEXT_DEADLINE.value_set(deadline)
+            names.SA_STAGE.value_set(stage),
+            names.SA_NEXT_DEADLINE.value_set(deadline)
             if deadline
-            else contract.SA_NEXT_DEADLINE.value_unset(),
+            else names.SA_NEXT_DEADLINE.value_unset(),
         ]
     )
     if waiting_for is None:

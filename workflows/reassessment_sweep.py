@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ReassessmentPolicyRequest,
         StartBatch,
     )
-    from app import contract
+    from contract import names
     from domain import reassessment_rules as rules
     from domain.reassessment import (
         DuePartner,
@@ -36,7 +36,7 @@ _STEP = timedelta(minutes=2)
 _START_BATCH = timedelta(minutes=10)
 
 
-@workflow.defn(name=contract.REASSESSMENT_SWEEP)
+@workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
     @workflow.init
     def __init__(self, request: SweepRequest) -> None:
@@ -51,10 +51,10 @@ class ReassessmentSweepWorkflow:
     async def run(self, request: SweepRequest) -> SweepSummary:
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
-        workflow.upsert_search_attributes([contract.SA_STAGE.value_set("reassessment_sweep")])
+        workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])
         self._policy = await workflow.execute_activity_method(
             ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=contract.REASSESSMENT_SWEEP),
+            ReassessmentPolicyRequest(pipeline=names.REASSESSMENT_SWEEP),
             start_to_close_timeout=_STEP,
         )
         cursor, paging_done = request.cursor, request.paging_done
@@ -97,7 +97,7 @@ class ReassessmentSweepWorkflow:
     def _month(self, request: SweepRequest) -> date:
         if request.month is not None:
             return rules.month_of(request.month)
-        scheduled = workflow.info().typed_search_attributes.get(contract.SA_SCHEDULED_START)
+        scheduled = workflow.info().typed_search_attributes.get(names.SA_SCHEDULED_START)
         return rules.month_of(scheduled or workflow.now())
 
     def _wait_deadline(self) -> datetime:
@@ -158,7 +158,7 @@ class ReassessmentSweepWorkflow:
             f"{s.already_done}, passed {s.passed}, failed {s.failed}, errors {s.errors}"
         )
 
-    @workflow.signal(name=contract.SIGNAL_REASSESSMENT_OUTCOME)
+    @workflow.signal(name=names.SIGNAL_REASSESSMENT_OUTCOME)
     def reassessment_outcome(self, outcome: ReassessmentOutcome) -> None:
         if outcome.workflow_id in self._outstanding:
             self._outstanding.discard(outcome.workflow_id)
@@ -169,7 +169,7 @@ class ReassessmentSweepWorkflow:
         else:
             self._count(**({"passed": 1} if outcome.passed else {"failed": 1}))
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> SweepSummary:
         assert self._summary is not None
         return self._summary

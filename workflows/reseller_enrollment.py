@@ -32,9 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.registry import PolicyRequest, RegistryActivities, ResellerLookup
     from adapters.partner_center import TenantInfo
     from adapters.registry import ResellerRecord, ResellerStatus
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import business_rejection, to_application_error
+    from contract import names
+    from contract.errors import business_rejection, to_application_error
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, BusinessRuleViolation, WrongStage
     from domain.reseller_enrollment import (
@@ -49,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         StageChange,
         Withdrawal,
     )
+    from runtime.metrics import pipeline_ended, pipeline_started
     from workflows.email_verification import (
         EmailVerificationRequest,
         EmailVerificationResult,
@@ -74,7 +74,7 @@ class _Ended(Exception):
         self.error_type = error_type
 
 
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ResellerEnrollmentWorkflow:
     @workflow.init
     def __init__(self, application: ResellerEnrollmentApplication) -> None:
@@ -99,15 +99,15 @@ class ResellerEnrollmentWorkflow:
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(application.partner_id),
-                contract.SA_REGION.value_set(self._region),
+                names.SA_PARTNER_ID.value_set(application.partner_id),
+                names.SA_REGION.value_set(self._region),
             ]
         )
-        pipeline_started(contract.RESELLER_ENROLLMENT)
+        pipeline_started(names.RESELLER_ENROLLMENT)
         self._enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)", None)
         self._policy = await workflow.execute_activity_method(
             RegistryActivities.load_enrollment_policy,
-            PolicyRequest(pipeline=contract.RESELLER_ENROLLMENT),
+            PolicyRequest(pipeline=names.RESELLER_ENROLLMENT),
             start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
         try:
@@ -170,7 +170,7 @@ class ResellerEnrollmentWorkflow:
         except BusinessRuleViolation as violation:
             self._refuse(violation)
         self._region = tenant_country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
         if self._tenant is None and app.new_tenant_domain is not None:
             self._tenant = await pipeline.check(
                 PartnerCenterActivities.create_tenant,
@@ -201,7 +201,7 @@ class ResellerEnrollmentWorkflow:
                 deadline=deadline,
                 resend_after_business_days=self._policy.resend_after_business_days,
             ),
-            id=contract.email_verification_id(workflow.info().workflow_id),
+            id=names.email_verification_id(workflow.info().workflow_id),
             static_summary=f"Email verification for PartnerID {self._app.partner_id}",
         )
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
@@ -378,9 +378,9 @@ class ResellerEnrollmentWorkflow:
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
-        pipeline_ended(contract.RESELLER_ENROLLMENT, ended.outcome.value, ended.error_type)
+        pipeline_ended(names.RESELLER_ENROLLMENT, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
         kind = {
             EnrollmentStage.ACTIVE: EmailKind.ACTIVE,
@@ -392,7 +392,7 @@ class ResellerEnrollmentWorkflow:
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_DECIDE_REVIEW)
+    @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
         self._decision = decision
         return Acknowledgement(stage=self._stage.value, message=f"review {decision.decision}d")
@@ -408,7 +408,7 @@ class ResellerEnrollmentWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_REPORT_MPA_SIGNED)
+    @workflow.update(name=names.UPDATE_REPORT_MPA_SIGNED)
     def report_mpa_signed(self, report: MpaSignatureReport) -> Acknowledgement:
         self._mpa_reported = True
         return Acknowledgement(
@@ -426,7 +426,7 @@ class ResellerEnrollmentWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
         return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
@@ -438,7 +438,7 @@ class ResellerEnrollmentWorkflow:
                 WrongStage(f"the enrollment has already ended ({self._stage.value})")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> EnrollmentStatus:
         return EnrollmentStatus(
             workflow_id=workflow.info().workflow_id,

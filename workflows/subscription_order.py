@@ -36,9 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.registry import PolicyRequest
     from activities.relationships import RelationshipActivities
     from adapters.partner_center import PlacedOrder
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import business_rejection, to_application_error
+    from contract import names
+    from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
     from domain.por_rules import evaluate_partner_of_record, require_valid_partner_of_record
     from domain.relationship_rules import (
@@ -64,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionOrderRequest,
         Withdrawal,
     )
+    from runtime.metrics import pipeline_ended, pipeline_started
 
 
 _Result = TypeVar("_Result")
@@ -92,7 +92,7 @@ class _Blocked(Exception):
         self.refusal = refusal
 
 
-@workflow.defn(name=contract.SUBSCRIPTION_ORDER)
+@workflow.defn(name=names.SUBSCRIPTION_ORDER)
 class SubscriptionOrderWorkflow:
     @workflow.init
     def __init__(self, request: SubscriptionOrderRequest) -> None:
@@ -123,14 +123,14 @@ class SubscriptionOrderWorkflow:
     @workflow.run
     async def run(self, request: SubscriptionOrderRequest) -> OrderResult:
         workflow.upsert_search_attributes(
-            [contract.SA_PARTNER_ID.value_set(request.provider_partner_id)]
+            [names.SA_PARTNER_ID.value_set(request.provider_partner_id)]
         )
         self._policy = await workflow.execute_activity_method(
             RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.SUBSCRIPTION_ORDER),
+            PolicyRequest(pipeline=names.SUBSCRIPTION_ORDER),
             start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
         )
-        pipeline_started(contract.SUBSCRIPTION_ORDER)
+        pipeline_started(names.SUBSCRIPTION_ORDER)
         self._enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
         try:
             try:
@@ -175,7 +175,7 @@ class SubscriptionOrderWorkflow:
             )
         )
         self._region = relationship.customer_country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
         pipeline.enforce(  # REG-01
             lambda: require_same_region(
                 rule="REG-01",
@@ -319,7 +319,7 @@ class SubscriptionOrderWorkflow:
                 recipient_name="CSP operations",
                 legal_name=self._provider_name,
                 reason=f"{refusal.message} (error type {refusal.type}; send "
-                f"{contract.UPDATE_FIX_PARTNER_OF_RECORD} to workflow "
+                f"{names.UPDATE_FIX_PARTNER_OF_RECORD} to workflow "
                 f"{workflow.info().workflow_id})",
                 deadline=deadline,
             ),
@@ -345,7 +345,7 @@ class SubscriptionOrderWorkflow:
         assert fix is not None
         self._por = fix.partner_of_record
         self._fix = None
-        workflow.upsert_search_attributes([contract.SA_NEXT_DEADLINE.value_unset()])
+        workflow.upsert_search_attributes([names.SA_NEXT_DEADLINE.value_unset()])
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -396,9 +396,9 @@ class SubscriptionOrderWorkflow:
 
     async def _finish(self, ended: _Ended) -> None:
         self._ended = ended
-        pipeline_ended(contract.SUBSCRIPTION_ORDER, ended.outcome.value, ended.error_type)
+        pipeline_ended(names.SUBSCRIPTION_ORDER, ended.outcome.value, ended.error_type)
         self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(ended.outcome.value)])
         await self._save(reason=ended.reason, error_type=ended.error_type)
 
     def _result(self) -> OrderResult:
@@ -425,7 +425,7 @@ class SubscriptionOrderWorkflow:
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_FIX_PARTNER_OF_RECORD)
+    @workflow.update(name=names.UPDATE_FIX_PARTNER_OF_RECORD)
     async def fix_partner_of_record(self, fix: PartnerOfRecordFix) -> Acknowledgement:
         """Sets the POR and answers once it is re-validated: accepted when valid, otherwise the
         update fails with the error naming every failed condition (and the order stays blocked)."""
@@ -450,7 +450,7 @@ class SubscriptionOrderWorkflow:
             raise self._refuse_stage("blocked by its Partner of Record (por_invalid)")
         pipeline.enforce(lambda: require_can_set_partner_of_record(fix.fixed_by))
 
-    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    @workflow.update(name=names.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
     def attest_customer_agreement(
         self, attestation: CustomerAgreementAttestation
     ) -> Acknowledgement:
@@ -470,7 +470,7 @@ class SubscriptionOrderWorkflow:
             lambda: require_valid_agreement_attestation(attestation, now=workflow.now())
         )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
         return Acknowledgement(stage=self._stage.value, message="order withdrawn")
@@ -484,7 +484,7 @@ class SubscriptionOrderWorkflow:
         ):
             raise self._refuse_stage("waiting (an order being placed cannot be withdrawn)")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> OrderStatus:
         req = self._req
         return OrderStatus(

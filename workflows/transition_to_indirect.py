@@ -17,20 +17,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_templates import EmailFacts, EmailKind
     from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
     from adapters.registry import Cooldown, DirectBillRegistryStatus
-    from app import contract
+    from contract import names
     from domain import direct_bill_rules
     from domain.reassessment import TransitionRequest, TransitionResult
 
 
-@workflow.defn(name=contract.TRANSITION_TO_INDIRECT)
+@workflow.defn(name=names.TRANSITION_TO_INDIRECT)
 class TransitionToIndirectResellerWorkflow:
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
-                contract.SA_STAGE.value_set("transitioning"),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
+                names.SA_STAGE.value_set("transitioning"),
             ]
         )
         reasons = "; ".join(request.reasons)
@@ -70,8 +70,8 @@ class TransitionToIndirectResellerWorkflow:
         await self._status(request, DirectBillRegistryStatus.INDIRECT_RESELLER, reasons)
         workflow.upsert_search_attributes(
             [
-                contract.SA_STAGE.value_set("indirect_reseller"),
-                contract.SA_OUTCOME.value_set("transitioned"),
+                names.SA_STAGE.value_set("indirect_reseller"),
+                names.SA_OUTCOME.value_set("transitioned"),
             ]
         )
         workflow.set_current_details(
