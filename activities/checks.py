@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.partner_center import MpnProfile, PartnerCenter, TenantInfo
-from adapters.partner_center.http import PartnerCenterOperationUnsupported
+from adapters.partner_center import PartnerCenter, PartnerCenterOperationUnsupported
 from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation, NotGlobalAdmin
 from domain.identifiers import CountryCode, PartnerId, TenantId
+from domain.partner_center import MpnProfile, TenantInfo
 
 
 class _Request(BaseModel):

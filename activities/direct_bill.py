@@ -10,11 +10,17 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
-from adapters.partner_programs import Activation, PartnerPrograms
-from adapters.registry import Cooldown, DirectBillRecord, PartnerRegistry
+from adapters.partner_programs import PartnerPrograms
+from adapters.registry import PartnerRegistry
 from contract.errors import to_application_error
 from domain import direct_bill_rules as rules
-from domain.direct_bill import DirectBillPolicy, EligibilityCheck
+from domain.direct_bill import (
+    Activation,
+    Cooldown,
+    DirectBillPolicy,
+    DirectBillRecord,
+    EligibilityCheck,
+)
 from domain.errors import BusinessRuleViolation
 
 _T = TypeVar("_T")

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email_templates import EmailFacts, EmailKind, render
-from adapters.mail import Mailer, OutgoingEmail
-from adapters.mail.smtp_relay import MailRejected
+from activities.email_templates import render
+from adapters.mail import Mailer, MailRejected, OutgoingEmail
 from adapters.registry import PartnerRegistry
+from domain.notifications import EmailFacts, EmailKind
 from domain.verification_token import TokenClaims, mint_token, token_digest
 
 log = structlog.get_logger(__name__)

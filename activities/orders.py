@@ -13,16 +13,11 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from activities.relationships import Saved, partner_center_answers
-from adapters.partner_center import (
-    MpnProfile,
-    OrderLine,
-    OrderSubmission,
-    PartnerCenter,
-    PlacedOrder,
-)
+from adapters.partner_center import PartnerCenter
 from adapters.registry import PartnerRegistry
 from domain.errors import PartnerIdNotFound
 from domain.identifiers import TenantId
+from domain.partner_center import MpnProfile, OrderLine, OrderSubmission, PlacedOrder
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,

@@ -13,9 +13,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from adapters.registry import DirectBillRecord, DirectBillRegistryStatus, PartnerRegistry
+from adapters.registry import PartnerRegistry
 from contract import names
-from domain.direct_bill import SupportPlan
+from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus, SupportPlan
 from domain.reassessment import DuePartner, ReassessmentPolicy, ReassessmentRequest
 from domain.reassessment_rules import due_kind
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
-from adapters.registry import PartnerRegistry, ResellerRecord
-from domain.reseller_enrollment import EnrollmentPolicy
+from adapters.registry import PartnerRegistry
+from domain.reseller_enrollment import EnrollmentPolicy, ResellerRecord
 
 
 class ResellerLookup(BaseModel):

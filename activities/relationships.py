@@ -18,11 +18,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.registry import PolicyRequest
-from adapters.partner_center import MpnProfile, PartnerCenter, RelationshipType
-from adapters.partner_center.http import PartnerCenterRequestFailed
+from adapters.partner_center import PartnerCenter, PartnerCenterRequestFailed
 from adapters.registry import PartnerRegistry
 from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation
+from domain.partner_center import MpnProfile, RelationshipType
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,

@@ -19,15 +19,15 @@ from adapters.mail.smtp_sink import verification_links
 from bench.harness import SKELETON_QUEUE, Mailbox
 from bench.skeletons import SKELETON_ENROLLMENT, SkeletonResult, SkeletonStatus
 from contract import names
+from domain.email_verification import VerifyEmail
+from domain.messages import Acknowledgement
 from domain.reseller_enrollment import (
-    Acknowledgement,
     EnrollmentResult,
     EnrollmentStage,
     EnrollmentStatus,
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
-from workflows.email_verification import VerifyEmail
 
 _TENANTS = uuid.UUID("0f6c1a52-3d4e-4b7a-9c2d-8e1f0a2b3c4d")
 GLOBAL_ADMIN = "admin@bench.onmicrosoft.com"

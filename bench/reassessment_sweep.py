@@ -35,7 +35,6 @@ if __package__ in (None, ""):  # `python bench/reassessment_sweep.py`
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.registry import DirectBillRegistryStatus
 from adapters.registry.schema import direct_bill_partners
 from adapters.registry.sql import SqlPartnerRegistry
 from bench.harness import (
@@ -57,6 +56,7 @@ from bench.harness import (
     worker_process,
 )
 from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import SweepRequest, SweepSummary
 from runtime.logging import configure_logging
 

@@ -17,13 +17,10 @@ from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
+    from domain.email_verification import EmailVerificationRequest, VerifyEmail
+    from domain.messages import Acknowledgement
     from domain.reassessment import ReassessmentOutcome, ReassessmentRequest
-    from domain.reseller_enrollment import (
-        Acknowledgement,
-        ResellerEnrollmentApplication,
-        ReviewDecision,
-    )
-    from workflows.email_verification import EmailVerificationRequest, VerifyEmail
+    from domain.reseller_enrollment import ResellerEnrollmentApplication, ReviewDecision
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
 SKELETON_EMAIL_VERIFICATION = "BenchSkeletonEmailVerification"

@@ -55,7 +55,7 @@ from bench.harness import (
     worker_process,
 )
 from contract import names
-from domain.reseller_enrollment import Acknowledgement
+from domain.messages import Acknowledgement
 from runtime.logging import configure_logging
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from contract import names
 from domain.capability_assessment import AssessmentScore, CapabilityQuestionnaire
 from domain.direct_bill import (
+    CreditReviewRequest,
     DirectBillApplication,
     EnrollmentForm,
     InformationAnswer,
@@ -28,6 +29,7 @@ from domain.direct_bill import (
     MpaAcceptance,
     SupportPlanPurchase,
 )
+from domain.messages import Acknowledgement, Withdrawal
 from domain.reassessment import PlanRenewal, ReassessmentRequest
 from domain.relationships import (
     CustomerAcceptance,
@@ -38,13 +40,10 @@ from domain.relationships import (
     SubscriptionOrderRequest,
 )
 from domain.reseller_enrollment import (
-    Acknowledgement,
     MpaSignatureReport,
     ResellerEnrollmentApplication,
     ReviewDecision,
-    Withdrawal,
 )
-from workflows.credit_review import CreditReviewRequest
 
 # ---- tables ---------------------------------------------------------------------------------
 

@@ -28,8 +28,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contract import names
 from contract.pipelines import DECISIONS, Decision
+from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.errors import BusinessRuleViolation
-from domain.reseller_enrollment import Acknowledgement
+from domain.messages import Acknowledgement
 from domain.verification_token import read_token
 from gateway.callbacks import CallbackConfig, callback_routes
 from gateway.codec_endpoint import CodecConfig, codec_routes
@@ -37,7 +38,6 @@ from gateway.openapi import openapi_document
 from gateway.refusals import refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.settings import Settings
-from workflows.email_verification import EmailVerificationStatus, VerifyEmail
 
 log = structlog.get_logger(__name__)
 

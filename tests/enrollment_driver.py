@@ -10,14 +10,14 @@ from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink, verification_links
 from contract import names
+from domain.email_verification import VerifyEmail
+from domain.messages import Acknowledgement
 from domain.reseller_enrollment import (
-    Acknowledgement,
     EnrollmentResult,
     EnrollmentStatus,
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
-from workflows.email_verification import VerifyEmail
 
 
 async def start_enrollment(

@@ -37,16 +37,16 @@ from adapters.partner_center.local import LocalPartnerCenter
 from adapters.registry.sql import SqlPartnerRegistry
 from contract import names
 from domain.direct_bill import DirectBillStage
+from domain.messages import Acknowledgement, Withdrawal
 from domain.reassessment import SweepRequest, SweepSummary
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationStage,
     CustomerInvitationStatus,
     OrderStage,
     PartnershipStage,
     PartnershipStatus,
 )
-from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, Withdrawal
+from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from runtime.binaries import temporal_cli
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER

@@ -12,7 +12,6 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink
-from adapters.registry import ResellerRecord, ResellerStatus
 from contract import names
 from domain.relationships import (
     CustomerInvitationRequest,
@@ -24,6 +23,7 @@ from domain.relationships import (
     PartnershipStage,
     SubscriptionOrderRequest,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
 
 PROVIDER = "3456789"

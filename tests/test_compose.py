@@ -25,9 +25,9 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.sql import SqlPartnerRegistry
 from contract import names
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from prepare import prepare
 from runtime.binaries import temporal_cli
 from runtime.settings import Settings

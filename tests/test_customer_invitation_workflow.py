@@ -13,12 +13,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
-from domain.relationships import (
-    Acknowledgement,
-    CustomerInvitationStage,
-    CustomerInvitationStatus,
-    InvitationKind,
-)
+from domain.messages import Acknowledgement
+from domain.relationships import CustomerInvitationStage, CustomerInvitationStatus, InvitationKind
 from tests.conftest import Stack
 from tests.relationship_driver import (
     CUSTOMER,

@@ -8,9 +8,8 @@ import asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
 from contract import names
-from domain.direct_bill import DirectBillStage
+from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
 from tests.conftest import DB_PGA, US_PARTNER, Stack
 from tests.direct_bill_driver import (
     PLAN,

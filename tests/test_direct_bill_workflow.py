@@ -9,9 +9,8 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
 from contract import names
-from domain.direct_bill import DirectBillStage
+from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
 from tests.conftest import DB_PGA, Stack
 from tests.direct_bill_driver import (
     APPROVE,

@@ -25,12 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mail.smtp_sink import SmtpSink, verification_links
 from contract import names
 from devstack import dev_server_command
-from domain.reseller_enrollment import (
-    Acknowledgement,
-    EnrollmentResult,
-    EnrollmentStage,
-    ReviewDecision,
-)
+from domain.messages import Acknowledgement
+from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, ReviewDecision
 from runtime.binaries import temporal_cli
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER

@@ -11,8 +11,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationStage,
     CustomerRelationshipRecord,
     InvitationKind,

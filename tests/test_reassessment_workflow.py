@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
 from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack

@@ -19,10 +19,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.local import sample_data
-from adapters.registry import ResellerRecord, ResellerStatus
 from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationResult,
     CustomerInvitationStage,
     CustomerInvitationStatus,
@@ -31,6 +30,7 @@ from domain.relationships import (
     PartnershipStage,
     PartnershipStatus,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from runtime.binaries import temporal_cli
 from tests.conftest import Stack
 from tests.relationship_driver import (

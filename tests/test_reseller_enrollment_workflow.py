@@ -10,9 +10,10 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import ResellerStatus
 from contract import names
-from domain.reseller_enrollment import EnrollmentStage, MpaSignatureReport, Withdrawal
+from domain.email_verification import EmailVerificationResult, ResendVerification
+from domain.messages import Withdrawal
+from domain.reseller_enrollment import EnrollmentStage, MpaSignatureReport, ResellerStatus
 from tests.conftest import JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack, application
 from tests.enrollment_driver import (
     decide,
@@ -22,7 +23,6 @@ from tests.enrollment_driver import (
     subjects,
     verify,
 )
-from workflows.email_verification import EmailVerificationResult, ResendVerification
 
 
 async def test_enrollment_runs_to_active(

@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.http import PartnerCenterHttpClient
 from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerAgreementRecord,
     CustomerInvitationStage,
     CustomerRelationshipRecord,

@@ -4,37 +4,17 @@ the `decide_credit` update before a deadline; the parent reads the result."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+
+from domain.direct_bill import CreditReviewRequest, CreditReviewResult, CreditReviewStatus
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.errors import to_application_error
     from domain.direct_bill import MicrosoftDecision
     from domain.errors import WrongStage
-    from domain.reseller_enrollment import Acknowledgement
-
-
-class CreditReviewRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    pga_id: str
-    region: str
-    deadline: datetime
-
-
-class CreditReviewResult(BaseModel):
-    outcome: Literal["approved", "rejected", "expired"]
-    reason: str | None = None
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-
-
-class CreditReviewStatus(BaseModel):
-    decided: bool
-    deadline: datetime
+    from domain.messages import Acknowledgement
 
 
 @workflow.defn(name=names.CREDIT_REVIEW)

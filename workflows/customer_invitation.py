@@ -20,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.registry import PolicyRequest
     from activities.relationships import (
         CustomerAgreementLookup,
@@ -34,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
+    from domain.messages import Acknowledgement, StageChange, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
     from domain.relationship_rules import (
         SelfDealingFacts,
         reminder_times,
@@ -46,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.relationships import (
         AcceptanceEvent,
-        Acknowledgement,
         CustomerAcceptance,
         CustomerAgreementAttestation,
         CustomerAgreementRecord,
@@ -57,8 +57,6 @@ with workflow.unsafe.imports_passed_through():
         CustomerRelationshipRecord,
         InvitationKind,
         RelationshipPolicy,
-        StageChange,
-        Withdrawal,
     )
     from runtime.metrics import pipeline_ended, pipeline_started
 

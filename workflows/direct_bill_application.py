@@ -32,8 +32,6 @@ with workflow.unsafe.imports_passed_through():
         ProgramCheckRequest,
         TenureCheckRequest,
     )
-    from activities.email_templates import EmailFacts, EmailKind
-    from adapters.registry import Cooldown, DirectBillRecord, DirectBillRegistryStatus
     from contract import names
     from contract.errors import to_application_error
     from domain import direct_bill_rules as rules
@@ -43,8 +41,13 @@ with workflow.unsafe.imports_passed_through():
         score_assessment,
     )
     from domain.direct_bill import (
+        Cooldown,
+        CreditReviewRequest,
+        CreditReviewResult,
         DirectBillApplication,
         DirectBillPolicy,
+        DirectBillRecord,
+        DirectBillRegistryStatus,
         DirectBillResult,
         DirectBillStage,
         DirectBillStatus,
@@ -63,12 +66,9 @@ with workflow.unsafe.imports_passed_through():
         SupportPlanBeforeCreditApproval,
         WrongStage,
     )
-    from domain.reseller_enrollment import Acknowledgement, Withdrawal
-    from workflows.credit_review import (
-        CreditReviewRequest,
-        CreditReviewResult,
-        CreditReviewWorkflow,
-    )
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from workflows.credit_review import CreditReviewWorkflow
 
 
 _REGISTRY_STATUS = {

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, EmailStr
 from temporalio import workflow
 
+from domain.email_verification import (
+    EmailVerificationRequest,
+    EmailVerificationResult,
+    EmailVerificationStatus,
+    ResendVerification,
+    VerifyEmail,
+)
+
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.notifications import NotificationActivities, VerificationLinkRequest
     from contract import names
     from contract.errors import to_application_error
@@ -25,44 +31,11 @@ with workflow.unsafe.imports_passed_through():
         TokenInvalid,
         WrongStage,
     )
-    from domain.reseller_enrollment import Acknowledgement
+    from domain.messages import Acknowledgement
+    from domain.notifications import EmailFacts, EmailKind
     from domain.verification_token import token_digest
 
 _MAIL_TIMEOUT = timedelta(minutes=2)
-
-
-class EmailVerificationRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    partner_id: str
-    recipient: EmailStr
-    recipient_name: str
-    legal_name: str
-    deadline: datetime
-    resend_after_business_days: int = 1
-
-
-class VerifyEmail(BaseModel):
-    """The token from the link, as the gateway received it."""
-
-    token: str
-
-
-class ResendVerification(BaseModel):
-    requested_by: str
-
-
-class EmailVerificationStatus(BaseModel):
-    verified: bool
-    links_sent: int
-    deadline: datetime
-    resend_allowed_from: datetime | None
-
-
-class EmailVerificationResult(BaseModel):
-    verified: bool
-    verified_at: datetime | None
-    links_sent: int
 
 
 @workflow.defn(name=names.EMAIL_VERIFICATION)

@@ -19,14 +19,12 @@ from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.direct_bill import DirectBillActivities, PgaRequest
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.reassessment import (
         ReassessmentActivities,
         ReassessmentPolicyRequest,
         RecordLookup,
         StatusChange,
     )
-    from adapters.registry import DirectBillRecord, DirectBillRegistryStatus
     from contract import names
     from contract.errors import to_application_error
     from domain import reassessment_rules as rules
@@ -35,8 +33,15 @@ with workflow.unsafe.imports_passed_through():
         CapabilityQuestionnaire,
         score_assessment,
     )
-    from domain.direct_bill import EligibilityCheck, SupportPlan
+    from domain.direct_bill import (
+        DirectBillRecord,
+        DirectBillRegistryStatus,
+        EligibilityCheck,
+        SupportPlan,
+    )
     from domain.errors import WrongStage
+    from domain.messages import Acknowledgement
+    from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
         PlanRenewal,
         ReassessmentOutcome,
@@ -46,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         ReassessmentStatus,
         TransitionRequest,
     )
-    from domain.reseller_enrollment import Acknowledgement
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 

@@ -21,7 +21,6 @@ from temporalio.exceptions import ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.registry import PolicyRequest
     from activities.relationships import (
         PartnershipFacts,
@@ -32,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.errors import to_application_error
     from domain.errors import DecisionInvalid, WrongStage
+    from domain.messages import Acknowledgement, StageChange, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
     from domain.relationship_rules import (
         reminder_times,
         require_can_remove_partnership,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         require_same_region,
     )
     from domain.relationships import (
-        Acknowledgement,
         PartnershipAcceptance,
         PartnershipRecord,
         PartnershipRemoval,
@@ -52,9 +52,7 @@ with workflow.unsafe.imports_passed_through():
         PartnershipStatus,
         RelationshipPolicy,
         ResellerSuspensionRecord,
-        StageChange,
         TenantSuspensionReport,
-        Withdrawal,
     )
     from runtime.metrics import pipeline_ended, pipeline_started
 

@@ -13,11 +13,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts
     from activities.notifications import EmailRequest, NotificationActivities
     from contract import names
     from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation
+    from domain.notifications import EmailFacts
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
 STEP_TIMEOUT = timedelta(minutes=2)

@@ -28,32 +28,28 @@ with workflow.unsafe.imports_passed_through():
         TenantCheck,
         TenantCreation,
     )
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.registry import PolicyRequest, RegistryActivities, ResellerLookup
-    from adapters.partner_center import TenantInfo
-    from adapters.registry import ResellerRecord, ResellerStatus
     from contract import names
     from contract.errors import business_rejection, to_application_error
+    from domain.email_verification import EmailVerificationRequest, EmailVerificationResult
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, BusinessRuleViolation, WrongStage
+    from domain.messages import Acknowledgement, StageChange, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from domain.partner_center import TenantInfo
     from domain.reseller_enrollment import (
-        Acknowledgement,
         EnrollmentPolicy,
         EnrollmentResult,
         EnrollmentStage,
         EnrollmentStatus,
         MpaSignatureReport,
         ResellerEnrollmentApplication,
+        ResellerRecord,
+        ResellerStatus,
         ReviewDecision,
-        StageChange,
-        Withdrawal,
     )
     from runtime.metrics import pipeline_ended, pipeline_started
-    from workflows.email_verification import (
-        EmailVerificationRequest,
-        EmailVerificationResult,
-        EmailVerificationWorkflow,
-    )
+    from workflows.email_verification import EmailVerificationWorkflow
 
 
 _REGISTRY_STATUS = {

@@ -25,7 +25,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.orders import (
         OrderActivities,
         OrderFacts,
@@ -35,10 +34,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.registry import PolicyRequest
     from activities.relationships import RelationshipActivities
-    from adapters.partner_center import PlacedOrder
     from contract import names
     from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
+    from domain.messages import Acknowledgement, StageChange, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from domain.partner_center import PlacedOrder
     from domain.por_rules import evaluate_partner_of_record, require_valid_partner_of_record
     from domain.relationship_rules import (
         require_can_set_partner_of_record,
@@ -48,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         require_valid_agreement_attestation,
     )
     from domain.relationships import (
-        Acknowledgement,
         CustomerAgreementAttestation,
         CustomerAgreementRecord,
         OrderRecord,
@@ -59,9 +59,7 @@ with workflow.unsafe.imports_passed_through():
         PorFacts,
         PorVerdict,
         RelationshipPolicy,
-        StageChange,
         SubscriptionOrderRequest,
-        Withdrawal,
     )
     from runtime.metrics import pipeline_ended, pipeline_started
 

@@ -14,11 +14,11 @@ from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from activities.direct_bill import DirectBillActivities
-    from activities.email_templates import EmailFacts, EmailKind
     from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
-    from adapters.registry import Cooldown, DirectBillRegistryStatus
     from contract import names
     from domain import direct_bill_rules
+    from domain.direct_bill import Cooldown, DirectBillRegistryStatus
+    from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import TransitionRequest, TransitionResult
 
 

@@ -9,12 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.registry import (
-    Cooldown,
-    DirectBillRecord,
-    ResellerRecord,
-    ResellerStatus,
-)
 from adapters.registry.schema import (
     MIGRATIONS,
     cooldowns,
@@ -28,6 +22,7 @@ from adapters.registry.schema import (
     sent_messages,
     subscription_orders,
 )
+from domain.direct_bill import Cooldown, DirectBillRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -35,6 +30,7 @@ from domain.relationships import (
     PartnershipRecord,
     ResellerSuspensionRecord,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 _MIGRATION_LOCK_KEY = 0x43535052  # "CSPR": one constant shared by every replica
 
