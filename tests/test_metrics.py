@@ -17,16 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from contract import names
 from domain.reseller_enrollment import EnrollmentStage
-from runtime.metrics import (
-    PIPELINES_COMPLETED,
-    PIPELINES_REFUSED,
-    PIPELINES_STARTED,
-    install_metrics,
-    metrics_runtime,
-)
+from runtime.metrics import install_metrics, metrics_runtime
 from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import US_PARTNER, Stack, application, free_port
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from workflows.business_metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED
 
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 

@@ -20,17 +20,21 @@ from temporalio.exceptions import ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.registry import PolicyRequest
-    from activities.relationships import (
+    from contract import names
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import (
+        CUSTOMER_INVITATION_FACTS,
+        CUSTOMER_INVITATION_LINK,
+        GET_CUSTOMER_AGREEMENT,
+        SAVE_CUSTOMER_AGREEMENT,
+        SAVE_CUSTOMER_RELATIONSHIP,
         CustomerAgreementLookup,
         CustomerLookup,
         InvitationFacts,
         InvitationFactsRequest,
         InvitationLink,
         InvitationLinkRequest,
-        RelationshipActivities,
     )
-    from contract import names
     from contract.errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, StageChange, Withdrawal
@@ -58,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         InvitationKind,
         RelationshipPolicy,
     )
-    from runtime.metrics import pipeline_ended, pipeline_started
+    from workflows.business_metrics import pipeline_ended, pipeline_started
 
 
 class _Ended(Exception):
@@ -100,11 +104,7 @@ class CustomerInvitationWorkflow:
                 names.SA_REGION.value_set(request.customer_country),
             ]
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=names.CUSTOMER_INVITATION),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         pipeline_started(names.CUSTOMER_INVITATION)
         self._enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
         try:
@@ -137,7 +137,7 @@ class CustomerInvitationWorkflow:
     async def _prechecks(self) -> None:
         req = self._req
         facts: InvitationFacts = await pipeline.check(
-            RelationshipActivities.customer_invitation_facts,
+            CUSTOMER_INVITATION_FACTS,
             InvitationFactsRequest(
                 kind=req.kind,
                 reseller_partner_id=req.reseller_partner_id,
@@ -198,7 +198,7 @@ class CustomerInvitationWorkflow:
         req = self._req
         policy = self._policy
         link: InvitationLink = await pipeline.check(
-            RelationshipActivities.customer_invitation_link,
+            CUSTOMER_INVITATION_LINK,
             InvitationLinkRequest(
                 reseller_partner_id=req.reseller_partner_id,
                 provider_partner_id=req.provider_partner_id,
@@ -254,7 +254,7 @@ class CustomerInvitationWorkflow:
     async def _await_customer_agreement(self) -> None:
         """CUS-04: the MCA acceptance is attested here, or was already for this customer."""
         known: CustomerAgreementLookup = await pipeline.check(
-            RelationshipActivities.get_customer_agreement,
+            GET_CUSTOMER_AGREEMENT,
             CustomerLookup(customer_tenant_id=str(self._req.customer_tenant_id)),
         )
         if known.record is not None:
@@ -281,8 +281,8 @@ class CustomerInvitationWorkflow:
             ) from None
         attestation = self._attestation
         assert attestation is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_agreement,
+        await pipeline.execute(
+            SAVE_CUSTOMER_AGREEMENT,
             CustomerAgreementRecord(
                 customer_tenant_id=str(self._req.customer_tenant_id),
                 signer_name=attestation.signer_name,
@@ -290,8 +290,7 @@ class CustomerInvitationWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._agreement_at = attestation.accepted_at
 
@@ -323,8 +322,8 @@ class CustomerInvitationWorkflow:
     async def _save(self) -> None:
         req = self._req
         assert self._invited_at is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_relationship,
+        await pipeline.execute(
+            SAVE_CUSTOMER_RELATIONSHIP,
             CustomerRelationshipRecord(
                 reseller_partner_id=req.reseller_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
@@ -339,8 +338,7 @@ class CustomerInvitationWorkflow:
                 acceptance_event=self._event.value if self._event else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     def _default_message(self) -> str:

@@ -23,16 +23,24 @@ from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflo
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import (
+    from contract import names
+    from contract.activities.direct_bill import (
+        ACTIVATE_DIRECT_BILL_TENANT,
+        CHECK_DIRECT_BILL_DESIGNATIONS,
+        CHECK_DIRECT_BILL_PROGRAM,
+        CHECK_DIRECT_BILL_REVENUE,
+        CHECK_DIRECT_BILL_SECURITY,
+        CHECK_DIRECT_BILL_TENURE,
+        LOAD_DIRECT_BILL_GATE_FACTS,
+        SAVE_DIRECT_BILL_RECORD,
+        START_DIRECT_BILL_COOLDOWN,
         ActivationRequest,
-        DirectBillActivities,
-        DirectBillPolicyRequest,
         GateFactsRequest,
         PgaRequest,
         ProgramCheckRequest,
         TenureCheckRequest,
     )
-    from contract import names
+    from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
     from contract.errors import to_application_error
     from domain import direct_bill_rules as rules
     from domain.capability_assessment import (
@@ -139,11 +147,7 @@ class DirectBillApplicationWorkflow:
             ]
         )
         self._enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
-        self._policy = await workflow.execute_activity_method(
-            DirectBillActivities.load_direct_bill_policy,
-            DirectBillPolicyRequest(pipeline=names.DIRECT_BILL_APPLICATION),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
+        self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY)
         try:
             try:
                 await self._gate()
@@ -182,11 +186,10 @@ class DirectBillApplicationWorkflow:
             rules.require_window_open(now, self._policy.window_closures)
         except BusinessRuleViolation as violation:
             raise to_application_error(violation) from None
-        facts = await workflow.execute_activity_method(
-            DirectBillActivities.load_gate_facts,
+        facts = await pipeline.execute(
+            LOAD_DIRECT_BILL_GATE_FACTS,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         try:
             rules.require_no_cooldown(app.pga_id, now, facts.cooldown_until)
@@ -206,14 +209,14 @@ class DirectBillApplicationWorkflow:
         pga = PgaRequest(pga_id=app.pga_id)
         checks = await asyncio.gather(
             pipeline.check(
-                DirectBillActivities.check_tenure,
+                CHECK_DIRECT_BILL_TENURE,
                 TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
             ),
-            pipeline.check(DirectBillActivities.check_revenue, pga),
-            pipeline.check(DirectBillActivities.check_security, pga),
-            pipeline.check(DirectBillActivities.check_designations, pga),
+            pipeline.check(CHECK_DIRECT_BILL_REVENUE, pga),
+            pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
+            pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga),
             pipeline.check(
-                DirectBillActivities.check_program,
+                CHECK_DIRECT_BILL_PROGRAM,
                 ProgramCheckRequest(
                     pga_id=app.pga_id,
                     pla_id=app.pla_id,
@@ -335,15 +338,13 @@ class DirectBillApplicationWorkflow:
     async def _activate(self) -> None:
         self._raise_if_withdrawn()
         self._enter(DirectBillStage.ACTIVATION, "the direct-bill tenant activation")
-        activation = await workflow.execute_activity_method(
-            DirectBillActivities.activate_tenant,
+        activation = await pipeline.execute(
+            ACTIVATE_DIRECT_BILL_TENANT,
             ActivationRequest(
                 pga_id=self._app.pga_id,
                 region=self._app.region,
                 idempotency_key=pipeline.step_key("activate"),
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         self._activated_at = activation.activated_at
 
@@ -432,16 +433,15 @@ class DirectBillApplicationWorkflow:
     async def _reject(self, reason: str, what: str) -> None:
         """Microsoft's rejection: the one-year cooldown starts now (RA-03)."""
         now = workflow.now()
-        cooldown = await workflow.execute_activity_method(
-            DirectBillActivities.start_cooldown,
+        cooldown = await pipeline.execute(
+            START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=self._app.pga_id,
                 until=rules.cooldown_end(now),
                 reason=f"direct-bill application for {self._app.region} rejected in {what}",
                 started_at=now,
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._cooldown_until = cooldown.until
         raise _Ended(
@@ -500,8 +500,8 @@ class DirectBillApplicationWorkflow:
 
     async def _save(self, status: DirectBillRegistryStatus, reason: str | None = None) -> None:
         plan = self._plan if status is DirectBillRegistryStatus.ACTIVE else None
-        await workflow.execute_activity_method(
-            DirectBillActivities.save_record,
+        await pipeline.execute(
+            SAVE_DIRECT_BILL_RECORD,
             DirectBillRecord(
                 pga_id=self._app.pga_id,
                 region=self._app.region,
@@ -516,15 +516,14 @@ class DirectBillApplicationWorkflow:
                 support_plan_contract_id=plan.contract_id if plan else None,
                 support_plan_renewal_date=plan.renewal_date if plan else None,
                 renewal_month=plan.renewal_date.month if plan else None,
-                onboarding_anniversary_month=(
-                    self._onboarding_month() if status is DirectBillRegistryStatus.ACTIVE else None
-                ),
+                onboarding_anniversary_month=self._onboarding_month()
+                if status is DirectBillRegistryStatus.ACTIVE
+                else None,
                 activated_at=self._activated_at,
                 next_reassessment_due=plan.renewal_date.replace(day=1) if plan else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     def _onboarding_month(self) -> int | None:

@@ -18,10 +18,11 @@ from domain.email_verification import (
     ResendVerification,
     VerifyEmail,
 )
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities, VerificationLinkRequest
     from contract import names
+    from contract.activities.notifications import SEND_VERIFICATION_LINK, VerificationLinkRequest
     from contract.errors import to_application_error
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
@@ -73,8 +74,8 @@ class EmailVerificationWorkflow:
         try:
             info = workflow.info()
             token_id = f"link-{len(self._issued) + 1}"
-            sent = await workflow.execute_activity_method(
-                NotificationActivities.send_verification_link,
+            sent = await pipeline.execute(
+                SEND_VERIFICATION_LINK,
                 VerificationLinkRequest(
                     idempotency_key=f"{info.workflow_id}:{info.run_id}:{token_id}",
                     workflow_id=info.workflow_id,
@@ -88,7 +89,8 @@ class EmailVerificationWorkflow:
                         legal_name=self._request.legal_name,
                     ),
                 ),
-                start_to_close_timeout=_MAIL_TIMEOUT,
+                start_to_close=_MAIL_TIMEOUT,
+                retry=None,
             )
             self._issued.append(sent.token_digest)
             self._last_sent_at = workflow.now()

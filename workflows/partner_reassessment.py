@@ -18,14 +18,19 @@ from temporalio.exceptions import FailureError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import DirectBillActivities, PgaRequest
-    from activities.reassessment import (
-        ReassessmentActivities,
-        ReassessmentPolicyRequest,
+    from contract import names
+    from contract.activities.direct_bill import (
+        CHECK_DIRECT_BILL_REVENUE,
+        CHECK_DIRECT_BILL_SECURITY,
+        PgaRequest,
+    )
+    from contract.activities.policies import LOAD_REASSESSMENT_POLICY
+    from contract.activities.reassessment import (
+        CHANGE_DIRECT_BILL_STATUS,
+        GET_DIRECT_BILL_RECORD,
         RecordLookup,
         StatusChange,
     )
-    from contract import names
     from contract.errors import to_application_error
     from domain import reassessment_rules as rules
     from domain.capability_assessment import (
@@ -88,36 +93,19 @@ class PartnerReassessmentWorkflow:
 
     async def _reassess(self) -> ReassessmentOutcome:
         request = self._request
-        self._policy = await workflow.execute_activity_method(
-            ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=names.PARTNER_REASSESSMENT),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-        )
-        self._record = await workflow.execute_activity_method(
-            ReassessmentActivities.get_record,
-            RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
+        self._record = await pipeline.execute(
+            GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         pga = PgaRequest(pga_id=request.pga_id)
         lookups = []
         if request.kind.revalidates_security:
-            lookups.append(DirectBillActivities.check_security)
+            lookups.append(CHECK_DIRECT_BILL_SECURITY)
         if request.kind.reassesses:
-            lookups.append(DirectBillActivities.check_revenue)
+            lookups.append(CHECK_DIRECT_BILL_REVENUE)
         self._enter(ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None)
         self._checks = list(
-            await asyncio.gather(
-                *(
-                    workflow.execute_activity_method(
-                        method,
-                        pga,
-                        start_to_close_timeout=pipeline.STEP_TIMEOUT,
-                        retry_policy=pipeline.RETRY,
-                    )
-                    for method in lookups
-                )
-            )
+            await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
@@ -185,8 +173,8 @@ class PartnerReassessmentWorkflow:
     async def _pass(self) -> ReassessmentOutcome:
         request = self._request
         next_due = rules.next_due(request.month) if request.kind.reassesses else None
-        await workflow.execute_activity_method(
-            ReassessmentActivities.change_status,
+        await pipeline.execute(
+            CHANGE_DIRECT_BILL_STATUS,
             StatusChange(
                 pga_id=request.pga_id,
                 region=request.region,
@@ -195,8 +183,6 @@ class PartnerReassessmentWorkflow:
                 next_reassessment_due=next_due,
                 renewed_plan=self._renewal,
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         self._enter(ReassessmentStage.PASSED, None, None)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])

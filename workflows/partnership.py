@@ -21,14 +21,17 @@ from temporalio.exceptions import ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.registry import PolicyRequest
-    from activities.relationships import (
+    from contract import names
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import (
+        FIND_PARTNERSHIP_IN_PARTNER_CENTER,
+        PARTNERSHIP_FACTS,
+        RECORD_RESELLER_SUSPENSION,
+        SAVE_PARTNERSHIP,
         PartnershipFacts,
         PartnershipParties,
-        RelationshipActivities,
         SuspensionRecorded,
     )
-    from contract import names
     from contract.errors import to_application_error
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, StageChange, Withdrawal
@@ -54,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ResellerSuspensionRecord,
         TenantSuspensionReport,
     )
-    from runtime.metrics import pipeline_ended, pipeline_started
+    from workflows.business_metrics import pipeline_ended, pipeline_started
 
 
 class _Ended(Exception):
@@ -99,11 +102,7 @@ class PartnershipWorkflow:
         workflow.upsert_search_attributes(
             [names.SA_PARTNER_ID.value_set(request.reseller_partner_id)]
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=names.PARTNERSHIP),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         try:
             if request.resume is None:
                 pipeline_started(names.PARTNERSHIP)
@@ -135,9 +134,7 @@ class PartnershipWorkflow:
     async def _prechecks(self) -> None:
         req = self._req
         pipeline.enforce(require_can_request_partnership, req.requested_by)  # REL-03
-        facts: PartnershipFacts = await pipeline.check(
-            RelationshipActivities.partnership_facts, self._parties()
-        )
+        facts: PartnershipFacts = await pipeline.check(PARTNERSHIP_FACTS, self._parties())
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(  # REL-01
@@ -198,9 +195,7 @@ class PartnershipWorkflow:
                 continue
             if now >= next_poll:
                 next_poll = now + policy.partnership_poll_interval
-                listing = await pipeline.check(
-                    RelationshipActivities.find_partnership_in_partner_center, self._parties()
-                )
+                listing = await pipeline.check(FIND_PARTNERSHIP_IN_PARTNER_CENTER, self._parties())
                 if listing.listed:
                     self._accepted_at = workflow.now()
                     self._accepted_via = "found on Partner Center's relationships list"
@@ -248,8 +243,8 @@ class PartnershipWorkflow:
     async def _record_suspension(self, report: TenantSuspensionReport) -> None:
         """POR-04: recorded with its consequence on every customer of the reseller."""
         at = report.at or workflow.now()
-        recorded: SuspensionRecorded = await workflow.execute_activity_method(
-            RelationshipActivities.record_reseller_suspension,
+        recorded: SuspensionRecorded = await pipeline.execute(
+            RECORD_RESELLER_SUSPENSION,
             ResellerSuspensionRecord(
                 reseller_partner_id=self._req.reseller_partner_id,
                 suspended_at=at,
@@ -257,8 +252,7 @@ class PartnershipWorkflow:
                 reported_by=report.reported_by,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._suspended_at = at
         self._last_note = (
@@ -284,8 +278,8 @@ class PartnershipWorkflow:
     async def _record_reinstatement(self, report: TenantSuspensionReport) -> None:
         assert self._suspended_at is not None
         at = report.at or workflow.now()
-        await workflow.execute_activity_method(
-            RelationshipActivities.record_reseller_suspension,
+        await pipeline.execute(
+            RECORD_RESELLER_SUSPENSION,
             ResellerSuspensionRecord(
                 reseller_partner_id=self._req.reseller_partner_id,
                 suspended_at=self._suspended_at,
@@ -294,8 +288,7 @@ class PartnershipWorkflow:
                 reinstated_at=at,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._suspended_at = None
         self._last_note = (
@@ -370,8 +363,8 @@ class PartnershipWorkflow:
     async def _save(self, *, reason: str | None = None, ended: bool = False) -> None:
         assert self._region is not None
         req = self._req
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_partnership,
+        await pipeline.execute(
+            SAVE_PARTNERSHIP,
             PartnershipRecord(
                 provider_partner_id=req.provider_partner_id,
                 reseller_partner_id=req.reseller_partner_id,
@@ -385,8 +378,7 @@ class PartnershipWorkflow:
                 status_reason=reason,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     async def _email_reseller(self, kind: EmailKind, step: str, deadline: datetime | None) -> None:

@@ -15,14 +15,17 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
-    from activities.reassessment import (
+    from contract import names
+    from contract.activities.policies import LOAD_REASSESSMENT_POLICY
+    from contract.activities.reassessment import (
+        LIST_DUE_PARTNERS,
+        START_PARTNER_REASSESSMENTS,
         DuePageRequest,
-        ReassessmentActivities,
-        ReassessmentPolicyRequest,
         StartBatch,
     )
-    from contract import names
     from domain import reassessment_rules as rules
     from domain.reassessment import (
         DuePartner,
@@ -52,19 +55,16 @@ class ReassessmentSweepWorkflow:
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
         workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])
-        self._policy = await workflow.execute_activity_method(
-            ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=names.REASSESSMENT_SWEEP),
-            start_to_close_timeout=_STEP,
-        )
+        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
         cursor, paging_done = request.cursor, request.paging_done
         while not paging_done:
-            page = await workflow.execute_activity_method(
-                ReassessmentActivities.list_due_partners,
+            page = await pipeline.execute(
+                LIST_DUE_PARTNERS,
                 DuePageRequest(
                     month=summary.month, after=cursor, limit=self._policy.sweep_page_size
                 ),
-                start_to_close_timeout=_STEP,
+                start_to_close=_STEP,
+                retry=None,
             )
             self._count(due=len(page.partners))
             if page.partners:
@@ -110,14 +110,15 @@ class ReassessmentSweepWorkflow:
 
     async def _start(self, partners: tuple[DuePartner, ...]) -> None:
         assert self._summary is not None
-        result = await workflow.execute_activity_method(
-            ReassessmentActivities.start_partner_reassessments,
+        result = await pipeline.execute(
+            START_PARTNER_REASSESSMENTS,
             StartBatch(
                 sweep_workflow_id=workflow.info().workflow_id,
                 month=self._summary.month,
                 partners=partners,
             ),
-            start_to_close_timeout=_START_BATCH,
+            start_to_close=_START_BATCH,
+            retry=None,
         )
         for workflow_id in result.started:
             if workflow_id in self._early:

@@ -25,16 +25,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.orders import (
-        OrderActivities,
+    from contract import names
+    from contract.activities.orders import (
+        ORDER_FACTS,
+        PARTNER_OF_RECORD_FACTS,
+        PLACE_ORDER,
+        SAVE_ORDER,
         OrderFacts,
         OrderFactsRequest,
         PlaceOrderRequest,
         PorFactsRequest,
     )
-    from activities.registry import PolicyRequest
-    from activities.relationships import RelationshipActivities
-    from contract import names
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import SAVE_CUSTOMER_AGREEMENT
     from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
     from domain.messages import Acknowledgement, StageChange, Withdrawal
@@ -61,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
         RelationshipPolicy,
         SubscriptionOrderRequest,
     )
-    from runtime.metrics import pipeline_ended, pipeline_started
+    from workflows.business_metrics import pipeline_ended, pipeline_started
 
 
 _Result = TypeVar("_Result")
@@ -123,11 +126,7 @@ class SubscriptionOrderWorkflow:
         workflow.upsert_search_attributes(
             [names.SA_PARTNER_ID.value_set(request.provider_partner_id)]
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=names.SUBSCRIPTION_ORDER),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         pipeline_started(names.SUBSCRIPTION_ORDER)
         self._enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
         try:
@@ -157,7 +156,7 @@ class SubscriptionOrderWorkflow:
         req = self._req
         pipeline.enforce(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
         facts: OrderFacts = await pipeline.check(
-            OrderActivities.order_facts,
+            ORDER_FACTS,
             OrderFactsRequest(
                 provider_partner_id=req.provider_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
@@ -220,8 +219,8 @@ class SubscriptionOrderWorkflow:
         self._raise_if_withdrawn()
         attestation = self._attestation
         assert attestation is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_agreement,
+        await pipeline.execute(
+            SAVE_CUSTOMER_AGREEMENT,
             CustomerAgreementRecord(
                 customer_tenant_id=str(self._req.customer_tenant_id),
                 signer_name=attestation.signer_name,
@@ -229,8 +228,7 @@ class SubscriptionOrderWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     async def _validate_partner_of_record(self) -> None:
@@ -240,7 +238,7 @@ class SubscriptionOrderWorkflow:
         facts: PorFacts | None = None
         if self._por is not None:
             facts = await pipeline.check(
-                OrderActivities.partner_of_record_facts,
+                PARTNER_OF_RECORD_FACTS,
                 PorFactsRequest(
                     provider_partner_id=req.provider_partner_id, partner_of_record=self._por
                 ),
@@ -270,8 +268,8 @@ class SubscriptionOrderWorkflow:
         self._enter(OrderStage.PLACING, "Partner Center to accept the order")
         await self._save()
         try:
-            return await workflow.execute_activity_method(
-                OrderActivities.place_order,
+            return await pipeline.execute(
+                PLACE_ORDER,
                 PlaceOrderRequest(
                     idempotency_key=pipeline.step_key(f"place-order-{self._blocks}"),
                     provider_partner_id=req.provider_partner_id,
@@ -279,9 +277,8 @@ class SubscriptionOrderWorkflow:
                     partner_of_record=self._por,
                     line_items=req.line_items,
                 ),
-                start_to_close_timeout=pipeline.STEP_TIMEOUT,
-                schedule_to_close_timeout=self._policy.order_retry_window,
-                retry_policy=_ORDER_RETRY,
+                schedule_to_close=self._policy.order_retry_window,
+                retry=_ORDER_RETRY,
             )
         except ActivityError as err:
             rejection = business_rejection(err)
@@ -372,8 +369,8 @@ class SubscriptionOrderWorkflow:
 
     async def _save(self, *, reason: str | None = None, error_type: str | None = None) -> None:
         req = self._req
-        await workflow.execute_activity_method(
-            OrderActivities.save_order,
+        await pipeline.execute(
+            SAVE_ORDER,
             OrderRecord(
                 provider_partner_id=req.provider_partner_id,
                 order_ref=req.order_ref,
@@ -388,8 +385,7 @@ class SubscriptionOrderWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     async def _finish(self, ended: _Ended) -> None:

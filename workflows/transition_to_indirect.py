@@ -13,9 +13,14 @@ from temporalio import workflow
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import DirectBillActivities
-    from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
     from contract import names
+    from contract.activities.direct_bill import START_DIRECT_BILL_COOLDOWN
+    from contract.activities.reassessment import (
+        CHANGE_DIRECT_BILL_STATUS,
+        GET_DIRECT_BILL_RECORD,
+        RecordLookup,
+        StatusChange,
+    )
     from domain import direct_bill_rules
     from domain.direct_bill import Cooldown, DirectBillRegistryStatus
     from domain.notifications import EmailFacts, EmailKind
@@ -35,24 +40,19 @@ class TransitionToIndirectResellerWorkflow:
         )
         reasons = "; ".join(request.reasons)
         workflow.set_current_details(f"**transitioning** to indirect reseller: {reasons}")
-        record = await workflow.execute_activity_method(
-            ReassessmentActivities.get_record,
-            RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+        record = await pipeline.execute(
+            GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         await self._status(request, DirectBillRegistryStatus.TRANSITIONING, reasons)
         now = workflow.now()
-        cooldown = await workflow.execute_activity_method(
-            DirectBillActivities.start_cooldown,
+        cooldown = await pipeline.execute(
+            START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=request.pga_id,
                 until=direct_bill_rules.cooldown_end(now),
                 reason=f"transition to indirect reseller in {request.region}: {reasons}",
                 started_at=now,
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         await pipeline.send_email(
             EmailFacts(
@@ -85,11 +85,9 @@ class TransitionToIndirectResellerWorkflow:
     async def _status(
         self, request: TransitionRequest, status: DirectBillRegistryStatus, reason: str
     ) -> None:
-        await workflow.execute_activity_method(
-            ReassessmentActivities.change_status,
+        await pipeline.execute(
+            CHANGE_DIRECT_BILL_STATUS,
             StatusChange(
                 pga_id=request.pga_id, region=request.region, status=status, reason=reason
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
