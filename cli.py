@@ -33,15 +33,15 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contract import names
 from contract.pipelines import DECISIONS, PIPELINES, Pipeline, find_decision, find_pipeline
 from gateway.callbacks import callback_path
+from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
 from runtime.payload_codec import validation_summary
 from runtime.schedules import SCHEDULES, ensure_schedules
 from runtime.settings import Settings
@@ -273,22 +273,13 @@ async def cmd_decide(
         state = described.status.name if described.status else "closed"
         raise CliError(f"{workflow_id} has ended ({state}); it takes no more decisions")
     try:
-        answer = await handle.execute_update(
-            decision.update,
-            payload,
-            id=update_id,
-            result_type=decision.result,
-            rpc_timeout=_RPC_TIMEOUT,
+        answer = await send_decision(
+            client, decision, workflow_id, payload, update_id=update_id, answer_within=_RPC_TIMEOUT
         )
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise CliError(f"refused ({cause.type}): {cause.message}") from None
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise CliError(f"no running pipeline with workflow id {workflow_id}") from None
-        raise
+    except DecisionRefused as refused:
+        raise CliError(f"refused ({refused.error_type}): {refused.message}") from None
+    except DecisionNotDelivered as failed:
+        raise CliError(failed.message) from None
     print(f"accepted ({update_id}): {json.dumps(answer.model_dump(mode='json'))}")
 
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 from domain.direct_bill import CreditReviewRequest, CreditReviewResult, CreditReviewStatus
+from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
-    from contract.errors import to_application_error
     from domain.direct_bill import MicrosoftDecision
     from domain.errors import WrongStage
     from domain.messages import Acknowledgement
@@ -77,9 +77,9 @@ class CreditReviewWorkflow:
     @decide_credit.validator
     def _validate_decide_credit(self, decision: MicrosoftDecision) -> None:
         if self._decision is not None:
-            raise to_application_error(WrongStage("the credit decision was already reported"))
+            raise pipeline.refuse(WrongStage("the credit decision was already reported"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 WrongStage(f"the credit review closed at {self._request.deadline.isoformat()}")
             )
 

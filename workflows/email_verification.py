@@ -23,7 +23,6 @@ from workflows import pipeline
 with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.activities.notifications import SEND_VERIFICATION_LINK, VerificationLinkRequest
-    from contract.errors import to_application_error
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
         ResendTooSoon,
@@ -119,14 +118,14 @@ class EmailVerificationWorkflow:
         digest = token_digest(token)
         if self._used is not None:
             if digest == self._used:
-                raise to_application_error(
+                raise pipeline.refuse(
                     TokenAlreadyUsed(
                         "this verification link was already used; the email is verified"
                     )
                 )
-            raise to_application_error(WrongStage("the email address is already verified"))
+            raise pipeline.refuse(WrongStage("the email address is already verified"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenExpired(
                     f"the verification link expired at {self._request.deadline.isoformat()}",
                     expired_at=self._request.deadline,
@@ -134,7 +133,7 @@ class EmailVerificationWorkflow:
             )
         if not self._issued or digest != self._issued[-1]:
             superseded = digest in self._issued
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenInvalid(
                     "this link was replaced by a newer one; use the latest email"
                     if superseded
@@ -151,11 +150,11 @@ class EmailVerificationWorkflow:
     @resend_verification_email.validator
     def _validate_resend(self, request: ResendVerification) -> None:
         if self._verified_at is not None:
-            raise to_application_error(WrongStage("the email address is already verified"))
+            raise pipeline.refuse(WrongStage("the email address is already verified"))
         if self._sending or self._last_sent_at is None:
-            raise to_application_error(WrongStage("a verification email is being sent right now"))
+            raise pipeline.refuse(WrongStage("a verification email is being sent right now"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenExpired(f"verification closed at {self._request.deadline.isoformat()}")
             )
         try:
@@ -165,7 +164,7 @@ class EmailVerificationWorkflow:
                 business_days=self._request.resend_after_business_days,
             )
         except ResendTooSoon as err:
-            raise to_application_error(err) from err
+            raise pipeline.refuse(err) from err
 
     @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> EmailVerificationStatus:

@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 from workflows import pipeline
+from workflows.pipeline import StageTracker
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -31,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         RecordLookup,
         StatusChange,
     )
-    from contract.errors import to_application_error
     from domain import reassessment_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         EligibilityCheck,
         SupportPlan,
     )
-    from domain.errors import WrongStage
     from domain.messages import Acknowledgement
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
@@ -66,9 +65,7 @@ class PartnerReassessmentWorkflow:
         self._request = request
         self._policy = ReassessmentPolicy()
         self._record: DirectBillRecord | None = None
-        self._stage = ReassessmentStage.SECURITY_CHECK
-        self._waiting_for: str | None = None
-        self._deadline: datetime | None = None
+        self._stages = StageTracker(ReassessmentStage.SECURITY_CHECK, prefix="reassessment_")
         self._checks: list[EligibilityCheck] = []
         self._answers_deadline: datetime | None = None
         self._score: AssessmentScore | None = None
@@ -77,12 +74,7 @@ class PartnerReassessmentWorkflow:
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        workflow.upsert_search_attributes(
-            [
-                names.SA_PARTNER_ID.value_set(request.pga_id),
-                names.SA_REGION.value_set(request.region),
-            ]
-        )
+        pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()
         except FailureError as err:
@@ -103,7 +95,9 @@ class PartnerReassessmentWorkflow:
             lookups.append(CHECK_DIRECT_BILL_SECURITY)
         if request.kind.reassesses:
             lookups.append(CHECK_DIRECT_BILL_REVENUE)
-        self._enter(ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None)
+        self._stages.enter(
+            ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
+        )
         self._checks = list(
             await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
@@ -127,7 +121,7 @@ class PartnerReassessmentWorkflow:
     async def _questionnaire(self) -> None:
         deadline = rules.questionnaire_deadline(self._request.month, workflow.now())
         self._answers_deadline = deadline
-        self._enter(
+        self._stages.enter(
             ReassessmentStage.QUESTIONNAIRE,
             "the re-assessment questionnaire (submit_reassessment)",
             deadline,
@@ -155,7 +149,7 @@ class PartnerReassessmentWorkflow:
 
     async def _plan_renewal(self) -> None:
         deadline = workflow.now() + self._policy.plan_renewal_grace
-        self._enter(
+        self._stages.enter(
             ReassessmentStage.PLAN_RENEWAL,
             "the renewed premium support plan (report_support_plan_renewal)",
             deadline,
@@ -184,7 +178,7 @@ class PartnerReassessmentWorkflow:
                 renewed_plan=self._renewal,
             ),
         )
-        self._enter(ReassessmentStage.PASSED, None, None)
+        self._stages.enter(ReassessmentStage.PASSED, None, None)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
         note = f"Next re-assessment: {next_due:%B %Y}." if next_due else ""
         await self._email(EmailKind.RA_PASSED, "passed", reason=note)
@@ -193,7 +187,9 @@ class PartnerReassessmentWorkflow:
     async def _transition(self, failures: list[str]) -> ReassessmentOutcome:
         request = self._request
         self._failures = tuple(failures)
-        self._enter(ReassessmentStage.TRANSITION, "the transition to indirect reseller", None)
+        self._stages.enter(
+            ReassessmentStage.TRANSITION, "the transition to indirect reseller", None
+        )
         result = await workflow.execute_child_workflow(
             TransitionToIndirectResellerWorkflow.run,
             TransitionRequest(
@@ -204,7 +200,7 @@ class PartnerReassessmentWorkflow:
             ),
             id=names.transition_id(request.pga_id, request.region, request.month.year),
         )
-        self._enter(ReassessmentStage.FAILED, None, None)
+        self._stages.enter(ReassessmentStage.FAILED, None, None)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("transitioned")])
         return self._outcome(passed=False, cooldown_until=result.cooldown_until)
 
@@ -231,14 +227,6 @@ class PartnerReassessmentWorkflow:
             )
         except FailureError as err:  # the sweep may be gone (terminated, or past its grace)
             workflow.logger.warning("could not report to sweep %s: %s", sweep, err)
-
-    def _enter(
-        self, stage: ReassessmentStage, waiting_for: str | None, deadline: datetime | None
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        pipeline.show_stage(f"reassessment_{stage.value}", waiting_for, deadline)
 
     async def _email(
         self,
@@ -271,26 +259,25 @@ class PartnerReassessmentWorkflow:
 
     @submit_reassessment.validator
     def _validate_answers(self, answers: CapabilityQuestionnaire) -> None:
-        if self._stage is not ReassessmentStage.QUESTIONNAIRE or self._score is not None:
-            raise to_application_error(
-                WrongStage(
-                    f"the re-assessment is at {self._stage.value}, not awaiting the questionnaire"
-                )
+        if self._stages.stage is not ReassessmentStage.QUESTIONNAIRE or self._score is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}, "
+                "not awaiting the questionnaire"
             )
 
     @workflow.update(name=names.UPDATE_REPORT_PLAN_RENEWAL)
     def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
         self._renewal = renewal.plan
-        return Acknowledgement(stage=self._stage.value, message="support plan renewal recorded")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message="support plan renewal recorded"
+        )
 
     @report_support_plan_renewal.validator
     def _validate_renewal(self, renewal: PlanRenewal) -> None:
-        if self._stage is not ReassessmentStage.PLAN_RENEWAL or self._renewal is not None:
-            raise to_application_error(
-                WrongStage(
-                    f"the re-assessment is at {self._stage.value}; the plan renewal is reported "
-                    "after a passing score"
-                )
+        if self._stages.stage is not ReassessmentStage.PLAN_RENEWAL or self._renewal is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}; the plan renewal is "
+                "reported after a passing score"
             )
 
     @workflow.query(name=names.QUERY_STATUS)
@@ -300,9 +287,9 @@ class PartnerReassessmentWorkflow:
             pga_id=self._request.pga_id,
             region=self._request.region,
             kind=self._request.kind,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             checks=tuple(self._checks),
             assessment=self._score,
             failures=self._failures,

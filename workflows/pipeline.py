@@ -129,6 +129,14 @@ async def send_email(facts: EmailFacts, step: str) -> None:
 # ---- stages and outcomes ------------------------------------------------------------------------
 
 
+def show_partner(partner_id: str, region: str | None = None) -> None:
+    """The search attributes that find this pipeline: the partner, and its region when known."""
+    attributes = [names.SA_PARTNER_ID.value_set(partner_id)]
+    if region is not None:
+        attributes.append(names.SA_REGION.value_set(region))
+    workflow.upsert_search_attributes(attributes)
+
+
 def show_stage(stage: str, waiting_for: str | None, deadline: datetime | None) -> None:
     """Search attributes and the UI's current details for the stage just entered."""
     workflow.upsert_search_attributes(
@@ -209,16 +217,18 @@ async def run_pipeline(
     steps: Callable[[], Awaitable[PipelineEnded]],
     refused: StrEnum,
     finish: Callable[[PipelineEnded], Awaitable[None]],
+    first_run: bool = True,
 ) -> PipelineEnded:
     """Run a pipeline to exactly one outcome and finish it (`finish` records and tells).
 
     A pre-check refusal is finished as `refused` and re-raised, so the workflow fails with the
     rule's stable error type. Any `PipelineEnded` raised by the steps is their outcome. The
-    business counters count the start and the outcome. The pipeline returns only once every
-    update handler has answered.
+    business counters count the start (of the first run, not of a continuation) and the outcome.
+    The pipeline returns only once every update handler has answered.
     """
     pipeline = workflow.info().workflow_type
-    pipeline_started(pipeline)
+    if first_run:
+        pipeline_started(pipeline)
 
     async def finish_counted(ended: PipelineEnded) -> None:
         pipeline_ended(pipeline, ended.outcome.value, ended.error_type)

@@ -90,12 +90,7 @@ class ResellerEnrollmentWorkflow:
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
-        workflow.upsert_search_attributes(
-            [
-                names.SA_PARTNER_ID.value_set(application.partner_id),
-                names.SA_REGION.value_set(self._region),
-            ]
-        )
+        pipeline.show_partner(application.partner_id, self._region)
         self._stages.enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)")
         self._policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY)
         ended = await pipeline.run_pipeline(
