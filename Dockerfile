@@ -4,13 +4,14 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY domain domain
+COPY contract contract
 COPY workflows workflows
 COPY activities activities
 COPY adapters adapters
 COPY gateway gateway
-COPY app app
+COPY runtime runtime
 COPY ops ops
-COPY worker.py ./
+COPY worker.py cli.py devstack.py prepare.py ./
 RUN pip install --no-cache-dir . \
     && mkdir -p /var/lib/csp \
     && chown nobody:nogroup /var/lib/csp

@@ -1,7 +1,7 @@
 """The worker: runs every pipeline's workflows and activities on the product's task queue.
 
 `python worker.py` connects to TEMPORAL_ADDRESS (or the embedded dev server's address) and runs
-until SIGINT/SIGTERM. The embedded default (`app.devstack`) runs the same `run_worker`.
+until SIGINT/SIGTERM. The embedded default (`devstack`) runs the same `run_worker`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pydantic
 import structlog
+
+# The SDK reads `@activity.defn` with it too; no public reader exists (temporalio 1.35).
+from temporalio.activity import _Definition as ActivityDefinition
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -23,6 +27,7 @@ from activities.checks import PartnerCenterActivities
 from activities.direct_bill import DirectBillActivities
 from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
+from activities.policies import Policies, PolicyActivities
 from activities.reassessment import ReassessmentActivities
 from activities.registry import RegistryActivities
 from activities.relationships import RelationshipActivities
@@ -35,18 +40,18 @@ from adapters.partner_programs import PartnerPrograms
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
-from app.contract import TASK_QUEUE
-from app.log_context import LogContextInterceptor
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.schedules import ensure_schedules
-from app.settings import Settings
-from app.temporal_client import connect
+from contract.names import TASK_QUEUE
 from ops.health import serve_health, temporal_readiness
 from ops.pipeline_counters import PipelineCounterInterceptor
 from ops.pipeline_gauges import report_pipeline_gauges
 from ops.search_attribute_check import require_search_attributes
 from ops.tracing import configure_tracing, shutdown_tracing
+from runtime.log_context import LogContextInterceptor
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.schedules import ensure_schedules
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow
@@ -138,69 +143,52 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 WORKFLOW_FAILURE_EXCEPTION_TYPES: list[type[BaseException]] = [pydantic.ValidationError]
 
 
+def policies_from_settings(settings: Settings) -> Policies:
+    return Policies(
+        enrollment=settings.enrollment_policy(),
+        direct_bill=settings.direct_bill_policy(),
+        reassessment=settings.reassessment_policy(),
+        relationship=settings.relationship_policy(),
+    )
+
+
+def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
+    """Every activity class, built with its dependencies."""
+    return [
+        NotificationActivities(
+            deps.mailer,
+            deps.registry,
+            public_base_url=settings.public_base_url,
+            signing_secrets=settings.signing_secrets(),
+        ),
+        PartnerCenterActivities(deps.partner_center),
+        RegistryActivities(deps.registry),
+        DirectBillActivities(deps.registry, deps.partner_programs),
+        ReassessmentActivities(deps.registry),
+        RelationshipActivities(deps.partner_center, deps.registry),
+        OrderActivities(deps.partner_center, deps.registry),
+        PolicyActivities(policies_from_settings(settings)),
+    ]
+
+
+def activity_methods(*instances: object) -> list[Callable[..., Any]]:
+    """The `@activity.defn` methods of each instance, bound: a class is registered whole, so a
+    new activity method cannot be forgotten here."""
+    methods: list[Callable[..., Any]] = []
+    for instance in instances:
+        for name in dir(type(instance)):
+            member = getattr(instance, name)
+            if callable(member) and ActivityDefinition.from_callable(member) is not None:
+                methods.append(member)
+    return methods
+
+
 def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
-    notifications = NotificationActivities(
-        deps.mailer,
-        deps.registry,
-        public_base_url=settings.public_base_url,
-        signing_secrets=settings.signing_secrets(),
-    )
-    checks = PartnerCenterActivities(deps.partner_center)
-    direct_bill = DirectBillActivities(
-        deps.registry, deps.partner_programs, settings.direct_bill_policy()
-    )
-    reassessment = ReassessmentActivities(deps.registry, settings.reassessment_policy())
-    registry = RegistryActivities(deps.registry, settings.enrollment_policy())
-    relationships = RelationshipActivities(
-        deps.partner_center, deps.registry, settings.relationship_policy()
-    )
-    orders = OrderActivities(deps.partner_center, deps.registry)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=WORKFLOWS,
-        activities=[
-            notifications.send_email,
-            notifications.send_verification_link,
-            checks.verify_partner_id,
-            checks.check_tenant_admin,
-            checks.create_tenant,
-            checks.ensure_admin_agent,
-            checks.check_agreement_status,
-            registry.get_reseller_record,
-            registry.save_reseller_record,
-            registry.load_enrollment_policy,
-            direct_bill.load_direct_bill_policy,
-            direct_bill.load_gate_facts,
-            direct_bill.check_tenure,
-            direct_bill.check_revenue,
-            direct_bill.check_security,
-            direct_bill.check_designations,
-            direct_bill.check_program,
-            direct_bill.save_record,
-            direct_bill.start_cooldown,
-            direct_bill.activate_tenant,
-            reassessment.load_reassessment_policy,
-            reassessment.list_due_partners,
-            reassessment.start_partner_reassessments,
-            reassessment.get_record,
-            reassessment.change_status,
-            relationships.load_relationship_policy,
-            relationships.partnership_facts,
-            relationships.find_partnership_in_partner_center,
-            relationships.get_partnership,
-            relationships.save_partnership,
-            relationships.record_reseller_suspension,
-            relationships.customer_invitation_facts,
-            relationships.customer_invitation_link,
-            relationships.save_customer_relationship,
-            relationships.get_customer_agreement,
-            relationships.save_customer_agreement,
-            orders.order_facts,
-            orders.partner_of_record_facts,
-            orders.place_order,
-            orders.save_order,
-        ],
+        activities=activity_methods(*activity_instances(deps, settings)),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=[LogContextInterceptor(), PipelineCounterInterceptor()],
         workflow_runner=workflow_runner(),

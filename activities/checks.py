@@ -6,57 +6,33 @@ with the stable error type; transient failures propagate and Temporal retries th
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.partner_center import MpnProfile, PartnerCenter, TenantInfo
-from adapters.partner_center.http import PartnerCenterOperationUnsupported
-from app.temporal_errors import to_application_error
+from adapters.partner_center import PartnerCenter, PartnerCenterOperationUnsupported
+from contract.activities.checks import (
+    CHECK_AGREEMENT_STATUS,
+    CHECK_TENANT_ADMIN,
+    CREATE_TENANT,
+    ENSURE_ADMIN_AGENT,
+    VERIFY_PARTNER_ID,
+    AdminAgentResult,
+    AdminAgentSetup,
+    AgreementStatus,
+    PartnerIdCheck,
+    TenantCheck,
+    TenantCreation,
+)
+from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation, NotGlobalAdmin
-from domain.identifiers import CountryCode, PartnerId, TenantId
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class PartnerIdCheck(_Request):
-    partner_id: PartnerId
-
-
-class TenantCheck(_Request):
-    tenant_id: TenantId
-    global_admin: EmailStr
-
-
-class TenantCreation(_Request):
-    idempotency_key: str
-    domain_prefix: str
-    country: CountryCode
-    global_admin: EmailStr
-
-
-class AdminAgentSetup(_Request):
-    idempotency_key: str
-    tenant_id: TenantId
-
-
-class AdminAgentResult(_Request):
-    tenant_id: TenantId
-    admin_agent: bool
-
-
-class AgreementStatus(_Request):
-    partner_id: str
-    is_agreement_signed: bool
+from domain.partner_center import MpnProfile, TenantInfo
 
 
 class PartnerCenterActivities:
     def __init__(self, partner_center: PartnerCenter) -> None:
         self._pc = partner_center
 
-    @activity.defn(name="verify_partner_id")
+    @activity.defn(name=VERIFY_PARTNER_ID.name)
     async def verify_partner_id(self, request: PartnerIdCheck) -> MpnProfile:
         """ENR-03: the PartnerID exists; its profile gives the region."""
         try:
@@ -64,7 +40,7 @@ class PartnerCenterActivities:
         except BusinessRuleViolation as err:
             raise to_application_error(err) from err
 
-    @activity.defn(name="check_tenant_admin")
+    @activity.defn(name=CHECK_TENANT_ADMIN.name)
     async def check_tenant_admin(self, request: TenantCheck) -> TenantInfo:
         """ENR-02: the tenant exists and the applicant is one of its Global admins."""
         try:
@@ -79,7 +55,7 @@ class PartnerCenterActivities:
             raise to_application_error(err) from err
         return tenant
 
-    @activity.defn(name="create_tenant")
+    @activity.defn(name=CREATE_TENANT.name)
     async def create_tenant(self, request: TenantCreation) -> TenantInfo:
         """ENR-02: a tenant created during enrollment, idempotent by key."""
         try:
@@ -94,7 +70,7 @@ class PartnerCenterActivities:
                 str(err), type="OperationUnsupported", non_retryable=True
             ) from err
 
-    @activity.defn(name="ensure_admin_agent")
+    @activity.defn(name=ENSURE_ADMIN_AGENT.name)
     async def ensure_admin_agent(self, request: AdminAgentSetup) -> AdminAgentResult:
         """ENR-08: the company is in the Admin agent group."""
         await self._pc.ensure_admin_agent(
@@ -102,7 +78,7 @@ class PartnerCenterActivities:
         )
         return AdminAgentResult(tenant_id=request.tenant_id, admin_agent=True)
 
-    @activity.defn(name="check_agreement_status")
+    @activity.defn(name=CHECK_AGREEMENT_STATUS.name)
     async def check_agreement_status(self, request: PartnerIdCheck) -> AgreementStatus:
         """MPA-01: whether the partner has signed the Microsoft Partner Agreement."""
         try:

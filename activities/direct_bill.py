@@ -4,84 +4,49 @@ result is kept in history for the operator), registry writes, cooldowns and tena
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
-from adapters.partner_programs import Activation, PartnerPrograms
-from adapters.registry import Cooldown, DirectBillRecord, PartnerRegistry
-from app.temporal_errors import to_application_error
+from adapters.partner_programs import PartnerPrograms
+from adapters.registry import PartnerRegistry
+from contract.activities.direct_bill import (
+    ACTIVATE_DIRECT_BILL_TENANT,
+    CHECK_DIRECT_BILL_DESIGNATIONS,
+    CHECK_DIRECT_BILL_PROGRAM,
+    CHECK_DIRECT_BILL_REVENUE,
+    CHECK_DIRECT_BILL_SECURITY,
+    CHECK_DIRECT_BILL_TENURE,
+    LOAD_DIRECT_BILL_GATE_FACTS,
+    SAVE_DIRECT_BILL_RECORD,
+    START_DIRECT_BILL_COOLDOWN,
+    ActivationRequest,
+    DirectBillRecordSaved,
+    GateFacts,
+    GateFactsRequest,
+    PgaRequest,
+    ProgramCheckRequest,
+    TenureCheckRequest,
+)
+from contract.errors import to_application_error
 from domain import direct_bill_rules as rules
-from domain.direct_bill import DirectBillPolicy, EligibilityCheck
+from domain.direct_bill import (
+    Activation,
+    Cooldown,
+    DirectBillRecord,
+    EligibilityCheck,
+)
 from domain.errors import BusinessRuleViolation
 
 _T = TypeVar("_T")
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class PgaRequest(_Request):
-    pga_id: str
-
-
-class GateFactsRequest(_Request):
-    pga_id: str
-    region: str
-
-
-class GateFacts(_Request):
-    cooldown_until: datetime | None
-    existing_status: str | None
-    existing_workflow_id: str | None
-
-
-class TenureCheckRequest(_Request):
-    pga_id: str
-    pla_id: str
-    as_of: datetime
-
-
-class ProgramCheckRequest(_Request):
-    pga_id: str
-    pla_id: str
-    region: str
-    authority_to_accept_agreements: bool
-    first_level_support: bool
-
-
-class ActivationRequest(_Request):
-    pga_id: str
-    region: str
-    idempotency_key: str
-
-
-class DirectBillRecordSaved(_Request):
-    pga_id: str
-    region: str
-    status: str
-
-
-class DirectBillPolicyRequest(_Request):
-    pipeline: str
-
-
 class DirectBillActivities:
-    def __init__(
-        self, registry: PartnerRegistry, programs: PartnerPrograms, policy: DirectBillPolicy
-    ) -> None:
+    def __init__(self, registry: PartnerRegistry, programs: PartnerPrograms) -> None:
         self._registry = registry
         self._programs = programs
-        self._policy = policy
 
-    @activity.defn(name="load_direct_bill_policy")
-    async def load_direct_bill_policy(self, request: DirectBillPolicyRequest) -> DirectBillPolicy:
-        return self._policy
-
-    @activity.defn(name="load_direct_bill_gate_facts")
+    @activity.defn(name=LOAD_DIRECT_BILL_GATE_FACTS.name)
     async def load_gate_facts(self, request: GateFactsRequest) -> GateFacts:
         cooldown = await self._registry.get_cooldown(request.pga_id)
         existing = await self._registry.get_direct_bill(request.pga_id, request.region)
@@ -91,7 +56,7 @@ class DirectBillActivities:
             existing_workflow_id=existing.workflow_id if existing else None,
         )
 
-    @activity.defn(name="check_direct_bill_tenure")
+    @activity.defn(name=CHECK_DIRECT_BILL_TENURE.name)
     async def check_tenure(self, request: TenureCheckRequest) -> EligibilityCheck:
         """DB-01, from the registry's IR authorisation, else the program's record of it."""
         reseller = await self._registry.get_reseller(request.pla_id)
@@ -103,24 +68,24 @@ class DirectBillActivities:
             authorized = membership.ir_authorized_at
         return rules.check_tenure(authorized, request.as_of)
 
-    @activity.defn(name="check_direct_bill_revenue")
+    @activity.defn(name=CHECK_DIRECT_BILL_REVENUE.name)
     async def check_revenue(self, request: PgaRequest) -> EligibilityCheck:
         lines = await self._business(self._programs.get_ttm_revenue(request.pga_id))
         return rules.check_ttm_revenue(lines)
 
-    @activity.defn(name="check_direct_bill_security")
+    @activity.defn(name=CHECK_DIRECT_BILL_SECURITY.name)
     async def check_security(self, request: PgaRequest) -> EligibilityCheck:
         requirements = await self._business(
             self._programs.get_security_requirements(request.pga_id)
         )
         return rules.check_security(requirements)
 
-    @activity.defn(name="check_direct_bill_designations")
+    @activity.defn(name=CHECK_DIRECT_BILL_DESIGNATIONS.name)
     async def check_designations(self, request: PgaRequest) -> EligibilityCheck:
         designations = await self._business(self._programs.get_designations(request.pga_id))
         return rules.check_designations(designations)
 
-    @activity.defn(name="check_direct_bill_program")
+    @activity.defn(name=CHECK_DIRECT_BILL_PROGRAM.name)
     async def check_program(self, request: ProgramCheckRequest) -> EligibilityCheck:
         membership = await self._business(
             self._programs.get_membership(request.pga_id, request.pla_id)
@@ -133,19 +98,19 @@ class DirectBillActivities:
             first_level_support=request.first_level_support,
         )
 
-    @activity.defn(name="save_direct_bill_record")
+    @activity.defn(name=SAVE_DIRECT_BILL_RECORD.name)
     async def save_record(self, record: DirectBillRecord) -> DirectBillRecordSaved:
         await self._registry.save_direct_bill(record)
         return DirectBillRecordSaved(
             pga_id=record.pga_id, region=record.region, status=record.status.value
         )
 
-    @activity.defn(name="start_direct_bill_cooldown")
+    @activity.defn(name=START_DIRECT_BILL_COOLDOWN.name)
     async def start_cooldown(self, cooldown: Cooldown) -> Cooldown:
         """RA-03: the cooldown in force after this one is recorded (a later one is kept)."""
         return await self._registry.start_cooldown(cooldown)
 
-    @activity.defn(name="activate_direct_bill_tenant")
+    @activity.defn(name=ACTIVATE_DIRECT_BILL_TENANT.name)
     async def activate_tenant(self, request: ActivationRequest) -> Activation:
         return await self._business(
             self._programs.activate_direct_bill_tenant(

@@ -8,47 +8,24 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import structlog
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email_templates import EmailFacts, EmailKind, render
-from adapters.mail import Mailer, OutgoingEmail
-from adapters.mail.smtp_relay import MailRejected
+from activities.email_templates import render
+from adapters.mail import Mailer, MailRejected, OutgoingEmail
 from adapters.registry import PartnerRegistry
+from contract.activities.notifications import (
+    SEND_EMAIL,
+    SEND_VERIFICATION_LINK,
+    EmailRequest,
+    EmailSent,
+    VerificationLinkRequest,
+    VerificationLinkSent,
+)
+from domain.notifications import EmailFacts, EmailKind
 from domain.verification_token import TokenClaims, mint_token, token_digest
 
 log = structlog.get_logger(__name__)
-
-
-class EmailRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    idempotency_key: str
-    facts: EmailFacts
-
-
-class EmailSent(BaseModel):
-    idempotency_key: str
-    already_sent: bool
-
-
-class VerificationLinkRequest(BaseModel):
-    """Mint link `token_id` for the workflow awaiting it and mail it (ENR-06)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    idempotency_key: str
-    workflow_id: str
-    token_id: str
-    expires_at: datetime
-    facts: EmailFacts
-
-
-class VerificationLinkSent(BaseModel):
-    token_id: str
-    token_digest: str
-    expires_at: datetime
 
 
 class NotificationActivities:
@@ -80,12 +57,12 @@ class NotificationActivities:
         log.info("email_sent", kind=facts.kind.value, partner_id=facts.partner_id, key=key)
         return True
 
-    @activity.defn(name="send_email")
+    @activity.defn(name=SEND_EMAIL.name)
     async def send_email(self, request: EmailRequest) -> EmailSent:
         sent = await self._deliver_once(request.idempotency_key, request.facts)
         return EmailSent(idempotency_key=request.idempotency_key, already_sent=not sent)
 
-    @activity.defn(name="send_verification_link")
+    @activity.defn(name=SEND_VERIFICATION_LINK.name)
     async def send_verification_link(
         self, request: VerificationLinkRequest
     ) -> VerificationLinkSent:

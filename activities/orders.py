@@ -9,58 +9,29 @@ progress), 429 and 5xx raise `PartnerCenterUnavailable` and the workflow's retry
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
-from activities.relationships import Saved, partner_center_answers
-from adapters.partner_center import (
-    MpnProfile,
-    OrderLine,
-    OrderSubmission,
-    PartnerCenter,
-    PlacedOrder,
-)
+from activities.relationships import partner_center_answers
+from adapters.partner_center import PartnerCenter
 from adapters.registry import PartnerRegistry
+from contract.activities.orders import (
+    ORDER_FACTS,
+    PARTNER_OF_RECORD_FACTS,
+    PLACE_ORDER,
+    SAVE_ORDER,
+    OrderFacts,
+    OrderFactsRequest,
+    PlaceOrderRequest,
+    PorFactsRequest,
+)
+from contract.activities.relationships import Saved
 from domain.errors import PartnerIdNotFound
-from domain.identifiers import TenantId
+from domain.partner_center import MpnProfile, OrderLine, OrderSubmission, PlacedOrder
 from domain.relationships import (
-    CustomerAgreementRecord,
-    CustomerRelationshipRecord,
-    OrderLineItem,
     OrderRecord,
     PartnerCenterPorValidation,
     PorFacts,
 )
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class OrderFactsRequest(_Message):
-    provider_partner_id: str
-    customer_tenant_id: str
-
-
-class OrderFacts(_Message):
-    """What the order pre-checks need (CUS-01, CUS-04, REG-01)."""
-
-    provider: MpnProfile
-    relationships: tuple[CustomerRelationshipRecord, ...]
-    agreement: CustomerAgreementRecord | None
-
-
-class PorFactsRequest(_Message):
-    provider_partner_id: str
-    partner_of_record: str
-
-
-class PlaceOrderRequest(_Message):
-    idempotency_key: str
-    provider_partner_id: str
-    customer_tenant_id: TenantId
-    partner_of_record: str | None
-    line_items: tuple[OrderLineItem, ...]
 
 
 class OrderActivities:
@@ -68,7 +39,7 @@ class OrderActivities:
         self._pc = partner_center
         self._registry = registry
 
-    @activity.defn(name="order_facts")
+    @activity.defn(name=ORDER_FACTS.name)
     async def order_facts(self, request: OrderFactsRequest) -> OrderFacts:
         with partner_center_answers():
             provider = await self._pc.get_mpn_profile(request.provider_partner_id)
@@ -80,7 +51,7 @@ class OrderActivities:
             agreement=await self._registry.get_customer_agreement(request.customer_tenant_id),
         )
 
-    @activity.defn(name="partner_of_record_facts")
+    @activity.defn(name=PARTNER_OF_RECORD_FACTS.name)
     async def partner_of_record_facts(self, request: PorFactsRequest) -> PorFacts:
         """POR-02 / POR-05 / MPA-02 / REL-02 facts about the named Partner of Record."""
         pid = request.partner_of_record
@@ -113,7 +84,7 @@ class OrderActivities:
             ),
         )
 
-    @activity.defn(name="place_order")
+    @activity.defn(name=PLACE_ORDER.name)
     async def place_order(self, request: PlaceOrderRequest) -> PlacedOrder:
         submission = OrderSubmission(
             partner_id=request.provider_partner_id,
@@ -132,7 +103,7 @@ class OrderActivities:
         with partner_center_answers():
             return await self._pc.place_order(submission, idempotency_key=request.idempotency_key)
 
-    @activity.defn(name="save_order")
+    @activity.defn(name=SAVE_ORDER.name)
     async def save_order(self, record: OrderRecord) -> Saved:
         await self._registry.save_order(record)
         return Saved(key=f"{record.provider_partner_id}/{record.order_ref}")

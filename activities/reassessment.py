@@ -3,20 +3,32 @@ partner's outcome (a pass's next due date, or the steps of the transition)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import structlog
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from adapters.registry import DirectBillRecord, DirectBillRegistryStatus, PartnerRegistry
-from app import contract
-from domain.direct_bill import SupportPlan
-from domain.reassessment import DuePartner, ReassessmentPolicy, ReassessmentRequest
+from adapters.registry import PartnerRegistry
+from contract import names
+from contract.activities.reassessment import (
+    CHANGE_DIRECT_BILL_STATUS,
+    GET_DIRECT_BILL_RECORD,
+    LIST_DUE_PARTNERS,
+    START_PARTNER_REASSESSMENTS,
+    DuePage,
+    DuePageRequest,
+    RecordLookup,
+    StartBatch,
+    StartBatchResult,
+    StatusChange,
+    StatusChanged,
+)
+from domain.direct_bill import DirectBillRecord
+from domain.reassessment import DuePartner, ReassessmentRequest
 from domain.reassessment_rules import due_kind
 
 log = structlog.get_logger(__name__)
@@ -24,72 +36,11 @@ log = structlog.get_logger(__name__)
 _SWEEP_MEMO = "sweep_workflow_id"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class DuePageRequest(_Model):
-    month: date
-    after: tuple[str, str] | None
-    limit: int
-
-
-class DuePage(_Model):
-    partners: tuple[DuePartner, ...]
-    next_after: tuple[str, str] | None
-    """None when this was the last page."""
-
-
-class RecordLookup(_Model):
-    pga_id: str
-    region: str
-
-
-class StartBatch(_Model):
-    sweep_workflow_id: str
-    month: date
-    partners: tuple[DuePartner, ...]
-
-
-class StartBatchResult(_Model):
-    started: tuple[str, ...]
-    """Workflow ids this sweep started (now or in an earlier attempt of this activity)."""
-    already_done: tuple[str, ...]
-    """The partner's re-assessment for the year was started by another sweep: not again."""
-    errors: tuple[str, ...]
-
-
-class StatusChange(_Model):
-    pga_id: str
-    region: str
-    status: DirectBillRegistryStatus
-    reason: str | None = None
-    next_reassessment_due: date | None = None
-    renewed_plan: SupportPlan | None = None
-
-
-class StatusChanged(_Model):
-    pga_id: str
-    region: str
-    status: DirectBillRegistryStatus
-
-
-class ReassessmentPolicyRequest(_Model):
-    pipeline: str
-
-
 class ReassessmentActivities:
-    def __init__(self, registry: PartnerRegistry, policy: ReassessmentPolicy) -> None:
+    def __init__(self, registry: PartnerRegistry) -> None:
         self._registry = registry
-        self._policy = policy
 
-    @activity.defn(name="load_reassessment_policy")
-    async def load_reassessment_policy(
-        self, request: ReassessmentPolicyRequest
-    ) -> ReassessmentPolicy:
-        return self._policy
-
-    @activity.defn(name="list_due_partners")
+    @activity.defn(name=LIST_DUE_PARTNERS.name)
     async def list_due_partners(self, request: DuePageRequest) -> DuePage:
         records = await self._registry.list_direct_bill_due(
             request.month.month, request.after, request.limit
@@ -110,7 +61,7 @@ class ReassessmentActivities:
         last = records[-1] if len(records) == request.limit else None
         return DuePage(partners=partners, next_after=(last.pga_id, last.region) if last else None)
 
-    @activity.defn(name="start_partner_reassessments")
+    @activity.defn(name=START_PARTNER_REASSESSMENTS.name)
     async def start_partner_reassessments(self, batch: StartBatch) -> StartBatchResult:
         """Start one re-assessment per partner under its yearly business id. A partner whose id
         exists is not re-assessed again; one partner's failure never stops the others."""
@@ -119,7 +70,7 @@ class ReassessmentActivities:
         already_done: list[str] = []
         errors: list[str] = []
         for partner in batch.partners:
-            workflow_id = contract.reassessment_id(
+            workflow_id = names.reassessment_id(
                 partner.pga_id,
                 partner.region,
                 batch.month.year,
@@ -127,7 +78,7 @@ class ReassessmentActivities:
             )
             try:
                 await client.start_workflow(
-                    contract.PARTNER_REASSESSMENT,
+                    names.PARTNER_REASSESSMENT,
                     ReassessmentRequest(
                         pga_id=partner.pga_id,
                         region=partner.region,
@@ -168,14 +119,14 @@ class ReassessmentActivities:
             return bool(starter == sweep_workflow_id)
         return False
 
-    @activity.defn(name="get_direct_bill_record")
+    @activity.defn(name=GET_DIRECT_BILL_RECORD.name)
     async def get_record(self, lookup: RecordLookup) -> DirectBillRecord:
         record = await self._registry.get_direct_bill(lookup.pga_id, lookup.region)
         if record is None:
             raise _missing(lookup.pga_id, lookup.region)
         return record
 
-    @activity.defn(name="change_direct_bill_status")
+    @activity.defn(name=CHANGE_DIRECT_BILL_STATUS.name)
     async def change_status(self, change: StatusChange) -> StatusChanged:
         """Move a direct-bill record to a new status (idempotent: the same change twice is one)."""
         record = await self._registry.get_direct_bill(change.pga_id, change.region)

@@ -13,28 +13,44 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.registry import PolicyRequest
-from adapters.partner_center import MpnProfile, PartnerCenter, RelationshipType
-from adapters.partner_center.http import PartnerCenterRequestFailed
+from adapters.partner_center import PartnerCenter, PartnerCenterRequestFailed
 from adapters.registry import PartnerRegistry
-from app.temporal_errors import to_application_error
+from contract.activities.relationships import (
+    CUSTOMER_INVITATION_FACTS,
+    CUSTOMER_INVITATION_LINK,
+    FIND_PARTNERSHIP_IN_PARTNER_CENTER,
+    GET_CUSTOMER_AGREEMENT,
+    GET_PARTNERSHIP,
+    PARTNERSHIP_FACTS,
+    RECORD_RESELLER_SUSPENSION,
+    SAVE_CUSTOMER_AGREEMENT,
+    SAVE_CUSTOMER_RELATIONSHIP,
+    SAVE_PARTNERSHIP,
+    CustomerAgreementLookup,
+    CustomerLookup,
+    InvitationFacts,
+    InvitationFactsRequest,
+    InvitationLink,
+    InvitationLinkRequest,
+    PartnershipFacts,
+    PartnershipListing,
+    PartnershipLookupResult,
+    PartnershipParties,
+    Saved,
+    SuspensionRecorded,
+)
+from contract.errors import to_application_error
 from domain.errors import BusinessRuleViolation
+from domain.partner_center import RelationshipType
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
-    InvitationKind,
     PartnershipRecord,
-    RelationshipPolicy,
     ResellerSuspensionRecord,
 )
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 @contextlib.contextmanager
@@ -50,91 +66,12 @@ def partner_center_answers() -> Iterator[None]:
         ) from err
 
 
-class PartnershipParties(_Message):
-    provider_partner_id: str
-    reseller_partner_id: str
-
-
-class PartnershipFacts(_Message):
-    """What the partnership pre-checks need (REL-01, REG-01)."""
-
-    provider: MpnProfile
-    reseller: MpnProfile
-    reseller_status: str | None
-
-
-class PartnershipListing(_Message):
-    """Whether Partner Center lists the reseller among the provider's resellers (REL-04)."""
-
-    listed: bool
-    state: str | None = None
-
-
-class PartnershipLookupResult(_Message):
-    record: PartnershipRecord | None
-
-
-class Saved(_Message):
-    key: str
-
-
-class SuspensionRecorded(_Message):
-    reseller_partner_id: str
-    in_force: bool
-    customers_gdap_revoked: int
-    """POR-04: how many of the reseller's customers are marked as having lost delegated admin."""
-
-
-class InvitationFactsRequest(_Message):
-    kind: InvitationKind
-    reseller_partner_id: str
-    provider_partner_id: str | None
-    customer_tenant_id: str
-    customer_partner_id: str | None
-
-
-class InvitationFacts(_Message):
-    """What the customer-invitation pre-checks need (CUS-02, REG-01, SELF-01..03)."""
-
-    reseller: MpnProfile
-    reseller_status: str | None
-    provider: MpnProfile | None
-    partnership_status: str | None
-    csp_tenant_owner: str | None
-    customer_partnership_with_provider: str | None
-
-
-class InvitationLinkRequest(_Message):
-    reseller_partner_id: str
-    provider_partner_id: str | None
-
-
-class InvitationLink(_Message):
-    url: str
-
-
-class CustomerLookup(_Message):
-    customer_tenant_id: str
-
-
-class CustomerAgreementLookup(_Message):
-    record: CustomerAgreementRecord | None
-
-
 class RelationshipActivities:
-    def __init__(
-        self, partner_center: PartnerCenter, registry: PartnerRegistry, policy: RelationshipPolicy
-    ) -> None:
+    def __init__(self, partner_center: PartnerCenter, registry: PartnerRegistry) -> None:
         self._pc = partner_center
         self._registry = registry
-        self._policy = policy
 
-    @activity.defn(name="load_relationship_policy")
-    async def load_relationship_policy(self, request: PolicyRequest) -> RelationshipPolicy:
-        """The timers and date gate in force, read once per pipeline for deterministic replays."""
-        return self._policy
-
-    @activity.defn(name="partnership_facts")
+    @activity.defn(name=PARTNERSHIP_FACTS.name)
     async def partnership_facts(self, parties: PartnershipParties) -> PartnershipFacts:
         with partner_center_answers():
             provider = await self._pc.get_mpn_profile(parties.provider_partner_id)
@@ -146,7 +83,7 @@ class RelationshipActivities:
             reseller_status=record.status.value if record else None,
         )
 
-    @activity.defn(name="find_partnership_in_partner_center")
+    @activity.defn(name=FIND_PARTNERSHIP_IN_PARTNER_CENTER.name)
     async def find_partnership_in_partner_center(
         self, parties: PartnershipParties
     ) -> PartnershipListing:
@@ -160,7 +97,7 @@ class RelationshipActivities:
                 return PartnershipListing(listed=relationship.is_active, state=relationship.state)
         return PartnershipListing(listed=False)
 
-    @activity.defn(name="get_partnership")
+    @activity.defn(name=GET_PARTNERSHIP.name)
     async def get_partnership(self, parties: PartnershipParties) -> PartnershipLookupResult:
         return PartnershipLookupResult(
             record=await self._registry.get_partnership(
@@ -168,12 +105,12 @@ class RelationshipActivities:
             )
         )
 
-    @activity.defn(name="save_partnership")
+    @activity.defn(name=SAVE_PARTNERSHIP.name)
     async def save_partnership(self, record: PartnershipRecord) -> Saved:
         await self._registry.save_partnership(record)
         return Saved(key=f"{record.provider_partner_id}/{record.reseller_partner_id}")
 
-    @activity.defn(name="record_reseller_suspension")
+    @activity.defn(name=RECORD_RESELLER_SUSPENSION.name)
     async def record_reseller_suspension(
         self, record: ResellerSuspensionRecord
     ) -> SuspensionRecorded:
@@ -193,7 +130,7 @@ class RelationshipActivities:
             customers_gdap_revoked=revoked,
         )
 
-    @activity.defn(name="customer_invitation_facts")
+    @activity.defn(name=CUSTOMER_INVITATION_FACTS.name)
     async def customer_invitation_facts(self, request: InvitationFactsRequest) -> InvitationFacts:
         with partner_center_answers():
             reseller = await self._pc.get_mpn_profile(request.reseller_partner_id)
@@ -228,7 +165,7 @@ class RelationshipActivities:
             ),
         )
 
-    @activity.defn(name="customer_invitation_link")
+    @activity.defn(name=CUSTOMER_INVITATION_LINK.name)
     async def customer_invitation_link(self, request: InvitationLinkRequest) -> InvitationLink:
         """CUS-02: Partner Center's personalised link, kept exactly as answered."""
         with partner_center_answers():
@@ -237,18 +174,18 @@ class RelationshipActivities:
             )
         return InvitationLink(url=url)
 
-    @activity.defn(name="save_customer_relationship")
+    @activity.defn(name=SAVE_CUSTOMER_RELATIONSHIP.name)
     async def save_customer_relationship(self, record: CustomerRelationshipRecord) -> Saved:
         await self._registry.save_customer_relationship(record)
         return Saved(key=f"{record.reseller_partner_id}/{record.customer_tenant_id}")
 
-    @activity.defn(name="get_customer_agreement")
+    @activity.defn(name=GET_CUSTOMER_AGREEMENT.name)
     async def get_customer_agreement(self, request: CustomerLookup) -> CustomerAgreementLookup:
         return CustomerAgreementLookup(
             record=await self._registry.get_customer_agreement(request.customer_tenant_id)
         )
 
-    @activity.defn(name="save_customer_agreement")
+    @activity.defn(name=SAVE_CUSTOMER_AGREEMENT.name)
     async def save_customer_agreement(self, record: CustomerAgreementRecord) -> Saved:
         """CUS-04: the attested MCA acceptance, one per customer (a later one replaces it)."""
         await self._registry.save_customer_agreement(record)

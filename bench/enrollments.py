@@ -16,18 +16,18 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.mail.smtp_sink import verification_links
-from app import contract
 from bench.harness import SKELETON_QUEUE, Mailbox
 from bench.skeletons import SKELETON_ENROLLMENT, SkeletonResult, SkeletonStatus
+from contract import names
+from domain.email_verification import VerifyEmail
+from domain.messages import Acknowledgement
 from domain.reseller_enrollment import (
-    Acknowledgement,
     EnrollmentResult,
     EnrollmentStage,
     EnrollmentStatus,
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
-from workflows.email_verification import VerifyEmail
 
 _TENANTS = uuid.UUID("0f6c1a52-3d4e-4b7a-9c2d-8e1f0a2b3c4d")
 GLOBAL_ADMIN = "admin@bench.onmicrosoft.com"
@@ -113,10 +113,10 @@ def skeleton_id(partner: Partner) -> str:
 
 async def start_real(client: Client, partner: Partner) -> WorkflowHandle[Any, EnrollmentResult]:
     return await client.start_workflow(
-        contract.RESELLER_ENROLLMENT,
+        names.RESELLER_ENROLLMENT,
         partner.application(),
-        id=contract.reseller_enrollment_id(partner.partner_id),
-        task_queue=contract.TASK_QUEUE,
+        id=names.reseller_enrollment_id(partner.partner_id),
+        task_queue=names.TASK_QUEUE,
         result_type=EnrollmentResult,
     )
 
@@ -126,10 +126,10 @@ async def verify_real(client: Client, sink: Mailbox, partner: Partner) -> None:
     message = await sink.next_for(partner.contact)
     [link] = verification_links(message)
     token = parse_qs(urlparse(link).query)["token"][0]
-    workflow_id = contract.reseller_enrollment_id(partner.partner_id)
-    child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
+    workflow_id = names.reseller_enrollment_id(partner.partner_id)
+    child = client.get_workflow_handle(names.email_verification_id(workflow_id))
     await child.execute_update(
-        contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+        names.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
     )
 
 
@@ -149,8 +149,8 @@ async def wait_under_review(sink: Mailbox, partner: Partner) -> None:
 async def review_real(client: Client, sink: Mailbox, partner: Partner) -> None:
     """The review backend decides once the pipeline says (by email) it is under review."""
     await wait_under_review(sink, partner)
-    handle = client.get_workflow_handle(contract.reseller_enrollment_id(partner.partner_id))
-    await handle.execute_update(contract.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
+    handle = client.get_workflow_handle(names.reseller_enrollment_id(partner.partner_id))
+    await handle.execute_update(names.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
 
 
 async def drive_real(client: Client, sink: Mailbox, partner: Partner) -> None:
@@ -164,10 +164,8 @@ async def drive_real(client: Client, sink: Mailbox, partner: Partner) -> None:
 
 
 async def real_stage(client: Client, partner: Partner) -> EnrollmentStage:
-    handle = client.get_workflow_handle(contract.reseller_enrollment_id(partner.partner_id))
-    status: EnrollmentStatus = await handle.query(
-        contract.QUERY_STATUS, result_type=EnrollmentStatus
-    )
+    handle = client.get_workflow_handle(names.reseller_enrollment_id(partner.partner_id))
+    status: EnrollmentStatus = await handle.query(names.QUERY_STATUS, result_type=EnrollmentStatus)
     return status.stage
 
 
@@ -186,13 +184,13 @@ async def start_skeleton(client: Client, partner: Partner) -> WorkflowHandle[Any
 
 async def verify_skeleton(client: Client, partner: Partner) -> int:
     """`verify_email` on the skeleton's child once it exists; returns how many tries it took."""
-    child = client.get_workflow_handle(contract.email_verification_id(skeleton_id(partner)))
+    child = client.get_workflow_handle(names.email_verification_id(skeleton_id(partner)))
     delay, tries = 0.05, 0
     while True:
         tries += 1
         try:
             await child.execute_update(
-                contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token="-"), result_type=Acknowledgement
+                names.UPDATE_VERIFY_EMAIL, VerifyEmail(token="-"), result_type=Acknowledgement
             )
             return tries
         except RPCError as err:
@@ -204,7 +202,7 @@ async def verify_skeleton(client: Client, partner: Partner) -> int:
 
 async def review_skeleton(client: Client, partner: Partner) -> None:
     handle = client.get_workflow_handle(skeleton_id(partner))
-    await handle.execute_update(contract.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
+    await handle.execute_update(names.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
 
 
 async def drive_skeleton(client: Client, partner: Partner) -> int:
@@ -217,5 +215,5 @@ async def drive_skeleton(client: Client, partner: Partner) -> int:
 
 async def skeleton_stage(client: Client, partner: Partner) -> str:
     handle = client.get_workflow_handle(skeleton_id(partner))
-    status: SkeletonStatus = await handle.query(contract.QUERY_STATUS, result_type=SkeletonStatus)
+    status: SkeletonStatus = await handle.query(names.QUERY_STATUS, result_type=SkeletonStatus)
     return status.stage

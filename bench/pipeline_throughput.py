@@ -26,7 +26,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/pipeline_throughput.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.logging import configure_logging
 from bench.enrollments import Partner, Partners, drive_real, drive_skeleton
 from bench.harness import (
     SKELETON_QUEUE,
@@ -43,6 +42,7 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from runtime.logging import configure_logging
 
 UPDATES_PER_PIPELINE = 2  # verify_email, decide_review
 

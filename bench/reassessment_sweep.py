@@ -35,11 +35,8 @@ if __package__ in (None, ""):  # `python bench/reassessment_sweep.py`
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.registry import DirectBillRegistryStatus
 from adapters.registry.schema import direct_bill_partners
 from adapters.registry.sql import SqlPartnerRegistry
-from app import contract
-from app.logging import configure_logging
 from bench.harness import (
     BASELINE_QUEUE,
     SKELETON_QUEUE,
@@ -58,7 +55,10 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import SweepRequest, SweepSummary
+from runtime.logging import configure_logging
 
 MONTH = 3
 """The sweep month (March); the year changes per sweep."""
@@ -67,7 +67,7 @@ WARMUP_PARTNERS = 50
 """Extra partners due in WARMUP_MONTH only (10 with --quick): each kind of sweep runs once over
 them first."""
 KINDS = {
-    "production": contract.TASK_QUEUE,
+    "production": names.TASK_QUEUE,
     "baseline": BASELINE_QUEUE,
     "skeleton": SKELETON_QUEUE,
 }
@@ -92,7 +92,7 @@ def _row(pga: str, renewal: int, anniversary: int) -> dict[str, Any]:
         "pga_id": pga,
         "region": "JP",
         "status": DirectBillRegistryStatus.ACTIVE.value,
-        "workflow_id": contract.direct_bill_id(pga, "JP"),
+        "workflow_id": names.direct_bill_id(pga, "JP"),
         "pla_id": f"{pga[:-1]}9",
         "legal_name": f"Partner {pga} K.K.",
         "contact_name": "Taro Suzuki",
@@ -174,7 +174,7 @@ async def sweep(server: Server, kind: str, month: date, worker_pid: int) -> Swee
     worker_cpu, server_cpu = cpu_seconds(worker_pid), cpu_seconds(server.pid)
     started = time.perf_counter()
     handle = await server.client.start_workflow(
-        contract.REASSESSMENT_SWEEP,
+        names.REASSESSMENT_SWEEP,
         SweepRequest(month=month),
         id=workflow_id,
         task_queue=KINDS[kind],

@@ -16,14 +16,11 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from app import contract
+    from contract import names
+    from domain.email_verification import EmailVerificationRequest, VerifyEmail
+    from domain.messages import Acknowledgement
     from domain.reassessment import ReassessmentOutcome, ReassessmentRequest
-    from domain.reseller_enrollment import (
-        Acknowledgement,
-        ResellerEnrollmentApplication,
-        ReviewDecision,
-    )
-    from workflows.email_verification import EmailVerificationRequest, VerifyEmail
+    from domain.reseller_enrollment import ResellerEnrollmentApplication, ReviewDecision
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
 SKELETON_EMAIL_VERIFICATION = "BenchSkeletonEmailVerification"
@@ -57,7 +54,7 @@ async def _noop(step: str) -> None:
 
 def _enter(stage: str) -> None:
     workflow.upsert_search_attributes(
-        [contract.SA_STAGE.value_set(stage), contract.SA_NEXT_DEADLINE.value_unset()]
+        [names.SA_STAGE.value_set(stage), names.SA_NEXT_DEADLINE.value_unset()]
     )
     workflow.set_current_details(f"**{stage}**")
 
@@ -77,11 +74,11 @@ def _outcome(request: ReassessmentRequest) -> ReassessmentOutcome:
 async def _report(request: ReassessmentRequest, outcome: ReassessmentOutcome) -> None:
     assert request.sweep_workflow_id is not None
     await workflow.get_external_workflow_handle(request.sweep_workflow_id).signal(
-        contract.SIGNAL_REASSESSMENT_OUTCOME, outcome
+        names.SIGNAL_REASSESSMENT_OUTCOME, outcome
     )
 
 
-@workflow.defn(name=contract.PARTNER_REASSESSMENT)
+@workflow.defn(name=names.PARTNER_REASSESSMENT)
 class TrivialPartnerReassessment:
     """The sweep benchmark's baseline: report "passed" to the sweep, nothing else."""
 
@@ -92,7 +89,7 @@ class TrivialPartnerReassessment:
         return outcome
 
 
-@workflow.defn(name=contract.PARTNER_REASSESSMENT)
+@workflow.defn(name=names.PARTNER_REASSESSMENT)
 class SkeletonPartnerReassessment:
     """The shape of a passing security-only `PartnerReassessment`: 5 activities, 4 upserts, one
     signal to the sweep."""
@@ -101,8 +98,8 @@ class SkeletonPartnerReassessment:
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
             ]
         )
         await _noop("load_reassessment_policy")
@@ -111,7 +108,7 @@ class SkeletonPartnerReassessment:
         await _noop("check_security")
         await _noop("change_direct_bill_status")
         _enter("reassessment_passed")
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("passed")])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
         await _noop("send_email")
         outcome = _outcome(request)
         await _report(request, outcome)
@@ -145,7 +142,7 @@ class SkeletonEmailVerification:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SkeletonStatus(stage="verified" if self._verified else "expired")
 
-    @workflow.update(name=contract.UPDATE_VERIFY_EMAIL)
+    @workflow.update(name=names.UPDATE_VERIFY_EMAIL)
     async def verify_email(self, request: VerifyEmail) -> Acknowledgement:
         await workflow.wait_condition(lambda: self._sent)
         self._verified = True
@@ -170,8 +167,8 @@ class SkeletonEnrollment:
     async def run(self, application: ResellerEnrollmentApplication) -> SkeletonResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(application.partner_id),
-                contract.SA_REGION.value_set(application.address.country),
+                names.SA_PARTNER_ID.value_set(application.partner_id),
+                names.SA_REGION.value_set(application.address.country),
             ]
         )
         self._go("prechecks")
@@ -179,9 +176,7 @@ class SkeletonEnrollment:
         await _noop("get_reseller_record")
         await _noop("verify_partner_id")
         await _noop("check_tenant_admin")
-        workflow.upsert_search_attributes(
-            [contract.SA_REGION.value_set(application.address.country)]
-        )
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(application.address.country)])
         await _noop("save_reseller_record")
         self._go("email_verification")
         contact = application.primary_contact
@@ -194,7 +189,7 @@ class SkeletonEnrollment:
                 legal_name=application.legal_name,
                 deadline=workflow.now() + _WAIT,
             ),
-            id=contract.email_verification_id(workflow.info().workflow_id),
+            id=names.email_verification_id(workflow.info().workflow_id),
         )
         self._go("review")
         await _noop("send_email")
@@ -206,7 +201,7 @@ class SkeletonEnrollment:
         self._go("mpa_signature")
         await _noop("check_agreement_status")
         self._go("active")
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("active")])
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("active")])
         await _noop("save_reseller_record")
         await _noop("send_email")
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -216,7 +211,7 @@ class SkeletonEnrollment:
         self._stage = stage
         _enter(stage)
 
-    @workflow.update(name=contract.UPDATE_DECIDE_REVIEW)
+    @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     async def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
         await workflow.wait_condition(lambda: self._stage == "review")
         self._decision = decision
@@ -227,6 +222,6 @@ class SkeletonEnrollment:
         if self._decision is not None:
             raise ValueError("already decided")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> SkeletonStatus:
         return SkeletonStatus(stage=self._stage)

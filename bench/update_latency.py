@@ -28,8 +28,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/update_latency.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import contract
-from app.logging import configure_logging
 from bench.enrollments import (
     APPROVE,
     Partner,
@@ -56,7 +54,9 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
-from domain.reseller_enrollment import Acknowledgement
+from contract import names
+from domain.messages import Acknowledgement
+from runtime.logging import configure_logging
 
 
 async def prepare_real(
@@ -94,8 +94,8 @@ async def prepare_skeletons(server: Server, partners: Partners, count: int) -> l
 
 
 async def decide_real(server: Server, partner: Partner) -> None:
-    handle = server.client.get_workflow_handle(contract.reseller_enrollment_id(partner.partner_id))
-    await handle.execute_update(contract.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
+    handle = server.client.get_workflow_handle(names.reseller_enrollment_id(partner.partner_id))
+    await handle.execute_update(names.UPDATE_DECIDE_REVIEW, APPROVE, result_type=Acknowledgement)
 
 
 async def segment(

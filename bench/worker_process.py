@@ -19,22 +19,24 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.policies import PolicyActivities
 from activities.reassessment import ReassessmentActivities
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
-from app.log_context import LogContextInterceptor
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.settings import Settings
-from app.temporal_client import DATA_CONVERTER
 from bench import skeletons
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
+from runtime.log_context import LogContextInterceptor
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.settings import Settings
+from runtime.temporal_client import DATA_CONVERTER
 from worker import (
     WORKFLOW_FAILURE_EXCEPTION_TYPES,
     Dependencies,
     build_worker,
     mailer_from_settings,
+    policies_from_settings,
     workflow_runner,
 )
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
@@ -60,7 +62,8 @@ def _settings(config: dict[str, Any]) -> Settings:
 def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Settings) -> Worker:
     """The sweep (production code) with a bench `PartnerReassessment`, and the skeletons; the
     worker options are those of `build_worker`."""
-    sweep = ReassessmentActivities(deps.registry, settings.reassessment_policy())
+    sweep = ReassessmentActivities(deps.registry)
+    policies = PolicyActivities(policies_from_settings(settings))
     per_partner = (
         skeletons.TrivialPartnerReassessment
         if queue == BASELINE_QUEUE
@@ -76,7 +79,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
             skeletons.SkeletonEmailVerification,
         ],
         activities=[
-            sweep.load_reassessment_policy,
+            policies.load_reassessment_policy,
             sweep.list_due_partners,
             sweep.start_partner_reassessments,
             skeletons.noop,

@@ -11,14 +11,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import EmailStr, Field
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from domain.messages import ApproveOrReject, Message
 
 
 class PartnerRole(StrEnum):
@@ -33,7 +30,7 @@ class SupportPlanKind(StrEnum):
     PREMIER = "premier_support_for_partners"
 
 
-class SupportPlan(_Model):
+class SupportPlan(Message):
     """A premium support plan (DB-09): Advanced or Premier Support for Partners."""
 
     kind: SupportPlanKind
@@ -41,7 +38,7 @@ class SupportPlan(_Model):
     renewal_date: date
 
 
-class DirectBillApplication(_Model):
+class DirectBillApplication(Message):
     pga_id: PartnerId = Field(description="The partner global account (PGA) applying.")
     region: CountryCode = Field(description="The country/region the direct-bill tenant sells in.")
     pla_id: PartnerId = Field(description="The PLA of the selling location (DB-02).")
@@ -86,49 +83,39 @@ class DirectBillStage(StrEnum):
         }
 
 
-class MicrosoftDecision(_Model):
+class MicrosoftDecision(ApproveOrReject):
     """A decision Microsoft's teams report: initial requirements, application, credit."""
 
-    decision: Literal["approve", "reject"]
-    reason: str | None = Field(default=None, max_length=2000)
-    decided_by: NonEmptyText
 
-    @model_validator(mode="after")
-    def _reason_for_rejection(self) -> MicrosoftDecision:
-        if self.decision == "reject" and not (self.reason and self.reason.strip()):
-            raise ValueError("a rejection must carry a reason for the applicant")
-        return self
-
-
-class InformationRequest(_Model):
+class InformationRequest(Message):
     """DB-08: Microsoft asks the applicant for more information; the pipeline pauses."""
 
     question: NonEmptyText
     requested_by: NonEmptyText
 
 
-class InformationAnswer(_Model):
+class InformationAnswer(Message):
     answer: NonEmptyText
     answered_by: NonEmptyText
 
 
-class EnrollmentForm(_Model):
+class EnrollmentForm(Message):
     """DB-09: the enrollment form submitted in Partner Center after approval."""
 
     submission_id: NonEmptyText
     submitted_by: NonEmptyText
 
 
-class SupportPlanPurchase(_Model):
+class SupportPlanPurchase(Message):
     plan: SupportPlan
     reported_by: NonEmptyText
 
 
-class MpaAcceptance(_Model):
+class MpaAcceptance(Message):
     accepted_by: NonEmptyText
 
 
-class EligibilityCheck(_Model):
+class EligibilityCheck(Message):
     """One eligibility requirement's result, kept for the operator (DB-01..05)."""
 
     rule: str
@@ -142,7 +129,7 @@ class EligibilityCheck(_Model):
     """The date the figure counts from (tenure: the IR authorisation)."""
 
 
-class DirectBillPolicy(_Model):
+class DirectBillPolicy(Message):
     """Operator settings for the direct-bill pipeline (DOMAIN.md open points; DB-06, DB-07)."""
 
     window_closures: tuple[tuple[datetime, datetime], ...] = ()
@@ -160,7 +147,7 @@ class DirectBillPolicy(_Model):
     operations_email: EmailStr = "csp-operations@example.com"
 
 
-class DirectBillStatus(_Model):
+class DirectBillStatus(Message):
     workflow_id: str
     pga_id: str
     region: str
@@ -177,7 +164,7 @@ class DirectBillStatus(_Model):
     cooldown_until: datetime | None = None
 
 
-class DirectBillResult(_Model):
+class DirectBillResult(Message):
     pga_id: str
     region: str
     outcome: DirectBillStage
@@ -186,7 +173,7 @@ class DirectBillResult(_Model):
     cooldown_until: datetime | None = None
 
 
-class RevenueLine(_Model):
+class RevenueLine(Message):
     """One CSP tenant's trailing-twelve-month transaction revenue (DB-03)."""
 
     tenant_id: str
@@ -194,10 +181,85 @@ class RevenueLine(_Model):
     perpetual_software_usd: Decimal = Field(ge=0)
 
 
-class SecurityRequirements(_Model):
+class SecurityRequirements(Message):
     """The Partner Center security score requirements (DB-04), as Graph reports them."""
 
     admins_required_not_using_mfa_count: int = Field(ge=0)
     security_contact_provided: bool
     security_alerts_promptly_resolved: bool
     average_response_time_in_hours: float | None = None
+
+
+class DirectBillRegistryStatus(StrEnum):
+    APPLYING = "applying"
+    ACTIVE = "active"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    TRANSITIONING = "transitioning"
+    INDIRECT_RESELLER = "indirect_reseller"
+
+
+class DirectBillRecord(Message):
+    """A PGA's direct-bill standing in one region (DB-10: regions are separate)."""
+
+    pga_id: str
+    region: str
+    status: DirectBillRegistryStatus
+    workflow_id: str
+    pla_id: str
+    legal_name: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    status_reason: str | None = None
+    support_plan_kind: str | None = None
+    support_plan_contract_id: str | None = None
+    support_plan_renewal_date: date | None = None
+    renewal_month: int | None = None
+    """Month (1-12) of the support-plan renewal: the annual re-assessment month (RA-01)."""
+    onboarding_anniversary_month: int | None = None
+    """Month (1-12) of the original CSP onboarding: the security re-validation month (DB-04)."""
+    activated_at: datetime | None = None
+    next_reassessment_due: date | None = None
+    updated_at: datetime
+
+
+class Cooldown(Message):
+    """RA-03: the PGA may not apply for direct bill before `until`."""
+
+    pga_id: str
+    until: datetime
+    reason: str
+    started_at: datetime
+
+
+class LocationMembership(Message):
+    membership_active: bool
+    pla_country: str | None
+    """Country of the PLA, or None when the PLA does not belong to the PGA."""
+    ir_authorized_at: datetime | None
+    """When the location became an authorised indirect reseller, if known to the program."""
+
+
+class Activation(Message):
+    tenant_id: str
+    activated_at: datetime
+
+
+class CreditReviewRequest(Message):
+    pga_id: str
+    region: str
+    deadline: datetime
+
+
+class CreditReviewResult(Message):
+    outcome: Literal["approved", "rejected", "expired"]
+    reason: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class CreditReviewStatus(Message):
+    decided: bool
+    deadline: datetime

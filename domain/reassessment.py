@@ -6,15 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.identifiers import NonEmptyText
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from domain.messages import Message
 
 
 class DueKind(StrEnum):
@@ -34,7 +31,7 @@ class DueKind(StrEnum):
         return self is not DueKind.RENEWAL
 
 
-class DuePartner(_Model):
+class DuePartner(Message):
     pga_id: str
     region: str
     pla_id: str
@@ -42,7 +39,7 @@ class DuePartner(_Model):
     legal_name: str | None = None
 
 
-class SweepRequest(_Model):
+class SweepRequest(Message):
     """The monthly sweep's input. `month` (first day) overrides the schedule's time for manual
     runs; the cursor and summary carry the sweep across continue-as-new."""
 
@@ -54,7 +51,7 @@ class SweepRequest(_Model):
     wait_until: datetime | None = None
 
 
-class SweepSummary(_Model):
+class SweepSummary(Message):
     month: date
     due: int = 0
     started: int = 0
@@ -66,7 +63,7 @@ class SweepSummary(_Model):
     unfinished: int = 0
 
 
-class ReassessmentRequest(_Model):
+class ReassessmentRequest(Message):
     pga_id: str
     region: str
     pla_id: str
@@ -75,7 +72,7 @@ class ReassessmentRequest(_Model):
     sweep_workflow_id: str | None = None
 
 
-class ReassessmentPolicy(_Model):
+class ReassessmentPolicy(Message):
     """Operator settings for the re-assessment (DOMAIN.md open points)."""
 
     weights: AssessmentWeights = AssessmentWeights()
@@ -88,7 +85,7 @@ class ReassessmentPolicy(_Model):
     operations_email: str = "csp-operations@example.com"
 
 
-class PlanRenewal(_Model):
+class PlanRenewal(Message):
     plan: SupportPlan
     reported_by: NonEmptyText
 
@@ -103,7 +100,7 @@ class ReassessmentStage(StrEnum):
     FAILED = "failed"
 
 
-class ReassessmentStatus(_Model):
+class ReassessmentStatus(Message):
     workflow_id: str
     pga_id: str
     region: str
@@ -116,7 +113,7 @@ class ReassessmentStatus(_Model):
     failures: tuple[str, ...] = ()
 
 
-class ReassessmentOutcome(_Model):
+class ReassessmentOutcome(Message):
     """What a partner's re-assessment reports to the sweep and returns."""
 
     workflow_id: str
@@ -129,14 +126,14 @@ class ReassessmentOutcome(_Model):
     cooldown_until: datetime | None = None
 
 
-class TransitionRequest(_Model):
+class TransitionRequest(Message):
     pga_id: str
     region: str
     pla_id: str
     reasons: tuple[str, ...] = Field(min_length=1)
 
 
-class TransitionResult(_Model):
+class TransitionResult(Message):
     pga_id: str
     region: str
     cooldown_until: datetime

@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -24,10 +22,7 @@ from pydantic import (
 )
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from domain.messages import Message, StageChange
 
 
 def _partner_center_link(value: str) -> str:
@@ -65,7 +60,7 @@ class AgentRole(StrEnum):
     HELPDESK_AGENT = "helpdesk_agent"
 
 
-class Requester(_Model):
+class Requester(Message):
     """The person acting, and their Partner Center role. Kept in workflow state, never in search
     attributes."""
 
@@ -73,26 +68,7 @@ class Requester(_Model):
     role: AgentRole
 
 
-class StageChange(_Model):
-    stage: str
-    at: datetime
-    note: str
-
-
-class Acknowledgement(_Model):
-    """The answer to an accepted update."""
-
-    accepted: bool = True
-    stage: str
-    message: str
-
-
-class Withdrawal(_Model):
-    reason: NonEmptyText
-    requested_by: NonEmptyText
-
-
-class RelationshipPolicy(_Model):
+class RelationshipPolicy(Message):
     """Operator defaults for the relationship pipelines (DOMAIN.md open points). Read from settings
     once per pipeline, so a change applies to new pipelines and never breaks a replay."""
 
@@ -182,7 +158,7 @@ _PARTNERSHIP_TERMINAL = {
 }
 
 
-class PartnershipResume(_Model):
+class PartnershipResume(Message):
     """State an established partnership carries across continue-as-new. Set by the workflow
     itself; leave it out when starting one."""
 
@@ -197,7 +173,7 @@ class PartnershipResume(_Model):
     history: tuple[StageChange, ...] = ()
 
 
-class PartnershipRequest(_Model):
+class PartnershipRequest(Message):
     """The provider's Admin agent asks an indirect reseller for a partnership (REL-01..04)."""
 
     provider_partner_id: PartnerId
@@ -225,14 +201,14 @@ class PartnershipRequest(_Model):
         return self
 
 
-class PartnershipAcceptance(_Model):
+class PartnershipAcceptance(Message):
     """REL-04: the reseller accepted through the link ("Authorize indirect provider")."""
 
     reported_by: NonEmptyText
     accepted_at: datetime | None = None
 
 
-class RemovalAttestations(_Model):
+class RemovalAttestations(Message):
     """END-02: every one must be true for a removal. No defaults: each is stated explicitly."""
 
     good_faith: bool
@@ -241,7 +217,7 @@ class RemovalAttestations(_Model):
     holds_microsoft_harmless: bool
 
 
-class PartnershipRemoval(_Model):
+class PartnershipRemoval(Message):
     """END-01/02: an Admin or Sales agent removes the partnership with the four attestations."""
 
     requested_by: Requester
@@ -249,7 +225,7 @@ class PartnershipRemoval(_Model):
     attestations: RemovalAttestations
 
 
-class TenantSuspensionReport(_Model):
+class TenantSuspensionReport(Message):
     """POR-04: the reseller's tenant was suspended (or reinstated)."""
 
     reported_by: NonEmptyText
@@ -257,7 +233,7 @@ class TenantSuspensionReport(_Model):
     at: datetime | None = None
 
 
-class PartnershipStatus(_Model):
+class PartnershipStatus(Message):
     workflow_id: str
     provider_partner_id: str
     reseller_partner_id: str
@@ -274,7 +250,7 @@ class PartnershipStatus(_Model):
     history: tuple[StageChange, ...] = ()
 
 
-class PartnershipResult(_Model):
+class PartnershipResult(Message):
     provider_partner_id: str
     reseller_partner_id: str
     outcome: PartnershipStage
@@ -282,7 +258,7 @@ class PartnershipResult(_Model):
     error_type: str | None = None
 
 
-class PartnershipRecord(_Model):
+class PartnershipRecord(Message):
     """A partnership as the registry knows it, keyed by provider + reseller."""
 
     provider_partner_id: str
@@ -298,7 +274,7 @@ class PartnershipRecord(_Model):
     updated_at: datetime
 
 
-class ResellerSuspensionRecord(_Model):
+class ResellerSuspensionRecord(Message):
     """POR-04: a suspension of the reseller's tenant, with its reinstatement once reported."""
 
     reseller_partner_id: str
@@ -363,7 +339,7 @@ _INVITATION_TERMINAL = {
 }
 
 
-class CustomerInvitationRequest(_Model):
+class CustomerInvitationRequest(Message):
     """A reseller (with its provider, for a joint invitation) invites a customer (CUS-02)."""
 
     kind: InvitationKind
@@ -397,7 +373,7 @@ class CustomerInvitationRequest(_Model):
         return self
 
 
-class CustomerAcceptance(_Model):
+class CustomerAcceptance(Message):
     """A webhook delivery: the customer accepted the reseller relationship (CUS-03)."""
 
     customer_tenant_id: TenantId
@@ -405,7 +381,7 @@ class CustomerAcceptance(_Model):
     reported_by: NonEmptyText = "partner-center-webhook"
 
 
-class CustomerAgreementAttestation(_Model):
+class CustomerAgreementAttestation(Message):
     """CUS-04: the customer accepted the Microsoft Customer Agreement; the partner attests it."""
 
     signer_name: NonEmptyText = Field(description="Who accepted the MCA for the customer.")
@@ -413,7 +389,7 @@ class CustomerAgreementAttestation(_Model):
     attested_by: NonEmptyText
 
 
-class CustomerInvitationStatus(_Model):
+class CustomerInvitationStatus(Message):
     workflow_id: str
     kind: InvitationKind
     reseller_partner_id: str
@@ -432,7 +408,7 @@ class CustomerInvitationStatus(_Model):
     history: tuple[StageChange, ...] = ()
 
 
-class CustomerInvitationResult(_Model):
+class CustomerInvitationResult(Message):
     reseller_partner_id: str
     customer_tenant_id: str
     outcome: CustomerInvitationStage
@@ -440,7 +416,7 @@ class CustomerInvitationResult(_Model):
     error_type: str | None = None
 
 
-class CustomerRelationshipRecord(_Model):
+class CustomerRelationshipRecord(Message):
     """A reseller's relationship with a customer, keyed by reseller + customer tenant."""
 
     reseller_partner_id: str
@@ -459,7 +435,7 @@ class CustomerRelationshipRecord(_Model):
     updated_at: datetime
 
 
-class CustomerAgreementRecord(_Model):
+class CustomerAgreementRecord(Message):
     """CUS-04: the customer's MCA acceptance as attested, keyed by the customer tenant."""
 
     customer_tenant_id: str
@@ -472,13 +448,13 @@ class CustomerAgreementRecord(_Model):
 # ---- subscription orders with a Partner of Record (POR-01..05, MPA-02, CUS-01, CUS-04) ---------
 
 
-class OrderLineItem(_Model):
+class OrderLineItem(Message):
     offer_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     quantity: int = Field(ge=1, le=100_000)
     friendly_name: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class SubscriptionOrderRequest(_Model):
+class SubscriptionOrderRequest(Message):
     """A provider's new CSP subscription order for a customer, naming its Partner of Record."""
 
     provider_partner_id: PartnerId
@@ -507,21 +483,21 @@ class OrderStage(StrEnum):
         return self in (OrderStage.PLACED, OrderStage.FAILED, OrderStage.WITHDRAWN)
 
 
-class PartnerOfRecordFix(_Model):
+class PartnerOfRecordFix(Message):
     """POR-03: an operator names a (new or the same, re-checked) Partner of Record."""
 
     partner_of_record: PartnerId
     fixed_by: Requester
 
 
-class PorFailure(_Model):
+class PorFailure(Message):
     """One failed Partner-of-Record condition: the rule id and what is wrong, with the figures."""
 
     condition: str
     problem: str
 
 
-class PorVerdict(_Model):
+class PorVerdict(Message):
     """The outcome of POR validation for one order at one instant (see `domain.por_rules`)."""
 
     partner_of_record: str | None
@@ -537,7 +513,7 @@ class PorVerdict(_Model):
         return not self.blocking
 
 
-class PartnerCenterPorValidation(_Model):
+class PartnerCenterPorValidation(Message):
     """`POST /v1/partners/validateresellers` for one PartnerID."""
 
     is_valid: bool
@@ -545,7 +521,7 @@ class PartnerCenterPorValidation(_Model):
     error_description: str | None = None
 
 
-class PorFacts(_Model):
+class PorFacts(Message):
     """What the POR rules need to know about a named Partner of Record (gathered by activities)."""
 
     partner_id: str
@@ -559,7 +535,7 @@ class PorFacts(_Model):
     partner_center: PartnerCenterPorValidation
 
 
-class OrderStatus(_Model):
+class OrderStatus(Message):
     workflow_id: str
     provider_partner_id: str
     order_ref: str
@@ -577,7 +553,7 @@ class OrderStatus(_Model):
     history: tuple[StageChange, ...] = ()
 
 
-class OrderResult(_Model):
+class OrderResult(Message):
     provider_partner_id: str
     order_ref: str
     outcome: OrderStage
@@ -588,7 +564,7 @@ class OrderResult(_Model):
     error_type: str | None = None
 
 
-class OrderRecord(_Model):
+class OrderRecord(Message):
     """An order as the registry knows it, keyed by provider + order reference."""
 
     provider_partner_id: str

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import EmailStr, Field, StringConstraints, model_validator
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
+from domain.messages import ApproveOrReject, Message, StageChange
 
 TenantDomainPrefix = Annotated[
     str,
@@ -22,11 +23,7 @@ PhoneNumber = Annotated[
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PostalAddress(_Model):
+class PostalAddress(Message):
     line1: NonEmptyText
     line2: str | None = None
     city: NonEmptyText
@@ -35,7 +32,7 @@ class PostalAddress(_Model):
     country: CountryCode
 
 
-class PrimaryContact(_Model):
+class PrimaryContact(Message):
     """ENR-05/06: the person who receives the verification email and every status email."""
 
     first_name: NonEmptyText
@@ -45,7 +42,7 @@ class PrimaryContact(_Model):
     is_employee: bool = Field(description="ENR-05: the primary contact must be an employee.")
 
 
-class SupportDetails(_Model):
+class SupportDetails(Message):
     """Customer-support contact details (ENR-01 short path, ENR-05)."""
 
     email: EmailStr
@@ -53,7 +50,7 @@ class SupportDetails(_Model):
     website: str | None = None
 
 
-class ResellerEnrollmentApplication(_Model):
+class ResellerEnrollmentApplication(Message):
     """One indirect-reseller enrollment (ENR-01..05).
 
     `tenant_id` names the organisation's existing Entra tenant; `new_tenant_domain` asks for one to
@@ -119,40 +116,17 @@ _TERMINAL = {
 }
 
 
-class ReviewDecision(_Model):
+class ReviewDecision(ApproveOrReject):
     """ENR-07: Microsoft's review decision, reported by a backend."""
 
-    decision: Literal["approve", "reject"]
-    reason: str | None = Field(default=None, max_length=2000)
-    decided_by: NonEmptyText
 
-    @model_validator(mode="after")
-    def _reason_for_rejection(self) -> ReviewDecision:
-        if self.decision == "reject" and not (self.reason and self.reason.strip()):
-            raise ValueError("a rejection must carry a reason for the primary contact")
-        return self
-
-
-class Withdrawal(_Model):
-    reason: NonEmptyText
-    requested_by: NonEmptyText
-
-
-class MpaSignatureReport(_Model):
+class MpaSignatureReport(Message):
     """A backend or operator reporting that the MPA was signed; the pipeline re-checks the API."""
 
     reported_by: NonEmptyText
 
 
-class Acknowledgement(_Model):
-    """The answer to an accepted update."""
-
-    accepted: bool = True
-    stage: str
-    message: str
-
-
-class EnrollmentPolicy(_Model):
+class EnrollmentPolicy(Message):
     """Operator defaults for the enrollment timers (DOMAIN.md: open points). Read from settings."""
 
     email_verification_window: timedelta = timedelta(days=30)
@@ -164,7 +138,7 @@ class EnrollmentPolicy(_Model):
     operations_email: EmailStr = "csp-operations@example.com"
 
 
-class EnrollmentStatus(_Model):
+class EnrollmentStatus(Message):
     """What the `status` query answers: the stage, what it waits for and until when."""
 
     workflow_id: str
@@ -178,13 +152,7 @@ class EnrollmentStatus(_Model):
     history: tuple[StageChange, ...] = ()
 
 
-class StageChange(_Model):
-    stage: EnrollmentStage
-    at: datetime
-    note: str
-
-
-class EnrollmentResult(_Model):
+class EnrollmentResult(Message):
     partner_id: str
     outcome: EnrollmentStage
     reason: str | None = None
@@ -192,3 +160,27 @@ class EnrollmentResult(_Model):
 
 
 EnrollmentStatus.model_rebuild()
+
+
+class ResellerStatus(StrEnum):
+    ENROLLING = "enrolling"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    ABANDONED = "abandoned"
+    WITHDRAWN = "withdrawn"
+
+
+class ResellerRecord(Message):
+    """An indirect reseller as the registry knows it (DOMAIN.md section 1)."""
+
+    partner_id: str
+    status: ResellerStatus
+    country: str
+    tenant_id: str | None = None
+    workflow_id: str
+    status_reason: str | None = None
+    ir_authorized_at: datetime | None = None
+    """When Microsoft approved the enrollment; direct-bill tenure (DB-01) counts from here."""
+    mpa_signed_at: datetime | None = None
+    active_since: datetime | None = None
+    updated_at: datetime

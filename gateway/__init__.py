@@ -1,1 +1,2 @@
-"""The HTTP gateway: the email-verification link (and, later, backend callbacks and the codec)."""
+"""The HTTP gateway: verification links, signed backend callbacks, the codec endpoint and the
+OpenAPI document; every HTTP concern (signatures, refusal statuses) lives here."""

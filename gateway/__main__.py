@@ -7,13 +7,13 @@ import signal
 
 import structlog
 
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.settings import Settings
-from app.temporal_client import connect
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
 from ops.tracing import configure_tracing, shutdown_tracing
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 
 log = structlog.get_logger(__name__)
 

@@ -5,8 +5,8 @@ GET must never consume a single-use token); the page's button POSTs the token, w
 `verify_email` update on the workflow named inside the signed token.
 
 `POST /callbacks/...`: signed backend decisions (gateway/callbacks.py), one route per entry of
-`app.callbacks.DECISIONS`. `POST /decode` and `/encode`: the payload codec for the Temporal UI and
-CLI (gateway/codec.py). `GET /openapi.json`: the document of all of these.
+`contract.pipelines.DECISIONS`. `POST /decode` and `/encode`: the payload codec for the Temporal UI
+and CLI (gateway/codec_endpoint.py). `GET /openapi.json`: the document of all of these.
 """
 
 from __future__ import annotations
@@ -29,27 +29,22 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from app import contract
-from app.callbacks import DECISIONS, Decision, SignatureCheck, parse_backend_secrets
-from app.settings import Settings
+from contract import names
+from contract.pipelines import DECISIONS, Decision
+from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.errors import BusinessRuleViolation
-from domain.reseller_enrollment import Acknowledgement
+from domain.messages import Acknowledgement
 from domain.verification_token import read_token
 from gateway.callbacks import CallbackConfig, callback_routes
-from gateway.codec import CodecConfig, codec_routes
+from gateway.codec_endpoint import CodecConfig, codec_routes
 from gateway.openapi import openapi_document
+from gateway.refusals import refusal_status
+from gateway.signatures import SignatureCheck, parse_backend_secrets
 from ops.gateway_metrics import GatewayMetricsMiddleware
 from ops.health import health_routes, temporal_readiness
-from workflows.email_verification import EmailVerificationStatus, VerifyEmail
+from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-_STATUS_BY_ERROR = {
-    "TokenInvalid": 400,
-    "TokenExpired": 410,
-    "TokenAlreadyUsed": 409,
-    "WrongStage": 409,
-}
 
 
 def _page(title: str, text: str, status: int = 200, form_token: str | None = None) -> HTMLResponse:
@@ -82,7 +77,7 @@ async def _closed_verification(request: Request, client: Client, workflow_id: st
     """The link's workflow no longer takes updates: say whether it was verified or lapsed."""
     try:
         state = await client.get_workflow_handle(workflow_id).query(
-            contract.QUERY_STATUS, result_type=EmailVerificationStatus
+            names.QUERY_STATUS, result_type=EmailVerificationStatus
         )
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
@@ -132,7 +127,7 @@ def create_app(
         try:
             claims = read_token(signing_secrets, token, now=datetime.now(UTC))
         except BusinessRuleViolation as err:
-            return _refusal(request, err.error_type, err.message, _STATUS_BY_ERROR[err.error_type])
+            return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
         return _page(
             "Confirm your email address",
             f"Press the button to confirm. The link works until {claims.expires_at.isoformat()}.",
@@ -147,16 +142,16 @@ def create_app(
         try:
             claims = read_token(signing_secrets, token, now=datetime.now(UTC))
         except BusinessRuleViolation as err:
-            return _refusal(request, err.error_type, err.message, _STATUS_BY_ERROR[err.error_type])
+            return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
         handle = client.get_workflow_handle(claims.workflow_id)
         try:
             ack = await handle.execute_update(
-                contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+                names.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
             )
         except WorkflowUpdateFailedError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in _STATUS_BY_ERROR:
-                return _refusal(request, cause.type, cause.message, _STATUS_BY_ERROR[cause.type])
+            if isinstance(cause, ApplicationError) and cause.type:
+                return _refusal(request, cause.type, cause.message, refusal_status(cause.type))
             raise
         except RPCError as err:
             if err.status is not RPCStatusCode.NOT_FOUND:

@@ -1,4 +1,4 @@
-"""Signed backend callbacks: one route per entry of `app.callbacks.DECISIONS`.
+"""Signed backend callbacks: one route per entry of `contract.pipelines.DECISIONS`.
 
 Each request is checked in this order, and nothing reaches a pipeline unless all pass: route and
 key (404), signature headers (400), backend and HMAC signature (401), freshness (401), backend
@@ -23,32 +23,38 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from app import contract
-from app.callbacks import (
+from contract.pipelines import Decision
+from gateway.refusals import (
     CallbackRejected,
-    Decision,
     MalformedJson,
     PayloadInvalid,
     PayloadTooLarge,
     PipelineBusy,
     PipelineClosed,
     PipelineNotFound,
-    SignatureCheck,
-    SignedDelivery,
     refusal_status,
 )
-from app.codec import validation_fields, validation_summary
+from gateway.signatures import SignatureCheck, SignedDelivery
+from runtime.decisions import (
+    DecisionRefused,
+    PipelineEnded,
+    PipelineMissing,
+    PipelineSilent,
+    send_decision,
+)
+from runtime.payload_codec import validation_fields, validation_summary
 
 log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+def callback_path(decision: Decision) -> str:
+    """The decision's route: `/callbacks/<pipeline>/<key>.../<decision>`."""
+    keys = "/".join(f"{{{k.name}}}" for k in decision.pipeline.keys)
+    return f"/callbacks/{decision.pipeline.name}/{keys}/{decision.name}"
 
 
 def error_response(error_type: str, message: str, status: int, **extra: Any) -> JSONResponse:
@@ -92,23 +98,6 @@ def _validated(decision: Decision, body: bytes) -> pydantic.BaseModel:
         raise PayloadInvalid(validation_summary(err), validation_fields(err)) from None
 
 
-async def _closed_or_missing(client: Client, decision: Decision, workflow_id: str) -> None:
-    """The update found no running workflow: say whether it ended or never existed."""
-    what = f"{decision.pipeline.name} pipeline {workflow_id}"
-    try:
-        described = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise PipelineNotFound(f"there is no {what}") from None
-        raise
-    if described.status is WorkflowExecutionStatus.RUNNING:
-        raise PipelineBusy(f"{what} is running but did not take the update; redeliver")
-    outcome = described.typed_search_attributes.get(contract.SA_OUTCOME)
-    status = described.status.name.lower() if described.status else "closed"
-    ended = f"{status}, outcome {outcome}" if outcome else status
-    raise PipelineClosed(f"{what} has ended ({ended}); nothing changed")
-
-
 def callback_routes(
     client: Client, config: CallbackConfig, decisions: Sequence[Decision]
 ) -> list[Route]:
@@ -127,41 +116,33 @@ def callback_routes(
             delivery = config.check.verify(request.headers, body, decision, config.clock())
             payload = _validated(decision, body)
             workflow_id = decision.pipeline.workflow_id(**keys)
-            handle = client.get_workflow_handle(workflow_id)
             try:
-                answer = await handle.execute_update(
-                    decision.update,
+                answer = await send_decision(
+                    client,
+                    decision,
+                    workflow_id,
                     payload,
-                    id=delivery.update_id,
-                    result_type=decision.result,
-                    rpc_timeout=config.update_timeout,
+                    update_id=delivery.update_id,
+                    answer_within=config.update_timeout,
                 )
-            except WorkflowUpdateFailedError as err:
-                cause = err.cause
-                if isinstance(cause, ApplicationError):
-                    status = refusal_status(cause.type)
-                    log.info(
-                        "callback_refused_by_pipeline",
-                        decision=decision.name,
-                        workflow_id=workflow_id,
-                        backend=delivery.backend,
-                        delivery_id=delivery.delivery_id,
-                        error_type=cause.type,
-                        status=status,
-                    )
-                    return error_response(cause.type or "UpdateRefused", cause.message, status)
-                raise
-            except WorkflowUpdateRPCTimeoutOrCancelledError:
-                raise PipelineBusy(
-                    f"{workflow_id} did not answer within "
-                    f"{int(config.update_timeout.total_seconds())} s; redeliver with the same "
-                    "X-Delivery-Id"
-                ) from None
-            except RPCError as err:
-                if err.status is not RPCStatusCode.NOT_FOUND:
-                    raise
-                await _closed_or_missing(client, decision, workflow_id)
-                raise
+            except DecisionRefused as refused:
+                status = refusal_status(refused.error_type)
+                log.info(
+                    "callback_refused_by_pipeline",
+                    decision=decision.name,
+                    workflow_id=workflow_id,
+                    backend=delivery.backend,
+                    delivery_id=delivery.delivery_id,
+                    error_type=refused.error_type,
+                    status=status,
+                )
+                return error_response(refused.error_type, refused.message, status)
+            except PipelineSilent as silent:
+                raise PipelineBusy(silent.message) from None
+            except PipelineMissing as missing:
+                raise PipelineNotFound(missing.message) from None
+            except PipelineEnded as ended:
+                raise PipelineClosed(ended.message) from None
         except CallbackRejected as rejected:
             log.info(
                 "callback_rejected",
@@ -196,6 +177,6 @@ def callback_routes(
             404,
         )
 
-    routes = [Route(d.path, endpoint(d), methods=["POST"]) for d in decisions]
+    routes = [Route(callback_path(d), endpoint(d), methods=["POST"]) for d in decisions]
     routes.append(Route("/callbacks/{rest:path}", unknown, methods=["POST"]))
     return routes

@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app.callbacks import (
+from contract.pipelines import Decision
+from gateway.callbacks import callback_path
+from gateway.signatures import (
     DELIVERY_ID_PATTERN,
     HEADER_BACKEND,
     HEADER_DELIVERY_ID,
@@ -16,7 +18,6 @@ from app.callbacks import (
     HEADER_TIMESTAMP,
     SIGNATURE_PATTERN,
     TIMESTAMP_PATTERN,
-    Decision,
 )
 
 _REF = "#/components/schemas/{model}"
@@ -276,7 +277,7 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
     schemas["ErrorBody"] = _ERROR_BODY
     schemas["Payloads"] = _PAYLOADS
     paths: dict[str, Any] = {
-        decision.path: {"post": _callback_operation(decision)} for decision in decisions
+        callback_path(decision): {"post": _callback_operation(decision)} for decision in decisions
     }
     paths["/verify-email"] = _verify_email_paths()
     paths["/decode"] = {"post": _codec_operation("decode")}

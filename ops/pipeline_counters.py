@@ -1,10 +1,11 @@
-"""Business counters for the pipelines whose workflows do not count themselves: the direct-bill
-application, a partner's re-assessment, the transition back to indirect reseller and the monthly
-sweep. A workflow interceptor counts each run's start (not a continue-as-new) and its end, by
-outcome, and a business refusal by its error type, through `app.metrics` (replay-silent).
+"""Business counters for the pipelines whose workflows do not count themselves (they do not run
+through `workflows/pipeline.py`'s `run_pipeline`): a partner's re-assessment, the transition back
+to indirect reseller and the monthly sweep. A workflow interceptor counts each run's start (not a
+continue-as-new) and its end, by outcome, and a business refusal by its error type, through
+`workflows/business_metrics.py` (replay-silent).
 
-The enrollment and relationship pipelines count from inside their workflows (app/metrics.py);
-together every pipeline reports csp_pipelines_started / _completed / _refused."""
+The other pipelines count from inside `run_pipeline` (workflows/business_metrics.py); together
+every pipeline reports csp_pipelines_started / _completed / _refused."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from app import contract
-from app.metrics import pipeline_ended, pipeline_started
+from contract import names as contract
+from workflows.business_metrics import pipeline_ended, pipeline_started
 
 COUNTED_HERE = frozenset(
     {
-        contract.DIRECT_BILL_APPLICATION,
         contract.PARTNER_REASSESSMENT,
         contract.TRANSITION_TO_INDIRECT,
         contract.REASSESSMENT_SWEEP,

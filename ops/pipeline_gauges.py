@@ -24,7 +24,7 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
-from app import contract
+from contract import names as contract
 
 log = structlog.get_logger(__name__)
 

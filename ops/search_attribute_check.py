@@ -10,8 +10,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.contract import SEARCH_ATTRIBUTES
-from app.search_attributes import ensure_search_attributes
+from contract.names import SEARCH_ATTRIBUTES
+from runtime.search_attributes import ensure_search_attributes
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,7 @@ def how_to_create(namespace: str, missing: list[str]) -> str:
         f"Temporal Cloud: tcld namespace search-attributes add --namespace {namespace} {cloud} "
         f"(or the Cloud UI: Namespaces > {namespace} > Search attributes). "
         f"Self-hosted: temporal operator search-attribute create --namespace {namespace} "
-        f"{self_hosted}, or run `python -m app.prepare` with operator rights."
+        f"{self_hosted}, or run `python -m prepare` with operator rights."
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import TLSConfig
 
-from app.settings import Settings
+from runtime.settings import Settings
 
 
 @dataclass(frozen=True)

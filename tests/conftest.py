@@ -23,11 +23,11 @@ from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
-from app.binaries import temporal_cli, temporal_test_server
-from app.contract import SEARCH_ATTRIBUTES
-from app.search_attributes import ensure_search_attributes
-from app.settings import Settings
-from app.temporal_client import DATA_CONVERTER
+from contract.names import SEARCH_ATTRIBUTES
+from runtime.binaries import temporal_cli, temporal_test_server
+from runtime.search_attributes import ensure_search_attributes
+from runtime.settings import Settings
+from runtime.temporal_client import DATA_CONVERTER
 from worker import Dependencies, build_worker, mailer_from_settings
 
 JP_PARTNER = "1234567"

@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from app import contract
+from contract import names
 from domain.direct_bill import (
     DirectBillApplication,
     DirectBillResult,
@@ -51,18 +51,16 @@ async def start_direct_bill(
     client: Client, workflow_id: str, application: dict[str, Any]
 ) -> WorkflowHandle[Any, DirectBillResult]:
     return await client.start_workflow(
-        contract.DIRECT_BILL_APPLICATION,
+        names.DIRECT_BILL_APPLICATION,
         DirectBillApplication.model_validate(application),
         id=workflow_id,
-        task_queue=contract.TASK_QUEUE,
+        task_queue=names.TASK_QUEUE,
         result_type=DirectBillResult,
     )
 
 
 async def db_status(handle: WorkflowHandle[Any, Any]) -> DirectBillStatus:
-    current: DirectBillStatus = await handle.query(
-        contract.QUERY_STATUS, result_type=DirectBillStatus
-    )
+    current: DirectBillStatus = await handle.query(names.QUERY_STATUS, result_type=DirectBillStatus)
     return current
 
 
@@ -72,11 +70,11 @@ async def send(handle: WorkflowHandle[Any, Any], update: str, payload: dict[str,
 
 async def through_decision(handle: WorkflowHandle[Any, Any]) -> None:
     await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
-    await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+    await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
     await wait_stage(handle, DirectBillStage.ASSESSMENT)
-    await send(handle, contract.UPDATE_SUBMIT_ASSESSMENT, questionnaire().model_dump())
+    await send(handle, names.UPDATE_SUBMIT_ASSESSMENT, questionnaire().model_dump())
     await wait_stage(handle, DirectBillStage.DECISION)
-    await send(handle, contract.UPDATE_DECIDE_APPLICATION, APPROVE)
+    await send(handle, names.UPDATE_DECIDE_APPLICATION, APPROVE)
 
 
 async def through_credit(client: Client, handle: WorkflowHandle[Any, Any]) -> None:
@@ -84,12 +82,12 @@ async def through_credit(client: Client, handle: WorkflowHandle[Any, Any]) -> No
     await wait_stage(handle, DirectBillStage.ENROLLMENT_FORM)
     await send(
         handle,
-        contract.UPDATE_SUBMIT_ENROLLMENT_FORM,
+        names.UPDATE_SUBMIT_ENROLLMENT_FORM,
         {"submission_id": "PC-ENR-1", "submitted_by": "applicant"},
     )
-    child = client.get_workflow_handle(contract.credit_review_id(handle.id))
+    child = client.get_workflow_handle(names.credit_review_id(handle.id))
     await wait_until_running(client, child.id)
-    await send(child, contract.UPDATE_DECIDE_CREDIT, {**APPROVE, "decided_by": "credit-team"})
+    await send(child, names.UPDATE_DECIDE_CREDIT, {**APPROVE, "decided_by": "credit-team"})
 
 
 async def wait_until_running(client: Client, workflow_id: str) -> None:

@@ -9,25 +9,25 @@ from urllib.parse import parse_qs, urlparse
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink, verification_links
-from app import contract
+from contract import names
+from domain.email_verification import VerifyEmail
+from domain.messages import Acknowledgement
 from domain.reseller_enrollment import (
-    Acknowledgement,
     EnrollmentResult,
     EnrollmentStatus,
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
-from workflows.email_verification import VerifyEmail
 
 
 async def start_enrollment(
     client: Client, workflow_id: str, application: dict[str, Any]
 ) -> WorkflowHandle[Any, EnrollmentResult]:
     return await client.start_workflow(
-        contract.RESELLER_ENROLLMENT,
+        names.RESELLER_ENROLLMENT,
         ResellerEnrollmentApplication.model_validate(application),
         id=workflow_id,
-        task_queue=contract.TASK_QUEUE,
+        task_queue=names.TASK_QUEUE,
         result_type=EnrollmentResult,
     )
 
@@ -48,17 +48,15 @@ async def latest_token(sink: SmtpSink, count: int) -> str:
 
 
 async def verify(client: Client, workflow_id: str, token: str) -> Acknowledgement:
-    child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
+    child = client.get_workflow_handle(names.email_verification_id(workflow_id))
     ack: Acknowledgement = await child.execute_update(
-        contract.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+        names.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
     )
     return ack
 
 
 async def status(handle: WorkflowHandle[Any, Any]) -> EnrollmentStatus:
-    current: EnrollmentStatus = await handle.query(
-        contract.QUERY_STATUS, result_type=EnrollmentStatus
-    )
+    current: EnrollmentStatus = await handle.query(names.QUERY_STATUS, result_type=EnrollmentStatus)
     return current
 
 
@@ -66,7 +64,7 @@ async def decide(
     handle: WorkflowHandle[Any, Any], decision: str, reason: str | None = None
 ) -> Acknowledgement:
     ack: Acknowledgement = await handle.execute_update(
-        contract.UPDATE_DECIDE_REVIEW,
+        names.UPDATE_DECIDE_REVIEW,
         ReviewDecision.model_validate(
             {"decision": decision, "reason": reason, "decided_by": "review-backend"}
         ),

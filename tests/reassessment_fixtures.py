@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from adapters.registry import DirectBillRecord, DirectBillRegistryStatus
+from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus
 from tests.conftest import Stack
 
 

@@ -35,21 +35,21 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.registry.sql import SqlPartnerRegistry
-from app import contract
-from app.binaries import temporal_cli
-from app.settings import Settings
-from app.temporal_client import DATA_CONVERTER
+from contract import names
 from domain.direct_bill import DirectBillStage
+from domain.messages import Acknowledgement, Withdrawal
 from domain.reassessment import SweepRequest, SweepSummary
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationStage,
     CustomerInvitationStatus,
     OrderStage,
     PartnershipStage,
     PartnershipStatus,
 )
-from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, Withdrawal
+from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
+from runtime.binaries import temporal_cli
+from runtime.settings import Settings
+from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import (
     DB_PGA,
     JP_PARTNER,
@@ -117,45 +117,45 @@ async def _expect(client: Client, workflow_id: str, outcome: EnrollmentStage) ->
 
 async def active(client: Client, sink: SmtpSink) -> list[str]:
     """The full pipeline: link opened, review approved, Admin agent set up, MPA signed."""
-    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
     handle = await start_enrollment(client, workflow_id, application())
     await verify(client, workflow_id, await latest_token(sink, 1))
     await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
     await decide(handle, "approve")
     await _expect(client, workflow_id, EnrollmentStage.ACTIVE)
-    return [workflow_id, contract.email_verification_id(workflow_id)]
+    return [workflow_id, names.email_verification_id(workflow_id)]
 
 
 async def abandoned(client: Client, sink: SmtpSink) -> list[str]:
     """Verified, then no review decision before the review deadline (reminders on the way)."""
-    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
     await start_enrollment(client, workflow_id, application())
     await verify(client, workflow_id, await latest_token(sink, 1))
     await _expect(client, workflow_id, EnrollmentStage.ABANDONED)
-    return [workflow_id, contract.email_verification_id(workflow_id)]
+    return [workflow_id, names.email_verification_id(workflow_id)]
 
 
 async def withdrawn(client: Client, sink: SmtpSink) -> list[str]:
     """Withdrawn while the link is unopened: the verification child is cancelled."""
-    workflow_id = contract.reseller_enrollment_id(JP_PARTNER)
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
     handle = await start_enrollment(client, workflow_id, application())
     await latest_token(sink, 1)
     await handle.execute_update(
-        contract.UPDATE_WITHDRAW,
+        names.UPDATE_WITHDRAW,
         Withdrawal(reason="applied by mistake", requested_by="ops@csp"),
     )
     await _expect(client, workflow_id, EnrollmentStage.WITHDRAWN)
-    return [workflow_id, contract.email_verification_id(workflow_id)]
+    return [workflow_id, names.email_verification_id(workflow_id)]
 
 
 async def _direct_bill_to_active(client: Client) -> str:
-    workflow_id = contract.direct_bill_id(DB_PGA, "JP")
+    workflow_id = names.direct_bill_id(DB_PGA, "JP")
     handle = await start_direct_bill(client, workflow_id, db_application())
     await through_credit(client, handle)
     await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-    await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+    await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
     await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-    await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+    await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
     result = await handle.result()
     if result.outcome is not DirectBillStage.ACTIVE:
         raise AssertionError(f"{workflow_id} ended {result.outcome.value}")
@@ -165,7 +165,7 @@ async def _direct_bill_to_active(client: Client) -> str:
 async def direct_bill_active(client: Client, sink: SmtpSink) -> list[str]:
     """A direct-bill application driven by every backend update to an activated tenant."""
     workflow_id = await _direct_bill_to_active(client)
-    return [workflow_id, contract.credit_review_id(workflow_id)]
+    return [workflow_id, names.credit_review_id(workflow_id)]
 
 
 async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
@@ -174,16 +174,16 @@ async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
     await _direct_bill_to_active(client)
     month = date(2027, 1, 1)
     sweep = await client.start_workflow(
-        contract.REASSESSMENT_SWEEP,
+        names.REASSESSMENT_SWEEP,
         SweepRequest(month=month),
-        id=f"{contract.SWEEP_WORKFLOW_ID}-2027-01",
-        task_queue=contract.TASK_QUEUE,
+        id=f"{names.SWEEP_WORKFLOW_ID}-2027-01",
+        task_queue=names.TASK_QUEUE,
         result_type=SweepSummary,
     )
     summary = await sweep.result()
     if (summary.started, summary.passed) != (1, 1):
         raise AssertionError(f"unexpected sweep summary {summary}")
-    partner = contract.reassessment_id(DB_PGA, "JP", month.year, security_only=True)
+    partner = names.reassessment_id(DB_PGA, "JP", month.year, security_only=True)
     return [sweep.id, partner]
 
 
@@ -194,14 +194,14 @@ async def partnership_removed(client: Client, sink: SmtpSink) -> list[str]:
     await wait_for_stage(handle, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
     await update(
         handle,
-        contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
         {"reported_by": "reseller-success-team"},
         Acknowledgement,
     )
     await wait_for_stage(handle, PartnershipStage.ACTIVE, PartnershipStatus)
     await update(
         handle,
-        contract.UPDATE_REMOVE_PARTNERSHIP,
+        names.UPDATE_REMOVE_PARTNERSHIP,
         {
             "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
             "reason": "end of the pilot",
@@ -222,14 +222,14 @@ async def _invitation_to_active(client: Client) -> str:
     )
     await update(
         handle,
-        contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+        names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
         {"customer_tenant_id": str(CUSTOMER), "reported_by": "pc-webhook"},
         Acknowledgement,
     )
     await wait_for_stage(
         handle, CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT, CustomerInvitationStatus
     )
-    await update(handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
+    await update(handle, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
     result = await handle.result()
     if result.outcome is not CustomerInvitationStage.ACTIVE:
         raise AssertionError(f"{handle.id} ended {result.outcome.value}")
@@ -289,7 +289,7 @@ async def _record(name: str, scenario: Scenario, folder: Path) -> list[Path]:
             dev_server_existing_path=temporal_cli(),
             ip="127.0.0.1",
             port=free_port(),
-            search_attributes=contract.SEARCH_ATTRIBUTES,
+            search_attributes=names.SEARCH_ATTRIBUTES,
             dev_server_log_level="error",
         )
         try:

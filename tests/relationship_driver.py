@@ -12,8 +12,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink
-from adapters.registry import ResellerRecord, ResellerStatus
-from app import contract
+from contract import names
 from domain.relationships import (
     CustomerInvitationRequest,
     CustomerInvitationResult,
@@ -24,6 +23,7 @@ from domain.relationships import (
     PartnershipStage,
     SubscriptionOrderRequest,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
 
 PROVIDER = "3456789"
@@ -77,7 +77,7 @@ async def prepare(stack: Stack, *, partnerships: tuple[str, ...] = ()) -> None:
                 status=ResellerStatus.ACTIVE,
                 country=country,
                 tenant_id=tenant,
-                workflow_id=contract.reseller_enrollment_id(pid),
+                workflow_id=names.reseller_enrollment_id(pid),
                 ir_authorized_at=now,
                 active_since=now,
                 updated_at=now,
@@ -91,7 +91,7 @@ async def prepare(stack: Stack, *, partnerships: tuple[str, ...] = ()) -> None:
                 status=PartnershipStage.ACTIVE,
                 region="JP",
                 provider_tenant_id=str(PROVIDER_TENANT),
-                workflow_id=contract.partnership_id(PROVIDER, reseller),
+                workflow_id=names.partnership_id(PROVIDER, reseller),
                 requested_at=now,
                 accepted_at=now,
                 updated_at=now,
@@ -176,11 +176,11 @@ async def start_partnership(
 ) -> WorkflowHandle[Any, PartnershipResult]:
     model = PartnershipRequest.model_validate(request)
     return await client.start_workflow(
-        contract.PARTNERSHIP,
+        names.PARTNERSHIP,
         model,
         id=workflow_id
-        or contract.partnership_id(model.provider_partner_id, model.reseller_partner_id),
-        task_queue=contract.TASK_QUEUE,
+        or names.partnership_id(model.provider_partner_id, model.reseller_partner_id),
+        task_queue=names.TASK_QUEUE,
         result_type=PartnershipResult,
     )
 
@@ -190,12 +190,10 @@ async def start_invitation(
 ) -> WorkflowHandle[Any, CustomerInvitationResult]:
     model = CustomerInvitationRequest.model_validate(request)
     return await client.start_workflow(
-        contract.CUSTOMER_INVITATION,
+        names.CUSTOMER_INVITATION,
         model,
-        id=contract.customer_invitation_id(
-            model.reseller_partner_id, str(model.customer_tenant_id)
-        ),
-        task_queue=contract.TASK_QUEUE,
+        id=names.customer_invitation_id(model.reseller_partner_id, str(model.customer_tenant_id)),
+        task_queue=names.TASK_QUEUE,
         result_type=CustomerInvitationResult,
     )
 
@@ -203,10 +201,10 @@ async def start_invitation(
 async def start_order(client: Client, request: dict[str, Any]) -> WorkflowHandle[Any, OrderResult]:
     model = SubscriptionOrderRequest.model_validate(request)
     return await client.start_workflow(
-        contract.SUBSCRIPTION_ORDER,
+        names.SUBSCRIPTION_ORDER,
         model,
-        id=contract.subscription_order_id(model.provider_partner_id, model.order_ref),
-        task_queue=contract.TASK_QUEUE,
+        id=names.subscription_order_id(model.provider_partner_id, model.order_ref),
+        task_queue=names.TASK_QUEUE,
         result_type=OrderResult,
     )
 
@@ -232,7 +230,7 @@ async def wait_for_stage(
     """The status once the pipeline reached `stage` (updates are acknowledged before the pipeline
     acts on them)."""
     for _ in range(200):
-        status = await handle.query(contract.QUERY_STATUS, result_type=status_type)
+        status = await handle.query(names.QUERY_STATUS, result_type=status_type)
         if status.stage == stage:
             return status
         await asyncio.sleep(0.05)

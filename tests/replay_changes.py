@@ -11,13 +11,17 @@ from temporalio import workflow
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.checks import PartnerCenterActivities, PartnerIdCheck
-    from app import contract
+    from contract import names
+    from contract.activities.checks import (
+        CHECK_AGREEMENT_STATUS,
+        VERIFY_PARTNER_ID,
+        PartnerIdCheck,
+    )
     from domain.reseller_enrollment import EnrollmentResult, ResellerEnrollmentApplication
     from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 
 
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class SkipsTheRegistryLookup(ResellerEnrollmentWorkflow):
     """A refactoring that drops the "already enrolled?" registry lookup from the pre-checks."""
 
@@ -26,13 +30,10 @@ class SkipsTheRegistryLookup(ResellerEnrollmentWorkflow):
         return await super().run(application)
 
     async def _prechecks(self) -> None:
-        await pipeline.check(
-            PartnerCenterActivities.verify_partner_id,
-            PartnerIdCheck(partner_id=self._app.partner_id),
-        )
+        await pipeline.check(VERIFY_PARTNER_ID, PartnerIdCheck(partner_id=self._app.partner_id))
 
 
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ChecksTheMpaEarly(ResellerEnrollmentWorkflow):
     """A change that adds an activity (an early MPA status check) before the pre-checks."""
 
@@ -41,9 +42,9 @@ class ChecksTheMpaEarly(ResellerEnrollmentWorkflow):
         return await super().run(application)
 
     async def _prechecks(self) -> None:
-        await workflow.execute_activity_method(
-            PartnerCenterActivities.check_agreement_status,
+        await pipeline.execute(
+            CHECK_AGREEMENT_STATUS,
             PartnerIdCheck(partner_id=self._app.partner_id),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close=timedelta(seconds=30),
         )
         await super()._prechecks()

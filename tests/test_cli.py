@@ -18,11 +18,11 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from app.codec import new_payload_key
-from app.schedules import SCHEDULES
-from app.temporal_client import data_converter
+from contract import names
 from domain.reseller_enrollment import EnrollmentStage
+from runtime.payload_codec import new_payload_key
+from runtime.schedules import SCHEDULES
+from runtime.temporal_client import data_converter
 from tests.conftest import Stack, application
 from tests.enrollment_driver import latest_token, verify
 from tests.test_callbacks import new_partner, wait_for_stage
@@ -86,7 +86,7 @@ async def test_operator_starts_follows_and_decides_a_pipeline(
     client = dev_env.client
     env = _env(client.service_client.config.target_host, tmp_path)
     partner_id = new_partner(stack, mpa_signed=False)
-    workflow_id = contract.reseller_enrollment_id(partner_id)
+    workflow_id = names.reseller_enrollment_id(partner_id)
     source = tmp_path / "enrollment.yaml"
     source.write_text(yaml.safe_dump(application(partner_id=partner_id)))
     async with stack.worker(client):
@@ -260,7 +260,7 @@ async def test_cli_reads_and_writes_encrypted_payloads(
         target, namespace=dev_env.client.namespace, data_converter=data_converter(stack.settings)
     )
     partner_id = new_partner(stack)
-    workflow_id = contract.reseller_enrollment_id(partner_id)
+    workflow_id = names.reseller_enrollment_id(partner_id)
     source = tmp_path / "enrollment.json"
     source.write_text(json.dumps(application(partner_id=partner_id)))
     async with stack.worker(client):
@@ -284,7 +284,7 @@ async def test_schedules_are_ensured_from_the_table(
 ) -> None:
     env = _env(dev_env.client.service_client.config.target_host, tmp_path)
     ids = [d.schedule_id for d in SCHEDULES]
-    assert ids, "the product defines its schedules in app/schedules.py"
+    assert ids, "the product defines its schedules in runtime/schedules.py"
     try:
         first = await csp(env, "schedules", "ensure")
         assert first.code == 0, first.err
@@ -295,7 +295,7 @@ async def test_schedules_are_ensured_from_the_table(
             handle = dev_env.client.get_schedule_handle(definition.schedule_id)
             action: Any = (await handle.describe()).schedule.action
             assert action.workflow == definition.workflow_type
-            assert action.task_queue == contract.TASK_QUEUE
+            assert action.task_queue == names.TASK_QUEUE
     finally:
         for schedule_id in ids:  # nothing left to fire on the shared dev server
             with contextlib.suppress(Exception):

@@ -23,9 +23,17 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from app.binaries import temporal_cli
-from app.codec import (
+from contract import names
+from devstack import dev_server_command
+from domain.reseller_enrollment import (
+    EnrollmentResult,
+    EnrollmentStage,
+    ResellerEnrollmentApplication,
+)
+from gateway.app import app_from_settings, codec_tokens
+from gateway.server import serve_asgi
+from runtime.binaries import temporal_cli
+from runtime.payload_codec import (
     ENCODING,
     KEY_ID_METADATA,
     AesGcmPayloadCodec,
@@ -37,15 +45,7 @@ from app.codec import (
     parse_payload_keys,
     validation_summary,
 )
-from app.devstack import dev_server_command
-from app.temporal_client import DATA_CONVERTER, data_converter
-from domain.reseller_enrollment import (
-    EnrollmentResult,
-    EnrollmentStage,
-    ResellerEnrollmentApplication,
-)
-from gateway.app import app_from_settings, codec_tokens
-from gateway.server import serve_asgi
+from runtime.temporal_client import DATA_CONVERTER, data_converter
 from tests.conftest import Stack, application
 from tests.enrollment_driver import start_enrollment
 from tests.test_callbacks import (
@@ -236,8 +236,8 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
     )
     partner_id = new_partner(stack)
     broken_partner = new_partner(stack)
-    workflow_id = contract.reseller_enrollment_id(partner_id)
-    broken_id = contract.reseller_enrollment_id(broken_partner)
+    workflow_id = names.reseller_enrollment_id(partner_id)
+    broken_id = names.reseller_enrollment_id(broken_partner)
     handles: list[WorkflowHandle[Any, Any]] = []
     options: dict[str, Any] = {"codec_tokens": [CODEC_TOKEN], "ui_origins": [UI_ORIGIN]}
     async with gateway(client, **options) as url, httpx.AsyncClient(base_url=url) as http:
@@ -264,10 +264,10 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                 broken = application(partner_id=broken_partner)
                 broken["primary_contact"] = {**broken["primary_contact"], "is_employee": False}
                 failing = await client.start_workflow(
-                    contract.RESELLER_ENROLLMENT,
+                    names.RESELLER_ENROLLMENT,
                     broken,
                     id=broken_id,
-                    task_queue=contract.TASK_QUEUE,
+                    task_queue=names.TASK_QUEUE,
                 )
                 handles.append(failing)
                 with pytest.raises(WorkflowFailureError) as failed:
@@ -283,7 +283,7 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                     await started.terminate("test cleanup")
 
         # Everything the server keeps, as the `temporal` CLI fetches it without the codec.
-        child_id = contract.email_verification_id(workflow_id)
+        child_id = names.email_verification_id(workflow_id)
         show = ("workflow", "show", "--workflow-id")
         stored = {
             "history": await temporal_json(target, *show, workflow_id),

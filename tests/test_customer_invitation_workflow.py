@@ -12,13 +12,9 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from domain.relationships import (
-    Acknowledgement,
-    CustomerInvitationStage,
-    CustomerInvitationStatus,
-    InvitationKind,
-)
+from contract import names
+from domain.messages import Acknowledgement
+from domain.relationships import CustomerInvitationStage, CustomerInvitationStatus, InvitationKind
 from tests.conftest import Stack
 from tests.relationship_driver import (
     CUSTOMER,
@@ -45,7 +41,7 @@ JOINT_LINK = (
 
 async def _status(handle: Any) -> CustomerInvitationStatus:
     status: CustomerInvitationStatus = await handle.query(
-        contract.QUERY_STATUS, result_type=CustomerInvitationStatus
+        names.QUERY_STATUS, result_type=CustomerInvitationStatus
     )
     return status
 
@@ -92,7 +88,7 @@ async def test_joint_invitation_accepted_then_mca_attested_is_active(
         with pytest.raises(WorkflowUpdateFailedError) as wrong_customer:
             await update(
                 handle,
-                contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+                names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
                 _accepted(customer_tenant_id="00000000-0000-4000-8000-000000000009"),
                 Acknowledgement,
             )
@@ -100,21 +96,21 @@ async def test_joint_invitation_accepted_then_mca_attested_is_active(
         assert wrong_customer.value.cause.type == "DecisionInvalid"
         with pytest.raises(WorkflowUpdateFailedError) as too_early:
             await update(
-                handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement
+                handle, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement
             )
         assert isinstance(too_early.value.cause, ApplicationError)
         assert too_early.value.cause.type == "WrongStage"
 
         ack = await update(
             handle,
-            contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+            names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
             _accepted(),
             Acknowledgement,
         )
         assert ack.message == "indirect-reseller-relationship-accepted-by-customer recorded"
         # The other event for the same acceptance (a joint invitation creates both) is a no-op.
         again = await update(
-            handle, contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
+            handle, names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
         )
         assert "already recorded" in again.message
 
@@ -127,15 +123,13 @@ async def test_joint_invitation_accepted_then_mca_attested_is_active(
         with pytest.raises(WorkflowUpdateFailedError) as future:
             await update(
                 handle,
-                contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT,
+                names.UPDATE_ATTEST_CUSTOMER_AGREEMENT,
                 agreement(accepted_at="2999-01-01T00:00:00Z"),
                 Acknowledgement,
             )
         assert isinstance(future.value.cause, ApplicationError)
         assert "after now" in future.value.cause.message
-        await update(
-            handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement
-        )
+        await update(handle, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
         result = await handle.result()
 
     assert result.outcome is CustomerInvitationStage.ACTIVE
@@ -159,7 +153,7 @@ async def test_reseller_only_invitation_without_mca_ends_mca_pending(
         )
         await stack.sink.wait_for_messages(1, timeout_seconds=30)
         await update(
-            handle, contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
+            handle, names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
         )
         result = await handle.result()
         status = await _status(handle)
@@ -183,12 +177,12 @@ async def test_a_customer_with_an_attested_mca_is_active_on_acceptance(
         first = await start_invitation(client, invitation_request())
         await stack.sink.wait_for_messages(1, timeout_seconds=30)
         await update(
-            first, contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
+            first, names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
         )
         await wait_for_stage(
             first, CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT, CustomerInvitationStatus
         )
-        await update(first, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
+        await update(first, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
         assert (await first.result()).outcome is CustomerInvitationStage.ACTIVE
 
         second = await start_invitation(
@@ -196,7 +190,7 @@ async def test_a_customer_with_an_attested_mca_is_active_on_acceptance(
         )
         await stack.sink.wait_for_messages(2, timeout_seconds=30)
         await update(
-            second, contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
+            second, names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED, _accepted(), Acknowledgement
         )
         result = await second.result()
         history = [change.stage for change in (await _status(second)).history]
@@ -213,7 +207,7 @@ async def test_a_pending_invitation_can_be_withdrawn(
         await stack.sink.wait_for_messages(1, timeout_seconds=30)
         await update(
             handle,
-            contract.UPDATE_WITHDRAW,
+            names.UPDATE_WITHDRAW,
             {"reason": "wrong contact", "requested_by": "sales"},
             Acknowledgement,
         )

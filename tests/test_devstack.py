@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app import contract
-from app.binaries import temporal_cli
+from contract import names
+from runtime.binaries import temporal_cli
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ class DevStack:
     async def start(self) -> None:
         log = (self.state / "devstack.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.devstack"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "devstack"], cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
         async with httpx.AsyncClient() as http:
             for _ in range(600):
@@ -117,8 +117,8 @@ async def devstack(tmp_path: Path) -> AsyncIterator[DevStack]:
 def _start(stack: DevStack, workflow_id: str) -> None:
     stack.cli(
         "workflow", "start",
-        "--type", contract.RESELLER_ENROLLMENT,
-        "--task-queue", contract.TASK_QUEUE,
+        "--type", names.RESELLER_ENROLLMENT,
+        "--task-queue", names.TASK_QUEUE,
         "--workflow-id", workflow_id,
         "--input", json.dumps(EXAMPLE),
     )  # fmt: skip
@@ -144,7 +144,7 @@ async def _wait_stage(stack: DevStack, workflow_id: str, stage: str) -> dict[str
 
 
 async def test_run_command_end_to_end_and_restart(devstack: DevStack) -> None:
-    workflow_id = contract.reseller_enrollment_id(EXAMPLE["partner_id"])
+    workflow_id = names.reseller_enrollment_id(EXAMPLE["partner_id"])
     await devstack.start()
     _start(devstack, workflow_id)
     [link] = await devstack.links(1)
@@ -163,7 +163,7 @@ async def test_run_command_end_to_end_and_restart(devstack: DevStack) -> None:
     devstack.cli(
         "workflow", "update", "execute",
         "--workflow-id", workflow_id,
-        "--name", contract.UPDATE_DECIDE_REVIEW,
+        "--name", names.UPDATE_DECIDE_REVIEW,
         "--input", json.dumps({"decision": "approve", "decided_by": "ops"}),
     )  # fmt: skip
     await _wait_stage(devstack, workflow_id, "active")

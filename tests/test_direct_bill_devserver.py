@@ -8,9 +8,8 @@ import asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
-from app import contract
-from domain.direct_bill import DirectBillStage
+from contract import names
+from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
 from tests.conftest import DB_PGA, US_PARTNER, Stack
 from tests.direct_bill_driver import (
     PLAN,
@@ -26,9 +25,9 @@ async def _run_to_activation(client: Client, workflow_id: str, **overrides: str)
     handle = await start_direct_bill(client, workflow_id, db_application(**overrides))
     await through_credit(client, handle)
     await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-    await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+    await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
     await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-    await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+    await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
     return (await handle.result()).outcome
 
 

@@ -9,9 +9,8 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
-from app import contract
-from domain.direct_bill import DirectBillStage
+from contract import names
+from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
 from tests.conftest import DB_PGA, Stack
 from tests.direct_bill_driver import (
     APPROVE,
@@ -43,9 +42,9 @@ async def test_full_pipeline_to_an_active_direct_bill_tenant(
         handle = await start_direct_bill(client, workflow_id, db_application())
         await through_credit(client, handle)
         await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-        await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
         await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-        await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
         result = await handle.result()
         final = await db_status(handle)
 
@@ -80,21 +79,21 @@ async def test_support_plan_before_credit_approval_is_refused_and_state_unchange
         before = await wait_stage(handle, DirectBillStage.ENROLLMENT_FORM)
 
         with pytest.raises(WorkflowUpdateFailedError) as early_plan:
-            await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+            await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
         refusal = _refusal(early_plan.value)
         assert refusal.type == "SupportPlanBeforeCreditApproval"
         assert refusal.non_retryable
         assert "only after credit approval" in refusal.message
 
         with pytest.raises(WorkflowUpdateFailedError) as early_mpa:
-            await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+            await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
         assert _refusal(early_mpa.value).type == "MpaBeforeSupportPlan"
 
         after = await db_status(handle)
         assert after == before
         assert after.support_plan is None
 
-        await send(handle, contract.UPDATE_WITHDRAW, {"reason": "test", "requested_by": "ops"})
+        await send(handle, names.UPDATE_WITHDRAW, {"reason": "test", "requested_by": "ops"})
         assert (await handle.result()).outcome is DirectBillStage.WITHDRAWN
 
 
@@ -106,7 +105,7 @@ async def test_mpa_deadline_expires_the_application(
         handle = await start_direct_bill(client, workflow_id, db_application())
         await through_credit(client, handle)
         await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-        await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
         waiting = await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
         result = await handle.result()
     assert result.outcome is DirectBillStage.EXPIRED
@@ -127,9 +126,9 @@ async def test_an_existing_support_plan_skips_the_purchase(
         await through_credit(client, handle)
         await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
         with pytest.raises(WorkflowUpdateFailedError) as wrong:
-            await send(handle, contract.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+            await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
         assert _refusal(wrong.value).type == "WrongStage"
-        await send(handle, contract.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
         assert (await handle.result()).outcome is DirectBillStage.ACTIVE
 
 
@@ -142,17 +141,17 @@ async def test_rejection_starts_a_one_year_cooldown(
         async with stack.worker(client):
             handle = await start_direct_bill(client, workflow_id, db_application())
             await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
-            await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+            await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
             await wait_stage(handle, DirectBillStage.ASSESSMENT)
             await send(
                 handle,
-                contract.UPDATE_SUBMIT_ASSESSMENT,
+                names.UPDATE_SUBMIT_ASSESSMENT,
                 {**_answers(), "submitted_by": "assessor"},
             )
             await wait_stage(handle, DirectBillStage.DECISION)
             await send(
                 handle,
-                contract.UPDATE_DECIDE_APPLICATION,
+                names.UPDATE_DECIDE_APPLICATION,
                 {"decision": "reject", "reason": "support capability", "decided_by": "ms"},
             )
             rejected = await handle.result()
@@ -170,7 +169,7 @@ async def test_rejection_starts_a_one_year_cooldown(
             await time_env.sleep(timedelta(days=366))
             after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
-            await send(after_a_year, contract.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
+            await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
             assert (await after_a_year.result()).outcome is DirectBillStage.WITHDRAWN
 
 
@@ -236,25 +235,25 @@ async def test_information_request_pauses_then_expires(
         await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
         await send(
             handle,
-            contract.UPDATE_REQUEST_INFORMATION,
+            names.UPDATE_REQUEST_INFORMATION,
             {"question": "Send your 2025 audited revenue statement", "requested_by": "ms"},
         )
         paused = await wait_stage(handle, DirectBillStage.INFORMATION_REQUESTED)
         assert paused.open_information_request == "Send your 2025 audited revenue statement"
         with pytest.raises(WorkflowUpdateFailedError) as while_paused:
-            await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+            await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
         assert _refusal(while_paused.value).type == "WrongStage"
 
         await send(
             handle,
-            contract.UPDATE_ANSWER_INFORMATION,
+            names.UPDATE_ANSWER_INFORMATION,
             {"answer": "attached", "answered_by": "applicant"},
         )
         resumed = await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
         assert resumed.open_information_request is None
         await send(
             handle,
-            contract.UPDATE_REQUEST_INFORMATION,
+            names.UPDATE_REQUEST_INFORMATION,
             {"question": "And the 2024 one", "requested_by": "ms"},
         )
         result = await handle.result()
@@ -269,7 +268,7 @@ async def test_assessment_reminders_then_expiry(
     async with stack.worker(client):
         handle = await start_direct_bill(client, workflow_id, db_application())
         await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
-        await send(handle, contract.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+        await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
         result = await handle.result()
     assert result.outcome is DirectBillStage.EXPIRED
     reminders = [s for s in subjects(stack.sink) if s.startswith("Reminder")]

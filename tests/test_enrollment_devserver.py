@@ -14,10 +14,10 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from app.binaries import temporal_cli
+from contract import names
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from domain.verification_token import TokenClaims, mint_token
+from runtime.binaries import temporal_cli
 from tests.conftest import JP_PARTNER, TOKEN_SECRET, Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, subjects
 from tests.gateway_server import serve_gateway
@@ -64,7 +64,7 @@ async def test_verification_through_the_gateway_and_search_attributes(
             expired = mint_token(
                 TOKEN_SECRET.encode(),
                 TokenClaims(
-                    workflow_id=contract.email_verification_id(workflow_id),
+                    workflow_id=names.email_verification_id(workflow_id),
                     token_id="link-1",
                     expires_at=datetime.now(UTC) - timedelta(minutes=1),
                 ),
@@ -119,9 +119,9 @@ async def test_verification_through_the_gateway_and_search_attributes(
     ]
     description = await handle.describe()
     attributes = description.typed_search_attributes
-    assert attributes.get(contract.SA_PARTNER_ID) == JP_PARTNER
-    assert attributes.get(contract.SA_STAGE) == "active"
-    assert attributes.get(contract.SA_NEXT_DEADLINE) is None
+    assert attributes.get(names.SA_PARTNER_ID) == JP_PARTNER
+    assert attributes.get(names.SA_STAGE) == "active"
+    assert attributes.get(names.SA_NEXT_DEADLINE) is None
     # No personal data in search attributes.
     flat = json.dumps({p.key.name: str(p.value) for p in attributes})
     assert "hanako" not in flat.lower() and "contoso" not in flat.lower()
@@ -149,21 +149,21 @@ async def test_operator_starts_with_the_temporal_cli_and_plain_json(
             _cli,
             dev_env,
             "workflow", "start",
-            "--type", contract.RESELLER_ENROLLMENT,
-            "--task-queue", contract.TASK_QUEUE,
+            "--type", names.RESELLER_ENROLLMENT,
+            "--task-queue", names.TASK_QUEUE,
             "--workflow-id", workflow_id,
             "--input", json.dumps(application()),
         )  # fmt: skip
         assert started["workflowId"] == workflow_id
         token = await latest_token(stack.sink, 1)
         handle = client.get_workflow_handle(workflow_id, result_type=EnrollmentResult)
-        child_id = contract.email_verification_id(workflow_id)
+        child_id = names.email_verification_id(workflow_id)
         await asyncio.to_thread(
             _cli,
             dev_env,
             "workflow", "update", "execute",
             "--workflow-id", child_id,
-            "--name", contract.UPDATE_VERIFY_EMAIL,
+            "--name", names.UPDATE_VERIFY_EMAIL,
             "--input", json.dumps({"token": token}),
         )  # fmt: skip
         await stack.sink.wait_for_messages(2, timeout_seconds=30)
@@ -172,7 +172,7 @@ async def test_operator_starts_with_the_temporal_cli_and_plain_json(
             dev_env,
             "workflow", "update", "execute",
             "--workflow-id", workflow_id,
-            "--name", contract.UPDATE_DECIDE_REVIEW,
+            "--name", names.UPDATE_DECIDE_REVIEW,
             "--input", json.dumps({"decision": "approve", "decided_by": "ops@csp"}),
         )  # fmt: skip
         result = await handle.result()

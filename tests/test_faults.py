@@ -23,17 +23,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import SmtpSink, verification_links
-from app import contract
-from app.binaries import temporal_cli
-from app.devstack import dev_server_command
-from app.settings import Settings
-from app.temporal_client import DATA_CONVERTER
-from domain.reseller_enrollment import (
-    Acknowledgement,
-    EnrollmentResult,
-    EnrollmentStage,
-    ReviewDecision,
-)
+from contract import names
+from devstack import dev_server_command
+from domain.messages import Acknowledgement
+from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage, ReviewDecision
+from runtime.binaries import temporal_cli
+from runtime.settings import Settings
+from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import (
     TOKEN_SECRET,
     UNSIGNED_TENANT,
@@ -169,7 +165,7 @@ async def test_worker_killed_mid_pipeline_a_new_one_completes_it_mailing_once(
     await processes.start_server()
     worker = await processes.start_worker("worker-1")
     client = await processes.client()
-    workflow_id = contract.reseller_enrollment_id("1234567")
+    workflow_id = names.reseller_enrollment_id("1234567")
     handle = await start_enrollment(client, workflow_id, application())
     await verify(client, workflow_id, await latest_token(processes.sink, 1))
     await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
@@ -202,7 +198,7 @@ async def test_dev_server_killed_and_restarted_on_its_file_keeps_running_pipelin
     server = await processes.start_server()
     await processes.start_worker("worker")
     client = await processes.client()
-    workflow_ids = [contract.reseller_enrollment_id(p) for p in ("1234567", "2345678")]
+    workflow_ids = [names.reseller_enrollment_id(p) for p in ("1234567", "2345678")]
     await start_enrollment(client, workflow_ids[0], application())
     contact = {**application()["primary_contact"], "email": "taro.sato@fabrikam.example"}
     await start_enrollment(
@@ -216,7 +212,7 @@ async def test_dev_server_killed_and_restarted_on_its_file_keeps_running_pipelin
     assert links["taro.sato@fabrikam.example"]
     for workflow_id in workflow_ids:
         await _wait_stage(client, workflow_id, EnrollmentStage.EMAIL_VERIFICATION)
-        await _no_pending_activities(client, contract.email_verification_id(workflow_id))
+        await _no_pending_activities(client, names.email_verification_id(workflow_id))
 
     processes.kill9(server)
     assert not (await _reachable(processes.address))
@@ -236,7 +232,7 @@ async def test_dev_server_killed_and_restarted_on_its_file_keeps_running_pipelin
     )
     second = client.get_workflow_handle(workflow_ids[1], result_type=EnrollmentResult)
     await second.execute_update(
-        contract.UPDATE_WITHDRAW, {"reason": "test over", "requested_by": "ops"}
+        names.UPDATE_WITHDRAW, {"reason": "test over", "requested_by": "ops"}
     )
     assert (await asyncio.wait_for(second.result(), STARTUP_SECONDS)).outcome is (
         EnrollmentStage.WITHDRAWN
@@ -270,7 +266,7 @@ async def test_a_backend_delivering_a_decision_twice_has_one_effect(
         first, again = await asyncio.gather(
             *(
                 handle.execute_update(
-                    contract.UPDATE_DECIDE_REVIEW,
+                    names.UPDATE_DECIDE_REVIEW,
                     approve,
                     id="review-backend:decision-42",
                     result_type=Acknowledgement,
@@ -282,7 +278,7 @@ async def test_a_backend_delivering_a_decision_twice_has_one_effect(
         # A second, different delivery of a decision is refused with a stable type.
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(
-                contract.UPDATE_DECIDE_REVIEW,
+                names.UPDATE_DECIDE_REVIEW,
                 ReviewDecision(decision="reject", reason="late", decided_by="review-backend"),
                 result_type=Acknowledgement,
             )
@@ -322,7 +318,7 @@ async def test_malformed_cli_updates_are_refused_and_the_pipeline_goes_on(
                 dev_env,
                 "workflow", "update", "execute",
                 "--workflow-id", workflow_id,
-                "--name", contract.UPDATE_DECIDE_REVIEW,
+                "--name", names.UPDATE_DECIDE_REVIEW,
                 "--input", payload,
             )  # fmt: skip
             assert done.returncode != 0, payload
@@ -332,7 +328,7 @@ async def test_malformed_cli_updates_are_refused_and_the_pipeline_goes_on(
             dev_env,
             "workflow", "update", "execute",
             "--workflow-id", workflow_id,
-            "--name", contract.UPDATE_DECIDE_REVIEW,
+            "--name", names.UPDATE_DECIDE_REVIEW,
             "--input", "{decision: approve",
         )  # fmt: skip
         assert not_json.returncode != 0
@@ -353,8 +349,8 @@ async def test_a_malformed_application_from_the_cli_fails_with_the_field_named(
             _cli,
             dev_env,
             "workflow", "start",
-            "--type", contract.RESELLER_ENROLLMENT,
-            "--task-queue", contract.TASK_QUEUE,
+            "--type", names.RESELLER_ENROLLMENT,
+            "--task-queue", names.TASK_QUEUE,
             "--workflow-id", workflow_id,
             "--input", json.dumps(application(partner_id="not-a-partner-id")),
         )  # fmt: skip

@@ -17,9 +17,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from app.settings import Settings
 from ops.secret_files import secret_variables
 from ops.temporal_profile import connection_target
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"

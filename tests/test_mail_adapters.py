@@ -12,8 +12,8 @@ import aiosmtplib
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.mail import Mailer, OutgoingEmail
-from adapters.mail.smtp_relay import MailRejected, SmtpRelayMailer, build_message, message_id_for
+from adapters.mail import Mailer, MailRejected, OutgoingEmail
+from adapters.mail.smtp_relay import SmtpRelayMailer, build_message, message_id_for
 from adapters.mail.smtp_sink import SmtpSink
 
 SENDER = "CSP Orchestrator <noreply@csp.example.com>"

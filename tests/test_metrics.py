@@ -15,18 +15,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from app.metrics import (
-    PIPELINES_COMPLETED,
-    PIPELINES_REFUSED,
-    PIPELINES_STARTED,
-    install_metrics,
-    metrics_runtime,
-)
-from app.temporal_client import DATA_CONVERTER
+from contract import names
 from domain.reseller_enrollment import EnrollmentStage
+from runtime.metrics import install_metrics, metrics_runtime
+from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import US_PARTNER, Stack, application, free_port
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from workflows.business_metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED
 
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -91,7 +86,7 @@ async def test_business_counters_and_sdk_metrics_are_served(
     metered: tuple[Client, Endpoint], stack: Stack, workflow_id: str
 ) -> None:
     client, endpoint = metered
-    pipeline = {"pipeline": contract.RESELLER_ENROLLMENT}
+    pipeline = {"pipeline": names.RESELLER_ENROLLMENT}
     async with stack.worker(client):
         enrolled = await start_enrollment(client, f"{workflow_id}-ok", application())
         await verify(client, f"{workflow_id}-ok", await latest_token(stack.sink, 1))
@@ -116,7 +111,7 @@ async def test_business_counters_and_sdk_metrics_are_served(
     assert total(samples, PIPELINES_REFUSED, error_type="RegionMismatch", **pipeline) == 1
     assert total(samples, PIPELINES_REFUSED, **pipeline) == 1
     # The SDK's own metrics are on the same endpoint, with the task queue as a label.
-    assert total(samples, "temporal_workflow_completed", task_queue=contract.TASK_QUEUE) >= 1
+    assert total(samples, "temporal_workflow_completed", task_queue=names.TASK_QUEUE) >= 1
     assert any(name.startswith("temporal_activity_execution_latency") for name, _, _ in samples)
 
     # A fresh worker (empty cache) answers a query by replaying the whole history: no recount.

@@ -24,7 +24,7 @@ import pytest
 from temporalio.client import Client
 
 from adapters.mail.smtp_sink import SmtpSink, verification_links
-from app import contract
+from contract import names as contract
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from tests.conftest import (
     GLOBAL_ADMIN,

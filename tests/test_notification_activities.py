@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.email_templates import EmailFacts, EmailKind
-from activities.notifications import EmailRequest, NotificationActivities, VerificationLinkRequest
+from activities.notifications import NotificationActivities
+from contract.activities.notifications import EmailRequest, VerificationLinkRequest
+from domain.notifications import EmailFacts, EmailKind
 from domain.verification_token import read_token, token_digest
 from tests.conftest import TOKEN_SECRET, Stack
 from tests.enrollment_driver import token_from

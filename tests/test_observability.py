@@ -20,10 +20,7 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_programs.local import LocalPartnerPrograms
-from app import contract
-from app.binaries import temporal_cli
-from app.metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED, metrics_runtime
-from app.temporal_client import DATA_CONVERTER
+from contract import names as contract
 from domain.reassessment import TransitionRequest, TransitionResult
 from domain.reseller_enrollment import EnrollmentStage
 from gateway.app import create_app
@@ -37,6 +34,9 @@ from ops.pipeline_gauges import (
     PIPELINES_RUNNING,
     PipelineGauges,
 )
+from runtime.binaries import temporal_cli
+from runtime.metrics import metrics_runtime
+from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import (
     TOKEN_SECRET,
     UNSIGNED_PARTNER,
@@ -51,6 +51,7 @@ from tests.enrollment_driver import decide, latest_token, start_enrollment, stat
 from tests.reassessment_fixtures import Partner, seed
 from tests.test_metrics import Endpoint, Series, total
 from worker import Dependencies, build_worker, mailer_from_settings
+from workflows.business_metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "csp-pipelines.json"
@@ -241,11 +242,12 @@ async def test_readiness_reports_temporal_unreachable(dev_env: WorkflowEnvironme
     assert "unreachable" in answer.json()["reason"]
 
 
-async def test_pipelines_that_do_not_count_themselves_are_counted_by_the_interceptor(
+async def test_every_pipeline_is_counted_once(
     metered: tuple[Client, Runtime, Endpoint], stack: Stack, workflow_id: str
 ) -> None:
-    """The transition back to indirect reseller ends `transitioned`; the direct-bill application
-    it puts in cooldown is then refused with `CooldownActive`: both counted once each."""
+    """The transition back to indirect reseller (counted by the interceptor) ends
+    `transitioned`; the direct-bill application it puts in cooldown (counted by run_pipeline) is
+    then refused with `CooldownActive`: both counted once each."""
     client, _, endpoint = metered
     pga = "5200001"
     await seed(stack, date(2026, 1, 1), [Partner(pga)])
@@ -271,8 +273,10 @@ async def test_pipelines_that_do_not_count_themselves_are_counted_by_the_interce
     assert total(samples, PIPELINES_STARTED, **direct_bill) == 1
     assert total(samples, PIPELINES_COMPLETED, outcome="refused", **direct_bill) == 1
     assert total(samples, PIPELINES_REFUSED, error_type="CooldownActive", **direct_bill) == 1
-    # The self-counting pipelines are not counted twice by the interceptor.
+    # The pipelines that count themselves are not counted again by the interceptor (the direct-bill
+    # refusal above counted once).
     assert contract.RESELLER_ENROLLMENT not in COUNTED_HERE
+    assert contract.DIRECT_BILL_APPLICATION not in COUNTED_HERE
 
 
 async def test_the_worker_shuts_down_gracefully_for_the_configured_time(

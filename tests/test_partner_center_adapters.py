@@ -13,13 +13,14 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from adapters.partner_center import PartnerCenter, PartnerCenterUnavailable
-from adapters.partner_center.http import (
+from adapters.partner_center import (
+    PartnerCenter,
     PartnerCenterAuthError,
-    PartnerCenterHttpClient,
     PartnerCenterOperationUnsupported,
     PartnerCenterRequestFailed,
+    PartnerCenterUnavailable,
 )
+from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import (
     TENANT_NAMESPACE,
     LocalPartnerCenter,

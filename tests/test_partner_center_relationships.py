@@ -13,15 +13,14 @@ from uuid import UUID, uuid5
 import pytest
 
 from adapters.partner_center import (
-    OrderLine,
-    OrderSubmission,
     PartnerCenter,
+    PartnerCenterRequestFailed,
     PartnerCenterUnavailable,
-    RelationshipType,
 )
-from adapters.partner_center.http import PartnerCenterHttpClient, PartnerCenterRequestFailed
+from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import ORDER_NAMESPACE, LocalPartnerCenter, sample_data
 from domain.errors import NoCommerceRelationship, PartnerIdNotFound, PorInvalid, RegionMismatch
+from domain.partner_center import OrderLine, OrderSubmission, RelationshipType
 from tests.fake_partner_center import (
     PARTNER_TOKEN,
     FakePartnerCenter,

@@ -10,9 +10,9 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
+from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationStage,
     CustomerRelationshipRecord,
     InvitationKind,
@@ -41,7 +41,7 @@ OTHER_CUSTOMER = "0b6e5d4c-3a2b-4c1d-8e9f-a0b1c2d3e4f5"
 
 async def _status(handle: object) -> PartnershipStatus:
     status: PartnershipStatus = await handle.query(  # type: ignore[attr-defined]
-        contract.QUERY_STATUS, result_type=PartnershipStatus
+        names.QUERY_STATUS, result_type=PartnershipStatus
     )
     return status
 
@@ -113,7 +113,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
         with pytest.raises(WorkflowUpdateFailedError) as too_early:
             await update(
                 handle,
-                contract.UPDATE_REMOVE_PARTNERSHIP,
+                names.UPDATE_REMOVE_PARTNERSHIP,
                 {
                     "requested_by": {"user": "ops", "role": "admin_agent"},
                     "reason": "x",
@@ -126,7 +126,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
 
         await update(
             handle,
-            contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+            names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
             {"reported_by": "reseller-success-team"},
             Acknowledgement,
         )
@@ -140,7 +140,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
         # POR-04: the suspension is recorded with its consequence on every customer.
         ack = await update(
             handle,
-            contract.UPDATE_REPORT_RESELLER_SUSPENDED,
+            names.UPDATE_REPORT_RESELLER_SUSPENDED,
             {"reported_by": "pc-webhook", "reason": "non-payment"},
             Acknowledgement,
         )
@@ -155,7 +155,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
 
         ack = await update(
             handle,
-            contract.UPDATE_REPORT_RESELLER_REINSTATED,
+            names.UPDATE_REPORT_RESELLER_REINSTATED,
             {"reported_by": "pc-webhook", "reason": "paid"},
             Acknowledgement,
         )
@@ -173,7 +173,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await update(
                     handle,
-                    contract.UPDATE_REMOVE_PARTNERSHIP,
+                    names.UPDATE_REMOVE_PARTNERSHIP,
                     {"requested_by": requested_by, "reason": "x", "attestations": attested},
                     Acknowledgement,
                 )
@@ -186,7 +186,7 @@ async def test_accepted_suspended_reinstated_then_removed_with_customers_untouch
 
         ack = await update(
             handle,
-            contract.UPDATE_REMOVE_PARTNERSHIP,
+            names.UPDATE_REMOVE_PARTNERSHIP,
             {
                 "requested_by": {"user": "sales@tokyo-cloud.example", "role": "sales_agent"},
                 "reason": "the reseller left the Japanese market",
@@ -228,7 +228,7 @@ async def test_acceptance_found_on_the_relationships_list(
         assert status.reminders_sent == 0
         await update(
             handle,
-            contract.UPDATE_REMOVE_PARTNERSHIP,
+            names.UPDATE_REMOVE_PARTNERSHIP,
             {
                 "requested_by": {"user": "ops", "role": "admin_agent"},
                 "reason": "test over",
@@ -249,7 +249,7 @@ async def test_a_pending_request_can_be_withdrawn(
         await stack.sink.wait_for_messages(1, timeout_seconds=30)
         await update(
             handle,
-            contract.UPDATE_WITHDRAW,
+            names.UPDATE_WITHDRAW,
             {"reason": "sent to the wrong reseller", "requested_by": "ops"},
             Acknowledgement,
         )
@@ -318,7 +318,7 @@ async def test_an_established_partnership_resumes_after_continue_as_new(
         handle = await start_partnership(time_env.client, partnership_request(resume=resume))
         await update(
             handle,
-            contract.UPDATE_REPORT_RESELLER_REINSTATED,
+            names.UPDATE_REPORT_RESELLER_REINSTATED,
             {"reported_by": "ops", "reason": "reinstated"},
             Acknowledgement,
         )
@@ -326,7 +326,7 @@ async def test_an_established_partnership_resumes_after_continue_as_new(
         assert status.stage is PartnershipStage.ACTIVE and status.accepted_at == accepted
         await update(
             handle,
-            contract.UPDATE_REMOVE_PARTNERSHIP,
+            names.UPDATE_REMOVE_PARTNERSHIP,
             {
                 "requested_by": {"user": "ops", "role": "admin_agent"},
                 "reason": "done",

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from app import contract
-from app.schedules import ANNUAL_REASSESSMENT, ensure_schedules
+from contract import names
 from domain.reassessment import SweepSummary
+from runtime.schedules import ANNUAL_REASSESSMENT, ensure_schedules
 from tests.conftest import Stack
 from tests.reassessment_fixtures import Partner, seed
 
@@ -21,12 +21,12 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
-    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "created")]
-    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "updated")]
+    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "created")]
+    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
 
-    handle = client.get_schedule_handle(contract.REASSESSMENT_SCHEDULE_ID)
+    handle = client.get_schedule_handle(names.REASSESSMENT_SCHEDULE_ID)
     await handle.pause(note="paused by ops during the migration")
-    assert await ensure_schedules(client) == [(contract.REASSESSMENT_SCHEDULE_ID, "updated")]
+    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
     described = await handle.describe()
     assert described.schedule.state.paused
     assert described.schedule.state.note == "paused by ops during the migration"
@@ -47,7 +47,7 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
                 overlap=ScheduleOverlapPolicy.ALLOW_ALL,
             )
         )
-        query = f"WorkflowType = '{contract.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed'"
+        query = f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed'"
         for _ in range(200):
             runs = [wf async for wf in client.list_workflows(query)]
             if runs:

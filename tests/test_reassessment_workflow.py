@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import DirectBillRegistryStatus
-from app import contract
+from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack
@@ -32,10 +32,10 @@ async def _sweep(
     client: Client, month: date, workflow_id: str
 ) -> WorkflowHandle[Any, SweepSummary]:
     return await client.start_workflow(
-        contract.REASSESSMENT_SWEEP,
+        names.REASSESSMENT_SWEEP,
         SweepRequest(month=month),
         id=workflow_id,
-        task_queue=contract.TASK_QUEUE,
+        task_queue=names.TASK_QUEUE,
         result_type=SweepSummary,
     )
 
@@ -44,7 +44,7 @@ async def _at_stage(client: Client, workflow_id: str, stage: ReassessmentStage) 
     await wait_until_running(client, workflow_id)
     handle = client.get_workflow_handle(workflow_id)
     for _ in range(400):
-        current = await handle.query(contract.QUERY_STATUS, result_type=ReassessmentStatus)
+        current = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
         if current.stage is stage:
             return
         await asyncio.sleep(0.025)
@@ -52,13 +52,13 @@ async def _at_stage(client: Client, workflow_id: str, stage: ReassessmentStage) 
 
 
 async def _answer(client: Client, pga_id: str, month: date, *, renew: bool) -> None:
-    workflow_id = contract.reassessment_id(pga_id, "JP", month.year)
+    workflow_id = names.reassessment_id(pga_id, "JP", month.year)
     await _at_stage(client, workflow_id, ReassessmentStage.QUESTIONNAIRE)
     handle = client.get_workflow_handle(workflow_id)
-    await handle.execute_update(contract.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump())
+    await handle.execute_update(names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump())
     if renew:
         await _at_stage(client, workflow_id, ReassessmentStage.PLAN_RENEWAL)
-        await handle.execute_update(contract.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
+        await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
 
 
 async def test_a_month_of_reassessments_and_transitions(

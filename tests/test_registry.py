@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.migrate import head_revision
 from adapters.registry.sql import SqlPartnerRegistry
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -18,7 +18,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.registry import Cooldown, DirectBillRecord, ResellerRecord, ResellerStatus
 from adapters.registry.migrate import (
     head_revision,
     registry_revision,
@@ -32,6 +31,8 @@ from adapters.registry.schema import (
     sent_messages,
 )
 from adapters.registry.sql import SqlPartnerRegistry
+from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

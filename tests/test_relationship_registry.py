@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from adapters.registry import ResellerRecord, ResellerStatus
 from adapters.registry.sql import SqlPartnerRegistry
 from domain.relationships import (
     CustomerAgreementRecord,
@@ -19,6 +18,7 @@ from domain.relationships import (
     PartnershipStage,
     ResellerSuspensionRecord,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PROVIDER_TENANT = "5b0f8a8e-2c3d-4e5f-8a9b-0c1d2e3f4a5b"

@@ -19,11 +19,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.local import sample_data
-from adapters.registry import ResellerRecord, ResellerStatus
-from app import contract
-from app.binaries import temporal_cli
+from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerInvitationResult,
     CustomerInvitationStage,
     CustomerInvitationStatus,
@@ -32,6 +30,8 @@ from domain.relationships import (
     PartnershipStage,
     PartnershipStatus,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from runtime.binaries import temporal_cli
 from tests.conftest import Stack
 from tests.relationship_driver import (
     CUSTOMER,
@@ -91,7 +91,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
             f"WorkflowId = '{partnership.id}' AND PartnerId = '{RESELLER}' AND Region = 'JP' "
             f"AND PipelineStage = 'awaiting_acceptance' AND NextDeadline > '{started}'",
         ) == [partnership.id]
-        status = await partnership.query(contract.QUERY_STATUS, result_type=PartnershipStatus)
+        status = await partnership.query(names.QUERY_STATUS, result_type=PartnershipStatus)
         metadata = await partnership.query(
             "__temporal_workflow_metadata", result_type=WorkflowMetadata
         )
@@ -100,7 +100,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
         assert metadata.current_details.endswith(f"until {status.deadline.isoformat()}")
 
         await partnership.execute_update(
-            contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+            names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
             {"reported_by": "reseller-success-team"},
             result_type=Acknowledgement,
         )
@@ -118,7 +118,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
         )
         for _ in range(2):
             ack = await invitation.execute_update(
-                contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+                names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
                 {"customer_tenant_id": str(CUSTOMER), "reported_by": "pc-webhook"},
                 id="webhook-delivery-7f3a",
                 result_type=Acknowledgement,
@@ -130,7 +130,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
             CustomerInvitationStatus,
         )
         await invitation.execute_update(
-            contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), result_type=Acknowledgement
+            names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), result_type=Acknowledgement
         )
         invited = await client.get_workflow_handle(
             invitation.id, result_type=CustomerInvitationResult
@@ -139,13 +139,13 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
         await _visible(client, f"WorkflowId = '{invitation.id}' AND Outcome = 'active'")
 
         # 3. The order, started by an operator with the CLI and plain JSON.
-        order_id = contract.subscription_order_id(PROVIDER, "PO-2026-0001")
+        order_id = names.subscription_order_id(PROVIDER, "PO-2026-0001")
         await asyncio.to_thread(
             _cli,
             dev_env,
             "workflow", "start",
-            "--type", contract.SUBSCRIPTION_ORDER,
-            "--task-queue", contract.TASK_QUEUE,
+            "--type", names.SUBSCRIPTION_ORDER,
+            "--task-queue", names.TASK_QUEUE,
             "--workflow-id", order_id,
             "--input", json.dumps(order_request()),
         )  # fmt: skip
@@ -160,7 +160,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
 
         # 4. The partnership ends; the customer and its relationship stay.
         await partnership.execute_update(
-            contract.UPDATE_REMOVE_PARTNERSHIP,
+            names.UPDATE_REMOVE_PARTNERSHIP,
             {
                 "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
                 "reason": "end of the pilot",
@@ -226,7 +226,7 @@ async def test_the_readme_walk_through_on_the_sample_data(
             status=ResellerStatus.ACTIVE,
             country="JP",
             tenant_id="3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f",
-            workflow_id=contract.reseller_enrollment_id("4512345"),
+            workflow_id=names.reseller_enrollment_id("4512345"),
             updated_at=now,
         )
     )
@@ -246,9 +246,9 @@ async def test_the_readme_walk_through_on_the_sample_data(
                 workflow_id = args[args.index("--workflow-id") + 1]
                 name = args[args.index("--name") + 1]
                 wanted = {
-                    contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED: "awaiting_acceptance",
-                    contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED: "awaiting_acceptance",
-                    contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT: "awaiting_customer_agreement",
+                    names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED: "awaiting_acceptance",
+                    names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED: "awaiting_acceptance",
+                    names.UPDATE_ATTEST_CUSTOMER_AGREEMENT: "awaiting_customer_agreement",
                 }[name]
                 await _until_stage(client, workflow_id, wanted)
             await asyncio.to_thread(_cli, dev_env, *args)
@@ -258,7 +258,7 @@ async def test_the_readme_walk_through_on_the_sample_data(
         assert order.outcome is OrderStage.PLACED and order.partner_of_record == "4512345"
         partnership = client.get_workflow_handle("partnership-3456789-4512345")
         await partnership.execute_update(
-            contract.UPDATE_REMOVE_PARTNERSHIP,
+            names.UPDATE_REMOVE_PARTNERSHIP,
             {
                 "requested_by": {"user": "ops", "role": "admin_agent"},
                 "reason": "walk-through over",
@@ -274,7 +274,7 @@ async def test_the_readme_walk_through_on_the_sample_data(
 async def _until_stage(client: Client, workflow_id: str, stage: str) -> None:
     for _ in range(100):
         described = await client.get_workflow_handle(workflow_id).describe()
-        if described.typed_search_attributes.get(contract.SA_STAGE) == stage:
+        if described.typed_search_attributes.get(names.SA_STAGE) == stage:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{workflow_id} never reached {stage}")

@@ -14,9 +14,9 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
-from app import contract
-from app.temporal_client import DATA_CONVERTER
+from contract import names
 from domain.reseller_enrollment import EnrollmentStage
+from runtime.temporal_client import DATA_CONVERTER
 from tests.replay_changes import ChecksTheMpaEarly, SkipsTheRegistryLookup
 from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES, WORKFLOWS, workflow_runner
 from workflows.email_verification import EmailVerificationWorkflow
@@ -60,11 +60,11 @@ def test_the_enrollment_outcomes_have_histories() -> None:
     """The recorded scenarios stay in the folder (adding more is welcome, losing one is not)."""
     kept = {path.name for path in SAVED}
     for scenario in ("active", "abandoned", "withdrawn"):
-        for workflow_type in (contract.RESELLER_ENROLLMENT, contract.EMAIL_VERIFICATION):
+        for workflow_type in (names.RESELLER_ENROLLMENT, names.EMAIL_VERIFICATION):
             assert f"{workflow_type}.{scenario}.json" in kept
     # The saved runs end as their names say, so each replays the path it is named after.
     for scenario in ("active", "abandoned", "withdrawn"):
-        history = load_history(HISTORIES / f"{contract.RESELLER_ENROLLMENT}.{scenario}.json")
+        history = load_history(HISTORIES / f"{names.RESELLER_ENROLLMENT}.{scenario}.json")
         last = history.events[-1]
         assert last.HasField("workflow_execution_completed_event_attributes")
         [payload] = last.workflow_execution_completed_event_attributes.result.payloads
@@ -75,7 +75,7 @@ def test_the_enrollment_outcomes_have_histories() -> None:
     "changed", [SkipsTheRegistryLookup, ChecksTheMpaEarly], ids=lambda c: c.__name__
 )
 async def test_a_changed_workflow_is_reported_as_non_deterministic(changed: type) -> None:
-    path = HISTORIES / f"{contract.RESELLER_ENROLLMENT}.active.json"
+    path = HISTORIES / f"{names.RESELLER_ENROLLMENT}.active.json"
     result = await _replay(path, [changed, EmailVerificationWorkflow])
     assert isinstance(result.replay_failure, workflow.NondeterminismError), result.replay_failure
     # The same history with the released definition is fine (the failure is the change's).

@@ -10,9 +10,10 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.registry import ResellerStatus
-from app import contract
-from domain.reseller_enrollment import EnrollmentStage, MpaSignatureReport, Withdrawal
+from contract import names
+from domain.email_verification import EmailVerificationResult, ResendVerification
+from domain.messages import Withdrawal
+from domain.reseller_enrollment import EnrollmentStage, MpaSignatureReport, ResellerStatus
 from tests.conftest import JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack, application
 from tests.enrollment_driver import (
     decide,
@@ -22,7 +23,6 @@ from tests.enrollment_driver import (
     subjects,
     verify,
 )
-from workflows.email_verification import EmailVerificationResult, ResendVerification
 
 
 async def test_enrollment_runs_to_active(
@@ -81,11 +81,11 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
     async with stack.worker(client):
         handle = await start_enrollment(client, workflow_id, application())
         first = await latest_token(stack.sink, 1)
-        child = client.get_workflow_handle(contract.email_verification_id(workflow_id))
+        child = client.get_workflow_handle(names.email_verification_id(workflow_id))
 
         with pytest.raises(WorkflowUpdateFailedError) as too_soon:
             await child.execute_update(
-                contract.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
+                names.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
             )
         assert isinstance(too_soon.value.cause, ApplicationError)
         assert too_soon.value.cause.type == "ResendTooSoon"
@@ -93,7 +93,7 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
 
         await time_env.sleep(timedelta(days=3, hours=1))  # one business day, whatever the weekday
         await child.execute_update(
-            contract.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
+            names.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
         )
         second = await latest_token(stack.sink, 2)
         assert second != first
@@ -111,7 +111,7 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
         await stack.sink.wait_for_messages(3, timeout_seconds=30)
         assert (await status(handle)).stage is EnrollmentStage.REVIEW
         await handle.execute_update(
-            contract.UPDATE_WITHDRAW, Withdrawal(reason="duplicate", requested_by="ops")
+            names.UPDATE_WITHDRAW, Withdrawal(reason="duplicate", requested_by="ops")
         )
         result = await handle.result()
     assert result.outcome is EnrollmentStage.WITHDRAWN
@@ -132,7 +132,7 @@ async def test_review_reminders_then_rejection(
 
         with pytest.raises(WorkflowUpdateFailedError) as no_reason:
             await handle.execute_update(
-                contract.UPDATE_DECIDE_REVIEW,
+                names.UPDATE_DECIDE_REVIEW,
                 {"decision": "reject", "decided_by": "review-backend"},
             )
         assert "reason" in str(no_reason.value.cause)
@@ -199,7 +199,7 @@ async def test_reported_mpa_signature_is_rechecked_and_activates(
             lambda d: d["agreements"].update({UNSIGNED_PARTNER: {"isAgreementSigned": True}})
         )
         await handle.execute_update(
-            contract.UPDATE_REPORT_MPA_SIGNED, MpaSignatureReport(reported_by="pc-webhook")
+            names.UPDATE_REPORT_MPA_SIGNED, MpaSignatureReport(reported_by="pc-webhook")
         )
         result = await handle.result()
     assert result.outcome is EnrollmentStage.ACTIVE
@@ -302,7 +302,7 @@ async def test_malformed_input_fails_the_workflow_instead_of_retrying(
     bad["primary_contact"]["is_employee"] = False
     async with stack.worker(client):
         handle = await client.start_workflow(
-            contract.RESELLER_ENROLLMENT, bad, id=workflow_id, task_queue=contract.TASK_QUEUE
+            names.RESELLER_ENROLLMENT, bad, id=workflow_id, task_queue=names.TASK_QUEUE
         )
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()

@@ -14,9 +14,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.http import PartnerCenterHttpClient
-from app import contract
+from contract import names
+from domain.messages import Acknowledgement
 from domain.relationships import (
-    Acknowledgement,
     CustomerAgreementRecord,
     CustomerInvitationStage,
     CustomerRelationshipRecord,
@@ -56,7 +56,7 @@ async def _customer(stack: Stack, *, mca: bool = True, reseller: str = RESELLER)
             provider_partner_id=PROVIDER,
             customer_country="JP",
             status=CustomerInvitationStage.ACTIVE if mca else CustomerInvitationStage.MCA_PENDING,
-            workflow_id=contract.customer_invitation_id(reseller, str(CUSTOMER)),
+            workflow_id=names.customer_invitation_id(reseller, str(CUSTOMER)),
             invited_at=now,
             accepted_at=now,
             updated_at=now,
@@ -84,7 +84,7 @@ def _gate_in_the_future(stack: Stack) -> None:
 
 
 async def _status(handle: Any) -> OrderStatus:
-    status: OrderStatus = await handle.query(contract.QUERY_STATUS, result_type=OrderStatus)
+    status: OrderStatus = await handle.query(names.QUERY_STATUS, result_type=OrderStatus)
     return status
 
 
@@ -141,7 +141,7 @@ async def test_an_invalid_por_blocks_until_fixed_from_the_same_pipeline(
         with pytest.raises(WorkflowUpdateFailedError) as forbidden:
             await update(
                 handle,
-                contract.UPDATE_FIX_PARTNER_OF_RECORD,
+                names.UPDATE_FIX_PARTNER_OF_RECORD,
                 _fix(RESELLER, "helpdesk_agent"),
                 Acknowledgement,
             )
@@ -150,7 +150,7 @@ async def test_an_invalid_por_blocks_until_fixed_from_the_same_pipeline(
 
         with pytest.raises(WorkflowUpdateFailedError) as still_invalid:
             await update(
-                handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix("6345678"), Acknowledgement
+                handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix("6345678"), Acknowledgement
             )
         cause = still_invalid.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == "PorInvalid"
@@ -159,7 +159,7 @@ async def test_an_invalid_por_blocks_until_fixed_from_the_same_pipeline(
         assert blocked.deadline == status.deadline  # a failed fix does not extend the deadline
 
         ack = await update(
-            handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
+            handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
         )
         assert "is valid" in ack.message
         result = await handle.result()
@@ -202,7 +202,7 @@ async def test_mpa_unsigned_blocks_with_mpa_not_signed(
         assert [f.condition for f in status.verdict.blocking] == ["MPA-02"]
         await update(
             handle,
-            contract.UPDATE_WITHDRAW,
+            names.UPDATE_WITHDRAW,
             {"reason": "the reseller will sign next month", "requested_by": "sales"},
             Acknowledgement,
         )
@@ -244,7 +244,7 @@ async def test_before_the_date_an_unsigned_mpa_still_blocks(
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await update(
                 handle,
-                contract.UPDATE_FIX_PARTNER_OF_RECORD,
+                names.UPDATE_FIX_PARTNER_OF_RECORD,
                 _fix(UNSIGNED_RESELLER),
                 Acknowledgement,
             )
@@ -255,7 +255,7 @@ async def test_before_the_date_an_unsigned_mpa_still_blocks(
         )
         # The same POR, re-checked now that it signed.
         await update(
-            handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(UNSIGNED_RESELLER), Acknowledgement
+            handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(UNSIGNED_RESELLER), Acknowledgement
         )
         result = await handle.result()
     assert result.outcome is OrderStage.PLACED and result.warnings == ()
@@ -271,11 +271,9 @@ async def test_a_missing_mca_waits_for_its_attestation(
         assert "Microsoft Customer Agreement" in (status.waiting_for or "")
         with pytest.raises(WorkflowUpdateFailedError):
             await update(
-                handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
+                handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
             )
-        await update(
-            handle, contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement
-        )
+        await update(handle, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
         result = await handle.result()
     assert result.outcome is OrderStage.PLACED
     assert await stack.registry.get_customer_agreement(str(CUSTOMER)) is not None
@@ -340,7 +338,7 @@ async def test_partner_center_refusing_the_por_blocks_and_a_fix_retries(
         status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
         assert "800039" in (status.waiting_for or "")
         assert len(fake_pc.requests_to(ORDERS)) == 1  # not retried: the POR must be fixed
-        await update(handle, contract.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement)
+        await update(handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement)
         result = await handle.result()
     assert result.outcome is OrderStage.PLACED
     first, second = fake_pc.requests_to(ORDERS)

@@ -15,10 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
-from app.binaries import temporal_cli
-from app.contract import SEARCH_ATTRIBUTES
-from app.settings import Settings
-from app.temporal_client import connect
+from contract.names import SEARCH_ATTRIBUTES
 from ops import search_attribute_check
 from ops.search_attribute_check import (
     SearchAttributesMissing,
@@ -27,6 +24,9 @@ from ops.search_attribute_check import (
 )
 from ops.secret_files import secret_variables
 from ops.temporal_profile import connection_target
+from runtime.binaries import temporal_cli
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 from tests.conftest import free_port
 
 DEFAULT = "127.0.0.1:7233"

@@ -14,8 +14,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from app.settings import Settings
 from ops.tracing import client_interceptors, configure_tracing, otlp_traces_url
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

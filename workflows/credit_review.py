@@ -4,40 +4,20 @@ the `decide_credit` update before a deadline; the parent reads the result."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
+from domain.direct_bill import CreditReviewRequest, CreditReviewResult, CreditReviewStatus
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
     from domain.direct_bill import MicrosoftDecision
     from domain.errors import WrongStage
-    from domain.reseller_enrollment import Acknowledgement
+    from domain.messages import Acknowledgement
 
 
-class CreditReviewRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    pga_id: str
-    region: str
-    deadline: datetime
-
-
-class CreditReviewResult(BaseModel):
-    outcome: Literal["approved", "rejected", "expired"]
-    reason: str | None = None
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-
-
-class CreditReviewStatus(BaseModel):
-    decided: bool
-    deadline: datetime
-
-
-@workflow.defn(name=contract.CREDIT_REVIEW)
+@workflow.defn(name=names.CREDIT_REVIEW)
 class CreditReviewWorkflow:
     @workflow.init
     def __init__(self, request: CreditReviewRequest) -> None:
@@ -49,10 +29,10 @@ class CreditReviewWorkflow:
     async def run(self, request: CreditReviewRequest) -> CreditReviewResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
-                contract.SA_STAGE.value_set("credit_review"),
-                contract.SA_NEXT_DEADLINE.value_set(request.deadline),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
+                names.SA_STAGE.value_set("credit_review"),
+                names.SA_NEXT_DEADLINE.value_set(request.deadline),
             ]
         )
         workflow.set_current_details(
@@ -80,15 +60,15 @@ class CreditReviewWorkflow:
             )
         workflow.upsert_search_attributes(
             [
-                contract.SA_STAGE.value_set(f"credit_{result.outcome}"),
-                contract.SA_OUTCOME.value_set(result.outcome),
-                contract.SA_NEXT_DEADLINE.value_unset(),
+                names.SA_STAGE.value_set(f"credit_{result.outcome}"),
+                names.SA_OUTCOME.value_set(result.outcome),
+                names.SA_NEXT_DEADLINE.value_unset(),
             ]
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
-    @workflow.update(name=contract.UPDATE_DECIDE_CREDIT)
+    @workflow.update(name=names.UPDATE_DECIDE_CREDIT)
     def decide_credit(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         self._decided_at = workflow.now()
@@ -97,13 +77,13 @@ class CreditReviewWorkflow:
     @decide_credit.validator
     def _validate_decide_credit(self, decision: MicrosoftDecision) -> None:
         if self._decision is not None:
-            raise to_application_error(WrongStage("the credit decision was already reported"))
+            raise pipeline.refuse(WrongStage("the credit decision was already reported"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 WrongStage(f"the credit review closed at {self._request.deadline.isoformat()}")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CreditReviewStatus:
         return CreditReviewStatus(
             decided=self._decision is not None, deadline=self._request.deadline

@@ -18,23 +18,27 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows import pipeline
+from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.registry import PolicyRequest
-    from activities.relationships import (
+    from contract import names
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import (
+        CUSTOMER_INVITATION_FACTS,
+        CUSTOMER_INVITATION_LINK,
+        GET_CUSTOMER_AGREEMENT,
+        SAVE_CUSTOMER_AGREEMENT,
+        SAVE_CUSTOMER_RELATIONSHIP,
         CustomerAgreementLookup,
         CustomerLookup,
         InvitationFacts,
         InvitationFactsRequest,
         InvitationLink,
         InvitationLinkRequest,
-        RelationshipActivities,
     )
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import to_application_error
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
     from domain.relationship_rules import (
         SelfDealingFacts,
         reminder_times,
@@ -47,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.relationships import (
         AcceptanceEvent,
-        Acknowledgement,
         CustomerAcceptance,
         CustomerAgreementAttestation,
         CustomerAgreementRecord,
@@ -58,28 +61,16 @@ with workflow.unsafe.imports_passed_through():
         CustomerRelationshipRecord,
         InvitationKind,
         RelationshipPolicy,
-        StageChange,
-        Withdrawal,
     )
 
 
-class _Ended(Exception):
-    def __init__(self, outcome: CustomerInvitationStage, reason: str) -> None:
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-
-
-@workflow.defn(name=contract.CUSTOMER_INVITATION)
+@workflow.defn(name=names.CUSTOMER_INVITATION)
 class CustomerInvitationWorkflow:
     @workflow.init
     def __init__(self, request: CustomerInvitationRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
-        self._stage = CustomerInvitationStage.PRECHECKS
-        self._waiting_for: str | None = "pre-checks"
-        self._deadline: datetime | None = None
-        self._history: list[StageChange] = []
+        self._stages = StageTracker(CustomerInvitationStage.PRECHECKS, "pre-checks")
         self._reseller_name = request.reseller_partner_id
         self._invited_at: datetime | None = None
         self._reminders_sent = 0
@@ -89,57 +80,40 @@ class CustomerInvitationWorkflow:
         self._attestation: CustomerAgreementAttestation | None = None
         self._agreement_at: datetime | None = None
         self._withdrawal: Withdrawal | None = None
-        self._ended: _Ended | None = None
-        self._error_type: str | None = None
+        self._ended: PipelineEnded | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: CustomerInvitationRequest) -> CustomerInvitationResult:
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_PARTNER_ID.value_set(request.reseller_partner_id),
-                contract.SA_REGION.value_set(request.customer_country),
-            ]
+        pipeline.show_partner(request.reseller_partner_id, request.customer_country)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        ended = await pipeline.run_pipeline(
+            prechecks=self._prechecks,
+            steps=self._steps,
+            refused=CustomerInvitationStage.REFUSED,
+            finish=self._finish,
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.CUSTOMER_INVITATION),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
-        pipeline_started(contract.CUSTOMER_INVITATION)
-        self._enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
-        try:
-            await self._prechecks()
-        except ApplicationError as refusal:
-            self._error_type = refusal.type
-            pipeline_ended(contract.CUSTOMER_INVITATION, "refused", refusal.type)
-            self._ended = _Ended(CustomerInvitationStage.REFUSED, refusal.message)
-            self._enter(CustomerInvitationStage.REFUSED, None, note=refusal.message)
-            workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
-            raise
-        try:
-            await self._invite_and_wait()
-            await self._await_customer_agreement()
-            ended = _Ended(
-                CustomerInvitationStage.ACTIVE,
-                "the customer accepted and its Microsoft Customer Agreement is attested",
-            )
-        except _Ended as outcome:
-            ended = outcome
-        await self._finish(ended)
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return CustomerInvitationResult(
             reseller_partner_id=request.reseller_partner_id,
             customer_tenant_id=str(request.customer_tenant_id),
-            outcome=ended.outcome,
+            outcome=CustomerInvitationStage(ended.outcome),
             reason=ended.reason,
         )
 
+    async def _steps(self) -> PipelineEnded:
+        await self._invite_and_wait()
+        await self._await_customer_agreement()
+        return PipelineEnded(
+            CustomerInvitationStage.ACTIVE,
+            "the customer accepted and its Microsoft Customer Agreement is attested",
+        )
+
     async def _prechecks(self) -> None:
+        self._stages.enter(CustomerInvitationStage.PRECHECKS, "pre-checks (reseller, region, self)")
         req = self._req
         facts: InvitationFacts = await pipeline.check(
-            RelationshipActivities.customer_invitation_facts,
+            CUSTOMER_INVITATION_FACTS,
             InvitationFactsRequest(
                 kind=req.kind,
                 reseller_partner_id=req.reseller_partner_id,
@@ -200,7 +174,7 @@ class CustomerInvitationWorkflow:
         req = self._req
         policy = self._policy
         link: InvitationLink = await pipeline.check(
-            RelationshipActivities.customer_invitation_link,
+            CUSTOMER_INVITATION_LINK,
             InvitationLinkRequest(
                 reseller_partner_id=req.reseller_partner_id,
                 provider_partner_id=req.provider_partner_id,
@@ -211,10 +185,10 @@ class CustomerInvitationWorkflow:
         reminders, deadline = reminder_times(
             sent_at, policy.customer_invitation_reminders, policy.customer_invitation_expiry
         )
-        self._enter(
+        self._stages.enter(
             CustomerInvitationStage.AWAITING_ACCEPTANCE,
-            f"the customer to accept ({contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED} or "
-            f"{contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED})",
+            f"the customer to accept ({names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED} or "
+            f"{names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED})",
             deadline,
         )
         await self._save()
@@ -227,7 +201,7 @@ class CustomerInvitationWorkflow:
                 self._raise_withdrawn()
             now = workflow.now()
             if now >= deadline:
-                raise _Ended(
+                raise PipelineEnded(
                     CustomerInvitationStage.EXPIRED,
                     f"the customer did not accept by {deadline.isoformat()} "
                     f"({self._reminders_sent} reminder(s) sent)",
@@ -256,14 +230,14 @@ class CustomerInvitationWorkflow:
     async def _await_customer_agreement(self) -> None:
         """CUS-04: the MCA acceptance is attested here, or was already for this customer."""
         known: CustomerAgreementLookup = await pipeline.check(
-            RelationshipActivities.get_customer_agreement,
+            GET_CUSTOMER_AGREEMENT,
             CustomerLookup(customer_tenant_id=str(self._req.customer_tenant_id)),
         )
         if known.record is not None:
             self._agreement_at = known.record.accepted_at
             return
         deadline = workflow.now() + self._policy.customer_agreement_window
-        self._enter(
+        self._stages.enter(
             CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT,
             "the Microsoft Customer Agreement attestation (attest_customer_agreement)",
             deadline,
@@ -276,15 +250,15 @@ class CustomerInvitationWorkflow:
                 timeout_summary="Microsoft Customer Agreement attestation",
             )
         except TimeoutError:
-            raise _Ended(
+            raise PipelineEnded(
                 CustomerInvitationStage.MCA_PENDING,
                 f"the customer accepted, but no Microsoft Customer Agreement acceptance was "
                 f"attested by {deadline.isoformat()}; orders wait for it (CUS-04)",
             ) from None
         attestation = self._attestation
         assert attestation is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_agreement,
+        await pipeline.execute(
+            SAVE_CUSTOMER_AGREEMENT,
             CustomerAgreementRecord(
                 customer_tenant_id=str(self._req.customer_tenant_id),
                 signer_name=attestation.signer_name,
@@ -292,8 +266,7 @@ class CustomerInvitationWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._agreement_at = attestation.accepted_at
 
@@ -301,32 +274,13 @@ class CustomerInvitationWorkflow:
 
     def _raise_withdrawn(self) -> None:
         assert self._withdrawal is not None
-        raise _Ended(
-            CustomerInvitationStage.WITHDRAWN,
-            f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
-        )
-
-    def _enter(
-        self,
-        stage: CustomerInvitationStage,
-        waiting_for: str | None,
-        deadline: datetime | None = None,
-        *,
-        note: str | None = None,
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        self._history.append(
-            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
-        )
-        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
+        raise pipeline.withdrawn(CustomerInvitationStage.WITHDRAWN, self._withdrawal)
 
     async def _save(self) -> None:
         req = self._req
         assert self._invited_at is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_relationship,
+        await pipeline.execute(
+            SAVE_CUSTOMER_RELATIONSHIP,
             CustomerRelationshipRecord(
                 reseller_partner_id=req.reseller_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
@@ -334,15 +288,14 @@ class CustomerInvitationWorkflow:
                 provider_partner_id=req.provider_partner_id,
                 customer_country=req.customer_country,
                 customer_partner_id=req.customer_partner_id,
-                status=self._stage,
+                status=self._stages.stage,
                 workflow_id=workflow.info().workflow_id,
                 invited_at=self._invited_at,
                 accepted_at=self._accepted_at,
                 acceptance_event=self._event.value if self._event else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     def _default_message(self) -> str:
@@ -374,13 +327,14 @@ class CustomerInvitationWorkflow:
             step,
         )
 
-    async def _finish(self, ended: _Ended) -> None:
+    async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
-        pipeline_ended(contract.CUSTOMER_INVITATION, ended.outcome.value, None)
-        self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        outcome = CustomerInvitationStage(ended.outcome)
+        self._stages.end(outcome, note=ended.reason)
+        if outcome is CustomerInvitationStage.REFUSED:
+            return  # a pre-check refused: nothing was sent or recorded
         await self._save()
-        if ended.outcome is CustomerInvitationStage.EXPIRED:
+        if outcome is CustomerInvitationStage.EXPIRED:
             await pipeline.send_email(
                 EmailFacts(
                     kind=EmailKind.CUSTOMER_INVITATION_EXPIRED,
@@ -394,11 +348,11 @@ class CustomerInvitationWorkflow:
             )
 
     def _refuse_stage(self, wanted: str) -> ApplicationError:
-        return to_application_error(
+        return pipeline.refuse(
             WrongStage(
                 f"the invitation of customer {self._req.customer_tenant_id} is at stage "
-                f"{self._stage.value}, not {wanted}",
-                stage=self._stage.value,
+                f"{self._stages.stage.value}, not {wanted}",
+                stage=self._stages.stage.value,
             )
         )
 
@@ -407,18 +361,18 @@ class CustomerInvitationWorkflow:
     def _accept(self, event: AcceptanceEvent, acceptance: CustomerAcceptance) -> Acknowledgement:
         if self._acceptance is not None:  # a second delivery of the same acceptance
             return Acknowledgement(
-                stage=self._stage.value,
+                stage=self._stages.stage.value,
                 message=f"acceptance already recorded ({self._event.value if self._event else ''})",
             )
         self._acceptance = acceptance
         self._event = event
-        return Acknowledgement(stage=self._stage.value, message=f"{event.value} recorded")
+        return Acknowledgement(stage=self._stages.stage.value, message=f"{event.value} recorded")
 
     def _validate_acceptance(self, acceptance: CustomerAcceptance) -> None:
-        if self._acceptance is not None and not self._stage.is_terminal:
+        if self._acceptance is not None and not self._stages.stage.is_terminal:
             return  # a duplicate delivery is acknowledged, not refused
         if (
-            self._stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
+            self._stages.stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
             or self._withdrawal is not None
         ):
             raise self._refuse_stage("awaiting the customer's acceptance")
@@ -433,9 +387,9 @@ class CustomerInvitationWorkflow:
                     f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
                 )
         except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
+            raise pipeline.refuse(violation) from violation
 
-    @workflow.update(name=contract.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED)
     def reseller_relationship_accepted_by_customer(
         self, acceptance: CustomerAcceptance
     ) -> Acknowledgement:
@@ -445,7 +399,7 @@ class CustomerInvitationWorkflow:
     def _validate_reseller_accepted(self, acceptance: CustomerAcceptance) -> None:
         self._validate_acceptance(acceptance)
 
-    @workflow.update(name=contract.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED)
     def indirect_reseller_relationship_accepted_by_customer(
         self, acceptance: CustomerAcceptance
     ) -> Acknowledgement:
@@ -455,42 +409,43 @@ class CustomerInvitationWorkflow:
     def _validate_indirect_accepted(self, acceptance: CustomerAcceptance) -> None:
         self._validate_acceptance(acceptance)
 
-    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    @workflow.update(name=names.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
     def attest_customer_agreement(
         self, attestation: CustomerAgreementAttestation
     ) -> Acknowledgement:
         self._attestation = attestation
         return Acknowledgement(
-            stage=self._stage.value, message="Microsoft Customer Agreement attestation recorded"
+            stage=self._stages.stage.value,
+            message="Microsoft Customer Agreement attestation recorded",
         )
 
     @attest_customer_agreement.validator
     def _validate_attestation(self, attestation: CustomerAgreementAttestation) -> None:
         if (
-            self._stage is not CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT
+            self._stages.stage is not CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT
             or self._attestation is not None
         ):
             raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
         try:
             require_valid_agreement_attestation(attestation, now=workflow.now())
         except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
+            raise pipeline.refuse(violation) from violation
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
-        return Acknowledgement(stage=self._stage.value, message="invitation withdrawn")
+        return Acknowledgement(stage=self._stages.stage.value, message="invitation withdrawn")
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         if (
-            self._stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
+            self._stages.stage is not CustomerInvitationStage.AWAITING_ACCEPTANCE
             or self._acceptance is not None
             or self._withdrawal is not None
         ):
             raise self._refuse_stage("a pending invitation")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CustomerInvitationStatus:
         req = self._req
         return CustomerInvitationStatus(
@@ -500,14 +455,14 @@ class CustomerInvitationWorkflow:
             provider_partner_id=req.provider_partner_id,
             customer_tenant_id=str(req.customer_tenant_id),
             region=req.customer_country,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             reminders_sent=self._reminders_sent,
             acceptance_event=self._event,
             accepted_at=self._accepted_at,
             customer_agreement_at=self._agreement_at,
             outcome_reason=self._ended.reason if self._ended else None,
-            error_type=self._error_type,
-            history=tuple(self._history),
+            error_type=self._ended.error_type if self._ended else None,
+            history=tuple(self._stages.history),
         )

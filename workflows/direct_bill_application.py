@@ -21,21 +21,27 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
 from workflows import pipeline
+from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import (
+    from contract import names
+    from contract.activities.direct_bill import (
+        ACTIVATE_DIRECT_BILL_TENANT,
+        CHECK_DIRECT_BILL_DESIGNATIONS,
+        CHECK_DIRECT_BILL_PROGRAM,
+        CHECK_DIRECT_BILL_REVENUE,
+        CHECK_DIRECT_BILL_SECURITY,
+        CHECK_DIRECT_BILL_TENURE,
+        LOAD_DIRECT_BILL_GATE_FACTS,
+        SAVE_DIRECT_BILL_RECORD,
+        START_DIRECT_BILL_COOLDOWN,
         ActivationRequest,
-        DirectBillActivities,
-        DirectBillPolicyRequest,
         GateFactsRequest,
         PgaRequest,
         ProgramCheckRequest,
         TenureCheckRequest,
     )
-    from activities.email_templates import EmailFacts, EmailKind
-    from adapters.registry import Cooldown, DirectBillRecord, DirectBillRegistryStatus
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
     from domain import direct_bill_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
@@ -43,8 +49,13 @@ with workflow.unsafe.imports_passed_through():
         score_assessment,
     )
     from domain.direct_bill import (
+        Cooldown,
+        CreditReviewRequest,
+        CreditReviewResult,
         DirectBillApplication,
         DirectBillPolicy,
+        DirectBillRecord,
+        DirectBillRegistryStatus,
         DirectBillResult,
         DirectBillStage,
         DirectBillStatus,
@@ -58,17 +69,13 @@ with workflow.unsafe.imports_passed_through():
         SupportPlanPurchase,
     )
     from domain.errors import (
-        BusinessRuleViolation,
         MpaBeforeSupportPlan,
         SupportPlanBeforeCreditApproval,
         WrongStage,
     )
-    from domain.reseller_enrollment import Acknowledgement, Withdrawal
-    from workflows.credit_review import (
-        CreditReviewRequest,
-        CreditReviewResult,
-        CreditReviewWorkflow,
-    )
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from workflows.credit_review import CreditReviewWorkflow
 
 
 _REGISTRY_STATUS = {
@@ -92,24 +99,14 @@ _REVIEW_STEPS = {
 }
 
 
-class _Ended(Exception):
-    def __init__(self, outcome: DirectBillStage, reason: str, error_type: str | None = None):
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-        self.error_type = error_type
-
-
-@workflow.defn(name=contract.DIRECT_BILL_APPLICATION)
+@workflow.defn(name=names.DIRECT_BILL_APPLICATION)
 class DirectBillApplicationWorkflow:
     @workflow.init
     def __init__(self, application: DirectBillApplication) -> None:
         self._app = application
         self._policy = DirectBillPolicy()
-        self._stage = DirectBillStage.GATE
+        self._stages = StageTracker(DirectBillStage.GATE)
         self._step = DirectBillStage.GATE  # the pipeline step; `_stage` also shows pauses
-        self._waiting_for: str | None = None
-        self._deadline: datetime | None = None
         self._registered = False
         self._csp_onboarded_at: datetime | None = None
         self._eligibility: tuple[EligibilityCheck, ...] = ()
@@ -124,7 +121,7 @@ class DirectBillApplicationWorkflow:
         self._info_answer: InformationAnswer | None = None
         self._info_requests = 0
         self._withdrawal: Withdrawal | None = None
-        self._ended: _Ended | None = None
+        self._ended: PipelineEnded | None = None
         self._cooldown_until: datetime | None = None
         self._activated_at: datetime | None = None
 
@@ -132,88 +129,75 @@ class DirectBillApplicationWorkflow:
 
     @workflow.run
     async def run(self, application: DirectBillApplication) -> DirectBillResult:
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_PARTNER_ID.value_set(application.pga_id),
-                contract.SA_REGION.value_set(application.region),
-            ]
+        pipeline.show_partner(application.pga_id, application.region)
+        self._stages.enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
+        self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY)
+        ended = await pipeline.run_pipeline(
+            prechecks=self._prechecks,
+            steps=self._steps,
+            refused=DirectBillStage.REFUSED,
+            finish=self._finish,
         )
-        self._enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
-        self._policy = await workflow.execute_activity_method(
-            DirectBillActivities.load_direct_bill_policy,
-            DirectBillPolicyRequest(pipeline=contract.DIRECT_BILL_APPLICATION),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
-        try:
-            try:
-                await self._gate()
-                await self._save(DirectBillRegistryStatus.APPLYING)
-                self._registered = True
-                await self._check_eligibility()
-            except ApplicationError as refusal:
-                await self._finish(_Ended(DirectBillStage.REFUSED, refusal.message, refusal.type))
-                raise
-            await self._email(EmailKind.DB_SUBMITTED, "submitted")
-            await self._microsoft_reviews()
-            await self._enrollment_form()
-            await self._credit_review()
-            await self._support_plan()
-            await self._mpa_acceptance()
-            await self._activate()
-            ended = _Ended(DirectBillStage.ACTIVE, "direct-bill tenant activated")
-        except _Ended as outcome:
-            ended = outcome
-        await self._finish(ended)
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return DirectBillResult(
             pga_id=application.pga_id,
             region=application.region,
-            outcome=ended.outcome,
+            outcome=DirectBillStage(ended.outcome),
             reason=ended.reason,
             error_type=ended.error_type,
             cooldown_until=self._cooldown_until,
         )
 
+    async def _prechecks(self) -> None:
+        """Our own gate and eligibility checks: a refusal fails the pipeline, no cooldown."""
+        await self._gate()
+        await self._save(DirectBillRegistryStatus.APPLYING)
+        self._registered = True
+        await self._check_eligibility()
+
+    async def _steps(self) -> PipelineEnded:
+        await self._email(EmailKind.DB_SUBMITTED, "submitted")
+        await self._microsoft_reviews()
+        await self._enrollment_form()
+        await self._credit_review()
+        await self._support_plan()
+        await self._mpa_acceptance()
+        await self._activate()
+        return PipelineEnded(DirectBillStage.ACTIVE, "direct-bill tenant activated")
+
     async def _gate(self) -> None:
         app = self._app
         now = workflow.now()
-        try:
-            rules.require_global_admin(app.applicant_role)
-            rules.require_window_open(now, self._policy.window_closures)
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from None
-        facts = await workflow.execute_activity_method(
-            DirectBillActivities.load_gate_facts,
+        pipeline.enforce(rules.require_global_admin, app.applicant_role)
+        pipeline.enforce(rules.require_window_open, now, self._policy.window_closures)
+        facts = await pipeline.execute(
+            LOAD_DIRECT_BILL_GATE_FACTS,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
-        try:
-            rules.require_no_cooldown(app.pga_id, now, facts.cooldown_until)
-            rules.require_region_free(
-                pga_id=app.pga_id,
-                region=app.region,
-                existing_status=facts.existing_status,
-                existing_workflow_id=facts.existing_workflow_id,
-                workflow_id=workflow.info().workflow_id,
-            )
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from None
+        pipeline.enforce(rules.require_no_cooldown, app.pga_id, now, facts.cooldown_until)
+        pipeline.enforce(
+            rules.require_region_free,
+            pga_id=app.pga_id,
+            region=app.region,
+            existing_status=facts.existing_status,
+            existing_workflow_id=facts.existing_workflow_id,
+            workflow_id=workflow.info().workflow_id,
+        )
 
     async def _check_eligibility(self) -> None:
-        self._enter(DirectBillStage.ELIGIBILITY, "the eligibility checks (DB-01..DB-05)")
+        self._stages.enter(DirectBillStage.ELIGIBILITY, "the eligibility checks (DB-01..DB-05)")
         app = self._app
         pga = PgaRequest(pga_id=app.pga_id)
         checks = await asyncio.gather(
             pipeline.check(
-                DirectBillActivities.check_tenure,
+                CHECK_DIRECT_BILL_TENURE,
                 TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
             ),
-            pipeline.check(DirectBillActivities.check_revenue, pga),
-            pipeline.check(DirectBillActivities.check_security, pga),
-            pipeline.check(DirectBillActivities.check_designations, pga),
+            pipeline.check(CHECK_DIRECT_BILL_REVENUE, pga),
+            pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
+            pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga),
             pipeline.check(
-                DirectBillActivities.check_program,
+                CHECK_DIRECT_BILL_PROGRAM,
                 ProgramCheckRequest(
                     pga_id=app.pga_id,
                     pla_id=app.pla_id,
@@ -224,10 +208,7 @@ class DirectBillApplicationWorkflow:
             ),
         )
         self._eligibility = tuple(checks)
-        try:
-            rules.require_eligible(checks)
-        except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from None
+        pipeline.enforce(rules.require_eligible, checks)
 
     async def _microsoft_reviews(self) -> None:
         """DB-08: initial requirements, then the assessment, then the decision."""
@@ -277,7 +258,7 @@ class DirectBillApplicationWorkflow:
     async def _credit_review(self) -> None:
         self._raise_if_withdrawn()
         deadline = workflow.now() + self._policy.credit_review_deadline
-        self._enter(
+        self._stages.enter(
             DirectBillStage.CREDIT_REVIEW,
             "the credit decision (decide_credit on the child)",
             deadline,
@@ -287,7 +268,7 @@ class DirectBillApplicationWorkflow:
             CreditReviewRequest(
                 pga_id=self._app.pga_id, region=self._app.region, deadline=deadline
             ),
-            id=contract.credit_review_id(workflow.info().workflow_id),
+            id=names.credit_review_id(workflow.info().workflow_id),
             static_summary=f"Credit review for PGA {self._app.pga_id} in {self._app.region}",
         )
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
@@ -298,7 +279,7 @@ class DirectBillApplicationWorkflow:
             self._raise_if_withdrawn()
         result: CreditReviewResult = child.result()
         if result.outcome == "expired":
-            raise _Ended(DirectBillStage.EXPIRED, result.reason or "credit review expired")
+            raise PipelineEnded(DirectBillStage.EXPIRED, result.reason or "credit review expired")
         if result.outcome == "rejected":
             await self._reject(result.reason or "credit review rejected", "the credit review")
         self._credit_approved = True
@@ -334,16 +315,14 @@ class DirectBillApplicationWorkflow:
 
     async def _activate(self) -> None:
         self._raise_if_withdrawn()
-        self._enter(DirectBillStage.ACTIVATION, "the direct-bill tenant activation")
-        activation = await workflow.execute_activity_method(
-            DirectBillActivities.activate_tenant,
+        self._stages.enter(DirectBillStage.ACTIVATION, "the direct-bill tenant activation")
+        activation = await pipeline.execute(
+            ACTIVATE_DIRECT_BILL_TENANT,
             ActivationRequest(
                 pga_id=self._app.pga_id,
                 region=self._app.region,
                 idempotency_key=pipeline.step_key("activate"),
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         self._activated_at = activation.activated_at
 
@@ -363,7 +342,7 @@ class DirectBillApplicationWorkflow:
         self._raise_if_withdrawn()
         self._step = step
         deadline = workflow.now() + window
-        self._enter(step, waiting_for, deadline)
+        self._stages.enter(step, waiting_for, deadline)
         reminders = 0
         while not done():
             self._raise_if_withdrawn()
@@ -371,11 +350,13 @@ class DirectBillApplicationWorkflow:
                 paused_at = workflow.now()
                 await self._await_information()
                 deadline += workflow.now() - paused_at
-                self._enter(step, waiting_for, deadline)
+                self._stages.enter(step, waiting_for, deadline)
                 continue
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
-                raise _Ended(DirectBillStage.EXPIRED, f"no {waiting_for} by {deadline.isoformat()}")
+                raise PipelineEnded(
+                    DirectBillStage.EXPIRED, f"no {waiting_for} by {deadline.isoformat()}"
+                )
             timeout = min(remaining, reminder[0]) if reminder else remaining
             try:
                 await workflow.wait_condition(
@@ -397,7 +378,7 @@ class DirectBillApplicationWorkflow:
         request = self._info_request
         assert request is not None
         deadline = workflow.now() + self._policy.information_deadline
-        self._enter(
+        self._stages.enter(
             DirectBillStage.INFORMATION_REQUESTED,
             "the applicant's answer to Microsoft's request (answer_information_request)",
             deadline,
@@ -415,7 +396,7 @@ class DirectBillApplicationWorkflow:
                 timeout_summary="information request deadline",
             )
         except TimeoutError:
-            raise _Ended(
+            raise PipelineEnded(
                 DirectBillStage.EXPIRED,
                 f"Microsoft's request for information was not answered by {deadline.isoformat()}",
             ) from None
@@ -432,51 +413,39 @@ class DirectBillApplicationWorkflow:
     async def _reject(self, reason: str, what: str) -> None:
         """Microsoft's rejection: the one-year cooldown starts now (RA-03)."""
         now = workflow.now()
-        cooldown = await workflow.execute_activity_method(
-            DirectBillActivities.start_cooldown,
+        cooldown = await pipeline.execute(
+            START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=self._app.pga_id,
                 until=rules.cooldown_end(now),
                 reason=f"direct-bill application for {self._app.region} rejected in {what}",
                 started_at=now,
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._cooldown_until = cooldown.until
-        raise _Ended(
+        raise PipelineEnded(
             DirectBillStage.REJECTED, f"rejected in {what}: {reason}", "ApplicationRejected"
         )
 
-    async def _finish(self, ended: _Ended) -> None:
+    async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
-        self._enter(ended.outcome, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        outcome = DirectBillStage(ended.outcome)
+        self._stages.end(outcome)
         if self._registered:  # a gate refusal must not touch another pipeline's record
-            await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
+            await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         await self._email(
-            _OUTCOME_EMAIL[ended.outcome],
-            f"outcome-{ended.outcome.value}",
+            _OUTCOME_EMAIL[outcome],
+            f"outcome-{outcome.value}",
             reason=ended.reason,
             deadline=self._cooldown_until,
         )
 
     def _raise_if_withdrawn(self) -> None:
         if self._withdrawal is not None:
-            raise _Ended(
-                DirectBillStage.WITHDRAWN,
-                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
-            )
+            raise pipeline.withdrawn(DirectBillStage.WITHDRAWN, self._withdrawal)
 
     # ---- side-effect helpers -------------------------------------------------------------------
-
-    def _enter(
-        self, stage: DirectBillStage, waiting_for: str | None, deadline: datetime | None = None
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        pipeline.show_stage(stage.value, waiting_for, deadline)
 
     async def _email(
         self,
@@ -500,8 +469,8 @@ class DirectBillApplicationWorkflow:
 
     async def _save(self, status: DirectBillRegistryStatus, reason: str | None = None) -> None:
         plan = self._plan if status is DirectBillRegistryStatus.ACTIVE else None
-        await workflow.execute_activity_method(
-            DirectBillActivities.save_record,
+        await pipeline.execute(
+            SAVE_DIRECT_BILL_RECORD,
             DirectBillRecord(
                 pga_id=self._app.pga_id,
                 region=self._app.region,
@@ -516,15 +485,14 @@ class DirectBillApplicationWorkflow:
                 support_plan_contract_id=plan.contract_id if plan else None,
                 support_plan_renewal_date=plan.renewal_date if plan else None,
                 renewal_month=plan.renewal_date.month if plan else None,
-                onboarding_anniversary_month=(
-                    self._onboarding_month() if status is DirectBillRegistryStatus.ACTIVE else None
-                ),
+                onboarding_anniversary_month=self._onboarding_month()
+                if status is DirectBillRegistryStatus.ACTIVE
+                else None,
                 activated_at=self._activated_at,
                 next_reassessment_due=plan.renewal_date.replace(day=1) if plan else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     def _onboarding_month(self) -> int | None:
@@ -535,23 +503,22 @@ class DirectBillApplicationWorkflow:
     # ---- updates and query --------------------------------------------------------------------
 
     def _wrong_stage(self, expected: str) -> ApplicationError:
-        return to_application_error(
-            WrongStage(
-                f"PGA {self._app.pga_id} ({self._app.region}) is at stage {self._stage.value}, "
-                f"not awaiting {expected}",
-                stage=self._stage.value,
-            )
+        stage = self._stages.stage.value
+        return pipeline.wrong_stage(
+            f"PGA {self._app.pga_id} ({self._app.region}) is at stage {stage}, "
+            f"not awaiting {expected}",
+            stage,
         )
 
     def _require_step(self, step: DirectBillStage, expected: str) -> None:
         if self._ended is not None or self._step is not step or self._info_request is not None:
             raise self._wrong_stage(expected)
 
-    @workflow.update(name=contract.UPDATE_REPORT_INITIAL_REVIEW)
+    @workflow.update(name=names.UPDATE_REPORT_INITIAL_REVIEW)
     def report_initial_review(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._initial_review = decision
         return Acknowledgement(
-            stage=self._stage.value, message=f"initial review {decision.decision}d"
+            stage=self._stages.stage.value, message=f"initial review {decision.decision}d"
         )
 
     @report_initial_review.validator
@@ -560,7 +527,7 @@ class DirectBillApplicationWorkflow:
         if self._initial_review is not None:
             raise self._wrong_stage("the initial requirements review")
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_ASSESSMENT)
+    @workflow.update(name=names.UPDATE_SUBMIT_ASSESSMENT)
     def submit_assessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
         self._assessment = score_assessment(answers, self._policy.weights)
         return self._assessment
@@ -571,35 +538,39 @@ class DirectBillApplicationWorkflow:
         if self._assessment is not None:
             raise self._wrong_stage("the capability assessment")
 
-    @workflow.update(name=contract.UPDATE_REQUEST_INFORMATION)
+    @workflow.update(name=names.UPDATE_REQUEST_INFORMATION)
     def request_information(self, request: InformationRequest) -> Acknowledgement:
         self._info_requests += 1
         self._info_request = request
-        return Acknowledgement(stage=self._stage.value, message="the application is paused")
+        return Acknowledgement(stage=self._stages.stage.value, message="the application is paused")
 
     @request_information.validator
     def _validate_request_information(self, request: InformationRequest) -> None:
         if self._ended is not None or self._step not in _REVIEW_STEPS:
             raise self._wrong_stage("Microsoft's review")
         if self._info_request is not None:
-            raise to_application_error(
+            raise pipeline.refuse(
                 WrongStage("an information request is already open; wait for its answer")
             )
 
-    @workflow.update(name=contract.UPDATE_ANSWER_INFORMATION)
+    @workflow.update(name=names.UPDATE_ANSWER_INFORMATION)
     def answer_information_request(self, answer: InformationAnswer) -> Acknowledgement:
         self._info_answer = answer
-        return Acknowledgement(stage=self._stage.value, message="answer recorded; review resumes")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message="answer recorded; review resumes"
+        )
 
     @answer_information_request.validator
     def _validate_answer(self, answer: InformationAnswer) -> None:
         if self._ended is not None or self._info_request is None or self._info_answer is not None:
-            raise to_application_error(WrongStage("no information request is open"))
+            raise pipeline.refuse(WrongStage("no information request is open"))
 
-    @workflow.update(name=contract.UPDATE_DECIDE_APPLICATION)
+    @workflow.update(name=names.UPDATE_DECIDE_APPLICATION)
     def decide_application(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
-        return Acknowledgement(stage=self._stage.value, message=f"application {decision.decision}d")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message=f"application {decision.decision}d"
+        )
 
     @decide_application.validator
     def _validate_decide_application(self, decision: MicrosoftDecision) -> None:
@@ -607,10 +578,10 @@ class DirectBillApplicationWorkflow:
         if self._decision is not None:
             raise self._wrong_stage("the application decision")
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_ENROLLMENT_FORM)
+    @workflow.update(name=names.UPDATE_SUBMIT_ENROLLMENT_FORM)
     def submit_enrollment_form(self, form: EnrollmentForm) -> Acknowledgement:
         self._form = form
-        return Acknowledgement(stage=self._stage.value, message="enrollment form recorded")
+        return Acknowledgement(stage=self._stages.stage.value, message="enrollment form recorded")
 
     @submit_enrollment_form.validator
     def _validate_form(self, form: EnrollmentForm) -> None:
@@ -618,61 +589,61 @@ class DirectBillApplicationWorkflow:
         if self._form is not None:
             raise self._wrong_stage("the enrollment form")
 
-    @workflow.update(name=contract.UPDATE_REPORT_SUPPORT_PLAN)
+    @workflow.update(name=names.UPDATE_REPORT_SUPPORT_PLAN)
     def report_support_plan_purchase(self, purchase: SupportPlanPurchase) -> Acknowledgement:
         self._plan = purchase.plan
-        return Acknowledgement(stage=self._stage.value, message="support plan recorded")
+        return Acknowledgement(stage=self._stages.stage.value, message="support plan recorded")
 
     @report_support_plan_purchase.validator
     def _validate_support_plan(self, purchase: SupportPlanPurchase) -> None:
         if self._ended is None and not self._credit_approved:
-            raise to_application_error(
+            raise pipeline.refuse(
                 SupportPlanBeforeCreditApproval(
                     f"PGA {self._app.pga_id} ({self._app.region}) has not passed the credit "
                     "review; buy the support plan only after credit approval (DB-09)",
-                    stage=self._stage.value,
+                    stage=self._stages.stage.value,
                 )
             )
         self._require_step(DirectBillStage.SUPPORT_PLAN, "the support-plan purchase")
 
-    @workflow.update(name=contract.UPDATE_REPORT_MPA_ACCEPTED)
+    @workflow.update(name=names.UPDATE_REPORT_MPA_ACCEPTED)
     def report_mpa_accepted(self, acceptance: MpaAcceptance) -> Acknowledgement:
         self._mpa = acceptance
-        return Acknowledgement(stage=self._stage.value, message="MPA acceptance recorded")
+        return Acknowledgement(stage=self._stages.stage.value, message="MPA acceptance recorded")
 
     @report_mpa_accepted.validator
     def _validate_mpa(self, acceptance: MpaAcceptance) -> None:
         if self._ended is None and (self._plan is None or not self._credit_approved):
-            raise to_application_error(
+            raise pipeline.refuse(
                 MpaBeforeSupportPlan(
                     f"PGA {self._app.pga_id} ({self._app.region}) has no support plan recorded "
                     "after credit approval; the MPA comes after the support plan (DB-09)",
-                    stage=self._stage.value,
+                    stage=self._stages.stage.value,
                 )
             )
         self._require_step(DirectBillStage.MPA_ACCEPTANCE, "the MPA acceptance")
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
-        return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
+        return Acknowledgement(stage=self._stages.stage.value, message="withdrawal accepted")
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         if self._ended is not None or self._withdrawal is not None:
-            raise to_application_error(
-                WrongStage(f"the application has already ended ({self._stage.value})")
+            raise pipeline.refuse(
+                WrongStage(f"the application has already ended ({self._stages.stage.value})")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> DirectBillStatus:
         return DirectBillStatus(
             workflow_id=workflow.info().workflow_id,
             pga_id=self._app.pga_id,
             region=self._app.region,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             eligibility=self._eligibility,
             assessment=self._assessment,
             credit_approved=self._credit_approved,

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, EmailStr
 from temporalio import workflow
 
+from domain.email_verification import (
+    EmailVerificationRequest,
+    EmailVerificationResult,
+    EmailVerificationStatus,
+    ResendVerification,
+    VerifyEmail,
+)
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.notifications import NotificationActivities, VerificationLinkRequest
-    from app import contract
-    from app.temporal_errors import to_application_error
+    from contract import names
+    from contract.activities.notifications import SEND_VERIFICATION_LINK, VerificationLinkRequest
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
         ResendTooSoon,
@@ -25,47 +31,14 @@ with workflow.unsafe.imports_passed_through():
         TokenInvalid,
         WrongStage,
     )
-    from domain.reseller_enrollment import Acknowledgement
+    from domain.messages import Acknowledgement
+    from domain.notifications import EmailFacts, EmailKind
     from domain.verification_token import token_digest
 
 _MAIL_TIMEOUT = timedelta(minutes=2)
 
 
-class EmailVerificationRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    partner_id: str
-    recipient: EmailStr
-    recipient_name: str
-    legal_name: str
-    deadline: datetime
-    resend_after_business_days: int = 1
-
-
-class VerifyEmail(BaseModel):
-    """The token from the link, as the gateway received it."""
-
-    token: str
-
-
-class ResendVerification(BaseModel):
-    requested_by: str
-
-
-class EmailVerificationStatus(BaseModel):
-    verified: bool
-    links_sent: int
-    deadline: datetime
-    resend_allowed_from: datetime | None
-
-
-class EmailVerificationResult(BaseModel):
-    verified: bool
-    verified_at: datetime | None
-    links_sent: int
-
-
-@workflow.defn(name=contract.EMAIL_VERIFICATION)
+@workflow.defn(name=names.EMAIL_VERIFICATION)
 class EmailVerificationWorkflow:
     @workflow.init
     def __init__(self, request: EmailVerificationRequest) -> None:
@@ -100,8 +73,8 @@ class EmailVerificationWorkflow:
         try:
             info = workflow.info()
             token_id = f"link-{len(self._issued) + 1}"
-            sent = await workflow.execute_activity_method(
-                NotificationActivities.send_verification_link,
+            sent = await pipeline.execute(
+                SEND_VERIFICATION_LINK,
                 VerificationLinkRequest(
                     idempotency_key=f"{info.workflow_id}:{info.run_id}:{token_id}",
                     workflow_id=info.workflow_id,
@@ -115,7 +88,8 @@ class EmailVerificationWorkflow:
                         legal_name=self._request.legal_name,
                     ),
                 ),
-                start_to_close_timeout=_MAIL_TIMEOUT,
+                start_to_close=_MAIL_TIMEOUT,
+                retry=None,
             )
             self._issued.append(sent.token_digest)
             self._last_sent_at = workflow.now()
@@ -126,7 +100,7 @@ class EmailVerificationWorkflow:
         finally:
             self._sending = False
 
-    @workflow.update(name=contract.UPDATE_VERIFY_EMAIL)
+    @workflow.update(name=names.UPDATE_VERIFY_EMAIL)
     async def verify_email(self, request: VerifyEmail) -> Acknowledgement:
         # A link opened while its own email is still being recorded is checked once that is done.
         await workflow.wait_condition(lambda: not self._sending)
@@ -144,14 +118,14 @@ class EmailVerificationWorkflow:
         digest = token_digest(token)
         if self._used is not None:
             if digest == self._used:
-                raise to_application_error(
+                raise pipeline.refuse(
                     TokenAlreadyUsed(
                         "this verification link was already used; the email is verified"
                     )
                 )
-            raise to_application_error(WrongStage("the email address is already verified"))
+            raise pipeline.refuse(WrongStage("the email address is already verified"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenExpired(
                     f"the verification link expired at {self._request.deadline.isoformat()}",
                     expired_at=self._request.deadline,
@@ -159,7 +133,7 @@ class EmailVerificationWorkflow:
             )
         if not self._issued or digest != self._issued[-1]:
             superseded = digest in self._issued
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenInvalid(
                     "this link was replaced by a newer one; use the latest email"
                     if superseded
@@ -167,7 +141,7 @@ class EmailVerificationWorkflow:
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_RESEND_VERIFICATION)
+    @workflow.update(name=names.UPDATE_RESEND_VERIFICATION)
     async def resend_verification_email(self, request: ResendVerification) -> Acknowledgement:
         workflow.logger.info("verification link resend requested by %s", request.requested_by)
         await self._send_link()
@@ -176,11 +150,11 @@ class EmailVerificationWorkflow:
     @resend_verification_email.validator
     def _validate_resend(self, request: ResendVerification) -> None:
         if self._verified_at is not None:
-            raise to_application_error(WrongStage("the email address is already verified"))
+            raise pipeline.refuse(WrongStage("the email address is already verified"))
         if self._sending or self._last_sent_at is None:
-            raise to_application_error(WrongStage("a verification email is being sent right now"))
+            raise pipeline.refuse(WrongStage("a verification email is being sent right now"))
         if workflow.now() >= self._request.deadline:
-            raise to_application_error(
+            raise pipeline.refuse(
                 TokenExpired(f"verification closed at {self._request.deadline.isoformat()}")
             )
         try:
@@ -190,9 +164,9 @@ class EmailVerificationWorkflow:
                 business_days=self._request.resend_after_business_days,
             )
         except ResendTooSoon as err:
-            raise to_application_error(err) from err
+            raise pipeline.refuse(err) from err
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> EmailVerificationStatus:
         return EmailVerificationStatus(
             verified=self._verified_at is not None,

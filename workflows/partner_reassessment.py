@@ -16,27 +16,36 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 from workflows import pipeline
+from workflows.pipeline import StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import DirectBillActivities, PgaRequest
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.reassessment import (
-        ReassessmentActivities,
-        ReassessmentPolicyRequest,
+    from contract import names
+    from contract.activities.direct_bill import (
+        CHECK_DIRECT_BILL_REVENUE,
+        CHECK_DIRECT_BILL_SECURITY,
+        PgaRequest,
+    )
+    from contract.activities.policies import LOAD_REASSESSMENT_POLICY
+    from contract.activities.reassessment import (
+        CHANGE_DIRECT_BILL_STATUS,
+        GET_DIRECT_BILL_RECORD,
         RecordLookup,
         StatusChange,
     )
-    from adapters.registry import DirectBillRecord, DirectBillRegistryStatus
-    from app import contract
-    from app.temporal_errors import to_application_error
     from domain import reassessment_rules as rules
     from domain.capability_assessment import (
         AssessmentScore,
         CapabilityQuestionnaire,
         score_assessment,
     )
-    from domain.direct_bill import EligibilityCheck, SupportPlan
-    from domain.errors import WrongStage
+    from domain.direct_bill import (
+        DirectBillRecord,
+        DirectBillRegistryStatus,
+        EligibilityCheck,
+        SupportPlan,
+    )
+    from domain.messages import Acknowledgement
+    from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
         PlanRenewal,
         ReassessmentOutcome,
@@ -46,20 +55,17 @@ with workflow.unsafe.imports_passed_through():
         ReassessmentStatus,
         TransitionRequest,
     )
-    from domain.reseller_enrollment import Acknowledgement
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 
-@workflow.defn(name=contract.PARTNER_REASSESSMENT)
+@workflow.defn(name=names.PARTNER_REASSESSMENT)
 class PartnerReassessmentWorkflow:
     @workflow.init
     def __init__(self, request: ReassessmentRequest) -> None:
         self._request = request
         self._policy = ReassessmentPolicy()
         self._record: DirectBillRecord | None = None
-        self._stage = ReassessmentStage.SECURITY_CHECK
-        self._waiting_for: str | None = None
-        self._deadline: datetime | None = None
+        self._stages = StageTracker(ReassessmentStage.SECURITY_CHECK, prefix="reassessment_")
         self._checks: list[EligibilityCheck] = []
         self._answers_deadline: datetime | None = None
         self._score: AssessmentScore | None = None
@@ -68,12 +74,7 @@ class PartnerReassessmentWorkflow:
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
-            ]
-        )
+        pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()
         except FailureError as err:
@@ -84,36 +85,21 @@ class PartnerReassessmentWorkflow:
 
     async def _reassess(self) -> ReassessmentOutcome:
         request = self._request
-        self._policy = await workflow.execute_activity_method(
-            ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=contract.PARTNER_REASSESSMENT),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-        )
-        self._record = await workflow.execute_activity_method(
-            ReassessmentActivities.get_record,
-            RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
+        self._record = await pipeline.execute(
+            GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         pga = PgaRequest(pga_id=request.pga_id)
         lookups = []
         if request.kind.revalidates_security:
-            lookups.append(DirectBillActivities.check_security)
+            lookups.append(CHECK_DIRECT_BILL_SECURITY)
         if request.kind.reassesses:
-            lookups.append(DirectBillActivities.check_revenue)
-        self._enter(ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None)
+            lookups.append(CHECK_DIRECT_BILL_REVENUE)
+        self._stages.enter(
+            ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
+        )
         self._checks = list(
-            await asyncio.gather(
-                *(
-                    workflow.execute_activity_method(
-                        method,
-                        pga,
-                        start_to_close_timeout=pipeline.STEP_TIMEOUT,
-                        retry_policy=pipeline.RETRY,
-                    )
-                    for method in lookups
-                )
-            )
+            await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
@@ -135,7 +121,7 @@ class PartnerReassessmentWorkflow:
     async def _questionnaire(self) -> None:
         deadline = rules.questionnaire_deadline(self._request.month, workflow.now())
         self._answers_deadline = deadline
-        self._enter(
+        self._stages.enter(
             ReassessmentStage.QUESTIONNAIRE,
             "the re-assessment questionnaire (submit_reassessment)",
             deadline,
@@ -163,7 +149,7 @@ class PartnerReassessmentWorkflow:
 
     async def _plan_renewal(self) -> None:
         deadline = workflow.now() + self._policy.plan_renewal_grace
-        self._enter(
+        self._stages.enter(
             ReassessmentStage.PLAN_RENEWAL,
             "the renewed premium support plan (report_support_plan_renewal)",
             deadline,
@@ -181,8 +167,8 @@ class PartnerReassessmentWorkflow:
     async def _pass(self) -> ReassessmentOutcome:
         request = self._request
         next_due = rules.next_due(request.month) if request.kind.reassesses else None
-        await workflow.execute_activity_method(
-            ReassessmentActivities.change_status,
+        await pipeline.execute(
+            CHANGE_DIRECT_BILL_STATUS,
             StatusChange(
                 pga_id=request.pga_id,
                 region=request.region,
@@ -191,11 +177,9 @@ class PartnerReassessmentWorkflow:
                 next_reassessment_due=next_due,
                 renewed_plan=self._renewal,
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
-        self._enter(ReassessmentStage.PASSED, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("passed")])
+        self._stages.enter(ReassessmentStage.PASSED, None, None)
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
         note = f"Next re-assessment: {next_due:%B %Y}." if next_due else ""
         await self._email(EmailKind.RA_PASSED, "passed", reason=note)
         return self._outcome(passed=True, next_due=next_due)
@@ -203,7 +187,9 @@ class PartnerReassessmentWorkflow:
     async def _transition(self, failures: list[str]) -> ReassessmentOutcome:
         request = self._request
         self._failures = tuple(failures)
-        self._enter(ReassessmentStage.TRANSITION, "the transition to indirect reseller", None)
+        self._stages.enter(
+            ReassessmentStage.TRANSITION, "the transition to indirect reseller", None
+        )
         result = await workflow.execute_child_workflow(
             TransitionToIndirectResellerWorkflow.run,
             TransitionRequest(
@@ -212,10 +198,10 @@ class PartnerReassessmentWorkflow:
                 pla_id=request.pla_id,
                 reasons=tuple(failures),
             ),
-            id=contract.transition_id(request.pga_id, request.region, request.month.year),
+            id=names.transition_id(request.pga_id, request.region, request.month.year),
         )
-        self._enter(ReassessmentStage.FAILED, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("transitioned")])
+        self._stages.enter(ReassessmentStage.FAILED, None, None)
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("transitioned")])
         return self._outcome(passed=False, cooldown_until=result.cooldown_until)
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -237,18 +223,10 @@ class PartnerReassessmentWorkflow:
             return
         try:
             await workflow.get_external_workflow_handle(sweep).signal(
-                contract.SIGNAL_REASSESSMENT_OUTCOME, outcome
+                names.SIGNAL_REASSESSMENT_OUTCOME, outcome
             )
         except FailureError as err:  # the sweep may be gone (terminated, or past its grace)
             workflow.logger.warning("could not report to sweep %s: %s", sweep, err)
-
-    def _enter(
-        self, stage: ReassessmentStage, waiting_for: str | None, deadline: datetime | None
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        pipeline.show_stage(f"reassessment_{stage.value}", waiting_for, deadline)
 
     async def _email(
         self,
@@ -274,45 +252,44 @@ class PartnerReassessmentWorkflow:
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_SUBMIT_REASSESSMENT)
+    @workflow.update(name=names.UPDATE_SUBMIT_REASSESSMENT)
     def submit_reassessment(self, answers: CapabilityQuestionnaire) -> AssessmentScore:
         self._score = score_assessment(answers, self._policy.weights)
         return self._score
 
     @submit_reassessment.validator
     def _validate_answers(self, answers: CapabilityQuestionnaire) -> None:
-        if self._stage is not ReassessmentStage.QUESTIONNAIRE or self._score is not None:
-            raise to_application_error(
-                WrongStage(
-                    f"the re-assessment is at {self._stage.value}, not awaiting the questionnaire"
-                )
+        if self._stages.stage is not ReassessmentStage.QUESTIONNAIRE or self._score is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}, "
+                "not awaiting the questionnaire"
             )
 
-    @workflow.update(name=contract.UPDATE_REPORT_PLAN_RENEWAL)
+    @workflow.update(name=names.UPDATE_REPORT_PLAN_RENEWAL)
     def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
         self._renewal = renewal.plan
-        return Acknowledgement(stage=self._stage.value, message="support plan renewal recorded")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message="support plan renewal recorded"
+        )
 
     @report_support_plan_renewal.validator
     def _validate_renewal(self, renewal: PlanRenewal) -> None:
-        if self._stage is not ReassessmentStage.PLAN_RENEWAL or self._renewal is not None:
-            raise to_application_error(
-                WrongStage(
-                    f"the re-assessment is at {self._stage.value}; the plan renewal is reported "
-                    "after a passing score"
-                )
+        if self._stages.stage is not ReassessmentStage.PLAN_RENEWAL or self._renewal is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}; the plan renewal is "
+                "reported after a passing score"
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> ReassessmentStatus:
         return ReassessmentStatus(
             workflow_id=workflow.info().workflow_id,
             pga_id=self._request.pga_id,
             region=self._request.region,
             kind=self._request.kind,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             checks=tuple(self._checks),
             assessment=self._score,
             failures=self._failures,

@@ -19,20 +19,23 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows import pipeline
+from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.registry import PolicyRequest
-    from activities.relationships import (
+    from contract import names
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import (
+        FIND_PARTNERSHIP_IN_PARTNER_CENTER,
+        PARTNERSHIP_FACTS,
+        RECORD_RESELLER_SUSPENSION,
+        SAVE_PARTNERSHIP,
         PartnershipFacts,
         PartnershipParties,
-        RelationshipActivities,
         SuspensionRecorded,
     )
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import to_application_error
     from domain.errors import DecisionInvalid, WrongStage
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
     from domain.relationship_rules import (
         reminder_times,
         require_can_remove_partnership,
@@ -42,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         require_same_region,
     )
     from domain.relationships import (
-        Acknowledgement,
         PartnershipAcceptance,
         PartnershipRecord,
         PartnershipRemoval,
@@ -53,28 +55,22 @@ with workflow.unsafe.imports_passed_through():
         PartnershipStatus,
         RelationshipPolicy,
         ResellerSuspensionRecord,
-        StageChange,
         TenantSuspensionReport,
-        Withdrawal,
     )
 
 
-class _Ended(Exception):
-    def __init__(self, outcome: PartnershipStage, reason: str, error_type: str | None = None):
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-        self.error_type = error_type
-
-
-@workflow.defn(name=contract.PARTNERSHIP)
+@workflow.defn(name=names.PARTNERSHIP)
 class PartnershipWorkflow:
     @workflow.init
     def __init__(self, request: PartnershipRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
         resume = request.resume
-        self._stage = resume.stage if resume else PartnershipStage.PRECHECKS
+        self._stages = StageTracker(
+            resume.stage if resume else PartnershipStage.PRECHECKS,
+            "pre-checks",
+            history=resume.history if resume else (),
+        )
         self._region: str | None = resume.region if resume else None
         self._provider_name = resume.provider_name if resume else request.provider_partner_id
         self._reseller_name = resume.reseller_name if resume else request.reseller_partner_id
@@ -82,9 +78,6 @@ class PartnershipWorkflow:
         self._accepted_at: datetime | None = resume.accepted_at if resume else None
         self._accepted_via: str | None = resume.accepted_via if resume else None
         self._suspended_at: datetime | None = resume.suspended_at if resume else None
-        self._history: list[StageChange] = list(resume.history) if resume else []
-        self._waiting_for: str | None = "pre-checks"
-        self._deadline: datetime | None = None
         self._reminders_sent = 0
         self._acceptance: PartnershipAcceptance | None = None
         self._withdrawal: Withdrawal | None = None
@@ -92,54 +85,46 @@ class PartnershipWorkflow:
         self._suspension: TenantSuspensionReport | None = None
         self._reinstatement: TenantSuspensionReport | None = None
         self._last_note = ""
-        self._ended: _Ended | None = None
+        self._ended: PipelineEnded | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: PartnershipRequest) -> PartnershipResult:
-        workflow.upsert_search_attributes(
-            [contract.SA_PARTNER_ID.value_set(request.reseller_partner_id)]
+        pipeline.show_partner(request.reseller_partner_id)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        ended = await pipeline.run_pipeline(
+            prechecks=self._prechecks if request.resume is None else self._resume,
+            steps=self._steps,
+            refused=PartnershipStage.REFUSED,
+            finish=self._finish,
+            first_run=request.resume is None,
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.PARTNERSHIP),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
-        try:
-            if request.resume is None:
-                pipeline_started(contract.PARTNERSHIP)
-                self._enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
-                try:
-                    await self._prechecks()
-                except ApplicationError as refusal:
-                    self._finish_refused(refusal)
-                    raise
-                await self._await_acceptance()
-            else:
-                assert self._region is not None
-                workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
-                self._enter(self._stage, self._established_waiting_for(), note="continued")
-            await self._established()
-            raise AssertionError("an established partnership ends only through _Ended")
-        except _Ended as ended:
-            await self._finish(ended)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        assert self._ended is not None
         return PartnershipResult(
             provider_partner_id=request.provider_partner_id,
             reseller_partner_id=request.reseller_partner_id,
-            outcome=self._ended.outcome,
-            reason=self._ended.reason,
-            error_type=self._ended.error_type,
+            outcome=PartnershipStage(ended.outcome),
+            reason=ended.reason,
+            error_type=ended.error_type,
         )
 
+    async def _steps(self) -> PipelineEnded:
+        if self._req.resume is None:
+            await self._await_acceptance()
+        await self._established()
+        raise AssertionError("an established partnership ends only through PipelineEnded")
+
+    async def _resume(self) -> None:
+        """A continued run: the partnership is established; show where it is."""
+        assert self._region is not None
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
+        self._stages.enter(self._stages.stage, self._established_waiting_for(), note="continued")
+
     async def _prechecks(self) -> None:
+        self._stages.enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
         req = self._req
         pipeline.enforce(require_can_request_partnership, req.requested_by)  # REL-03
-        facts: PartnershipFacts = await pipeline.check(
-            RelationshipActivities.partnership_facts, self._parties()
-        )
+        facts: PartnershipFacts = await pipeline.check(PARTNERSHIP_FACTS, self._parties())
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(  # REL-01
@@ -155,7 +140,7 @@ class PartnershipWorkflow:
             )
         )
         self._region = facts.provider.country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
 
     async def _await_acceptance(self) -> None:
         policy = self._policy
@@ -164,7 +149,7 @@ class PartnershipWorkflow:
         reminders, deadline = reminder_times(
             sent_at, policy.partnership_reminders, policy.partnership_expiry
         )
-        self._enter(
+        self._stages.enter(
             PartnershipStage.AWAITING_ACCEPTANCE,
             "the reseller to accept the partnership request (report_partnership_accepted or "
             "Partner Center's relationships list)",
@@ -180,13 +165,10 @@ class PartnershipWorkflow:
                 self._accepted_via = f"reported by {self._acceptance.reported_by}"
                 break
             if self._withdrawal is not None:
-                raise _Ended(
-                    PartnershipStage.WITHDRAWN,
-                    f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
-                )
+                raise pipeline.withdrawn(PartnershipStage.WITHDRAWN, self._withdrawal)
             now = workflow.now()
             if now >= deadline:
-                raise _Ended(
+                raise PipelineEnded(
                     PartnershipStage.EXPIRED,
                     f"the reseller did not accept by {deadline.isoformat()} "
                     f"({self._reminders_sent} reminder(s) sent)",
@@ -200,9 +182,7 @@ class PartnershipWorkflow:
                 continue
             if now >= next_poll:
                 next_poll = now + policy.partnership_poll_interval
-                listing = await pipeline.check(
-                    RelationshipActivities.find_partnership_in_partner_center, self._parties()
-                )
+                listing = await pipeline.check(FIND_PARTNERSHIP_IN_PARTNER_CENTER, self._parties())
                 if listing.listed:
                     self._accepted_at = workflow.now()
                     self._accepted_via = "found on Partner Center's relationships list"
@@ -215,7 +195,7 @@ class PartnershipWorkflow:
                     timeout=wake - now,
                     timeout_summary="partnership acceptance: reminder, poll or expiry",
                 )
-        self._enter(PartnershipStage.ACTIVE, self._established_waiting_for())
+        self._stages.enter(PartnershipStage.ACTIVE, self._established_waiting_for())
         await self._save()
         await self._email_reseller(EmailKind.PARTNERSHIP_ACTIVE, "active", None)
 
@@ -241,7 +221,7 @@ class PartnershipWorkflow:
                 self._reinstatement = None
             if self._removal is not None:
                 removal = self._removal
-                raise _Ended(
+                raise PipelineEnded(
                     PartnershipStage.REMOVED,
                     f"removed by {removal.requested_by.user} "
                     f"({removal.requested_by.role.value}): {removal.reason}",
@@ -250,8 +230,8 @@ class PartnershipWorkflow:
     async def _record_suspension(self, report: TenantSuspensionReport) -> None:
         """POR-04: recorded with its consequence on every customer of the reseller."""
         at = report.at or workflow.now()
-        recorded: SuspensionRecorded = await workflow.execute_activity_method(
-            RelationshipActivities.record_reseller_suspension,
+        recorded: SuspensionRecorded = await pipeline.execute(
+            RECORD_RESELLER_SUSPENSION,
             ResellerSuspensionRecord(
                 reseller_partner_id=self._req.reseller_partner_id,
                 suspended_at=at,
@@ -259,15 +239,14 @@ class PartnershipWorkflow:
                 reported_by=report.reported_by,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._suspended_at = at
         self._last_note = (
             f"reseller tenant suspended since {at.isoformat()}: delegated admin (GDAP) revoked on "
             f"{recorded.customers_gdap_revoked} customer(s); it cannot be Partner of Record"
         )
-        self._enter(
+        self._stages.enter(
             PartnershipStage.RESELLER_SUSPENDED,
             self._established_waiting_for(),
             note=self._last_note,
@@ -275,7 +254,7 @@ class PartnershipWorkflow:
         await self._save(reason=f"reseller tenant suspended: {report.reason}")
         await self._email(
             EmailKind.RESELLER_SUSPENDED,
-            f"suspended-{len(self._history)}",
+            f"suspended-{len(self._stages.history)}",
             to=self._policy.operations_email,
             recipient_name="CSP operations",
             legal_name=self._reseller_name,
@@ -286,8 +265,8 @@ class PartnershipWorkflow:
     async def _record_reinstatement(self, report: TenantSuspensionReport) -> None:
         assert self._suspended_at is not None
         at = report.at or workflow.now()
-        await workflow.execute_activity_method(
-            RelationshipActivities.record_reseller_suspension,
+        await pipeline.execute(
+            RECORD_RESELLER_SUSPENSION,
             ResellerSuspensionRecord(
                 reseller_partner_id=self._req.reseller_partner_id,
                 suspended_at=self._suspended_at,
@@ -296,15 +275,16 @@ class PartnershipWorkflow:
                 reinstated_at=at,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
         self._suspended_at = None
         self._last_note = (
             f"reseller tenant reinstated at {at.isoformat()}; delegated admin on its customers "
             "must be granted again"
         )
-        self._enter(PartnershipStage.ACTIVE, self._established_waiting_for(), note=self._last_note)
+        self._stages.enter(
+            PartnershipStage.ACTIVE, self._established_waiting_for(), note=self._last_note
+        )
         await self._save(reason=f"reseller tenant reinstated: {report.reason}")
 
     def _report_pending(self) -> bool:
@@ -326,7 +306,7 @@ class PartnershipWorkflow:
             self._req.model_copy(
                 update={
                     "resume": PartnershipResume(
-                        stage=self._stage,
+                        stage=self._stages.stage,
                         region=self._region,
                         provider_name=self._provider_name,
                         reseller_name=self._reseller_name,
@@ -334,7 +314,7 @@ class PartnershipWorkflow:
                         accepted_at=self._accepted_at,
                         accepted_via=self._accepted_via or "",
                         suspended_at=self._suspended_at,
-                        history=tuple(self._history[-20:]),
+                        history=tuple(self._stages.history[-20:]),
                     )
                 }
             )
@@ -349,35 +329,19 @@ class PartnershipWorkflow:
         )
 
     def _established_waiting_for(self) -> str:
-        if self._stage is PartnershipStage.RESELLER_SUSPENDED:
+        if self._stages.stage is PartnershipStage.RESELLER_SUSPENDED:
             return "the reseller's reinstatement (report_reseller_reinstated) or a removal"
         return "a removal (remove_partnership) or a tenant suspension report"
-
-    def _enter(
-        self,
-        stage: PartnershipStage,
-        waiting_for: str | None,
-        deadline: datetime | None = None,
-        *,
-        note: str | None = None,
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        self._history.append(
-            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
-        )
-        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
 
     async def _save(self, *, reason: str | None = None, ended: bool = False) -> None:
         assert self._region is not None
         req = self._req
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_partnership,
+        await pipeline.execute(
+            SAVE_PARTNERSHIP,
             PartnershipRecord(
                 provider_partner_id=req.provider_partner_id,
                 reseller_partner_id=req.reseller_partner_id,
-                status=self._stage,
+                status=self._stages.stage,
                 region=self._region,
                 provider_tenant_id=str(req.provider_tenant_id),
                 workflow_id=workflow.info().workflow_id,
@@ -387,8 +351,7 @@ class PartnershipWorkflow:
                 status_reason=reason,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     async def _email_reseller(self, kind: EmailKind, step: str, deadline: datetime | None) -> None:
@@ -434,18 +397,12 @@ class PartnershipWorkflow:
             step,
         )
 
-    def _finish_refused(self, refusal: ApplicationError) -> None:
-        """A pre-check refused: nothing was sent or recorded; the workflow fails with the type."""
-        self._ended = _Ended(PartnershipStage.REFUSED, refusal.message, refusal.type)
-        pipeline_ended(contract.PARTNERSHIP, PartnershipStage.REFUSED.value, refusal.type)
-        self._enter(PartnershipStage.REFUSED, None, note=refusal.message)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set("refused")])
-
-    async def _finish(self, ended: _Ended) -> None:
+    async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
-        pipeline_ended(contract.PARTNERSHIP, ended.outcome.value, ended.error_type)
-        self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        outcome = PartnershipStage(ended.outcome)
+        self._stages.end(outcome, note=ended.reason)
+        if outcome is PartnershipStage.REFUSED:
+            return  # a pre-check refused: nothing was sent or recorded
         await self._save(reason=ended.reason, ended=True)
         ops = self._policy.operations_email
         if ended.outcome in (PartnershipStage.EXPIRED, PartnershipStage.REMOVED):
@@ -465,112 +422,116 @@ class PartnershipWorkflow:
             )
 
     def _refuse_stage(self, wanted: str) -> ApplicationError:
-        return to_application_error(
+        return pipeline.refuse(
             WrongStage(
                 f"partnership {self._req.provider_partner_id}-{self._req.reseller_partner_id} is "
-                f"at stage {self._stage.value}, not {wanted}",
-                stage=self._stage.value,
+                f"at stage {self._stages.stage.value}, not {wanted}",
+                stage=self._stages.stage.value,
             )
         )
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_REPORT_PARTNERSHIP_ACCEPTED)
+    @workflow.update(name=names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED)
     def report_partnership_accepted(self, acceptance: PartnershipAcceptance) -> Acknowledgement:
         self._acceptance = acceptance
-        return Acknowledgement(stage=self._stage.value, message="partnership acceptance recorded")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message="partnership acceptance recorded"
+        )
 
     @report_partnership_accepted.validator
     def _validate_accepted(self, acceptance: PartnershipAcceptance) -> None:
         if (
-            self._stage is not PartnershipStage.AWAITING_ACCEPTANCE
+            self._stages.stage is not PartnershipStage.AWAITING_ACCEPTANCE
             or self._acceptance is not None
             or self._withdrawal is not None
         ):
             raise self._refuse_stage("awaiting the reseller's acceptance")
         at = acceptance.accepted_at
         if at is not None and (at.tzinfo is None or at > workflow.now()):
-            raise to_application_error(
+            raise pipeline.refuse(
                 DecisionInvalid(
                     f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
-        return Acknowledgement(stage=self._stage.value, message="partnership request withdrawn")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message="partnership request withdrawn"
+        )
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         if (
-            self._stage is not PartnershipStage.AWAITING_ACCEPTANCE
+            self._stages.stage is not PartnershipStage.AWAITING_ACCEPTANCE
             or self._acceptance is not None
             or self._withdrawal is not None
         ):
             raise self._refuse_stage("a pending request (an active partnership is removed)")
 
-    @workflow.update(name=contract.UPDATE_REMOVE_PARTNERSHIP)
+    @workflow.update(name=names.UPDATE_REMOVE_PARTNERSHIP)
     def remove_partnership(self, removal: PartnershipRemoval) -> Acknowledgement:
         self._removal = removal
         return Acknowledgement(
-            stage=self._stage.value,
+            stage=self._stages.stage.value,
             message="partnership removal recorded; customers and their delegated admin "
             "privileges are unchanged",
         )
 
     @remove_partnership.validator
     def _validate_remove(self, removal: PartnershipRemoval) -> None:
-        if not self._stage.is_established or self._removal is not None:
+        if not self._stages.stage.is_established or self._removal is not None:
             raise self._refuse_stage("an established partnership")
         pipeline.enforce(require_can_remove_partnership, removal.requested_by)  # 003
         pipeline.enforce(require_removal_attestations, removal.attestations)  # END-02
 
-    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_SUSPENDED)
+    @workflow.update(name=names.UPDATE_REPORT_RESELLER_SUSPENDED)
     async def report_reseller_suspended(self, report: TenantSuspensionReport) -> Acknowledgement:
         self._suspension = report
         await workflow.wait_condition(lambda: self._suspension is None)
-        return Acknowledgement(stage=self._stage.value, message=self._last_note)
+        return Acknowledgement(stage=self._stages.stage.value, message=self._last_note)
 
     @report_reseller_suspended.validator
     def _validate_suspended(self, report: TenantSuspensionReport) -> None:
         if (
-            self._stage is not PartnershipStage.ACTIVE
+            self._stages.stage is not PartnershipStage.ACTIVE
             or self._suspension is not None
             or self._removal is not None
         ):
             raise self._refuse_stage("active")
 
-    @workflow.update(name=contract.UPDATE_REPORT_RESELLER_REINSTATED)
+    @workflow.update(name=names.UPDATE_REPORT_RESELLER_REINSTATED)
     async def report_reseller_reinstated(self, report: TenantSuspensionReport) -> Acknowledgement:
         self._reinstatement = report
         await workflow.wait_condition(lambda: self._reinstatement is None)
-        return Acknowledgement(stage=self._stage.value, message=self._last_note)
+        return Acknowledgement(stage=self._stages.stage.value, message=self._last_note)
 
     @report_reseller_reinstated.validator
     def _validate_reinstated(self, report: TenantSuspensionReport) -> None:
         if (
-            self._stage is not PartnershipStage.RESELLER_SUSPENDED
+            self._stages.stage is not PartnershipStage.RESELLER_SUSPENDED
             or self._reinstatement is not None
             or self._removal is not None
         ):
             raise self._refuse_stage("reseller_suspended")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> PartnershipStatus:
         return PartnershipStatus(
             workflow_id=workflow.info().workflow_id,
             provider_partner_id=self._req.provider_partner_id,
             reseller_partner_id=self._req.reseller_partner_id,
             region=self._region,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             reminders_sent=self._reminders_sent,
             accepted_at=self._accepted_at,
             accepted_via=self._accepted_via,
             suspended_at=self._suspended_at,
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
-            history=tuple(self._history),
+            history=tuple(self._stages.history),
         )

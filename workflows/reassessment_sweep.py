@@ -15,14 +15,17 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
+from workflows import pipeline
+
 with workflow.unsafe.imports_passed_through():
-    from activities.reassessment import (
+    from contract import names
+    from contract.activities.policies import LOAD_REASSESSMENT_POLICY
+    from contract.activities.reassessment import (
+        LIST_DUE_PARTNERS,
+        START_PARTNER_REASSESSMENTS,
         DuePageRequest,
-        ReassessmentActivities,
-        ReassessmentPolicyRequest,
         StartBatch,
     )
-    from app import contract
     from domain import reassessment_rules as rules
     from domain.reassessment import (
         DuePartner,
@@ -36,7 +39,7 @@ _STEP = timedelta(minutes=2)
 _START_BATCH = timedelta(minutes=10)
 
 
-@workflow.defn(name=contract.REASSESSMENT_SWEEP)
+@workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
     @workflow.init
     def __init__(self, request: SweepRequest) -> None:
@@ -51,20 +54,17 @@ class ReassessmentSweepWorkflow:
     async def run(self, request: SweepRequest) -> SweepSummary:
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
-        workflow.upsert_search_attributes([contract.SA_STAGE.value_set("reassessment_sweep")])
-        self._policy = await workflow.execute_activity_method(
-            ReassessmentActivities.load_reassessment_policy,
-            ReassessmentPolicyRequest(pipeline=contract.REASSESSMENT_SWEEP),
-            start_to_close_timeout=_STEP,
-        )
+        workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])
+        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
         cursor, paging_done = request.cursor, request.paging_done
         while not paging_done:
-            page = await workflow.execute_activity_method(
-                ReassessmentActivities.list_due_partners,
+            page = await pipeline.execute(
+                LIST_DUE_PARTNERS,
                 DuePageRequest(
                     month=summary.month, after=cursor, limit=self._policy.sweep_page_size
                 ),
-                start_to_close_timeout=_STEP,
+                start_to_close=_STEP,
+                retry=None,
             )
             self._count(due=len(page.partners))
             if page.partners:
@@ -97,7 +97,7 @@ class ReassessmentSweepWorkflow:
     def _month(self, request: SweepRequest) -> date:
         if request.month is not None:
             return rules.month_of(request.month)
-        scheduled = workflow.info().typed_search_attributes.get(contract.SA_SCHEDULED_START)
+        scheduled = workflow.info().typed_search_attributes.get(names.SA_SCHEDULED_START)
         return rules.month_of(scheduled or workflow.now())
 
     def _wait_deadline(self) -> datetime:
@@ -110,14 +110,15 @@ class ReassessmentSweepWorkflow:
 
     async def _start(self, partners: tuple[DuePartner, ...]) -> None:
         assert self._summary is not None
-        result = await workflow.execute_activity_method(
-            ReassessmentActivities.start_partner_reassessments,
+        result = await pipeline.execute(
+            START_PARTNER_REASSESSMENTS,
             StartBatch(
                 sweep_workflow_id=workflow.info().workflow_id,
                 month=self._summary.month,
                 partners=partners,
             ),
-            start_to_close_timeout=_START_BATCH,
+            start_to_close=_START_BATCH,
+            retry=None,
         )
         for workflow_id in result.started:
             if workflow_id in self._early:
@@ -158,7 +159,7 @@ class ReassessmentSweepWorkflow:
             f"{s.already_done}, passed {s.passed}, failed {s.failed}, errors {s.errors}"
         )
 
-    @workflow.signal(name=contract.SIGNAL_REASSESSMENT_OUTCOME)
+    @workflow.signal(name=names.SIGNAL_REASSESSMENT_OUTCOME)
     def reassessment_outcome(self, outcome: ReassessmentOutcome) -> None:
         if outcome.workflow_id in self._outstanding:
             self._outstanding.discard(outcome.workflow_id)
@@ -169,7 +170,7 @@ class ReassessmentSweepWorkflow:
         else:
             self._count(**({"passed": 1} if outcome.passed else {"failed": 1}))
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> SweepSummary:
         assert self._summary is not None
         return self._summary

@@ -13,47 +13,51 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import (
-    ApplicationError,
     CancelledError,
     ChildWorkflowError,
 )
 
 from workflows import pipeline
+from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.checks import (
+    from contract import names
+    from contract.activities.checks import (
+        CHECK_AGREEMENT_STATUS,
+        CHECK_TENANT_ADMIN,
+        CREATE_TENANT,
+        ENSURE_ADMIN_AGENT,
+        VERIFY_PARTNER_ID,
         AdminAgentSetup,
-        PartnerCenterActivities,
         PartnerIdCheck,
         TenantCheck,
         TenantCreation,
     )
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.registry import PolicyRequest, RegistryActivities, ResellerLookup
-    from adapters.partner_center import TenantInfo
-    from adapters.registry import ResellerRecord, ResellerStatus
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import business_rejection, to_application_error
+    from contract.activities.policies import LOAD_ENROLLMENT_POLICY
+    from contract.activities.registry import (
+        GET_RESELLER_RECORD,
+        SAVE_RESELLER_RECORD,
+        ResellerLookup,
+    )
+    from contract.errors import business_rejection
+    from domain.email_verification import EmailVerificationRequest, EmailVerificationResult
     from domain.enrollment_rules import require_same_region
-    from domain.errors import AlreadyEnrolling, BusinessRuleViolation, WrongStage
+    from domain.errors import AlreadyEnrolling, WrongStage
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from domain.partner_center import TenantInfo
     from domain.reseller_enrollment import (
-        Acknowledgement,
         EnrollmentPolicy,
         EnrollmentResult,
         EnrollmentStage,
         EnrollmentStatus,
         MpaSignatureReport,
         ResellerEnrollmentApplication,
+        ResellerRecord,
+        ResellerStatus,
         ReviewDecision,
-        StageChange,
-        Withdrawal,
     )
-    from workflows.email_verification import (
-        EmailVerificationRequest,
-        EmailVerificationResult,
-        EmailVerificationWorkflow,
-    )
+    from workflows.email_verification import EmailVerificationWorkflow
 
 
 _REGISTRY_STATUS = {
@@ -64,26 +68,15 @@ _REGISTRY_STATUS = {
 }
 
 
-class _Ended(Exception):
-    """Raised inside the pipeline to jump to a terminal outcome."""
-
-    def __init__(self, outcome: EnrollmentStage, reason: str, error_type: str | None = None):
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-        self.error_type = error_type
-
-
-@workflow.defn(name=contract.RESELLER_ENROLLMENT)
+@workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ResellerEnrollmentWorkflow:
     @workflow.init
     def __init__(self, application: ResellerEnrollmentApplication) -> None:
         self._app = application
         self._policy = EnrollmentPolicy()
-        self._stage = EnrollmentStage.PRECHECKS
-        self._waiting_for: str | None = "pre-checks (PartnerID, tenant, region)"
-        self._deadline: datetime | None = None
-        self._history: list[StageChange] = []
+        self._stages = StageTracker(
+            EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)"
+        )
         self._region = application.address.country
         self._tenant: TenantInfo | None = None
         self._decision: ReviewDecision | None = None
@@ -91,89 +84,73 @@ class ResellerEnrollmentWorkflow:
         self._mpa_reported = False
         self._ir_authorized_at: datetime | None = None
         self._mpa_signed_at: datetime | None = None
-        self._ended: _Ended | None = None
+        self._ended: PipelineEnded | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
-        workflow.upsert_search_attributes(
-            [
-                contract.SA_PARTNER_ID.value_set(application.partner_id),
-                contract.SA_REGION.value_set(self._region),
-            ]
+        pipeline.show_partner(application.partner_id, self._region)
+        self._stages.enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)")
+        self._policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY)
+        ended = await pipeline.run_pipeline(
+            prechecks=self._prechecks,
+            steps=self._steps,
+            refused=EnrollmentStage.REJECTED,
+            finish=self._finish,
         )
-        pipeline_started(contract.RESELLER_ENROLLMENT)
-        self._enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)", None)
-        self._policy = await workflow.execute_activity_method(
-            RegistryActivities.load_enrollment_policy,
-            PolicyRequest(pipeline=contract.RESELLER_ENROLLMENT),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
-        try:
-            try:
-                await self._prechecks()
-            except ApplicationError as refusal:
-                # Our own pre-check refused: record it, tell the contact, fail with the type.
-                await self._finish(_Ended(EnrollmentStage.REJECTED, refusal.message, refusal.type))
-                raise
-            await self._save(ResellerStatus.ENROLLING)
-            if not application.already_in_csp:
-                await self._verify_email()
-                await self._review()
-            await self._admin_agent()
-            await self._mpa()
-            ended = _Ended(EnrollmentStage.ACTIVE, "enrolled, Admin agent set up and MPA signed")
-        except _Ended as outcome:
-            ended = outcome
-        await self._finish(ended)
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return EnrollmentResult(
             partner_id=application.partner_id,
-            outcome=ended.outcome,
+            outcome=EnrollmentStage(ended.outcome),
             reason=ended.reason,
             error_type=ended.error_type,
         )
 
+    async def _steps(self) -> PipelineEnded:
+        await self._save(ResellerStatus.ENROLLING)
+        if not self._app.already_in_csp:
+            await self._verify_email()
+            await self._review()
+        await self._admin_agent()
+        await self._mpa()
+        return PipelineEnded(EnrollmentStage.ACTIVE, "enrolled, Admin agent set up and MPA signed")
+
     async def _prechecks(self) -> None:
         app = self._app
-        existing = await workflow.execute_activity_method(
-            RegistryActivities.get_reseller_record,
+        existing = await pipeline.execute(
+            GET_RESELLER_RECORD,
             ResellerLookup(partner_id=app.partner_id),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            retry=None,
         )
         if existing.record and existing.record.status is ResellerStatus.ACTIVE:
-            self._refuse(
+            raise pipeline.refuse(
                 AlreadyEnrolling(
                     f"PartnerID {app.partner_id} is already an active indirect reseller "
                     f"(since {existing.record.active_since})",
                     partner_id=app.partner_id,
                 )
             )
-        profile = await pipeline.check(
-            PartnerCenterActivities.verify_partner_id, PartnerIdCheck(partner_id=app.partner_id)
-        )
+        profile = await pipeline.check(VERIFY_PARTNER_ID, PartnerIdCheck(partner_id=app.partner_id))
         if app.tenant_id is not None:
             self._tenant = await pipeline.check(
-                PartnerCenterActivities.check_tenant_admin,
+                CHECK_TENANT_ADMIN,
                 TenantCheck(tenant_id=app.tenant_id, global_admin=app.global_admin),
             )
             tenant_country = self._tenant.country
         else:
             tenant_country = app.address.country
-        try:
-            require_same_region(
-                partner_id=app.partner_id,
-                profile_country=profile.country,
-                tenant_country=tenant_country,
-            )
-        except BusinessRuleViolation as violation:
-            self._refuse(violation)
+        pipeline.enforce(
+            require_same_region,
+            partner_id=app.partner_id,
+            profile_country=profile.country,
+            tenant_country=tenant_country,
+        )
         self._region = tenant_country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
         if self._tenant is None and app.new_tenant_domain is not None:
             self._tenant = await pipeline.check(
-                PartnerCenterActivities.create_tenant,
+                CREATE_TENANT,
                 TenantCreation(
                     idempotency_key=pipeline.step_key("create-tenant"),
                     domain_prefix=app.new_tenant_domain,
@@ -185,7 +162,7 @@ class ResellerEnrollmentWorkflow:
     async def _verify_email(self) -> None:
         self._raise_if_withdrawn()
         deadline = workflow.now().replace(microsecond=0) + self._policy.email_verification_window
-        self._enter(
+        self._stages.enter(
             EnrollmentStage.EMAIL_VERIFICATION,
             "the primary contact to open the verification link",
             deadline,
@@ -201,7 +178,7 @@ class ResellerEnrollmentWorkflow:
                 deadline=deadline,
                 resend_after_business_days=self._policy.resend_after_business_days,
             ),
-            id=contract.email_verification_id(workflow.info().workflow_id),
+            id=names.email_verification_id(workflow.info().workflow_id),
             static_summary=f"Email verification for PartnerID {self._app.partner_id}",
         )
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
@@ -216,9 +193,11 @@ class ResellerEnrollmentWorkflow:
             rejection = business_rejection(err)
             if rejection is None:
                 raise
-            raise _Ended(EnrollmentStage.REJECTED, rejection.message, rejection.type) from err
+            raise PipelineEnded(
+                EnrollmentStage.REJECTED, rejection.message, rejection.type
+            ) from err
         if not result.verified:
-            raise _Ended(
+            raise PipelineEnded(
                 EnrollmentStage.ABANDONED,
                 f"the email address was not verified by {deadline.isoformat()} "
                 f"({result.links_sent} link(s) sent)",
@@ -226,13 +205,15 @@ class ResellerEnrollmentWorkflow:
 
     async def _review(self) -> None:
         deadline = workflow.now() + self._policy.review_deadline
-        self._enter(EnrollmentStage.REVIEW, "Microsoft's review decision (decide_review)", deadline)
+        self._stages.enter(
+            EnrollmentStage.REVIEW, "Microsoft's review decision (decide_review)", deadline
+        )
         await self._email(EmailKind.UNDER_REVIEW, "under-review")
         reminders = 0
         while not self._decided():
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
-                raise _Ended(
+                raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
                     f"no review decision arrived by {deadline.isoformat()}",
                 )
@@ -255,28 +236,26 @@ class ResellerEnrollmentWorkflow:
         decision = self._decision
         assert decision is not None
         if decision.decision == "reject":
-            raise _Ended(EnrollmentStage.REJECTED, decision.reason or "rejected in review")
+            raise PipelineEnded(EnrollmentStage.REJECTED, decision.reason or "rejected in review")
         self._ir_authorized_at = workflow.now()
         await self._email(EmailKind.APPROVED, "approved")
 
     async def _admin_agent(self) -> None:
         self._raise_if_withdrawn()
-        self._enter(EnrollmentStage.ADMIN_AGENT_SETUP, "Admin agent group membership", None)
+        self._stages.enter(EnrollmentStage.ADMIN_AGENT_SETUP, "Admin agent group membership", None)
         assert self._app.tenant_id is not None or self._tenant is not None
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
         assert tenant_id is not None
-        await workflow.execute_activity_method(
-            PartnerCenterActivities.ensure_admin_agent,
+        await pipeline.execute(
+            ENSURE_ADMIN_AGENT,
             AdminAgentSetup(idempotency_key=pipeline.step_key("admin-agent"), tenant_id=tenant_id),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         if self._ir_authorized_at is None:  # ENR-01 short path: authorised on enrollment
             self._ir_authorized_at = workflow.now()
 
     async def _mpa(self) -> None:
         deadline = workflow.now() + self._policy.mpa_acceptance_window
-        self._enter(
+        self._stages.enter(
             EnrollmentStage.MPA_SIGNATURE, "the Microsoft Partner Agreement signature", deadline
         )
         asked = False
@@ -285,11 +264,10 @@ class ResellerEnrollmentWorkflow:
             # Reset before the check: a report arriving during the check or the email below
             # must wake the next wait, not be forgotten until the next poll.
             self._mpa_reported = False
-            status = await workflow.execute_activity_method(
-                PartnerCenterActivities.check_agreement_status,
+            status = await pipeline.execute(
+                CHECK_AGREEMENT_STATUS,
                 PartnerIdCheck(partner_id=self._app.partner_id),
-                start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-                retry_policy=pipeline.RETRY,
+                start_to_close=pipeline.LOOKUP_TIMEOUT,
             )
             if status.is_agreement_signed:
                 self._mpa_signed_at = workflow.now()
@@ -299,7 +277,7 @@ class ResellerEnrollmentWorkflow:
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
-                raise _Ended(
+                raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
                     f"the Microsoft Partner Agreement was not signed by {deadline.isoformat()}",
                     "MpaNotSigned",
@@ -318,22 +296,7 @@ class ResellerEnrollmentWorkflow:
 
     def _raise_if_withdrawn(self) -> None:
         if self._withdrawal is not None:
-            raise _Ended(
-                EnrollmentStage.WITHDRAWN,
-                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
-            )
-
-    def _refuse(self, violation: BusinessRuleViolation) -> None:
-        raise to_application_error(violation)
-
-    def _enter(
-        self, stage: EnrollmentStage, waiting_for: str | None, deadline: datetime | None
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        self._history.append(StageChange(stage=stage, at=workflow.now(), note=waiting_for or ""))
-        pipeline.show_stage(stage.value, waiting_for, deadline)
+            raise pipeline.withdrawn(EnrollmentStage.WITHDRAWN, self._withdrawal)
 
     async def _email(
         self,
@@ -358,8 +321,8 @@ class ResellerEnrollmentWorkflow:
 
     async def _save(self, status: ResellerStatus, reason: str | None = None) -> None:
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
-        await workflow.execute_activity_method(
-            RegistryActivities.save_reseller_record,
+        await pipeline.execute(
+            SAVE_RESELLER_RECORD,
             ResellerRecord(
                 partner_id=self._app.partner_id,
                 status=status,
@@ -372,82 +335,87 @@ class ResellerEnrollmentWorkflow:
                 active_since=workflow.now() if status is ResellerStatus.ACTIVE else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
-    async def _finish(self, ended: _Ended) -> None:
+    async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
-        pipeline_ended(contract.RESELLER_ENROLLMENT, ended.outcome.value, ended.error_type)
-        self._enter(ended.outcome, None, None)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
-        await self._save(_REGISTRY_STATUS[ended.outcome], ended.reason)
+        outcome = EnrollmentStage(ended.outcome)
+        self._stages.end(outcome)
+        await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {
             EnrollmentStage.ACTIVE: EmailKind.ACTIVE,
             EnrollmentStage.REJECTED: EmailKind.REJECTED,
             EnrollmentStage.ABANDONED: EmailKind.ABANDONED,
             EnrollmentStage.WITHDRAWN: EmailKind.WITHDRAWN,
-        }[ended.outcome]
-        await self._email(kind, f"outcome-{ended.outcome.value}", reason=ended.reason)
+        }[outcome]
+        await self._email(kind, f"outcome-{outcome.value}", reason=ended.reason)
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_DECIDE_REVIEW)
+    @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
         self._decision = decision
-        return Acknowledgement(stage=self._stage.value, message=f"review {decision.decision}d")
+        return Acknowledgement(
+            stage=self._stages.stage.value, message=f"review {decision.decision}d"
+        )
 
     @decide_review.validator
     def _validate_decide_review(self, decision: ReviewDecision) -> None:
-        if self._stage is not EnrollmentStage.REVIEW or self._decided():
-            raise to_application_error(
+        if self._stages.stage is not EnrollmentStage.REVIEW or self._decided():
+            raise pipeline.refuse(
                 WrongStage(
-                    f"PartnerID {self._app.partner_id} is at stage {self._stage.value}, "
+                    f"PartnerID {self._app.partner_id} is at stage {self._stages.stage.value}, "
                     "not awaiting a review decision",
-                    stage=self._stage.value,
+                    stage=self._stages.stage.value,
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_REPORT_MPA_SIGNED)
+    @workflow.update(name=names.UPDATE_REPORT_MPA_SIGNED)
     def report_mpa_signed(self, report: MpaSignatureReport) -> Acknowledgement:
         self._mpa_reported = True
         return Acknowledgement(
-            stage=self._stage.value, message="MPA status will be re-checked with Partner Center now"
+            stage=self._stages.stage.value,
+            message="MPA status will be re-checked with Partner Center now",
         )
 
     @report_mpa_signed.validator
     def _validate_report_mpa_signed(self, report: MpaSignatureReport) -> None:
-        if self._stage is not EnrollmentStage.MPA_SIGNATURE:
-            raise to_application_error(
+        if self._stages.stage is not EnrollmentStage.MPA_SIGNATURE:
+            raise pipeline.refuse(
                 WrongStage(
-                    f"PartnerID {self._app.partner_id} is at stage {self._stage.value}, "
+                    f"PartnerID {self._app.partner_id} is at stage {self._stages.stage.value}, "
                     "not awaiting the MPA signature",
-                    stage=self._stage.value,
+                    stage=self._stages.stage.value,
                 )
             )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
-        return Acknowledgement(stage=self._stage.value, message="withdrawal accepted")
+        return Acknowledgement(stage=self._stages.stage.value, message="withdrawal accepted")
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
-        if self._stage.is_terminal or self._withdrawal is not None or self._ended is not None:
-            raise to_application_error(
-                WrongStage(f"the enrollment has already ended ({self._stage.value})")
+        if (
+            self._stages.stage.is_terminal
+            or self._withdrawal is not None
+            or self._ended is not None
+        ):
+            raise pipeline.refuse(
+                WrongStage(f"the enrollment has already ended ({self._stages.stage.value})")
             )
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> EnrollmentStatus:
         return EnrollmentStatus(
             workflow_id=workflow.info().workflow_id,
             partner_id=self._app.partner_id,
             region=self._region,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
-            history=tuple(self._history),
+            history=tuple(self._stages.history),
         )

@@ -23,23 +23,27 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import pipeline
+from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.orders import (
-        OrderActivities,
+    from contract import names
+    from contract.activities.orders import (
+        ORDER_FACTS,
+        PARTNER_OF_RECORD_FACTS,
+        PLACE_ORDER,
+        SAVE_ORDER,
         OrderFacts,
         OrderFactsRequest,
         PlaceOrderRequest,
         PorFactsRequest,
     )
-    from activities.registry import PolicyRequest
-    from activities.relationships import RelationshipActivities
-    from adapters.partner_center import PlacedOrder
-    from app import contract
-    from app.metrics import pipeline_ended, pipeline_started
-    from app.temporal_errors import business_rejection, to_application_error
+    from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
+    from contract.activities.relationships import SAVE_CUSTOMER_AGREEMENT
+    from contract.errors import business_rejection
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
+    from domain.messages import Acknowledgement, Withdrawal
+    from domain.notifications import EmailFacts, EmailKind
+    from domain.partner_center import PlacedOrder
     from domain.por_rules import evaluate_partner_of_record, require_valid_partner_of_record
     from domain.relationship_rules import (
         require_can_set_partner_of_record,
@@ -49,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
         require_valid_agreement_attestation,
     )
     from domain.relationships import (
-        Acknowledgement,
         CustomerAgreementAttestation,
         CustomerAgreementRecord,
         OrderRecord,
@@ -60,9 +63,7 @@ with workflow.unsafe.imports_passed_through():
         PorFacts,
         PorVerdict,
         RelationshipPolicy,
-        StageChange,
         SubscriptionOrderRequest,
-        Withdrawal,
     )
 
 
@@ -76,14 +77,6 @@ _ORDER_RETRY = RetryPolicy(
 """Partner Center's transient order answers (800060, 429, 5xx): backoff until the retry window."""
 
 
-class _Ended(Exception):
-    def __init__(self, outcome: OrderStage, reason: str, error_type: str | None = None) -> None:
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-        self.error_type = error_type
-
-
 class _Blocked(Exception):
     """The order cannot go on until an operator fixes something (POR-03, CUS-04)."""
 
@@ -92,16 +85,13 @@ class _Blocked(Exception):
         self.refusal = refusal
 
 
-@workflow.defn(name=contract.SUBSCRIPTION_ORDER)
+@workflow.defn(name=names.SUBSCRIPTION_ORDER)
 class SubscriptionOrderWorkflow:
     @workflow.init
     def __init__(self, request: SubscriptionOrderRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
-        self._stage = OrderStage.PRECHECKS
-        self._waiting_for: str | None = "pre-checks"
-        self._deadline: datetime | None = None
-        self._history: list[StageChange] = []
+        self._stages = StageTracker(OrderStage.PRECHECKS, "pre-checks")
         self._region: str | None = None
         self._provider_country: str | None = None
         self._provider_name = request.provider_partner_id
@@ -116,50 +106,42 @@ class SubscriptionOrderWorkflow:
         self._attestation: CustomerAgreementAttestation | None = None
         self._withdrawal: Withdrawal | None = None
         self._placed: PlacedOrder | None = None
-        self._ended: _Ended | None = None
+        self._ended: PipelineEnded | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: SubscriptionOrderRequest) -> OrderResult:
-        workflow.upsert_search_attributes(
-            [contract.SA_PARTNER_ID.value_set(request.provider_partner_id)]
+        pipeline.show_partner(request.provider_partner_id)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        ended = await pipeline.run_pipeline(
+            prechecks=self._prechecks,
+            steps=self._steps,
+            refused=OrderStage.FAILED,
+            finish=self._finish,
         )
-        self._policy = await workflow.execute_activity_method(
-            RelationshipActivities.load_relationship_policy,
-            PolicyRequest(pipeline=contract.SUBSCRIPTION_ORDER),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-        )
-        pipeline_started(contract.SUBSCRIPTION_ORDER)
-        self._enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
-        try:
-            try:
-                await self._prechecks()
-            except ApplicationError as refusal:
-                raise _Ended(OrderStage.FAILED, refusal.message, refusal.type) from refusal
-            await self._customer_agreement()
-            while self._placed is None:
-                self._raise_if_withdrawn()
-                try:
-                    await self._validate_partner_of_record()
-                    self._raise_if_withdrawn()
-                    self._placed = await self._place()
-                except _Blocked as blocked:
-                    await self._await_fix(blocked.refusal)
-            ended = _Ended(OrderStage.PLACED, f"Partner Center order {self._placed.order_id}")
-        except _Ended as outcome:
-            ended = outcome
-        await self._finish(ended)
-        await workflow.wait_condition(workflow.all_handlers_finished)
         if ended.outcome is OrderStage.FAILED:
             raise ApplicationError(ended.reason, type=ended.error_type, non_retryable=True)
         return self._result()
 
+    async def _steps(self) -> PipelineEnded:
+        await self._customer_agreement()
+        while self._placed is None:
+            self._raise_if_withdrawn()
+            try:
+                await self._validate_partner_of_record()
+                self._raise_if_withdrawn()
+                self._placed = await self._place()
+            except _Blocked as blocked:
+                await self._await_fix(blocked.refusal)
+        return PipelineEnded(OrderStage.PLACED, f"Partner Center order {self._placed.order_id}")
+
     async def _prechecks(self) -> None:
+        self._stages.enter(OrderStage.PRECHECKS, "pre-checks (role, customer relationship, region)")
         req = self._req
         pipeline.enforce(lambda: require_can_set_partner_of_record(req.requested_by))  # 003
         facts: OrderFacts = await pipeline.check(
-            OrderActivities.order_facts,
+            ORDER_FACTS,
             OrderFactsRequest(
                 provider_partner_id=req.provider_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
@@ -175,7 +157,7 @@ class SubscriptionOrderWorkflow:
             )
         )
         self._region = relationship.customer_country
-        workflow.upsert_search_attributes([contract.SA_REGION.value_set(self._region)])
+        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
         pipeline.enforce(  # REG-01
             lambda: require_same_region(
                 rule="REG-01",
@@ -198,9 +180,9 @@ class SubscriptionOrderWorkflow:
             )
             return
         except McaNotAccepted as missing:
-            refusal = to_application_error(missing)
+            refusal = pipeline.refuse(missing)
         deadline = workflow.now() + self._policy.order_fix_window
-        self._enter(
+        self._stages.enter(
             OrderStage.AWAITING_CUSTOMER_AGREEMENT,
             "the Microsoft Customer Agreement attestation (attest_customer_agreement)",
             deadline,
@@ -214,7 +196,7 @@ class SubscriptionOrderWorkflow:
                 timeout_summary="Microsoft Customer Agreement attestation",
             )
         except TimeoutError:
-            raise _Ended(
+            raise PipelineEnded(
                 OrderStage.FAILED,
                 f"{refusal.message}; none arrived by {deadline.isoformat()}",
                 refusal.type,
@@ -222,8 +204,8 @@ class SubscriptionOrderWorkflow:
         self._raise_if_withdrawn()
         attestation = self._attestation
         assert attestation is not None
-        await workflow.execute_activity_method(
-            RelationshipActivities.save_customer_agreement,
+        await pipeline.execute(
+            SAVE_CUSTOMER_AGREEMENT,
             CustomerAgreementRecord(
                 customer_tenant_id=str(self._req.customer_tenant_id),
                 signer_name=attestation.signer_name,
@@ -231,18 +213,17 @@ class SubscriptionOrderWorkflow:
                 attested_by=attestation.attested_by,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
     async def _validate_partner_of_record(self) -> None:
         """POR-01..05, MPA-02, REL-02 at this instant; raises `_Blocked` when the POR blocks."""
-        self._enter(OrderStage.POR_VALIDATION, "Partner of Record validation")
+        self._stages.enter(OrderStage.POR_VALIDATION, "Partner of Record validation")
         req = self._req
         facts: PorFacts | None = None
         if self._por is not None:
             facts = await pipeline.check(
-                OrderActivities.partner_of_record_facts,
+                PARTNER_OF_RECORD_FACTS,
                 PorFactsRequest(
                     provider_partner_id=req.provider_partner_id, partner_of_record=self._por
                 ),
@@ -261,7 +242,7 @@ class SubscriptionOrderWorkflow:
         try:
             require_valid_partner_of_record(verdict, order_ref=req.order_ref)
         except BusinessRuleViolation as violation:
-            raise _Blocked(to_application_error(violation)) from violation
+            raise _Blocked(pipeline.refuse(violation)) from violation
         for warning in verdict.warnings:
             if warning not in self._warnings:
                 workflow.logger.warning("order %s proceeds with: %s", req.order_ref, warning)
@@ -269,11 +250,11 @@ class SubscriptionOrderWorkflow:
 
     async def _place(self) -> PlacedOrder:
         req = self._req
-        self._enter(OrderStage.PLACING, "Partner Center to accept the order")
+        self._stages.enter(OrderStage.PLACING, "Partner Center to accept the order")
         await self._save()
         try:
-            return await workflow.execute_activity_method(
-                OrderActivities.place_order,
+            return await pipeline.execute(
+                PLACE_ORDER,
                 PlaceOrderRequest(
                     idempotency_key=pipeline.step_key(f"place-order-{self._blocks}"),
                     provider_partner_id=req.provider_partner_id,
@@ -281,14 +262,13 @@ class SubscriptionOrderWorkflow:
                     partner_of_record=self._por,
                     line_items=req.line_items,
                 ),
-                start_to_close_timeout=pipeline.STEP_TIMEOUT,
-                schedule_to_close_timeout=self._policy.order_retry_window,
-                retry_policy=_ORDER_RETRY,
+                schedule_to_close=self._policy.order_retry_window,
+                retry=_ORDER_RETRY,
             )
         except ActivityError as err:
             rejection = business_rejection(err)
             if rejection is None:
-                raise _Ended(
+                raise PipelineEnded(
                     OrderStage.FAILED,
                     "Partner Center did not accept the order within "
                     f"{self._policy.order_retry_window} of retries: {err.cause or err}",
@@ -296,7 +276,7 @@ class SubscriptionOrderWorkflow:
                 ) from err
             if rejection.type == PorInvalid.error_type:
                 raise _Blocked(rejection) from err
-            raise _Ended(OrderStage.FAILED, rejection.message, rejection.type) from err
+            raise PipelineEnded(OrderStage.FAILED, rejection.message, rejection.type) from err
 
     async def _await_fix(self, refusal: ApplicationError) -> None:
         """POR-03: blocked until a valid POR is set; the deadline is fixed at the first block."""
@@ -304,7 +284,7 @@ class SubscriptionOrderWorkflow:
         if self._blocked_until is None:
             self._blocked_until = workflow.now() + self._policy.order_fix_window
         deadline = self._blocked_until
-        self._enter(
+        self._stages.enter(
             OrderStage.POR_INVALID,
             f"a valid Partner of Record (fix_partner_of_record): {refusal.message}",
             deadline,
@@ -319,7 +299,7 @@ class SubscriptionOrderWorkflow:
                 recipient_name="CSP operations",
                 legal_name=self._provider_name,
                 reason=f"{refusal.message} (error type {refusal.type}; send "
-                f"{contract.UPDATE_FIX_PARTNER_OF_RECORD} to workflow "
+                f"{names.UPDATE_FIX_PARTNER_OF_RECORD} to workflow "
                 f"{workflow.info().workflow_id})",
                 deadline=deadline,
             ),
@@ -335,7 +315,7 @@ class SubscriptionOrderWorkflow:
                 timeout_summary="Partner of Record fix",
             )
         except TimeoutError:
-            raise _Ended(
+            raise PipelineEnded(
                 OrderStage.FAILED,
                 f"{refusal.message}; no valid Partner of Record was set by {deadline.isoformat()}",
                 refusal.type,
@@ -345,43 +325,24 @@ class SubscriptionOrderWorkflow:
         assert fix is not None
         self._por = fix.partner_of_record
         self._fix = None
-        workflow.upsert_search_attributes([contract.SA_NEXT_DEADLINE.value_unset()])
+        workflow.upsert_search_attributes([names.SA_NEXT_DEADLINE.value_unset()])
 
     # ---- helpers ------------------------------------------------------------------------------
 
     def _raise_if_withdrawn(self) -> None:
         if self._withdrawal is not None:
-            raise _Ended(
-                OrderStage.WITHDRAWN,
-                f"withdrawn by {self._withdrawal.requested_by}: {self._withdrawal.reason}",
-            )
-
-    def _enter(
-        self,
-        stage: OrderStage,
-        waiting_for: str | None,
-        deadline: datetime | None = None,
-        *,
-        note: str | None = None,
-    ) -> None:
-        self._stage = stage
-        self._waiting_for = waiting_for
-        self._deadline = deadline
-        self._history.append(
-            StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
-        )
-        pipeline.show_stage(stage.value, None if stage.is_terminal else waiting_for, deadline)
+            raise pipeline.withdrawn(OrderStage.WITHDRAWN, self._withdrawal)
 
     async def _save(self, *, reason: str | None = None, error_type: str | None = None) -> None:
         req = self._req
-        await workflow.execute_activity_method(
-            OrderActivities.save_order,
+        await pipeline.execute(
+            SAVE_ORDER,
             OrderRecord(
                 provider_partner_id=req.provider_partner_id,
                 order_ref=req.order_ref,
                 customer_tenant_id=str(req.customer_tenant_id),
                 partner_of_record=self._por,
-                status=self._stage,
+                status=self._stages.stage,
                 por_enforced=self._verdict.enforced if self._verdict else None,
                 warnings=tuple(self._warnings),
                 status_reason=reason,
@@ -390,15 +351,12 @@ class SubscriptionOrderWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 updated_at=workflow.now(),
             ),
-            start_to_close_timeout=pipeline.LOOKUP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
 
-    async def _finish(self, ended: _Ended) -> None:
+    async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
-        pipeline_ended(contract.SUBSCRIPTION_ORDER, ended.outcome.value, ended.error_type)
-        self._enter(ended.outcome, None, note=ended.reason)
-        workflow.upsert_search_attributes([contract.SA_OUTCOME.value_set(ended.outcome.value)])
+        self._stages.end(OrderStage(ended.outcome), note=ended.reason)
         await self._save(reason=ended.reason, error_type=ended.error_type)
 
     def _result(self) -> OrderResult:
@@ -407,7 +365,7 @@ class SubscriptionOrderWorkflow:
         return OrderResult(
             provider_partner_id=self._req.provider_partner_id,
             order_ref=self._req.order_ref,
-            outcome=ended.outcome,
+            outcome=OrderStage(ended.outcome),
             partner_of_record=self._por,
             partner_center_order_id=self._placed.order_id if self._placed else None,
             warnings=tuple(self._warnings),
@@ -416,53 +374,56 @@ class SubscriptionOrderWorkflow:
         )
 
     def _refuse_stage(self, wanted: str) -> ApplicationError:
-        return to_application_error(
+        return pipeline.refuse(
             WrongStage(
-                f"order {self._req.order_ref} is at stage {self._stage.value}, not {wanted}",
-                stage=self._stage.value,
+                f"order {self._req.order_ref} is at stage {self._stages.stage.value}, not {wanted}",
+                stage=self._stages.stage.value,
             )
         )
 
     # ---- updates and query --------------------------------------------------------------------
 
-    @workflow.update(name=contract.UPDATE_FIX_PARTNER_OF_RECORD)
+    @workflow.update(name=names.UPDATE_FIX_PARTNER_OF_RECORD)
     async def fix_partner_of_record(self, fix: PartnerOfRecordFix) -> Acknowledgement:
         """Sets the POR and answers once it is re-validated: accepted when valid, otherwise the
         update fails with the error naming every failed condition (and the order stays blocked)."""
         seen = self._validations
         self._fix = fix
-        await workflow.wait_condition(lambda: self._validations > seen or self._stage.is_terminal)
+        await workflow.wait_condition(
+            lambda: self._validations > seen or self._stages.stage.is_terminal
+        )
         verdict = self._verdict
-        if self._stage.is_terminal or verdict is None:
+        if self._stages.stage.is_terminal or verdict is None:
             raise self._refuse_stage("blocked by its Partner of Record")
         try:
             require_valid_partner_of_record(verdict, order_ref=self._req.order_ref)
         except BusinessRuleViolation as violation:
-            raise to_application_error(violation) from violation
+            raise pipeline.refuse(violation) from violation
         return Acknowledgement(
-            stage=self._stage.value,
+            stage=self._stages.stage.value,
             message=f"Partner of Record {fix.partner_of_record} is valid; the order goes on",
         )
 
     @fix_partner_of_record.validator
     def _validate_fix(self, fix: PartnerOfRecordFix) -> None:
-        if self._stage is not OrderStage.POR_INVALID or self._fix is not None:
+        if self._stages.stage is not OrderStage.POR_INVALID or self._fix is not None:
             raise self._refuse_stage("blocked by its Partner of Record (por_invalid)")
         pipeline.enforce(lambda: require_can_set_partner_of_record(fix.fixed_by))
 
-    @workflow.update(name=contract.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
+    @workflow.update(name=names.UPDATE_ATTEST_CUSTOMER_AGREEMENT)
     def attest_customer_agreement(
         self, attestation: CustomerAgreementAttestation
     ) -> Acknowledgement:
         self._attestation = attestation
         return Acknowledgement(
-            stage=self._stage.value, message="Microsoft Customer Agreement attestation recorded"
+            stage=self._stages.stage.value,
+            message="Microsoft Customer Agreement attestation recorded",
         )
 
     @attest_customer_agreement.validator
     def _validate_attestation(self, attestation: CustomerAgreementAttestation) -> None:
         if (
-            self._stage is not OrderStage.AWAITING_CUSTOMER_AGREEMENT
+            self._stages.stage is not OrderStage.AWAITING_CUSTOMER_AGREEMENT
             or self._attestation is not None
         ):
             raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
@@ -470,21 +431,21 @@ class SubscriptionOrderWorkflow:
             lambda: require_valid_agreement_attestation(attestation, now=workflow.now())
         )
 
-    @workflow.update(name=contract.UPDATE_WITHDRAW)
+    @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
         self._withdrawal = withdrawal
-        return Acknowledgement(stage=self._stage.value, message="order withdrawn")
+        return Acknowledgement(stage=self._stages.stage.value, message="order withdrawn")
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         if (
-            self._stage in (OrderStage.PLACING, OrderStage.PRECHECKS)
-            or self._stage.is_terminal
+            self._stages.stage in (OrderStage.PLACING, OrderStage.PRECHECKS)
+            or self._stages.stage.is_terminal
             or self._withdrawal is not None
         ):
             raise self._refuse_stage("waiting (an order being placed cannot be withdrawn)")
 
-    @workflow.query(name=contract.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> OrderStatus:
         req = self._req
         return OrderStatus(
@@ -494,13 +455,13 @@ class SubscriptionOrderWorkflow:
             customer_tenant_id=str(req.customer_tenant_id),
             partner_of_record=self._por,
             region=self._region,
-            stage=self._stage,
-            waiting_for=self._waiting_for,
-            deadline=self._deadline,
+            stage=self._stages.stage,
+            waiting_for=self._stages.waiting_for,
+            deadline=self._stages.deadline,
             verdict=self._verdict,
             warnings=tuple(self._warnings),
             partner_center_order_id=self._placed.order_id if self._placed else None,
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
-            history=tuple(self._history),
+            history=tuple(self._stages.history),
         )

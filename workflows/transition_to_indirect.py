@@ -13,46 +13,46 @@ from temporalio import workflow
 from workflows import pipeline
 
 with workflow.unsafe.imports_passed_through():
-    from activities.direct_bill import DirectBillActivities
-    from activities.email_templates import EmailFacts, EmailKind
-    from activities.reassessment import ReassessmentActivities, RecordLookup, StatusChange
-    from adapters.registry import Cooldown, DirectBillRegistryStatus
-    from app import contract
+    from contract import names
+    from contract.activities.direct_bill import START_DIRECT_BILL_COOLDOWN
+    from contract.activities.reassessment import (
+        CHANGE_DIRECT_BILL_STATUS,
+        GET_DIRECT_BILL_RECORD,
+        RecordLookup,
+        StatusChange,
+    )
     from domain import direct_bill_rules
+    from domain.direct_bill import Cooldown, DirectBillRegistryStatus
+    from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import TransitionRequest, TransitionResult
 
 
-@workflow.defn(name=contract.TRANSITION_TO_INDIRECT)
+@workflow.defn(name=names.TRANSITION_TO_INDIRECT)
 class TransitionToIndirectResellerWorkflow:
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
         workflow.upsert_search_attributes(
             [
-                contract.SA_PARTNER_ID.value_set(request.pga_id),
-                contract.SA_REGION.value_set(request.region),
-                contract.SA_STAGE.value_set("transitioning"),
+                names.SA_PARTNER_ID.value_set(request.pga_id),
+                names.SA_REGION.value_set(request.region),
+                names.SA_STAGE.value_set("transitioning"),
             ]
         )
         reasons = "; ".join(request.reasons)
         workflow.set_current_details(f"**transitioning** to indirect reseller: {reasons}")
-        record = await workflow.execute_activity_method(
-            ReassessmentActivities.get_record,
-            RecordLookup(pga_id=request.pga_id, region=request.region),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
+        record = await pipeline.execute(
+            GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         await self._status(request, DirectBillRegistryStatus.TRANSITIONING, reasons)
         now = workflow.now()
-        cooldown = await workflow.execute_activity_method(
-            DirectBillActivities.start_cooldown,
+        cooldown = await pipeline.execute(
+            START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=request.pga_id,
                 until=direct_bill_rules.cooldown_end(now),
                 reason=f"transition to indirect reseller in {request.region}: {reasons}",
                 started_at=now,
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )
         await pipeline.send_email(
             EmailFacts(
@@ -70,8 +70,8 @@ class TransitionToIndirectResellerWorkflow:
         await self._status(request, DirectBillRegistryStatus.INDIRECT_RESELLER, reasons)
         workflow.upsert_search_attributes(
             [
-                contract.SA_STAGE.value_set("indirect_reseller"),
-                contract.SA_OUTCOME.value_set("transitioned"),
+                names.SA_STAGE.value_set("indirect_reseller"),
+                names.SA_OUTCOME.value_set("transitioned"),
             ]
         )
         workflow.set_current_details(
@@ -85,11 +85,9 @@ class TransitionToIndirectResellerWorkflow:
     async def _status(
         self, request: TransitionRequest, status: DirectBillRegistryStatus, reason: str
     ) -> None:
-        await workflow.execute_activity_method(
-            ReassessmentActivities.change_status,
+        await pipeline.execute(
+            CHANGE_DIRECT_BILL_STATUS,
             StatusChange(
                 pga_id=request.pga_id, region=request.region, status=status, reason=reason
             ),
-            start_to_close_timeout=pipeline.STEP_TIMEOUT,
-            retry_policy=pipeline.RETRY,
         )

@@ -23,3 +23,13 @@ class Mailer(Protocol):
     async def send(self, message: OutgoingEmail) -> None:
         """Hand the message to the mail system; raise on failure so the activity retries."""
         ...
+
+
+class MailRejected(Exception):
+    """The relay permanently (5xx) refused the recipient; retrying will not help."""
+
+    def __init__(self, recipient: str, code: int, reason: str) -> None:
+        super().__init__(f"{recipient} rejected with {code}: {reason}")
+        self.recipient = recipient
+        self.code = code
+        self.reason = reason

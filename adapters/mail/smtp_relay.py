@@ -10,20 +10,10 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 import structlog
 
-from adapters.mail import OutgoingEmail
+from adapters.mail import MailRejected, OutgoingEmail
 
 MESSAGE_ID_DOMAIN = "csp-orchestrator"
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
-
-
-class MailRejected(Exception):
-    """The relay permanently (5xx) refused the recipient; retrying will not help."""
-
-    def __init__(self, recipient: str, code: int, reason: str) -> None:
-        super().__init__(f"{recipient} rejected with {code}: {reason}")
-        self.recipient = recipient
-        self.code = code
-        self.reason = reason
 
 
 def message_id_for(idempotency_key: str) -> str:

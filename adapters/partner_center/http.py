@@ -62,7 +62,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from uuid import uuid4
@@ -71,19 +70,11 @@ import httpx
 import structlog
 
 from adapters.partner_center import (
-    ORDER_NO_RELATIONSHIP_ERROR_CODE,
-    ORDER_POR_ERROR_CODES,
-    ORDER_REGION_ERROR_CODE,
-    ORDER_RETRYABLE_ERROR_CODES,
-    MpnProfile,
-    OrderLine,
-    OrderSubmission,
+    ApiError,
+    PartnerCenterAuthError,
+    PartnerCenterOperationUnsupported,
+    PartnerCenterRequestFailed,
     PartnerCenterUnavailable,
-    PartnerRelationship,
-    PlacedOrder,
-    RelationshipType,
-    ResellerValidation,
-    TenantInfo,
 )
 from domain.errors import (
     NoCommerceRelationship,
@@ -93,6 +84,20 @@ from domain.errors import (
     TenantNotFound,
 )
 from domain.identifiers import TenantId
+from domain.partner_center import (
+    ORDER_NO_RELATIONSHIP_ERROR_CODE,
+    ORDER_POR_ERROR_CODES,
+    ORDER_REGION_ERROR_CODE,
+    ORDER_RETRYABLE_ERROR_CODES,
+    MpnProfile,
+    OrderLine,
+    OrderSubmission,
+    PartnerRelationship,
+    PlacedOrder,
+    RelationshipType,
+    ResellerValidation,
+    TenantInfo,
+)
 
 __all__ = [
     "ADMIN_AGENTS_GROUP",
@@ -111,42 +116,6 @@ TokenProvider = Callable[[], Awaitable[str]]
 GraphTokenProvider = Callable[[TenantId], Awaitable[str]]
 
 _log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class ApiError:
-    """A non-2xx answer: its status, the parsed error body, and the ids the request carried."""
-
-    method: str
-    path: str
-    status: int
-    code: str | None
-    description: str
-    request_id: str
-    correlation_id: str
-
-    def __str__(self) -> str:
-        code = f" (code {self.code})" if self.code is not None else ""
-        return (
-            f"{self.method} {self.path} answered {self.status}{code}: {self.description} "
-            f"[MS-CorrelationId={self.correlation_id}, MS-RequestId={self.request_id}]"
-        )
-
-
-class PartnerCenterRequestFailed(Exception):
-    """An answer that is neither success, a business error nor transient; not worth retrying."""
-
-    def __init__(self, message: str, error: ApiError | None = None) -> None:
-        super().__init__(message)
-        self.error = error
-
-
-class PartnerCenterAuthError(PartnerCenterRequestFailed, PermissionError):
-    """401/403: the token is missing, expired or lacks the permission. Not retryable."""
-
-
-class PartnerCenterOperationUnsupported(Exception):
-    """The operation has no public API (or the client lacks the setting it needs)."""
 
 
 class _AlreadyMember(Exception):

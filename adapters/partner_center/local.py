@@ -75,16 +75,7 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
-from adapters.partner_center import (
-    MpnProfile,
-    OrderSubmission,
-    PartnerCenterUnavailable,
-    PartnerRelationship,
-    PlacedOrder,
-    RelationshipType,
-    ResellerValidation,
-    TenantInfo,
-)
+from adapters.partner_center import PartnerCenterUnavailable
 from domain.errors import (
     NoCommerceRelationship,
     PartnerIdNotFound,
@@ -93,6 +84,15 @@ from domain.errors import (
     TenantNotFound,
 )
 from domain.identifiers import TenantId
+from domain.partner_center import (
+    MpnProfile,
+    OrderSubmission,
+    PartnerRelationship,
+    PlacedOrder,
+    RelationshipType,
+    ResellerValidation,
+    TenantInfo,
+)
 
 __all__ = [
     "ORDER_NAMESPACE",

@@ -5,29 +5,9 @@ embedded default reads them from an editable JSON file (`local.LocalPartnerProgr
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from domain.direct_bill import RevenueLine, SecurityRequirements
-
-
-class LocationMembership(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    membership_active: bool
-    pla_country: str | None
-    """Country of the PLA, or None when the PLA does not belong to the PGA."""
-    ir_authorized_at: datetime | None
-    """When the location became an authorised indirect reseller, if known to the program."""
-
-
-class Activation(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tenant_id: str
-    activated_at: datetime
+from domain.direct_bill import Activation, LocationMembership, RevenueLine, SecurityRequirements
 
 
 class PartnerPrograms(Protocol):

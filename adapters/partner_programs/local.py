@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.partner_center import PartnerCenterUnavailable
-from adapters.partner_programs import Activation, LocationMembership
-from domain.direct_bill import RevenueLine, SecurityRequirements
+from domain.direct_bill import Activation, LocationMembership, RevenueLine, SecurityRequirements
 from domain.errors import PartnerIdNotFound
 
 _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")

@@ -6,12 +6,10 @@ SQLAlchemy (SQLite by default, PostgreSQL at scale).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
+from domain.direct_bill import Cooldown, DirectBillRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -19,80 +17,7 @@ from domain.relationships import (
     PartnershipRecord,
     ResellerSuspensionRecord,
 )
-
-
-class ResellerStatus(StrEnum):
-    ENROLLING = "enrolling"
-    ACTIVE = "active"
-    REJECTED = "rejected"
-    ABANDONED = "abandoned"
-    WITHDRAWN = "withdrawn"
-
-
-class ResellerRecord(BaseModel):
-    """An indirect reseller as the registry knows it (DOMAIN.md section 1)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    partner_id: str
-    status: ResellerStatus
-    country: str
-    tenant_id: str | None = None
-    workflow_id: str
-    status_reason: str | None = None
-    ir_authorized_at: datetime | None = None
-    """When Microsoft approved the enrollment; direct-bill tenure (DB-01) counts from here."""
-    mpa_signed_at: datetime | None = None
-    active_since: datetime | None = None
-    updated_at: datetime
-
-
-class DirectBillRegistryStatus(StrEnum):
-    APPLYING = "applying"
-    ACTIVE = "active"
-    REFUSED = "refused"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
-    TRANSITIONING = "transitioning"
-    INDIRECT_RESELLER = "indirect_reseller"
-
-
-class DirectBillRecord(BaseModel):
-    """A PGA's direct-bill standing in one region (DB-10: regions are separate)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    pga_id: str
-    region: str
-    status: DirectBillRegistryStatus
-    workflow_id: str
-    pla_id: str
-    legal_name: str | None = None
-    contact_name: str | None = None
-    contact_email: str | None = None
-    status_reason: str | None = None
-    support_plan_kind: str | None = None
-    support_plan_contract_id: str | None = None
-    support_plan_renewal_date: date | None = None
-    renewal_month: int | None = None
-    """Month (1-12) of the support-plan renewal: the annual re-assessment month (RA-01)."""
-    onboarding_anniversary_month: int | None = None
-    """Month (1-12) of the original CSP onboarding: the security re-validation month (DB-04)."""
-    activated_at: datetime | None = None
-    next_reassessment_due: date | None = None
-    updated_at: datetime
-
-
-class Cooldown(BaseModel):
-    """RA-03: the PGA may not apply for direct bill before `until`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    pga_id: str
-    until: datetime
-    reason: str
-    started_at: datetime
+from domain.reseller_enrollment import ResellerRecord
 
 
 class PartnerRegistry(Protocol):

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = args.url
     if url is None:
-        from app.settings import Settings
+        from runtime.settings import Settings
 
         settings = Settings()
         settings.state_dir.mkdir(parents=True, exist_ok=True)

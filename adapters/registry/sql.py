@@ -9,12 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.registry import (
-    Cooldown,
-    DirectBillRecord,
-    ResellerRecord,
-    ResellerStatus,
-)
 from adapters.registry.migrate import upgrade_engine
 from adapters.registry.schema import (
     cooldowns,
@@ -27,6 +21,7 @@ from adapters.registry.schema import (
     sent_messages,
     subscription_orders,
 )
+from domain.direct_bill import Cooldown, DirectBillRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -34,6 +29,7 @@ from domain.relationships import (
     PartnershipRecord,
     ResellerSuspensionRecord,
 )
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 
 def _utc(value: datetime | None) -> datetime | None:

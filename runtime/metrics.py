@@ -9,18 +9,9 @@ below are safe to call from workflow code (import this module passed through).
 from __future__ import annotations
 
 import structlog
-from temporalio import workflow
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 log = structlog.get_logger(__name__)
-
-# Business counters (Prometheus names; labels in brackets)
-PIPELINES_STARTED = "csp_pipelines_started"
-"""Pipelines started [pipeline]."""
-PIPELINES_COMPLETED = "csp_pipelines_completed"
-"""Pipelines ended, whatever the outcome [pipeline, outcome]."""
-PIPELINES_REFUSED = "csp_pipelines_refused"
-"""Pipelines ended by a business refusal [pipeline, error_type], e.g. RegionMismatch."""
 
 
 def metrics_runtime(bind_address: str) -> Runtime:
@@ -70,22 +61,3 @@ def install_metrics(bind_address: str) -> Runtime | None:
     Runtime.set_default(runtime, error_if_already_set=True)
     log.info("metrics_endpoint_started", url=f"http://{bind_address}/metrics")
     return runtime
-
-
-# ---- called from workflow code ----------------------------------------------------------------
-
-
-def pipeline_started(pipeline: str) -> None:
-    meter = workflow.metric_meter()
-    meter.create_counter(PIPELINES_STARTED, "Pipelines started").add(1, {"pipeline": pipeline})
-
-
-def pipeline_ended(pipeline: str, outcome: str, error_type: str | None) -> None:
-    meter = workflow.metric_meter()
-    meter.create_counter(PIPELINES_COMPLETED, "Pipelines ended, by outcome").add(
-        1, {"pipeline": pipeline, "outcome": outcome}
-    )
-    if error_type:
-        meter.create_counter(PIPELINES_REFUSED, "Pipelines ended by a business refusal").add(
-            1, {"pipeline": pipeline, "error_type": error_type}
-        )

@@ -17,14 +17,14 @@ from adapters.partner_center.local import write_sample_if_missing
 from adapters.partner_programs.local import (
     write_sample_if_missing as write_programs_sample_if_missing,
 )
-from app.binaries import temporal_cli
-from app.logging import configure_logging
-from app.metrics import install_metrics
-from app.search_attributes import dev_server_flags
-from app.settings import Settings
-from app.temporal_client import connect
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
+from runtime.binaries import temporal_cli
+from runtime.logging import configure_logging
+from runtime.metrics import install_metrics
+from runtime.search_attributes import dev_server_flags
+from runtime.settings import Settings
+from runtime.temporal_client import connect
 from worker import run_worker
 
 log = structlog.get_logger(__name__)

@@ -31,9 +31,9 @@ from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from app.callbacks import PayloadTooLarge
-from app.codec import PayloadDecryptionError
 from gateway.callbacks import error_response, read_body
+from gateway.refusals import PayloadTooLarge
+from runtime.payload_codec import PayloadDecryptionError
 
 log = structlog.get_logger(__name__)
 

@@ -23,7 +23,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from app import contract
+from contract import names
 from domain.reassessment import SweepRequest
 
 
@@ -37,7 +37,7 @@ class ScheduleDefinition:
     note: str
     args: tuple[Any, ...] = ()
     catchup_window: timedelta = timedelta(days=1)
-    task_queue: str = contract.TASK_QUEUE
+    task_queue: str = names.TASK_QUEUE
 
     def schedule(self, state: ScheduleState | None = None) -> Schedule:
         return Schedule(
@@ -51,9 +51,9 @@ class ScheduleDefinition:
 
 
 ANNUAL_REASSESSMENT = ScheduleDefinition(
-    schedule_id=contract.REASSESSMENT_SCHEDULE_ID,
-    workflow_type=contract.REASSESSMENT_SWEEP,
-    workflow_id=contract.SWEEP_WORKFLOW_ID,
+    schedule_id=names.REASSESSMENT_SCHEDULE_ID,
+    workflow_type=names.REASSESSMENT_SWEEP,
+    workflow_id=names.SWEEP_WORKFLOW_ID,
     args=(SweepRequest(),),
     # 02:00 UTC on the first day of every month.
     spec=ScheduleSpec(

@@ -1,7 +1,7 @@
-"""`python -m app.prepare`: the one-shot set-up of the scaled deployment (docker-compose.yml).
+"""`python -m prepare`: the one-shot set-up of the scaled deployment (docker-compose.yml).
 
 Waits until the Temporal frontend answers on TEMPORAL_ADDRESS and its namespace exists, registers
-the product's search attributes (app/contract.py, only the missing ones), and in local Partner
+the product's search attributes (contract/names.py, only the missing ones), and in local Partner
 Center mode writes the sample data files into the shared state folder unless they exist. Exits 0
 when done; safe to run again at every deployment. Workers register missing search attributes too,
 so this is what makes them visible before the first pipeline starts.
@@ -20,10 +20,10 @@ from adapters.partner_programs.local import (
     write_sample_if_missing as write_programs_sample_if_missing,
 )
 from adapters.registry.migrate import upgrade_registry
-from app.logging import configure_logging
-from app.settings import Settings
-from app.temporal_client import connect, temporal_address
 from ops.search_attribute_check import SearchAttributesMissing, require_search_attributes
+from runtime.logging import configure_logging
+from runtime.settings import Settings
+from runtime.temporal_client import connect, temporal_address
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,7 @@ results, activity input and results, update arguments and answers, failure detai
 with the current key; the key id travels in the payload's metadata so payloads written with a
 previous key still decrypt after a rotation. Failure messages and stack traces move into the
 encoded failure attributes, so they are encrypted too. Search attributes and workflow ids are never
-encoded: they hold no names or email addresses (app/contract.py).
+encoded: they hold no names or email addresses (contract/names.py).
 """
 
 from __future__ import annotations

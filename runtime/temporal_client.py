@@ -6,15 +6,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
-from app.codec import (
+from ops.temporal_profile import connection_target
+from ops.tracing import client_interceptors
+from runtime.payload_codec import (
     AesGcmPayloadCodec,
     EncodedFailureConverter,
     ValidationSafeFailureConverter,
     parse_payload_keys,
 )
-from app.settings import Settings
-from ops.temporal_profile import connection_target
-from ops.tracing import client_interceptors
+from runtime.settings import Settings
 
 # Unencrypted: pydantic JSON payloads; validation failures recorded without input values.
 DATA_CONVERTER: DataConverter = DataConverter(
@@ -26,8 +26,8 @@ DATA_CONVERTER: DataConverter = DataConverter(
 def data_converter(settings: Settings) -> DataConverter:
     """The converter for these settings: client, worker, replayer, gateway and CLI all use it.
 
-    With CSP_PAYLOAD_KEYS set, payloads are AES-GCM encrypted (app/codec.py) and failure messages
-    and stack traces are moved into the encrypted failure attributes.
+    With CSP_PAYLOAD_KEYS set, payloads are AES-GCM encrypted (runtime/payload_codec.py) and
+    failure messages and stack traces are moved into the encrypted failure attributes.
     """
     if settings.payload_keys is None:
         return DATA_CONVERTER

@@ -1,4 +1,4 @@
-"""`csp`: the operator CLI over the Temporal client, driven by the tables in app/callbacks.py.
+"""`csp`: the operator CLI over the Temporal client, driven by the tables in contract/pipelines.py.
 
     csp pipelines                                   what can be started and decided
     csp start <pipeline> <file.json|file.yaml|->    start a pipeline from its input file
@@ -33,18 +33,19 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from app import contract
-from app.callbacks import DECISIONS, PIPELINES, Pipeline, find_decision, find_pipeline
-from app.codec import validation_summary
-from app.schedules import SCHEDULES, ensure_schedules
-from app.settings import Settings
-from app.temporal_client import connect, temporal_address
+from contract import names
+from contract.pipelines import DECISIONS, PIPELINES, Pipeline, find_decision, find_pipeline
+from gateway.callbacks import callback_path
+from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
+from runtime.payload_codec import validation_summary
+from runtime.schedules import SCHEDULES, ensure_schedules
+from runtime.settings import Settings
+from runtime.temporal_client import connect, temporal_address
 
 _FILTER_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RPC_TIMEOUT = timedelta(seconds=30)
@@ -115,7 +116,7 @@ def cmd_pipelines() -> None:
         for decision in (d for d in DECISIONS if d.pipeline is pipeline):
             backends = ", ".join(sorted(decision.backends))
             print(f"  decide {decision.name:<18} update {decision.update:<20} backends: {backends}")
-            print(f"    POST {decision.path}")
+            print(f"    POST {callback_path(decision)}")
 
 
 async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
@@ -127,7 +128,7 @@ async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
             pipeline.workflow_type,
             validated,
             id=workflow_id,
-            task_queue=contract.TASK_QUEUE,
+            task_queue=names.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             rpc_timeout=_RPC_TIMEOUT,
@@ -173,19 +174,17 @@ async def cmd_status(client: Client, workflow_id: str, as_json: bool) -> None:
         raise
     status = described.status.name if described.status else "UNKNOWN"
     try:
-        state = await handle.query(contract.QUERY_STATUS, rpc_timeout=_QUERY_TIMEOUT)
+        state = await handle.query(names.QUERY_STATUS, rpc_timeout=_QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError) as err:
         # No worker to answer (or a workflow without the query): what visibility knows.
         attrs = described.typed_search_attributes
         state = {
             "note": f"status query not answered ({_one_line(str(err))[:120]})",
-            "stage": attrs.get(contract.SA_STAGE),
-            "region": attrs.get(contract.SA_REGION),
-            "partner_id": attrs.get(contract.SA_PARTNER_ID),
-            "outcome": attrs.get(contract.SA_OUTCOME),
-            "next_deadline": (
-                d.isoformat() if (d := attrs.get(contract.SA_NEXT_DEADLINE)) else None
-            ),
+            "stage": attrs.get(names.SA_STAGE),
+            "region": attrs.get(names.SA_REGION),
+            "partner_id": attrs.get(names.SA_PARTNER_ID),
+            "outcome": attrs.get(names.SA_OUTCOME),
+            "next_deadline": (d.isoformat() if (d := attrs.get(names.SA_NEXT_DEADLINE)) else None),
         }
     if as_json:
         print(json.dumps({"workflow_type": described.workflow_type, "status": status, **state}))
@@ -200,9 +199,9 @@ def _visibility_query(args: argparse.Namespace) -> str:
     if args.pipeline:
         clauses.append(f"WorkflowType = '{_pipeline(args.pipeline).workflow_type}'")
     for value, attribute in (
-        (args.stage, contract.SA_STAGE.name),
-        (args.region, contract.SA_REGION.name),
-        (args.partner, contract.SA_PARTNER_ID.name),
+        (args.stage, names.SA_STAGE.name),
+        (args.region, names.SA_REGION.name),
+        (args.partner, names.SA_PARTNER_ID.name),
     ):
         if value is None:
             continue
@@ -219,15 +218,15 @@ async def cmd_list(client: Client, args: argparse.Namespace) -> None:
     rows: list[tuple[str, ...]] = []
     async for wf in client.list_workflows(query or None, limit=args.limit):
         attrs = wf.typed_search_attributes
-        deadline = attrs.get(contract.SA_NEXT_DEADLINE)
+        deadline = attrs.get(names.SA_NEXT_DEADLINE)
         rows.append(
             (
                 wf.id,
                 wf.workflow_type,
                 wf.status.name if wf.status else "-",
-                attrs.get(contract.SA_STAGE) or "-",
-                attrs.get(contract.SA_REGION) or "-",
-                attrs.get(contract.SA_PARTNER_ID) or "-",
+                attrs.get(names.SA_STAGE) or "-",
+                attrs.get(names.SA_REGION) or "-",
+                attrs.get(names.SA_PARTNER_ID) or "-",
                 deadline.isoformat() if deadline else "-",
             )
         )
@@ -274,22 +273,13 @@ async def cmd_decide(
         state = described.status.name if described.status else "closed"
         raise CliError(f"{workflow_id} has ended ({state}); it takes no more decisions")
     try:
-        answer = await handle.execute_update(
-            decision.update,
-            payload,
-            id=update_id,
-            result_type=decision.result,
-            rpc_timeout=_RPC_TIMEOUT,
+        answer = await send_decision(
+            client, decision, workflow_id, payload, update_id=update_id, answer_within=_RPC_TIMEOUT
         )
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise CliError(f"refused ({cause.type}): {cause.message}") from None
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise CliError(f"no running pipeline with workflow id {workflow_id}") from None
-        raise
+    except DecisionRefused as refused:
+        raise CliError(f"refused ({refused.error_type}): {refused.message}") from None
+    except DecisionNotDelivered as failed:
+        raise CliError(failed.message) from None
     print(f"accepted ({update_id}): {json.dumps(answer.model_dump(mode='json'))}")
 
 
@@ -354,7 +344,7 @@ async def _run(args: argparse.Namespace) -> None:
         cmd_pipelines()
         return
     if args.command == "schedules" and not SCHEDULES:
-        print("no schedules defined yet (app/schedules.py SCHEDULES is empty)")
+        print("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")
         return
     overrides: dict[str, Any] = {}
     if args.address:

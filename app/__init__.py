@@ -1,1 +1,0 @@
-"""Wiring: settings, the Temporal contract, logging, clients and the embedded dev stack."""

@@ -1,0 +1,410 @@
+"""The pipeline catalogue: what operators start and what backends report, as two tables.
+
+`PIPELINES`: what an operator can start (`csp start`), with its input model and workflow id.
+`DECISIONS`: what backends report to a running pipeline (signed `POST /callbacks/...` on the
+gateway) and operators send with `csp decide`: the Temporal update, the payload model and which
+backends may report it. The gateway's routes, its OpenAPI document and the CLI are generated from
+these tables, so a new pipeline or decision is one entry here. (The schedules are the table in
+runtime/schedules.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from contract import names
+from domain.capability_assessment import AssessmentScore, CapabilityQuestionnaire
+from domain.direct_bill import (
+    CreditReviewRequest,
+    DirectBillApplication,
+    EnrollmentForm,
+    InformationAnswer,
+    InformationRequest,
+    MicrosoftDecision,
+    MpaAcceptance,
+    SupportPlanPurchase,
+)
+from domain.messages import Acknowledgement, Withdrawal
+from domain.reassessment import PlanRenewal, ReassessmentRequest
+from domain.relationships import (
+    CustomerAcceptance,
+    CustomerInvitationRequest,
+    PartnerOfRecordFix,
+    PartnershipAcceptance,
+    PartnershipRequest,
+    SubscriptionOrderRequest,
+)
+from domain.reseller_enrollment import (
+    MpaSignatureReport,
+    ResellerEnrollmentApplication,
+    ReviewDecision,
+)
+
+# ---- tables ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathKey:
+    """One path segment naming the pipeline instance (e.g. the PartnerID)."""
+
+    name: str
+    pattern: str
+    description: str
+    example: str
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.pattern, value) is not None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    """Route segment and CLI name, e.g. `reseller-enrollment`."""
+    workflow_type: str
+    input_model: type[BaseModel]
+    keys: tuple[PathKey, ...]
+    workflow_id: Callable[..., str]
+    """Workflow id from the key values (keyword arguments named as `keys`)."""
+    keys_of: Callable[[Any], dict[str, str]]
+    """Key values from a validated input."""
+    description: str
+
+    def workflow_id_for(self, validated_input: Any) -> str:
+        return self.workflow_id(**self.keys_of(validated_input))
+
+
+@dataclass(frozen=True)
+class Decision:
+    pipeline: Pipeline
+    name: str
+    """Route segment and CLI name, e.g. `review-decision`."""
+    update: str
+    payload: type[BaseModel]
+    backends: frozenset[str]
+    """Backends whose shared secret may sign this callback."""
+    summary: str
+    result: type[BaseModel] = Acknowledgement
+
+
+_PARTNER_ID = PathKey(
+    name="partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID (MPN ID) of the enrolling location",
+    example="4512345",
+)
+
+RESELLER_ENROLLMENT = Pipeline(
+    name="reseller-enrollment",
+    workflow_type=names.RESELLER_ENROLLMENT,
+    input_model=ResellerEnrollmentApplication,
+    keys=(_PARTNER_ID,),
+    workflow_id=names.reseller_enrollment_id,
+    keys_of=lambda app: {"partner_id": app.partner_id},
+    description="Indirect-reseller enrollment with email verification (ENR-01..09)",
+)
+
+_PGA = PathKey(
+    name="pga_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the partner global account (PGA)",
+    example="4500001",
+)
+_REGION = PathKey(
+    name="region",
+    pattern=r"^[A-Z]{2}$",
+    description="ISO 3166-1 alpha-2 country/region of the direct-bill tenant",
+    example="JP",
+)
+_YEAR = PathKey(
+    name="year", pattern=r"^20[0-9]{2}$", description="Year of the re-assessment", example="2026"
+)
+
+DIRECT_BILL = Pipeline(
+    name="direct-bill",
+    workflow_type=names.DIRECT_BILL_APPLICATION,
+    input_model=DirectBillApplication,
+    keys=(_PGA, _REGION),
+    workflow_id=names.direct_bill_id,
+    keys_of=lambda app: {"pga_id": app.pga_id, "region": app.region},
+    description="Direct-bill application for one PGA and region (DB-01..DB-11)",
+)
+
+CREDIT_REVIEW = Pipeline(
+    name="credit-review",
+    workflow_type=names.CREDIT_REVIEW,
+    input_model=CreditReviewRequest,
+    keys=(_PGA, _REGION),
+    workflow_id=lambda pga_id, region: names.credit_review_id(names.direct_bill_id(pga_id, region)),
+    keys_of=lambda request: {"pga_id": request.pga_id, "region": request.region},
+    description="Credit review of a direct-bill application (started by it, DB-09)",
+)
+
+REASSESSMENT = Pipeline(
+    name="reassessment",
+    workflow_type=names.PARTNER_REASSESSMENT,
+    input_model=ReassessmentRequest,
+    keys=(_PGA, _REGION, _YEAR),
+    workflow_id=lambda pga_id, region, year: names.reassessment_id(pga_id, region, int(year)),
+    keys_of=lambda request: {
+        "pga_id": request.pga_id,
+        "region": request.region,
+        "year": str(request.month.year),
+    },
+    description="A direct-bill partner's annual re-assessment (RA-01; started by the sweep)",
+)
+
+_PROVIDER = PathKey(
+    name="provider_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the indirect provider",
+    example="3456789",
+)
+_RESELLER = PathKey(
+    name="reseller_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the indirect reseller",
+    example="4512345",
+)
+_CUSTOMER = PathKey(
+    name="customer_tenant_id",
+    pattern=r"^[0-9a-fA-F-]{36}$",
+    description="The customer's Entra tenant id",
+    example="d2a7c1e4-0b6f-4c3a-9e8d-7f6a5b4c3d2e",
+)
+_ORDER = PathKey(
+    name="order_ref",
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+    description="The provider's order reference",
+    example="PO-2026-0042",
+)
+
+PARTNERSHIP = Pipeline(
+    name="partnership",
+    workflow_type=names.PARTNERSHIP,
+    input_model=PartnershipRequest,
+    keys=(_PROVIDER, _RESELLER),
+    workflow_id=names.partnership_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "reseller_partner_id": r.reseller_partner_id,
+    },
+    description="Provider-reseller partnership (REL-01..05, END-01..02)",
+)
+
+CUSTOMER_INVITATION = Pipeline(
+    name="customer-invitation",
+    workflow_type=names.CUSTOMER_INVITATION,
+    input_model=CustomerInvitationRequest,
+    keys=(_RESELLER, _CUSTOMER),
+    workflow_id=names.customer_invitation_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "customer_tenant_id": str(r.customer_tenant_id),
+    },
+    description="Customer invitation, joint or reseller-only (CUS-01..04)",
+)
+
+SUBSCRIPTION_ORDER = Pipeline(
+    name="subscription-order",
+    workflow_type=names.SUBSCRIPTION_ORDER,
+    input_model=SubscriptionOrderRequest,
+    keys=(_PROVIDER, _ORDER),
+    workflow_id=names.subscription_order_id,
+    keys_of=lambda r: {"provider_partner_id": r.provider_partner_id, "order_ref": r.order_ref},
+    description="A subscription order with its Partner-of-Record validation (POR-01..05)",
+)
+
+PIPELINES: tuple[Pipeline, ...] = (
+    RESELLER_ENROLLMENT,
+    DIRECT_BILL,
+    CREDIT_REVIEW,
+    REASSESSMENT,
+    PARTNERSHIP,
+    CUSTOMER_INVITATION,
+    SUBSCRIPTION_ORDER,
+)
+
+
+def _direct_bill(
+    name: str,
+    update: str,
+    payload: type[BaseModel],
+    backends: set[str],
+    summary: str,
+    result: type[BaseModel] = Acknowledgement,
+) -> Decision:
+    return Decision(
+        pipeline=DIRECT_BILL,
+        name=name,
+        update=update,
+        payload=payload,
+        backends=frozenset(backends),
+        summary=summary,
+        result=result,
+    )
+
+
+DECISIONS: tuple[Decision, ...] = (
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="review-decision",
+        update=names.UPDATE_DECIDE_REVIEW,
+        payload=ReviewDecision,
+        backends=frozenset({"review"}),
+        summary="Microsoft's review decision, approve or reject (ENR-07)",
+    ),
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="mpa-signed",
+        update=names.UPDATE_REPORT_MPA_SIGNED,
+        payload=MpaSignatureReport,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The MPA was signed: the pipeline re-checks Partner Center now (ENR-09)",
+    ),
+    Decision(
+        pipeline=RESELLER_ENROLLMENT,
+        name="withdrawal",
+        update=names.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The partner withdraws its enrollment",
+    ),
+    _direct_bill(
+        "initial-review",
+        names.UPDATE_REPORT_INITIAL_REVIEW,
+        MicrosoftDecision,
+        {"review"},
+        "Microsoft's check of the initial requirements (DB-08)",
+    ),
+    _direct_bill(
+        "information-request",
+        names.UPDATE_REQUEST_INFORMATION,
+        InformationRequest,
+        {"review"},
+        "Microsoft asks for more information; the application pauses (DB-08)",
+    ),
+    _direct_bill(
+        "information-answer",
+        names.UPDATE_ANSWER_INFORMATION,
+        InformationAnswer,
+        {"operations"},
+        "The applicant's answer to an information request (DB-08)",
+    ),
+    _direct_bill(
+        "assessment",
+        names.UPDATE_SUBMIT_ASSESSMENT,
+        CapabilityQuestionnaire,
+        {"assessment"},
+        "The capability assessment; answers the score (DB-06)",
+        result=AssessmentScore,
+    ),
+    _direct_bill(
+        "application-decision",
+        names.UPDATE_DECIDE_APPLICATION,
+        MicrosoftDecision,
+        {"review"},
+        "Microsoft's decision on the application (DB-08)",
+    ),
+    _direct_bill(
+        "enrollment-form",
+        names.UPDATE_SUBMIT_ENROLLMENT_FORM,
+        EnrollmentForm,
+        {"partner-center", "operations"},
+        "The enrollment form was submitted (DB-09)",
+    ),
+    _direct_bill(
+        "support-plan",
+        names.UPDATE_REPORT_SUPPORT_PLAN,
+        SupportPlanPurchase,
+        {"billing"},
+        "A premium support plan was bought, after credit approval (DB-09)",
+    ),
+    _direct_bill(
+        "mpa-accepted",
+        names.UPDATE_REPORT_MPA_ACCEPTED,
+        MpaAcceptance,
+        {"partner-center", "operations"},
+        "The MPA was accepted, after the support plan (DB-09)",
+    ),
+    _direct_bill(
+        "withdrawal",
+        names.UPDATE_WITHDRAW,
+        Withdrawal,
+        {"operations"},
+        "The applicant withdraws the application",
+    ),
+    Decision(
+        pipeline=CREDIT_REVIEW,
+        name="credit-decision",
+        update=names.UPDATE_DECIDE_CREDIT,
+        payload=MicrosoftDecision,
+        backends=frozenset({"credit"}),
+        summary="The credit team's decision (DB-09)",
+    ),
+    Decision(
+        pipeline=PARTNERSHIP,
+        name="accepted",
+        update=names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        payload=PartnershipAcceptance,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The reseller accepted the partnership request (REL-04)",
+    ),
+    Decision(
+        pipeline=CUSTOMER_INVITATION,
+        name="reseller-relationship-accepted-by-customer",
+        update=names.UPDATE_RESELLER_RELATIONSHIP_ACCEPTED,
+        payload=CustomerAcceptance,
+        backends=frozenset({"partner-center"}),
+        summary="Partner Center webhook: the customer accepted the invitation (CUS-03)",
+    ),
+    Decision(
+        pipeline=CUSTOMER_INVITATION,
+        name="indirect-reseller-relationship-accepted-by-customer",
+        update=names.UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED,
+        payload=CustomerAcceptance,
+        backends=frozenset({"partner-center"}),
+        summary="Partner Center webhook: the customer accepted the invitation (CUS-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_ORDER,
+        name="partner-of-record-fix",
+        update=names.UPDATE_FIX_PARTNER_OF_RECORD,
+        payload=PartnerOfRecordFix,
+        backends=frozenset({"operations"}),
+        summary="A corrected Partner of Record; the blocked order is re-validated (POR-03)",
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="questionnaire",
+        update=names.UPDATE_SUBMIT_REASSESSMENT,
+        payload=CapabilityQuestionnaire,
+        backends=frozenset({"assessment"}),
+        summary="The re-assessment questionnaire; answers the score (RA-01)",
+        result=AssessmentScore,
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="support-plan-renewal",
+        update=names.UPDATE_REPORT_PLAN_RENEWAL,
+        payload=PlanRenewal,
+        backends=frozenset({"billing"}),
+        summary="The premium support plan was renewed after a passing score (RA-01)",
+    ),
+)
+
+
+def find_pipeline(name: str) -> Pipeline | None:
+    return next((p for p in PIPELINES if p.name == name), None)
+
+
+def find_decision(pipeline: str, name: str) -> Decision | None:
+    """By route name (`review-decision`) or update name (`decide_review`)."""
+    return next(
+        (d for d in DECISIONS if d.pipeline.name == pipeline and name in (d.name, d.update)),
+        None,
+    )

@@ -1,0 +1,42 @@
+"""Email verification (ENR-06): the request a parent pipeline starts the child with, the token
+update the gateway sends, the resend, the status and the result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import EmailStr
+
+from domain.messages import Message
+
+
+class EmailVerificationRequest(Message):
+    partner_id: str
+    recipient: EmailStr
+    recipient_name: str
+    legal_name: str
+    deadline: datetime
+    resend_after_business_days: int = 1
+
+
+class VerifyEmail(Message):
+    """The token from the link, as the gateway received it."""
+
+    token: str
+
+
+class ResendVerification(Message):
+    requested_by: str
+
+
+class EmailVerificationStatus(Message):
+    verified: bool
+    links_sent: int
+    deadline: datetime
+    resend_allowed_from: datetime | None
+
+
+class EmailVerificationResult(Message):
+    verified: bool
+    verified_at: datetime | None
+    links_sent: int
