@@ -426,10 +426,7 @@ class CustomerInvitationWorkflow:
             or self._attestation is not None
         ):
             raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
-        try:
-            require_valid_agreement_attestation(attestation, now=workflow.now())
-        except BusinessRuleViolation as violation:
-            raise pipeline.refuse(violation) from violation
+        pipeline.enforce(require_valid_agreement_attestation, attestation, now=workflow.now())
 
     @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:

@@ -395,10 +395,7 @@ class SubscriptionOrderWorkflow:
         verdict = self._verdict
         if self._stages.stage.is_terminal or verdict is None:
             raise self._refuse_stage("blocked by its Partner of Record")
-        try:
-            require_valid_partner_of_record(verdict, order_ref=self._req.order_ref)
-        except BusinessRuleViolation as violation:
-            raise pipeline.refuse(violation) from violation
+        pipeline.enforce(require_valid_partner_of_record, verdict, order_ref=self._req.order_ref)
         return Acknowledgement(
             stage=self._stages.stage.value,
             message=f"Partner of Record {fix.partner_of_record} is valid; the order goes on",
@@ -427,9 +424,7 @@ class SubscriptionOrderWorkflow:
             or self._attestation is not None
         ):
             raise self._refuse_stage("awaiting the Microsoft Customer Agreement attestation")
-        pipeline.enforce(
-            lambda: require_valid_agreement_attestation(attestation, now=workflow.now())
-        )
+        pipeline.enforce(require_valid_agreement_attestation, attestation, now=workflow.now())
 
     @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
