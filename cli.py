@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import pydantic
 import yaml
+from sqlalchemy.engine import make_url
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -38,6 +39,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.registry.migrate import head_revision, registry_revision, upgrade_registry
 from contract import names
 from contract.pipelines import DECISIONS, PIPELINES, Pipeline, find_decision, find_pipeline
 from gateway.callbacks import callback_path
@@ -288,6 +290,18 @@ async def cmd_schedules_ensure(client: Client) -> None:
         print(f"{what} schedule {schedule_id}")
 
 
+async def cmd_db(action: str, settings: Settings) -> None:
+    """`csp db upgrade` / `csp db current` on CSP_REGISTRY_URL (or the embedded default's file).
+    Safe while workers run: the upgrade holds the same lock as their own upgrade at start."""
+    url = settings.registry_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    if action == "upgrade":
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        print(f"{shown}: {await upgrade_registry(url)} (newest: {head_revision()})")
+    else:
+        print(f"{shown}: {await registry_revision(url) or 'none'} (newest: {head_revision()})")
+
+
 # ---- entry point ------------------------------------------------------------------------------
 
 
@@ -336,12 +350,20 @@ def _parser() -> argparse.ArgumentParser:
     schedules = commands.add_parser("schedules", help="manage the product's schedules")
     schedules_commands = schedules.add_subparsers(dest="action", required=True, metavar="action")
     schedules_commands.add_parser("ensure", help="create or update every schedule")
+
+    db = commands.add_parser("db", help="the partner registry's schema (Alembic)")
+    db_commands = db.add_subparsers(dest="action", required=True, metavar="action")
+    db_commands.add_parser("upgrade", help="bring the registry to the newest revision")
+    db_commands.add_parser("current", help="show the registry's revision")
     return parser
 
 
 async def _run(args: argparse.Namespace) -> None:
     if args.command == "pipelines":
         cmd_pipelines()
+        return
+    if args.command == "db":
+        await cmd_db(args.action, Settings())
         return
     if args.command == "schedules" and not SCHEDULES:
         print("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")

@@ -33,6 +33,7 @@ from adapters.registry.schema import (
 from adapters.registry.sql import SqlPartnerRegistry
 from domain.direct_bill import Cooldown, DirectBillRecord
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from tests.test_cli import csp
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -201,3 +202,26 @@ def test_the_command_line_upgrades_the_configured_registry(tmp_path: Path) -> No
     assert run("upgrade") == head_revision()
     assert run("current") == head_revision()
     assert (tmp_path / "registry.db").exists()
+
+
+async def test_csp_db_upgrade_migrates_an_old_registry(registry_url: str, tmp_path: Path) -> None:
+    """`csp db upgrade` / `csp db current`, as an operator runs them, on CSP_REGISTRY_URL."""
+    engine = create_async_engine(registry_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(_legacy_v2)
+    await engine.dispose()
+    before = await _snapshot(registry_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSP_", "TEMPORAL_"))}
+    env.update(CSP_STATE_DIR=str(tmp_path), CSP_REGISTRY_URL=registry_url)
+    current = await csp(env, "db", "current")
+    assert current.code == 0, current.err
+    assert current.out.strip().endswith(f": none (newest: {head_revision()})")
+    upgraded = await csp(env, "db", "upgrade")
+    assert upgraded.code == 0, upgraded.err
+    assert f": {head_revision()} (newest: {head_revision()})" in upgraded.out
+    assert await _snapshot(registry_url) == before
+    assert (
+        (await csp(env, "db", "current"))
+        .out.strip()
+        .endswith(f": {head_revision()} (newest: {head_revision()})")
+    )
