@@ -10,7 +10,6 @@ COPY activities activities
 COPY adapters adapters
 COPY gateway gateway
 COPY runtime runtime
-COPY ops ops
 COPY worker.py cli.py devstack.py prepare.py ./
 RUN pip install --no-cache-dir . \
     && mkdir -p /var/lib/csp \

@@ -20,8 +20,8 @@ from adapters.partner_programs.local import (
     write_sample_if_missing as write_programs_sample_if_missing,
 )
 from adapters.registry.migrate import upgrade_registry
-from ops.search_attribute_check import SearchAttributesMissing, require_search_attributes
 from runtime.logging import configure_logging
+from runtime.search_attribute_check import SearchAttributesMissing, require_search_attributes
 from runtime.settings import Settings
 from runtime.temporal_client import connect, temporal_address
 

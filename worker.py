@@ -41,17 +41,17 @@ from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract.names import TASK_QUEUE
-from ops.health import serve_health, temporal_readiness
-from ops.pipeline_counters import PipelineCounterInterceptor
-from ops.pipeline_gauges import report_pipeline_gauges
-from ops.search_attribute_check import require_search_attributes
-from ops.tracing import configure_tracing, shutdown_tracing
+from runtime.health import serve_health, temporal_readiness
 from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
+from runtime.pipeline_gauges import report_pipeline_gauges
 from runtime.schedules import ensure_schedules
+from runtime.search_attribute_check import require_search_attributes
 from runtime.settings import Settings
 from runtime.temporal_client import connect
+from runtime.tracing import configure_tracing, shutdown_tracing
+from workflows.counting_interceptor import PipelineCounterInterceptor
 from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow

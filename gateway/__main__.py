@@ -9,11 +9,11 @@ import structlog
 
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
-from ops.tracing import configure_tracing, shutdown_tracing
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
 from runtime.settings import Settings
 from runtime.temporal_client import connect
+from runtime.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 

@@ -37,11 +37,11 @@ from domain.messages import Acknowledgement
 from domain.verification_token import read_token
 from gateway.callbacks import CallbackConfig, callback_routes
 from gateway.codec_endpoint import CodecConfig, codec_routes
+from gateway.metrics import GatewayMetricsMiddleware
 from gateway.openapi import openapi_document
 from gateway.refusals import refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
-from ops.gateway_metrics import GatewayMetricsMiddleware
-from ops.health import health_routes, temporal_readiness
+from runtime.health import health_routes, temporal_readiness
 from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -171,7 +171,7 @@ def create_app(
         *callback_routes(client, callbacks, decisions),
         *codec_routes(codec),
     ]
-    # Request counts and latency by route and status (ops/gateway_metrics.py), on the metrics
+    # Request counts and latency by route and status (gateway/metrics.py), on the metrics
     # endpoint of the client's runtime.
     runtime = client.service_client.config.runtime or Runtime.default()
     return Starlette(

@@ -17,7 +17,7 @@ from domain.direct_bill import DirectBillPolicy
 from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
-from ops.secret_files import SecretFilesSource
+from runtime.secret_files import SecretFilesSource
 
 
 def _alias(name: str) -> AliasChoices:
@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # `<VARIABLE>_FILE` for each secret, below the variable itself (ops/secret_files.py)
+        # `<VARIABLE>_FILE` for each secret, below the variable itself (runtime/secret_files.py)
         return (
             init_settings,
             env_settings,

@@ -6,8 +6,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
-from ops.temporal_profile import connection_target
-from ops.tracing import client_interceptors
 from runtime.payload_codec import (
     AesGcmPayloadCodec,
     EncodedFailureConverter,
@@ -15,6 +13,8 @@ from runtime.payload_codec import (
     parse_payload_keys,
 )
 from runtime.settings import Settings
+from runtime.temporal_profile import connection_target
+from runtime.tracing import client_interceptors
 
 # Unencrypted: pydantic JSON payloads; validation failures recorded without input values.
 DATA_CONVERTER: DataConverter = DataConverter(
@@ -46,7 +46,7 @@ def temporal_address(settings: Settings) -> str:
 
 
 async def connect(settings: Settings) -> Client:
-    # envconfig profile + settings (ops/temporal_profile.py); tracing when configured
+    # envconfig profile + settings (runtime/temporal_profile.py); tracing when configured
     target = connection_target(settings, temporal_address(settings))
     return await Client.connect(
         target.address,

@@ -17,9 +17,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ops.secret_files import secret_variables
-from ops.temporal_profile import connection_target
+from runtime.secret_files import secret_variables
 from runtime.settings import Settings
+from runtime.temporal_profile import connection_target
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"

@@ -24,18 +24,17 @@ from contract import names as contract
 from domain.reassessment import TransitionRequest, TransitionResult
 from domain.reseller_enrollment import EnrollmentStage
 from gateway.app import create_app
+from gateway.metrics import GATEWAY_REQUEST_DURATION, GATEWAY_REQUESTS
 from gateway.server import serve_asgi
-from ops.gateway_metrics import GATEWAY_REQUEST_DURATION, GATEWAY_REQUESTS
-from ops.health import serve_health, temporal_readiness
-from ops.pipeline_counters import COUNTED_HERE, PipelineCounterInterceptor
-from ops.pipeline_gauges import (
+from runtime.binaries import temporal_cli
+from runtime.health import serve_health, temporal_readiness
+from runtime.metrics import metrics_runtime
+from runtime.pipeline_gauges import (
     DEADLINES_DUE_WEEK,
     PIPELINES_PAST_DEADLINE,
     PIPELINES_RUNNING,
     PipelineGauges,
 )
-from runtime.binaries import temporal_cli
-from runtime.metrics import metrics_runtime
 from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import (
     TOKEN_SECRET,
@@ -52,6 +51,7 @@ from tests.reassessment_fixtures import Partner, seed
 from tests.test_metrics import Endpoint, Series, total
 from worker import Dependencies, build_worker, mailer_from_settings
 from workflows.business_metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED
+from workflows.counting_interceptor import COUNTED_HERE, PipelineCounterInterceptor
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "csp-pipelines.json"

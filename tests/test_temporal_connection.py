@@ -16,17 +16,17 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
 from contract.names import SEARCH_ATTRIBUTES
-from ops import search_attribute_check
-from ops.search_attribute_check import (
+from runtime import search_attribute_check
+from runtime.binaries import temporal_cli
+from runtime.search_attribute_check import (
     SearchAttributesMissing,
     missing_search_attributes,
     require_search_attributes,
 )
-from ops.secret_files import secret_variables
-from ops.temporal_profile import connection_target
-from runtime.binaries import temporal_cli
+from runtime.secret_files import secret_variables
 from runtime.settings import Settings
 from runtime.temporal_client import connect
+from runtime.temporal_profile import connection_target
 from tests.conftest import free_port
 
 DEFAULT = "127.0.0.1:7233"

@@ -14,8 +14,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from ops.tracing import client_interceptors, configure_tracing, otlp_traces_url
 from runtime.settings import Settings
+from runtime.tracing import client_interceptors, configure_tracing, otlp_traces_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,9 +22,9 @@ from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
 from domain.reseller_enrollment import EnrollmentStage
-from ops.tracing import configure_tracing, shutdown_tracing
 from runtime.settings import Settings
 from runtime.temporal_client import connect
+from runtime.tracing import configure_tracing, shutdown_tracing
 from tests.conftest import TOKEN_SECRET, application, partner_center_data
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from tests.fake_partner_center import (
