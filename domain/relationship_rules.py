@@ -100,10 +100,19 @@ def require_reseller_onboarded(reseller_partner_id: str, registry_status: str | 
 
 
 def require_same_region(
-    *, rule: str, first: str, first_country: str, second: str, second_country: str
+    *,
+    rule: str,
+    first: str,
+    first_country: str | None,
+    second: str,
+    second_country: str | None,
 ) -> None:
-    """REG-01: partners sell and relate only within their own country/region."""
-    if first_country == second_country:
+    """REG-01: partners sell and relate only within their own country/region.
+
+    A country is None when no documented Partner Center call states it (another partner with no
+    relationship to the signed-in partner yet): this pre-check then cannot decide, and Partner
+    Center's own verdicts do (agreementstatus 2201 in the partnership facts, order error 2030)."""
+    if first_country is None or second_country is None or first_country == second_country:
         return
     raise RegionMismatch(
         f"{first} is in {first_country} but {second} is in {second_country}; partners relate "

@@ -22,6 +22,15 @@ def _alias(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def _secret(value: SecretStr | None, file: Path | None) -> str | None:
+    """A secret from its setting, or else from the file its `*_FILE` setting names (stripped)."""
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        return file.read_text(encoding="utf-8").strip() or None
+    return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore", frozen=True)
 
@@ -69,8 +78,22 @@ class Settings(BaseSettings):
     partner_center_data: Path | None = None
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
-    partner_center_token: SecretStr | None = None
     partner_center_admin_agent_object_id: str | None = None
+    # Entra ID app registration (README "Real Partner Center credentials"). A secret may instead
+    # be read from a file (`*_FILE`, e.g. a mounted Kubernetes secret).
+    entra_tenant_id: str | None = None
+    entra_client_id: str | None = None
+    entra_client_secret: SecretStr | None = None
+    entra_client_secret_file: Path | None = None
+    entra_authority_host: str = "https://login.microsoftonline.com"
+    # App+User for Partner Center (its MPN profile, MPA status, relationships and order calls
+    # accept App+User only): the Secure Application Model refresh token. Without it, app-only.
+    partner_center_refresh_token: SecretStr | None = None
+    partner_center_refresh_token_file: Path | None = None
+    # Static bearer tokens instead of Entra ID (tests, or a token minted elsewhere; never
+    # refreshed, so they stop working when they expire).
+    partner_center_token: SecretStr | None = None
+    graph_token: SecretStr | None = None
 
     # Partner-program facts without a public API (revenue, security score, designations, ...)
     partner_programs_data: Path | None = None
@@ -145,6 +168,14 @@ class Settings(BaseSettings):
     @property
     def registry_database_url(self) -> str:
         return self.registry_url or f"sqlite+aiosqlite:///{self.state_dir / 'registry.db'}"
+
+    @property
+    def entra_secret(self) -> str | None:
+        return _secret(self.entra_client_secret, self.entra_client_secret_file)
+
+    @property
+    def partner_center_user_refresh_token(self) -> str | None:
+        return _secret(self.partner_center_refresh_token, self.partner_center_refresh_token_file)
 
     @property
     def partner_center_data_path(self) -> Path:

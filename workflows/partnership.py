@@ -149,7 +149,8 @@ class PartnershipWorkflow:
                 second_country=facts.reseller.country,
             )
         )
-        self._region = facts.provider.country
+        # The provider is the signed-in partner: its legal business profile states its country.
+        self._region = facts.provider.country or "unknown"
         workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
 
     async def _await_acceptance(self) -> None:

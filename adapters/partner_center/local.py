@@ -75,7 +75,7 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
-from adapters.partner_center import PartnerCenterUnavailable
+from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdict
 from domain.errors import (
     NoCommerceRelationship,
     PartnerIdNotFound,
@@ -85,6 +85,8 @@ from domain.errors import (
 )
 from domain.identifiers import TenantId
 from domain.partner_center import (
+    AgreementAnswer,
+    AgreementVerdict,
     MpnProfile,
     OrderSubmission,
     PartnerRelationship,
@@ -200,19 +202,34 @@ class LocalPartnerCenter:
 
         await self._modify(change)
 
-    async def is_agreement_signed(self, partner_id: str) -> bool:
+    async def agreement_status(self, partner_id: str) -> AgreementAnswer:
+        """`agreements.<id>`: signed or not; a listed profile without an entry has not signed
+        (2203); an id in neither section is unknown (2200)."""
         data = await asyncio.to_thread(self._load)
         pid = partner_id.strip()
         agreement = _section(data, "agreements", self._path).get(pid)
         if agreement is None:
             if pid in _section(data, "profiles", self._path):
-                return False
-            raise _partner_not_found(pid)
+                return AgreementAnswer(
+                    partner_id=pid, verdict=AgreementVerdict.NOT_SIGNED, code="2203"
+                )
+            return AgreementAnswer(
+                partner_id=pid,
+                verdict=AgreementVerdict.PARTNER_ID_UNKNOWN,
+                code="2200",
+                description=f"PartnerID {pid} was not found",
+            )
         with self._reading(f"agreements.{pid}"):
             signed = agreement.get("isAgreementSigned", False)
             if not isinstance(signed, bool):
                 raise TypeError("isAgreementSigned must be true or false")
-            return signed
+        return AgreementAnswer(
+            partner_id=pid,
+            verdict=AgreementVerdict.SIGNED if signed else AgreementVerdict.NOT_SIGNED,
+        )
+
+    async def is_agreement_signed(self, partner_id: str) -> bool:
+        return signed_from_verdict(await self.agreement_status(partner_id))
 
     async def list_relationships(
         self, partner_id: str, relationship_type: RelationshipType
