@@ -115,7 +115,9 @@ async def test_local_agreement_status(local: PartnerCenter) -> None:
     with pytest.raises(PartnerIdNotFound, match="9999999"):
         await local.is_agreement_signed("9999999")
     assert isinstance(local, LocalPartnerCenter)
-    assert (await local.agreement_status(FABRIKAM)).verdict is AgreementVerdict.NOT_SIGNED
+    assert (await local.agreement_status(FABRIKAM)).verdict is (
+        AgreementVerdict.NOT_INDIRECT_RESELLER
+    )
     assert (await local.agreement_status("9999999")).verdict is (
         AgreementVerdict.PARTNER_ID_UNKNOWN
     )

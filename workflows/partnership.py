@@ -138,7 +138,9 @@ class PartnershipWorkflow:
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(  # REL-01
-            lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
+            lambda: require_reseller_onboarded(
+                req.reseller_partner_id, facts.reseller_status, facts.reseller_agreement
+            )
         )
         pipeline.enforce(  # REG-01
             lambda: require_same_region(

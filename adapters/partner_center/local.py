@@ -27,8 +27,10 @@ File format (every section optional; a missing file is empty data)::
   (`PartnerIdNotFound`, Partner Center's error 3000).
 - `tenants`: the Entra tenants. `globalAdmins` are compared case-insensitively; `adminAgent` says
   whether the company is already in the Admin agent group (ENR-08).
-- `agreements`: the MPA status per PartnerID; a listed profile without an entry has not signed.
-  An id in neither `profiles` nor `agreements` is unknown (`PartnerIdNotFound`).
+- `agreements`: the MPA status per PartnerID (agreementstatus). Without an entry, an id in
+  `indirectResellers` has not signed (2203), one only in `profiles` is not an indirect reseller
+  (2204; also "not signed" for MPA-01), and an id in neither is unknown (2200,
+  `PartnerIdNotFound`).
 - `createdTenants`: written by `create_tenant`, so that repeating an idempotency key returns the
   same tenant. A created tenant's id is `uuid5(TENANT_NAMESPACE, key)`.
 
@@ -203,15 +205,26 @@ class LocalPartnerCenter:
         await self._modify(change)
 
     async def agreement_status(self, partner_id: str) -> AgreementAnswer:
-        """`agreements.<id>`: signed or not; a listed profile without an entry has not signed
-        (2203); an id in neither section is unknown (2200)."""
+        """`agreements.<id>`: signed or not. Without an entry: an id in `indirectResellers` has an
+        indirect-reseller account and has not signed (2203); one only in `profiles` has no
+        indirect-reseller account (2204); an id in neither is unknown (2200)."""
         data = await asyncio.to_thread(self._load)
         pid = partner_id.strip()
         agreement = _section(data, "agreements", self._path).get(pid)
         if agreement is None:
+            if pid in _section(data, "indirectResellers", self._path):
+                return AgreementAnswer(
+                    partner_id=pid,
+                    verdict=AgreementVerdict.NOT_SIGNED,
+                    code="2203",
+                    description=f"PartnerID {pid} has not signed the MPA",
+                )
             if pid in _section(data, "profiles", self._path):
                 return AgreementAnswer(
-                    partner_id=pid, verdict=AgreementVerdict.NOT_SIGNED, code="2203"
+                    partner_id=pid,
+                    verdict=AgreementVerdict.NOT_INDIRECT_RESELLER,
+                    code="2204",
+                    description=f"PartnerID {pid} has no indirect-reseller account",
                 )
             return AgreementAnswer(
                 partner_id=pid,
