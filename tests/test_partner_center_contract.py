@@ -4,12 +4,15 @@ tests/fixtures/partner_center/SOURCES.md). One section per operation."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from adapters.partner_center import (
     PartnerCenterAuthError,
@@ -678,3 +681,27 @@ async def test_an_answer_of_another_shape_is_request_failed(
     fake.answer("GET", AGREEMENT_STATUS, Answer(200, {"isAgreementSigned": "yes"}))
     with pytest.raises(PartnerCenterRequestFailed, match="get agreement status"):
         await client.agreement_status(RESELLER_US)
+
+
+async def test_a_refused_relationships_list_leaves_the_country_unknown(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    fake.answer("GET", RELATIONSHIPS, Answer(404, {"code": 1000, "description": "Not found"}))
+    profile = await client.get_mpn_profile(RESELLER_US)
+    assert (profile.partner_id, profile.country) == (RESELLER_US, None)
+
+
+async def test_inside_an_activity_a_wait_beyond_its_deadline_is_left_to_temporal(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    fake.throttle("GET", LEGAL_BUSINESS, retry_after="20")
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        start_to_close_timeout=timedelta(seconds=10),
+        current_attempt_scheduled_time=datetime.now(UTC),
+    )
+    with pytest.raises(PartnerCenterUnavailable) as raised:
+        await env.run(client.legal_business_profile)
+    assert raised.value.retry_after == 20.0
+    assert len(fake.requests_to(LEGAL_BUSINESS)) == 1

@@ -299,7 +299,15 @@ class PartnerCenterHttpClient:
                 country = legal["address"]["country"]
                 return str(country).upper() if country else None
         for relationship_type in RelationshipType:
-            for relationship in await self.list_relationships(mpn_id, relationship_type):
+            try:
+                listed = await self.list_relationships(mpn_id, relationship_type)
+            except PartnerCenterAuthError:
+                raise
+            except PartnerCenterRequestFailed as exc:
+                # The list is only where a country may be found: a refusal leaves it unknown.
+                _log.warning("partner_center.country_unknown", partner_id=mpn_id, reason=str(exc))
+                continue
+            for relationship in listed:
                 if relationship.mpn_id == mpn_id and relationship.location:
                     return relationship.location.upper()
         return None
