@@ -1,10 +1,11 @@
 """The Partner Center (and Microsoft Graph) operations the pipelines need, behind one interface.
 
-Two implementations: `http.PartnerCenterHttpClient` mirrors the public REST shapes (DOMAIN.md,
-"Real interfaces"); `local.LocalPartnerCenter` answers from an editable JSON file for the embedded
-default.
+Two implementations: `http.PartnerCenterHttpClient` sends and reads what Microsoft documents
+(tokens from `auth`, the operator check in `check`); `local.LocalPartnerCenter` answers from an
+editable JSON file for the embedded default.
 Both raise the same domain errors (`PartnerIdNotFound`, `TenantNotFound`, and for orders
-`PorInvalid`, `RegionMismatch`, `NoCommerceRelationship`) for business answers and
+`PorInvalid`, `MpaNotSigned`, `RegionMismatch`, `NoCommerceRelationship`) for business answers,
+answer agreementstatus refusals as verdicts (`AgreementAnswer`), and raise
 `PartnerCenterUnavailable` for transient failures the activity should retry.
 """
 
