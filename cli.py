@@ -6,6 +6,8 @@
     csp list [--pipeline P] [--stage S] [--region R] [--partner ID] [--open] [--limit N]
     csp decide <pipeline> <workflow id> <decision> <file|JSON> [--delivery-id ID]
     csp schedules ensure                            create or update the product's schedules
+    csp partner-center check                        read-only Partner Center / Graph calls with
+                                                    the configured credentials: OK or the failure
 
 It connects with the product's settings (TEMPORAL_ADDRESS, namespace, TLS, API key, payload keys),
 so it reads and writes encrypted payloads like the worker does. Any error is one line on stderr
@@ -302,6 +304,45 @@ async def cmd_db(action: str, settings: Settings) -> None:
         print(f"{shown}: {await registry_revision(url) or 'none'} (newest: {head_revision()})")
 
 
+# ---- partner-center check ---------------------------------------------------------------------
+
+
+async def cmd_partner_center_check(settings: Settings) -> None:
+    """`csp partner-center check` (logic in adapters/partner_center/check.py)."""
+    if settings.partner_center_mode == "local":
+        print(
+            "Partner Center is the local JSON file (CSP_PARTNER_CENTER_MODE=local, "
+            f"{settings.partner_center_data_path}): no credentials to check"
+        )
+        return
+    from adapters.partner_center.check import check_partner_center
+    from adapters.partner_center.http import PartnerCenterHttpClient
+    from worker import access_tokens_from_settings
+
+    try:
+        pc_tokens, graph_tokens = access_tokens_from_settings(settings)
+    except (ValueError, OSError) as err:
+        raise CliError(str(err)) from None
+    try:
+        graph_tenant = uuid.UUID(settings.entra_tenant_id) if settings.entra_tenant_id else None
+    except ValueError:
+        raise CliError(f"CSP_ENTRA_TENANT_ID is not a GUID: {settings.entra_tenant_id}") from None
+    async with PartnerCenterHttpClient(
+        partner_center_tokens=pc_tokens,
+        graph_tokens=graph_tokens,
+        base_url=settings.partner_center_url,
+        graph_url=settings.graph_url,
+        max_attempts=1,
+        timeout=20.0,
+    ) as client:
+        results = await check_partner_center(client, graph_tenant=graph_tenant)
+    for result in results:
+        print(result.line())
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CliError(f"{len(failed)} of {len(results)} Partner Center checks failed")
+
+
 # ---- entry point ------------------------------------------------------------------------------
 
 
@@ -355,6 +396,13 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="action", required=True, metavar="action")
     db_commands.add_parser("upgrade", help="bring the registry to the newest revision")
     db_commands.add_parser("current", help="show the registry's revision")
+    partner_center = commands.add_parser(
+        "partner-center", help="check the Partner Center and Graph credentials"
+    )
+    pc_commands = partner_center.add_subparsers(dest="action", required=True, metavar="action")
+    pc_commands.add_parser(
+        "check", help="run read-only calls and print, per operation, OK or the exact failure"
+    )
     return parser
 
 
@@ -364,6 +412,8 @@ async def _run(args: argparse.Namespace) -> None:
         return
     if args.command == "db":
         await cmd_db(args.action, Settings())
+    if args.command == "partner-center":
+        await cmd_partner_center_check(Settings())
         return
     if args.command == "schedules" and not SCHEDULES:
         print("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")

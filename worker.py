@@ -34,6 +34,16 @@ from activities.relationships import RelationshipActivities
 from adapters.mail import Mailer
 from adapters.mail.smtp_relay import SmtpRelayMailer
 from adapters.partner_center import PartnerCenter
+from adapters.partner_center.auth import (
+    GRAPH_APP_SCOPE,
+    GRAPH_RESOURCE,
+    PARTNER_CENTER_APP_SCOPE,
+    PARTNER_CENTER_RESOURCE,
+    PARTNER_CENTER_USER_SCOPE,
+    AccessTokens,
+    MsalAccessTokens,
+    StaticAccessToken,
+)
 from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.partner_programs import PartnerPrograms
@@ -104,15 +114,59 @@ def mailer_from_settings(settings: Settings) -> Mailer:
 def partner_center_from_settings(settings: Settings) -> PartnerCenter:
     if settings.partner_center_mode == "local":
         return LocalPartnerCenter(settings.partner_center_data_path)
-    token = settings.partner_center_token
-    if token is None:
-        raise ValueError("CSP_PARTNER_CENTER_TOKEN is required when CSP_PARTNER_CENTER_MODE=http")
+    pc_tokens, graph_tokens = access_tokens_from_settings(settings)
     return PartnerCenterHttpClient(
-        token_provider=token.get_secret_value(),
+        partner_center_tokens=pc_tokens,
+        graph_tokens=graph_tokens,
         base_url=settings.partner_center_url,
         graph_url=settings.graph_url,
         admin_agent_object_id=settings.partner_center_admin_agent_object_id,
     )
+
+
+def access_tokens_from_settings(settings: Settings) -> tuple[AccessTokens, AccessTokens | None]:
+    """One credential per audience: Partner Center (app+user with the refresh token, else
+    app-only) and Graph (app-only, per customer tenant). Static tokens win when set."""
+    secret = settings.entra_secret
+    app = settings.entra_tenant_id and settings.entra_client_id and secret
+    pc_tokens: AccessTokens
+    if settings.partner_center_token is not None:
+        pc_tokens = StaticAccessToken(
+            settings.partner_center_token.get_secret_value(), audience=PARTNER_CENTER_RESOURCE
+        )
+    elif app:
+        assert settings.entra_tenant_id and settings.entra_client_id and secret
+        refresh_token = settings.partner_center_user_refresh_token
+        pc_tokens = MsalAccessTokens(
+            tenant_id=settings.entra_tenant_id,
+            client_id=settings.entra_client_id,
+            client_secret=secret,
+            scope=PARTNER_CENTER_USER_SCOPE if refresh_token else PARTNER_CENTER_APP_SCOPE,
+            refresh_token=refresh_token,
+            authority_host=settings.entra_authority_host,
+        )
+    else:
+        raise ValueError(
+            "CSP_PARTNER_CENTER_MODE=http needs Entra ID credentials: CSP_ENTRA_TENANT_ID, "
+            "CSP_ENTRA_CLIENT_ID and CSP_ENTRA_CLIENT_SECRET (or CSP_ENTRA_CLIENT_SECRET_FILE), "
+            "plus CSP_PARTNER_CENTER_REFRESH_TOKEN(_FILE) for App+User; or a static "
+            "CSP_PARTNER_CENTER_TOKEN"
+        )
+    graph_tokens: AccessTokens | None = None
+    if settings.graph_token is not None:
+        graph_tokens = StaticAccessToken(
+            settings.graph_token.get_secret_value(), audience=GRAPH_RESOURCE
+        )
+    elif app:
+        assert settings.entra_tenant_id and settings.entra_client_id and secret
+        graph_tokens = MsalAccessTokens(
+            tenant_id=settings.entra_tenant_id,
+            client_id=settings.entra_client_id,
+            client_secret=secret,
+            scope=GRAPH_APP_SCOPE,
+            authority_host=settings.entra_authority_host,
+        )
+    return pc_tokens, graph_tokens
 
 
 @contextlib.asynccontextmanager

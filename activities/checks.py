@@ -9,7 +9,12 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.partner_center import PartnerCenter, PartnerCenterOperationUnsupported
+from activities.relationships import partner_center_answers
+from adapters.partner_center import (
+    PartnerCenter,
+    PartnerCenterOperationUnsupported,
+    signed_from_verdict,
+)
 from contract.activities.checks import (
     CHECK_AGREEMENT_STATUS,
     CHECK_TENANT_ADMIN,
@@ -23,8 +28,7 @@ from contract.activities.checks import (
     TenantCheck,
     TenantCreation,
 )
-from contract.errors import to_application_error
-from domain.errors import BusinessRuleViolation, NotGlobalAdmin
+from domain.errors import NotGlobalAdmin
 from domain.partner_center import MpnProfile, TenantInfo
 
 
@@ -35,15 +39,13 @@ class PartnerCenterActivities:
     @activity.defn(name=VERIFY_PARTNER_ID.name)
     async def verify_partner_id(self, request: PartnerIdCheck) -> MpnProfile:
         """ENR-03: the PartnerID exists; its profile gives the region."""
-        try:
+        with partner_center_answers():
             return await self._pc.get_mpn_profile(request.partner_id)
-        except BusinessRuleViolation as err:
-            raise to_application_error(err) from err
 
     @activity.defn(name=CHECK_TENANT_ADMIN.name)
     async def check_tenant_admin(self, request: TenantCheck) -> TenantInfo:
         """ENR-02: the tenant exists and the applicant is one of its Global admins."""
-        try:
+        with partner_center_answers():
             tenant = await self._pc.get_tenant(request.tenant_id)
             if not await self._pc.is_global_admin(request.tenant_id, request.global_admin):
                 raise NotGlobalAdmin(
@@ -51,8 +53,6 @@ class PartnerCenterActivities:
                     "a Global admin of the organisation's tenant must enroll",
                     tenant_id=str(request.tenant_id),
                 )
-        except BusinessRuleViolation as err:
-            raise to_application_error(err) from err
         return tenant
 
     @activity.defn(name=CREATE_TENANT.name)
@@ -73,16 +73,26 @@ class PartnerCenterActivities:
     @activity.defn(name=ENSURE_ADMIN_AGENT.name)
     async def ensure_admin_agent(self, request: AdminAgentSetup) -> AdminAgentResult:
         """ENR-08: the company is in the Admin agent group."""
-        await self._pc.ensure_admin_agent(
-            request.tenant_id, idempotency_key=request.idempotency_key
-        )
+        try:
+            with partner_center_answers():
+                await self._pc.ensure_admin_agent(
+                    request.tenant_id, idempotency_key=request.idempotency_key
+                )
+        except PartnerCenterOperationUnsupported as err:
+            raise ApplicationError(
+                str(err), type="OperationUnsupported", non_retryable=True
+            ) from err
         return AdminAgentResult(tenant_id=request.tenant_id, admin_agent=True)
 
     @activity.defn(name=CHECK_AGREEMENT_STATUS.name)
     async def check_agreement_status(self, request: PartnerIdCheck) -> AgreementStatus:
         """MPA-01: whether the partner has signed the Microsoft Partner Agreement."""
-        try:
-            signed = await self._pc.is_agreement_signed(request.partner_id)
-        except BusinessRuleViolation as err:
-            raise to_application_error(err) from err
-        return AgreementStatus(partner_id=request.partner_id, is_agreement_signed=signed)
+        with partner_center_answers():
+            answer = await self._pc.agreement_status(request.partner_id)
+            signed = signed_from_verdict(answer)
+        return AgreementStatus(
+            partner_id=request.partner_id,
+            is_agreement_signed=signed,
+            verdict=answer.verdict.value,
+            partner_center_code=answer.code,
+        )

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.partner_center import PartnerCenter, PartnerCenterRequestFailed
+from adapters.partner_center import (
+    PartnerCenter,
+    PartnerCenterAuthError,
+    PartnerCenterRequestFailed,
+    PartnerCenterUnavailable,
+)
 from adapters.registry import PartnerRegistry
 from contract.activities.relationships import (
     CUSTOMER_INVITATION_FACTS,
@@ -55,14 +61,25 @@ from domain.relationships import (
 
 @contextlib.contextmanager
 def partner_center_answers() -> Iterator[None]:
-    """Business refusals and unexpected answers are final; transient failures are retried."""
+    """Business refusals and unexpected answers are final; transient failures are retried, after
+    the wait Partner Center asked for (`Retry-After`) when it was too long to wait in place."""
     try:
         yield
     except BusinessRuleViolation as err:
         raise to_application_error(err) from err
+    except PartnerCenterAuthError as err:
+        raise ApplicationError(str(err), type="PartnerCenterAuthError", non_retryable=True) from err
     except PartnerCenterRequestFailed as err:
         raise ApplicationError(
             str(err), type="PartnerCenterRequestFailed", non_retryable=True
+        ) from err
+    except PartnerCenterUnavailable as err:
+        if err.retry_after is None:
+            raise
+        raise ApplicationError(
+            str(err),
+            type="PartnerCenterUnavailable",
+            next_retry_delay=timedelta(seconds=err.retry_after),
         ) from err
 
 
@@ -76,11 +93,13 @@ class RelationshipActivities:
         with partner_center_answers():
             provider = await self._pc.get_mpn_profile(parties.provider_partner_id)
             reseller = await self._pc.get_mpn_profile(parties.reseller_partner_id)
+            agreement = await self._pc.agreement_status(parties.reseller_partner_id)
         record = await self._registry.get_reseller(parties.reseller_partner_id)
         return PartnershipFacts(
             provider=provider,
             reseller=reseller,
             reseller_status=record.status.value if record else None,
+            reseller_agreement=agreement,
         )
 
     @activity.defn(name=FIND_PARTNERSHIP_IN_PARTNER_CENTER.name)
@@ -134,6 +153,7 @@ class RelationshipActivities:
     async def customer_invitation_facts(self, request: InvitationFactsRequest) -> InvitationFacts:
         with partner_center_answers():
             reseller = await self._pc.get_mpn_profile(request.reseller_partner_id)
+            agreement = await self._pc.agreement_status(request.reseller_partner_id)
             provider = (
                 await self._pc.get_mpn_profile(request.provider_partner_id)
                 if request.provider_partner_id
@@ -157,6 +177,7 @@ class RelationshipActivities:
         return InvitationFacts(
             reseller=reseller,
             reseller_status=record.status.value if record else None,
+            reseller_agreement=agreement,
             provider=provider,
             partnership_status=partnership.status.value if partnership else None,
             csp_tenant_owner=await self._registry.find_csp_tenant_owner(request.customer_tenant_id),

@@ -14,9 +14,16 @@ from domain.business_days import add_business_days
 from domain.errors import MpaNotSigned, NotReadyToTransact, RegionMismatch, ResendTooSoon
 
 
-def require_same_region(*, partner_id: str, profile_country: str, tenant_country: str) -> None:
-    """ENR-04: the PartnerID's profile must be in the tenant's country/region."""
-    if profile_country != tenant_country:
+def require_same_region(
+    *, partner_id: str, profile_country: str | None, tenant_country: str
+) -> None:
+    """ENR-04: the PartnerID's profile must be in the tenant's country/region.
+
+    `profile_country` is None when Partner Center documents no country for the PartnerID (its MPN
+    profile has none; only the signed-in partner's own legal business profile and the signed-in
+    partner's relationships list carry countries): the check is then Partner Center's, at the MPA
+    status (2201) and at the first order (2030)."""
+    if profile_country is not None and profile_country != tenant_country:
         raise RegionMismatch(
             f"PartnerID {partner_id} is registered in {profile_country} but the tenant is in "
             f"{tenant_country}; enroll with the PartnerID (PLA) of {tenant_country}",

@@ -12,13 +12,23 @@ from domain.identifiers import CountryCode, PartnerId, TenantId
 
 
 class MpnProfile(BaseModel):
-    """`GET /v1/profiles/mpn?mpnId=` -> the PartnerID's profile."""
+    """`GET /v1/profiles/mpn?mpnId=` -> the PartnerID's profile (`mpnId`, `partnerName`).
+
+    Partner Center's MPN profile carries no country. `country` is the partner's country as a
+    documented call states it: the signed-in partner's own legal business profile
+    (`address.country`), or another partner's `location` on the signed-in partner's
+    `GET /v1/relationships` list. None when no documented call states it (a reseller with no
+    relationship to the signed-in partner yet): the region then stays for Partner Center itself to
+    enforce (agreementstatus 2201, order 2030), never our own country.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     partner_id: PartnerId
-    partner_name: str
-    country: CountryCode
+    partner_name: str = Field(
+        description="`partnerName`; not guaranteed by the answer, so `PartnerID <id>` stands in."
+    )
+    country: CountryCode | None = None
 
 
 class TenantInfo(BaseModel):
@@ -54,6 +64,49 @@ class PartnerRelationship(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.state.casefold() == "active"
+
+
+class AgreementVerdict(StrEnum):
+    """What `GET /v1/compliance/csp/agreementstatus` answers about a reseller (MPA-01, REL-01).
+
+    The documented refusals are answers, not failures: 2203 / 2206 "has not signed", 2200 "invalid
+    or not in Partner Center", 2204 "not associated with any CSP Indirect Reseller account", 2201
+    "the CSP region doesn't match the CSP region of the Indirect Provider", 2205 "could not find
+    account" (tenant id lookups)."""
+
+    SIGNED = "signed"
+    NOT_SIGNED = "not_signed"
+    PARTNER_ID_UNKNOWN = "partner_id_unknown"
+    NOT_INDIRECT_RESELLER = "not_indirect_reseller"
+    REGION_MISMATCH = "region_mismatch"
+    TENANT_UNKNOWN = "tenant_unknown"
+
+    @property
+    def is_indirect_reseller(self) -> bool:
+        """Partner Center knows an indirect-reseller account for the id (signed or not)."""
+        return self in (AgreementVerdict.SIGNED, AgreementVerdict.NOT_SIGNED)
+
+
+AGREEMENT_STATUS_ERROR_VERDICTS: dict[str, AgreementVerdict] = {
+    "2200": AgreementVerdict.PARTNER_ID_UNKNOWN,
+    "2201": AgreementVerdict.REGION_MISMATCH,
+    "2203": AgreementVerdict.NOT_SIGNED,
+    "2204": AgreementVerdict.NOT_INDIRECT_RESELLER,
+    "2205": AgreementVerdict.TENANT_UNKNOWN,
+    "2206": AgreementVerdict.NOT_SIGNED,
+}
+"""agreementstatus error codes (HTTP 400) that are verdicts about the reseller."""
+
+
+class AgreementAnswer(BaseModel):
+    """One agreementstatus answer: the verdict and, for a refusal, its code and description."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partner_id: str
+    verdict: AgreementVerdict
+    code: str | None = None
+    description: str | None = None
 
 
 class ResellerValidation(BaseModel):
@@ -101,9 +154,14 @@ class PlacedOrder(BaseModel):
     line_items: tuple[OrderLine, ...]
 
 
-ORDER_POR_ERROR_CODES = frozenset({"800015", "800016", "800039"})
-"""Order errors about the Partner of Record: PartnerId not found / not a valid IR PartnerId /
-reseller program status not active. Not retryable: the POR must be fixed (POR-03)."""
+ORDER_POR_ERROR_CODES = frozenset({"800015", "800016", "800039", "2072"})
+"""Order errors about the Partner of Record: PartnerId not found (404) / not a valid IR PartnerId
+(400) / reseller program status not active (403) / the Indirect Provider's PartnerID is not valid
+as POR (404). Not retryable: the POR must be fixed (POR-03)."""
+
+
+ORDER_MPA_ERROR_CODE = "900123"
+"""The indirect reseller has not accepted the MPA (403; MPA-02)."""
 
 
 ORDER_RETRYABLE_ERROR_CODES = frozenset({"800060"})

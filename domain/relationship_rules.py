@@ -23,6 +23,7 @@ from domain.errors import (
     RoleForbidden,
     SelfDealing,
 )
+from domain.partner_center import AgreementAnswer, AgreementVerdict
 from domain.relationships import (
     AgentRole,
     CustomerAgreementAttestation,
@@ -81,8 +82,28 @@ def require_can_set_partner_of_record(requester: Requester) -> None:
     require_role(requester, RESELLER_CHANGERS, "set the reseller (Partner of Record) of an order")
 
 
-def require_reseller_onboarded(reseller_partner_id: str, registry_status: str | None) -> None:
-    """REL-01: the reseller must already be an onboarded indirect reseller."""
+def require_reseller_onboarded(
+    reseller_partner_id: str,
+    registry_status: str | None,
+    partner_center: AgreementAnswer | None = None,
+) -> None:
+    """REL-01: the reseller must already be an onboarded indirect reseller.
+
+    Partner Center answers it (`partner_center`, its agreementstatus verdict for the PartnerID): an
+    indirect-reseller account, signed or not, is onboarded (a reseller that enrolled directly in
+    Partner Center is accepted); 2201 means the reseller is in another CSP region (REG-01). The
+    registry only caches our own completed enrollments: `registry_status` onboarded is accepted
+    too, for an enrollment Partner Center does not show yet (and when no verdict was asked)."""
+    if partner_center is not None:
+        if partner_center.verdict.is_indirect_reseller:
+            return
+        if partner_center.verdict is AgreementVerdict.REGION_MISMATCH:
+            raise RegionMismatch(
+                f"reseller {reseller_partner_id} is in another CSP region than the provider: "
+                f"{partner_center.description} (Partner Center {partner_center.code}, REG-01)",
+                rule="REG-01",
+                partner_center_code=partner_center.code,
+            )
     if registry_status == ONBOARDED_RESELLER_STATUS:
         return
     known = (
@@ -90,20 +111,37 @@ def require_reseller_onboarded(reseller_partner_id: str, registry_status: str | 
         if registry_status
         else "it has no indirect-reseller enrollment"
     )
+    if partner_center is not None:
+        known += (
+            f"; Partner Center: {partner_center.description or partner_center.verdict.value}"
+            f" ({partner_center.code})"
+        )
+    details: dict[str, str | None] = {"registry_status": registry_status}
+    if partner_center is not None:
+        details["partner_center_code"] = partner_center.code
     raise ResellerNotOnboarded(
         f"PartnerID {reseller_partner_id} is not an onboarded indirect reseller ({known}); point "
         "it to the indirect-reseller enrollment (ResellerEnrollment) and ask again once it is "
         "active",
         partner_id=reseller_partner_id,
-        registry_status=registry_status,
+        **details,
     )
 
 
 def require_same_region(
-    *, rule: str, first: str, first_country: str, second: str, second_country: str
+    *,
+    rule: str,
+    first: str,
+    first_country: str | None,
+    second: str,
+    second_country: str | None,
 ) -> None:
-    """REG-01: partners sell and relate only within their own country/region."""
-    if first_country == second_country:
+    """REG-01: partners sell and relate only within their own country/region.
+
+    A country is None when no documented Partner Center call states it (another partner with no
+    relationship to the signed-in partner yet): this pre-check then cannot decide, and Partner
+    Center's own verdicts do (agreementstatus 2201 in the partnership facts, order error 2030)."""
+    if first_country is None or second_country is None or first_country == second_country:
         return
     raise RegionMismatch(
         f"{first} is in {first_country} but {second} is in {second_country}; partners relate "

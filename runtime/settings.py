@@ -84,8 +84,20 @@ class Settings(BaseSettings):
     partner_center_data: Path | None = None
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
-    partner_center_token: SecretStr | None = None
     partner_center_admin_agent_object_id: str | None = None
+    # Entra ID app registration (README "Real Partner Center credentials"). Like every secret, the
+    # client secret and the refresh token may come from a file instead (`<VARIABLE>_FILE`).
+    entra_tenant_id: str | None = None
+    entra_client_id: str | None = None
+    entra_client_secret: SecretStr | None = None
+    entra_authority_host: str = "https://login.microsoftonline.com"
+    # App+User for Partner Center (its MPN profile, MPA status, relationships and order calls
+    # accept App+User only): the Secure Application Model refresh token. Without it, app-only.
+    partner_center_refresh_token: SecretStr | None = None
+    # Static bearer tokens instead of Entra ID (tests, or a token minted elsewhere; never
+    # refreshed, so they stop working when they expire).
+    partner_center_token: SecretStr | None = None
+    graph_token: SecretStr | None = None
 
     # Partner-program facts without a public API (revenue, security score, designations, ...)
     partner_programs_data: Path | None = None
@@ -203,6 +215,16 @@ class Settings(BaseSettings):
             .set(password=self.registry_password.get_secret_value())
             .render_as_string(hide_password=False)
         )
+
+    @property
+    def entra_secret(self) -> str | None:
+        secret = self.entra_client_secret
+        return secret.get_secret_value() if secret else None
+
+    @property
+    def partner_center_user_refresh_token(self) -> str | None:
+        token = self.partner_center_refresh_token
+        return token.get_secret_value() if token else None
 
     @property
     def partner_center_data_path(self) -> Path:

@@ -1,80 +1,99 @@
-"""A fake Partner Center + Microsoft Graph on a real socket, for adapter and activity tests.
+"""A fake Partner Center + Microsoft Graph built from Microsoft's documents, on a real socket.
 
-    async with serve_fake_partner_center(data) as fake:
+It answers each documented method + path (+ query) with the documented example body from
+tests/fixtures/partner_center/ (SOURCES.md names each document), and documented refusals with
+documented error bodies. It knows nothing about the client under test.
+
+    async with serve_documented_partner_center() as fake:
         client = PartnerCenterHttpClient(
-            token_provider=PARTNER_TOKEN,
-            graph_token_provider=graph_token_provider,  # "fake-graph-token:<tenant>"
-            base_url=fake.base_url,
-            graph_url=fake.base_url,
-            admin_agent_object_id=ADMIN_AGENT_OBJECT_ID,
+            partner_center_tokens=PC_TOKEN, graph_tokens=GRAPH_TOKEN,
+            base_url=fake.base_url, graph_url=fake.base_url,
         )
-        ...
+        fake.answer_error("GET", AGREEMENT_STATUS, fixture("agreement_status.error_2203_...json"),
+                          status=400, query={"mpnId": "4847383"})
         fake.requests  # every request received, with its headers
 
-`data` has the format of `LocalPartnerCenter`'s file (see `adapters.partner_center.local`), plus an
-optional `"legalBusiness"` object (the signed-in partner's legal business profile). The fake reads
-and updates the dict in place, so a test may change it while the server runs. Answers use the real
-shapes and error bodies: Partner Center `{"code", "description", ...}` (404 + 3000 for an unknown
-MPN id, 400 + 2000/2001 from agreementstatus) and Graph `{"error": {"code", "message"}}`.
+Default answers (documented examples):
 
-Like Graph, the fake knows the tenant of a Graph request from its token: `graph_token(tenant)`.
-Partner Center requests must carry `PARTNER_TOKEN`. Anything else answers 401.
-`fake.fail_next(path, 429, 503, ...)` makes the next requests to `path` answer those statuses
-(429/503 with `Retry-After: 0`); `fake.reject_next(path, 400, 800060, "...")` makes the next one
-answer a Partner Center error body with that code. `data` defaults to `sample_data()`.
+- `GET /v1/profiles/mpn[?mpnId=]` -> mpn_profile.success_200.json
+- `GET /v1/profiles/legalbusiness` -> legal_business_profile.success_200.json
+- `GET /v1/compliance/csp/agreementstatus` -> agreement_status.success_200.json; the documented
+  input refusals are enforced: neither id 2001, both 2000, a non-numeric mpnId 2000, a non-GUID
+  tenantId 2000 (each its published body).
+- `GET /v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf` ->
+  relationships.indirect_resellers.success_200.json; `IsIndirectResellerOf` -> an empty collection.
+- `GET /v1/customers/relationshiprequests` -> relationship_request.success_200.json
+- `POST /v1/partners/validateresellers` -> validate_resellers.response_200.completed.json
+- `POST /v1/customers/{id}/orders` -> 201 create_order.indirect_reseller.success_201.json
+- Graph `GET /v1.0/organization/{id}` -> graph.organization_get.success_200.json;
+  `GET /v1.0/directoryRoles/roleTemplateId={id}/members` ->
+  graph.directoryrole_members_by_templateid.success_200.json; `GET /v1.0/groups` ->
+  graph.groups_list_filtered_select.success_200.json; `GET /v1.0/groups/{id}/members` -> the
+  members the fake holds; `POST /v1.0/groups/{id}/members/$ref` -> 204, or 400 when already one.
 
-Relationship endpoints answer as the signed-in partner `signed_in` (the sample's provider by
-default), from the `relationships`, `indirectResellers`, `customers` and `orders` sections:
-`GET /v1/relationships`, `GET /v1/customers/relationshiprequests`,
-`POST /v1/partners/validateresellers` and `POST /v1/customers/{id}/orders` (400 with 800015 /
-800016 / 800039 for an invalid `partnerIdOnRecord`, 20002 without a commerce relationship, 2030
-for a customer in another country; a repeated `MS-RequestId` returns the same order).
+Every request must carry `Authorization: Bearer` with a token of the right audience
+(`pc_tokens` for `/v1/...`, `graph_tokens` for `/v1.0/...`; else 401) and, for Partner Center,
+GUID `MS-RequestId` / `MS-CorrelationId` headers (else 400). `answer(...)` queues answers for a
+route (optionally only for a query), once each by default; `page_size` splits Partner Center and
+Graph collections into pages linked by `links.next` + `MS-ContinuationToken` / `@odata.nextLink`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import json
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.partner_center.local import sample_data
 from gateway.server import serve_asgi
 
-PARTNER_TOKEN = "fake-partner-center-token"
-"""The bearer token the fake's Partner Center endpoints accept."""
+FIXTURES = Path(__file__).parent / "fixtures" / "partner_center"
 
-ADMIN_AGENT_OBJECT_ID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
-"""The partner application's service principal; AdminAgents holds it when `adminAgent` is true."""
+PC_TOKEN = "pc-access-token"
+GRAPH_TOKEN = "graph-access-token"
 
-OTHER_ADMIN_AGENT_MEMBER = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
-"""A user every tenant's AdminAgents group holds, so member lists are never trivially empty."""
-
-_GRAPH_TOKEN_PREFIX = "fake-graph-token:"
-_GROUP_NAMESPACE = UUID("1e5c3a7b-2d4f-4b6a-8e9c-0a1b2c3d4e5f")
-_ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([0-9a-fA-F-]+)'\)/members$")
-_GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([0-9a-fA-F-]+)/members(/\$ref)?$")
-_GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
-_ORDERS = re.compile(r"^/v1/customers/([0-9a-fA-F-]+)/orders$")
-
-
-def graph_token(tenant_id: UUID | str) -> str:
-    """The Graph bearer token the fake accepts for `tenant_id`."""
-    return f"{_GRAPH_TOKEN_PREFIX}{tenant_id}"
+MPN_PROFILE = "/v1/profiles/mpn"
+LEGAL_BUSINESS = "/v1/profiles/legalbusiness"
+AGREEMENT_STATUS = "/v1/compliance/csp/agreementstatus"
+RELATIONSHIPS = "/v1/relationships"
+RELATIONSHIP_REQUESTS = "/v1/customers/relationshiprequests"
+VALIDATE_RESELLERS = "/v1/partners/validateresellers"
+ORDERS = r"/v1/customers/(?P<customer>[0-9a-fA-F-]{36})/orders"
+ORGANIZATION = r"/v1\.0/organization/(?P<tenant>[0-9a-fA-F-]{36})"
+ROLE_MEMBERS = r"/v1\.0/directoryRoles/roleTemplateId=(?P<template>[0-9a-fA-F-]{36})/members"
+GROUPS = r"/v1\.0/groups"
+GROUP_MEMBERS = r"/v1\.0/groups/(?P<group>[0-9a-fA-F-]{36})/members"
+GROUP_MEMBER_REF = r"/v1\.0/groups/(?P<group>[0-9a-fA-F-]{36})/members/\$ref"
 
 
-async def graph_token_provider(tenant_id: UUID) -> str:
-    """A `graph_token_provider` for `PartnerCenterHttpClient` pointed at the fake."""
-    return graph_token(tenant_id)
+def fixture(name: str) -> Any:
+    """A documented example body (a fresh copy)."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def fixture_text(name: str) -> str:
+    """A documented example exactly as published (some are not valid JSON)."""
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def documented_error(code: int) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and error body of a Partner Center error code from the error-code table
+    (error_codes.table.json: status and description verbatim; body schema documented)."""
+    row = fixture("error_codes.table.json")[str(code)]
+    body = {"code": code, "description": row["description"], "data": [], "source": "PartnerFD"}
+    return int(row["status"]), body
 
 
 @dataclass(frozen=True)
@@ -88,39 +107,116 @@ class RecordedRequest:
 
 
 @dataclass
-class FakePartnerCenter:
-    data: dict[str, Any]
-    mpn_includes_country: bool = True
-    """Whether `GET /v1/profiles/mpn` answers a `countryCode` (the real one does not)."""
-    graph_page_size: int = 100
-    stale_member_reads: bool = False
-    """Answer AdminAgents member reads from before any POST, like Graph's eventual consistency."""
+class Answer:
+    status: int
+    body: Any = None
+    """A JSON value, or a `str` sent as it is (a published example that is not valid JSON)."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Queued:
+    method: str
+    pattern: re.Pattern[str]
+    query: dict[str, str]
+    answers: deque[Answer]
+    forever: Answer | None
+
+
+_EMPTY_PC_COLLECTION = {"totalCount": 0, "items": [], "attributes": {"objectType": "Collection"}}
+
+
+def _is_guid(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value))
+
+
+@dataclass
+class DocumentedPartnerCenter:
     base_url: str = ""
-    signed_in: str = "3456789"
-    """The PartnerID of the signed-in partner (the relationships list and orders answer for it)."""
+    pc_tokens: set[str] = field(default_factory=lambda: {PC_TOKEN})
+    graph_tokens: set[str] = field(default_factory=lambda: {GRAPH_TOKEN})
+    page_size: int | None = None
+    """Split collections into pages of this many items (None: one page)."""
+    group_members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
-    _failures: dict[str, deque[int | tuple[int, int, str]]] = field(default_factory=dict)
-    _group_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
-    _stale_members: dict[UUID, list[dict[str, str]]] = field(default_factory=dict)
+    _queued: list[_Queued] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
-            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "DELETE", "PATCH"])]
+            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PATCH"])]
         )
 
-    def fail_next(self, path: str, *statuses: int) -> None:
-        """Answer the next requests to `path` with these statuses, in order, then serve normally."""
-        self._failures.setdefault(path, deque()).extend(statuses)
+    # -- test controls -----------------------------------------------------------------------
 
-    def reject_next(self, path: str, status: int, code: int, description: str) -> None:
-        """Answer the next request to `path` with a Partner Center error body of this code."""
-        self._failures.setdefault(path, deque()).append((status, code, description))
+    def answer(
+        self,
+        method: str,
+        path: str,
+        *answers: Answer,
+        query: Mapping[str, str] | None = None,
+        forever: bool = False,
+    ) -> None:
+        """Answer the next requests to `path` (a regex; with `query` only those carrying these
+        query values) with `answers`, in order; `forever` repeats the last one. Queued answers
+        are served first-in first-out across calls."""
+        self._queued.append(
+            _Queued(
+                method=method,
+                pattern=re.compile(path),
+                query=dict(query or {}),
+                answers=deque(answers[:-1] if forever else answers),
+                forever=answers[-1] if forever else None,
+            ),
+        )
 
-    def requests_to(self, path: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == path]
+    def answer_error(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        status: int,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        forever: bool = False,
+    ) -> None:
+        self.answer(
+            method,
+            path,
+            Answer(status, body, dict(headers or {})),
+            query=query,
+            forever=forever,
+        )
 
-    def admin_agents_group_id(self, tenant_id: UUID) -> str:
-        return str(uuid5(_GROUP_NAMESPACE, str(tenant_id)))
+    def refuse_with_code(
+        self, method: str, path: str, code: int, *, forever: bool = False, **query: str
+    ) -> None:
+        """Answer with Partner Center's documented status and error body for `code`."""
+        status, body = documented_error(code)
+        self.answer(method, path, Answer(status, body), query=query or None, forever=forever)
+
+    def throttle(self, method: str, path: str, *, retry_after: str = "57", times: int = 1) -> None:
+        """The documented 429 (throttling.error_429.json) with `Retry-After`."""
+        for _ in range(times):
+            self.answer(
+                method,
+                path,
+                Answer(429, fixture("throttling.error_429.json"), {"Retry-After": retry_after}),
+            )
+
+    def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
+        pattern = re.compile(path)
+        return [
+            r
+            for r in self.requests
+            if pattern.fullmatch(r.path) and (method is None or r.method == method)
+        ]
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -130,342 +226,198 @@ class FakePartnerCenter:
         body: Any = None
         if raw:
             try:
-                body = await request.json()
+                body = json.loads(raw)
             except ValueError:
                 body = raw.decode(errors="replace")
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=path,
-                query=dict(request.query_params),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            )
-        )
-        graph = path.startswith("/v1.0/")
-        queued = self._failures.get(path)
-        if queued:
-            failure = queued.popleft()
-            if isinstance(failure, tuple):
-                return _pc_error(*failure)
-            return _injected(failure, graph)
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if not graph:
-            if token != PARTNER_TOKEN:
-                return _unauthorized(graph=False)
-            return self._partner_center(request, path, body)
-        tenant = _tenant_of(token)
-        if tenant is None:
-            return _unauthorized(graph=True)
-        return self._graph(request, path, tenant, body)
+        query = dict(request.query_params)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(RecordedRequest(request.method, path, query, headers, body))
 
-    def _partner_center(self, request: Request, path: str, body: Any) -> Response:
-        query = request.query_params
-        relationship = self._relationships(request, path, body)
-        if relationship is not None:
-            return relationship
-        if request.method == "GET" and path == "/v1/profiles/mpn":
-            pid = query.get("mpnId", "")
-            profile = self.data.get("profiles", {}).get(pid)
-            if profile is None:
-                return _pc_error(404, 3000, f"Partner not found for MpnId {pid}")
-            answer: dict[str, Any] = {
-                "partnerId": pid,
-                "partnerName": profile["partnerName"],
-                "profileType": "MpnProfile",
-                "links": {"self": {"uri": f"/profiles/mpn?mpnId={pid}", "method": "GET"}},
-                "attributes": {"objectType": "MpnProfile"},
-            }
-            if self.mpn_includes_country:
-                answer["countryCode"] = profile["country"]
-            return JSONResponse(answer)
-        if request.method == "GET" and path == "/v1/profiles/legalbusiness":
-            legal = self.data.get("legalBusiness")
-            if legal is None:
-                return _pc_error(404, 600008, "Legal business profile not found")
-            return JSONResponse(legal)
-        if request.method == "GET" and path == "/v1/compliance/csp/agreementstatus":
-            pid, tenant = query.get("mpnId", ""), query.get("tenantId", "")
-            if pid and tenant:
-                return _pc_error(400, 2000, "Both mpnId and tenantId cannot be provided")
-            if not pid and not tenant:
-                return _pc_error(400, 2001, "Either mpnId or tenantId must be provided")
-            agreement = self.data.get("agreements", {}).get(pid)
-            if agreement is None and pid not in self.data.get("profiles", {}):
-                return _pc_error(400, 2000, f"Invalid MpnId {pid}")
-            signed = bool((agreement or {}).get("isAgreementSigned", False))
-            return JSONResponse({"isAgreementSigned": signed})
-        return _pc_error(404, 404, f"No route for {request.method} {path}")
-
-    # -- relationships, POR validation and orders (DOMAIN.md sections 3-5) --------------------
-
-    def _relationships(self, request: Request, path: str, body: Any) -> Response | None:
-        if request.method == "GET" and path == "/v1/relationships":
-            kind = request.query_params.get("relationship_type", "")
-            by_provider: dict[str, dict[str, Any]] = self.data.get("relationships", {})
-            if kind == "IsIndirectCloudSolutionProviderOf":
-                pairs = list((by_provider.get(self.signed_in) or {}).items())
-            elif kind == "IsIndirectResellerOf":
-                pairs = [
-                    (provider, resellers[self.signed_in])
-                    for provider, resellers in by_provider.items()
-                    if self.signed_in in resellers
-                ]
-            else:
-                return _pc_error(400, 400, f"Invalid relationship_type {kind!r}")
-            items = [self._relationship_item(other, entry, kind) for other, entry in pairs]
+        graph = path.startswith(("/v1.0/", "/beta/"))
+        token = headers.get("authorization", "")
+        valid = self.graph_tokens if graph else self.pc_tokens
+        if not token.startswith("Bearer ") or token.removeprefix("Bearer ") not in valid:
+            return self._unauthorized(graph)
+        if not graph and not (
+            _is_guid(headers.get("ms-requestid")) and _is_guid(headers.get("ms-correlationid"))
+        ):
             return JSONResponse(
-                {
-                    "totalCount": len(items),
-                    "items": items,
-                    "attributes": {"objectType": "Collection"},
-                }
+                {"code": 400, "description": "MS-RequestId and MS-CorrelationId must be GUIDs"},
+                status_code=400,
             )
-        if request.method == "GET" and path == "/v1/customers/relationshiprequests":
-            return JSONResponse(
-                {
-                    "url": "https://admin.microsoft.com/Adminportal/Home?invType="
-                    f"ResellerRelationship&partnerId={self.signed_in}&msppId=0"
-                    "#/BillingAccounts/partner-invitation",
-                    "attributes": {"objectType": "RelationshipRequest"},
-                }
-            )
-        if request.method == "POST" and path == "/v1/partners/validateresellers":
-            ids = body.get("partnerIds") if isinstance(body, dict) else None
-            if not isinstance(ids, list) or not ids:
-                return _pc_error(400, 400, "partnerIds is required")
-            return JSONResponse({"validationResults": [self._validate(str(pid)) for pid in ids]})
-        order = _ORDERS.match(path)
-        if request.method == "POST" and order:
-            return self._order(request, order.group(1), body)
-        return None
 
-    def _relationship_item(self, other: str, entry: dict[str, Any], kind: str) -> dict[str, Any]:
-        profile = self.data.get("profiles", {}).get(other, {})
-        return {
-            "id": profile.get("tenantId", str(uuid5(_GROUP_NAMESPACE, other))),
-            "name": profile.get("partnerName", other),
-            "relationshipType": kind,
-            "state": entry.get("state", "Active"),
-            "mpnId": other,
-            "location": profile.get("country"),
-            "attributes": {"objectType": "PartnerRelationship"},
-        }
+        queued = self._take_queued(request.method, path, query)
+        if queued is not None:
+            return _respond(queued)
+        return self._documented(request.method, path, query, headers, body)
 
-    def _validate(self, pid: str) -> dict[str, Any]:
-        def result(code: int | None, description: str | None) -> dict[str, Any]:
-            return {
-                "partnerId": pid,
-                "isValidPartnerIdOnRecord": code is None,
-                "errorCode": code,
-                "errorDescription": description,
-            }
-
-        if pid not in self.data.get("profiles", {}):
-            return result(800015, "PartnerId not found")
-        program = self.data.get("indirectResellers", {}).get(pid)
-        if program is None:
-            return result(800016, "Not a valid Indirect Reseller PartnerId")
-        if str(program.get("programStatus", "Active")).lower() != "active":
-            return result(800039, "Reseller program status is not active")
-        return result(None, None)
-
-    def _order(self, request: Request, customer: str, body: Any) -> Response:
-        orders: dict[str, Any] = self.data.setdefault("orders", {})
-        request_id = request.headers.get("ms-requestid", "")
-        if request_id in orders:
-            return JSONResponse(orders[request_id], status_code=201)
-        if not isinstance(body, dict) or not body.get("lineItems"):
-            return _pc_error(400, 400, "lineItems is required")
-        entry = self.data.get("customers", {}).get(customer)
-        if entry is None or self.signed_in not in entry.get("partners", []):
-            return _pc_error(400, 20002, "No commerce relationship exists with the customer")
-        profile = self.data.get("profiles", {}).get(self.signed_in, {})
-        if profile.get("country") != entry.get("country"):
-            return _pc_error(400, 2030, "Partner is not onboarded to sell in this country/region")
-        for item in body["lineItems"]:
-            por = item.get("partnerIdOnRecord")
-            if por is None:
+    def _take_queued(self, method: str, path: str, query: dict[str, str]) -> Answer | None:
+        for entry in self._queued:
+            if entry.method != method or not entry.pattern.fullmatch(path):
                 continue
-            check = self._validate(str(por))
-            if not check["isValidPartnerIdOnRecord"]:
-                return _pc_error(400, check["errorCode"], check["errorDescription"])
-        placed = {
-            "id": str(uuid4()),
-            "referenceCustomerId": customer,
-            "billingCycle": body.get("billingCycle", "monthly"),
-            "lineItems": body["lineItems"],
-            "status": "completed",
-            "attributes": {"objectType": "Order"},
-        }
-        orders[request_id] = placed
-        return JSONResponse(placed, status_code=201)
+            if any(query.get(k) != v for k, v in entry.query.items()):
+                continue
+            if entry.answers:
+                return entry.answers.popleft()
+            if entry.forever is not None:
+                return entry.forever
+        return None
 
-    def _graph(self, request: Request, path: str, tenant: UUID, body: Any) -> Response:
-        entry = self._tenant(tenant)
-        if request.method == "GET" and path == "/v1.0/organization":
-            wanted = request.query_params.get("$filter", "")
-            if entry is None or wanted.lower() != f"id eq '{tenant}'":
-                return JSONResponse({"value": []})
+    def _unauthorized(self, graph: bool) -> Response:
+        if graph:
             return JSONResponse(
                 {
-                    "value": [
-                        {
-                            "id": str(tenant),
-                            "displayName": entry["defaultDomain"].split(".")[0],
-                            "countryLetterCode": entry["country"],
-                            "verifiedDomains": [
-                                {
-                                    "name": entry["defaultDomain"],
-                                    "isDefault": True,
-                                    "isInitial": True,
-                                    "type": "Managed",
-                                }
-                            ],
-                        }
-                    ]
-                }
+                    "error": {
+                        "code": "InvalidAuthenticationToken",
+                        "message": "Access token is empty or invalid.",
+                    }
+                },
+                status_code=401,
             )
-        if entry is None:
-            return _graph_error(404, "Request_ResourceNotFound", f"Tenant {tenant} not found")
-        role = _ROLE_MEMBERS.match(path)
-        if request.method == "GET" and role:
-            admins = (
-                entry.get("globalAdmins", []) if role.group(1) == _GLOBAL_ADMIN_TEMPLATE else []
-            )
-            users = [
-                {"@odata.type": "#microsoft.graph.user", "userPrincipalName": upn} for upn in admins
-            ]
-            return self._page(request, users)
-        if request.method == "GET" and path == "/v1.0/groups":
-            if request.query_params.get("$filter") != "displayName eq 'AdminAgents'":
-                return JSONResponse({"value": []})
-            group = {"id": self.admin_agents_group_id(tenant), "displayName": "AdminAgents"}
-            return self._page(request, [group])
-        members = _GROUP_MEMBERS.match(path)
-        if members is None or members.group(1) != self.admin_agents_group_id(tenant):
-            return _graph_error(404, "Request_ResourceNotFound", f"No resource at {path}")
-        current = self._members(tenant, entry)
-        if request.method == "GET" and members.group(2) is None:
-            stale = self.stale_member_reads
-            return self._page(request, self._stale_members[tenant] if stale else current)
-        if request.method == "POST" and members.group(2) is not None:
-            reference = body.get("@odata.id", "") if isinstance(body, dict) else ""
-            object_id = reference.rsplit("/", 1)[-1]
-            if not object_id:
-                return _graph_error(400, "Request_BadRequest", "Missing @odata.id")
-            if any(m["id"] == object_id for m in current):
-                return _graph_error(
-                    400,
-                    "Request_BadRequest",
-                    "One or more added object references already exist for the following "
-                    "modified properties: 'members'.",
+        status, body = documented_error(800001)
+        return JSONResponse(body, status_code=status)
+
+    def _documented(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+    ) -> Response:
+        if method == "GET" and path == MPN_PROFILE:
+            return JSONResponse(fixture("mpn_profile.success_200.json"))
+        if method == "GET" and path == LEGAL_BUSINESS:
+            return JSONResponse(fixture("legal_business_profile.success_200.json"))
+        if method == "GET" and path == AGREEMENT_STATUS:
+            return self._agreement_status(query)
+        if method == "GET" and path == RELATIONSHIPS:
+            kind = query.get("relationship_type")
+            if kind == "IsIndirectCloudSolutionProviderOf":
+                return self._pc_page(
+                    fixture("relationships.indirect_resellers.success_200.json"), query, headers
                 )
-            current.append({"@odata.type": "#microsoft.graph.servicePrincipal", "id": object_id})
-            if object_id == ADMIN_AGENT_OBJECT_ID:
-                entry["adminAgent"] = True
-            return Response(status_code=204)
-        return _graph_error(405, "Request_BadRequest", f"{request.method} not allowed on {path}")
+            if kind == "IsIndirectResellerOf":
+                return JSONResponse(_EMPTY_PC_COLLECTION)
+            return JSONResponse({"code": 400, "description": "relationship_type"}, 400)
+        if method == "GET" and path == RELATIONSHIP_REQUESTS:
+            return JSONResponse(fixture("relationship_request.success_200.json"))
+        if method == "POST" and path == VALIDATE_RESELLERS:
+            if not isinstance(body, dict) or not isinstance(body.get("partnerIds"), list):
+                return JSONResponse({"code": 400, "description": "partnerIds"}, 400)
+            return JSONResponse(fixture("validate_resellers.response_200.completed.json"))
+        if method == "POST" and re.fullmatch(ORDERS, path):
+            return self._order(body)
+        if method == "GET" and re.fullmatch(ORGANIZATION, path):
+            return JSONResponse(fixture("graph.organization_get.success_200.json"))
+        if method == "GET" and re.fullmatch(ROLE_MEMBERS, path):
+            return JSONResponse(
+                fixture("graph.directoryrole_members_by_templateid.success_200.json")
+            )
+        if method == "GET" and re.fullmatch(GROUPS, path):
+            return self._graph_page(
+                fixture("graph.groups_list_filtered_select.success_200.json"), path, query
+            )
+        if match := re.fullmatch(GROUP_MEMBER_REF, path):
+            if method != "POST":
+                return JSONResponse({"error": {"code": "Request_BadRequest"}}, 405)
+            return self._add_member(match["group"], body)
+        if method == "GET" and (match := re.fullmatch(GROUP_MEMBERS, path)):
+            members = {"value": list(self.group_members.get(match["group"], []))}
+            return self._graph_page(members, path, query)
+        return JSONResponse({"code": 404, "description": f"no documented route {path}"}, 404)
 
-    def _tenant(self, tenant: UUID) -> dict[str, Any] | None:
-        for key, entry in self.data.get("tenants", {}).items():
-            with contextlib.suppress(ValueError):
-                if UUID(key) == tenant:
-                    return entry  # type: ignore[no-any-return]
-        return None
+    def _agreement_status(self, query: dict[str, str]) -> Response:
+        mpn = next((v for k, v in query.items() if k.lower() == "mpnid"), None)
+        tenant = next((v for k, v in query.items() if k.lower() == "tenantid"), None)
+        if mpn is None and tenant is None:
+            name = "agreement_status.error_2001_both_empty_400.json"
+        elif mpn is not None and tenant is not None:
+            name = "agreement_status.error_2000_both_passed_400.json"
+        elif mpn is not None and not mpn.isdigit():
+            name = "agreement_status.error_2000_mpn_not_numeric_400.json"
+        elif tenant is not None and not _is_guid(tenant):
+            name = "agreement_status.error_2000_tenant_not_guid_400.json"
+        else:
+            return JSONResponse(fixture("agreement_status.success_200.json"))
+        return JSONResponse(fixture(name), status_code=400)
 
-    def _members(self, tenant: UUID, entry: dict[str, Any]) -> list[dict[str, str]]:
-        """The tenant's AdminAgents members (created on first use from `adminAgent`)."""
-        if tenant not in self._group_members:
-            members = [{"@odata.type": "#microsoft.graph.user", "id": OTHER_ADMIN_AGENT_MEMBER}]
-            if entry.get("adminAgent"):
-                service_principal = "#microsoft.graph.servicePrincipal"
-                members.append({"@odata.type": service_principal, "id": ADMIN_AGENT_OBJECT_ID})
-            self._group_members[tenant] = members
-            self._stale_members[tenant] = list(members)
-        return self._group_members[tenant]
+    def _order(self, body: Any) -> Response:
+        # The published request uses PascalCase keys; the SDK sends camelCase: accept both.
+        if not isinstance(body, dict):
+            return JSONResponse({"code": 400, "description": "order body"}, 400)
+        keys = {k.lower(): v for k, v in body.items()}
+        lines = keys.get("lineitems")
+        if not keys.get("referencecustomerid") or not isinstance(lines, list) or not lines:
+            return JSONResponse({"code": 400, "description": "referenceCustomerId, lineItems"}, 400)
+        return JSONResponse(fixture("create_order.indirect_reseller.success_201.json"), 201)
 
-    def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
-        """One page of a Graph collection, with `@odata.nextLink` when more remain."""
-        skip = int(request.query_params.get("$skiptoken", "0"))
-        answer: dict[str, Any] = {"value": items[skip : skip + self.graph_page_size]}
-        if skip + self.graph_page_size < len(items):
-            query = dict(request.query_params)
-            query["$skiptoken"] = str(skip + self.graph_page_size)
-            answer["@odata.nextLink"] = f"{self.base_url}{request.url.path}?{urlencode(query)}"
-        return JSONResponse(answer)
+    def _add_member(self, group: str, body: Any) -> Response:
+        ref = body.get("@odata.id") if isinstance(body, dict) else None
+        if not isinstance(ref, str) or "/directoryObjects/" not in ref:
+            return JSONResponse(
+                {"error": {"code": "Request_BadRequest", "message": "@odata.id"}}, 400
+            )
+        member = ref.rsplit("/", 1)[1]
+        members = self.group_members.setdefault(group, [])
+        if any(m["id"] == member for m in members):
+            return JSONResponse(fixture("graph.group_add_member.error_400.inferred.json"), 400)
+        members.append({"@odata.type": "#microsoft.graph.servicePrincipal", "id": member})
+        return Response(status_code=204)
+
+    def _pc_page(
+        self, collection: dict[str, Any], query: dict[str, str], headers: dict[str, str]
+    ) -> Response:
+        """`items` from the continuation token on, `page_size` of them, and `links.next`."""
+        items = collection["items"]
+        if self.page_size is None:
+            return JSONResponse(collection)
+        start = int(headers.get("ms-continuationtoken") or 0)
+        page = copy.deepcopy(collection)
+        page["items"] = items[start : start + self.page_size]
+        end = start + self.page_size
+        if end < len(items):
+            page["links"] = {
+                "next": {
+                    "uri": f"/relationships?{urlencode(query)}&seekOperation=Next",
+                    "method": "GET",
+                    "headers": [{"key": "MS-ContinuationToken", "value": str(end)}],
+                }
+            }
+        return JSONResponse(page)
+
+    def _graph_page(self, collection: dict[str, Any], path: str, query: dict[str, str]) -> Response:
+        items = collection["value"]
+        if self.page_size is None:
+            return JSONResponse(collection)
+        start = int(query.get("$skiptoken") or 0)
+        page = dict(collection)
+        page["value"] = items[start : start + self.page_size]
+        if start + self.page_size < len(items):
+            rest = {k: v for k, v in query.items() if k != "$skiptoken"}
+            rest["$skiptoken"] = str(start + self.page_size)
+            page["@odata.nextLink"] = f"{self.base_url}{path}?{urlencode(rest)}"
+        return JSONResponse(page)
 
 
-def _tenant_of(token: str) -> UUID | None:
-    if not token.startswith(_GRAPH_TOKEN_PREFIX):
-        return None
-    try:
-        return UUID(token.removeprefix(_GRAPH_TOKEN_PREFIX))
-    except ValueError:
-        return None
-
-
-def _pc_error(status: int, code: int, description: str) -> JSONResponse:
-    return JSONResponse(
-        {
-            "code": code,
-            "description": description,
-            "data": [],
-            "source": "PartnerFD",
-            "isRetryable": status == 429 or status >= 500,
-        },
-        status_code=status,
-    )
-
-
-def _graph_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "innerError": {}}}, status_code=status
-    )
-
-
-def _unauthorized(*, graph: bool) -> Response:
-    if graph:
-        response: Response = _graph_error(
-            401, "InvalidAuthenticationToken", "Access token validation failure."
+def _respond(answer: Answer) -> Response:
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=answer.headers)
+    if isinstance(answer.body, str):
+        return Response(
+            answer.body.encode("utf-8"),
+            status_code=answer.status,
+            headers=answer.headers,
+            media_type="application/json",
         )
-    else:
-        response = Response(status_code=401)
-    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return response
-
-
-def _injected(status: int, graph: bool) -> Response:
-    if status == 401:
-        return _unauthorized(graph=graph)
-    descriptions = {
-        429: ("TooManyRequests", "Rate limit is exceeded. Try again later."),
-        500: ("InternalServerError", "An internal server error occurred."),
-        503: ("ServiceUnavailable", "The service is temporarily unavailable."),
-    }
-    name, text = descriptions.get(status, ("Error", f"Injected failure {status}"))
-    response = _graph_error(status, name, text) if graph else _pc_error(status, status, text)
-    if status in (429, 503):
-        response.headers["Retry-After"] = "0"
-    return response
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 @contextlib.asynccontextmanager
-async def serve_fake_partner_center(
-    data: dict[str, Any] | None = None,
-    *,
-    mpn_includes_country: bool = True,
-    graph_page_size: int = 100,
-) -> AsyncIterator[FakePartnerCenter]:
-    """Serve a `FakePartnerCenter` on 127.0.0.1 (a free port) until the block exits.
-
-    `data` defaults to `sample_data()`. The fake's `base_url` serves both Partner Center and Graph.
-    """
-    fake = FakePartnerCenter(
-        data=sample_data() if data is None else data,
-        mpn_includes_country=mpn_includes_country,
-        graph_page_size=graph_page_size,
-    )
+async def serve_documented_partner_center() -> AsyncIterator[DocumentedPartnerCenter]:
+    """Serve a `DocumentedPartnerCenter` on 127.0.0.1 (a free port) until the block exits; its
+    `base_url` serves both Partner Center and Graph."""
+    fake = DocumentedPartnerCenter()
     async with serve_asgi(fake.app) as url:
         fake.base_url = url
         yield fake

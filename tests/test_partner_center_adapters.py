@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
@@ -15,12 +13,8 @@ import pytest
 
 from adapters.partner_center import (
     PartnerCenter,
-    PartnerCenterAuthError,
-    PartnerCenterOperationUnsupported,
-    PartnerCenterRequestFailed,
     PartnerCenterUnavailable,
 )
-from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import (
     TENANT_NAMESPACE,
     LocalPartnerCenter,
@@ -28,14 +22,7 @@ from adapters.partner_center.local import (
     write_sample_if_missing,
 )
 from domain.errors import PartnerIdNotFound, TenantNotFound
-from tests.fake_partner_center import (
-    ADMIN_AGENT_OBJECT_ID,
-    PARTNER_TOKEN,
-    FakePartnerCenter,
-    RecordedRequest,
-    graph_token_provider,
-    serve_fake_partner_center,
-)
+from domain.partner_center import AgreementVerdict
 
 SAKURA = "4512345"  # JP, MPA signed
 CONTOSO = "5234567"  # US, MPA explicitly not signed
@@ -127,6 +114,13 @@ async def test_local_agreement_status(local: PartnerCenter) -> None:
     assert await local.is_agreement_signed(FABRIKAM) is False  # no entry: not signed
     with pytest.raises(PartnerIdNotFound, match="9999999"):
         await local.is_agreement_signed("9999999")
+    assert isinstance(local, LocalPartnerCenter)
+    assert (await local.agreement_status(FABRIKAM)).verdict is (
+        AgreementVerdict.NOT_INDIRECT_RESELLER
+    )
+    assert (await local.agreement_status("9999999")).verdict is (
+        AgreementVerdict.PARTNER_ID_UNKNOWN
+    )
 
 
 async def test_local_create_tenant_is_idempotent(local: PartnerCenter, data_file: Path) -> None:
@@ -257,260 +251,3 @@ def test_write_sample_if_missing_keeps_an_existing_file(data_file: Path) -> None
     assert _read(data_file) == {"profiles": {}}
     sample = sample_data()
     assert {p["country"] for p in sample["profiles"].values()} == {"JP", "US"}
-
-
-# -- PartnerCenterHttpClient against the fake server -------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakePartnerCenter]:
-    async with serve_fake_partner_center() as server:
-        yield server
-
-
-def _client(fake: FakePartnerCenter, **overrides: Any) -> PartnerCenterHttpClient:
-    settings: dict[str, Any] = {
-        "token_provider": PARTNER_TOKEN,
-        "graph_token_provider": graph_token_provider,
-        "base_url": fake.base_url,
-        "graph_url": fake.base_url,
-        "admin_agent_object_id": ADMIN_AGENT_OBJECT_ID,
-        "retry_backoff": 0.0,
-        "timeout": 10.0,
-    }
-    settings.update(overrides)
-    return PartnerCenterHttpClient(**settings)
-
-
-@pytest.fixture
-async def client(fake: FakePartnerCenter) -> AsyncIterator[PartnerCenterHttpClient]:
-    async with _client(fake) as http_client:
-        _conforms(http_client)
-        yield http_client
-
-
-def _assert_headers(request: RecordedRequest, token: str) -> None:
-    assert request.headers["authorization"] == f"Bearer {token}"
-    assert request.headers["ms-requestid"]
-    UUID(request.headers["ms-correlationid"])
-
-
-async def test_http_mpn_profile(fake: FakePartnerCenter, client: PartnerCenterHttpClient) -> None:
-    profile = await client.get_mpn_profile(SAKURA)
-    assert (profile.partner_id, profile.partner_name, profile.country) == (
-        SAKURA,
-        "Sakura Cloud Solutions K.K.",
-        "JP",
-    )
-    [request] = fake.requests
-    assert (request.method, request.path, request.query) == (
-        "GET",
-        "/v1/profiles/mpn",
-        {"mpnId": SAKURA},
-    )
-    _assert_headers(request, PARTNER_TOKEN)
-    UUID(request.headers["ms-requestid"])
-
-
-async def test_http_mpn_country_falls_back_to_legal_business_profile(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    fake.mpn_includes_country = False
-    fake.data["legalBusiness"] = {
-        "address": {"country": "JP", "city": "Tokyo", "postalCode": "100-0001"},
-        "vettingStatus": "Authorized",
-        "vettingSubStatus": "Decision",
-    }
-    assert (await client.get_mpn_profile(FABRIKAM)).country == "JP"
-    mpn, legal = fake.requests
-    assert (legal.path, legal.query) == (
-        "/v1/profiles/legalbusiness",
-        {"vettingVersion": "Current"},
-    )
-    assert mpn.headers["ms-correlationid"] == legal.headers["ms-correlationid"]
-    assert mpn.headers["ms-requestid"] != legal.headers["ms-requestid"]
-
-
-async def test_http_unknown_partner_id_is_404_code_3000(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    with pytest.raises(PartnerIdNotFound, match="Partner not found for MpnId 9999999") as caught:
-        await client.get_mpn_profile("9999999")
-    assert caught.value.details == {"partner_id": "9999999"}
-    assert len(fake.requests) == 1  # a business answer is not retried
-
-
-async def test_http_agreement_status(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    assert await client.is_agreement_signed(SAKURA) is True
-    assert await client.is_agreement_signed(CONTOSO) is False
-    assert await client.is_agreement_signed(FABRIKAM) is False
-    assert fake.requests[0].path == "/v1/compliance/csp/agreementstatus"
-    assert fake.requests[0].query == {"mpnId": SAKURA}
-    for request in fake.requests:
-        _assert_headers(request, PARTNER_TOKEN)
-    with pytest.raises(PartnerIdNotFound, match=r"Invalid MpnId 9999999.*2000"):
-        await client.is_agreement_signed("9999999")
-
-
-async def test_http_tenant(fake: FakePartnerCenter, client: PartnerCenterHttpClient) -> None:
-    tenant = await client.get_tenant(SAKURA_TENANT)
-    assert (tenant.tenant_id, tenant.country, tenant.default_domain) == (
-        SAKURA_TENANT,
-        "JP",
-        "sakuracloud.onmicrosoft.com",
-    )
-    [request] = fake.requests
-    assert request.path == "/v1.0/organization"
-    assert request.query["$filter"] == f"id eq '{SAKURA_TENANT}'"
-    _assert_headers(request, f"fake-graph-token:{SAKURA_TENANT}")
-    assert request.headers["client-request-id"] == request.headers["ms-requestid"]
-    with pytest.raises(TenantNotFound) as caught:
-        await client.get_tenant(UNKNOWN_TENANT)
-    assert caught.value.details == {"tenant_id": str(UNKNOWN_TENANT)}
-
-
-async def test_http_global_admin_follows_pages_case_insensitively(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    fake.graph_page_size = 1
-    fake.data["tenants"][str(SAKURA_TENANT)]["globalAdmins"] = [
-        "first@sakuracloud.onmicrosoft.com",
-        "Admin@SakuraCloud.onmicrosoft.com",
-    ]
-    assert await client.is_global_admin(SAKURA_TENANT, "admin@sakuracloud.ONMICROSOFT.com")
-    assert [r.query.get("$skiptoken") for r in fake.requests] == [None, "1"]
-    assert {r.path for r in fake.requests} == {
-        "/v1.0/directoryRoles(roleTemplateId='62e90394-69f5-4237-9190-012177145e10')/members"
-    }
-    assert not await client.is_global_admin(SAKURA_TENANT, "nobody@sakuracloud.onmicrosoft.com")
-    with pytest.raises(TenantNotFound):
-        await client.is_global_admin(UNKNOWN_TENANT, "admin@sakuracloud.onmicrosoft.com")
-
-
-async def test_http_ensure_admin_agent_adds_once(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    await client.ensure_admin_agent(SAKURA_TENANT, idempotency_key="enroll-42:admin-agent")
-    group = fake.admin_agents_group_id(SAKURA_TENANT)
-    [post] = [r for r in fake.requests if r.method == "POST"]
-    assert post.path == f"/v1.0/groups/{group}/members/$ref"
-    assert post.body == {
-        "@odata.id": f"{fake.base_url}/v1.0/directoryObjects/{ADMIN_AGENT_OBJECT_ID}"
-    }
-    assert post.headers["ms-requestid"] == "enroll-42:admin-agent"
-    assert len({r.headers["ms-correlationid"] for r in fake.requests}) == 1
-    assert fake.data["tenants"][str(SAKURA_TENANT)]["adminAgent"] is True
-
-    fake.requests.clear()
-    await client.ensure_admin_agent(SAKURA_TENANT, idempotency_key="enroll-42:admin-agent")
-    await client.ensure_admin_agent(CONTOSO_TENANT, idempotency_key="enroll-7:admin-agent")
-    assert [r.method for r in fake.requests] == ["GET"] * 4
-
-
-async def test_http_ensure_admin_agent_tolerates_already_exists(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    fake.stale_member_reads = True  # the members read lags behind the first add
-    await client.ensure_admin_agent(SAKURA_TENANT, idempotency_key="k")
-    await client.ensure_admin_agent(SAKURA_TENANT, idempotency_key="k")
-    assert [r.method for r in fake.requests if r.method == "POST"] == ["POST", "POST"]
-
-
-async def test_http_ensure_admin_agent_unknown_tenant(client: PartnerCenterHttpClient) -> None:
-    with pytest.raises(TenantNotFound):
-        await client.ensure_admin_agent(UNKNOWN_TENANT, idempotency_key="k")
-
-
-async def test_http_create_tenant_is_not_offered(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    with pytest.raises(PartnerCenterOperationUnsupported, match="Partner Center UI"):
-        await client.create_tenant(
-            domain_prefix="x", country="JP", global_admin="a@x.onmicrosoft.com", idempotency_key="k"
-        )
-    async with _client(fake, admin_agent_object_id=None) as unconfigured:
-        with pytest.raises(PartnerCenterOperationUnsupported, match="admin_agent_object_id"):
-            await unconfigured.ensure_admin_agent(SAKURA_TENANT, idempotency_key="k")
-    assert fake.requests == []
-
-
-async def test_http_retries_transient_answers_with_the_same_ids(
-    fake: FakePartnerCenter, client: PartnerCenterHttpClient
-) -> None:
-    fake.fail_next("/v1/profiles/mpn", 503, 429)
-    assert (await client.get_mpn_profile(SAKURA)).partner_id == SAKURA
-    assert len(fake.requests) == 3
-    assert len({r.headers["ms-requestid"] for r in fake.requests}) == 1
-    assert len({r.headers["ms-correlationid"] for r in fake.requests}) == 1
-
-    group = fake.admin_agents_group_id(SAKURA_TENANT)
-    fake.fail_next(f"/v1.0/groups/{group}/members/$ref", 500)
-    await client.ensure_admin_agent(SAKURA_TENANT, idempotency_key="idem-1")
-    posts = [r for r in fake.requests if r.method == "POST"]
-    assert [p.headers["ms-requestid"] for p in posts] == ["idem-1", "idem-1"]
-
-
-@pytest.mark.parametrize("status", [503, 429])
-async def test_http_transient_failure_exhausted(fake: FakePartnerCenter, status: int) -> None:
-    fake.fail_next("/v1/compliance/csp/agreementstatus", status, status)
-    async with _client(fake, max_attempts=2, correlation_id="corr-123") as http_client:
-        with pytest.raises(PartnerCenterUnavailable) as caught:
-            await http_client.is_agreement_signed(SAKURA)
-    assert str(status) in str(caught.value)
-    assert "MS-CorrelationId=corr-123" in str(caught.value)
-    assert len(fake.requests) == 2
-    assert {r.headers["ms-correlationid"] for r in fake.requests} == {"corr-123"}
-
-
-async def test_http_unauthorized_is_not_retried(fake: FakePartnerCenter) -> None:
-    async with _client(fake, token_provider="expired-token") as http_client:
-        with pytest.raises(PartnerCenterAuthError, match="401") as caught:
-            await http_client.get_mpn_profile(SAKURA)
-    assert isinstance(caught.value, PermissionError)
-    assert caught.value.error is not None and caught.value.error.status == 401
-    assert len(fake.requests) == 1
-
-    fake.requests.clear()
-    fake.fail_next("/v1.0/organization", 401)
-    async with _client(fake) as http_client:
-        with pytest.raises(PartnerCenterAuthError, match="InvalidAuthenticationToken"):
-            await http_client.get_tenant(SAKURA_TENANT)
-    assert len(fake.requests) == 1
-
-
-async def test_http_token_provider_is_asked_per_request(fake: FakePartnerCenter) -> None:
-    calls: list[str] = []
-
-    async def token() -> str:
-        calls.append("pc")
-        return PARTNER_TOKEN
-
-    fake.fail_next("/v1/profiles/mpn", 503)
-    async with _client(fake, token_provider=token) as http_client:
-        await http_client.get_mpn_profile(SAKURA)
-    assert calls == ["pc", "pc"]
-
-
-async def test_http_unexpected_answer_is_request_failed(fake: FakePartnerCenter) -> None:
-    fake.fail_next("/v1/profiles/mpn", 409)
-    async with _client(fake) as http_client:
-        with pytest.raises(PartnerCenterRequestFailed, match="409") as caught:
-            await http_client.get_mpn_profile(SAKURA)
-    assert not isinstance(caught.value, PartnerCenterAuthError)
-
-
-async def test_http_transport_error_is_unavailable() -> None:
-    with socket.socket() as sock:  # a port nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with PartnerCenterHttpClient(
-        token_provider=PARTNER_TOKEN,
-        base_url=f"http://127.0.0.1:{port}",
-        max_attempts=2,
-        retry_backoff=0.0,
-        correlation_id="corr-9",
-    ) as http_client:
-        with pytest.raises(PartnerCenterUnavailable, match=r"ConnectError.*corr-9"):
-            await http_client.get_mpn_profile(SAKURA)

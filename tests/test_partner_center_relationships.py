@@ -1,11 +1,9 @@
-"""The relationship, POR and order operations of both `PartnerCenter` implementations: the JSON
-file, and the HTTP client against a local HTTP server answering with the real shapes and error
-bodies (`tests.fake_partner_center`)."""
+"""The relationship, POR and order operations of the local (embedded) Partner Center. The HTTP
+client's are in test_partner_center_contract.py, against Microsoft's published examples."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
@@ -14,19 +12,10 @@ import pytest
 
 from adapters.partner_center import (
     PartnerCenter,
-    PartnerCenterRequestFailed,
-    PartnerCenterUnavailable,
 )
-from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_center.local import ORDER_NAMESPACE, LocalPartnerCenter, sample_data
 from domain.errors import NoCommerceRelationship, PartnerIdNotFound, PorInvalid, RegionMismatch
 from domain.partner_center import OrderLine, OrderSubmission, RelationshipType
-from tests.fake_partner_center import (
-    PARTNER_TOKEN,
-    FakePartnerCenter,
-    graph_token_provider,
-    serve_fake_partner_center,
-)
 
 PROVIDER = "3456789"  # JP indirect provider
 SAKURA = "4512345"  # JP, a valid indirect reseller
@@ -73,28 +62,8 @@ async def local(tmp_path: Path) -> PartnerCenter:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakePartnerCenter]:
-    async with serve_fake_partner_center(_data()) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(fake: FakePartnerCenter) -> AsyncIterator[PartnerCenter]:
-    async with PartnerCenterHttpClient(
-        token_provider=PARTNER_TOKEN,
-        graph_token_provider=graph_token_provider,
-        base_url=fake.base_url,
-        graph_url=fake.base_url,
-        retry_backoff=0.0,
-        timeout=10.0,
-    ) as client:
-        yield client
-
-
-@pytest.fixture(params=["local", "http"])
-def partner_center(request: pytest.FixtureRequest) -> PartnerCenter:
-    """Each test below runs against both implementations: they answer alike."""
-    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+def partner_center(local: PartnerCenter) -> PartnerCenter:
+    return local
 
 
 async def test_relationships_from_both_sides(partner_center: PartnerCenter) -> None:
@@ -109,15 +78,14 @@ async def test_relationships_from_both_sides(partner_center: PartnerCenter) -> N
     assert reseller.partner_tenant_id == "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f"
     assert reseller.is_active
     assert reseller.relationship_type is RelationshipType.INDIRECT_PROVIDER_OF
-    if isinstance(partner_center, LocalPartnerCenter):  # the HTTP client is signed in as PROVIDER
-        [provider] = await partner_center.list_relationships(
-            SAKURA, RelationshipType.INDIRECT_RESELLER_OF
-        )
-        assert provider.mpn_id == PROVIDER
-        assert (
-            await partner_center.list_relationships(FABRIKAM, RelationshipType.INDIRECT_RESELLER_OF)
-            == []
-        )
+    [provider] = await partner_center.list_relationships(
+        SAKURA, RelationshipType.INDIRECT_RESELLER_OF
+    )
+    assert provider.mpn_id == PROVIDER
+    assert (
+        await partner_center.list_relationships(FABRIKAM, RelationshipType.INDIRECT_RESELLER_OF)
+        == []
+    )
 
 
 async def test_validate_resellers_names_each_failure(partner_center: PartnerCenter) -> None:
@@ -187,97 +155,3 @@ async def test_local_joint_link_names_both_partners_and_order_ids_are_stable(
         await local.get_customer_relationship_request("9999999", None)
     placed = await local.place_order(_order(None), idempotency_key="k-stable")
     assert placed.order_id == str(uuid5(ORDER_NAMESPACE, "k-stable"))
-
-
-# -- the HTTP client only: requests, headers and the real error shapes --------------------------
-
-
-async def test_http_order_request_shape(fake: FakePartnerCenter, http: PartnerCenter) -> None:
-    await http.place_order(_order(SAKURA), idempotency_key="order-3456789-PO-9:run:place-order-0")
-    [sent] = fake.requests_to(ORDERS)
-    assert sent.headers["ms-requestid"] == "order-3456789-PO-9:run:place-order-0"
-    assert sent.body == {
-        "referenceCustomerId": str(CUSTOMER),
-        "billingCycle": "monthly",
-        "lineItems": [
-            {
-                "lineItemNumber": 0,
-                "offerId": "CFQ7TTC0LH18:0001",
-                "quantity": 5,
-                "friendlyName": "Microsoft 365 Business Basic",
-                "partnerIdOnRecord": SAKURA,
-            }
-        ],
-    }
-    [validation] = await http.validate_resellers([f" {SAKURA} "])
-    assert validation.is_valid_partner_id_on_record
-    assert fake.requests_to("/v1/partners/validateresellers")[0].body == {"partnerIds": [SAKURA]}
-    await http.list_relationships(PROVIDER, RelationshipType.INDIRECT_PROVIDER_OF)
-    [listed] = fake.requests_to("/v1/relationships")
-    assert listed.query == {"relationship_type": "IsIndirectCloudSolutionProviderOf"}
-
-
-async def test_http_order_in_progress_800060_is_left_to_the_activity_retry(
-    fake: FakePartnerCenter, http: PartnerCenter
-) -> None:
-    fake.reject_next(ORDERS, 400, 800060, "An order for this customer is in progress")
-    with pytest.raises(PartnerCenterUnavailable, match="800060"):
-        await http.place_order(_order(SAKURA), idempotency_key="k-60")
-    assert len(fake.requests_to(ORDERS)) == 1  # not retried in place: the activity backs off
-    placed = await http.place_order(_order(SAKURA), idempotency_key="k-60")
-    assert placed.status == "completed"
-
-
-@pytest.mark.parametrize("status", [429, 500, 503])
-async def test_http_order_transient_answers_are_retried_with_the_same_request_id(
-    fake: FakePartnerCenter, http: PartnerCenter, status: int
-) -> None:
-    fake.fail_next(ORDERS, status, status)
-    placed = await http.place_order(_order(SAKURA), idempotency_key="k-transient")
-    assert placed.status == "completed"
-    sent = fake.requests_to(ORDERS)
-    assert len(sent) == 3
-    assert {r.headers["ms-requestid"] for r in sent} == {"k-transient"}
-
-
-async def test_http_order_transient_answers_exhausted_are_unavailable(
-    fake: FakePartnerCenter, http: PartnerCenter
-) -> None:
-    fake.fail_next(ORDERS, 503, 503, 503)
-    with pytest.raises(PartnerCenterUnavailable, match="503"):
-        await http.place_order(_order(SAKURA), idempotency_key="k")
-
-
-@pytest.mark.parametrize(
-    ("code", "error"),
-    [
-        (800015, PorInvalid),
-        (800016, PorInvalid),
-        (800039, PorInvalid),
-        (2030, RegionMismatch),
-        (20002, NoCommerceRelationship),
-    ],
-)
-async def test_http_order_business_codes_are_final(
-    fake: FakePartnerCenter, http: PartnerCenter, code: int, error: type[Exception]
-) -> None:
-    fake.reject_next(ORDERS, 400, code, f"refused with {code}")
-    with pytest.raises(error, match=str(code)):
-        await http.place_order(_order(SAKURA), idempotency_key="k")
-    assert len(fake.requests_to(ORDERS)) == 1
-
-
-async def test_http_unknown_order_error_is_request_failed(
-    fake: FakePartnerCenter, http: PartnerCenter
-) -> None:
-    fake.reject_next(ORDERS, 400, 800002, "Invalid offer id")
-    with pytest.raises(PartnerCenterRequestFailed, match="800002"):
-        await http.place_order(_order(SAKURA), idempotency_key="k")
-
-
-async def test_http_refused_validation_is_request_failed(
-    fake: FakePartnerCenter, http: PartnerCenter
-) -> None:
-    fake.reject_next("/v1/partners/validateresellers", 400, 400, "partnerIds is required")
-    with pytest.raises(PartnerCenterRequestFailed, match="partnerIds is required"):
-        await http.validate_resellers([SAKURA])

@@ -23,6 +23,7 @@ from domain.errors import (
     RoleForbidden,
     SelfDealing,
 )
+from domain.partner_center import AgreementAnswer, AgreementVerdict
 from domain.relationship_rules import (
     SelfDealingFacts,
     reminder_times,
@@ -101,6 +102,37 @@ def test_a_reseller_not_active_is_pointed_to_enrollment(status: str | None) -> N
     assert "ResellerEnrollment" in refused.value.message
     assert refused.value.details == {"partner_id": "4512345", "registry_status": status}
     require_reseller_onboarded("4512345", "active")
+
+
+def test_partner_center_decides_whether_the_reseller_is_an_indirect_reseller() -> None:
+    def answer(verdict: AgreementVerdict, code: str | None = None) -> AgreementAnswer:
+        return AgreementAnswer(
+            partner_id="4512345", verdict=verdict, code=code, description=f"said {code}"
+        )
+
+    # Enrolled directly in Partner Center (signed or not): accepted, the registry knows nothing.
+    require_reseller_onboarded("4512345", None, answer(AgreementVerdict.SIGNED))
+    require_reseller_onboarded("4512345", None, answer(AgreementVerdict.NOT_SIGNED, "2203"))
+    for verdict, code in (
+        (AgreementVerdict.NOT_INDIRECT_RESELLER, "2204"),
+        (AgreementVerdict.PARTNER_ID_UNKNOWN, "2200"),
+    ):
+        with pytest.raises(ResellerNotOnboarded) as refused:
+            require_reseller_onboarded("4512345", None, answer(verdict, code))
+        assert refused.value.details["partner_center_code"] == code
+        assert f"said {code}" in refused.value.message
+        # Our own completed enrollment, not yet shown by Partner Center, is accepted.
+        require_reseller_onboarded("4512345", "active", answer(verdict, code))
+    with pytest.raises(RegionMismatch, match="2201"):
+        require_reseller_onboarded(
+            "4512345", "active", answer(AgreementVerdict.REGION_MISMATCH, "2201")
+        )
+
+
+def test_an_unknown_country_leaves_the_region_to_partner_center() -> None:
+    require_same_region(
+        rule="REG-01", first="provider", first_country="JP", second="reseller", second_country=None
+    )
 
 
 def test_region_mismatch_names_both_countries_and_the_rule() -> None:

@@ -277,6 +277,20 @@ async def test_short_path_for_a_partner_already_in_csp(
     assert subjects(stack.sink) == ["Your CSP reseller account is active"]
 
 
+async def test_short_path_needs_partner_centers_evidence_not_the_flag(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    # UNSIGNED_PARTNER has a profile but no indirect-reseller account (agreementstatus 2204).
+    app = application(
+        partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT), already_in_csp=True
+    )
+    async with stack.worker(time_env.client):
+        handle = await start_enrollment(time_env.client, workflow_id, app)
+        await latest_token(stack.sink, 1)  # the verification email: the full path
+        assert (await status(handle)).stage is EnrollmentStage.EMAIL_VERIFICATION
+        await handle.terminate("test done")
+
+
 async def test_tenant_created_during_enrollment(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:

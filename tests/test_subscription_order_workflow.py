@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -25,7 +26,13 @@ from domain.relationships import (
     OrderStatus,
 )
 from tests.conftest import Stack
-from tests.fake_partner_center import PARTNER_TOKEN, FakePartnerCenter, serve_fake_partner_center
+from tests.fake_partner_center import (
+    PC_TOKEN,
+    Answer,
+    DocumentedPartnerCenter,
+    fixture,
+    serve_documented_partner_center,
+)
 from tests.relationship_driver import (
     CUSTOMER,
     PROVIDER,
@@ -314,25 +321,36 @@ async def test_prechecks_fail_the_order_at_once(
 # -- Partner Center's own answers, through the HTTP client against the local fake --------------
 
 
-@pytest.fixture
-async def fake_pc(stack: Stack) -> AsyncIterator[FakePartnerCenter]:
-    """The worker talks HTTP to a fake Partner Center holding the same data as the stack's file."""
-    import json
+class _OrdersOverHttp:
+    """The stack's local Partner Center, except that orders go to Partner Center over HTTP."""
 
+    def __init__(self, local: Any, http: PartnerCenterHttpClient) -> None:
+        self._local = local
+        self.place_order = http.place_order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._local, name)
+
+
+@pytest.fixture
+async def fake_pc(stack: Stack) -> AsyncIterator[DocumentedPartnerCenter]:
+    """The worker places orders over HTTP with a server answering Microsoft's documented order
+    answers (tests/fake_partner_center.py); the other facts come from the stack's file."""
     await _ready(stack)
-    async with serve_fake_partner_center(json.loads(stack.data_file.read_text())) as fake:
-        fake.signed_in = PROVIDER
-        async with PartnerCenterHttpClient(
-            token_provider=PARTNER_TOKEN, base_url=fake.base_url, retry_backoff=0.0
-        ) as client:
-            stack.partner_center = client  # type: ignore[assignment]
-            yield fake
+    async with (
+        serve_documented_partner_center() as fake,
+        PartnerCenterHttpClient(
+            partner_center_tokens=PC_TOKEN, base_url=fake.base_url, retry_backoff=0.0
+        ) as client,
+    ):
+        stack.partner_center = _OrdersOverHttp(stack.partner_center, client)  # type: ignore[assignment]
+        yield fake
 
 
 async def test_partner_center_refusing_the_por_blocks_and_a_fix_retries(
-    time_env: WorkflowEnvironment, stack: Stack, fake_pc: FakePartnerCenter
+    time_env: WorkflowEnvironment, stack: Stack, fake_pc: DocumentedPartnerCenter
 ) -> None:
-    fake_pc.reject_next(ORDERS, 400, 800039, "Reseller program status is not active")
+    fake_pc.refuse_with_code("POST", ORDERS, 800039)  # documented as HTTP 403
     async with stack.worker(time_env.client):
         handle = await start_order(time_env.client, order_request())
         status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
@@ -346,11 +364,17 @@ async def test_partner_center_refusing_the_por_blocks_and_a_fix_retries(
 
 
 async def test_transient_partner_center_answers_are_retried_with_one_request_id(
-    time_env: WorkflowEnvironment, stack: Stack, fake_pc: FakePartnerCenter
+    time_env: WorkflowEnvironment, stack: Stack, fake_pc: DocumentedPartnerCenter
 ) -> None:
-    fake_pc.reject_next(ORDERS, 400, 800060, "An order for this customer is in progress")
-    fake_pc.fail_next(ORDERS, 429, 503, 500)  # three in-place attempts, then the activity retries
-    fake_pc.reject_next(ORDERS, 400, 800060, "An order for this customer is in progress")
+    fake_pc.refuse_with_code("POST", ORDERS, 800060)
+    fake_pc.answer(  # three in-place retries, then 800060 again: the activity retries
+        "POST",
+        ORDERS,
+        Answer(429, fixture("throttling.error_429.json"), {"Retry-After": "0"}),
+        Answer(503),
+        Answer(500),
+    )
+    fake_pc.refuse_with_code("POST", ORDERS, 800060)
     async with stack.worker(time_env.client):
         handle = await start_order(time_env.client, order_request())
         result = await handle.result()
@@ -358,7 +382,7 @@ async def test_transient_partner_center_answers_are_retried_with_one_request_id(
     sent = fake_pc.requests_to(ORDERS)
     assert len(sent) == 6
     assert len({r.headers["ms-requestid"] for r in sent}) == 1
-    assert sent[0].headers["ms-requestid"].endswith(":place-order-0")
+    assert str(UUID(sent[0].headers["ms-requestid"])) == sent[0].headers["ms-requestid"]
 
 
 @pytest.mark.parametrize(
@@ -367,11 +391,11 @@ async def test_transient_partner_center_answers_are_retried_with_one_request_id(
 async def test_partner_center_business_refusals_fail_the_order(
     time_env: WorkflowEnvironment,
     stack: Stack,
-    fake_pc: FakePartnerCenter,
+    fake_pc: DocumentedPartnerCenter,
     code: int,
     error_type: str,
 ) -> None:
-    fake_pc.reject_next(ORDERS, 400, code, f"refused with {code}")
+    fake_pc.refuse_with_code("POST", ORDERS, code)  # documented as HTTP 403
     async with stack.worker(time_env.client):
         handle = await start_order(time_env.client, order_request())
         with pytest.raises(WorkflowFailureError) as failure:

@@ -25,13 +25,15 @@ from domain.reseller_enrollment import EnrollmentStage
 from runtime.settings import Settings
 from runtime.temporal_client import connect
 from runtime.tracing import configure_tracing, shutdown_tracing
-from tests.conftest import TOKEN_SECRET, application, partner_center_data
+from tests.conftest import TOKEN_SECRET, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from tests.fake_partner_center import (
-    ADMIN_AGENT_OBJECT_ID,
-    PARTNER_TOKEN,
-    graph_token_provider,
-    serve_fake_partner_center,
+    GRAPH_TOKEN,
+    ORGANIZATION,
+    PC_TOKEN,
+    Answer,
+    fixture,
+    serve_documented_partner_center,
 )
 from worker import Dependencies, build_worker, mailer_from_settings
 
@@ -39,11 +41,28 @@ from worker import Dependencies, build_worker, mailer_from_settings
 async def scenario(address: str, state: Path) -> list[dict[str, object]]:
     exporter = InMemorySpanExporter()
     configure_tracing("csp-tracing-test", None, exporter=exporter)
-    data = partner_center_data()
+    # The partner, tenant and Global admin of Microsoft's published example answers, which the
+    # document-built fake serves (tests/fixtures/partner_center/SOURCES.md).
+    # Microsoft's organization example is a Dutch tenant, its legal-business-profile example a US
+    # partner: the scenario's tenant is that example answered with the partner's country.
+    organization = {
+        **fixture("graph.organization_get.success_200.json"),
+        "countryLetterCode": fixture("legal_business_profile.success_200.json")["address"][
+            "country"
+        ],
+    }
+    [admin] = fixture("graph.directoryrole_members_by_templateid.success_200.json")["value"]
+    enrolling = application(
+        partner_id=fixture("mpn_profile.success_200.json")["mpnId"],
+        tenant_id=organization["id"],
+        global_admin=admin["userPrincipalName"],
+        address={**application()["address"], "country": organization["countryLetterCode"]},
+    )
     async with (
-        serve_fake_partner_center(data) as fake,
+        serve_documented_partner_center() as fake,
         SmtpSink(state / "mail", host="127.0.0.1", port=0) as sink,
     ):
+        fake.answer("GET", ORGANIZATION, Answer(200, organization), forever=True)
         settings = Settings(
             temporal_address=address,
             state_dir=state,
@@ -55,11 +74,11 @@ async def scenario(address: str, state: Path) -> list[dict[str, object]]:
         client = await connect(settings)
         registry = await SqlPartnerRegistry.open(settings.registry_database_url)
         partner_center = PartnerCenterHttpClient(
-            token_provider=PARTNER_TOKEN,
-            graph_token_provider=graph_token_provider,
+            partner_center_tokens=PC_TOKEN,
+            graph_tokens=GRAPH_TOKEN,
             base_url=fake.base_url,
             graph_url=fake.base_url,
-            admin_agent_object_id=ADMIN_AGENT_OBJECT_ID,
+            admin_agent_object_id=str(uuid.uuid4()),
             retry_backoff=0.0,
         )
         deps = Dependencies(
@@ -71,7 +90,7 @@ async def scenario(address: str, state: Path) -> list[dict[str, object]]:
         workflow_id = f"reseller-enrollment-trace-{uuid.uuid4().hex[:8]}"
         try:
             async with build_worker(client, deps, settings):
-                handle = await start_enrollment(client, workflow_id, application())
+                handle = await start_enrollment(client, workflow_id, enrolling)
                 await verify(client, workflow_id, await latest_token(sink, 1))
                 for _ in range(200):
                     if (await status(handle)).stage is EnrollmentStage.REVIEW:

@@ -124,7 +124,9 @@ class CustomerInvitationWorkflow:
         )
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(
-            lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
+            lambda: require_reseller_onboarded(
+                req.reseller_partner_id, facts.reseller_status, facts.reseller_agreement
+            )
         )
         if req.kind is InvitationKind.JOINT:
             assert req.provider_partner_id is not None and facts.provider is not None

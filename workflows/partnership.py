@@ -128,7 +128,9 @@ class PartnershipWorkflow:
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(  # REL-01
-            lambda: require_reseller_onboarded(req.reseller_partner_id, facts.reseller_status)
+            lambda: require_reseller_onboarded(
+                req.reseller_partner_id, facts.reseller_status, facts.reseller_agreement
+            )
         )
         pipeline.enforce(  # REG-01
             lambda: require_same_region(
@@ -139,7 +141,8 @@ class PartnershipWorkflow:
                 second_country=facts.reseller.country,
             )
         )
-        self._region = facts.provider.country
+        # The provider is the signed-in partner: its legal business profile states its country.
+        self._region = facts.provider.country or "unknown"
         workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
 
     async def _await_acceptance(self) -> None:

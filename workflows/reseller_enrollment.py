@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import AlreadyEnrolling, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
-    from domain.partner_center import TenantInfo
+    from domain.partner_center import AgreementVerdict, TenantInfo
     from domain.reseller_enrollment import (
         EnrollmentPolicy,
         EnrollmentResult,
@@ -108,12 +108,27 @@ class ResellerEnrollmentWorkflow:
 
     async def _steps(self) -> PipelineEnded:
         await self._save(ResellerStatus.ENROLLING)
-        if not self._app.already_in_csp:
+        if not await self._short_path_evidenced():
             await self._verify_email()
             await self._review()
         await self._admin_agent()
         await self._mpa()
         return PipelineEnded(EnrollmentStage.ACTIVE, "enrolled, Admin agent set up and MPA signed")
+
+    async def _short_path_evidenced(self) -> bool:
+        """ENR-01: the short path needs evidence, not the applicant's `already_in_csp` flag:
+        Partner Center must know an indirect-reseller account for the PartnerID (agreementstatus
+        answers signed, or 2203 not signed). Without it the full path (email, review) runs."""
+        if not self._app.already_in_csp:
+            return False
+        if not workflow.patched("enr-01-short-path-evidence"):
+            return True
+        status = await pipeline.execute(
+            CHECK_AGREEMENT_STATUS,
+            PartnerIdCheck(partner_id=self._app.partner_id),
+            start_to_close=pipeline.LOOKUP_TIMEOUT,
+        )
+        return status.verdict is not None and AgreementVerdict(status.verdict).is_indirect_reseller
 
     async def _prechecks(self) -> None:
         app = self._app

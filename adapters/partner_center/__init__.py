@@ -1,10 +1,11 @@
 """The Partner Center (and Microsoft Graph) operations the pipelines need, behind one interface.
 
-Two implementations: `http.PartnerCenterHttpClient` mirrors the public REST shapes (DOMAIN.md,
-"Real interfaces"); `local.LocalPartnerCenter` answers from an editable JSON file for the embedded
-default.
+Two implementations: `http.PartnerCenterHttpClient` sends and reads what Microsoft documents
+(tokens from `auth`, the operator check in `check`); `local.LocalPartnerCenter` answers from an
+editable JSON file for the embedded default.
 Both raise the same domain errors (`PartnerIdNotFound`, `TenantNotFound`, and for orders
-`PorInvalid`, `RegionMismatch`, `NoCommerceRelationship`) for business answers and
+`PorInvalid`, `MpaNotSigned`, `RegionMismatch`, `NoCommerceRelationship`) for business answers,
+answer agreementstatus refusals as verdicts (`AgreementAnswer`), and raise
 `PartnerCenterUnavailable` for transient failures the activity should retry.
 """
 
@@ -14,8 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from domain.errors import PartnerIdNotFound
 from domain.identifiers import TenantId
 from domain.partner_center import (
+    AgreementAnswer,
+    AgreementVerdict,
     MpnProfile,
     OrderSubmission,
     PartnerRelationship,
@@ -27,7 +31,15 @@ from domain.partner_center import (
 
 
 class PartnerCenterUnavailable(Exception):
-    """A transient failure (network, 429, 5xx): the caller retries."""
+    """A transient failure (network, 429, 5xx): the caller retries.
+
+    `retry_after` is the wait Partner Center asked for (`Retry-After`, seconds) when it was longer
+    than the client may wait in place; the activity hands it to Temporal as the next retry delay.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PartnerCenter(Protocol):
@@ -53,8 +65,13 @@ class PartnerCenter(Protocol):
         """Put the company in the Admin agent group (ENR-08); a no-op when it already is."""
         ...
 
+    async def agreement_status(self, partner_id: str) -> AgreementAnswer:
+        """`GET /v1/compliance/csp/agreementstatus?mpnId=` as a verdict (MPA-01, REL-01): signed,
+        not signed (2203), unknown (2200), not an indirect reseller (2204), other region (2201)."""
+        ...
+
     async def is_agreement_signed(self, partner_id: str) -> bool:
-        """`GET /v1/compliance/csp/agreementstatus?mpnId=` -> `isAgreementSigned` (MPA-01)."""
+        """MPA-01: whether `agreement_status` says signed; `PartnerIdNotFound` for an unknown id."""
         ...
 
     async def list_relationships(
@@ -112,7 +129,22 @@ class PartnerCenterRequestFailed(Exception):
 
 
 class PartnerCenterAuthError(PartnerCenterRequestFailed, PermissionError):
-    """401/403: the token is missing, expired or lacks the permission. Not retryable."""
+    """The token is refused (401 after one refresh), cannot be obtained, or lacks the permission
+    (403 with an authorization code such as 900329 "does not support application-only
+    authentication"). Not retryable. The message names the audience and the operation, never the
+    token."""
+
+
+def signed_from_verdict(answer: AgreementAnswer) -> bool:
+    """MPA-01 from an agreementstatus verdict: an unknown PartnerID raises `PartnerIdNotFound`;
+    a reseller that is not an indirect reseller, or is in another region, has not signed."""
+    if answer.verdict is AgreementVerdict.PARTNER_ID_UNKNOWN:
+        raise PartnerIdNotFound(
+            f"PartnerID {answer.partner_id}: {answer.description or 'unknown to Partner Center'} "
+            f"(agreement status error {answer.code})",
+            partner_id=answer.partner_id,
+        )
+    return answer.verdict is AgreementVerdict.SIGNED
 
 
 class PartnerCenterOperationUnsupported(Exception):

@@ -1,73 +1,79 @@
-"""`PartnerCenterHttpClient`: the `PartnerCenter` interface over the public Partner Center REST API
-and Microsoft Graph (DOMAIN.md, "Real interfaces").
+"""`PartnerCenterHttpClient`: the `PartnerCenter` interface over the Partner Center REST API and
+Microsoft Graph, as Microsoft documents them (the fixtures in tests/fixtures/partner_center/ are
+the published examples each operation is tested against; SOURCES.md names the documents).
 
-Requests and the answers read from them:
+Operations (Partner Center base `https://api.partnercenter.microsoft.com`, Graph
+`https://graph.microsoft.com`):
 
-- `get_mpn_profile`: `GET {base}/v1/profiles/mpn?mpnId=<id>` ->
-  `{"partnerId", "partnerName", "profileType": "MpnProfile", ...}`. Partner Center's MPN profile
-  carries no country; when the answer has no `countryCode` the country is read from the legal
-  business profile, `GET {base}/v1/profiles/legalbusiness?vettingVersion=Current` ->
-  `{"address": {"country": "JP", ...}, "vettingStatus": ...}`. 404 or error code 3000 ->
-  `PartnerIdNotFound`.
-- `is_agreement_signed`: `GET {base}/v1/compliance/csp/agreementstatus?mpnId=<id>` ->
-  `{"isAgreementSigned": bool}`; 404 or error 2000/2001/3000 -> `PartnerIdNotFound`.
-- `get_tenant`: Graph `GET {graph}/v1.0/organization?$filter=id eq '<tenant>'` ->
-  `{"value": [{"id", "countryLetterCode", "verifiedDomains": [{"name", "isDefault"}]}]}`; an empty
-  `value` or 404 -> `TenantNotFound`.
-- `is_global_admin`: Graph `GET {graph}/v1.0/directoryRoles(roleTemplateId='62e90394-...')/members
-  ?$select=userPrincipalName` (pages followed through `@odata.nextLink`), compared
-  case-insensitively; 404 -> `TenantNotFound`.
-- `ensure_admin_agent`: Graph `GET {graph}/v1.0/groups?$filter=displayName eq 'AdminAgents'`, then
-  `GET {graph}/v1.0/groups/{id}/members?$select=id`; when `admin_agent_object_id` (the directory
-  object id of the company's partner application / service principal) is not a member,
-  `POST {graph}/v1.0/groups/{id}/members/$ref` with
-  `{"@odata.id": "{graph}/v1.0/directoryObjects/<admin_agent_object_id>"}` and `MS-RequestId` set to
-  the caller's idempotency key. Graph's "object references already exist" answer to that POST
-  (a retry that raced a success) counts as success.
-- `create_tenant`: there is no public API for it; it raises `PartnerCenterOperationUnsupported`.
-  Tenant creation during enrollment is done in the Partner Center UI.
-- `list_relationships`: `GET {base}/v1/relationships?relationship_type=<type>` ->
-  `{"totalCount", "items": [{"id", "name", "relationshipType", "state", "mpnId", "location"}]}`,
-  the signed-in partner's partnerships (the provider's resellers or the reseller's providers).
-- `get_customer_relationship_request`: `GET {base}/v1/customers/relationshiprequests` ->
-  `{"url"}`, the signed-in partner's personalised invitation link, returned unchanged.
-- `validate_resellers`: `POST {base}/v1/partners/validateresellers` `{"partnerIds": [...]}` ->
-  `{"validationResults": [{"partnerId", "isValidPartnerIdOnRecord", "errorCode",
-  "errorDescription"}]}`.
-- `place_order`: `POST {base}/v1/customers/{id}/orders` with `{"referenceCustomerId",
-  "billingCycle", "lineItems": [{"lineItemNumber", "offerId", "quantity", "friendlyName",
-  "partnerIdOnRecord"}]}` and `MS-RequestId` set to the caller's idempotency key -> the `Order`
-  (`{"id", "status", "lineItems", ...}`). Error codes 800015 / 800016 / 800039 raise `PorInvalid`,
-  2030 `RegionMismatch`, 20002 `NoCommerceRelationship` (none retried); 800060 (an order for the
-  customer is in progress) raises `PartnerCenterUnavailable` at once so that the activity's retry
-  policy backs off, as it does after 429 / 5xx answers exhaust the in-place retries.
+- `get_mpn_profile`: `GET /v1/profiles/mpn?mpnId=<id>` -> `{"partnerName", "mpnId",
+  "profileType", "links", "attributes"}` (`partnerName` optional; `partnerId` read only as a
+  fallback for `mpnId`). 404 / code 3000 -> `PartnerIdNotFound`. The profile has no country; the
+  country comes from a documented call about *that* partner: for the signed-in partner (the id
+  `GET /v1/profiles/mpn` without `mpnId` answers) `GET /v1/profiles/legalbusiness?vettingVersion=
+  Current` -> `address.country`; for any other partner its `location` on the signed-in partner's
+  `GET /v1/relationships` lists (resellers, then providers). Not listed -> `country=None`.
+- `agreement_status`: `GET /v1/compliance/csp/agreementstatus?mpnId=<id>` -> 200
+  `{"isAgreementSigned": bool}`, or HTTP 400 with 2203/2206 (not signed), 2200 (unknown), 2204 (not
+  an indirect reseller), 2201 (other CSP region), 2205 (no account): verdicts, not failures.
+  2000/2001 (malformed id) -> `PartnerIdNotFound`.
+- `get_tenant`: Graph `GET /v1.0/organization/{tenant}?$select=id,countryLetterCode,
+  verifiedDomains`; 404 -> `TenantNotFound`.
+- `is_global_admin`: Graph `GET /v1.0/directoryRoles/roleTemplateId=62e90394-.../members`
+  (`userPrincipalName` compared case-insensitively; `@odata.nextLink` followed if ever present).
+- `ensure_admin_agent`: Graph `GET /v1.0/groups?$filter=displayName eq 'AdminAgents'&$select=id`,
+  `GET /v1.0/groups/{id}/members?$select=id` (paged), then `POST /v1.0/groups/{id}/members/$ref`
+  `{"@odata.id": ".../directoryObjects/<id>"}` -> 204. Graph documents only the status of its
+  "already a member" answer (400), not the body: after a 400 the members are listed again and the
+  member being there counts as success.
+- `list_relationships`: `GET /v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf`
+  (or `IsIndirectResellerOf`) -> `{"totalCount", "items": [{"id", "name", "relationshipType":
+  "is_indirect_cloud_solution_provider_of", "state", "mpnId", "location"}]}`; `links.next` followed.
+- `get_customer_relationship_request`: `GET /v1/customers/relationshiprequests` -> `{"url"}`.
+- `validate_resellers`: `POST /v1/partners/validateresellers` `{"partnerIds": [...]}` ->
+  `{"validationResults": [{"partnerId", "isValidPartnerIdOnRecord", "errorCode"?,
+  "errorDescription"?}]}` (`errorCode` is a number in the example).
+- `place_order`: `POST /v1/customers/{id}/orders` `{"referenceCustomerId", "billingCycle",
+  "lineItems": [{"lineItemNumber", "offerId", "quantity", "friendlyName", "partnerIdOnRecord"}]}`
+  -> 201 `Order`. 800015 / 800016 / 800039 / 2072 -> `PorInvalid`, 900123 -> `MpaNotSigned`, 2030 ->
+  `RegionMismatch`, 20002 -> `NoCommerceRelationship` (whatever the HTTP status: 800039, 900123,
+  2030 and 20002 arrive as 403); 800060 (order in progress) -> `PartnerCenterUnavailable`.
+- `create_tenant`: no public API -> `PartnerCenterOperationUnsupported`.
 
-Graph calls read the customer's tenant, so in production their token is issued for that tenant
-(GDAP): `graph_token_provider` receives the tenant id. Without it Graph calls use `token_provider`.
+Headers: `Authorization: Bearer`, `Accept: application/json`, `X-Locale: en-US`, `MS-CorrelationId`
+(a new uuid4 per operation, shared by its requests, as headers.md asks it to be reset per call) and
+`MS-RequestId`: a GUID; for a request that changes something (orders, adding the Admin agent) it is
+`uuid5(REQUEST_ID_NAMESPACE, idempotency key)`, so a retried step (activity retry included) sends
+the same id; reads get a new uuid4. The same id is sent on every in-place retry of a request. Graph
+requests also send it as `client-request-id`.
 
-Every request sends `Authorization: Bearer <token>`, `MS-RequestId` (one uuid4 per request, or the
-caller's idempotency key for the request that changes something; the same value on every internal
-retry) and `MS-CorrelationId` (one per logical call, shared by its requests, or the constructor's
-`correlation_id`). Graph requests also send `client-request-id`.
-
-Errors: 429, 5xx and transport failures are retried in place up to `max_attempts` (honouring
-`Retry-After`), then raise `PartnerCenterUnavailable`, whose message names the status and the
-`MS-CorrelationId`. 401/403 raise `PartnerCenterAuthError`; any other unexpected answer raises
-`PartnerCenterRequestFailed`. Both are not worth retrying. Error bodies are parsed in both shapes,
-Partner Center's `{"code": int, "description": str}` and Graph's `{"error": {"code", "message"}}`.
+Errors: the error body is parsed first (Partner Center `{"code", "description", "data",
+"source"}` with `code` a number or a string; the 429 body `{"statusCode", "message"}`; Graph
+`{"error": {"code", "message"}}`), and the operation's documented codes are mapped before the HTTP
+status. Then: 401 -> the token is refreshed once and the request repeated; a second 401 ->
+`PartnerCenterAuthError`. 403 with an authorization code (2032, 900308, 900309, 900329, Graph
+`Authorization_RequestDenied`...) -> `PartnerCenterAuthError`. 429 / 5xx / transport errors ->
+retried in place, waiting `Retry-After` (seconds or HTTP date) or an exponential backoff, while the
+wait fits both `max_retry_wait` and the running activity's own deadline; then
+`PartnerCenterUnavailable` (carrying `retry_after`). Other answers -> `PartnerCenterRequestFailed`
+naming operation, status, code and `MS-CorrelationId`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4, uuid5
 
 import httpx
 import structlog
+from temporalio import activity
 
 from adapters.partner_center import (
     ApiError,
@@ -75,8 +81,17 @@ from adapters.partner_center import (
     PartnerCenterOperationUnsupported,
     PartnerCenterRequestFailed,
     PartnerCenterUnavailable,
+    signed_from_verdict,
+)
+from adapters.partner_center.auth import (
+    GRAPH_RESOURCE,
+    PARTNER_CENTER_RESOURCE,
+    AccessTokens,
+    StaticAccessToken,
+    TokenAcquisitionFailed,
 )
 from domain.errors import (
+    MpaNotSigned,
     NoCommerceRelationship,
     PartnerIdNotFound,
     PorInvalid,
@@ -85,10 +100,14 @@ from domain.errors import (
 )
 from domain.identifiers import TenantId
 from domain.partner_center import (
+    AGREEMENT_STATUS_ERROR_VERDICTS,
+    ORDER_MPA_ERROR_CODE,
     ORDER_NO_RELATIONSHIP_ERROR_CODE,
     ORDER_POR_ERROR_CODES,
     ORDER_REGION_ERROR_CODE,
     ORDER_RETRYABLE_ERROR_CODES,
+    AgreementAnswer,
+    AgreementVerdict,
     MpnProfile,
     OrderLine,
     OrderSubmission,
@@ -102,24 +121,70 @@ from domain.partner_center import (
 __all__ = [
     "ADMIN_AGENTS_GROUP",
     "GLOBAL_ADMINISTRATOR_ROLE_TEMPLATE_ID",
+    "REQUEST_ID_NAMESPACE",
     "ApiError",
     "PartnerCenterAuthError",
     "PartnerCenterHttpClient",
     "PartnerCenterOperationUnsupported",
     "PartnerCenterRequestFailed",
+    "request_id_for",
 ]
 
 GLOBAL_ADMINISTRATOR_ROLE_TEMPLATE_ID = "62e90394-69f5-4237-9190-012177145e10"
 ADMIN_AGENTS_GROUP = "AdminAgents"
 
-TokenProvider = Callable[[], Awaitable[str]]
-GraphTokenProvider = Callable[[TenantId], Awaitable[str]]
+REQUEST_ID_NAMESPACE = UUID("6f1c2b7e-3d4a-5e8f-9a0b-1c2d3e4f5a6b")
+"""Namespace of the `MS-RequestId` GUIDs derived from a step's idempotency key."""
+
+AUTH_ERROR_CODES = frozenset(
+    {
+        "800001",  # Partner Token missing (401)
+        "2032",  # Access denied
+        "900308",  # Insufficient privileges
+        "900309",  # Conditional Access
+        "900329",  # This resource does not support application-only authentication
+        "Authorization_RequestDenied",
+        "Authorization_IdentityNotFound",
+        "InvalidAuthenticationToken",
+        "insufficient_claims",
+        "accessDenied",
+    }
+)
+"""Error codes meaning the credential lacks the right (not a business refusal)."""
+
+RELATIONSHIP_TYPE_WIRE_VALUES = {
+    "is_indirect_cloud_solution_provider_of": RelationshipType.INDIRECT_PROVIDER_OF,
+    "is_indirect_reseller_of": RelationshipType.INDIRECT_RESELLER_OF,
+    "isindirectcloudsolutionproviderof": RelationshipType.INDIRECT_PROVIDER_OF,
+    "isindirectresellerof": RelationshipType.INDIRECT_RESELLER_OF,
+}
+"""`relationshipType` as answered (snake case), and the PascalCase query value, case-folded."""
 
 _log = structlog.get_logger(__name__)
 
+_CODE_IN_TEXT = re.compile(r'"code"\s*:\s*"?([A-Za-z0-9_]+)')
+_DESCRIPTION_IN_TEXT = re.compile(r'"(?:description|message)"\s*:\s*"([^"\u201c\u201d]*)')
 
-class _AlreadyMember(Exception):
-    """Graph answered that the member reference already exists."""
+
+def request_id_for(idempotency_key: str) -> str:
+    """The `MS-RequestId` GUID of the request a step with this idempotency key sends."""
+    return str(uuid5(REQUEST_ID_NAMESPACE, idempotency_key))
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One operation: its name (for errors), audience, `MS-CorrelationId` and Graph tenant."""
+
+    operation: str
+    correlation_id: str
+    tenant: TenantId | None = None
+
+    @property
+    def graph(self) -> bool:
+        return self.tenant is not None
+
+
+OnError = Callable[[ApiError], Exception | None]
 
 
 class PartnerCenterHttpClient:
@@ -128,29 +193,36 @@ class PartnerCenterHttpClient:
     def __init__(
         self,
         *,
-        token_provider: TokenProvider | str,
+        partner_center_tokens: AccessTokens | str,
+        graph_tokens: AccessTokens | str | None = None,
         base_url: str = "https://api.partnercenter.microsoft.com",
         graph_url: str = "https://graph.microsoft.com",
-        graph_token_provider: GraphTokenProvider | str | None = None,
         admin_agent_object_id: str | None = None,
-        correlation_id: str | None = None,
         timeout: float = 30.0,
-        max_attempts: int = 3,
-        retry_backoff: float = 0.5,
-        max_retry_delay: float = 10.0,
+        max_attempts: int = 4,
+        retry_backoff: float = 1.0,
+        max_retry_wait: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._base = base_url.rstrip("/")
         self._graph = graph_url.rstrip("/")
-        self._token_provider = token_provider
-        self._graph_token_provider = graph_token_provider
+        self._pc_tokens: AccessTokens = (
+            StaticAccessToken(partner_center_tokens, audience=PARTNER_CENTER_RESOURCE)
+            if isinstance(partner_center_tokens, str)
+            else partner_center_tokens
+        )
+        self._graph_tokens: AccessTokens | None = (
+            StaticAccessToken(graph_tokens, audience=GRAPH_RESOURCE)
+            if isinstance(graph_tokens, str)
+            else graph_tokens
+        )
         self._admin_agent_object_id = admin_agent_object_id
-        self._correlation_id = correlation_id
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
-        self._max_retry_delay = max_retry_delay
+        self._max_retry_wait = max_retry_wait
+        self._own_mpn_id: str | None = None
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
 
     async def aclose(self) -> None:
@@ -167,108 +239,154 @@ class PartnerCenterHttpClient:
     ) -> None:
         await self.aclose()
 
-    # -- the PartnerCenter interface ---------------------------------------------------------
+    # -- profiles ----------------------------------------------------------------------------
 
     async def get_mpn_profile(self, partner_id: str) -> MpnProfile:
         pid = partner_id.strip()
-        correlation_id = self._new_correlation_id()
+        call = _call("get MPN profile")
 
         def not_found(error: ApiError) -> Exception | None:
-            if error.status == 404 or error.code == "3000":
+            if error.code == "3000" or error.status == 404:
                 return PartnerIdNotFound(
                     f"PartnerID {pid} was not found: {error.description}", partner_id=pid
                 )
             return None
 
-        profile = await self._request(
-            "GET",
-            f"{self._base}/v1/profiles/mpn",
-            params={"mpnId": pid},
-            correlation_id=correlation_id,
-            on_error=not_found,
+        profile = await self._get(
+            call, f"{self._base}/v1/profiles/mpn", params={"mpnId": pid}, on_error=not_found
         )
-        with _reading("MPN profile"):
-            country = profile.get("countryCode")
-        if not country:
-            legal = await self._request(
-                "GET",
-                f"{self._base}/v1/profiles/legalbusiness",
-                params={"vettingVersion": "Current"},
-                correlation_id=correlation_id,
-            )
-            with _reading("legal business profile"):
+        with _reading(call, "MPN profile"):
+            if not isinstance(profile, dict):
+                raise TypeError("the MPN profile is not an object")
+            name = profile.get("partnerName")
+        # The id verified is the one asked for ("the identifier is considered valid if the
+        # request succeeds"); `mpnId` in the answer names the same partner.
+        return MpnProfile(
+            partner_id=pid,
+            partner_name=str(name) if name else f"PartnerID {pid}",
+            country=await self._partner_country(pid),
+        )
+
+    async def own_mpn_profile(self) -> MpnProfile:
+        """`GET /v1/profiles/mpn` without `mpnId`: the signed-in partner's profile."""
+        call = _call("get own MPN profile")
+        profile = await self._get(call, f"{self._base}/v1/profiles/mpn")
+        with _reading(call, "MPN profile"):
+            mpn_id = str(profile.get("mpnId") or profile.get("partnerId"))
+            name = profile.get("partnerName")
+        self._own_mpn_id = mpn_id
+        return MpnProfile(partner_id=mpn_id, partner_name=str(name or f"PartnerID {mpn_id}"))
+
+    async def legal_business_profile(self) -> dict[str, Any]:
+        """`GET /v1/profiles/legalbusiness?vettingVersion=Current`: the signed-in partner only."""
+        call = _call("get legal business profile")
+        answer = await self._get(
+            call,
+            f"{self._base}/v1/profiles/legalbusiness",
+            params={"vettingVersion": "Current"},
+        )
+        with _reading(call, "legal business profile"):
+            if not isinstance(answer, dict):
+                raise TypeError("the legal business profile is not an object")
+            return answer
+
+    async def _partner_country(self, mpn_id: str) -> str | None:
+        if self._own_mpn_id is None:
+            await self.own_mpn_profile()
+        if mpn_id == self._own_mpn_id:
+            legal = await self.legal_business_profile()
+            with _reading(_call("get legal business profile"), "legal business profile"):
                 country = legal["address"]["country"]
-        with _reading("MPN profile"):
-            return MpnProfile(
-                partner_id=profile.get("partnerId") or pid,
-                partner_name=profile["partnerName"],
-                country=country,
-            )
+                return str(country).upper() if country else None
+        for relationship_type in RelationshipType:
+            try:
+                listed = await self.list_relationships(mpn_id, relationship_type)
+            except PartnerCenterAuthError:
+                raise
+            except PartnerCenterRequestFailed as exc:
+                # The list is only where a country may be found: a refusal leaves it unknown.
+                _log.warning("partner_center.country_unknown", partner_id=mpn_id, reason=str(exc))
+                continue
+            for relationship in listed:
+                if relationship.mpn_id == mpn_id and relationship.location:
+                    return relationship.location.upper()
+        return None
 
-    async def is_agreement_signed(self, partner_id: str) -> bool:
+    # -- MPA status --------------------------------------------------------------------------
+
+    async def agreement_status(self, partner_id: str) -> AgreementAnswer:
         pid = partner_id.strip()
+        call = _call("get agreement status")
 
-        def not_found(error: ApiError) -> Exception | None:
-            if error.status == 404 or error.code in {"2000", "2001", "3000"}:
+        def verdict(error: ApiError) -> Exception | None:
+            if error.code in AGREEMENT_STATUS_ERROR_VERDICTS:
+                return _Verdict(
+                    AgreementAnswer(
+                        partner_id=pid,
+                        verdict=AGREEMENT_STATUS_ERROR_VERDICTS[error.code],
+                        code=error.code,
+                        description=error.description,
+                    )
+                )
+            if error.code in {"2000", "2001"}:
                 return PartnerIdNotFound(
-                    f"PartnerID {pid}: {error.description} (agreement status error {error.code})",
+                    f"PartnerID {pid!r} is not a valid PartnerID: {error.description} "
+                    f"(agreement status error {error.code})",
                     partner_id=pid,
                 )
             return None
 
-        status = await self._request(
-            "GET",
-            f"{self._base}/v1/compliance/csp/agreementstatus",
-            params={"mpnId": pid},
-            correlation_id=self._new_correlation_id(),
-            on_error=not_found,
-        )
-        with _reading("agreement status"):
+        try:
+            status = await self._get(
+                call,
+                f"{self._base}/v1/compliance/csp/agreementstatus",
+                params={"mpnId": pid},
+                on_error=verdict,
+            )
+        except _Verdict as answered:
+            return answered.answer
+        with _reading(call, "agreement status"):
             signed = status["isAgreementSigned"]
             if not isinstance(signed, bool):
                 raise TypeError("isAgreementSigned is not a boolean")
-            return signed
+        return AgreementAnswer(
+            partner_id=pid,
+            verdict=AgreementVerdict.SIGNED if signed else AgreementVerdict.NOT_SIGNED,
+        )
+
+    async def is_agreement_signed(self, partner_id: str) -> bool:
+        return signed_from_verdict(await self.agreement_status(partner_id))
+
+    # -- Graph -------------------------------------------------------------------------------
 
     async def get_tenant(self, tenant_id: TenantId) -> TenantInfo:
-        organizations = await self._request(
-            "GET",
-            f"{self._graph}/v1.0/organization",
-            params={
-                "$filter": f"id eq '{tenant_id}'",
-                "$select": "id,countryLetterCode,verifiedDomains",
-            },
-            correlation_id=self._new_correlation_id(),
-            tenant=tenant_id,
+        call = _call("get organization", tenant=tenant_id)
+        organization = await self._get(
+            call,
+            f"{self._graph}/v1.0/organization/{tenant_id}",
+            params={"$select": "id,countryLetterCode,verifiedDomains"},
             on_error=_tenant_not_found(tenant_id),
         )
-        with _reading("organization"):
-            value = organizations["value"]
-        if not value:
-            raise TenantNotFound(f"tenant {tenant_id} was not found", tenant_id=str(tenant_id))
-        with _reading("organization"):
-            organization = value[0]
+        with _reading(call, "organization"):
             domains = organization.get("verifiedDomains") or []
-            default = next((d for d in domains if d.get("isDefault")), None)
-            default = default or next((d for d in domains if d.get("isInitial")), None)
-            if default is None:
-                raise KeyError("verifiedDomains has no default domain")
+            default = next((d for d in domains if d.get("isDefault")), None) or domains[0]
             return TenantInfo(
                 tenant_id=tenant_id,
-                country=organization["countryLetterCode"],
-                default_domain=default["name"],
+                country=str(organization["countryLetterCode"]).upper(),
+                default_domain=str(default["name"]),
             )
 
     async def is_global_admin(self, tenant_id: TenantId, user_principal_name: str) -> bool:
-        members = await self._collection(
-            f"{self._graph}/v1.0/directoryRoles(roleTemplateId="
-            f"'{GLOBAL_ADMINISTRATOR_ROLE_TEMPLATE_ID}')/members",
-            params={"$select": "userPrincipalName"},
-            correlation_id=self._new_correlation_id(),
-            tenant=tenant_id,
+        call = _call("list Global administrators", tenant=tenant_id)
+        members = await self._graph_collection(
+            call,
+            f"{self._graph}/v1.0/directoryRoles/roleTemplateId="
+            f"{GLOBAL_ADMINISTRATOR_ROLE_TEMPLATE_ID}/members",
+            params={},
             on_error=_tenant_not_found(tenant_id),
         )
         wanted = user_principal_name.strip().casefold()
-        with _reading("directory role members"):
+        with _reading(call, "role members"):
             return any(
                 str(member.get("userPrincipalName") or "").casefold() == wanted
                 for member in members
@@ -278,9 +396,9 @@ class PartnerCenterHttpClient:
         self, *, domain_prefix: str, country: str, global_admin: str, idempotency_key: str
     ) -> TenantInfo:
         raise PartnerCenterOperationUnsupported(
-            "tenant creation during enrollment is done in the Partner Center UI; create the "
-            f"tenant {domain_prefix}.onmicrosoft.com there and restart the enrollment with its "
-            "tenant_id"
+            "Partner Center has no public API to create an Entra tenant for a partner's own "
+            f"enrollment; create the tenant {domain_prefix}.onmicrosoft.com in the Partner Center "
+            "UI and restart the enrollment with its tenant_id"
         )
 
     async def ensure_admin_agent(self, tenant_id: TenantId, *, idempotency_key: str) -> None:
@@ -290,13 +408,12 @@ class PartnerCenterHttpClient:
                 "partner application to put in the AdminAgents group"
             )
         member_id = self._admin_agent_object_id
-        correlation_id = self._new_correlation_id()
+        call = _call("add Admin agent", tenant=tenant_id)
         on_error = _tenant_not_found(tenant_id)
-        groups = await self._collection(
+        groups = await self._graph_collection(
+            call,
             f"{self._graph}/v1.0/groups",
             params={"$filter": f"displayName eq '{ADMIN_AGENTS_GROUP}'", "$select": "id"},
-            correlation_id=correlation_id,
-            tenant=tenant_id,
             on_error=on_error,
         )
         if not groups:
@@ -304,82 +421,90 @@ class PartnerCenterHttpClient:
                 f"tenant {tenant_id} has no {ADMIN_AGENTS_GROUP} group; Partner Center creates it "
                 "when the tenant becomes a partner account"
             )
-        with _reading("groups"):
+        with _reading(call, "groups"):
             group_id = str(groups[0]["id"])
-        members = await self._collection(
-            f"{self._graph}/v1.0/groups/{group_id}/members",
-            params={"$select": "id"},
-            correlation_id=correlation_id,
-            tenant=tenant_id,
-            on_error=on_error,
-        )
-        with _reading("group members"):
-            if any(member.get("id") == member_id for member in members):
-                return
+        if await self._is_member(call, group_id, member_id):
+            return
 
-        def already_member(error: ApiError) -> Exception | None:
-            if error.status == 400 and "already exist" in error.description.lower():
-                return _AlreadyMember()
-            return None
+        def maybe_member(error: ApiError) -> Exception | None:
+            return _MaybeMember() if error.status == 400 else None
 
-        with contextlib.suppress(_AlreadyMember):
+        try:
             await self._request(
+                call,
                 "POST",
                 f"{self._graph}/v1.0/groups/{group_id}/members/$ref",
                 json_body={"@odata.id": f"{self._graph}/v1.0/directoryObjects/{member_id}"},
-                correlation_id=correlation_id,
-                request_id=idempotency_key,
-                tenant=tenant_id,
-                on_error=already_member,
+                request_id=request_id_for(idempotency_key),
+                on_error=maybe_member,
             )
+        except _MaybeMember:
+            # Graph answers 400 to a reference that already exists (its body is not documented):
+            # the member being listed now is the documented way to tell.
+            if not await self._is_member(call, group_id, member_id):
+                raise PartnerCenterRequestFailed(
+                    f"Graph refused to add {member_id} to {ADMIN_AGENTS_GROUP} in tenant "
+                    f"{tenant_id} (400) and it is not a member "
+                    f"[MS-CorrelationId={call.correlation_id}]"
+                ) from None
+
+    async def _is_member(self, call: _Call, group_id: str, member_id: str) -> bool:
+        members = await self._graph_collection(
+            call,
+            f"{self._graph}/v1.0/groups/{group_id}/members",
+            params={"$select": "id"},
+            on_error=_tenant_not_found(TenantId(str(call.tenant))),
+        )
+        with _reading(call, "group members"):
+            return any(member.get("id") == member_id for member in members)
+
+    # -- relationships, POR, orders ----------------------------------------------------------
 
     async def list_relationships(
         self, partner_id: str, relationship_type: RelationshipType
     ) -> list[PartnerRelationship]:
-        answer = await self._request(
-            "GET",
+        call = _call("list relationships")
+        items = await self._pc_collection(
+            call,
             f"{self._base}/v1/relationships",
             params={"relationship_type": relationship_type.value},
-            correlation_id=self._new_correlation_id(),
         )
-        with _reading("relationships"):
+        with _reading(call, "relationships"):
             return [
                 PartnerRelationship(
                     partner_tenant_id=str(item.get("id") or ""),
                     name=str(item.get("name") or ""),
                     mpn_id=str(item["mpnId"]),
-                    location=item.get("location"),
-                    relationship_type=RelationshipType(
-                        item.get("relationshipType") or relationship_type.value
+                    location=item.get("location") or None,
+                    relationship_type=_relationship_type(
+                        item.get("relationshipType"), relationship_type
                     ),
                     state=str(item.get("state") or ""),
                 )
-                for item in answer.get("items") or []
+                for item in items
             ]
 
     async def get_customer_relationship_request(
         self, reseller_partner_id: str, provider_partner_id: str | None
     ) -> str:
-        answer = await self._request(
-            "GET",
-            f"{self._base}/v1/customers/relationshiprequests",
-            correlation_id=self._new_correlation_id(),
-        )
-        with _reading("relationship request"):
+        call = _call("get customer relationship request")
+        answer = await self._get(call, f"{self._base}/v1/customers/relationshiprequests")
+        with _reading(call, "relationship request"):
             url = answer["url"]
             if not isinstance(url, str) or not url.startswith("https://"):
                 raise ValueError(f"url is not an https link: {url!r}")
             return url
 
     async def validate_resellers(self, partner_ids: Sequence[str]) -> list[ResellerValidation]:
+        call = _call("validate resellers")
         answer = await self._request(
+            call,
             "POST",
             f"{self._base}/v1/partners/validateresellers",
             json_body={"partnerIds": [pid.strip() for pid in partner_ids]},
-            correlation_id=self._new_correlation_id(),
         )
-        with _reading("reseller validation"):
-            results = [
+        with _reading(call, "reseller validation"):
+            return [
                 ResellerValidation(
                     partner_id=str(item["partnerId"]),
                     is_valid_partner_id_on_record=bool(item["isValidPartnerIdOnRecord"]),
@@ -388,34 +513,40 @@ class PartnerCenterHttpClient:
                 )
                 for item in answer["validationResults"]
             ]
-        return results
 
     async def place_order(self, order: OrderSubmission, *, idempotency_key: str) -> PlacedOrder:
         customer = str(order.customer_id)
+        call = _call("create order")
         records = sorted(
             {li.partner_id_on_record for li in order.line_items if li.partner_id_on_record}
         )
+        record = records[0] if records else None
 
         def refusal(error: ApiError) -> Exception | None:
             code = error.code or ""
+            detail = f"(error {code}: {error.description})"
             if code in ORDER_POR_ERROR_CODES:
                 return PorInvalid(
-                    f"Partner Center refused the Partner of Record {', '.join(records)} "
-                    f"(error {code}: {error.description})",
-                    partner_of_record=records[0] if records else None,
+                    f"Partner Center refused the Partner of Record {', '.join(records)} {detail}",
+                    partner_of_record=record,
+                    partner_center_code=code,
+                )
+            if code == ORDER_MPA_ERROR_CODE:
+                return MpaNotSigned(
+                    f"the indirect reseller {record} has not accepted the MPA {detail}",
+                    partner_id=record,
                     partner_center_code=code,
                 )
             if code == ORDER_REGION_ERROR_CODE:
                 return RegionMismatch(
                     f"the partner is not onboarded to sell in the country/region of customer "
-                    f"{customer} (error {code}: {error.description})",
+                    f"{customer} {detail}",
                     customer_tenant_id=customer,
                     partner_center_code=code,
                 )
             if code == ORDER_NO_RELATIONSHIP_ERROR_CODE:
                 return NoCommerceRelationship(
-                    f"no commerce relationship with customer {customer} "
-                    f"(error {code}: {error.description})",
+                    f"no commerce relationship with customer {customer} {detail}",
                     customer_tenant_id=customer,
                     partner_center_code=code,
                 )
@@ -429,14 +560,14 @@ class PartnerCenterHttpClient:
             "lineItems": [_line_item_body(line) for line in order.line_items],
         }
         answer = await self._request(
+            call,
             "POST",
             f"{self._base}/v1/customers/{customer}/orders",
             json_body=body,
-            correlation_id=self._new_correlation_id(),
-            request_id=idempotency_key,
+            request_id=request_id_for(idempotency_key),
             on_error=refusal,
         )
-        with _reading("order"):
+        with _reading(call, "order"):
             return PlacedOrder(
                 order_id=str(answer["id"]),
                 status=str(answer.get("status") or ""),
@@ -455,39 +586,61 @@ class PartnerCenterHttpClient:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _new_correlation_id(self) -> str:
-        return self._correlation_id or str(uuid4())
-
-    async def _token(self, tenant: TenantId | None) -> str:
-        if tenant is not None and self._graph_token_provider is not None:
-            graph = self._graph_token_provider
-            return graph if isinstance(graph, str) else await graph(tenant)
-        provider = self._token_provider
-        return provider if isinstance(provider, str) else await provider()
-
-    async def _collection(
+    async def _get(
         self,
+        call: _Call,
         url: str,
         *,
-        params: Mapping[str, str],
-        correlation_id: str,
-        tenant: TenantId,
-        on_error: Callable[[ApiError], Exception | None],
+        params: Mapping[str, str] | None = None,
+        on_error: OnError | None = None,
+    ) -> Any:
+        return await self._request(call, "GET", url, params=params, on_error=on_error)
+
+    async def _pc_collection(
+        self, call: _Call, url: str, *, params: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """A Partner Center collection's `items`, following `links.next` (its `uri`, `method` and
+        `headers`, i.e. `MS-ContinuationToken`) until absent."""
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        next_params: Mapping[str, str] | None = params
+        method = "GET"
+        extra: dict[str, str] = {}
+        while next_url is not None:
+            page = await self._request(
+                call, method, next_url, params=next_params, extra_headers=extra
+            )
+            with _reading(call, "collection page"):
+                items.extend(page.get("items") or [])
+                nxt = (page.get("links") or {}).get("next")
+                if not nxt:
+                    break
+                next_url = self._pc_link(str(nxt["uri"]))
+                method = str(nxt.get("method") or "GET").upper()
+                extra = {str(h["key"]): str(h["value"]) for h in nxt.get("headers") or []}
+                next_params = None
+        return items
+
+    def _pc_link(self, uri: str) -> str:
+        """A `links.*.uri` as a URL: absolute ones must stay on Partner Center; relative ones may
+        or may not carry the `/v1` prefix."""
+        if uri.startswith(("https://", "http://")):
+            if not uri.startswith(f"{self._base}/"):
+                raise PartnerCenterRequestFailed(f"refusing to follow link {uri}")
+            return uri
+        path = uri if uri.startswith("/") else f"/{uri}"
+        return f"{self._base}{path}" if path.startswith("/v1/") else f"{self._base}/v1{path}"
+
+    async def _graph_collection(
+        self, call: _Call, url: str, *, params: Mapping[str, str], on_error: OnError
     ) -> list[dict[str, Any]]:
         """A Graph collection's `value`, following `@odata.nextLink` (only back to Graph)."""
         items: list[dict[str, Any]] = []
         next_url: str | None = url
         next_params: Mapping[str, str] | None = params
         while next_url is not None:
-            page = await self._request(
-                "GET",
-                next_url,
-                params=next_params,
-                correlation_id=correlation_id,
-                tenant=tenant,
-                on_error=on_error,
-            )
-            with _reading("collection page"):
+            page = await self._request(call, "GET", next_url, params=next_params, on_error=on_error)
+            with _reading(call, "collection page"):
                 items.extend(page["value"])
                 next_url = page.get("@odata.nextLink")
             if next_url is not None and not next_url.startswith(f"{self._graph}/"):
@@ -495,36 +648,54 @@ class PartnerCenterHttpClient:
             next_params = None
         return items
 
+    async def _token(self, call: _Call) -> str:
+        tokens = self._tokens(call)
+        try:
+            return await tokens.token(str(call.tenant) if call.graph else None)
+        except TokenAcquisitionFailed as exc:
+            raise PartnerCenterAuthError(
+                f"{call.operation}: no {tokens.audience} token: {exc}"
+            ) from exc
+
+    def _tokens(self, call: _Call) -> AccessTokens:
+        if call.graph:
+            if self._graph_tokens is None:
+                raise PartnerCenterOperationUnsupported(
+                    f"{call.operation} calls Microsoft Graph, and no Graph credential is configured"
+                )
+            return self._graph_tokens
+        return self._pc_tokens
+
     async def _request(
         self,
+        call: _Call,
         method: str,
         url: str,
         *,
-        correlation_id: str,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         request_id: str | None = None,
-        tenant: TenantId | None = None,
-        on_error: Callable[[ApiError], Exception | None] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        on_error: OnError | None = None,
     ) -> Any:
-        """Send one request, retrying transient failures with the same ids; the JSON answer.
-
-        `tenant` marks a Graph request (its token is for that tenant). `on_error` maps a business
-        error answer to the exception to raise, or None when it is not one.
-        """
+        """Send one request, retrying transient failures with the same ids; the JSON answer."""
         request_id = request_id or str(uuid4())
         headers = {
             "Accept": "application/json",
             "MS-RequestId": request_id,
-            "MS-CorrelationId": correlation_id,
+            "MS-CorrelationId": call.correlation_id,
+            **(extra_headers or {}),
         }
-        if tenant is not None:
+        if call.graph:
             headers["client-request-id"] = request_id
+        else:
+            headers["X-Locale"] = "en-US"
         path = httpx.URL(url).path
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
-            headers["Authorization"] = f"Bearer {await self._token(tenant)}"
+            headers["Authorization"] = f"Bearer {await self._token(call)}"
             retry_after: float | None = None
             cause: Exception | None = None
             try:
@@ -534,33 +705,91 @@ class PartnerCenterHttpClient:
             except httpx.TransportError as exc:
                 cause = exc
                 failure = PartnerCenterUnavailable(
-                    f"{method} {path} failed: {type(exc).__name__}: {exc} "
-                    f"[MS-CorrelationId={correlation_id}, MS-RequestId={request_id}]"
+                    f"{call.operation}: {method} {path} failed: {type(exc).__name__}: {exc} "
+                    f"[MS-CorrelationId={call.correlation_id}, MS-RequestId={request_id}]"
                 )
             else:
                 if response.is_success:
-                    return _json(response, method, path)
-                error = _api_error(response, method, path, request_id, correlation_id)
-                if response.status_code in (401, 403):
-                    raise PartnerCenterAuthError(str(error), error)
-                if response.status_code != 429 and response.status_code < 500:
-                    mapped = on_error(error) if on_error is not None else None
-                    raise mapped or PartnerCenterRequestFailed(str(error), error)
-                failure = PartnerCenterUnavailable(str(error))
+                    return _json(response, call, method, path)
+                error = _api_error(response, method, path, request_id, call.correlation_id)
+                mapped = on_error(error) if on_error is not None else None
+                if mapped is not None:
+                    raise mapped
+                status = response.status_code
+                if status == 401 and not refreshed:
+                    refreshed = True
+                    attempt -= 1
+                    self._tokens(call).invalidate(str(call.tenant) if call.graph else None)
+                    continue
+                if status == 401 or (status == 403 and _is_auth_code(error.code)):
+                    audience = self._tokens(call).audience
+                    raise PartnerCenterAuthError(
+                        f"{call.operation}: the {audience} credential was refused: {error}", error
+                    )
+                if status != 429 and status < 500:
+                    raise PartnerCenterRequestFailed(f"{call.operation}: {error}", error)
                 retry_after = _retry_after(response)
-            if attempt >= self._max_attempts:
+                failure = PartnerCenterUnavailable(
+                    f"{call.operation}: {error}", retry_after=retry_after
+                )
+            delay = (
+                retry_after if retry_after is not None else self._retry_backoff * 2 ** (attempt - 1)
+            )
+            if attempt >= self._max_attempts or not self._may_wait(delay):
                 raise failure from cause
-            delay = self._retry_backoff * 2 ** (attempt - 1) if retry_after is None else retry_after
-            delay = min(delay, self._max_retry_delay)
             _log.info(
                 "partner_center.retry",
+                operation=call.operation,
                 method=method,
                 path=path,
                 attempt=attempt,
                 delay=delay,
+                correlation_id=call.correlation_id,
                 reason=str(failure),
             )
             await asyncio.sleep(delay)
+
+    def _may_wait(self, delay: float) -> bool:
+        """Whether waiting `delay` seconds in place fits `max_retry_wait` and, inside an activity,
+        the attempt's start-to-close deadline (with a margin for the request itself)."""
+        if delay > self._max_retry_wait:
+            return False
+        if not activity.in_activity():
+            return True
+        info = activity.info()
+        timeout = info.start_to_close_timeout
+        if timeout is None:
+            return True
+        started = info.current_attempt_scheduled_time.timestamp()
+        remaining = started + timeout.total_seconds() - time.time()
+        return bool(delay + (self._client.timeout.read or 0.0) < remaining)
+
+
+class _Verdict(Exception):
+    def __init__(self, answer: AgreementAnswer) -> None:
+        super().__init__(answer.verdict.value)
+        self.answer = answer
+
+
+class _MaybeMember(Exception):
+    """Graph answered 400 to adding a member: perhaps it already is one."""
+
+
+def _call(operation: str, *, tenant: TenantId | None = None) -> _Call:
+    return _Call(operation=operation, correlation_id=str(uuid4()), tenant=tenant)
+
+
+def _is_auth_code(code: str | None) -> bool:
+    return code is None or code in AUTH_ERROR_CODES
+
+
+def _relationship_type(value: Any, asked: RelationshipType) -> RelationshipType:
+    if value is None:
+        return asked
+    found = RELATIONSHIP_TYPE_WIRE_VALUES.get(str(value).casefold())
+    if found is None:
+        raise ValueError(f"unknown relationshipType {value!r}")
+    return found
 
 
 def _line_item_body(line: OrderLine) -> dict[str, Any]:
@@ -576,7 +805,7 @@ def _line_item_body(line: OrderLine) -> dict[str, Any]:
     return body
 
 
-def _tenant_not_found(tenant_id: TenantId) -> Callable[[ApiError], Exception | None]:
+def _tenant_not_found(tenant_id: TenantId) -> OnError:
     def mapping(error: ApiError) -> Exception | None:
         if error.status == 404:
             return TenantNotFound(
@@ -587,15 +816,15 @@ def _tenant_not_found(tenant_id: TenantId) -> Callable[[ApiError], Exception | N
     return mapping
 
 
-def _json(response: httpx.Response, method: str, path: str) -> Any:
+def _json(response: httpx.Response, call: _Call, method: str, path: str) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
         return response.json()
     except ValueError as exc:
-        raise PartnerCenterUnavailable(
-            f"{method} {path} answered {response.status_code} with a body that is not JSON "
-            f"[MS-CorrelationId={response.request.headers.get('MS-CorrelationId')}]"
+        raise PartnerCenterRequestFailed(
+            f"{call.operation}: {method} {path} answered {response.status_code} with a body that "
+            f"is not JSON [MS-CorrelationId={call.correlation_id}]"
         ) from exc
 
 
@@ -613,17 +842,26 @@ def _api_error(
         if isinstance(graph_error, dict):
             code, description = graph_error.get("code"), graph_error.get("message")
         else:
-            code, description = body.get("code"), body.get("description") or body.get("message")
+            code = body.get("code")
+            description = body.get("description") or body.get("message")
+    elif body is None and response.content:
+        # Not JSON (e.g. the published 2201 example closes its description with a typographic
+        # quote): read the code and the description as far as they are legible.
+        text = response.text
+        found = _CODE_IN_TEXT.search(text)
+        code = found.group(1) if found else None
+        said = _DESCRIPTION_IN_TEXT.search(text)
+        description = said.group(1).strip() if said else None
     if not description:
         description = response.text[:300].strip() or response.reason_phrase
     return ApiError(
         method=method,
         path=path,
         status=response.status_code,
-        code=None if code is None else str(code),
+        code=None if code is None or code == "" else str(code).strip(),
         description=str(description),
         request_id=request_id,
-        correlation_id=correlation_id,
+        correlation_id=response.headers.get("MS-CorrelationId") or correlation_id,
     )
 
 
@@ -634,13 +872,21 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP-date: fall back to the backoff
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 @contextlib.contextmanager
-def _reading(what: str) -> Iterator[None]:
+def _reading(call: _Call, what: str) -> Iterator[None]:
     """Turn an answer of an unexpected shape into `PartnerCenterRequestFailed`."""
     try:
         yield
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise PartnerCenterRequestFailed(f"unexpected {what} answer: {exc!r}") from exc
+        raise PartnerCenterRequestFailed(
+            f"{call.operation}: unexpected {what} answer: {exc!r} "
+            f"[MS-CorrelationId={call.correlation_id}]"
+        ) from exc

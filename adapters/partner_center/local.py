@@ -27,8 +27,10 @@ File format (every section optional; a missing file is empty data)::
   (`PartnerIdNotFound`, Partner Center's error 3000).
 - `tenants`: the Entra tenants. `globalAdmins` are compared case-insensitively; `adminAgent` says
   whether the company is already in the Admin agent group (ENR-08).
-- `agreements`: the MPA status per PartnerID; a listed profile without an entry has not signed.
-  An id in neither `profiles` nor `agreements` is unknown (`PartnerIdNotFound`).
+- `agreements`: the MPA status per PartnerID (agreementstatus). Without an entry, an id in
+  `indirectResellers` has not signed (2203), one only in `profiles` is not an indirect reseller
+  (2204; also "not signed" for MPA-01), and an id in neither is unknown (2200,
+  `PartnerIdNotFound`).
 - `createdTenants`: written by `create_tenant`, so that repeating an idempotency key returns the
   same tenant. A created tenant's id is `uuid5(TENANT_NAMESPACE, key)`.
 
@@ -75,7 +77,7 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
-from adapters.partner_center import PartnerCenterUnavailable
+from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdict
 from domain.errors import (
     NoCommerceRelationship,
     PartnerIdNotFound,
@@ -85,6 +87,8 @@ from domain.errors import (
 )
 from domain.identifiers import TenantId
 from domain.partner_center import (
+    AgreementAnswer,
+    AgreementVerdict,
     MpnProfile,
     OrderSubmission,
     PartnerRelationship,
@@ -200,19 +204,45 @@ class LocalPartnerCenter:
 
         await self._modify(change)
 
-    async def is_agreement_signed(self, partner_id: str) -> bool:
+    async def agreement_status(self, partner_id: str) -> AgreementAnswer:
+        """`agreements.<id>`: signed or not. Without an entry: an id in `indirectResellers` has an
+        indirect-reseller account and has not signed (2203); one only in `profiles` has no
+        indirect-reseller account (2204); an id in neither is unknown (2200)."""
         data = await asyncio.to_thread(self._load)
         pid = partner_id.strip()
         agreement = _section(data, "agreements", self._path).get(pid)
         if agreement is None:
+            if pid in _section(data, "indirectResellers", self._path):
+                return AgreementAnswer(
+                    partner_id=pid,
+                    verdict=AgreementVerdict.NOT_SIGNED,
+                    code="2203",
+                    description=f"PartnerID {pid} has not signed the MPA",
+                )
             if pid in _section(data, "profiles", self._path):
-                return False
-            raise _partner_not_found(pid)
+                return AgreementAnswer(
+                    partner_id=pid,
+                    verdict=AgreementVerdict.NOT_INDIRECT_RESELLER,
+                    code="2204",
+                    description=f"PartnerID {pid} has no indirect-reseller account",
+                )
+            return AgreementAnswer(
+                partner_id=pid,
+                verdict=AgreementVerdict.PARTNER_ID_UNKNOWN,
+                code="2200",
+                description=f"PartnerID {pid} was not found",
+            )
         with self._reading(f"agreements.{pid}"):
             signed = agreement.get("isAgreementSigned", False)
             if not isinstance(signed, bool):
                 raise TypeError("isAgreementSigned must be true or false")
-            return signed
+        return AgreementAnswer(
+            partner_id=pid,
+            verdict=AgreementVerdict.SIGNED if signed else AgreementVerdict.NOT_SIGNED,
+        )
+
+    async def is_agreement_signed(self, partner_id: str) -> bool:
+        return signed_from_verdict(await self.agreement_status(partner_id))
 
     async def list_relationships(
         self, partner_id: str, relationship_type: RelationshipType

@@ -42,6 +42,10 @@ class AdminAgentResult(Message):
 class AgreementStatus(Message):
     partner_id: str
     is_agreement_signed: bool
+    verdict: str | None = None
+    """Partner Center's agreementstatus verdict (`domain.partner_center.AgreementVerdict`)."""
+    partner_center_code: str | None = None
+    """The documented refusal code behind it (2203 not signed, 2204 not an indirect reseller...)."""
 
 
 VERIFY_PARTNER_ID = ActivityRef("verify_partner_id", PartnerIdCheck, MpnProfile)

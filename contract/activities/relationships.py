@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contract.activities import ActivityRef
 from domain.messages import Message
-from domain.partner_center import MpnProfile
+from domain.partner_center import AgreementAnswer, MpnProfile
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -28,6 +28,9 @@ class PartnershipFacts(Message):
     provider: MpnProfile
     reseller: MpnProfile
     reseller_status: str | None
+    reseller_agreement: AgreementAnswer | None = None
+    """Partner Center's agreementstatus verdict for the reseller: an indirect-reseller account
+    (REL-01), its MPA status (MPA-01) or another CSP region (2201, REG-01)."""
 
 
 class PartnershipListing(Message):
@@ -65,6 +68,8 @@ class InvitationFacts(Message):
 
     reseller: MpnProfile
     reseller_status: str | None
+    reseller_agreement: AgreementAnswer | None = None
+    """Partner Center's agreementstatus verdict for the reseller (REL-01 / MPA-01)."""
     provider: MpnProfile | None
     partnership_status: str | None
     csp_tenant_owner: str | None

@@ -1,0 +1,130 @@
+"""The partnership pipeline run by the worker with the real HTTP client against a server answering
+Microsoft's published example bodies (tests/fake_partner_center.py): the signed-in provider is the
+MPN profile example's 4391507 (legal business profile: US), the resellers are the relationships
+example's 4847383 (US) and 4847433 (BR)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.partner_center.http import PartnerCenterHttpClient
+from contract import names
+from domain.messages import Acknowledgement
+from domain.relationships import PartnershipStage, PartnershipStatus
+from tests.conftest import Stack
+from tests.fake_partner_center import (
+    AGREEMENT_STATUS,
+    GRAPH_TOKEN,
+    LEGAL_BUSINESS,
+    PC_TOKEN,
+    RELATIONSHIPS,
+    DocumentedPartnerCenter,
+    fixture,
+    serve_documented_partner_center,
+)
+from tests.relationship_driver import attestations, partnership_request, start_partnership, update
+
+PROVIDER = "4391507"
+RESELLER_US = "4847383"
+RESELLER_BR = "4847433"
+
+
+@pytest.fixture
+async def fake(stack: Stack) -> AsyncIterator[DocumentedPartnerCenter]:
+    async with (
+        serve_documented_partner_center() as server,
+        PartnerCenterHttpClient(
+            partner_center_tokens=PC_TOKEN,
+            graph_tokens=GRAPH_TOKEN,
+            base_url=server.base_url,
+            graph_url=server.base_url,
+            retry_backoff=0.0,
+        ) as client,
+    ):
+        stack.partner_center = client  # type: ignore[assignment]
+        yield server
+
+
+def _request(reseller: str) -> dict[str, object]:
+    return partnership_request(provider_partner_id=PROVIDER, reseller_partner_id=reseller)
+
+
+async def test_a_reseller_enrolled_directly_in_partner_center_is_accepted_and_found_listed(
+    time_env: WorkflowEnvironment, stack: Stack, fake: DocumentedPartnerCenter
+) -> None:
+    # The registry knows nothing of 4847383: Partner Center's agreementstatus decides REL-01.
+    assert await stack.registry.get_reseller(RESELLER_US) is None
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_partnership(client, _request(RESELLER_US))
+        await stack.sink.wait_for_messages(1, timeout_seconds=30)
+        await time_env.sleep(timedelta(days=1, minutes=1))
+        status = await handle.query(names.QUERY_STATUS, result_type=PartnershipStatus)
+        assert status.stage is PartnershipStage.ACTIVE
+        assert status.accepted_via == "found on Partner Center's relationships list"
+        await update(
+            handle,
+            names.UPDATE_REMOVE_PARTNERSHIP,
+            {
+                "requested_by": {"user": "ops", "role": "admin_agent"},
+                "reason": "test over",
+                "attestations": attestations(),
+            },
+            Acknowledgement,
+        )
+        assert (await handle.result()).outcome is PartnershipStage.REMOVED
+    assert fake.requests_to(AGREEMENT_STATUS)[0].query == {"mpnId": RESELLER_US}
+    assert fake.requests_to(LEGAL_BUSINESS)  # our own country: US
+    assert len(fake.requests_to(RELATIONSHIPS)) >= 2
+
+
+async def test_a_reseller_in_another_country_is_refused_by_its_relationship_location(
+    time_env: WorkflowEnvironment, stack: Stack, fake: DocumentedPartnerCenter
+) -> None:
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(time_env.client, _request(RESELLER_BR))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "RegionMismatch"
+    assert "is in US" in cause.message and "is in BR" in cause.message
+
+
+@pytest.mark.parametrize(
+    ("name", "error_type", "words"),
+    [
+        (
+            "agreement_status.error_2204_no_csp_reseller_account_400.json",
+            "ResellerNotOnboarded",
+            "not associated with any CSP Indirect Reseller account",
+        ),
+        (
+            "agreement_status.error_2201_region_mismatch_legacy_400.json",
+            "RegionMismatch",
+            "2201",
+        ),
+    ],
+)
+async def test_partner_centers_agreement_verdicts_refuse_the_partnership(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    fake: DocumentedPartnerCenter,
+    name: str,
+    error_type: str,
+    words: str,
+) -> None:
+    fake.answer_error("GET", AGREEMENT_STATUS, fixture(name), status=400, forever=True)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(time_env.client, _request(RESELLER_US))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == error_type
+    assert words in cause.message
+    assert stack.sink.messages() == []
