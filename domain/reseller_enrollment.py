@@ -102,6 +102,7 @@ class EnrollmentStage(StrEnum):
     REJECTED = "rejected"
     ABANDONED = "abandoned"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -113,6 +114,7 @@ _TERMINAL = {
     EnrollmentStage.REJECTED,
     EnrollmentStage.ABANDONED,
     EnrollmentStage.WITHDRAWN,
+    EnrollmentStage.CANCELLED,
 }
 
 
@@ -168,6 +170,8 @@ class ResellerStatus(StrEnum):
     REJECTED = "rejected"
     ABANDONED = "abandoned"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    """Cancelled by an operator (the Web UI's Request Cancellation); a new start is allowed."""
 
 
 class ResellerRecord(Message):

@@ -7,11 +7,15 @@
 - `StageTracker`: the stage a pipeline is in, what it waits for and until when, its history, and
   the same facts in the search attributes and the UI's current details.
 - `PipelineEnded` and `run_pipeline`: jump to an outcome from anywhere; finish it exactly once.
-- `send_email` and `step_key`: an effect once per run and step.
+- `send_email` and `step_key`: an effect once per pipeline and step, across reset and
+  continue-as-new.
+- Cancellation (the Web UI's "Request Cancellation"): `run_pipeline` finishes the pipeline with
+  its `cancelled` outcome (record, search attributes, contact) and the workflow ends CANCELED.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -108,13 +112,18 @@ def wrong_stage(message: str, stage: str | None = None) -> ApplicationError:
 
 
 def step_key(step: str) -> str:
-    """The idempotency key of one side effect of this run."""
+    """The idempotency key of one side effect of this pipeline.
+
+    Built on the workflow id and the FIRST execution's run id, which a reset (a new run replaying
+    the history up to the reset point) and a continue-as-new keep: the replayed decisions reuse
+    the keys, so the registry outbox and the outside systems see the effect once (issue 18).
+    """
     info = workflow.info()
-    return f"{info.workflow_id}:{info.run_id}:{step}"
+    return f"{info.workflow_id}:{info.first_execution_run_id}:{step}"
 
 
 async def send_email(facts: EmailFacts, step: str) -> None:
-    """Mail once per run and step; a mailbox that refuses mail must not block the pipeline."""
+    """Mail once per pipeline and step; a mailbox that refuses mail must not block the pipeline."""
     try:
         await execute(
             SEND_EMAIL, EmailRequest(idempotency_key=step_key(f"email:{step}"), facts=facts)
@@ -211,6 +220,17 @@ def withdrawn(outcome: StrEnum, withdrawal: Withdrawal) -> PipelineEnded:
     return PipelineEnded(outcome, f"withdrawn by {withdrawal.requested_by}: {withdrawal.reason}")
 
 
+CANCELLATION_PATCH = "cancellation-outcome"
+"""Guards the cancellation path (its finish runs activities where older code ended at once)."""
+
+CANCELLED_ERROR_TYPE = "PipelineCancelled"
+
+
+def cancellation_reason() -> str:
+    """Who cancelled and why, as far as Temporal tells the workflow (the UI sends no reason)."""
+    return "cancelled by an operator request (Temporal cancellation)"
+
+
 async def run_pipeline(
     *,
     prechecks: Callable[[], Awaitable[None]],
@@ -218,6 +238,7 @@ async def run_pipeline(
     refused: StrEnum,
     finish: Callable[[PipelineEnded], Awaitable[None]],
     first_run: bool = True,
+    cancelled: StrEnum | None = None,
 ) -> PipelineEnded:
     """Run a pipeline to exactly one outcome and finish it (`finish` records and tells).
 
@@ -225,6 +246,11 @@ async def run_pipeline(
     rule's stable error type. Any `PipelineEnded` raised by the steps is their outcome. The
     business counters count the start (of the first run, not of a continuation) and the outcome.
     The pipeline returns only once every update handler has answered.
+
+    A cancellation request (asyncio.CancelledError in the workflow, or an activity or child
+    cancelled by it) while the pre-checks or steps run is finished as `cancelled`: the finish runs
+    its activities (the request is delivered once, so they are not cancelled again) and the
+    cancellation is re-raised, so the workflow ends CANCELED with its record complete.
     """
     pipeline = workflow.info().workflow_type
     if first_run:
@@ -243,6 +269,18 @@ async def run_pipeline(
         ended = await steps()
     except PipelineEnded as outcome:
         ended = outcome
+    except BaseException as err:
+        if (
+            cancelled is None
+            or not is_cancelled_exception(err)
+            or not workflow.patched(CANCELLATION_PATCH)
+        ):
+            raise
+        await finish_counted(PipelineEnded(cancelled, cancellation_reason(), CANCELLED_ERROR_TYPE))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if isinstance(err, asyncio.CancelledError):
+            raise
+        raise asyncio.CancelledError(str(err)) from err
     await finish_counted(ended)
     await workflow.wait_condition(workflow.all_handlers_finished)
     return ended
