@@ -71,6 +71,7 @@ class DirectBillStage(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -80,6 +81,7 @@ class DirectBillStage(StrEnum):
             DirectBillStage.REJECTED,
             DirectBillStage.EXPIRED,
             DirectBillStage.WITHDRAWN,
+            DirectBillStage.CANCELLED,
         }
 
 
@@ -197,6 +199,7 @@ class DirectBillRegistryStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
     TRANSITIONING = "transitioning"
     INDIRECT_RESELLER = "indirect_reseller"
 

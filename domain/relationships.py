@@ -139,6 +139,7 @@ class PartnershipStage(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -155,6 +156,7 @@ _PARTNERSHIP_TERMINAL = {
     PartnershipStage.EXPIRED,
     PartnershipStage.WITHDRAWN,
     PartnershipStage.REFUSED,
+    PartnershipStage.CANCELLED,
 }
 
 
@@ -315,6 +317,7 @@ class CustomerInvitationStage(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -336,6 +339,7 @@ _INVITATION_TERMINAL = {
     CustomerInvitationStage.EXPIRED,
     CustomerInvitationStage.WITHDRAWN,
     CustomerInvitationStage.REFUSED,
+    CustomerInvitationStage.CANCELLED,
 }
 
 
@@ -477,10 +481,16 @@ class OrderStage(StrEnum):
     PLACED = "placed"
     FAILED = "failed"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (OrderStage.PLACED, OrderStage.FAILED, OrderStage.WITHDRAWN)
+        return self in (
+            OrderStage.PLACED,
+            OrderStage.FAILED,
+            OrderStage.WITHDRAWN,
+            OrderStage.CANCELLED,
+        )
 
 
 class PartnerOfRecordFix(Message):

@@ -81,6 +81,7 @@ class CustomerInvitationWorkflow:
         self._agreement_at: datetime | None = None
         self._withdrawal: Withdrawal | None = None
         self._ended: PipelineEnded | None = None
+        self._registered = False  # a record of ours is in the registry
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ class CustomerInvitationWorkflow:
             steps=self._steps,
             refused=CustomerInvitationStage.REFUSED,
             finish=self._finish,
+            cancelled=CustomerInvitationStage.CANCELLED,
         )
         return CustomerInvitationResult(
             reseller_partner_id=request.reseller_partner_id,
@@ -297,6 +299,7 @@ class CustomerInvitationWorkflow:
             ),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
+        self._registered = True
 
     def _default_message(self) -> str:
         req = self._req
@@ -333,6 +336,8 @@ class CustomerInvitationWorkflow:
         self._stages.end(outcome, note=ended.reason)
         if outcome is CustomerInvitationStage.REFUSED:
             return  # a pre-check refused: nothing was sent or recorded
+        if outcome is CustomerInvitationStage.CANCELLED and not self._registered:
+            return  # cancelled before the invitation was sent: nothing recorded
         await self._save()
         if outcome is CustomerInvitationStage.EXPIRED:
             await pipeline.send_email(
