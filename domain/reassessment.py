@@ -98,6 +98,7 @@ class ReassessmentStage(StrEnum):
     PASSED = "passed"
     TRANSITION = "transition"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class ReassessmentStatus(Message):

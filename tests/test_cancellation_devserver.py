@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from domain.direct_bill import (
     DirectBillStatus,
 )
 from domain.messages import Acknowledgement
+from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
+from domain.reassessment_rules import month_of
 from domain.relationships import (
     CustomerInvitationRequest,
     CustomerInvitationStage,
@@ -42,6 +45,7 @@ from tests.direct_bill_driver import (
     wait_stage,
     wait_until_running,
 )
+from tests.reassessment_fixtures import Partner, seed
 from tests.relationship_driver import (
     CUSTOMER,
     PROVIDER,
@@ -238,3 +242,38 @@ async def test_order_cancelled_at_each_wait(
         await _outcome_shown(handle)
         final: OrderStatus = await handle.query(names.QUERY_STATUS, result_type=OrderStatus)
         assert final.stage is OrderStage.CANCELLED and final.deadline is None
+
+
+# ---- annual re-assessment -----------------------------------------------------------------------
+
+
+async def test_reassessment_cancelled_in_its_questionnaire_is_reported_to_the_sweep(
+    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = dev_env.client
+    month = month_of(datetime.now(UTC))
+    partner = Partner(f"57{uuid.uuid4().int % 100000:05d}", renewal_month=month.month)
+    await seed(stack, month, [partner])
+    async with stack.worker(client):
+        sweep = await client.start_workflow(
+            names.REASSESSMENT_SWEEP,
+            SweepRequest(month=month),
+            id=workflow_id,
+            task_queue=names.TASK_QUEUE,
+            result_type=SweepSummary,
+        )
+        child_id = names.reassessment_id(partner.pga_id, "JP", month.year)
+        await wait_until_running(client, child_id)
+        handle = client.get_workflow_handle(child_id)
+        await wait_for_stage(handle, ReassessmentStage.QUESTIONNAIRE, ReassessmentStatus)
+        await _cancel(handle)
+        summary = await sweep.result()
+    assert (summary.due, summary.started, summary.errors, summary.passed) == (1, 1, 1, 0)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(names.SA_OUTCOME) == "cancelled"
+    assert attributes.get(names.SA_STAGE) == "reassessment_cancelled"
+    assert attributes.get(names.SA_NEXT_DEADLINE) is None
+    # Nothing was decided: the partner stays as it was, no transition, no cooldown.
+    record = await stack.registry.get_direct_bill(partner.pga_id, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    assert await stack.registry.get_cooldown(partner.pga_id) is None
