@@ -15,7 +15,7 @@ from pydantic import EmailStr, Field
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId
-from domain.messages import ApproveOrReject, Message
+from domain.messages import ApproveOrReject, Message, SignalRefusal
 
 
 class PartnerRole(StrEnum):
@@ -164,6 +164,8 @@ class DirectBillStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     cooldown_until: datetime | None = None
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class DirectBillResult(Message):
@@ -266,3 +268,5 @@ class CreditReviewResult(Message):
 class CreditReviewStatus(Message):
     decided: bool
     deadline: datetime
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
-from domain.messages import Message, StageChange
+from domain.messages import Message, SignalRefusal, StageChange
 
 
 def _partner_center_link(value: str) -> str:
@@ -250,6 +250,8 @@ class PartnershipStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class PartnershipResult(Message):
@@ -410,6 +412,8 @@ class CustomerInvitationStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class CustomerInvitationResult(Message):
@@ -561,6 +565,8 @@ class OrderStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class OrderResult(Message):

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, model_validator
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
-from domain.messages import ApproveOrReject, Message, StageChange
+from domain.messages import ApproveOrReject, Message, SignalRefusal, StageChange
 
 TenantDomainPrefix = Annotated[
     str,
@@ -152,6 +152,8 @@ class EnrollmentStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class EnrollmentResult(Message):

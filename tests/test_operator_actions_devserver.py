@@ -200,3 +200,57 @@ async def test_reset_replays_decisions_without_resending_emails(
         record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
         assert record is not None and record.status is ResellerStatus.ENROLLING
         await reset_handle.terminate("test over")
+
+
+async def test_decisions_sent_as_signals_are_validated_applied_once_and_refusals_recorded(
+    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = dev_env.client
+    async with stack.worker(client):
+        handle = await _to_review(client, stack, workflow_id)
+        # The Web UI's "Send a Signal" with the documented JSON, but no delivery id: refused.
+        decision = {"decision": "approve", "decided_by": "review-backend"}
+        await handle.signal(names.UPDATE_DECIDE_REVIEW, decision)
+        # The wrong decision for the stage: the update's own validator refuses it.
+        await handle.signal(
+            names.UPDATE_REPORT_MPA_SIGNED, {"reported_by": "pc-webhook", "delivery_id": "d-0"}
+        )
+        # A payload the update's model refuses (unknown field).
+        await handle.signal(
+            names.UPDATE_DECIDE_REVIEW, {**decision, "approved": True, "delivery_id": "d-1"}
+        )
+        # A name that is no decision of this pipeline.
+        await handle.signal("decide_reveiw", {**decision, "delivery_id": "d-2"})
+
+        async def four_refusals() -> bool:
+            return len((await status(handle)).signal_refusals) == 4
+
+        await _eventually(four_refusals, "four refusals recorded")
+        current = await status(handle)
+        assert current.stage is EnrollmentStage.REVIEW  # nothing was applied
+        assert [(r.name, r.delivery_id, r.error_type) for r in current.signal_refusals] == [
+            (names.UPDATE_DECIDE_REVIEW, None, "DeliveryIdMissing"),
+            (names.UPDATE_REPORT_MPA_SIGNED, "d-0", "WrongStage"),
+            (names.UPDATE_DECIDE_REVIEW, "d-1", "InvalidPayload"),
+            ("decide_reveiw", "d-2", "UnknownDecision"),
+        ]
+        assert "not awaiting the MPA signature" in current.signal_refusals[1].message
+        assert "approved" in current.signal_refusals[2].message
+        assert names.UPDATE_DECIDE_REVIEW in current.signal_refusals[3].message
+
+        # The right decision, delivered twice by a retrying backend: applied once.
+        await handle.signal(names.UPDATE_DECIDE_REVIEW, {**decision, "delivery_id": "d-3"})
+        await handle.signal(names.UPDATE_DECIDE_REVIEW, {**decision, "delivery_id": "d-3"})
+        await _at_stage(handle, EnrollmentStage.MPA_SIGNATURE)
+        await stack.sink.wait_for_messages(4, timeout_seconds=30)
+        # A second, different delivery after the decision is refused by the validator.
+        await handle.signal(names.UPDATE_DECIDE_REVIEW, {**decision, "delivery_id": "d-4"})
+
+        async def five_refusals() -> bool:
+            return len((await status(handle)).signal_refusals) == 5
+
+        await _eventually(five_refusals, "the late decision refused")
+        late = (await status(handle)).signal_refusals[-1]
+        assert (late.delivery_id, late.error_type) == ("d-4", "WrongStage")
+        assert subjects(stack.sink).count("Your CSP reseller enrollment is approved") == 1
+        await handle.terminate("test over")

@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.CUSTOMER_INVITATION)
-class CustomerInvitationWorkflow:
+class CustomerInvitationWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: CustomerInvitationRequest) -> None:
         self._req = request
@@ -470,4 +470,5 @@ class CustomerInvitationWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

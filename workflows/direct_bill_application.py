@@ -103,7 +103,7 @@ _REVIEW_STEPS = {
 
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
-class DirectBillApplicationWorkflow:
+class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, application: DirectBillApplication) -> None:
         self._app = application
@@ -671,4 +671,5 @@ class DirectBillApplicationWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             cooldown_until=self._cooldown_until,
+            signal_refusals=self.signal_refusals(),
         )

@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
-class PartnerReassessmentWorkflow:
+class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: ReassessmentRequest) -> None:
         self._request = request
@@ -305,4 +305,5 @@ class PartnerReassessmentWorkflow:
             checks=tuple(self._checks),
             assessment=self._score,
             failures=self._failures,
+            signal_refusals=self.signal_refusals(),
         )

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.PARTNERSHIP)
-class PartnershipWorkflow:
+class PartnershipWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: PartnershipRequest) -> None:
         self._req = request
@@ -545,4 +545,5 @@ class PartnershipWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

@@ -72,7 +72,7 @@ _REGISTRY_STATUS = {
 
 
 @workflow.defn(name=names.RESELLER_ENROLLMENT)
-class ResellerEnrollmentWorkflow:
+class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, application: ResellerEnrollmentApplication) -> None:
         self._app = application
@@ -440,4 +440,5 @@ class ResellerEnrollmentWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

@@ -86,7 +86,7 @@ class _Blocked(Exception):
 
 
 @workflow.defn(name=names.SUBSCRIPTION_ORDER)
-class SubscriptionOrderWorkflow:
+class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: SubscriptionOrderRequest) -> None:
         self._req = request
@@ -469,4 +469,5 @@ class SubscriptionOrderWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )
