@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowExecutionStatus
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import CancelledError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
@@ -254,3 +260,44 @@ async def test_decisions_sent_as_signals_are_validated_applied_once_and_refusals
         assert (late.delivery_id, late.error_type) == ("d-4", "WrongStage")
         assert subjects(stack.sink).count("Your CSP reseller enrollment is approved") == 1
         await handle.terminate("test over")
+
+
+def _no_code_locations(failure: Failure) -> None:
+    """What the Web UI shows of a failure: type and message, no stack trace, no file paths."""
+    level: Failure | None = failure
+    while level is not None:
+        assert level.stack_trace == ""
+        assert ".py" not in level.message and 'File "' not in level.message
+        level = level.cause if level.HasField("cause") else None
+    assert b".py" not in failure.SerializeToString()
+
+
+async def test_refusals_reach_the_caller_as_type_and_message_without_stack_traces(
+    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    client = dev_env.client
+    async with stack.worker(client):
+        handle = await _to_email_verification(client, stack, workflow_id)
+        # A refused update (the validator's WrongStage), as the UI's "Send an Update" sees it.
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await decide(handle, "approve")
+        cause = refused.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "WrongStage"
+        assert "not awaiting a review decision" in cause.message
+        assert cause.failure is not None
+        _no_code_locations(cause.failure)
+        await handle.terminate("test over")
+
+        # A pre-check refusal fails the workflow: its recorded failure carries no trace either.
+        stack.edit_partner_center(lambda d: d["profiles"].pop(UNSIGNED_PARTNER))
+        failed = await start_enrollment(client, f"{workflow_id}-refused", _unsigned())
+        with pytest.raises(WorkflowFailureError):
+            await failed.result()
+        [closed] = [
+            e
+            async for e in failed.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+        ]
+        recorded = closed.workflow_execution_failed_event_attributes.failure
+        assert recorded.application_failure_info.type == "PartnerIdNotFound"
+        _no_code_locations(recorded)
