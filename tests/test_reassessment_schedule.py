@@ -7,7 +7,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    ScheduleActionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleOverlapPolicy,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
@@ -31,9 +36,22 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
     assert described.schedule.state.paused
     assert described.schedule.state.note == "paused by ops during the migration"
     assert described.schedule.policy.overlap is ScheduleOverlapPolicy.ALLOW_ALL
-    await handle.unpause()
+    await handle.unpause(note="resumed by ops after the migration")
     await ensure_schedules(client)
-    assert (await handle.describe()).schedule.state.note == ANNUAL_REASSESSMENT.note
+    described = await handle.describe()
+    # The operator's word stays; the product's guidance is in the memo and the action's details.
+    assert not described.schedule.state.paused
+    assert described.schedule.state.note == "resumed by ops after the migration"
+    assert await described.memo_value("guidance") == ANNUAL_REASSESSMENT.guidance
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    payloads = client.data_converter.payload_converter
+    for shown, expected in [
+        (action.static_details, ANNUAL_REASSESSMENT.guidance),
+        (action.static_summary, ANNUAL_REASSESSMENT.summary),
+    ]:
+        assert isinstance(shown, Payload)
+        assert payloads.from_payload(shown, str) == expected
 
     past = date(2025, 3, 1)
     await seed(stack, past, [Partner("5400001", anniversary_month=3)])  # security-only: no waits
