@@ -29,6 +29,7 @@ from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
 from activities.policies import Policies, PolicyActivities
 from activities.reassessment import ReassessmentActivities
+from activities.reconciler import ReconcilerActivities
 from activities.registry import RegistryActivities
 from activities.relationships import RelationshipActivities
 from adapters.mail import Mailer
@@ -54,6 +55,7 @@ from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
+from workflows.pipeline_reconciler import PipelineReconcilerWorkflow
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
@@ -72,6 +74,7 @@ WORKFLOWS = [
     PartnershipWorkflow,
     CustomerInvitationWorkflow,
     SubscriptionOrderWorkflow,
+    PipelineReconcilerWorkflow,
 ]
 
 
@@ -161,6 +164,7 @@ def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
         RegistryActivities(deps.registry),
         DirectBillActivities(deps.registry, deps.partner_programs),
         ReassessmentActivities(deps.registry),
+        ReconcilerActivities(deps.registry),
         RelationshipActivities(deps.partner_center, deps.registry),
         OrderActivities(deps.partner_center, deps.registry),
         PolicyActivities(policies_from_settings(settings)),
@@ -197,7 +201,7 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
         log.info("search_attributes_ensured", added=added)
     except RPCError as err:  # e.g. Temporal Cloud without operator rights: registered elsewhere
         log.warning("search_attributes_not_checked", error=str(err))
-    for schedule_id, done in await ensure_schedules(client):
+    for schedule_id, done in await ensure_schedules(client, settings):
         log.info("schedule_ensured", schedule_id=schedule_id, result=done)
     async with open_dependencies(settings) as deps:
         worker = build_worker(client, deps, settings)

@@ -219,4 +219,10 @@ def _relationship_texts(facts: EmailFacts, who: str) -> dict[EmailKind, tuple[st
             f"an order of {who} is blocked.\n{facts.reason}\n\nFix it by "
             f"{_when(facts.deadline)}, or the order fails.",
         ),
+        EmailKind.PIPELINES_RECONCILED: (
+            "Pipelines closed without an outcome were reconciled",
+            "these pipelines were closed in Temporal (terminated, timed out or failed) without "
+            "recording their outcome; the registry now records how each closed, and a new start "
+            f"for the partner is allowed:\n{facts.reason}",
+        ),
     }

@@ -202,6 +202,9 @@ class DirectBillRegistryStatus(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
     TRANSITIONING = "transitioning"
     INDIRECT_RESELLER = "indirect_reseller"
 

@@ -52,6 +52,7 @@ class EmailKind(StrEnum):
     CUSTOMER_INVITATION_REMINDER = "customer_invitation_reminder"
     CUSTOMER_INVITATION_EXPIRED = "customer_invitation_expired"
     ORDER_BLOCKED = "order_blocked"
+    PIPELINES_RECONCILED = "pipelines_reconciled"
 
 
 class EmailFacts(BaseModel):

@@ -174,6 +174,10 @@ class ResellerStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
     """Cancelled by an operator (the Web UI's Request Cancellation); a new start is allowed."""
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    """Closed by Temporal without an outcome, as recorded by the reconciler."""
 
 
 class ResellerRecord(Message):

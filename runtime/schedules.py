@@ -18,6 +18,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -29,6 +30,7 @@ from temporalio.client import (
 
 from contract import names
 from domain.reassessment import SweepRequest
+from runtime.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,35 @@ ANNUAL_REASSESSMENT = ScheduleDefinition(
     ),
 )
 
-SCHEDULES: tuple[ScheduleDefinition, ...] = (ANNUAL_REASSESSMENT,)
+
+def pipeline_reconciler(every: timedelta = timedelta(hours=1)) -> ScheduleDefinition:
+    """The reconciler of pipelines closed without an outcome (issue 18), every `every`."""
+    return ScheduleDefinition(
+        schedule_id=names.RECONCILER_SCHEDULE_ID,
+        workflow_type=names.PIPELINE_RECONCILER,
+        workflow_id=names.RECONCILER_WORKFLOW_ID,
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        overlap=ScheduleOverlapPolicy.SKIP,
+        catchup_window=every,
+        summary="Reconcile pipelines closed without an outcome",
+        guidance=(
+            "Finds registry rows (reseller enrollments `enrolling`, direct-bill applications "
+            "`applying`) whose pipeline Temporal closed without recording an outcome "
+            "(terminated, timed out, failed), records the real closure and emails operations. "
+            "Trigger it after terminating a pipeline to record it at once."
+        ),
+    )
+
+
+SCHEDULES: tuple[ScheduleDefinition, ...] = (ANNUAL_REASSESSMENT, pipeline_reconciler())
+
+
+def schedules_for(settings: Settings | None) -> tuple[ScheduleDefinition, ...]:
+    """The schedules with the operator's settings (the reconciler's interval)."""
+    if settings is None:
+        return SCHEDULES
+    every = timedelta(minutes=settings.reconcile_interval_minutes)
+    return (ANNUAL_REASSESSMENT, pipeline_reconciler(every))
 
 
 async def ensure_schedule(client: Client, definition: ScheduleDefinition) -> str:
@@ -115,5 +145,7 @@ async def ensure_schedule(client: Client, definition: ScheduleDefinition) -> str
     return "updated"
 
 
-async def ensure_schedules(client: Client) -> list[tuple[str, str]]:
-    return [(d.schedule_id, await ensure_schedule(client, d)) for d in SCHEDULES]
+async def ensure_schedules(
+    client: Client, settings: Settings | None = None
+) -> list[tuple[str, str]]:
+    return [(d.schedule_id, await ensure_schedule(client, d)) for d in schedules_for(settings)]

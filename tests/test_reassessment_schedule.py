@@ -26,12 +26,13 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "created")]
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
+    first = dict(await ensure_schedules(client))
+    assert first[names.REASSESSMENT_SCHEDULE_ID] == "created"
+    assert dict(await ensure_schedules(client))[names.REASSESSMENT_SCHEDULE_ID] == "updated"
 
     handle = client.get_schedule_handle(names.REASSESSMENT_SCHEDULE_ID)
     await handle.pause(note="paused by ops during the migration")
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
+    assert dict(await ensure_schedules(client))[names.REASSESSMENT_SCHEDULE_ID] == "updated"
     described = await handle.describe()
     assert described.schedule.state.paused
     assert described.schedule.state.note == "paused by ops during the migration"
@@ -74,5 +75,15 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
         [run] = runs
         summary = await client.get_workflow_handle(run.id, result_type=SweepSummary).result()
     await handle.delete()
+    # The reconciler's interval is the operator's setting (hourly by default).
+    reconciler = client.get_schedule_handle(names.RECONCILER_SCHEDULE_ID)
+    [interval] = (await reconciler.describe()).schedule.spec.intervals
+    assert interval.every == timedelta(hours=1)
+    await ensure_schedules(
+        client, stack.settings.model_copy(update={"reconcile_interval_minutes": 15})
+    )
+    [interval] = (await reconciler.describe()).schedule.spec.intervals
+    assert interval.every == timedelta(minutes=15)
+    await reconciler.delete()  # nothing left to fire on the shared dev server
     assert summary.month == past
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)
