@@ -66,7 +66,11 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
                 overlap=ScheduleOverlapPolicy.ALLOW_ALL,
             )
         )
-        query = f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed'"
+        # Started by this schedule (the dev server is shared: other tests run sweeps too).
+        query = (
+            f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
+            f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
+        )
         for _ in range(200):
             runs = [wf async for wf in client.list_workflows(query)]
             if runs:
