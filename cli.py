@@ -287,8 +287,8 @@ async def cmd_decide(
     print(f"accepted ({update_id}): {json.dumps(answer.model_dump(mode='json'))}")
 
 
-async def cmd_schedules_ensure(client: Client) -> None:
-    for schedule_id, what in await ensure_schedules(client):
+async def cmd_schedules_ensure(client: Client, settings: Settings) -> None:
+    for schedule_id, what in await ensure_schedules(client, settings):
         print(f"{what} schedule {schedule_id}")
 
 
@@ -440,7 +440,7 @@ async def _run(args: argparse.Namespace) -> None:
             client, args.pipeline, args.workflow_id, args.decision, args.payload, args.delivery_id
         )
     elif args.command == "schedules":
-        await cmd_schedules_ensure(client)
+        await cmd_schedules_ensure(client, settings)
 
 
 def _one_line(text: str) -> str:

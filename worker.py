@@ -29,6 +29,7 @@ from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
 from activities.policies import Policies, PolicyActivities
 from activities.reassessment import ReassessmentActivities
+from activities.reconciler import ReconcilerActivities
 from activities.registry import RegistryActivities
 from activities.relationships import RelationshipActivities
 from adapters.mail import Mailer
@@ -68,6 +69,7 @@ from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
+from workflows.pipeline_reconciler import PipelineReconcilerWorkflow
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
@@ -86,6 +88,7 @@ WORKFLOWS = [
     PartnershipWorkflow,
     CustomerInvitationWorkflow,
     SubscriptionOrderWorkflow,
+    PipelineReconcilerWorkflow,
 ]
 
 
@@ -219,6 +222,7 @@ def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
         RegistryActivities(deps.registry),
         DirectBillActivities(deps.registry, deps.partner_programs),
         ReassessmentActivities(deps.registry),
+        ReconcilerActivities(deps.registry),
         RelationshipActivities(deps.partner_center, deps.registry),
         OrderActivities(deps.partner_center, deps.registry),
         PolicyActivities(policies_from_settings(settings)),
@@ -255,7 +259,7 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
     added = await require_search_attributes(client)
     log.info("search_attributes_ensured", added=added)
-    for schedule_id, done in await ensure_schedules(client):
+    for schedule_id, done in await ensure_schedules(client, settings):
         log.info("schedule_ensured", schedule_id=schedule_id, result=done)
     running = asyncio.Event()
     temporal_ready = temporal_readiness(client)

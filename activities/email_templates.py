@@ -59,6 +59,11 @@ def render(facts: EmailFacts) -> tuple[str, str]:
             "Your CSP reseller enrollment was withdrawn",
             f"the enrollment of {who} was withdrawn.\nReason: {facts.reason}",
         ),
+        EmailKind.CANCELLED: (
+            "Your CSP reseller enrollment was cancelled",
+            f"the enrollment of {who} was cancelled by CSP operations; nothing further is needed "
+            f"from you for it. You may apply again.\nReason: {facts.reason}",
+        ),
         # Direct-bill application (DB-01..DB-11, RA-03)
         EmailKind.DB_SUBMITTED: (
             f"Direct-bill application for {facts.region}: requirements met",
@@ -118,6 +123,11 @@ def render(facts: EmailFacts) -> tuple[str, str]:
             f"Direct-bill application for {facts.region} withdrawn",
             f"the direct-bill application of {who} for {facts.region} was withdrawn.\n"
             f"Reason: {facts.reason}",
+        ),
+        EmailKind.DB_CANCELLED: (
+            f"Direct-bill application for {facts.region} cancelled",
+            f"the direct-bill application of {who} for {facts.region} was cancelled by CSP "
+            f"operations; nothing further is needed from you for it.\nReason: {facts.reason}",
         ),
         # Annual re-assessment and transition (RA-01..RA-03, DB-04)
         EmailKind.RA_QUESTIONNAIRE: (
@@ -208,5 +218,11 @@ def _relationship_texts(facts: EmailFacts, who: str) -> dict[EmailKind, tuple[st
             f"Order blocked for provider PartnerID {facts.partner_id}",
             f"an order of {who} is blocked.\n{facts.reason}\n\nFix it by "
             f"{_when(facts.deadline)}, or the order fails.",
+        ),
+        EmailKind.PIPELINES_RECONCILED: (
+            "Pipelines closed without an outcome were reconciled",
+            "these pipelines were closed in Temporal (terminated, timed out or failed) without "
+            "recording their outcome; the registry now records how each closed, and a new start "
+            f"for the partner is allowed:\n{facts.reason}",
         ),
     }

@@ -99,6 +99,11 @@ REASSESSMENT_SCHEDULE_ID = "annual-reassessment"
 SWEEP_WORKFLOW_ID = "reassessment-sweep"
 SA_SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
+# Pipelines closed without an outcome (terminated, timed out): the reconciler (issue 18)
+PIPELINE_RECONCILER = "PipelineReconciler"
+RECONCILER_SCHEDULE_ID = "pipeline-reconciler"
+RECONCILER_WORKFLOW_ID = "pipeline-reconciler"
+
 
 def reassessment_id(pga_id: str, region: str, year: int, *, security_only: bool = False) -> str:
     kind = "security-revalidation" if security_only else "reassessment"

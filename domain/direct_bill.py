@@ -15,7 +15,7 @@ from pydantic import EmailStr, Field
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId
-from domain.messages import ApproveOrReject, Message
+from domain.messages import ApproveOrReject, Message, SignalRefusal
 
 
 class PartnerRole(StrEnum):
@@ -71,6 +71,7 @@ class DirectBillStage(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -80,6 +81,7 @@ class DirectBillStage(StrEnum):
             DirectBillStage.REJECTED,
             DirectBillStage.EXPIRED,
             DirectBillStage.WITHDRAWN,
+            DirectBillStage.CANCELLED,
         }
 
 
@@ -162,6 +164,8 @@ class DirectBillStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     cooldown_until: datetime | None = None
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class DirectBillResult(Message):
@@ -197,6 +201,10 @@ class DirectBillRegistryStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
     TRANSITIONING = "transitioning"
     INDIRECT_RESELLER = "indirect_reseller"
 
@@ -263,3 +271,5 @@ class CreditReviewResult(Message):
 class CreditReviewStatus(Message):
     decided: bool
     deadline: datetime
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""

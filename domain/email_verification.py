@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import EmailStr
 
-from domain.messages import Message
+from domain.messages import Message, SignalRefusal
 
 
 class EmailVerificationRequest(Message):
@@ -34,6 +34,8 @@ class EmailVerificationStatus(Message):
     links_sent: int
     deadline: datetime
     resend_allowed_from: datetime | None
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class EmailVerificationResult(Message):

@@ -52,3 +52,19 @@ class ApproveOrReject(Message):
         if self.decision == "reject" and not (self.reason and self.reason.strip()):
             raise ValueError("a rejection must carry a reason for the partner")
         return self
+
+
+class SignalRefusal(Message):
+    """A decision sent as a signal and refused (the `status` query lists the latest few): a
+    signal has no answer, so this is where its sender, or an operator, reads why."""
+
+    name: str
+    delivery_id: str | None
+    error_type: str
+    message: str
+    at: datetime
+
+
+DELIVERY_ID_FIELD = "delivery_id"
+"""The field a decision sent as a signal carries besides the update's payload: applied once per
+delivery id (a backend's retry with the same id is ignored)."""

@@ -21,6 +21,7 @@ class EmailKind(StrEnum):
     ACTIVE = "active"
     ABANDONED = "abandoned"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     DB_SUBMITTED = "db_submitted"
     DB_REFUSED = "db_refused"
@@ -34,6 +35,7 @@ class EmailKind(StrEnum):
     DB_ACTIVE = "db_active"
     DB_EXPIRED = "db_expired"
     DB_WITHDRAWN = "db_withdrawn"
+    DB_CANCELLED = "db_cancelled"
     RA_QUESTIONNAIRE = "ra_questionnaire"
     RA_QUESTIONNAIRE_REMINDER = "ra_questionnaire_reminder"
     RA_PASSING_SCORE = "ra_passing_score"
@@ -50,6 +52,7 @@ class EmailKind(StrEnum):
     CUSTOMER_INVITATION_REMINDER = "customer_invitation_reminder"
     CUSTOMER_INVITATION_EXPIRED = "customer_invitation_expired"
     ORDER_BLOCKED = "order_blocked"
+    PIPELINES_RECONCILED = "pipelines_reconciled"
 
 
 class EmailFacts(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import Field
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.identifiers import NonEmptyText
-from domain.messages import Message
+from domain.messages import Message, SignalRefusal
 
 
 class DueKind(StrEnum):
@@ -98,6 +98,7 @@ class ReassessmentStage(StrEnum):
     PASSED = "passed"
     TRANSITION = "transition"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class ReassessmentStatus(Message):
@@ -111,6 +112,8 @@ class ReassessmentStatus(Message):
     checks: tuple[EligibilityCheck, ...] = ()
     assessment: AssessmentScore | None = None
     failures: tuple[str, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class ReassessmentOutcome(Message):

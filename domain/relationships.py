@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
-from domain.messages import Message, StageChange
+from domain.messages import Message, SignalRefusal, StageChange
 
 
 def _partner_center_link(value: str) -> str:
@@ -139,6 +139,7 @@ class PartnershipStage(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -155,6 +156,7 @@ _PARTNERSHIP_TERMINAL = {
     PartnershipStage.EXPIRED,
     PartnershipStage.WITHDRAWN,
     PartnershipStage.REFUSED,
+    PartnershipStage.CANCELLED,
 }
 
 
@@ -248,6 +250,8 @@ class PartnershipStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class PartnershipResult(Message):
@@ -315,6 +319,7 @@ class CustomerInvitationStage(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -336,6 +341,7 @@ _INVITATION_TERMINAL = {
     CustomerInvitationStage.EXPIRED,
     CustomerInvitationStage.WITHDRAWN,
     CustomerInvitationStage.REFUSED,
+    CustomerInvitationStage.CANCELLED,
 }
 
 
@@ -406,6 +412,8 @@ class CustomerInvitationStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class CustomerInvitationResult(Message):
@@ -477,10 +485,16 @@ class OrderStage(StrEnum):
     PLACED = "placed"
     FAILED = "failed"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (OrderStage.PLACED, OrderStage.FAILED, OrderStage.WITHDRAWN)
+        return self in (
+            OrderStage.PLACED,
+            OrderStage.FAILED,
+            OrderStage.WITHDRAWN,
+            OrderStage.CANCELLED,
+        )
 
 
 class PartnerOfRecordFix(Message):
@@ -551,6 +565,8 @@ class OrderStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class OrderResult(Message):

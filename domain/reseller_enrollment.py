@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, model_validator
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
-from domain.messages import ApproveOrReject, Message, StageChange
+from domain.messages import ApproveOrReject, Message, SignalRefusal, StageChange
 
 TenantDomainPrefix = Annotated[
     str,
@@ -102,6 +102,7 @@ class EnrollmentStage(StrEnum):
     REJECTED = "rejected"
     ABANDONED = "abandoned"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
@@ -113,6 +114,7 @@ _TERMINAL = {
     EnrollmentStage.REJECTED,
     EnrollmentStage.ABANDONED,
     EnrollmentStage.WITHDRAWN,
+    EnrollmentStage.CANCELLED,
 }
 
 
@@ -150,6 +152,8 @@ class EnrollmentStatus(Message):
     outcome_reason: str | None = None
     error_type: str | None = None
     history: tuple[StageChange, ...] = ()
+    signal_refusals: tuple[SignalRefusal, ...] = ()
+    """Decisions sent as signals and refused, latest last (a signal has no answer)."""
 
 
 class EnrollmentResult(Message):
@@ -168,6 +172,12 @@ class ResellerStatus(StrEnum):
     REJECTED = "rejected"
     ABANDONED = "abandoned"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    """Cancelled by an operator (the Web UI's Request Cancellation); a new start is allowed."""
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    """Closed by Temporal without an outcome, as recorded by the reconciler."""
 
 
 class ResellerRecord(Message):

@@ -177,13 +177,13 @@ def validation_summary(error: pydantic.ValidationError) -> str:
     return f"{count} invalid {noun} in {error.title}: " + "; ".join(parts)
 
 
-class ValidationSafeFailureConverter(DefaultFailureConverter):
-    """The default failure converter, except that a pydantic ValidationError (a payload that does
-    not fit its model) is recorded with `validation_summary` instead of pydantic's own text, which
+class _ValidationSafeConversion(DefaultFailureConverter):
+    """The default conversion, except that a pydantic ValidationError (a payload that does not
+    fit its model) is recorded with `validation_summary` instead of pydantic's own text, which
     quotes the offending input (a name, an email address) into the event history."""
 
-    def __init__(self, *, encode_common_attributes: bool = False) -> None:
-        super().__init__(encode_common_attributes=encode_common_attributes)
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=False)
 
     def to_failure(
         self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
@@ -194,6 +194,69 @@ class ValidationSafeFailureConverter(DefaultFailureConverter):
             safe.__cause__ = exception.__cause__
             exception = safe
         super().to_failure(exception, payload_converter, failure)
+
+
+def is_business_refusal(exception: BaseException) -> bool:
+    """A business rule's refusal: a non-retryable ApplicationError with a stable type."""
+    return (
+        isinstance(exception, ApplicationError) and exception.non_retryable and bool(exception.type)
+    )
+
+
+def _failure_chain(failure: Failure) -> list[Failure]:
+    chain = [failure]
+    while chain[-1].HasField("cause"):
+        chain.append(chain[-1].cause)
+    return chain
+
+
+def _drop_encoded_stack_trace(level: Failure, payload_converter: PayloadConverter) -> None:
+    try:
+        [attributes] = payload_converter.from_payloads([level.encoded_attributes])
+    except Exception:  # not the product's encoding: leave it as it came
+        return
+    if isinstance(attributes, dict) and attributes.get("stack_trace"):
+        attributes = {**attributes, "stack_trace": ""}
+        level.encoded_attributes.CopyFrom(payload_converter.to_payloads([attributes])[0])
+
+
+class ValidationSafeFailureConverter(DefaultFailureConverter):
+    """How the product's failures reach Temporal, the Web UI and every client (issue 18).
+
+    - Validation failures never quote the input (see `_ValidationSafeConversion`).
+    - A business refusal (`is_business_refusal`) reaches the caller as its type and message only:
+      no stack trace and no worker file paths, at any level of its cause chain. Unexpected
+      errors keep their stack trace (the worker logs them too).
+    - With `encode_common_attributes` (encryption on), every level's message and stack trace
+      then move into its encoded (encrypted) attributes, as Temporal's default does; the codec
+      endpoint shows them to the Web UI.
+    """
+
+    def __init__(self, *, encode_common_attributes: bool = False) -> None:
+        super().__init__(encode_common_attributes=False)
+        self._encode = encode_common_attributes
+        self._conversion = _ValidationSafeConversion()
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        self._conversion.to_failure(exception, payload_converter, failure)
+        if is_business_refusal(exception):
+            for level in _failure_chain(failure):
+                level.stack_trace = ""
+                if level.HasField("encoded_attributes"):  # a cause encoded where it arose
+                    _drop_encoded_stack_trace(level, payload_converter)
+        if self._encode:
+            for level in _failure_chain(failure):
+                if level.HasField("encoded_attributes"):
+                    continue  # already a failure proto from elsewhere, encoded there
+                level.encoded_attributes.CopyFrom(
+                    payload_converter.to_payloads(
+                        [{"message": level.message, "stack_trace": level.stack_trace}]
+                    )[0]
+                )
+                level.message = "Encoded failure"
+                level.stack_trace = ""
 
 
 class EncodedFailureConverter(ValidationSafeFailureConverter):

@@ -1,6 +1,10 @@
 """The product's Temporal Schedules, ensured (created, or brought up to date) on every start of the
-worker and by `csp schedules ensure`. Ensuring never fails because a schedule exists, and never
-undoes an operator's pause."""
+worker and by `csp schedules ensure`. Ensuring never fails because a schedule exists.
+
+The schedule's state (paused or not, and its note) is the operator's word: ensuring never
+changes it (issue 18). The product's guidance lives where it is not replaced: the schedule's
+memo (`guidance`, set when created) and each started workflow's summary and details, which the
+Web UI shows on the workflow's page."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -25,6 +30,7 @@ from temporalio.client import (
 
 from contract import names
 from domain.reassessment import SweepRequest
+from runtime.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,10 @@ class ScheduleDefinition:
     workflow_id: str
     spec: ScheduleSpec
     overlap: ScheduleOverlapPolicy
-    note: str
+    guidance: str
+    """What the schedule does and how to operate it (memo and the started workflow's details)."""
+    summary: str
+    """One line: the started workflow's summary in the Web UI."""
     args: tuple[Any, ...] = ()
     catchup_window: timedelta = timedelta(days=1)
     task_queue: str = names.TASK_QUEUE
@@ -42,11 +51,16 @@ class ScheduleDefinition:
     def schedule(self, state: ScheduleState | None = None) -> Schedule:
         return Schedule(
             action=ScheduleActionStartWorkflow(
-                self.workflow_type, args=self.args, id=self.workflow_id, task_queue=self.task_queue
+                self.workflow_type,
+                args=self.args,
+                id=self.workflow_id,
+                task_queue=self.task_queue,
+                static_summary=self.summary,
+                static_details=self.guidance,
             ),
             spec=self.spec,
             policy=SchedulePolicy(overlap=self.overlap, catchup_window=self.catchup_window),
-            state=state or ScheduleState(note=self.note),
+            state=state or ScheduleState(),
         )
 
 
@@ -71,32 +85,67 @@ ANNUAL_REASSESSMENT = ScheduleDefinition(
     # second sweep of the same month start nobody twice.
     overlap=ScheduleOverlapPolicy.ALLOW_ALL,
     catchup_window=timedelta(days=7),
-    note=(
+    summary="Monthly direct-bill re-assessment sweep",
+    guidance=(
         "Monthly direct-bill sweep: re-assesses partners in their support-plan renewal month "
         "(RA-01) and re-validates security in their onboarding-anniversary month (DB-04). "
-        "Backfill a past month to re-assess that month's partners."
+        "Backfill a past month to re-assess that month's partners. Pause it with a note saying "
+        "why; the product never changes a pause or its note."
     ),
 )
 
-SCHEDULES: tuple[ScheduleDefinition, ...] = (ANNUAL_REASSESSMENT,)
+
+def pipeline_reconciler(every: timedelta = timedelta(hours=1)) -> ScheduleDefinition:
+    """The reconciler of pipelines closed without an outcome (issue 18), every `every`."""
+    return ScheduleDefinition(
+        schedule_id=names.RECONCILER_SCHEDULE_ID,
+        workflow_type=names.PIPELINE_RECONCILER,
+        workflow_id=names.RECONCILER_WORKFLOW_ID,
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        overlap=ScheduleOverlapPolicy.SKIP,
+        catchup_window=every,
+        summary="Reconcile pipelines closed without an outcome",
+        guidance=(
+            "Finds registry rows (reseller enrollments `enrolling`, direct-bill applications "
+            "`applying`) whose pipeline Temporal closed without recording an outcome "
+            "(terminated, timed out, failed), records the real closure and emails operations. "
+            "Trigger it after terminating a pipeline to record it at once."
+        ),
+    )
+
+
+SCHEDULES: tuple[ScheduleDefinition, ...] = (ANNUAL_REASSESSMENT, pipeline_reconciler())
+
+
+def schedules_for(settings: Settings | None) -> tuple[ScheduleDefinition, ...]:
+    """The schedules with the operator's settings (the reconciler's interval)."""
+    if settings is None:
+        return SCHEDULES
+    every = timedelta(minutes=settings.reconcile_interval_minutes)
+    return (ANNUAL_REASSESSMENT, pipeline_reconciler(every))
 
 
 async def ensure_schedule(client: Client, definition: ScheduleDefinition) -> str:
     """Create the schedule, or update it in place; returns "created" or "updated"."""
     try:
-        await client.create_schedule(definition.schedule_id, definition.schedule())
+        await client.create_schedule(
+            definition.schedule_id,
+            definition.schedule(),
+            memo={"guidance": definition.guidance},
+        )
         return "created"
     except ScheduleAlreadyRunningError:
         pass
 
     def keep_operator_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        state = current.description.schedule.state
-        state.note = definition.note if not state.paused else state.note
-        return ScheduleUpdate(schedule=definition.schedule(state))
+        # The state as the operator left it: paused or not, note, remaining actions.
+        return ScheduleUpdate(schedule=definition.schedule(current.description.schedule.state))
 
     await client.get_schedule_handle(definition.schedule_id).update(keep_operator_state)
     return "updated"
 
 
-async def ensure_schedules(client: Client) -> list[tuple[str, str]]:
-    return [(d.schedule_id, await ensure_schedule(client, d)) for d in SCHEDULES]
+async def ensure_schedules(
+    client: Client, settings: Settings | None = None
+) -> list[tuple[str, str]]:
+    return [(d.schedule_id, await ensure_schedule(client, d)) for d in schedules_for(settings)]

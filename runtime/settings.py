@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     mpa_acceptance_days: int = 30
     mpa_poll_hours: float = 24
     operations_email: str = "csp-operations@example.com"
+    # How often the `pipeline-reconciler` Schedule looks for pipelines closed without an outcome
+    # (terminated, timed out) and records their real closure (issue 18).
+    reconcile_interval_minutes: float = Field(default=60, gt=0)
 
     # Relationship pipelines (DOMAIN.md sections 3-6): partnership and customer-invitation
     # reminders (comma-separated days) and expiry, POR validation date gate (00:00 UTC).

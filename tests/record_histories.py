@@ -252,6 +252,33 @@ async def order_placed(client: Client, sink: SmtpSink) -> list[str]:
     return [handle.id]
 
 
+async def cancelled(client: Client, sink: SmtpSink) -> list[str]:
+    """Verified, then Request Cancellation (the Web UI's button) in review (issue 18)."""
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
+    handle = await start_enrollment(client, workflow_id, application())
+    await verify(client, workflow_id, await latest_token(sink, 1))
+    await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
+    await handle.cancel()
+    for _ in range(300):
+        if (await handle.describe()).status is WorkflowExecutionStatus.CANCELED:
+            return [workflow_id, names.email_verification_id(workflow_id)]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{workflow_id} was never cancelled")
+
+
+async def decided_by_signal(client: Client, sink: SmtpSink) -> list[str]:
+    """The review decision sent as a signal (a refused one first), then active (issue 18)."""
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
+    handle = await start_enrollment(client, workflow_id, application())
+    await verify(client, workflow_id, await latest_token(sink, 1))
+    await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
+    decision = {"decision": "approve", "decided_by": "review-backend"}
+    await handle.signal(names.UPDATE_DECIDE_REVIEW, decision)  # no delivery id: refused
+    await handle.signal(names.UPDATE_DECIDE_REVIEW, {**decision, "delivery_id": "review-1"})
+    await _expect(client, workflow_id, EnrollmentStage.ACTIVE)
+    return [workflow_id]
+
+
 async def _partnership_active(stack: Stack) -> None:
     await prepare(stack, partnerships=(RESELLER,))
 
@@ -260,6 +287,8 @@ SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
     "withdrawn": withdrawn,
+    "cancelled": cancelled,
+    "decided-by-signal": decided_by_signal,
     "direct-bill-active": direct_bill_active,
     "security-revalidation": security_revalidation,
     "partnership-removed": partnership_removed,

@@ -452,3 +452,49 @@ async def test_gateway_from_settings_keeps_a_codec_token_in_the_state_folder(
         )
         assert answer.status_code == 404
         assert answer.json()["error"]["type"] == "PipelineNotFound"
+
+
+def _raised(error: BaseException) -> BaseException:
+    try:
+        raise error
+    except BaseException as caught:
+        return caught
+
+
+def _refusal_with_cause() -> ApplicationError:
+    try:
+        try:
+            raise ValueError("inner detail")
+        except ValueError as inner:
+            raise ApplicationError(
+                "PartnerID 4512345 is at stage email_verification, not awaiting a review decision",
+                type="WrongStage",
+                non_retryable=True,
+            ) from inner
+    except ApplicationError as refusal:
+        return refusal
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_business_refusals_carry_no_stack_trace_unexpected_errors_keep_theirs(
+    encoded: bool,
+) -> None:
+    converter = EncodedFailureConverter() if encoded else ValidationSafeFailureConverter()
+    payloads = DATA_CONVERTER.payload_converter
+
+    refusal = Failure()
+    converter.to_failure(_refusal_with_cause(), payloads, refusal)
+    assert refusal.application_failure_info.type == "WrongStage"
+    assert b".py" not in refusal.SerializeToString()  # no trace at any level, encoded or not
+    back = converter.from_failure(refusal, payloads)
+    assert isinstance(back, ApplicationError) and back.type == "WrongStage"
+    assert back.message.startswith("PartnerID 4512345 is at stage email_verification")
+    assert isinstance(back.cause, ApplicationError) and back.cause.message == "inner detail"
+
+    unexpected = Failure()
+    converter.to_failure(_raised(RuntimeError("bug")), payloads, unexpected)
+    back = converter.from_failure(unexpected, payloads)
+    assert isinstance(back, ApplicationError) and back.type == "RuntimeError"
+    assert back.failure is not None and "test_codec.py" in back.failure.stack_trace
+    if encoded:
+        assert unexpected.message == "Encoded failure" and not unexpected.stack_trace

@@ -7,7 +7,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    ScheduleActionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleOverlapPolicy,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
@@ -21,19 +26,33 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "created")]
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
+    first = dict(await ensure_schedules(client))
+    assert first[names.REASSESSMENT_SCHEDULE_ID] == "created"
+    assert dict(await ensure_schedules(client))[names.REASSESSMENT_SCHEDULE_ID] == "updated"
 
     handle = client.get_schedule_handle(names.REASSESSMENT_SCHEDULE_ID)
     await handle.pause(note="paused by ops during the migration")
-    assert await ensure_schedules(client) == [(names.REASSESSMENT_SCHEDULE_ID, "updated")]
+    assert dict(await ensure_schedules(client))[names.REASSESSMENT_SCHEDULE_ID] == "updated"
     described = await handle.describe()
     assert described.schedule.state.paused
     assert described.schedule.state.note == "paused by ops during the migration"
     assert described.schedule.policy.overlap is ScheduleOverlapPolicy.ALLOW_ALL
-    await handle.unpause()
+    await handle.unpause(note="resumed by ops after the migration")
     await ensure_schedules(client)
-    assert (await handle.describe()).schedule.state.note == ANNUAL_REASSESSMENT.note
+    described = await handle.describe()
+    # The operator's word stays; the product's guidance is in the memo and the action's details.
+    assert not described.schedule.state.paused
+    assert described.schedule.state.note == "resumed by ops after the migration"
+    assert await described.memo_value("guidance") == ANNUAL_REASSESSMENT.guidance
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    payloads = client.data_converter.payload_converter
+    for shown, expected in [
+        (action.static_details, ANNUAL_REASSESSMENT.guidance),
+        (action.static_summary, ANNUAL_REASSESSMENT.summary),
+    ]:
+        assert isinstance(shown, Payload)
+        assert payloads.from_payload(shown, str) == expected
 
     past = date(2025, 3, 1)
     await seed(stack, past, [Partner("5400001", anniversary_month=3)])  # security-only: no waits
@@ -47,7 +66,11 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
                 overlap=ScheduleOverlapPolicy.ALLOW_ALL,
             )
         )
-        query = f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed'"
+        # Started by this schedule (the dev server is shared: other tests run sweeps too).
+        query = (
+            f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
+            f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
+        )
         for _ in range(200):
             runs = [wf async for wf in client.list_workflows(query)]
             if runs:
@@ -56,5 +79,15 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
         [run] = runs
         summary = await client.get_workflow_handle(run.id, result_type=SweepSummary).result()
     await handle.delete()
+    # The reconciler's interval is the operator's setting (hourly by default).
+    reconciler = client.get_schedule_handle(names.RECONCILER_SCHEDULE_ID)
+    [interval] = (await reconciler.describe()).schedule.spec.intervals
+    assert interval.every == timedelta(hours=1)
+    await ensure_schedules(
+        client, stack.settings.model_copy(update={"reconcile_interval_minutes": 15})
+    )
+    [interval] = (await reconciler.describe()).schedule.spec.intervals
+    assert interval.every == timedelta(minutes=15)
+    await reconciler.delete()  # nothing left to fire on the shared dev server
     assert summary.month == past
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)

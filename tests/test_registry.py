@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.registry.migrate import head_revision
 from adapters.registry.sql import SqlPartnerRegistry
+from domain.reconciliation import ClosedPipeline, PipelineClosure, closure_reason
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -104,3 +105,41 @@ async def test_concurrent_writers_wait_for_each_other(registry: SqlPartnerRegist
         *(registry.save_reseller(_record(partner_id=f"{1000000 + i}")) for i in range(60)),
     )
     assert all([await registry.was_message_sent(key) for key in keys])
+
+
+async def test_a_closure_is_recorded_only_on_the_row_its_pipeline_left(
+    registry: SqlPartnerRegistry,
+) -> None:
+    """The reconciler (issue 18) never overwrites a row a newer pipeline took over."""
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    await registry.save_reseller(
+        ResellerRecord(
+            partner_id="4512345",
+            status=ResellerStatus.ENROLLING,
+            country="JP",
+            workflow_id="reseller-enrollment-4512345",
+            updated_at=now,
+        )
+    )
+    [open_row] = await registry.list_open_pipelines(10)
+    assert (open_row.kind, open_row.partner_id, open_row.status) == (
+        "reseller_enrollment",
+        "4512345",
+        "enrolling",
+    )
+    closed = ClosedPipeline(
+        record=open_row,
+        closure=PipelineClosure.TERMINATED,
+        closed_at=now,
+        reason=closure_reason(PipelineClosure.TERMINATED, now),
+    )
+    taken_over = closed.model_copy(
+        update={"record": open_row.model_copy(update={"workflow_id": "another-run"})}
+    )
+    assert not await registry.record_pipeline_closure(taken_over)
+    assert await registry.record_pipeline_closure(closed)
+    assert not await registry.record_pipeline_closure(closed)  # already recorded: once
+    record = await registry.get_reseller("4512345")
+    assert record is not None and record.status is ResellerStatus.TERMINATED
+    assert record.status_reason is not None and "terminated" in record.status_reason
+    assert await registry.list_open_pipelines(10) == []

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.CREDIT_REVIEW)
-class CreditReviewWorkflow:
+class CreditReviewWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: CreditReviewRequest) -> None:
         self._request = request
@@ -86,5 +86,7 @@ class CreditReviewWorkflow:
     @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CreditReviewStatus:
         return CreditReviewStatus(
-            decided=self._decision is not None, deadline=self._request.deadline
+            decided=self._decision is not None,
+            deadline=self._request.deadline,
+            signal_refusals=self.signal_refusals(),
         )

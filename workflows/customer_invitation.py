@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.CUSTOMER_INVITATION)
-class CustomerInvitationWorkflow:
+class CustomerInvitationWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: CustomerInvitationRequest) -> None:
         self._req = request
@@ -81,6 +81,7 @@ class CustomerInvitationWorkflow:
         self._agreement_at: datetime | None = None
         self._withdrawal: Withdrawal | None = None
         self._ended: PipelineEnded | None = None
+        self._registered = False  # a record of ours is in the registry
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ class CustomerInvitationWorkflow:
             steps=self._steps,
             refused=CustomerInvitationStage.REFUSED,
             finish=self._finish,
+            cancelled=CustomerInvitationStage.CANCELLED,
         )
         return CustomerInvitationResult(
             reseller_partner_id=request.reseller_partner_id,
@@ -299,6 +301,7 @@ class CustomerInvitationWorkflow:
             ),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
+        self._registered = True
 
     def _default_message(self) -> str:
         req = self._req
@@ -335,6 +338,8 @@ class CustomerInvitationWorkflow:
         self._stages.end(outcome, note=ended.reason)
         if outcome is CustomerInvitationStage.REFUSED:
             return  # a pre-check refused: nothing was sent or recorded
+        if outcome is CustomerInvitationStage.CANCELLED and not self._registered:
+            return  # cancelled before the invitation was sent: nothing recorded
         await self._save()
         if outcome is CustomerInvitationStage.EXPIRED:
             await pipeline.send_email(
@@ -464,4 +469,5 @@ class CustomerInvitationWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

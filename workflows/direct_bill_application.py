@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
@@ -84,6 +85,7 @@ _REGISTRY_STATUS = {
     DirectBillStage.REJECTED: DirectBillRegistryStatus.REJECTED,
     DirectBillStage.EXPIRED: DirectBillRegistryStatus.EXPIRED,
     DirectBillStage.WITHDRAWN: DirectBillRegistryStatus.WITHDRAWN,
+    DirectBillStage.CANCELLED: DirectBillRegistryStatus.CANCELLED,
 }
 _OUTCOME_EMAIL = {
     DirectBillStage.ACTIVE: EmailKind.DB_ACTIVE,
@@ -91,6 +93,7 @@ _OUTCOME_EMAIL = {
     DirectBillStage.REJECTED: EmailKind.DB_REJECTED,
     DirectBillStage.EXPIRED: EmailKind.DB_EXPIRED,
     DirectBillStage.WITHDRAWN: EmailKind.DB_WITHDRAWN,
+    DirectBillStage.CANCELLED: EmailKind.DB_CANCELLED,
 }
 _REVIEW_STEPS = {
     DirectBillStage.INITIAL_REVIEW,
@@ -100,7 +103,7 @@ _REVIEW_STEPS = {
 
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
-class DirectBillApplicationWorkflow:
+class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, application: DirectBillApplication) -> None:
         self._app = application
@@ -124,6 +127,7 @@ class DirectBillApplicationWorkflow:
         self._ended: PipelineEnded | None = None
         self._cooldown_until: datetime | None = None
         self._activated_at: datetime | None = None
+        self._child: workflow.ChildWorkflowHandle[Any, CreditReviewResult] | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -137,6 +141,7 @@ class DirectBillApplicationWorkflow:
             steps=self._steps,
             refused=DirectBillStage.REFUSED,
             finish=self._finish,
+            cancelled=DirectBillStage.CANCELLED,
         )
         return DirectBillResult(
             pga_id=application.pga_id,
@@ -271,6 +276,7 @@ class DirectBillApplicationWorkflow:
             id=names.credit_review_id(workflow.info().workflow_id),
             static_summary=f"Credit review for PGA {self._app.pga_id} in {self._app.region}",
         )
+        self._child = child
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
         if not child.done():
             child.cancel()
@@ -432,6 +438,10 @@ class DirectBillApplicationWorkflow:
         self._ended = ended
         outcome = DirectBillStage(ended.outcome)
         self._stages.end(outcome)
+        if outcome is DirectBillStage.CANCELLED:
+            await self._cancel_child()
+            if not self._registered:  # cancelled at the gate: no record of ours, nothing sent
+                return
         if self._registered:  # a gate refusal must not touch another pipeline's record
             await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         await self._email(
@@ -440,6 +450,15 @@ class DirectBillApplicationWorkflow:
             reason=ended.reason,
             deadline=self._cooldown_until,
         )
+
+    async def _cancel_child(self) -> None:
+        """Cancel a running credit review with its parent."""
+        child = self._child
+        if child is None or child.done():
+            return
+        child.cancel()
+        with contextlib.suppress(ChildWorkflowError, CancelledError, asyncio.CancelledError):
+            await child
 
     def _raise_if_withdrawn(self) -> None:
         if self._withdrawal is not None:
@@ -652,4 +671,5 @@ class DirectBillApplicationWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             cooldown_until=self._cooldown_until,
+            signal_refusals=self.signal_refusals(),
         )

@@ -39,7 +39,7 @@ _MAIL_TIMEOUT = timedelta(minutes=2)
 
 
 @workflow.defn(name=names.EMAIL_VERIFICATION)
-class EmailVerificationWorkflow:
+class EmailVerificationWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: EmailVerificationRequest) -> None:
         self._request = request
@@ -177,4 +177,5 @@ class EmailVerificationWorkflow:
                 if self._last_sent_at
                 else None
             ),
+            signal_refusals=self.signal_refusals(),
         )

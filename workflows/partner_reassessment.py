@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import FailureError, is_cancelled_exception
 
 from workflows import pipeline
 from workflows.pipeline import StageTracker
@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
-class PartnerReassessmentWorkflow:
+class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: ReassessmentRequest) -> None:
         self._request = request
@@ -77,8 +77,12 @@ class PartnerReassessmentWorkflow:
         pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()
-        except FailureError as err:
-            await self._report(self._outcome(passed=False, error=str(err)))
+        except BaseException as err:
+            if is_cancelled_exception(err) and workflow.patched(pipeline.CANCELLATION_PATCH):
+                await self._cancelled()
+                raise asyncio.CancelledError(str(err)) from err
+            if isinstance(err, FailureError):
+                await self._report(self._outcome(passed=False, error=str(err)))
             raise
         await self._report(outcome)
         return outcome
@@ -204,6 +208,14 @@ class PartnerReassessmentWorkflow:
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("transitioned")])
         return self._outcome(passed=False, cooldown_until=result.cooldown_until)
 
+    async def _cancelled(self) -> None:
+        """An operator cancelled (the Web UI's Request Cancellation): the registry keeps the
+        partner's status as it was (nothing was decided), the stage, deadline and `Outcome` say
+        so, and the sweep learns it, so its summary names the partner as not re-assessed."""
+        reason = pipeline.cancellation_reason()
+        self._stages.end(ReassessmentStage.CANCELLED, note=reason)
+        await self._report(self._outcome(passed=False, error=reason))
+
     # ---- helpers ------------------------------------------------------------------------------
 
     def _outcome(self, **fields: object) -> ReassessmentOutcome:
@@ -293,4 +305,5 @@ class PartnerReassessmentWorkflow:
             checks=tuple(self._checks),
             assessment=self._score,
             failures=self._failures,
+            signal_refusals=self.signal_refusals(),
         )

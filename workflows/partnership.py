@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=names.PARTNERSHIP)
-class PartnershipWorkflow:
+class PartnershipWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: PartnershipRequest) -> None:
         self._req = request
@@ -86,6 +86,7 @@ class PartnershipWorkflow:
         self._reinstatement: TenantSuspensionReport | None = None
         self._last_note = ""
         self._ended: PipelineEnded | None = None
+        self._registered = resume is not None  # a record of ours is in the registry
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class PartnershipWorkflow:
             steps=self._steps,
             refused=PartnershipStage.REFUSED,
             finish=self._finish,
+            cancelled=PartnershipStage.CANCELLED,
             first_run=request.resume is None,
         )
         return PartnershipResult(
@@ -356,6 +358,7 @@ class PartnershipWorkflow:
             ),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
+        self._registered = True
 
     async def _email_reseller(self, kind: EmailKind, step: str, deadline: datetime | None) -> None:
         req = self._req
@@ -401,11 +404,19 @@ class PartnershipWorkflow:
         )
 
     async def _finish(self, ended: PipelineEnded) -> None:
-        self._ended = ended
         outcome = PartnershipStage(ended.outcome)
+        if outcome is PartnershipStage.CANCELLED and self._stages.stage.is_established:
+            ended = PipelineEnded(
+                outcome,
+                f"{ended.reason}; the relationship itself was not removed in Partner Center",
+                ended.error_type,
+            )
+        self._ended = ended
         self._stages.end(outcome, note=ended.reason)
         if outcome is PartnershipStage.REFUSED:
             return  # a pre-check refused: nothing was sent or recorded
+        if outcome is PartnershipStage.CANCELLED and not self._registered:
+            return  # cancelled in pre-checks: nothing was sent or recorded
         await self._save(reason=ended.reason, ended=True)
         ops = self._policy.operations_email
         if ended.outcome in (PartnershipStage.EXPIRED, PartnershipStage.REMOVED):
@@ -537,4 +548,5 @@ class PartnershipWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

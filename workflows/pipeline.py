@@ -7,19 +7,24 @@
 - `StageTracker`: the stage a pipeline is in, what it waits for and until when, its history, and
   the same facts in the search attributes and the UI's current details.
 - `PipelineEnded` and `run_pipeline`: jump to an outcome from anywhere; finish it exactly once.
-- `send_email` and `step_key`: an effect once per run and step.
+- `send_email` and `step_key`: an effect once per pipeline and step, across reset and
+  continue-as-new.
+- `DecisionSignals`: every update of a pipeline also accepted as a signal of the same name.
+- Cancellation (the Web UI's "Request Cancellation"): `run_pipeline` finishes the pipeline with
+  its `cancelled` outcome (record, search attributes, contact) and the workflow ends CANCELED.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -28,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from contract.activities.policies import PolicyRequest
     from contract.errors import business_rejection, to_application_error
     from domain.errors import BusinessRuleViolation, WrongStage
-    from domain.messages import StageChange, Withdrawal
+    from domain.messages import DELIVERY_ID_FIELD, SignalRefusal, StageChange, Withdrawal
     from domain.notifications import EmailFacts
     from workflows.business_metrics import pipeline_ended, pipeline_started
 
@@ -108,13 +113,18 @@ def wrong_stage(message: str, stage: str | None = None) -> ApplicationError:
 
 
 def step_key(step: str) -> str:
-    """The idempotency key of one side effect of this run."""
+    """The idempotency key of one side effect of this pipeline.
+
+    Built on the workflow id and the FIRST execution's run id, which a reset (a new run replaying
+    the history up to the reset point) and a continue-as-new keep: the replayed decisions reuse
+    the keys, so the registry outbox and the outside systems see the effect once (issue 18).
+    """
     info = workflow.info()
-    return f"{info.workflow_id}:{info.run_id}:{step}"
+    return f"{info.workflow_id}:{info.first_execution_run_id}:{step}"
 
 
 async def send_email(facts: EmailFacts, step: str) -> None:
-    """Mail once per run and step; a mailbox that refuses mail must not block the pipeline."""
+    """Mail once per pipeline and step; a mailbox that refuses mail must not block the pipeline."""
     try:
         await execute(
             SEND_EMAIL, EmailRequest(idempotency_key=step_key(f"email:{step}"), facts=facts)
@@ -211,6 +221,17 @@ def withdrawn(outcome: StrEnum, withdrawal: Withdrawal) -> PipelineEnded:
     return PipelineEnded(outcome, f"withdrawn by {withdrawal.requested_by}: {withdrawal.reason}")
 
 
+CANCELLATION_PATCH = "cancellation-outcome"
+"""Guards the cancellation path (its finish runs activities where older code ended at once)."""
+
+CANCELLED_ERROR_TYPE = "PipelineCancelled"
+
+
+def cancellation_reason() -> str:
+    """Who cancelled and why, as far as Temporal tells the workflow (the UI sends no reason)."""
+    return "cancelled by an operator request (Temporal cancellation)"
+
+
 async def run_pipeline(
     *,
     prechecks: Callable[[], Awaitable[None]],
@@ -218,6 +239,7 @@ async def run_pipeline(
     refused: StrEnum,
     finish: Callable[[PipelineEnded], Awaitable[None]],
     first_run: bool = True,
+    cancelled: StrEnum | None = None,
 ) -> PipelineEnded:
     """Run a pipeline to exactly one outcome and finish it (`finish` records and tells).
 
@@ -225,6 +247,11 @@ async def run_pipeline(
     rule's stable error type. Any `PipelineEnded` raised by the steps is their outcome. The
     business counters count the start (of the first run, not of a continuation) and the outcome.
     The pipeline returns only once every update handler has answered.
+
+    A cancellation request (asyncio.CancelledError in the workflow, or an activity or child
+    cancelled by it) while the pre-checks or steps run is finished as `cancelled`: the finish runs
+    its activities (the request is delivered once, so they are not cancelled again) and the
+    cancellation is re-raised, so the workflow ends CANCELED with its record complete.
     """
     pipeline = workflow.info().workflow_type
     if first_run:
@@ -243,6 +270,153 @@ async def run_pipeline(
         ended = await steps()
     except PipelineEnded as outcome:
         ended = outcome
+    except BaseException as err:
+        if (
+            cancelled is None
+            or not is_cancelled_exception(err)
+            or not workflow.patched(CANCELLATION_PATCH)
+        ):
+            raise
+        await finish_counted(PipelineEnded(cancelled, cancellation_reason(), CANCELLED_ERROR_TYPE))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if isinstance(err, asyncio.CancelledError):
+            raise
+        raise asyncio.CancelledError(str(err)) from err
     await finish_counted(ended)
     await workflow.wait_condition(workflow.all_handlers_finished)
     return ended
+
+
+# ---- decisions sent as signals ------------------------------------------------------------------
+
+SIGNAL_REFUSALS_KEPT = 10
+
+
+class DecisionSignals:
+    """Every update of the workflow also accepted as a signal of the same name and payload.
+
+    For backends that can only signal (and the Web UI's "Send a Signal"). Temporal keeps signal
+    and update names apart, so `decide_review` the signal and `decide_review` the update coexist.
+    The signal's JSON object is the update's payload plus a `delivery_id`; it is validated by the
+    update's own validator and applied by the update's own handler, once per delivery id. A
+    refused signal is logged and kept in `signal_refusals()` (the `status` query shows it): a
+    signal has no answer, so it is never silently dropped. Updates stay the recommended path:
+    their caller reads the refusal at once.
+    """
+
+    _signal_deliveries: set[str]
+    _signal_refusals: list[SignalRefusal]
+
+    def _signal_state(self) -> tuple[set[str], list[SignalRefusal]]:
+        if not hasattr(self, "_signal_deliveries"):
+            self._signal_deliveries = set()
+            self._signal_refusals = []
+        return self._signal_deliveries, self._signal_refusals
+
+    def signal_refusals(self) -> tuple[SignalRefusal, ...]:
+        return tuple(self._signal_state()[1])
+
+    @workflow.signal(dynamic=True)
+    async def _decision_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        deliveries, _ = self._signal_state()
+        delivery_id: str | None = None
+        try:
+            payload = _signal_payload(args)
+            raw_id = payload.pop(DELIVERY_ID_FIELD, None)
+            delivery_id = str(raw_id) if raw_id is not None else None
+            if delivery_id is None or not delivery_id.strip():
+                raise ApplicationError(
+                    f"a decision sent as a signal carries a `{DELIVERY_ID_FIELD}` besides the "
+                    f"payload of the `{name}` update",
+                    type="DeliveryIdMissing",
+                    non_retryable=True,
+                )
+            if delivery_id in deliveries:
+                workflow.logger.info("signal %s delivery %s already applied", name, delivery_id)
+                return
+            handler, validator, arg_type = _update_parts(self, name)
+            try:
+                arg = arg_type.model_validate(payload) if _is_model(arg_type) else payload
+            except ValueError as err:
+                raise ApplicationError(
+                    f"the `{name}` payload is not valid: {err}",
+                    type="InvalidPayload",
+                    non_retryable=True,
+                ) from err
+            if validator is not None:
+                validator(arg)
+            deliveries.add(delivery_id)
+            result = handler(arg)
+            if asyncio.iscoroutine(result):
+                await result
+            workflow.logger.info("signal %s delivery %s applied", name, delivery_id)
+        except ApplicationError as refusal:
+            self._refuse_signal(name, delivery_id, refusal.type or "Refused", refusal.message)
+
+    def _refuse_signal(
+        self, name: str, delivery_id: str | None, error_type: str, message: str
+    ) -> None:
+        _, refusals = self._signal_state()
+        refusals.append(
+            SignalRefusal(
+                name=name,
+                delivery_id=delivery_id,
+                error_type=error_type,
+                message=message,
+                at=workflow.now(),
+            )
+        )
+        del refusals[:-SIGNAL_REFUSALS_KEPT]
+        workflow.logger.warning(
+            "signal %s (delivery %s) refused: %s: %s", name, delivery_id, error_type, message
+        )
+
+
+def _signal_payload(args: Sequence[RawValue]) -> dict[str, Any]:
+    if len(args) != 1:
+        raise ApplicationError(
+            f"a decision sent as a signal is one JSON object, not {len(args)} value(s)",
+            type="InvalidPayload",
+            non_retryable=True,
+        )
+    try:
+        value = workflow.payload_converter().from_payload(args[0].payload, dict)
+    except Exception as err:
+        raise ApplicationError(
+            f"a decision sent as a signal is one JSON object: {err}",
+            type="InvalidPayload",
+            non_retryable=True,
+        ) from err
+    if not isinstance(value, dict):
+        raise ApplicationError(
+            "a decision sent as a signal is one JSON object",
+            type="InvalidPayload",
+            non_retryable=True,
+        )
+    return dict(value)
+
+
+def _update_parts(
+    instance: object, name: str
+) -> tuple[Callable[[Any], Any], Callable[[Any], None] | None, Any]:
+    """The update's handler, its validator and its argument type (the SDK's own definition)."""
+    # The SDK's workflow definition (pinned temporalio) is the one place that knows an update's
+    # validator; the public API offers the handler only.
+    definition = workflow._Definition.must_from_class(type(instance))
+    update = definition.updates.get(name)
+    if update is None or update.name is None:
+        raise ApplicationError(
+            f"`{name}` is not a decision of this pipeline; its decisions are "
+            + ", ".join(sorted(n for n in definition.updates if n)),
+            type="UnknownDecision",
+            non_retryable=True,
+        )
+    handler = update.bind_fn(instance)
+    validator = update.bind_validator(instance) if update.validator else None
+    arg_types = update.arg_types or []
+    arg_type: Any = arg_types[0] if arg_types else dict
+    return handler, validator, arg_type
+
+
+def _is_model(arg_type: Any) -> bool:
+    return isinstance(arg_type, type) and hasattr(arg_type, "model_validate")

@@ -8,8 +8,10 @@ rejected and fails the workflow with the rule's stable error type.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -65,11 +67,12 @@ _REGISTRY_STATUS = {
     EnrollmentStage.REJECTED: ResellerStatus.REJECTED,
     EnrollmentStage.ABANDONED: ResellerStatus.ABANDONED,
     EnrollmentStage.WITHDRAWN: ResellerStatus.WITHDRAWN,
+    EnrollmentStage.CANCELLED: ResellerStatus.CANCELLED,
 }
 
 
 @workflow.defn(name=names.RESELLER_ENROLLMENT)
-class ResellerEnrollmentWorkflow:
+class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, application: ResellerEnrollmentApplication) -> None:
         self._app = application
@@ -85,6 +88,8 @@ class ResellerEnrollmentWorkflow:
         self._ir_authorized_at: datetime | None = None
         self._mpa_signed_at: datetime | None = None
         self._ended: PipelineEnded | None = None
+        self._registered = False
+        self._child: workflow.ChildWorkflowHandle[Any, EmailVerificationResult] | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -98,6 +103,7 @@ class ResellerEnrollmentWorkflow:
             steps=self._steps,
             refused=EnrollmentStage.REJECTED,
             finish=self._finish,
+            cancelled=EnrollmentStage.CANCELLED,
         )
         return EnrollmentResult(
             partner_id=application.partner_id,
@@ -108,6 +114,7 @@ class ResellerEnrollmentWorkflow:
 
     async def _steps(self) -> PipelineEnded:
         await self._save(ResellerStatus.ENROLLING)
+        self._registered = True
         if not await self._short_path_evidenced():
             await self._verify_email()
             await self._review()
@@ -196,6 +203,7 @@ class ResellerEnrollmentWorkflow:
             id=names.email_verification_id(workflow.info().workflow_id),
             static_summary=f"Email verification for PartnerID {self._app.partner_id}",
         )
+        self._child = child
         await workflow.wait_condition(lambda: child.done() or self._withdrawal is not None)
         if not child.done():
             child.cancel()
@@ -357,14 +365,28 @@ class ResellerEnrollmentWorkflow:
         self._ended = ended
         outcome = EnrollmentStage(ended.outcome)
         self._stages.end(outcome)
+        if outcome is EnrollmentStage.CANCELLED:
+            await self._cancel_child()
+            if not self._registered:  # cancelled in pre-checks: no record, nothing was sent
+                return
         await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {
             EnrollmentStage.ACTIVE: EmailKind.ACTIVE,
             EnrollmentStage.REJECTED: EmailKind.REJECTED,
             EnrollmentStage.ABANDONED: EmailKind.ABANDONED,
             EnrollmentStage.WITHDRAWN: EmailKind.WITHDRAWN,
+            EnrollmentStage.CANCELLED: EmailKind.CANCELLED,
         }[outcome]
         await self._email(kind, f"outcome-{outcome.value}", reason=ended.reason)
+
+    async def _cancel_child(self) -> None:
+        """Cancel a running email verification with its parent (its link stops working)."""
+        child = self._child
+        if child is None or child.done():
+            return
+        child.cancel()
+        with contextlib.suppress(ChildWorkflowError, CancelledError, asyncio.CancelledError):
+            await child
 
     # ---- updates and query --------------------------------------------------------------------
 
@@ -433,4 +455,5 @@ class ResellerEnrollmentWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

@@ -86,7 +86,7 @@ class _Blocked(Exception):
 
 
 @workflow.defn(name=names.SUBSCRIPTION_ORDER)
-class SubscriptionOrderWorkflow:
+class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
     @workflow.init
     def __init__(self, request: SubscriptionOrderRequest) -> None:
         self._req = request
@@ -107,6 +107,7 @@ class SubscriptionOrderWorkflow:
         self._withdrawal: Withdrawal | None = None
         self._placed: PlacedOrder | None = None
         self._ended: PipelineEnded | None = None
+        self._registered = False  # a record of ours is in the registry
 
     # ---- the pipeline -------------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class SubscriptionOrderWorkflow:
             steps=self._steps,
             refused=OrderStage.FAILED,
             finish=self._finish,
+            cancelled=OrderStage.CANCELLED,
         )
         if ended.outcome is OrderStage.FAILED:
             raise ApplicationError(ended.reason, type=ended.error_type, non_retryable=True)
@@ -353,10 +355,13 @@ class SubscriptionOrderWorkflow:
             ),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
+        self._registered = True
 
     async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
         self._stages.end(OrderStage(ended.outcome), note=ended.reason)
+        if ended.outcome is OrderStage.CANCELLED and not self._registered:
+            return  # cancelled in pre-checks: nothing recorded
         await self._save(reason=ended.reason, error_type=ended.error_type)
 
     def _result(self) -> OrderResult:
@@ -459,4 +464,5 @@ class SubscriptionOrderWorkflow:
             outcome_reason=self._ended.reason if self._ended else None,
             error_type=self._ended.error_type if self._ended else None,
             history=tuple(self._stages.history),
+            signal_refusals=self.signal_refusals(),
         )

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -108,3 +109,13 @@ class PartnerRegistry(Protocol):
         ...
 
     async def get_order(self, provider_partner_id: str, order_ref: str) -> OrderRecord | None: ...
+
+    async def list_open_pipelines(self, limit: int) -> list[OpenRecord]:
+        """Rows whose pipeline should be running: enrollments `enrolling`, direct-bill
+        applications `applying` (issue 18's reconciler)."""
+        ...
+
+    async def record_pipeline_closure(self, closed: ClosedPipeline) -> bool:
+        """Record how Temporal closed the row's pipeline, only if the row is still the one that
+        pipeline left (same status and workflow id); False when it changed meanwhile."""
+        ...

@@ -22,6 +22,7 @@ from adapters.registry.schema import (
     subscription_orders,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -344,3 +345,76 @@ class SqlPartnerRegistry:
         )
         rows = await self._rows(query, ("updated_at",))
         return OrderRecord.model_validate(rows[0]) if rows else None
+
+    # ---- pipelines closed without an outcome (issue 18) -----------------------------------
+
+    async def list_open_pipelines(self, limit: int) -> list[OpenRecord]:
+        async with self._engine.connect() as conn:
+            enrolling = await conn.execute(
+                sa.select(resellers.c.partner_id, resellers.c.status, resellers.c.workflow_id)
+                .where(resellers.c.status == "enrolling")
+                .order_by(resellers.c.partner_id)
+                .limit(limit)
+            )
+            applying = await conn.execute(
+                sa.select(
+                    direct_bill_partners.c.pga_id,
+                    direct_bill_partners.c.region,
+                    direct_bill_partners.c.status,
+                    direct_bill_partners.c.workflow_id,
+                )
+                .where(direct_bill_partners.c.status == "applying")
+                .order_by(direct_bill_partners.c.pga_id, direct_bill_partners.c.region)
+                .limit(limit)
+            )
+            records = [
+                OpenRecord(
+                    kind="reseller_enrollment",
+                    partner_id=row.partner_id,
+                    status=row.status,
+                    workflow_id=row.workflow_id,
+                )
+                for row in enrolling
+            ] + [
+                OpenRecord(
+                    kind="direct_bill_application",
+                    partner_id=row.pga_id,
+                    region=row.region,
+                    status=row.status,
+                    workflow_id=row.workflow_id,
+                )
+                for row in applying
+            ]
+        return records[:limit]
+
+    async def record_pipeline_closure(self, closed: ClosedPipeline) -> bool:
+        record = closed.record
+        values = {
+            "status": closed.closure.value,
+            "status_reason": closed.reason,
+            "updated_at": datetime.now(UTC),
+        }
+        if record.kind == "reseller_enrollment":
+            statement = (
+                sa.update(resellers)
+                .where(
+                    resellers.c.partner_id == record.partner_id,
+                    resellers.c.status == record.status,
+                    resellers.c.workflow_id == record.workflow_id,
+                )
+                .values(**values)
+            )
+        else:
+            statement = (
+                sa.update(direct_bill_partners)
+                .where(
+                    direct_bill_partners.c.pga_id == record.partner_id,
+                    direct_bill_partners.c.region == record.region,
+                    direct_bill_partners.c.status == record.status,
+                    direct_bill_partners.c.workflow_id == record.workflow_id,
+                )
+                .values(**values)
+            )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount == 1)
