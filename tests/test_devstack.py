@@ -111,7 +111,7 @@ async def devstack(tmp_path: Path) -> AsyncIterator[DevStack]:
             stack.process.kill()
             stack.process.wait()
         # the dev server is a grandchild: make sure it is gone too
-        subprocess.run(["pkill", "-f", f"--db-filename {tmp_path}"], check=False)
+        subprocess.run(["pkill", "-f", "--", f"--db-filename {tmp_path}"], check=False)
 
 
 def _start(stack: DevStack, workflow_id: str) -> None:
