@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, model_validator
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId
@@ -119,7 +119,8 @@ class EligibilityCheck(Message):
     """One eligibility requirement's result, kept for the operator (DB-01..05)."""
 
     rule: str
-    error_type: str
+    error_type: str | None = None
+    """The refusal's stable name, only on a failed check (a passed check shows no error type)."""
     requirement: str
     passed: bool
     figure: str
@@ -128,12 +129,21 @@ class EligibilityCheck(Message):
     since: datetime | None = None
     """The date the figure counts from (tenure: the IR authorisation)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_error_type_when_passed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("passed") is True and data.get("error_type"):
+            return {**data, "error_type": None}
+        return data
+
 
 class DirectBillPolicy(Message):
     """Operator settings for the direct-bill pipeline (DOMAIN.md open points; DB-06, DB-07)."""
 
     window_closures: tuple[tuple[datetime, datetime], ...] = ()
     """Half-open [start, end) intervals in which no new application is accepted (DB-07)."""
+    business_time_zone: str = "UTC"
+    """The IANA zone in which the date rules (DB-07, DB-01, RA-03) count calendar dates."""
     weights: AssessmentWeights = AssessmentWeights()
     initial_review_deadline: timedelta = timedelta(days=30)
     assessment_deadline: timedelta = timedelta(days=30)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from domain.business_days import add_business_days
+from domain.calendar import show_instant
 from domain.errors import MpaNotSigned, NotReadyToTransact, RegionMismatch, ResendTooSoon
 
 
@@ -35,8 +36,8 @@ def require_resend_allowed(*, now: datetime, last_sent_at: datetime, business_da
     allowed_from = earliest_resend(last_sent_at, business_days)
     if now < allowed_from:
         raise ResendTooSoon(
-            f"the verification email was sent at {last_sent_at.isoformat()}; it can be resent "
-            f"from {allowed_from.isoformat()} (after {business_days} business day(s))",
+            f"the verification email was sent at {show_instant(last_sent_at)}; it can be resent "
+            f"from {show_instant(allowed_from)} (after {business_days} business day(s))",
             earliest_retry=allowed_from,
         )
 

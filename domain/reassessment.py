@@ -76,6 +76,8 @@ class ReassessmentPolicy(Message):
     """Operator settings for the re-assessment (DOMAIN.md open points)."""
 
     weights: AssessmentWeights = AssessmentWeights()
+    business_time_zone: str = "UTC"
+    """The IANA zone in which the date rules (RA-01, RA-03) count calendar dates."""
     questionnaire_reminder_interval: timedelta = timedelta(days=7)
     plan_renewal_grace: timedelta = timedelta(days=30)
     """How long after the passing-score notice the renewed support plan may be reported."""
@@ -131,6 +133,8 @@ class TransitionRequest(Message):
     region: str
     pla_id: str
     reasons: tuple[str, ...] = Field(min_length=1)
+    business_time_zone: str = "UTC"
+    """The zone the one-year cooldown (RA-03) is counted in (the re-assessment policy's)."""
 
 
 class TransitionResult(Message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from domain.calendar import end_of_month
+from domain.calendar import end_of_month, show_instant
 from domain.capability_assessment import AssessmentScore
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.reassessment import DueKind
@@ -61,7 +61,7 @@ def reassessment_failures(
     ]
     if questionnaire_deadline is not None and score is None:
         failures.append(
-            f"RA-01 questionnaire: not submitted by {questionnaire_deadline.isoformat()}"
+            f"RA-01 questionnaire: not submitted by {show_instant(questionnaire_deadline)}"
         )
     if score is not None and not score.passed:
         failures.append(

@@ -249,7 +249,7 @@ async def test_good_delivery_and_redelivery_have_one_effect(
             assert first.json() == {
                 "accepted": True,
                 "stage": "review",
-                "message": "review approved",
+                "message": "The review was approved by review-team.",
             }
 
             # The backend did not see the answer and delivers again (signed anew): same answer.

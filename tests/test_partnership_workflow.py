@@ -339,3 +339,53 @@ async def test_an_established_partnership_resumes_after_continue_as_new(
     assert stack.sink.messages()[0]["Subject"] == f"Partnership with PartnerID {RESELLER} removed"
     record = await stack.registry.get_partnership(PROVIDER, RESELLER)
     assert record is not None and record.accepted_at == accepted
+
+
+async def test_a_german_provider_partners_with_a_french_reseller_in_the_europe_region(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """REG-01 (DOMAIN.md section 6, Microsoft's regional authorization overview): "Partners can
+    transact only within their CSP region" - and Germany and France are one CSP region (Europe),
+    so a DE provider and an FR reseller partner; the region is not the ISO country."""
+    await prepare(stack)
+
+    def europe(data: dict[str, object]) -> None:
+        profiles = data["profiles"]
+        assert isinstance(profiles, dict)
+        profiles[PROVIDER] = {"partnerName": "Berlin Cloud Distribution GmbH", "country": "DE"}
+        profiles[RESELLER] = {"partnerName": "Contoso France SAS", "country": "FR"}
+
+    stack.edit_partner_center(europe)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(time_env.client, partnership_request())
+        await stack.sink.wait_for_messages(1, timeout_seconds=30)
+        await update(
+            handle,
+            names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+            {"reported_by": "reseller-success-team"},
+            Acknowledgement,
+        )
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        status = await _status(handle)
+    assert status.stage is PartnershipStage.ACTIVE and status.error_type is None
+    record = await stack.registry.get_partnership(PROVIDER, RESELLER)
+    assert record is not None and record.status is PartnershipStage.ACTIVE
+
+
+async def test_a_japanese_provider_cannot_partner_with_a_us_reseller_and_is_told_both_regions(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """REG-01: "Partners can transact only within their CSP region"; Japan and the United States
+    are each a CSP region of their own. The refusal names both countries and both regions."""
+    await prepare(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(
+            time_env.client, partnership_request(reseller_partner_id=US_RESELLER)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "RegionMismatch"
+    assert f"provider {PROVIDER} is in JP (Japan region)" in cause.message
+    assert f"reseller {US_RESELLER} is in US (United States region)" in cause.message
+    assert stack.sink.messages() == []

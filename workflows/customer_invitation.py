@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         InvitationLink,
         InvitationLinkRequest,
     )
+    from domain.calendar import show_instant
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -203,7 +204,7 @@ class CustomerInvitationWorkflow:
             if now >= deadline:
                 raise PipelineEnded(
                     CustomerInvitationStage.EXPIRED,
-                    f"the customer did not accept by {deadline.isoformat()} "
+                    f"the customer did not accept by {show_instant(deadline)} "
                     f"({self._reminders_sent} reminder(s) sent)",
                 )
             if pending and now >= pending[0]:
@@ -253,7 +254,7 @@ class CustomerInvitationWorkflow:
             raise PipelineEnded(
                 CustomerInvitationStage.MCA_PENDING,
                 f"the customer accepted, but no Microsoft Customer Agreement acceptance was "
-                f"attested by {deadline.isoformat()}; orders wait for it (CUS-04)",
+                f"attested by {show_instant(deadline)}; orders wait for it (CUS-04)",
             ) from None
         attestation = self._attestation
         assert attestation is not None
@@ -384,7 +385,8 @@ class CustomerInvitationWorkflow:
             at = acceptance.accepted_at
             if at is not None and (at.tzinfo is None or at > workflow.now()):
                 raise DecisionInvalid(
-                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                    f"accepted_at {show_instant(at)} must carry a time zone and not be in the "
+                    "future"
                 )
         except BusinessRuleViolation as violation:
             raise pipeline.refuse(violation) from violation

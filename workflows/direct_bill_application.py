@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
     from domain import direct_bill_rules as rules
+    from domain.calendar import show_instant
     from domain.capability_assessment import (
         AssessmentScore,
         CapabilityQuestionnaire,
@@ -168,13 +169,24 @@ class DirectBillApplicationWorkflow:
         app = self._app
         now = workflow.now()
         pipeline.enforce(rules.require_global_admin, app.applicant_role)
-        pipeline.enforce(rules.require_window_open, now, self._policy.window_closures)
+        pipeline.enforce(
+            rules.require_window_open,
+            now,
+            self._policy.window_closures,
+            self._policy.business_time_zone,
+        )
         facts = await pipeline.execute(
             LOAD_DIRECT_BILL_GATE_FACTS,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
-        pipeline.enforce(rules.require_no_cooldown, app.pga_id, now, facts.cooldown_until)
+        pipeline.enforce(
+            rules.require_no_cooldown,
+            app.pga_id,
+            now,
+            facts.cooldown_until,
+            self._policy.business_time_zone,
+        )
         pipeline.enforce(
             rules.require_region_free,
             pga_id=app.pga_id,
@@ -191,7 +203,12 @@ class DirectBillApplicationWorkflow:
         checks = await asyncio.gather(
             pipeline.check(
                 CHECK_DIRECT_BILL_TENURE,
-                TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
+                TenureCheckRequest(
+                    pga_id=app.pga_id,
+                    pla_id=app.pla_id,
+                    as_of=workflow.now(),
+                    business_time_zone=self._policy.business_time_zone,
+                ),
             ),
             pipeline.check(CHECK_DIRECT_BILL_REVENUE, pga),
             pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
@@ -355,7 +372,9 @@ class DirectBillApplicationWorkflow:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 raise PipelineEnded(
-                    DirectBillStage.EXPIRED, f"no {waiting_for} by {deadline.isoformat()}"
+                    DirectBillStage.EXPIRED,
+                    f"the pipeline waited for {waiting_for} until {show_instant(deadline)} and "
+                    "nothing arrived",
                 )
             timeout = min(remaining, reminder[0]) if reminder else remaining
             try:
@@ -398,7 +417,7 @@ class DirectBillApplicationWorkflow:
         except TimeoutError:
             raise PipelineEnded(
                 DirectBillStage.EXPIRED,
-                f"Microsoft's request for information was not answered by {deadline.isoformat()}",
+                f"Microsoft's request for information was not answered by {show_instant(deadline)}",
             ) from None
         self._raise_if_withdrawn()
         self._info_request = None
@@ -417,7 +436,7 @@ class DirectBillApplicationWorkflow:
             START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=self._app.pga_id,
-                until=rules.cooldown_end(now),
+                until=rules.cooldown_end(now, self._policy.business_time_zone),
                 reason=f"direct-bill application for {self._app.region} rejected in {what}",
                 started_at=now,
             ),
@@ -518,7 +537,7 @@ class DirectBillApplicationWorkflow:
     def report_initial_review(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._initial_review = decision
         return Acknowledgement(
-            stage=self._stages.stage.value, message=f"initial review {decision.decision}d"
+            stage=self._stages.stage.value, message=decision.sentence("initial review")
         )
 
     @report_initial_review.validator
@@ -569,7 +588,7 @@ class DirectBillApplicationWorkflow:
     def decide_application(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         return Acknowledgement(
-            stage=self._stages.stage.value, message=f"application {decision.decision}d"
+            stage=self._stages.stage.value, message=decision.sentence("application")
         )
 
     @decide_application.validator

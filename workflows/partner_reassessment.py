@@ -197,6 +197,7 @@ class PartnerReassessmentWorkflow:
                 region=request.region,
                 pla_id=request.pla_id,
                 reasons=tuple(failures),
+                business_time_zone=self._policy.business_time_zone,
             ),
             id=names.transition_id(request.pga_id, request.region, request.month.year),
         )

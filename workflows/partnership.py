@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PartnershipParties,
         SuspensionRecorded,
     )
+    from domain.calendar import show_instant
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -170,7 +171,7 @@ class PartnershipWorkflow:
             if now >= deadline:
                 raise PipelineEnded(
                     PartnershipStage.EXPIRED,
-                    f"the reseller did not accept by {deadline.isoformat()} "
+                    f"the reseller did not accept by {show_instant(deadline)} "
                     f"({self._reminders_sent} reminder(s) sent)",
                 )
             if pending and now >= pending[0]:
@@ -243,8 +244,9 @@ class PartnershipWorkflow:
         )
         self._suspended_at = at
         self._last_note = (
-            f"reseller tenant suspended since {at.isoformat()}: delegated admin (GDAP) revoked on "
-            f"{recorded.customers_gdap_revoked} customer(s); it cannot be Partner of Record"
+            f"reseller tenant suspended since {show_instant(at)}: delegated admin (GDAP) "
+            f"revoked on {recorded.customers_gdap_revoked} customer(s); it cannot be Partner of "
+            "Record"
         )
         self._stages.enter(
             PartnershipStage.RESELLER_SUSPENDED,
@@ -279,7 +281,7 @@ class PartnershipWorkflow:
         )
         self._suspended_at = None
         self._last_note = (
-            f"reseller tenant reinstated at {at.isoformat()}; delegated admin on its customers "
+            f"reseller tenant reinstated at {show_instant(at)}; delegated admin on its customers "
             "must be granted again"
         )
         self._stages.enter(
@@ -451,7 +453,8 @@ class PartnershipWorkflow:
         if at is not None and (at.tzinfo is None or at > workflow.now()):
             raise pipeline.refuse(
                 DecisionInvalid(
-                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                    f"accepted_at {show_instant(at)} must carry a time zone and not be in the "
+                    "future"
                 )
             )
 

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StartBatch,
     )
     from domain import reassessment_rules as rules
+    from domain.calendar import show_instant
     from domain.reassessment import (
         DuePartner,
         ReassessmentOutcome,
@@ -74,7 +75,9 @@ class ReassessmentSweepWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue(cursor, paging_done)
         deadline = self._deadline = self._wait_deadline()
-        self._show(f"waiting for {len(self._outstanding)} outcome(s) until {deadline.isoformat()}")
+        self._show(
+            f"waiting for {len(self._outstanding)} outcome(s) until {show_instant(deadline)}"
+        )
         while self._outstanding:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):

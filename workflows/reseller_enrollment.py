@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ResellerLookup,
     )
     from contract.errors import business_rejection
+    from domain.calendar import show_instant
     from domain.email_verification import EmailVerificationRequest, EmailVerificationResult
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, WrongStage
@@ -199,7 +200,7 @@ class ResellerEnrollmentWorkflow:
         if not result.verified:
             raise PipelineEnded(
                 EnrollmentStage.ABANDONED,
-                f"the email address was not verified by {deadline.isoformat()} "
+                f"the email address was not verified by {show_instant(deadline)} "
                 f"({result.links_sent} link(s) sent)",
             )
 
@@ -215,7 +216,7 @@ class ResellerEnrollmentWorkflow:
             if remaining <= timedelta(0):
                 raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
-                    f"no review decision arrived by {deadline.isoformat()}",
+                    f"no review decision arrived by {show_instant(deadline)}",
                 )
             try:
                 await workflow.wait_condition(
@@ -279,7 +280,7 @@ class ResellerEnrollmentWorkflow:
             if remaining <= timedelta(0):
                 raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
-                    f"the Microsoft Partner Agreement was not signed by {deadline.isoformat()}",
+                    f"the Microsoft Partner Agreement was not signed by {show_instant(deadline)}",
                     "MpaNotSigned",
                 )
             with contextlib.suppress(TimeoutError):
@@ -356,9 +357,7 @@ class ResellerEnrollmentWorkflow:
     @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
         self._decision = decision
-        return Acknowledgement(
-            stage=self._stages.stage.value, message=f"review {decision.decision}d"
-        )
+        return Acknowledgement(stage=self._stages.stage.value, message=decision.sentence("review"))
 
     @decide_review.validator
     def _validate_decide_review(self, decision: ReviewDecision) -> None:
