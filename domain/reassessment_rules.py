@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from domain.calendar import end_of_month, show_instant
+from domain.calendar import (
+    DEFAULT_BUSINESS_TIME_ZONE,
+    business_date,
+    end_of_month,
+    show_instant,
+)
 from domain.capability_assessment import AssessmentScore
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.reassessment import DueKind
@@ -23,6 +28,30 @@ def questionnaire_deadline(month: date, started: datetime) -> datetime:
 def month_of(moment: datetime | date) -> date:
     """The month a sweep covers, as its first day."""
     return date(moment.year, moment.month, 1)
+
+
+REASSESSMENTS_FROM = date(2025, 10, 1)
+"""RA-01 (seed 004): "2025 年 10 月、Microsoft は ... 既存の直接請求パートナーの
+年次再評価の要求を開始します": no re-assessment for a month before October 2025."""
+
+
+def reassessment_applies(
+    month: date, activated_at: datetime | None, zone_name: str = DEFAULT_BUSINESS_TIME_ZONE
+) -> bool:
+    """RA-01: whether a partner is re-assessed for `month` (its first day) at all.
+
+    Not for a month before October 2025, and not for a partner that was not yet direct bill when
+    that month began (its activation date, in the business time zone, must be before the month's
+    first day): a backfill for October 2026 does not re-assess a partner activated in November
+    2026, and a partner activated during its renewal month is first re-assessed a year later. A
+    record without an activation date is one activated before activation dates were recorded.
+    """
+    first_day = month_of(month)
+    if first_day < REASSESSMENTS_FROM:
+        return False
+    if activated_at is None:
+        return True
+    return business_date(activated_at, zone_name) < first_day
 
 
 def due_kind(*, month: date, renewal_month: int | None, anniversary_month: int | None) -> DueKind:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from domain import direct_bill_rules as rules
 from domain.calendar import parse_business_instant, show_instant
 from domain.errors import ApplicationWindowClosed
+from domain.reassessment_rules import reassessment_applies
 from runtime.settings import Settings
 
 
@@ -86,3 +87,31 @@ def test_instants_are_shown_without_microseconds() -> None:
     assert show_instant(datetime(2026, 10, 20, 9, 5, 7, 123456, tzinfo=UTC)) == (
         "2026-10-20T09:05:07+00:00"
     )
+
+
+@pytest.mark.parametrize(
+    ("month", "activated_at", "applies"),
+    [
+        (date(2025, 9, 1), datetime(2020, 1, 1, tzinfo=UTC), False),
+        (date(2025, 10, 1), datetime(2020, 1, 1, tzinfo=UTC), True),
+        (date(2026, 10, 1), datetime(2026, 11, 3, tzinfo=UTC), False),
+        (date(2026, 10, 1), datetime(2026, 10, 1, tzinfo=UTC), False),
+        (date(2026, 10, 1), datetime(2026, 9, 30, 23, 59, tzinfo=UTC), True),
+        (date(2026, 10, 1), None, True),
+    ],
+    ids=["before-oct-2025", "oct-2025", "activated-later", "activated-that-month", "eve", "legacy"],
+)
+def test_who_is_reassessed_in_a_month(
+    month: date, activated_at: datetime | None, applies: bool
+) -> None:
+    """RA-01 (seed 004: "2025 年 10 月、Microsoft は ... 既存の直接請求パートナーの年次再評価の
+    要求を開始します"): no month before 2025-10; only partners direct bill before the month
+    began."""
+    assert reassessment_applies(month, activated_at) is applies
+
+
+def test_activation_is_dated_in_the_business_zone() -> None:
+    """2026-09-30T16:00Z is 2026-10-01 in Tokyo: not direct bill before October there."""
+    activated = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+    assert reassessment_applies(date(2026, 10, 1), activated, "UTC")
+    assert not reassessment_applies(date(2026, 10, 1), activated, "Asia/Tokyo")

@@ -248,6 +248,27 @@ async def test_the_window_gate_refuses_without_touching_the_registry(
     assert await stack.registry.get_direct_bill(DB_PGA, "JP") is None
 
 
+async def test_a_window_given_as_dates_in_the_business_zone_gates_without_a_crash(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """DB-07 (seed 004: "2025 年 5 月 1 日から 2025 年 10 月 1 日までの間、新しい直接請求申請は
+    受け付けられません。"; DOMAIN.md DB-07: "a setting given without a zone means that zone, never a
+    crash"): closure dates without a zone, read in Asia/Tokyo, refuse the application with the
+    reopening date in words."""
+    now = await time_env.get_current_time()
+    start, end = (now - timedelta(days=2)).date(), (now + timedelta(days=30)).date()
+    stack.settings = stack.settings.model_copy(
+        update={"db_window_closures": f"{start}/{end}", "business_time_zone": "Asia/Tokyo"}
+    )
+    async with stack.worker(time_env.client):
+        handle = await start_direct_bill(time_env.client, workflow_id, db_application())
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    refusal = _refusal(refused.value)
+    assert refusal.type == "ApplicationWindowClosed"
+    assert f"apply from {end.isoformat()}" in refusal.message and "Asia/Tokyo" in refusal.message
+
+
 async def test_information_request_pauses_then_expires(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:

@@ -62,7 +62,10 @@ class ReassessmentSweepWorkflow:
             page = await pipeline.execute(
                 LIST_DUE_PARTNERS,
                 DuePageRequest(
-                    month=summary.month, after=cursor, limit=self._policy.sweep_page_size
+                    month=summary.month,
+                    after=cursor,
+                    limit=self._policy.sweep_page_size,
+                    business_time_zone=self._policy.business_time_zone,
                 ),
                 start_to_close=_STEP,
                 retry=None,
