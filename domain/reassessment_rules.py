@@ -13,6 +13,7 @@ from domain.calendar import (
 )
 from domain.capability_assessment import AssessmentScore
 from domain.direct_bill import EligibilityCheck, SupportPlan
+from domain.errors import PlanRenewalNotLater
 from domain.reassessment import DueKind
 
 MIN_ANSWER_WINDOW = timedelta(days=14)
@@ -72,6 +73,23 @@ def plan_renewed(current_renewal: date | None, reported: SupportPlan | None) -> 
     if reported is None:
         return False
     return current_renewal is None or reported.renewal_date > current_renewal
+
+
+def require_plan_renewed(current_renewal: date | None, reported: SupportPlan) -> None:
+    """RA-01 (seed 004: "パートナーのプレミアム サポート プラン契約の更新"): a renewal report whose
+    renewal date is not later than the one on record is no renewal; it is refused naming both
+    dates, and nothing changes."""
+    if plan_renewed(current_renewal, reported):
+        return
+    assert current_renewal is not None
+    raise PlanRenewalNotLater(
+        f"the reported {reported.kind.value} plan {reported.contract_id} renews on "
+        f"{reported.renewal_date.isoformat()}, which is not later than the renewal on record "
+        f"({current_renewal.isoformat()}); report the renewed contract, whose renewal date is "
+        f"after {current_renewal.isoformat()} (RA-01)",
+        reported_renewal_date=reported.renewal_date.isoformat(),
+        renewal_on_record=current_renewal.isoformat(),
+    )
 
 
 def reassessment_failures(

@@ -7,7 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -168,3 +173,44 @@ async def test_security_revalidation_failure_transitions(
     record = await stack.registry.get_direct_bill("5200001", "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
     assert record.status_reason is not None and "1 admin(s) without MFA" in record.status_reason
+
+
+async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_unchanged(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 (seed 004: "パートナーのプレミアム サポート プラン契約の更新 (合格評価スコアの通知に
+    従う)"): a renewal is a contract renewing later than the one on record; a report dated on
+    (or before) the recorded renewal date is refused with that date, the state unchanged, and a
+    real renewal is then accepted."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga = "5300002"
+    await seed(stack, month, [Partner(pga, renewal_month=month.month)])
+    on_record = date(month.year, month.month, 28)
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            reassessment_id = names.reassessment_id(pga, "JP", month.year)
+            await _at_stage(client, reassessment_id, ReassessmentStage.QUESTIONNAIRE)
+            handle = client.get_workflow_handle(reassessment_id)
+            await handle.execute_update(
+                names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump()
+            )
+            await _at_stage(client, reassessment_id, ReassessmentStage.PLAN_RENEWAL)
+            stale = renewal_payload(month)
+            stale["plan"]["renewal_date"] = on_record.isoformat()
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, stale)
+            cause = refused.value.cause
+            assert isinstance(cause, ApplicationError) and cause.type == "PlanRenewalNotLater"
+            assert f"not later than the renewal on record ({on_record.isoformat()})" in (
+                cause.message
+            )
+            status = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+            assert status.stage is ReassessmentStage.PLAN_RENEWAL
+            await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 0)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    assert record.support_plan_renewal_date == date(month.year + 1, month.month, 28)

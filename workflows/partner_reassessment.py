@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         EligibilityCheck,
         SupportPlan,
     )
+    from domain.errors import BusinessRuleViolation
     from domain.messages import Acknowledgement
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
@@ -280,6 +281,11 @@ class PartnerReassessmentWorkflow:
                 f"the re-assessment is at {self._stages.stage.value}; the plan renewal is "
                 "reported after a passing score"
             )
+        on_record = self._record.support_plan_renewal_date if self._record else None
+        try:
+            rules.require_plan_renewed(on_record, renewal.plan)  # RA-01
+        except BusinessRuleViolation as violation:
+            raise pipeline.refuse(violation) from violation
 
     @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> ReassessmentStatus:
