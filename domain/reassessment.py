@@ -79,6 +79,8 @@ class ReassessmentPolicy(Message):
     business_time_zone: str = "UTC"
     """The IANA zone in which the date rules (RA-01, RA-03) count calendar dates."""
     questionnaire_reminder_interval: timedelta = timedelta(days=7)
+    score_notice_wait: timedelta = timedelta(days=30)
+    """How long after the questionnaire Microsoft's passing-score notice is awaited (RA-01)."""
     plan_renewal_grace: timedelta = timedelta(days=30)
     """How long after the passing-score notice the renewed support plan may be reported."""
     sweep_grace: timedelta = timedelta(days=7)
@@ -92,9 +94,22 @@ class PlanRenewal(Message):
     reported_by: NonEmptyText
 
 
+class PassingScoreNotice(Message):
+    """Microsoft's notice on the re-assessment score (RA-01; seed 004: "合格評価スコアの通知").
+
+    Microsoft decides the pass; the locally computed score is shown as advice only."""
+
+    passed: bool
+    decided_by: NonEmptyText
+    score: str | None = Field(default=None, max_length=200)
+    """The score as Microsoft's notice states it, if it does."""
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class ReassessmentStage(StrEnum):
     SECURITY_CHECK = "security_check"
     QUESTIONNAIRE = "questionnaire"
+    SCORE_NOTICE = "score_notice"
     PLAN_RENEWAL = "plan_renewal"
     REVENUE_CHECK = "revenue_check"
     PASSED = "passed"
@@ -112,6 +127,8 @@ class ReassessmentStatus(Message):
     deadline: datetime | None
     checks: tuple[EligibilityCheck, ...] = ()
     assessment: AssessmentScore | None = None
+    """The locally computed capability score: advice only, Microsoft's notice decides."""
+    score_notice: PassingScoreNotice | None = None
     failures: tuple[str, ...] = ()
 
 

@@ -14,7 +14,7 @@ from domain.calendar import (
 from domain.capability_assessment import AssessmentScore
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.errors import PlanRenewalNotLater
-from domain.reassessment import DueKind
+from domain.reassessment import DueKind, PassingScoreNotice
 
 MIN_ANSWER_WINDOW = timedelta(days=14)
 """A re-assessment that starts late in its month (a backfill) still gives the partner this long."""
@@ -99,6 +99,8 @@ def reassessment_failures(
     checks: Sequence[EligibilityCheck],
     plan_required: bool,
     plan_ok: bool,
+    notice_awaited: bool = False,
+    notice: PassingScoreNotice | None = None,
 ) -> list[str]:
     """RA-02: every requirement failed, named for the partner. Empty means the partner passed."""
     failures = [
@@ -110,7 +112,18 @@ def reassessment_failures(
         failures.append(
             f"RA-01 questionnaire: not submitted by {show_instant(questionnaire_deadline)}"
         )
-    if score is not None and not score.passed:
+    if notice_awaited:
+        # RA-01: Microsoft's passing-score notice decides; the local score is advice only.
+        if score is not None and notice is None:
+            failures.append("RA-01 capability assessment: no passing-score notice from Microsoft")
+        elif notice is not None and not notice.passed:
+            figure = f" (score {notice.score})" if notice.score else ""
+            because = f": {notice.reason}" if notice.reason else ""
+            failures.append(
+                f"RA-01 capability assessment: Microsoft's score notice says not passed"
+                f"{figure}{because}"
+            )
+    elif score is not None and not score.passed:
         failures.append(
             f"RA-01 capability assessment: scored {score.total} (needs {score.pass_mark})"
         )

@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     # Annual re-assessment (RA-01): same capability weights and pass mark as the application
     ra_questionnaire_reminder_days: float = 7
     ra_plan_renewal_days: float = 30
+    ra_score_notice_days: float = 30
     ra_sweep_grace_days: float = 7
     ra_sweep_page_size: int = 200
 
@@ -206,6 +207,7 @@ class Settings(BaseSettings):
             business_time_zone=self.business_time_zone,
             questionnaire_reminder_interval=timedelta(days=self.ra_questionnaire_reminder_days),
             plan_renewal_grace=timedelta(days=self.ra_plan_renewal_days),
+            score_notice_wait=timedelta(days=self.ra_score_notice_days),
             sweep_grace=timedelta(days=self.ra_sweep_grace_days),
             sweep_page_size=self.ra_sweep_page_size,
             operations_email=self.operations_email,

@@ -30,7 +30,22 @@ REVENUE_SHORT = Partner("5100002", revenue_usd="999999.99")
 NO_ANSWER = Partner("5100003")
 PLAN_NOT_RENEWED = Partner("5100004")
 SECURITY_ONLY = Partner("5100005")
-YEARLY = Partner("5300001")  # each test its own PGAs: the time-skipping server is shared
+YEARLY = Partner("5300001")
+NOTHING = frozenset(
+    f"{category}.{name}"
+    for category, names_ in {
+        "sell": ["certified_staff", "dedicated_sales_team", "managed_services"],
+        "secure": ["mfa_enforced", "compliance_resources"],
+        "support": ["ticketing_and_escalation", "certified_support_staff", "sla_metrics"],
+    }.items()
+    for name in names_
+)
+"""Capabilities answered "no": the local scoring fails these answers."""
+PASSING_NOTICE = {
+    "passed": True,
+    "decided_by": "microsoft-partner-assessment",
+    "score": "82/100",
+}  # each test its own PGAs: the time-skipping server is shared
 
 
 async def _sweep(
@@ -61,6 +76,8 @@ async def _answer(client: Client, pga_id: str, month: date, *, renew: bool) -> N
     await _at_stage(client, workflow_id, ReassessmentStage.QUESTIONNAIRE)
     handle = client.get_workflow_handle(workflow_id)
     await handle.execute_update(names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump())
+    await _at_stage(client, workflow_id, ReassessmentStage.SCORE_NOTICE)
+    await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, PASSING_NOTICE)
     if renew:
         await _at_stage(client, workflow_id, ReassessmentStage.PLAN_RENEWAL)
         await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
@@ -196,6 +213,8 @@ async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_
             await handle.execute_update(
                 names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump()
             )
+            await _at_stage(client, reassessment_id, ReassessmentStage.SCORE_NOTICE)
+            await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, PASSING_NOTICE)
             await _at_stage(client, reassessment_id, ReassessmentStage.PLAN_RENEWAL)
             stale = renewal_payload(month)
             stale["plan"]["renewal_date"] = on_record.isoformat()
@@ -214,3 +233,46 @@ async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_
     record = await stack.registry.get_direct_bill(pga, "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
     assert record.support_plan_renewal_date == date(month.year + 1, month.month, 28)
+
+
+async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 (seed 004: "パートナーのプレミアム サポート プラン契約の更新 (合格評価スコアの通知に
+    従う)"; DOMAIN.md RA-01: "The passing score is Microsoft's notice; ... A locally computed
+    score may be shown as advice, never decide"): answers the local scoring passes, then
+    Microsoft's notice says not passed -> the partner fails with Microsoft's reason; and a
+    partner whose local score fails but whose notice passes goes on to the plan renewal."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    failing, passing = "5300003", "5300004"
+    await seed(stack, month, [Partner(p, renewal_month=month.month) for p in (failing, passing)])
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            for pga, answers, notice in (
+                (failing, questionnaire(), {"passed": False, "decided_by": "ms", "reason": "Sell"}),
+                (passing, questionnaire(NOTHING), PASSING_NOTICE),
+            ):
+                reassessment_id = names.reassessment_id(pga, "JP", month.year)
+                await _at_stage(client, reassessment_id, ReassessmentStage.QUESTIONNAIRE)
+                handle = client.get_workflow_handle(reassessment_id)
+                advice = await handle.execute_update(
+                    names.UPDATE_SUBMIT_REASSESSMENT, answers.model_dump()
+                )
+                await _at_stage(client, reassessment_id, ReassessmentStage.SCORE_NOTICE)
+                ack = await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, notice)
+                assert "is advice only" in ack["message"]
+                assert advice["passed"] is (pga == failing)
+            passing_id = names.reassessment_id(passing, "JP", month.year)
+            await _at_stage(client, passing_id, ReassessmentStage.PLAN_RENEWAL)
+            await client.get_workflow_handle(passing_id).execute_update(
+                names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month)
+            )
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 1)
+    failed = await stack.registry.get_direct_bill(failing, "JP")
+    assert failed is not None and failed.status_reason is not None
+    assert "Microsoft's score notice says not passed: Sell" in failed.status_reason
+    kept = await stack.registry.get_direct_bill(passing, "JP")
+    assert kept is not None and kept.status is DirectBillRegistryStatus.ACTIVE

@@ -1,10 +1,11 @@
 """One direct-bill partner's yearly re-assessment (RA-01) and/or security re-validation (DB-04).
 
 security score (anniversary month) and TTM revenue (renewal month) first; then the capability
-questionnaire by the end of the month, with reminders; after a passing score the renewed premium
-support plan. Every failed requirement is named; any failure, a missing questionnaire included,
-starts the transition to indirect reseller (RA-02). The outcome is reported to the sweep that
-started this workflow, whatever happens.
+questionnaire by the end of the month, with reminders; then Microsoft's passing-score notice
+(report_passing_score: Microsoft decides, the local score is shown as advice); after a
+passing notice the renewed premium support plan. Every failed requirement is named; any
+failure, a missing questionnaire included, starts the transition to indirect reseller (RA-02).
+The outcome is reported to the sweep that started this workflow, whatever happens.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import Acknowledgement
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
+        PassingScoreNotice,
         PlanRenewal,
         ReassessmentOutcome,
         ReassessmentPolicy,
@@ -57,6 +59,11 @@ with workflow.unsafe.imports_passed_through():
         TransitionRequest,
     )
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
+
+
+SCORE_NOTICE_PATCH = "ra-01-microsoft-score-notice"
+"""RA-01: after the questionnaire, wait for Microsoft's passing-score notice (the local score is
+advice). Histories recorded before it decided on the local score and replay that way."""
 
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
@@ -71,6 +78,8 @@ class PartnerReassessmentWorkflow:
         self._answers_deadline: datetime | None = None
         self._score: AssessmentScore | None = None
         self._renewal: SupportPlan | None = None
+        self._notice: PassingScoreNotice | None = None
+        self._notice_awaited = False
         self._failures: tuple[str, ...] = ()
 
     @workflow.run
@@ -102,18 +111,29 @@ class PartnerReassessmentWorkflow:
         self._checks = list(
             await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
+        passed = False
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
-            if self._score is not None and self._score.passed:
+            if workflow.patched(SCORE_NOTICE_PATCH):
+                # RA-01: Microsoft's passing-score notice decides; the local score is advice.
+                self._notice_awaited = True
+                if self._score is not None:
+                    await self._await_score_notice()
+                passed = self._notice is not None and self._notice.passed
+            else:
+                passed = self._score is not None and self._score.passed
+            if passed:
                 await self._plan_renewal()
         failures = rules.reassessment_failures(
             score=self._score,
             questionnaire_deadline=self._answers_deadline,
             checks=self._checks,
-            plan_required=self._score is not None and self._score.passed,
+            plan_required=passed,
             plan_ok=rules.plan_renewed(
                 self._record.support_plan_renewal_date if self._record else None, self._renewal
             ),
+            notice_awaited=self._notice_awaited,
+            notice=self._notice,
         )
         if failures:
             return await self._transition(failures)
@@ -147,6 +167,22 @@ class PartnerReassessmentWorkflow:
                         f"questionnaire-reminder-{reminders}",
                         deadline=deadline,
                     )
+
+    async def _await_score_notice(self) -> None:
+        wait = self._policy.score_notice_wait
+        self._stages.enter(
+            ReassessmentStage.SCORE_NOTICE,
+            "Microsoft's passing-score notice (report_passing_score)",
+            workflow.now() + wait,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._notice is not None,
+                timeout=wait,
+                timeout_summary="Microsoft's passing-score notice",
+            )
+        except TimeoutError:
+            return
 
     async def _plan_renewal(self) -> None:
         deadline = workflow.now() + self._policy.plan_renewal_grace
@@ -267,6 +303,30 @@ class PartnerReassessmentWorkflow:
                 "not awaiting the questionnaire"
             )
 
+    @workflow.update(name=names.UPDATE_REPORT_PASSING_SCORE)
+    def report_passing_score(self, notice: PassingScoreNotice) -> Acknowledgement:
+        self._notice = notice
+        verdict = "passed" if notice.passed else "not passed"
+        advice = (
+            f" The local capability score ({self._score.total}, pass mark "
+            f"{self._score.pass_mark}) is advice only."
+            if self._score is not None
+            else ""
+        )
+        return Acknowledgement(
+            stage=self._stages.stage.value,
+            message=f"Microsoft's score notice ({verdict}) from {notice.decided_by} was "
+            f"recorded.{advice}",
+        )
+
+    @report_passing_score.validator
+    def _validate_notice(self, notice: PassingScoreNotice) -> None:
+        if self._stages.stage is not ReassessmentStage.SCORE_NOTICE or self._notice is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}; Microsoft's score notice "
+                "is reported after the questionnaire"
+            )
+
     @workflow.update(name=names.UPDATE_REPORT_PLAN_RENEWAL)
     def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
         self._renewal = renewal.plan
@@ -299,5 +359,6 @@ class PartnerReassessmentWorkflow:
             deadline=self._stages.deadline,
             checks=tuple(self._checks),
             assessment=self._score,
+            score_notice=self._notice,
             failures=self._failures,
         )
