@@ -30,7 +30,12 @@ from domain.direct_bill import (
     SupportPlanPurchase,
 )
 from domain.messages import Acknowledgement, Withdrawal
-from domain.reassessment import PassingScoreNotice, PlanRenewal, ReassessmentRequest
+from domain.reassessment import (
+    PassingScoreNotice,
+    PlanRenewal,
+    ReassessmentRequest,
+    SecurityRemediation,
+)
 from domain.relationships import (
     CustomerAcceptance,
     CustomerInvitationRequest,
@@ -386,6 +391,14 @@ DECISIONS: tuple[Decision, ...] = (
         backends=frozenset({"assessment"}),
         summary="The re-assessment questionnaire; answers the local score, advice only (RA-01)",
         result=AssessmentScore,
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="security-remediated",
+        update=names.UPDATE_REPORT_SECURITY_REMEDIATED,
+        payload=SecurityRemediation,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The failed security re-validation was fixed; checked again (DB-04)",
     ),
     Decision(
         pipeline=REASSESSMENT,

@@ -79,6 +79,10 @@ class ReassessmentPolicy(Message):
     business_time_zone: str = "UTC"
     """The IANA zone in which the date rules (RA-01, RA-03) count calendar dates."""
     questionnaire_reminder_interval: timedelta = timedelta(days=7)
+    security_remediation_period: timedelta = timedelta(days=30)
+    """DB-04 (DOMAIN.md open points): a failed security re-validation opens this remediation
+    period, with reminders; only a failure still open at its end starts the transition."""
+    security_remediation_reminder_interval: timedelta = timedelta(days=7)
     score_notice_wait: timedelta = timedelta(days=30)
     """How long after the questionnaire Microsoft's passing-score notice is awaited (RA-01)."""
     plan_renewal_grace: timedelta = timedelta(days=30)
@@ -92,6 +96,14 @@ class ReassessmentPolicy(Message):
 class PlanRenewal(Message):
     plan: SupportPlan
     reported_by: NonEmptyText
+
+
+class SecurityRemediation(Message):
+    """The partner reports its security failure fixed (DB-04); the pipeline checks the security
+    score again before it believes it."""
+
+    reported_by: NonEmptyText
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class PassingScoreNotice(Message):
@@ -108,6 +120,7 @@ class PassingScoreNotice(Message):
 
 class ReassessmentStage(StrEnum):
     SECURITY_CHECK = "security_check"
+    SECURITY_REMEDIATION = "security_remediation"
     QUESTIONNAIRE = "questionnaire"
     SCORE_NOTICE = "score_notice"
     PLAN_RENEWAL = "plan_renewal"
@@ -129,6 +142,8 @@ class ReassessmentStatus(Message):
     assessment: AssessmentScore | None = None
     """The locally computed capability score: advice only, Microsoft's notice decides."""
     score_notice: PassingScoreNotice | None = None
+    security_rechecks: int = 0
+    """How often a reported security remediation was checked against the score (DB-04)."""
     failures: tuple[str, ...] = ()
 
 

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     ra_questionnaire_reminder_days: float = 7
     ra_plan_renewal_days: float = 30
     ra_score_notice_days: float = 30
+    ra_security_remediation_days: float = 30
+    ra_security_remediation_reminder_days: float = 7
     ra_sweep_grace_days: float = 7
     ra_sweep_page_size: int = 200
 
@@ -208,6 +210,10 @@ class Settings(BaseSettings):
             questionnaire_reminder_interval=timedelta(days=self.ra_questionnaire_reminder_days),
             plan_renewal_grace=timedelta(days=self.ra_plan_renewal_days),
             score_notice_wait=timedelta(days=self.ra_score_notice_days),
+            security_remediation_period=timedelta(days=self.ra_security_remediation_days),
+            security_remediation_reminder_interval=timedelta(
+                days=self.ra_security_remediation_reminder_days
+            ),
             sweep_grace=timedelta(days=self.ra_sweep_grace_days),
             sweep_page_size=self.ra_sweep_page_size,
             operations_email=self.operations_email,

@@ -190,6 +190,12 @@ async def test_security_revalidation_failure_transitions(
     record = await stack.registry.get_direct_bill("5200001", "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
     assert record.status_reason is not None and "1 admin(s) without MFA" in record.status_reason
+    # DB-04: the failure stayed open through the remediation period (with reminders) first.
+    sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    opened = next(i for i, t in enumerate(sent) if t.startswith("Security re-validation failed"))
+    ended = next(i for i, t in enumerate(sent) if t.startswith("Direct bill in JP ends"))
+    reminders = [t for t in sent[opened:ended] if t.startswith("Reminder: security remediation")]
+    assert opened < ended and len(reminders) == 4  # days 7, 14, 21, 28 of 30
 
 
 async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_unchanged(
@@ -276,3 +282,48 @@ async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
     assert "Microsoft's score notice says not passed: Sell" in failed.status_reason
     kept = await stack.registry.get_direct_bill(passing, "JP")
     assert kept is not None and kept.status is DirectBillRegistryStatus.ACTIVE
+
+
+async def test_a_failed_security_revalidation_opens_a_remediation_period(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """DB-04 (seed 004: "必須のセキュリティ要件への準拠は、パートナーの元の CSP オンボードの記念日の
+    月に毎年検証されます。"; DOMAIN.md open points: "A failed yearly security re-validation (DB-04)
+    opens a remediation period (30 days) with reminders; only a failure still open at its end
+    starts the transition"): a remediation reported while the admin still lacks MFA is checked
+    and does not close the failure; once MFA is on, the next report closes it and the partner
+    stays direct bill."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga = "5200002"
+    await seed(stack, month, [Partner(pga, anniversary_month=month.month, admins_without_mfa=1)])
+    reassessment_id = names.reassessment_id(pga, "JP", month.year, security_only=True)
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            await _at_stage(client, reassessment_id, ReassessmentStage.SECURITY_REMEDIATION)
+            handle = client.get_workflow_handle(reassessment_id)
+            await time_env.sleep(timedelta(days=8))  # one reminder
+            report = {"reported_by": "partner-security-team"}
+            await handle.execute_update(names.UPDATE_REPORT_SECURITY_REMEDIATED, report)
+            for _ in range(200):
+                status = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+                if status.security_rechecks == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert status.stage is ReassessmentStage.SECURITY_REMEDIATION
+            [security] = [c for c in status.checks if c.rule == "DB-04"]
+            assert not security.passed and "1 admin(s) without MFA" in security.figure
+
+            def mfa_on(data: dict[str, Any]) -> None:
+                data["partners"][pga]["securityRequirements"]["adminsRequiredNotUsingMfaCount"] = 0
+
+            stack.edit_partner_programs(mfa_on)
+            await handle.execute_update(names.UPDATE_REPORT_SECURITY_REMEDIATED, report)
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 0)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    subjects_sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    assert any(s.startswith("Security re-validation failed (JP)") for s in subjects_sent)
+    assert any(s.startswith("Reminder: security remediation due") for s in subjects_sent)

@@ -56,10 +56,15 @@ with workflow.unsafe.imports_passed_through():
         ReassessmentRequest,
         ReassessmentStage,
         ReassessmentStatus,
+        SecurityRemediation,
         TransitionRequest,
     )
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
+
+REMEDIATION_PATCH = "db-04-security-remediation-period"
+"""DB-04: a failed security re-validation opens a remediation period before any transition.
+Histories recorded before it transitioned at once and replay that way."""
 
 SCORE_NOTICE_PATCH = "ra-01-microsoft-score-notice"
 """RA-01: after the questionnaire, wait for Microsoft's passing-score notice (the local score is
@@ -80,6 +85,8 @@ class PartnerReassessmentWorkflow:
         self._renewal: SupportPlan | None = None
         self._notice: PassingScoreNotice | None = None
         self._notice_awaited = False
+        self._remediation: SecurityRemediation | None = None
+        self._remediation_checks = 0
         self._failures: tuple[str, ...] = ()
 
     @workflow.run
@@ -111,6 +118,9 @@ class PartnerReassessmentWorkflow:
         self._checks = list(
             await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
+        security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
+        if security_failed and workflow.patched(REMEDIATION_PATCH):
+            await self._security_remediation(pga)
         passed = False
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
@@ -167,6 +177,53 @@ class PartnerReassessmentWorkflow:
                         f"questionnaire-reminder-{reminders}",
                         deadline=deadline,
                     )
+
+    async def _security_remediation(self, pga: PgaRequest) -> None:
+        """DB-04: a failed security re-validation opens a remediation period with reminders;
+        a reported remediation is checked against the security score again. Only a failure
+        still open at the period's end counts (and then starts the transition)."""
+        period = self._policy.security_remediation_period
+        deadline = workflow.now() + period
+        self._stages.enter(
+            ReassessmentStage.SECURITY_REMEDIATION,
+            "the security failure to be remediated (report_security_remediated)",
+            deadline,
+        )
+        failed = next(c for c in self._checks if c.rule == "DB-04" and not c.passed)
+        await self._email(
+            EmailKind.RA_SECURITY_REMEDIATION,
+            "remediation",
+            reason=failed.message,
+            deadline=deadline,
+        )
+        reminders = 0
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self._remediation is not None,
+                    timeout=min(remaining, self._policy.security_remediation_reminder_interval),
+                    timeout_summary="security remediation",
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    reminders += 1
+                    await self._email(
+                        EmailKind.RA_SECURITY_REMEDIATION_REMINDER,
+                        f"remediation-reminder-{reminders}",
+                        reason=failed.message,
+                        deadline=deadline,
+                    )
+                continue
+            check = await pipeline.execute(CHECK_DIRECT_BILL_SECURITY, pga)
+            self._remediation_checks += 1
+            self._remediation = None
+            self._checks = [check if c.rule == "DB-04" else c for c in self._checks]
+            if check.passed:
+                return
+            failed = check
 
     async def _await_score_notice(self) -> None:
         wait = self._policy.score_notice_wait
@@ -303,6 +360,24 @@ class PartnerReassessmentWorkflow:
                 "not awaiting the questionnaire"
             )
 
+    @workflow.update(name=names.UPDATE_REPORT_SECURITY_REMEDIATED)
+    def report_security_remediated(self, remediation: SecurityRemediation) -> Acknowledgement:
+        self._remediation = remediation
+        return Acknowledgement(
+            stage=self._stages.stage.value,
+            message=f"The remediation reported by {remediation.reported_by} was recorded; the "
+            "security score is checked again now.",
+        )
+
+    @report_security_remediated.validator
+    def _validate_remediation(self, remediation: SecurityRemediation) -> None:
+        stage = self._stages.stage
+        if stage is not ReassessmentStage.SECURITY_REMEDIATION or self._remediation is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {stage.value}; a remediation is reported while a "
+                "failed security re-validation is open"
+            )
+
     @workflow.update(name=names.UPDATE_REPORT_PASSING_SCORE)
     def report_passing_score(self, notice: PassingScoreNotice) -> Acknowledgement:
         self._notice = notice
@@ -360,5 +435,6 @@ class PartnerReassessmentWorkflow:
             checks=tuple(self._checks),
             assessment=self._score,
             score_notice=self._notice,
+            security_rechecks=self._remediation_checks,
             failures=self._failures,
         )
