@@ -76,11 +76,15 @@ class RelationshipActivities:
         with partner_center_answers():
             provider = await self._pc.get_mpn_profile(parties.provider_partner_id)
             reseller = await self._pc.get_mpn_profile(parties.reseller_partner_id)
+            reseller_mpa = await self._pc.is_agreement_signed(parties.reseller_partner_id)
+            provider_mpa = await self._pc.is_agreement_signed(parties.provider_partner_id)
         record = await self._registry.get_reseller(parties.reseller_partner_id)
         return PartnershipFacts(
             provider=provider,
             reseller=reseller,
             reseller_status=record.status.value if record else None,
+            reseller_mpa_signed=reseller_mpa,
+            provider_mpa_signed=provider_mpa,
         )
 
     @activity.defn(name=FIND_PARTNERSHIP_IN_PARTNER_CENTER.name)
@@ -139,6 +143,12 @@ class RelationshipActivities:
                 if request.provider_partner_id
                 else None
             )
+            reseller_mpa = await self._pc.is_agreement_signed(request.reseller_partner_id)
+            provider_mpa = (
+                await self._pc.is_agreement_signed(request.provider_partner_id)
+                if request.provider_partner_id
+                else None
+            )
         record = await self._registry.get_reseller(request.reseller_partner_id)
         partnership = (
             await self._registry.get_partnership(
@@ -157,6 +167,8 @@ class RelationshipActivities:
         return InvitationFacts(
             reseller=reseller,
             reseller_status=record.status.value if record else None,
+            reseller_mpa_signed=reseller_mpa,
+            provider_mpa_signed=provider_mpa,
             provider=provider,
             partnership_status=partnership.status.value if partnership else None,
             csp_tenant_owner=await self._registry.find_csp_tenant_owner(request.customer_tenant_id),

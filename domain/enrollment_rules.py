@@ -78,3 +78,32 @@ def require_can_transact(partner_id: str, readiness: TransactReadiness) -> None:
         partner_id=partner_id,
         missing=missing,
     )
+
+
+def require_reseller_can_transact(
+    partner_id: str, *, registry_status: str | None, mpa_signed: bool | None
+) -> None:
+    """ENR-09 / MPA-02 / IND-01 where a reseller transacts (a partnership, a joint invitation,
+    an order's Partner of Record): onboarded in Partner Center (its profile was found), an
+    active indirect-reseller enrollment and the MPA signed. `mpa_signed` None means Partner
+    Center was not asked (a history recorded before this check): not held against it."""
+    require_can_transact(
+        partner_id,
+        TransactReadiness(
+            partner_center_onboarded=True,
+            reseller_enrolled=registry_status == "active",
+            mpa_signed=mpa_signed is not False,
+        ),
+    )
+
+
+def require_provider_mpa_signed(provider_partner_id: str, mpa_signed: bool | None) -> None:
+    """MPA-01: the indirect provider transacts only under its own signed Microsoft Partner
+    Agreement. None (not asked, an older history) is not held against it."""
+    if mpa_signed is False:
+        raise MpaNotSigned(
+            f"provider {provider_partner_id} has not signed the Microsoft Partner Agreement; it "
+            "cannot take on resellers or customers until it signs it in Partner Center (MPA-01)",
+            partner_id=provider_partner_id,
+            missing=["Microsoft Partner Agreement signature"],
+        )

@@ -4,6 +4,7 @@ by update or by Partner Center's relationships list, suspension (POR-04) and rem
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -26,6 +27,7 @@ from tests.relationship_driver import (
     PARTNERSHIP_LINK,
     PROVIDER,
     RESELLER,
+    UNSIGNED_RESELLER,
     US_RESELLER,
     attestations,
     bodies,
@@ -388,4 +390,36 @@ async def test_a_japanese_provider_cannot_partner_with_a_us_reseller_and_is_told
     assert isinstance(cause, ApplicationError) and cause.type == "RegionMismatch"
     assert f"provider {PROVIDER} is in JP (Japan region)" in cause.message
     assert f"reseller {US_RESELLER} is in US (United States region)" in cause.message
+    assert stack.sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("unsigned", "reseller", "words"),
+    [
+        ("reseller", UNSIGNED_RESELLER, "missing Microsoft Partner Agreement signature"),
+        ("provider", RESELLER, f"provider {PROVIDER} has not signed the Microsoft Partner"),
+    ],
+)
+async def test_a_partnership_needs_both_partners_under_a_signed_mpa(
+    time_env: WorkflowEnvironment, stack: Stack, unsigned: str, reseller: str, words: str
+) -> None:
+    """ENR-09 / MPA-02 (a reseller transacts only once onboarded, enrolled and under a signed
+    Microsoft Partner Agreement) and MPA-01 for the provider's own agreement: the request is
+    refused before anything is sent, naming who must sign."""
+    await prepare(stack)
+    if unsigned == "provider":
+
+        def unsign(data: dict[str, Any]) -> None:
+            data["agreements"][PROVIDER] = {"isAgreementSigned": False}
+
+        stack.edit_partner_center(unsign)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(
+            time_env.client, partnership_request(reseller_partner_id=reseller)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MpaNotSigned"
+    assert words in cause.message
     assert stack.sink.messages() == []

@@ -37,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
         InvitationLinkRequest,
     )
     from domain.calendar import show_instant
+    from domain.enrollment_rules import (
+        require_provider_mpa_signed,
+        require_reseller_can_transact,
+    )
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -156,6 +160,19 @@ class CustomerInvitationWorkflow:
                 second_country=facts.reseller.country,
             )
         )
+        if req.kind is InvitationKind.JOINT:
+            assert req.provider_partner_id is not None
+            joint_provider = req.provider_partner_id
+            pipeline.enforce(  # ENR-09 / MPA-02 / IND-01: the reseller may transact
+                lambda: require_reseller_can_transact(
+                    req.reseller_partner_id,
+                    registry_status=facts.reseller_status,
+                    mpa_signed=facts.reseller_mpa_signed,
+                )
+            )
+            pipeline.enforce(  # MPA-01: the provider's own agreement
+                lambda: require_provider_mpa_signed(joint_provider, facts.provider_mpa_signed)
+            )
         sellers = tuple(p for p in (req.reseller_partner_id, req.provider_partner_id) if p)
         pipeline.enforce(  # SELF-01..03
             lambda: require_no_self_dealing(

@@ -34,6 +34,10 @@ with workflow.unsafe.imports_passed_through():
         SuspensionRecorded,
     )
     from domain.calendar import show_instant
+    from domain.enrollment_rules import (
+        require_provider_mpa_signed,
+        require_reseller_can_transact,
+    )
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -139,6 +143,16 @@ class PartnershipWorkflow:
                 second=f"reseller {req.reseller_partner_id}",
                 second_country=facts.reseller.country,
             )
+        )
+        pipeline.enforce(  # ENR-09 / MPA-02 / IND-01: the reseller may transact
+            lambda: require_reseller_can_transact(
+                req.reseller_partner_id,
+                registry_status=facts.reseller_status,
+                mpa_signed=facts.reseller_mpa_signed,
+            )
+        )
+        pipeline.enforce(  # MPA-01: the provider's own agreement
+            lambda: require_provider_mpa_signed(req.provider_partner_id, facts.provider_mpa_signed)
         )
         self._region = facts.provider.country
         workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])

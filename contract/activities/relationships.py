@@ -28,6 +28,10 @@ class PartnershipFacts(Message):
     provider: MpnProfile
     reseller: MpnProfile
     reseller_status: str | None
+    reseller_mpa_signed: bool | None = None
+    """MPA-02 / ENR-09 (None: not asked, a history recorded before the check)."""
+    provider_mpa_signed: bool | None = None
+    """MPA-01: the provider's own agreement."""
 
 
 class PartnershipListing(Message):
@@ -69,6 +73,10 @@ class InvitationFacts(Message):
     partnership_status: str | None
     csp_tenant_owner: str | None
     customer_partnership_with_provider: str | None
+    reseller_mpa_signed: bool | None = None
+    """MPA-02 / ENR-09 (None: not asked, a history recorded before the check)."""
+    provider_mpa_signed: bool | None = None
+    """MPA-01: the provider's own agreement (joint invitations)."""
 
 
 class InvitationLinkRequest(Message):
