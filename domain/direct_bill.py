@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field, model_validator
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
-from domain.identifiers import CountryCode, NonEmptyText, PartnerId
+from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.messages import ApproveOrReject, Message
 
 
@@ -46,6 +46,11 @@ class DirectBillApplication(Message):
     applicant_email: EmailStr
     applicant_name: NonEmptyText
     applicant_role: PartnerRole = Field(description="Only a Global admin enrolls (004).")
+    tenant_id: TenantId | None = Field(
+        default=None,
+        description="The partner's CSP tenant: the applicant's Global admin role is verified "
+        "against it in Partner Center (004: only a Global admin applies), not trusted.",
+    )
     authority_to_accept_agreements: bool = Field(description="DB-02, attested by the applicant.")
     first_level_support: bool = Field(description="DB-02: first-level support capability.")
     existing_support_plan: SupportPlan | None = Field(

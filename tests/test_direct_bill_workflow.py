@@ -269,6 +269,34 @@ async def test_a_window_given_as_dates_in_the_business_zone_gates_without_a_cras
     assert f"apply from {end.isoformat()}" in refusal.message and "Asia/Tokyo" in refusal.message
 
 
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"applicant_email": "sales@contoso.example"}, "is not a Global admin of tenant"),
+        ({"tenant_id": None}, "names the partner's CSP tenant (tenant_id)"),
+    ],
+    ids=["not-an-admin-of-the-tenant", "no-tenant-named"],
+)
+async def test_the_applicants_global_admin_role_is_verified_not_trusted(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    workflow_id: str,
+    overrides: dict[str, object],
+    words: str,
+) -> None:
+    """Seed 004 ("適切なロール: グローバル管理者"; DOMAIN.md DB-02, and ENR-02 for how the
+    reseller enrollment checks it): an applicant declaring the Global admin role is checked against the tenant in
+    Partner Center, as the reseller enrollment does; a declared role alone is refused."""
+    async with stack.worker(time_env.client):
+        handle = await start_direct_bill(time_env.client, workflow_id, db_application(**overrides))
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    refusal = _refusal(refused.value)
+    assert refusal.type in {"NotGlobalAdmin", "ApplicantNotGlobalAdmin"}
+    assert words in refusal.message
+    assert await stack.registry.get_direct_bill(DB_PGA, "JP") is None
+
+
 async def test_information_request_pauses_then_expires(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:

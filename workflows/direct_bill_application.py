@@ -25,6 +25,7 @@ from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
+    from contract.activities.checks import CHECK_TENANT_ADMIN, TenantCheck
     from contract.activities.direct_bill import (
         ACTIVATE_DIRECT_BILL_TENANT,
         CHECK_DIRECT_BILL_DESIGNATIONS,
@@ -70,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         SupportPlanPurchase,
     )
     from domain.errors import (
+        ApplicantNotGlobalAdmin,
         MpaBeforeSupportPlan,
         SupportPlanBeforeCreditApproval,
         WrongStage,
@@ -98,6 +100,11 @@ _REVIEW_STEPS = {
     DirectBillStage.ASSESSMENT,
     DirectBillStage.DECISION,
 }
+
+
+GLOBAL_ADMIN_PATCH = "db-applicant-global-admin-verified"
+"""004: the applicant's Global admin role is checked against the tenant in Partner Center.
+Histories recorded before it trusted the declared role and replay that way."""
 
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
@@ -169,6 +176,21 @@ class DirectBillApplicationWorkflow:
         app = self._app
         now = workflow.now()
         pipeline.enforce(rules.require_global_admin, app.applicant_role)
+        if workflow.patched(GLOBAL_ADMIN_PATCH):
+            # 004: only a Global admin applies; verified against the tenant, as the reseller
+            # enrollment does (ENR-02), not taken from the applicant's word.
+            if app.tenant_id is None:
+                raise pipeline.refuse(
+                    ApplicantNotGlobalAdmin(
+                        "a direct-bill application names the partner's CSP tenant (tenant_id) so "
+                        f"that {app.applicant_email}'s Global admin role can be verified",
+                        role=app.applicant_role.value,
+                    )
+                )
+            await pipeline.check(
+                CHECK_TENANT_ADMIN,
+                TenantCheck(tenant_id=app.tenant_id, global_admin=app.applicant_email),
+            )
         pipeline.enforce(
             rules.require_window_open,
             now,
