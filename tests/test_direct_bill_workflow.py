@@ -285,8 +285,9 @@ async def test_the_applicants_global_admin_role_is_verified_not_trusted(
     words: str,
 ) -> None:
     """Seed 004 ("適切なロール: グローバル管理者"; DOMAIN.md DB-02, and ENR-02 for how the
-    reseller enrollment checks it): an applicant declaring the Global admin role is checked against the tenant in
-    Partner Center, as the reseller enrollment does; a declared role alone is refused."""
+    reseller enrollment checks it): an applicant declaring the Global admin role is checked
+    against the tenant in Partner Center, as the reseller enrollment does; a declared role alone
+    is refused."""
     async with stack.worker(time_env.client):
         handle = await start_direct_bill(time_env.client, workflow_id, db_application(**overrides))
         with pytest.raises(WorkflowFailureError) as refused:
