@@ -40,6 +40,11 @@ _STEP = timedelta(minutes=2)
 _START_BATCH = timedelta(minutes=10)
 
 
+SWEEP_WAITS_FOR_NEW_STAGES_PATCH = "ra-sweep-waits-for-remediation-and-score-notice"
+"""The sweep waits as long as a partner's re-assessment can now last (DB-04 remediation, RA-01
+score notice). Histories recorded before it waited for the shorter pipeline."""
+
+
 @workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
     @workflow.init
@@ -111,8 +116,20 @@ class ReassessmentSweepWorkflow:
         if self._request.wait_until is not None:
             return self._request.wait_until
         assert self._summary is not None
+        policy = self._policy
+        if workflow.patched(SWEEP_WAITS_FOR_NEW_STAGES_PATCH):
+            # DB-04 remediation first, then the questionnaire, Microsoft's score notice and the
+            # plan renewal: the latest a partner's outcome can arrive, plus the grace.
+            after_remediation = workflow.now() + policy.security_remediation_period
+            answers_by = rules.questionnaire_deadline(self._summary.month, after_remediation)
+            return (
+                answers_by
+                + policy.score_notice_wait
+                + policy.plan_renewal_grace
+                + policy.sweep_grace
+            )
         started = rules.questionnaire_deadline(self._summary.month, workflow.now())
-        return started + self._policy.plan_renewal_grace + self._policy.sweep_grace
+        return started + policy.plan_renewal_grace + policy.sweep_grace
 
     async def _start(self, partners: tuple[DuePartner, ...]) -> None:
         assert self._summary is not None
