@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     review_deadline_days: float = 30
     mpa_acceptance_days: int = 30
     mpa_poll_hours: float = 24
+    mpa_late_completion_days: float = 335
     operations_email: str = "csp-operations@example.com"
 
     # Relationship pipelines (DOMAIN.md sections 3-6): partnership and customer-invitation
@@ -239,6 +240,7 @@ class Settings(BaseSettings):
             review_deadline=timedelta(days=self.review_deadline_days),
             mpa_acceptance_window=timedelta(days=self.mpa_acceptance_days),
             mpa_poll_interval=timedelta(hours=self.mpa_poll_hours),
+            mpa_late_completion_window=timedelta(days=self.mpa_late_completion_days),
             operations_email=self.operations_email,
         )
 

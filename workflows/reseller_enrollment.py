@@ -69,6 +69,11 @@ _REGISTRY_STATUS = {
 }
 
 
+LATE_MPA_PATCH = "enr-mpa-late-signature-completes"
+"""ENR-09: an approved reseller that signs the MPA after its window is completed by a later report
+without enrolling again. Histories recorded before it ended at the window and replay that way."""
+
+
 @workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ResellerEnrollmentWorkflow:
     @workflow.init
@@ -260,6 +265,7 @@ class ResellerEnrollmentWorkflow:
             EnrollmentStage.MPA_SIGNATURE, "the Microsoft Partner Agreement signature", deadline
         )
         asked = False
+        late = False
         while True:
             self._raise_if_withdrawn()
             # Reset before the check: a report arriving during the check or the email below
@@ -277,6 +283,21 @@ class ResellerEnrollmentWorkflow:
                 asked = True
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
             remaining = deadline - workflow.now()
+            if remaining <= timedelta(0) and not late and workflow.patched(LATE_MPA_PATCH):
+                # ENR-09 / MPA-01: the approved reseller keeps its approval; a signature
+                # reported after the window still completes the enrollment, without enrolling
+                # again, until the late-completion window ends.
+                late = True
+                first_deadline = deadline
+                deadline = deadline + self._policy.mpa_late_completion_window
+                self._stages.enter(
+                    EnrollmentStage.MPA_SIGNATURE,
+                    f"the Microsoft Partner Agreement signature (its window closed on "
+                    f"{show_instant(first_deadline)}; report_mpa_signed still completes the "
+                    "enrollment)",
+                    deadline,
+                )
+                remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
@@ -286,8 +307,9 @@ class ResellerEnrollmentWorkflow:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._mpa_reported or self._withdrawal is not None,
-                    timeout=min(self._policy.mpa_poll_interval, remaining),
-                    timeout_summary="MPA status poll",
+                    # Late: no daily polling for months; the report wakes the check.
+                    timeout=remaining if late else min(self._policy.mpa_poll_interval, remaining),
+                    timeout_summary="MPA signature report" if late else "MPA status poll",
                 )
 
     # ---- helpers ------------------------------------------------------------------------------
