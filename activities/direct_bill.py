@@ -66,7 +66,7 @@ class DirectBillActivities:
                 self._programs.get_membership(request.pga_id, request.pla_id)
             )
             authorized = membership.ir_authorized_at
-        return rules.check_tenure(authorized, request.as_of)
+        return rules.check_tenure(authorized, request.as_of, request.business_time_zone)
 
     @activity.defn(name=CHECK_DIRECT_BILL_REVENUE.name)
     async def check_revenue(self, request: PgaRequest) -> EligibilityCheck:

@@ -149,6 +149,17 @@ def render(facts: EmailFacts) -> tuple[str, str]:
             f"Direct-bill re-assessment passed ({facts.region})",
             f"{who} remains a direct-bill partner in {facts.region}. {facts.reason or ''}",
         ),
+        EmailKind.RA_SECURITY_REMEDIATION: (
+            f"Security re-validation failed ({facts.region}): remediate by {_when(facts.deadline)}",
+            f"the yearly security re-validation of {who} in {facts.region} failed:\n"
+            f"{facts.reason}\nFix it and report the remediation by {_when(facts.deadline)}; a "
+            "failure still open then ends direct bill (transition to indirect reseller).",
+        ),
+        EmailKind.RA_SECURITY_REMEDIATION_REMINDER: (
+            f"Reminder: security remediation due {_when(facts.deadline)} ({facts.region})",
+            f"the security re-validation failure of {who} in {facts.region} is still open:\n"
+            f"{facts.reason}\nRemediate and report it by {_when(facts.deadline)}.",
+        ),
         EmailKind.RA_TRANSITION: (
             f"Direct bill in {facts.region} ends: transition to indirect reseller",
             f"{who} no longer meets the direct-bill requirements in {facts.region} and moves to "

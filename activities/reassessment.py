@@ -29,7 +29,7 @@ from contract.activities.reassessment import (
 )
 from domain.direct_bill import DirectBillRecord
 from domain.reassessment import DuePartner, ReassessmentRequest
-from domain.reassessment_rules import due_kind
+from domain.reassessment_rules import due_kind, reassessment_applies
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,8 @@ class ReassessmentActivities:
                 ),
             )
             for r in records
+            # RA-01: nobody for a month before 2025-10, nor a partner not yet direct bill then.
+            if reassessment_applies(request.month, r.activated_at, request.business_time_zone)
         )
         last = records[-1] if len(records) == request.limit else None
         return DuePage(partners=partners, next_after=(last.pga_id, last.region) if last else None)

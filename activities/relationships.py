@@ -94,12 +94,15 @@ class RelationshipActivities:
             provider = await self._pc.get_mpn_profile(parties.provider_partner_id)
             reseller = await self._pc.get_mpn_profile(parties.reseller_partner_id)
             agreement = await self._pc.agreement_status(parties.reseller_partner_id)
+            provider_agreement = await self._pc.agreement_status(parties.provider_partner_id)
         record = await self._registry.get_reseller(parties.reseller_partner_id)
         return PartnershipFacts(
             provider=provider,
             reseller=reseller,
             reseller_status=record.status.value if record else None,
             reseller_agreement=agreement,
+            reseller_mpa_signed=agreement.verdict.mpa_signed,
+            provider_mpa_signed=provider_agreement.verdict.mpa_signed if provider_agreement else None,
         )
 
     @activity.defn(name=FIND_PARTNERSHIP_IN_PARTNER_CENTER.name)
@@ -159,6 +162,11 @@ class RelationshipActivities:
                 if request.provider_partner_id
                 else None
             )
+            provider_agreement = (
+                await self._pc.agreement_status(request.provider_partner_id)
+                if request.provider_partner_id
+                else None
+            )
         record = await self._registry.get_reseller(request.reseller_partner_id)
         partnership = (
             await self._registry.get_partnership(
@@ -178,6 +186,8 @@ class RelationshipActivities:
             reseller=reseller,
             reseller_status=record.status.value if record else None,
             reseller_agreement=agreement,
+            reseller_mpa_signed=agreement.verdict.mpa_signed,
+            provider_mpa_signed=provider_agreement.verdict.mpa_signed if provider_agreement else None,
             provider=provider,
             partnership_status=partnership.status.value if partnership else None,
             csp_tenant_owner=await self._registry.find_csp_tenant_owner(request.customer_tenant_id),

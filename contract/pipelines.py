@@ -30,7 +30,12 @@ from domain.direct_bill import (
     SupportPlanPurchase,
 )
 from domain.messages import Acknowledgement, Withdrawal
-from domain.reassessment import PlanRenewal, ReassessmentRequest
+from domain.reassessment import (
+    PassingScoreNotice,
+    PlanRenewal,
+    ReassessmentRequest,
+    SecurityRemediation,
+)
 from domain.relationships import (
     CustomerAcceptance,
     CustomerInvitationRequest,
@@ -384,8 +389,24 @@ DECISIONS: tuple[Decision, ...] = (
         update=names.UPDATE_SUBMIT_REASSESSMENT,
         payload=CapabilityQuestionnaire,
         backends=frozenset({"assessment"}),
-        summary="The re-assessment questionnaire; answers the score (RA-01)",
+        summary="The re-assessment questionnaire; answers the local score, advice only (RA-01)",
         result=AssessmentScore,
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="security-remediated",
+        update=names.UPDATE_REPORT_SECURITY_REMEDIATED,
+        payload=SecurityRemediation,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="The failed security re-validation was fixed; checked again (DB-04)",
+    ),
+    Decision(
+        pipeline=REASSESSMENT,
+        name="passing-score",
+        update=names.UPDATE_REPORT_PASSING_SCORE,
+        payload=PassingScoreNotice,
+        backends=frozenset({"assessment"}),
+        summary="Microsoft's re-assessment score notice: passed or not; it decides (RA-01)",
     ),
     Decision(
         pipeline=REASSESSMENT,

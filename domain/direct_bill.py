@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, model_validator
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
-from domain.identifiers import CountryCode, NonEmptyText, PartnerId
+from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.messages import ApproveOrReject, Message, SignalRefusal
 
 
@@ -46,6 +46,11 @@ class DirectBillApplication(Message):
     applicant_email: EmailStr
     applicant_name: NonEmptyText
     applicant_role: PartnerRole = Field(description="Only a Global admin enrolls (004).")
+    tenant_id: TenantId | None = Field(
+        default=None,
+        description="The partner's CSP tenant: the applicant's Global admin role is verified "
+        "against it in Partner Center (004: only a Global admin applies), not trusted.",
+    )
     authority_to_accept_agreements: bool = Field(description="DB-02, attested by the applicant.")
     first_level_support: bool = Field(description="DB-02: first-level support capability.")
     existing_support_plan: SupportPlan | None = Field(
@@ -121,7 +126,8 @@ class EligibilityCheck(Message):
     """One eligibility requirement's result, kept for the operator (DB-01..05)."""
 
     rule: str
-    error_type: str
+    error_type: str | None = None
+    """The refusal's stable name, only on a failed check (a passed check shows no error type)."""
     requirement: str
     passed: bool
     figure: str
@@ -130,12 +136,21 @@ class EligibilityCheck(Message):
     since: datetime | None = None
     """The date the figure counts from (tenure: the IR authorisation)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_error_type_when_passed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("passed") is True and data.get("error_type"):
+            return {**data, "error_type": None}
+        return data
+
 
 class DirectBillPolicy(Message):
     """Operator settings for the direct-bill pipeline (DOMAIN.md open points; DB-06, DB-07)."""
 
     window_closures: tuple[tuple[datetime, datetime], ...] = ()
     """Half-open [start, end) intervals in which no new application is accepted (DB-07)."""
+    business_time_zone: str = "UTC"
+    """The IANA zone in which the date rules (DB-07, DB-01, RA-03) count calendar dates."""
     weights: AssessmentWeights = AssessmentWeights()
     initial_review_deadline: timedelta = timedelta(days=30)
     assessment_deadline: timedelta = timedelta(days=30)

@@ -4,10 +4,18 @@ requirements (DB-01..DB-05). Pure functions over facts the activities look up.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
-from domain.calendar import add_months, add_years
+from domain.calendar import (
+    DEFAULT_BUSINESS_TIME_ZONE,
+    add_months_to_date,
+    add_years_to_date,
+    business_date,
+    show_instant,
+    start_of_day,
+    zone,
+)
 from domain.direct_bill import EligibilityCheck, PartnerRole, RevenueLine, SecurityRequirements
 from domain.errors import (
     ApplicantNotGlobalAdmin,
@@ -30,30 +38,59 @@ def _usd(amount: Decimal) -> str:
 # ---- gate ---------------------------------------------------------------------------------------
 
 
-def require_window_open(now: datetime, closures: Iterable[tuple[datetime, datetime]]) -> None:
-    """DB-07: no new application inside a closure [start, end)."""
+def require_window_open(
+    now: datetime,
+    closures: Iterable[tuple[datetime, datetime]],
+    zone_name: str = DEFAULT_BUSINESS_TIME_ZONE,
+) -> None:
+    """DB-07: no new application inside a closure [start, end) (calendar dates in the business
+    time zone: the settings' dates are the starts of those days there)."""
     for start, end in closures:
         if start <= now < end:
             raise ApplicationWindowClosed(
-                f"direct-bill applications are closed from {start.isoformat()} until "
-                f"{end.isoformat()}; apply from {end.isoformat()}",
+                f"direct-bill applications are closed from {_when(start, zone_name)} until "
+                f"{_when(end, zone_name)} ({zone_name}); apply from {_when(end, zone_name)}",
                 closed_from=start,
                 earliest_retry=end,
+                business_time_zone=zone_name,
             )
 
 
-def cooldown_end(decided_at: datetime) -> datetime:
-    """RA-03: the first instant a new application is allowed after a rejection or transition."""
-    return add_years(decided_at, COOLDOWN_YEARS)
+def _when(moment: datetime, zone_name: str) -> str:
+    """A closure boundary: the date when it is a day's start in the zone, else the instant."""
+    local = moment.astimezone(zone(zone_name))
+    if local.time() == time(0):
+        return local.date().isoformat()
+    return show_instant(local)
 
 
-def require_no_cooldown(pga_id: str, now: datetime, cooldown_until: datetime | None) -> None:
-    if cooldown_until is not None and now < cooldown_until:
+def cooldown_end(decided_at: datetime, zone_name: str = DEFAULT_BUSINESS_TIME_ZONE) -> datetime:
+    """RA-03: the first instant a new application is allowed after a rejection or transition.
+
+    One year counted in calendar dates in the business time zone: rejected 2025-10-20 at 10:00,
+    the partner may apply again any time on 2026-10-20 (from 00:00 that day)."""
+    decided_on = business_date(decided_at, zone_name)
+    return start_of_day(add_years_to_date(decided_on, COOLDOWN_YEARS), zone_name)
+
+
+def require_no_cooldown(
+    pga_id: str,
+    now: datetime,
+    cooldown_until: datetime | None,
+    zone_name: str = DEFAULT_BUSINESS_TIME_ZONE,
+) -> None:
+    """RA-03, compared by calendar date: from the date of `cooldown_until` (in the business time
+    zone) the partner may apply, whatever the hour recorded with it."""
+    if cooldown_until is None:
+        return
+    allowed_on = business_date(cooldown_until, zone_name)
+    if business_date(now, zone_name) < allowed_on:
         raise CooldownActive(
             f"PGA {pga_id} must wait one year after its last rejection or transition; it can "
-            f"apply again from {cooldown_until.isoformat()}",
+            f"apply again from {allowed_on.isoformat()} (any time that day, {zone_name})",
             pga_id=pga_id,
-            earliest_retry=cooldown_until,
+            earliest_retry=allowed_on.isoformat(),
+            business_time_zone=zone_name,
         )
 
 
@@ -90,8 +127,13 @@ def require_global_admin(role: PartnerRole) -> None:
 # ---- eligibility --------------------------------------------------------------------------------
 
 
-def check_tenure(ir_authorized_at: datetime | None, now: datetime) -> EligibilityCheck:
-    """DB-01: at least 12 months as an indirect reseller, counted from the IR authorisation."""
+def check_tenure(
+    ir_authorized_at: datetime | None,
+    now: datetime,
+    zone_name: str = DEFAULT_BUSINESS_TIME_ZONE,
+) -> EligibilityCheck:
+    """DB-01: at least 12 months as an indirect reseller, counted from the IR authorisation in
+    calendar dates in the business time zone (authorized 2024-11-15: met on 2025-11-15)."""
     threshold = f"{TENURE_MONTHS} months as an indirect reseller"
     if ir_authorized_at is None:
         return EligibilityCheck(
@@ -103,20 +145,23 @@ def check_tenure(ir_authorized_at: datetime | None, now: datetime) -> Eligibilit
             threshold=threshold,
             message="the PLA has no indirect-reseller authorisation on record",
         )
-    eligible_from = add_months(ir_authorized_at, TENURE_MONTHS)
-    passed = now >= eligible_from
+    authorized_on = business_date(ir_authorized_at, zone_name)
+    eligible_on = add_months_to_date(authorized_on, TENURE_MONTHS)
+    passed = business_date(now, zone_name) >= eligible_on
     return EligibilityCheck(
         rule="DB-01",
-        error_type="TenureInsufficient",
+        error_type=None if passed else "TenureInsufficient",
         requirement="tenure",
         passed=passed,
-        figure=f"indirect reseller since {ir_authorized_at.date().isoformat()}",
+        figure=f"indirect reseller since {authorized_on.isoformat()}",
         since=ir_authorized_at,
         threshold=threshold,
         message=(
-            "tenure requirement met"
+            f"{TENURE_MONTHS} months as an indirect reseller were reached on "
+            f"{eligible_on.isoformat()}"
             if passed
-            else f"12 months as an indirect reseller are reached on {eligible_from.isoformat()}"
+            else f"{TENURE_MONTHS} months as an indirect reseller are reached on "
+            f"{eligible_on.isoformat()} ({zone_name})"
         ),
     )
 

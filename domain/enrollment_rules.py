@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from domain.business_days import add_business_days
+from domain.calendar import show_instant
 from domain.errors import MpaNotSigned, NotReadyToTransact, RegionMismatch, ResendTooSoon
 
 
@@ -42,8 +43,8 @@ def require_resend_allowed(*, now: datetime, last_sent_at: datetime, business_da
     allowed_from = earliest_resend(last_sent_at, business_days)
     if now < allowed_from:
         raise ResendTooSoon(
-            f"the verification email was sent at {last_sent_at.isoformat()}; it can be resent "
-            f"from {allowed_from.isoformat()} (after {business_days} business day(s))",
+            f"the verification email was sent at {show_instant(last_sent_at)}; it can be resent "
+            f"from {show_instant(allowed_from)} (after {business_days} business day(s))",
             earliest_retry=allowed_from,
         )
 
@@ -84,3 +85,33 @@ def require_can_transact(partner_id: str, readiness: TransactReadiness) -> None:
         partner_id=partner_id,
         missing=missing,
     )
+
+
+def require_reseller_can_transact(
+    partner_id: str, *, enrolled: bool, mpa_signed: bool | None
+) -> None:
+    """ENR-09 / MPA-02 / IND-01 where a reseller transacts (a partnership, a joint invitation,
+    an order's Partner of Record): onboarded in Partner Center (its profile was found), enrolled
+    as an indirect reseller (REL-01: Partner Center knows its indirect-reseller account, or our
+    own enrollment of it is active) and the MPA signed. `mpa_signed` None means Partner Center
+    did not say (an older history, or an answer that says nothing of it): not held against it."""
+    require_can_transact(
+        partner_id,
+        TransactReadiness(
+            partner_center_onboarded=True,
+            reseller_enrolled=enrolled,
+            mpa_signed=mpa_signed is not False,
+        ),
+    )
+
+
+def require_provider_mpa_signed(provider_partner_id: str, mpa_signed: bool | None) -> None:
+    """MPA-01: the indirect provider transacts only under its own signed Microsoft Partner
+    Agreement. None (not asked, an older history) is not held against it."""
+    if mpa_signed is False:
+        raise MpaNotSigned(
+            f"provider {provider_partner_id} has not signed the Microsoft Partner Agreement; it "
+            "cannot take on resellers or customers until it signs it in Partner Center (MPA-01)",
+            partner_id=provider_partner_id,
+            missing=["Microsoft Partner Agreement signature"],
+        )

@@ -190,6 +190,12 @@ class SupportPlanBeforeCreditApproval(BusinessRuleViolation):
     error_type = "SupportPlanBeforeCreditApproval"
 
 
+class PlanRenewalNotLater(BusinessRuleViolation):
+    """A support-plan renewal whose date is not later than the one on record (RA-01)."""
+
+    error_type = "PlanRenewalNotLater"
+
+
 class MpaBeforeSupportPlan(BusinessRuleViolation):
     """The MPA was reported accepted before the support plan (DB-09)."""
 
@@ -272,6 +278,7 @@ ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     ApplicantNotGlobalAdmin,
     ApplicationRejected,
     SupportPlanBeforeCreditApproval,
+    PlanRenewalNotLater,
     MpaBeforeSupportPlan,
     RoleForbidden,
     AttestationMissing,

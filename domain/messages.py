@@ -47,6 +47,15 @@ class ApproveOrReject(Message):
     reason: str | None = Field(default=None, max_length=2000)
     decided_by: NonEmptyText
 
+    @property
+    def outcome(self) -> str:
+        """The decision as an English participle: "approved" or "rejected"."""
+        return "approved" if self.decision == "approve" else "rejected"
+
+    def sentence(self, subject: str) -> str:
+        """An acknowledgement that reads as English: "The credit review was rejected by ops."."""
+        return f"The {subject} was {self.outcome} by {self.decided_by}."
+
     @model_validator(mode="after")
     def _reason_for_rejection(self) -> Self:
         if self.decision == "reject" and not (self.reason and self.reason.strip()):

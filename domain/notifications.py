@@ -41,6 +41,8 @@ class EmailKind(StrEnum):
     RA_PASSING_SCORE = "ra_passing_score"
     RA_PASSED = "ra_passed"
     RA_TRANSITION = "ra_transition"
+    RA_SECURITY_REMEDIATION = "ra_security_remediation"
+    RA_SECURITY_REMEDIATION_REMINDER = "ra_security_remediation_reminder"
 
     PARTNERSHIP_REQUEST = "partnership_request"
     PARTNERSHIP_REMINDER = "partnership_reminder"

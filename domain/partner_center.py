@@ -86,6 +86,14 @@ class AgreementVerdict(StrEnum):
         """Partner Center knows an indirect-reseller account for the id (signed or not)."""
         return self in (AgreementVerdict.SIGNED, AgreementVerdict.NOT_SIGNED)
 
+    @property
+    def mpa_signed(self) -> bool | None:
+        """Whether the MPA is signed; None when the answer says nothing about it (not an
+        indirect-reseller account, another region, an unknown id: other rules decide those)."""
+        if self is AgreementVerdict.SIGNED:
+            return True
+        return False if self is AgreementVerdict.NOT_SIGNED else None
+
 
 AGREEMENT_STATUS_ERROR_VERDICTS: dict[str, AgreementVerdict] = {
     "2200": AgreementVerdict.PARTNER_ID_UNKNOWN,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain import regions
+from domain.calendar import show_instant
 from domain.errors import MpaNotSigned, PorInvalid
 from domain.relationship_rules import ACTIVE_PARTNERSHIP_STATUS, ONBOARDED_RESELLER_STATUS
 from domain.relationships import PorFacts, PorFailure, PorVerdict
@@ -30,6 +32,14 @@ NOT_DATE_GATED = frozenset({MPA_SIGNED, PARTNERSHIP})
 def por_enforced(now: datetime, enforced_from: datetime) -> bool:
     """POR-01: validation applies from the first instant of `enforced_from` on."""
     return now >= enforced_from
+
+
+def _in_one_csp_region(first_country: str, second_country: str) -> bool:
+    return (
+        regions.is_csp_market(first_country)
+        and regions.is_csp_market(second_country)
+        and regions.same_region(first_country, second_country)
+    )
 
 
 def por_failures(
@@ -73,7 +83,7 @@ def por_failures(
             PorFailure(
                 condition=POR_AUTHORIZED,
                 problem=f"the tenant of PartnerID {pid} is suspended since "
-                f"{facts.suspended_since.isoformat()} (POR-04)",
+                f"{show_instant(facts.suspended_since)} (POR-04)",
             )
         )
     if facts.profile_country is None:
@@ -85,12 +95,17 @@ def por_failures(
             )
         )
     else:
-        if facts.profile_country != provider_country:
+        if not _in_one_csp_region(facts.profile_country, provider_country):
+            # POR-02(b): the same CSP regional market (REG-01's table), not the same country.
             failures.append(
                 PorFailure(
                     condition=POR_SAME_REGION,
-                    problem=f"PartnerID {pid} is a PLA in {facts.profile_country} but provider "
-                    f"{provider_partner_id} is in {provider_country}",
+                    problem=regions.describe_mismatch(
+                        f"PartnerID {pid} (its PLA)",
+                        facts.profile_country,
+                        f"provider {provider_partner_id}",
+                        provider_country,
+                    ),
                 )
             )
         if facts.profile_country != purchase_country:
@@ -143,7 +158,7 @@ def evaluate_partner_of_record(
     else:
         blocking = tuple(f for f in failures if f.condition in NOT_DATE_GATED)
         warnings = tuple(
-            f"{f.condition}: {f.problem} (enforced from {enforced_from.isoformat()})"
+            f"{f.condition}: {f.problem} (enforced from {show_instant(enforced_from)})"
             for f in failures
             if f.condition not in NOT_DATE_GATED
         )

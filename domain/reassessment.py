@@ -76,7 +76,15 @@ class ReassessmentPolicy(Message):
     """Operator settings for the re-assessment (DOMAIN.md open points)."""
 
     weights: AssessmentWeights = AssessmentWeights()
+    business_time_zone: str = "UTC"
+    """The IANA zone in which the date rules (RA-01, RA-03) count calendar dates."""
     questionnaire_reminder_interval: timedelta = timedelta(days=7)
+    security_remediation_period: timedelta = timedelta(days=30)
+    """DB-04 (DOMAIN.md open points): a failed security re-validation opens this remediation
+    period, with reminders; only a failure still open at its end starts the transition."""
+    security_remediation_reminder_interval: timedelta = timedelta(days=7)
+    score_notice_wait: timedelta = timedelta(days=30)
+    """How long after the questionnaire Microsoft's passing-score notice is awaited (RA-01)."""
     plan_renewal_grace: timedelta = timedelta(days=30)
     """How long after the passing-score notice the renewed support plan may be reported."""
     sweep_grace: timedelta = timedelta(days=7)
@@ -90,9 +98,31 @@ class PlanRenewal(Message):
     reported_by: NonEmptyText
 
 
+class SecurityRemediation(Message):
+    """The partner reports its security failure fixed (DB-04); the pipeline checks the security
+    score again before it believes it."""
+
+    reported_by: NonEmptyText
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PassingScoreNotice(Message):
+    """Microsoft's notice on the re-assessment score (RA-01; seed 004: "合格評価スコアの通知").
+
+    Microsoft decides the pass; the locally computed score is shown as advice only."""
+
+    passed: bool
+    decided_by: NonEmptyText
+    score: str | None = Field(default=None, max_length=200)
+    """The score as Microsoft's notice states it, if it does."""
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class ReassessmentStage(StrEnum):
     SECURITY_CHECK = "security_check"
+    SECURITY_REMEDIATION = "security_remediation"
     QUESTIONNAIRE = "questionnaire"
+    SCORE_NOTICE = "score_notice"
     PLAN_RENEWAL = "plan_renewal"
     REVENUE_CHECK = "revenue_check"
     PASSED = "passed"
@@ -111,6 +141,10 @@ class ReassessmentStatus(Message):
     deadline: datetime | None
     checks: tuple[EligibilityCheck, ...] = ()
     assessment: AssessmentScore | None = None
+    """The locally computed capability score: advice only, Microsoft's notice decides."""
+    score_notice: PassingScoreNotice | None = None
+    security_rechecks: int = 0
+    """How often a reported security remediation was checked against the score (DB-04)."""
     failures: tuple[str, ...] = ()
     signal_refusals: tuple[SignalRefusal, ...] = ()
     """Decisions sent as signals and refused, latest last (a signal has no answer)."""
@@ -134,6 +168,8 @@ class TransitionRequest(Message):
     region: str
     pla_id: str
     reasons: tuple[str, ...] = Field(min_length=1)
+    business_time_zone: str = "UTC"
+    """The zone the one-year cooldown (RA-03) is counted in (the re-assessment policy's)."""
 
 
 class TransitionResult(Message):

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from domain import regions
+from domain.calendar import show_instant
 from domain.errors import (
     AttestationMissing,
     DecisionInvalid,
@@ -24,6 +26,7 @@ from domain.errors import (
     SelfDealing,
 )
 from domain.partner_center import AgreementAnswer, AgreementVerdict
+from domain.regions import CspRegion
 from domain.relationships import (
     AgentRole,
     CustomerAgreementAttestation,
@@ -135,21 +138,28 @@ def require_same_region(
     first_country: str | None,
     second: str,
     second_country: str | None,
-) -> None:
-    """REG-01: partners sell and relate only within their own country/region.
+) -> CspRegion | None:
+    """REG-01 / POR-02b: partners relate and sell only within one CSP regional market.
+
+    The comparison is by CSP region (Microsoft's regional-market table, `domain.regions`), not by
+    ISO country: a German provider and a French reseller are both in the Europe region. A refusal
+    names both parties, both countries and both regions. Returns the shared region.
 
     A country is None when no documented Partner Center call states it (another partner with no
-    relationship to the signed-in partner yet): this pre-check then cannot decide, and Partner
-    Center's own verdicts do (agreementstatus 2201 in the partnership facts, order error 2030)."""
-    if first_country is None or second_country is None or first_country == second_country:
-        return
-    raise RegionMismatch(
-        f"{first} is in {first_country} but {second} is in {second_country}; partners relate "
-        f"and sell only within their own region ({rule})",
-        rule=rule,
-        first_country=first_country,
-        second_country=second_country,
-    )
+    relationship to the signed-in partner yet): this pre-check then cannot decide (None), and
+    Partner Center's own verdicts do (agreementstatus 2201 in the partnership facts, order error
+    2030)."""
+    if first_country is None or second_country is None:
+        return None
+    try:
+        return regions.require_same_region(first, first_country, second, second_country)
+    except RegionMismatch as mismatch:
+        if rule == regions.RULE:
+            raise
+        raise RegionMismatch(
+            mismatch.message.replace(f"({regions.RULE})", f"({regions.RULE}, {rule})"),
+            **{**mismatch.details, "rule": rule},
+        ) from None
 
 
 def require_partnership_active(
@@ -298,7 +308,7 @@ def require_valid_agreement_attestation(
     if accepted_at > now:
         raise DecisionInvalid(
             f"the Microsoft Customer Agreement cannot have been accepted at "
-            f"{accepted_at.isoformat()}, which is after now ({now.isoformat()})",
+            f"{show_instant(accepted_at)}, which is after now ({show_instant(now)})",
             accepted_at=accepted_at,
         )
 

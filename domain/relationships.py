@@ -86,7 +86,10 @@ class RelationshipPolicy(Message):
     customer_agreement_window: timedelta = timedelta(days=30)
     """How long an accepted invitation waits for the MCA attestation (CUS-04)."""
     por_validation_from: datetime = datetime(2025, 9, 1, tzinfo=UTC)
-    """POR-01: from this instant a new order must name a valid Partner of Record."""
+    """POR-01: from this instant (the start of the setting's date in the business time zone) a
+    new order must name a valid Partner of Record."""
+    business_time_zone: str = "UTC"
+    """The IANA zone in which the date rules (POR-01) count calendar dates."""
     order_fix_window: timedelta = timedelta(days=7)
     """How long a blocked order waits for a fixed POR or an MCA attestation before it fails."""
     order_retry_window: timedelta = timedelta(hours=1)

@@ -137,6 +137,9 @@ class EnrollmentPolicy(Message):
     review_deadline: timedelta = timedelta(days=30)
     mpa_acceptance_window: timedelta = timedelta(days=30)
     mpa_poll_interval: timedelta = timedelta(days=1)
+    mpa_late_completion_window: timedelta = timedelta(days=335)
+    """After the MPA window: how long a late signature, reported, still completes the approved
+    enrollment without enrolling again (ENR-09)."""
     operations_email: EmailStr = "csp-operations@example.com"
 
 

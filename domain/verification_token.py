@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from domain.calendar import show_instant
 from domain.errors import TokenExpired, TokenInvalid
 
 _VERSION = "v1"
@@ -80,7 +81,7 @@ def read_token(secrets: Sequence[bytes], token: str, *, now: datetime) -> TokenC
         raise TokenInvalid("the verification link is malformed") from err
     if now >= claims.expires_at:
         raise TokenExpired(
-            f"the verification link expired at {claims.expires_at.isoformat()}",
+            f"the verification link expired at {show_instant(claims.expires_at)}",
             expired_at=claims.expires_at,
         )
     return claims

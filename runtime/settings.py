@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from domain.calendar import (
+    DEFAULT_BUSINESS_TIME_ZONE,
+    parse_business_instant,
+    start_of_day,
+)
+from domain.calendar import zone as business_zone
 from domain.capability_assessment import AssessmentWeights
 from domain.direct_bill import DirectBillPolicy
 from domain.reassessment import ReassessmentPolicy
@@ -102,9 +108,14 @@ class Settings(BaseSettings):
     # Partner-program facts without a public API (revenue, security score, designations, ...)
     partner_programs_data: Path | None = None
 
-    # Direct-bill application (DOMAIN.md section 7). Closures: comma-separated "start/end"
-    # ISO instants, each half-open [start, end) (DB-07).
-    db_window_closures: str = "2025-05-01T00:00:00Z/2025-10-01T00:00:00Z"
+    # Calendar-date rules (DB-01, DB-07, POR-01, RA-03) count dates in this IANA time zone; a
+    # date or instant setting given without a zone means this zone (DOMAIN.md DB-07, open points).
+    business_time_zone: str = "UTC"
+
+    # Direct-bill application (DOMAIN.md section 7). Closures: comma-separated "start/end", each
+    # an ISO date (the start of that day in the business time zone) or instant, half-open
+    # [start, end) (DB-07): "2025-05-01/2025-10-01" accepts applications from 2025-10-01.
+    db_window_closures: str = "2025-05-01/2025-10-01"
     db_weight_sell: Decimal = Decimal(40)
     db_weight_secure: Decimal = Decimal(35)
     db_weight_support: Decimal = Decimal(25)
@@ -122,6 +133,9 @@ class Settings(BaseSettings):
     # Annual re-assessment (RA-01): same capability weights and pass mark as the application
     ra_questionnaire_reminder_days: float = 7
     ra_plan_renewal_days: float = 30
+    ra_score_notice_days: float = 30
+    ra_security_remediation_days: float = 30
+    ra_security_remediation_reminder_days: float = 7
     ra_sweep_grace_days: float = 7
     ra_sweep_page_size: int = 200
 
@@ -148,13 +162,15 @@ class Settings(BaseSettings):
     review_deadline_days: float = 30
     mpa_acceptance_days: int = 30
     mpa_poll_hours: float = 24
+    mpa_late_completion_days: float = 335
     operations_email: str = "csp-operations@example.com"
     # How often the `pipeline-reconciler` Schedule looks for pipelines closed without an outcome
     # (terminated, timed out) and records their real closure (issue 18).
     reconcile_interval_minutes: float = Field(default=60, gt=0)
 
     # Relationship pipelines (DOMAIN.md sections 3-6): partnership and customer-invitation
-    # reminders (comma-separated days) and expiry, POR validation date gate (00:00 UTC).
+    # reminders (comma-separated days) and expiry, POR validation date gate (00:00 that day in
+    # the business time zone).
     partnership_reminder_days: str = "7,14"
     partnership_expiry_days: float = 30
     partnership_poll_hours: float = 24
@@ -237,13 +253,22 @@ class Settings(BaseSettings):
     def partner_programs_data_path(self) -> Path:
         return self.partner_programs_data or self.state_dir / "partner-programs.json"
 
+    @field_validator("business_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        business_zone(value)  # ValueError names the value
+        return value.strip()
+
+    @field_validator("db_window_closures")
+    @classmethod
+    def _closures_parse(cls, value: str, info: ValidationInfo) -> str:
+        window_closures(value, info.data.get("business_time_zone", DEFAULT_BUSINESS_TIME_ZONE))
+        return value
+
     def direct_bill_policy(self) -> DirectBillPolicy:
-        closures = []
-        for closure in filter(None, (c.strip() for c in self.db_window_closures.split(","))):
-            start, _, end = closure.partition("/")
-            closures.append((datetime.fromisoformat(start), datetime.fromisoformat(end)))
         return DirectBillPolicy(
-            window_closures=tuple(closures),
+            window_closures=window_closures(self.db_window_closures, self.business_time_zone),
+            business_time_zone=self.business_time_zone,
             weights=AssessmentWeights(
                 sell=self.db_weight_sell,
                 secure=self.db_weight_secure,
@@ -265,8 +290,14 @@ class Settings(BaseSettings):
     def reassessment_policy(self) -> ReassessmentPolicy:
         return ReassessmentPolicy(
             weights=self.direct_bill_policy().weights,
+            business_time_zone=self.business_time_zone,
             questionnaire_reminder_interval=timedelta(days=self.ra_questionnaire_reminder_days),
             plan_renewal_grace=timedelta(days=self.ra_plan_renewal_days),
+            score_notice_wait=timedelta(days=self.ra_score_notice_days),
+            security_remediation_period=timedelta(days=self.ra_security_remediation_days),
+            security_remediation_reminder_interval=timedelta(
+                days=self.ra_security_remediation_reminder_days
+            ),
             sweep_grace=timedelta(days=self.ra_sweep_grace_days),
             sweep_page_size=self.ra_sweep_page_size,
             operations_email=self.operations_email,
@@ -292,6 +323,7 @@ class Settings(BaseSettings):
             review_deadline=timedelta(days=self.review_deadline_days),
             mpa_acceptance_window=timedelta(days=self.mpa_acceptance_days),
             mpa_poll_interval=timedelta(hours=self.mpa_poll_hours),
+            mpa_late_completion_window=timedelta(days=self.mpa_late_completion_days),
             operations_email=self.operations_email,
         )
 
@@ -309,8 +341,25 @@ class Settings(BaseSettings):
             customer_invitation_reminders=days(self.customer_invitation_reminder_days),
             customer_invitation_expiry=timedelta(days=self.customer_invitation_expiry_days),
             customer_agreement_window=timedelta(days=self.customer_agreement_days),
-            por_validation_from=datetime.combine(self.por_validation_from, time(0), tzinfo=UTC),
+            por_validation_from=start_of_day(self.por_validation_from, self.business_time_zone),
+            business_time_zone=self.business_time_zone,
             order_fix_window=timedelta(days=self.order_fix_days),
             order_retry_window=timedelta(minutes=self.order_retry_minutes),
             operations_email=self.operations_email,
         )
+
+
+def window_closures(text: str, zone_name: str) -> tuple[tuple[datetime, datetime], ...]:
+    """DB-07 closures from the setting: "start/end" pairs, comma separated; a date or an instant
+    without a zone is read in the business time zone. ValueError names a bad pair."""
+    closures = []
+    for closure in filter(None, (c.strip() for c in text.split(","))):
+        start_text, slash, end_text = closure.partition("/")
+        if not slash:
+            raise ValueError(f"window closure {closure!r} is not 'start/end'")
+        start = parse_business_instant(start_text, zone_name)
+        end = parse_business_instant(end_text, zone_name)
+        if end <= start:
+            raise ValueError(f"window closure {closure!r} ends before it starts")
+        closures.append((start, end))
+    return tuple(closures)

@@ -56,7 +56,8 @@ def partner_center_data() -> dict[str, Any]:
             str(JP_TENANT): {
                 "country": "JP",
                 "defaultDomain": "contoso.onmicrosoft.com",
-                "globalAdmins": [GLOBAL_ADMIN],
+                # the direct-bill applicant of tests/direct_bill_driver.py is a Global admin too
+                "globalAdmins": [GLOBAL_ADMIN, "keiko.tanaka@contoso.example"],
                 "adminAgent": False,
             },
             str(UNSIGNED_TENANT): {

@@ -16,7 +16,7 @@ from domain.direct_bill import (
     DirectBillStage,
     DirectBillStatus,
 )
-from tests.conftest import DB_PGA, DB_PLA
+from tests.conftest import DB_PGA, DB_PLA, JP_TENANT
 from tests.test_direct_bill_rules import questionnaire
 
 
@@ -29,6 +29,7 @@ def db_application(**overrides: Any) -> dict[str, Any]:
         "applicant_email": "keiko.tanaka@contoso.example",
         "applicant_name": "Keiko Tanaka",
         "applicant_role": "global_admin",
+        "tenant_id": str(JP_TENANT),  # keiko.tanaka@contoso.example is one of its Global admins
         "authority_to_accept_agreements": True,
         "first_level_support": True,
     }

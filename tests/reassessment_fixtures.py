@@ -17,6 +17,8 @@ class Partner:
     renewal_month: int | None = None
     anniversary_month: int | None = None
     admins_without_mfa: int = 0
+    activated_at: datetime | None = None
+    """Direct bill since (default: two years before the month)."""
 
 
 async def seed(stack: Stack, month: date, partners: list[Partner]) -> None:
@@ -54,7 +56,7 @@ async def seed(stack: Stack, month: date, partners: list[Partner]) -> None:
                 support_plan_renewal_date=date(month.year, renewal, 28),
                 renewal_month=renewal,
                 onboarding_anniversary_month=p.anniversary_month or (renewal % 12) + 1,
-                activated_at=datetime(month.year - 2, 1, 1, tzinfo=UTC),
+                activated_at=p.activated_at or datetime(month.year - 2, 1, 1, tzinfo=UTC),
                 updated_at=datetime(month.year - 1, 1, 1, tzinfo=UTC),
             )
         )

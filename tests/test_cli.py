@@ -156,7 +156,10 @@ async def test_operator_starts_follows_and_decides_a_pipeline(
             decided = await csp(env, *decide, "--delivery-id", "ticket-42")
             assert decided.code == 0, decided.err
             assert decided.out.startswith("accepted (operator:ticket-42): ")
-            assert json.loads(decided.out.split(": ", 1)[1])["message"] == "review approved"
+            assert (
+                json.loads(decided.out.split(": ", 1)[1])["message"]
+                == "The review was approved by ops-desk."
+            )
             # The same command again (same delivery id) has no second effect, same answer.
             repeated = await csp(env, *decide, "--delivery-id", "ticket-42")
             assert repeated.out == decided.out

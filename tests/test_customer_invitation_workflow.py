@@ -185,6 +185,10 @@ async def test_a_customer_with_an_attested_mca_is_active_on_acceptance(
         await update(first, names.UPDATE_ATTEST_CUSTOMER_AGREEMENT, agreement(), Acknowledgement)
         assert (await first.result()).outcome is CustomerInvitationStage.ACTIVE
 
+        def sign(data: dict[str, Any]) -> None:  # MPA-02: a reseller transacts once signed
+            data["agreements"][UNSIGNED_RESELLER] = {"isAgreementSigned": True}
+
+        stack.edit_partner_center(sign)
         second = await start_invitation(
             client, invitation_request(reseller_partner_id=UNSIGNED_RESELLER)
         )
@@ -250,5 +254,38 @@ async def test_prechecks_refuse(
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == error_type and cause.non_retryable
+    assert words in cause.message
+    assert stack.sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("unsigned", "words"),
+    [
+        (UNSIGNED_RESELLER, f"PartnerID {UNSIGNED_RESELLER} cannot transact new business yet"),
+        (PROVIDER, f"provider {PROVIDER} has not signed the Microsoft Partner Agreement"),
+    ],
+    ids=["reseller", "provider"],
+)
+async def test_a_joint_invitation_needs_both_partners_ready_to_transact(
+    time_env: WorkflowEnvironment, stack: Stack, unsigned: str, words: str
+) -> None:
+    """ENR-09 / MPA-02 (seed 001: the reseller transacts once onboarded, enrolled and the
+    Microsoft Partner Agreement is signed) and MPA-01 for the provider itself: a joint
+    invitation with a reseller or a provider whose MPA is unsigned is refused before any email."""
+    await prepare(stack, partnerships=(RESELLER, UNSIGNED_RESELLER))
+
+    def unsign(data: dict[str, Any]) -> None:
+        data["agreements"][unsigned] = {"isAgreementSigned": False}
+
+    stack.edit_partner_center(unsign)
+    async with stack.worker(time_env.client):
+        reseller = UNSIGNED_RESELLER if unsigned == UNSIGNED_RESELLER else RESELLER
+        handle = await start_invitation(
+            time_env.client, invitation_request(reseller_partner_id=reseller)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MpaNotSigned"
     assert words in cause.message
     assert stack.sink.messages() == []

@@ -66,14 +66,35 @@ def test_revenue_is_decimal_not_float() -> None:
 AUTHORIZED = datetime(2024, 3, 15, 9, 30, tzinfo=UTC)
 
 
-def test_tenure_exactly_twelve_months_passes_one_day_short_fails() -> None:
-    twelve_months = add_months(AUTHORIZED, 12)
-    assert twelve_months == datetime(2025, 3, 15, 9, 30, tzinfo=UTC)
-    assert rules.check_tenure(AUTHORIZED, twelve_months).passed
-    short = rules.check_tenure(AUTHORIZED, twelve_months - timedelta(days=1))
+def test_tenure_is_counted_in_calendar_dates() -> None:
+    """DB-01 (seed 004: "直接パートナーとして登録する前に、少なくとも 12
+    か月間間接リセラーとして取引する
+    必要があります。";
+    DOMAIN.md RA-03: "Tenure is counted the same way (authorized 2024-11-15: 12 months on
+    2025-11-15)"): met from the first instant of the anniversary date, whatever the hour of the
+    authorisation; a passed check shows no error type."""
+    authorized = datetime(2024, 11, 15, 17, 45, tzinfo=UTC)
+    on_the_day = datetime(2025, 11, 15, 0, 0, tzinfo=UTC)
+    met = rules.check_tenure(authorized, on_the_day)
+    assert met.passed and met.error_type is None
+    assert "reached on 2025-11-15" in met.message
+    short = rules.check_tenure(authorized, on_the_day - TICK)
     assert not short.passed
     assert short.error_type == "TenureInsufficient"
-    assert "2025-03-15" in short.message
+    assert "reached on 2025-11-15 (UTC)" in short.message
+
+
+def test_tenure_dates_are_read_in_the_business_time_zone() -> None:
+    """DB-07 (DOMAIN.md): every date rule counts calendar dates in one business time zone. In
+    Tokyo, 2024-11-14T16:00Z is already 2024-11-15, so tenure is met from 2025-11-15 00:00 JST
+    (2025-11-14T15:00Z); read in UTC the authorisation is dated 2024-11-14 and met a day earlier."""
+    authorized = datetime(2024, 11, 14, 16, 0, tzinfo=UTC)
+    start_in_tokyo = datetime(2025, 11, 14, 15, 0, tzinfo=UTC)
+    assert rules.check_tenure(authorized, start_in_tokyo, "Asia/Tokyo").passed
+    assert not rules.check_tenure(authorized, start_in_tokyo - TICK, "Asia/Tokyo").passed
+    utc_anniversary = datetime(2025, 11, 14, 0, 0, tzinfo=UTC)  # 09:00 JST on 2025-11-14
+    assert rules.check_tenure(authorized, utc_anniversary, "UTC").passed
+    assert not rules.check_tenure(authorized, utc_anniversary, "Asia/Tokyo").passed
 
 
 def test_tenure_month_end_clamps() -> None:
@@ -103,17 +124,44 @@ def test_application_window(now: datetime, closed: bool) -> None:
         rules.require_window_open(now, [CLOSURE])
 
 
-REJECTED_AT = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+REJECTED_AT = datetime(2025, 10, 20, 10, 0, tzinfo=UTC)
 
 
-def test_cooldown_is_one_calendar_year() -> None:
+def test_cooldown_is_one_calendar_year_counted_in_dates() -> None:
+    """RA-03 (seed 004: "移行したパートナーは、直接請求資格を再申請するには 1
+    年待つ必要があります。";
+    DOMAIN.md RA-03:
+    "rejected on 2025-10-20, the partner may apply again from 2026-10-20 (any time that day)")."""
     until = rules.cooldown_end(REJECTED_AT)
-    assert until == datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    assert until == datetime(2026, 10, 20, 0, 0, tzinfo=UTC)
     with pytest.raises(CooldownActive) as refused:
-        rules.require_no_cooldown("4500001", REJECTED_AT + timedelta(days=364), until)
-    assert "2026-01-10T12:00:00+00:00" in refused.value.message
-    rules.require_no_cooldown("4500001", REJECTED_AT + timedelta(days=365), until)
+        rules.require_no_cooldown("4500001", until - TICK, until)
+    assert "apply again from 2026-10-20 (any time that day, UTC)" in refused.value.message
+    assert refused.value.details["earliest_retry"] == "2026-10-20"
+    rules.require_no_cooldown("4500001", until, until)
     rules.require_no_cooldown("4500001", REJECTED_AT, None)
+
+
+def test_a_cooldown_recorded_with_an_hour_ends_at_the_start_of_its_date() -> None:
+    """RA-03: a cooldown stored before this rule (2026-10-20T10:00) is read as its date: at 09:00
+    on 2026-10-20 the partner may apply."""
+    legacy_until = datetime(2026, 10, 20, 10, 0, tzinfo=UTC)
+    rules.require_no_cooldown("4500001", datetime(2026, 10, 20, 9, 0, tzinfo=UTC), legacy_until)
+    with pytest.raises(CooldownActive):
+        rules.require_no_cooldown(
+            "4500001", datetime(2026, 10, 19, 23, 59, tzinfo=UTC), legacy_until
+        )
+
+
+def test_cooldown_in_the_business_time_zone() -> None:
+    """RA-03 in Asia/Tokyo: rejected 2025-10-20 10:00 JST (01:00Z) -> from 2026-10-20 00:00 JST."""
+    rejected = datetime(2025, 10, 20, 1, 0, tzinfo=UTC)
+    until = rules.cooldown_end(rejected, "Asia/Tokyo")
+    assert until == datetime(2026, 10, 19, 15, 0, tzinfo=UTC)
+    rules.require_no_cooldown("4500001", until, until, "Asia/Tokyo")
+    with pytest.raises(CooldownActive) as refused:
+        rules.require_no_cooldown("4500001", until - TICK, until, "Asia/Tokyo")
+    assert "2026-10-20" in refused.value.message and "Asia/Tokyo" in refused.value.message
 
 
 def test_cooldown_across_a_leap_day() -> None:

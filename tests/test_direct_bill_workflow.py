@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from domain.calendar import show_instant
 from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
 from tests.conftest import DB_PGA, Stack
 from tests.direct_bill_driver import (
@@ -110,7 +111,9 @@ async def test_mpa_deadline_expires_the_application(
         result = await handle.result()
     assert result.outcome is DirectBillStage.EXPIRED
     assert waiting.deadline is not None
-    assert waiting.deadline.isoformat() in (result.reason or "")
+    # Dates in reasons are shown to the second, without microseconds (issue 13 item 2).
+    assert show_instant(waiting.deadline) in (result.reason or "")
+    assert "waited for the Microsoft Partner Agreement acceptance" in (result.reason or "")
     assert result.cooldown_until is None
     record = await stack.registry.get_direct_bill(DB_PGA, "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.EXPIRED
@@ -135,6 +138,13 @@ async def test_an_existing_support_plan_skips_the_purchase(
 async def test_rejection_starts_a_one_year_cooldown(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
+    """RA-03 (seed 004: "移行したパートナーは、直接請求資格を再申請するには 1 年待つ必要があります。
+    同じ待機期間は、... オンボードが承認されていない直接請求申請者にも適用されます。"; DOMAIN.md
+    RA-03: "One year is a calendar year counted in dates: rejected on 2025-10-20, the partner
+    may apply again
+    from 2026-10-20 (any time that day)"). Rejected at some hour of day D, the re-application is
+    refused one minute before D+1 year begins and accepted at 00:00 (UTC) on the anniversary
+    date, hours before the hour of the rejection."""
     client = time_env.client
     # The cooldown is relative to now: time moves only when this test sleeps.
     with time_env.auto_time_skipping_disabled():
@@ -164,9 +174,21 @@ async def test_rejection_starts_a_one_year_cooldown(
                 await again.result()
             refusal = _refusal(refused.value)
             assert refusal.type == "CooldownActive"
-            assert rejected.cooldown_until.isoformat() in refusal.message
+            anniversary = rejected.cooldown_until
+            assert (anniversary.hour, anniversary.minute, anniversary.microsecond) == (0, 0, 0)
+            assert (
+                f"apply again from {anniversary.date().isoformat()} (any time that day, UTC)"
+                in (refusal.message)
+            )
 
-            await time_env.sleep(timedelta(days=366))
+            now = await time_env.get_current_time()
+            await time_env.sleep(anniversary - now - timedelta(minutes=1))
+            eve = await start_direct_bill(client, f"{workflow_id}-eve", db_application())
+            with pytest.raises(WorkflowFailureError) as still_refused:
+                await eve.result()
+            assert _refusal(still_refused.value).type == "CooldownActive"
+
+            await time_env.sleep(timedelta(minutes=1))
             after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
             await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
@@ -223,6 +245,56 @@ async def test_the_window_gate_refuses_without_touching_the_registry(
         with pytest.raises(WorkflowFailureError) as refused:
             await handle.result()
     assert _refusal(refused.value).type == "ApplicationWindowClosed"
+    assert await stack.registry.get_direct_bill(DB_PGA, "JP") is None
+
+
+async def test_a_window_given_as_dates_in_the_business_zone_gates_without_a_crash(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """DB-07 (seed 004: "2025 年 5 月 1 日から 2025 年 10 月 1 日までの間、新しい直接請求申請は
+    受け付けられません。"; DOMAIN.md DB-07: "a setting given without a zone means that zone, never a
+    crash"): closure dates without a zone, read in Asia/Tokyo, refuse the application with the
+    reopening date in words."""
+    now = await time_env.get_current_time()
+    start, end = (now - timedelta(days=2)).date(), (now + timedelta(days=30)).date()
+    stack.settings = stack.settings.model_copy(
+        update={"db_window_closures": f"{start}/{end}", "business_time_zone": "Asia/Tokyo"}
+    )
+    async with stack.worker(time_env.client):
+        handle = await start_direct_bill(time_env.client, workflow_id, db_application())
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    refusal = _refusal(refused.value)
+    assert refusal.type == "ApplicationWindowClosed"
+    assert f"apply from {end.isoformat()}" in refusal.message and "Asia/Tokyo" in refusal.message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"applicant_email": "sales@contoso.example"}, "is not a Global admin of tenant"),
+        ({"tenant_id": None}, "names the partner's CSP tenant (tenant_id)"),
+    ],
+    ids=["not-an-admin-of-the-tenant", "no-tenant-named"],
+)
+async def test_the_applicants_global_admin_role_is_verified_not_trusted(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    workflow_id: str,
+    overrides: dict[str, object],
+    words: str,
+) -> None:
+    """Seed 004 ("適切なロール: グローバル管理者"; DOMAIN.md DB-02, and ENR-02 for how the
+    reseller enrollment checks it): an applicant declaring the Global admin role is checked
+    against the tenant in Partner Center, as the reseller enrollment does; a declared role alone
+    is refused."""
+    async with stack.worker(time_env.client):
+        handle = await start_direct_bill(time_env.client, workflow_id, db_application(**overrides))
+        with pytest.raises(WorkflowFailureError) as refused:
+            await handle.result()
+    refusal = _refusal(refused.value)
+    assert refusal.type in {"NotGlobalAdmin", "ApplicantNotGlobalAdmin"}
+    assert words in refusal.message
     assert await stack.registry.get_direct_bill(DB_PGA, "JP") is None
 
 

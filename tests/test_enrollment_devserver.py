@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from domain.calendar import show_instant
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from domain.verification_token import TokenClaims, mint_token
 from runtime.binaries import temporal_cli
@@ -97,7 +98,7 @@ async def test_verification_through_the_gateway_and_search_attributes(
             )
             assert metadata.current_details == (
                 "**review**: waiting for Microsoft's review decision (decide_review) "
-                f"until {current.deadline.isoformat()}"
+                f"until {show_instant(current.deadline)}"
             )
             await _visible(
                 client,

@@ -4,6 +4,7 @@ by update or by Partner Center's relationships list, suspension (POR-04) and rem
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -26,6 +27,7 @@ from tests.relationship_driver import (
     PARTNERSHIP_LINK,
     PROVIDER,
     RESELLER,
+    UNSIGNED_RESELLER,
     US_RESELLER,
     attestations,
     bodies,
@@ -339,3 +341,85 @@ async def test_an_established_partnership_resumes_after_continue_as_new(
     assert stack.sink.messages()[0]["Subject"] == f"Partnership with PartnerID {RESELLER} removed"
     record = await stack.registry.get_partnership(PROVIDER, RESELLER)
     assert record is not None and record.accepted_at == accepted
+
+
+async def test_a_german_provider_partners_with_a_french_reseller_in_the_europe_region(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """REG-01 (DOMAIN.md section 6, Microsoft's regional authorization overview): "Partners can
+    transact only within their CSP region" - and Germany and France are one CSP region (Europe),
+    so a DE provider and an FR reseller partner; the region is not the ISO country."""
+    await prepare(stack)
+
+    def europe(data: dict[str, object]) -> None:
+        profiles = data["profiles"]
+        assert isinstance(profiles, dict)
+        profiles[PROVIDER] = {"partnerName": "Berlin Cloud Distribution GmbH", "country": "DE"}
+        profiles[RESELLER] = {"partnerName": "Contoso France SAS", "country": "FR"}
+
+    stack.edit_partner_center(europe)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(time_env.client, partnership_request())
+        await stack.sink.wait_for_messages(1, timeout_seconds=30)
+        await update(
+            handle,
+            names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+            {"reported_by": "reseller-success-team"},
+            Acknowledgement,
+        )
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        status = await _status(handle)
+    assert status.stage is PartnershipStage.ACTIVE and status.error_type is None
+    record = await stack.registry.get_partnership(PROVIDER, RESELLER)
+    assert record is not None and record.status is PartnershipStage.ACTIVE
+
+
+async def test_a_japanese_provider_cannot_partner_with_a_us_reseller_and_is_told_both_regions(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """REG-01: "Partners can transact only within their CSP region"; Japan and the United States
+    are each a CSP region of their own. The refusal names both countries and both regions."""
+    await prepare(stack)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(
+            time_env.client, partnership_request(reseller_partner_id=US_RESELLER)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "RegionMismatch"
+    assert f"provider {PROVIDER} is in JP (Japan region)" in cause.message
+    assert f"reseller {US_RESELLER} is in US (United States region)" in cause.message
+    assert stack.sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("unsigned", "reseller", "words"),
+    [
+        ("reseller", UNSIGNED_RESELLER, "missing Microsoft Partner Agreement signature"),
+        ("provider", RESELLER, f"provider {PROVIDER} has not signed the Microsoft Partner"),
+    ],
+)
+async def test_a_partnership_needs_both_partners_under_a_signed_mpa(
+    time_env: WorkflowEnvironment, stack: Stack, unsigned: str, reseller: str, words: str
+) -> None:
+    """ENR-09 / MPA-02 (a reseller transacts only once onboarded, enrolled and under a signed
+    Microsoft Partner Agreement) and MPA-01 for the provider's own agreement: the request is
+    refused before anything is sent, naming who must sign."""
+    await prepare(stack)
+    if unsigned == "provider":
+
+        def unsign(data: dict[str, Any]) -> None:
+            data["agreements"][PROVIDER] = {"isAgreementSigned": False}
+
+        stack.edit_partner_center(unsign)
+    async with stack.worker(time_env.client):
+        handle = await start_partnership(
+            time_env.client, partnership_request(reseller_partner_id=reseller)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MpaNotSigned"
+    assert words in cause.message
+    assert stack.sink.messages() == []

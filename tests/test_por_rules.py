@@ -122,7 +122,10 @@ def test_each_condition_blocks_alone_after_the_date(
 def test_region_mismatch_fails_region_and_country_of_purchase() -> None:
     verdict = _verdict(_facts(profile_country="US"))
     assert [f.condition for f in verdict.blocking] == [POR_SAME_REGION, POR_PURCHASE_COUNTRY]
-    assert "PLA in US but provider 3456789 is in JP" in verdict.blocking[0].problem
+    assert (
+        "(its PLA) is in US (United States region) but provider 3456789 is in JP (Japan "
+        "region)" in verdict.blocking[0].problem
+    )
     assert "use the reseller's PLA for JP" in verdict.blocking[1].problem
 
 

@@ -22,7 +22,7 @@ from tests.conftest import Stack
 from tests.reassessment_fixtures import Partner, seed
 
 
-async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
+async def test_schedule_is_ensured_twice_and_keeps_an_operators_pause(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
@@ -54,30 +54,6 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
         assert isinstance(shown, Payload)
         assert payloads.from_payload(shown, str) == expected
 
-    past = date(2025, 3, 1)
-    await seed(stack, past, [Partner("5400001", anniversary_month=3)])  # security-only: no waits
-    await seed(stack, past, [Partner("5400002", anniversary_month=4, renewal_month=5)])
-    async with stack.worker(client):
-        moment = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-        await handle.backfill(
-            ScheduleBackfill(
-                start_at=moment - timedelta(minutes=1),
-                end_at=moment + timedelta(minutes=1),
-                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
-            )
-        )
-        # Started by this schedule (the dev server is shared: other tests run sweeps too).
-        query = (
-            f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
-            f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
-        )
-        for _ in range(200):
-            runs = [wf async for wf in client.list_workflows(query)]
-            if runs:
-                break
-            await asyncio.sleep(0.1)
-        [run] = runs
-        summary = await client.get_workflow_handle(run.id, result_type=SweepSummary).result()
     await handle.delete()
     # The reconciler's interval is the operator's setting (hourly by default).
     reconciler = client.get_schedule_handle(names.RECONCILER_SCHEDULE_ID)
@@ -89,5 +65,53 @@ async def test_schedule_is_ensured_twice_and_a_backfill_sweeps_the_past_month(
     [interval] = (await reconciler.describe()).schedule.spec.intervals
     assert interval.every == timedelta(minutes=15)
     await reconciler.delete()  # nothing left to fire on the shared dev server
+
+
+async def test_a_backfill_reassesses_only_months_from_october_2025_and_partners_then_direct_bill(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-01 (seed 004: "2025 年 10 月、Microsoft は、継続的な直接請求承認の条件として、サポート
+    プランの更新月中に、既存の直接請求パートナーの年次再評価の要求を開始します。"): a backfill of
+    March 2025 re-assesses nobody; one of October 2025 re-assesses only the partners that were
+    already direct bill when October began (not one activated in November 2025)."""
+    client = dev_env.client
+    await ensure_schedules(client)
+    handle = client.get_schedule_handle(names.REASSESSMENT_SCHEDULE_ID)
+    before = date(2025, 3, 1)
+    await seed(stack, before, [Partner("5400009", anniversary_month=3)])
+    past = date(2025, 10, 1)
+    await seed(stack, past, [Partner("5400001", anniversary_month=10)])  # security-only: no waits
+    await seed(stack, past, [Partner("5400002", anniversary_month=4, renewal_month=5)])
+    activated_later = datetime(2025, 11, 10, tzinfo=UTC)
+    await seed(
+        stack, past, [Partner("5400003", anniversary_month=10, activated_at=activated_later)]
+    )
+    summaries: dict[date, SweepSummary] = {}
+    async with stack.worker(client):
+        for month in (before, past):
+            moment = datetime(month.year, month.month, 1, 2, 0, tzinfo=UTC)
+            await handle.backfill(
+                ScheduleBackfill(
+                    start_at=moment - timedelta(minutes=1),
+                    end_at=moment + timedelta(minutes=1),
+                    overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+                )
+            )
+            # Started by this schedule (the dev server is shared: other tests run sweeps too).
+            query = (
+                f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
+                f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
+            )
+            for _ in range(300):
+                async for run in client.list_workflows(query):
+                    done = client.get_workflow_handle(run.id, result_type=SweepSummary)
+                    result = await done.result()
+                    summaries[result.month] = result
+                if month in summaries:
+                    break
+                await asyncio.sleep(0.1)
+    await handle.delete()
+    assert summaries[before].due == 0 and summaries[before].started == 0
+    summary = summaries[past]
     assert summary.month == past
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)

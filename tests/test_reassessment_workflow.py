@@ -7,7 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,7 +30,22 @@ REVENUE_SHORT = Partner("5100002", revenue_usd="999999.99")
 NO_ANSWER = Partner("5100003")
 PLAN_NOT_RENEWED = Partner("5100004")
 SECURITY_ONLY = Partner("5100005")
-YEARLY = Partner("5300001")  # each test its own PGAs: the time-skipping server is shared
+YEARLY = Partner("5300001")
+NOTHING = frozenset(
+    f"{category}.{name}"
+    for category, names_ in {
+        "sell": ["certified_staff", "dedicated_sales_team", "managed_services"],
+        "secure": ["mfa_enforced", "compliance_resources"],
+        "support": ["ticketing_and_escalation", "certified_support_staff", "sla_metrics"],
+    }.items()
+    for name in names_
+)
+"""Capabilities answered "no": the local scoring fails these answers."""
+PASSING_NOTICE = {
+    "passed": True,
+    "decided_by": "microsoft-partner-assessment",
+    "score": "82/100",
+}  # each test its own PGAs: the time-skipping server is shared
 
 
 async def _sweep(
@@ -56,6 +76,8 @@ async def _answer(client: Client, pga_id: str, month: date, *, renew: bool) -> N
     await _at_stage(client, workflow_id, ReassessmentStage.QUESTIONNAIRE)
     handle = client.get_workflow_handle(workflow_id)
     await handle.execute_update(names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump())
+    await _at_stage(client, workflow_id, ReassessmentStage.SCORE_NOTICE)
+    await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, PASSING_NOTICE)
     if renew:
         await _at_stage(client, workflow_id, ReassessmentStage.PLAN_RENEWAL)
         await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
@@ -168,3 +190,140 @@ async def test_security_revalidation_failure_transitions(
     record = await stack.registry.get_direct_bill("5200001", "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
     assert record.status_reason is not None and "1 admin(s) without MFA" in record.status_reason
+    # DB-04: the failure stayed open through the remediation period (with reminders) first.
+    sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    opened = next(i for i, t in enumerate(sent) if t.startswith("Security re-validation failed"))
+    ended = next(i for i, t in enumerate(sent) if t.startswith("Direct bill in JP ends"))
+    reminders = [t for t in sent[opened:ended] if t.startswith("Reminder: security remediation")]
+    assert opened < ended and len(reminders) == 4  # days 7, 14, 21, 28 of 30
+
+
+async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_unchanged(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 (seed 004: "パートナーのプレミアム サポート プラン契約の更新 (合格評価スコアの通知に
+    従う)"): a renewal is a contract renewing later than the one on record; a report dated on
+    (or before) the recorded renewal date is refused with that date, the state unchanged, and a
+    real renewal is then accepted."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga = "5300002"
+    await seed(stack, month, [Partner(pga, renewal_month=month.month)])
+    on_record = date(month.year, month.month, 28)
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            reassessment_id = names.reassessment_id(pga, "JP", month.year)
+            await _at_stage(client, reassessment_id, ReassessmentStage.QUESTIONNAIRE)
+            handle = client.get_workflow_handle(reassessment_id)
+            await handle.execute_update(
+                names.UPDATE_SUBMIT_REASSESSMENT, questionnaire().model_dump()
+            )
+            await _at_stage(client, reassessment_id, ReassessmentStage.SCORE_NOTICE)
+            await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, PASSING_NOTICE)
+            await _at_stage(client, reassessment_id, ReassessmentStage.PLAN_RENEWAL)
+            stale = renewal_payload(month)
+            stale["plan"]["renewal_date"] = on_record.isoformat()
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, stale)
+            cause = refused.value.cause
+            assert isinstance(cause, ApplicationError) and cause.type == "PlanRenewalNotLater"
+            assert f"not later than the renewal on record ({on_record.isoformat()})" in (
+                cause.message
+            )
+            status = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+            assert status.stage is ReassessmentStage.PLAN_RENEWAL
+            await handle.execute_update(names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month))
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 0)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    assert record.support_plan_renewal_date == date(month.year + 1, month.month, 28)
+
+
+async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 (seed 004: "パートナーのプレミアム サポート プラン契約の更新 (合格評価スコアの通知に
+    従う)"; DOMAIN.md RA-01: "The passing score is Microsoft's notice; ... A locally computed
+    score may be shown as advice, never decide"): answers the local scoring passes, then
+    Microsoft's notice says not passed -> the partner fails with Microsoft's reason; and a
+    partner whose local score fails but whose notice passes goes on to the plan renewal."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    failing, passing = "5300003", "5300004"
+    await seed(stack, month, [Partner(p, renewal_month=month.month) for p in (failing, passing)])
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            for pga, answers, notice in (
+                (failing, questionnaire(), {"passed": False, "decided_by": "ms", "reason": "Sell"}),
+                (passing, questionnaire(NOTHING), PASSING_NOTICE),
+            ):
+                reassessment_id = names.reassessment_id(pga, "JP", month.year)
+                await _at_stage(client, reassessment_id, ReassessmentStage.QUESTIONNAIRE)
+                handle = client.get_workflow_handle(reassessment_id)
+                advice = await handle.execute_update(
+                    names.UPDATE_SUBMIT_REASSESSMENT, answers.model_dump()
+                )
+                await _at_stage(client, reassessment_id, ReassessmentStage.SCORE_NOTICE)
+                ack = await handle.execute_update(names.UPDATE_REPORT_PASSING_SCORE, notice)
+                assert "is advice only" in ack["message"]
+                assert advice["passed"] is (pga == failing)
+            passing_id = names.reassessment_id(passing, "JP", month.year)
+            await _at_stage(client, passing_id, ReassessmentStage.PLAN_RENEWAL)
+            await client.get_workflow_handle(passing_id).execute_update(
+                names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month)
+            )
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 1)
+    failed = await stack.registry.get_direct_bill(failing, "JP")
+    assert failed is not None and failed.status_reason is not None
+    assert "Microsoft's score notice says not passed: Sell" in failed.status_reason
+    kept = await stack.registry.get_direct_bill(passing, "JP")
+    assert kept is not None and kept.status is DirectBillRegistryStatus.ACTIVE
+
+
+async def test_a_failed_security_revalidation_opens_a_remediation_period(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """DB-04 (seed 004: "必須のセキュリティ要件への準拠は、パートナーの元の CSP オンボードの記念日の
+    月に毎年検証されます。"; DOMAIN.md open points: "A failed yearly security re-validation (DB-04)
+    opens a remediation period (30 days) with reminders; only a failure still open at its end
+    starts the transition"): a remediation reported while the admin still lacks MFA is checked
+    and does not close the failure; once MFA is on, the next report closes it and the partner
+    stays direct bill."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga = "5200002"
+    await seed(stack, month, [Partner(pga, anniversary_month=month.month, admins_without_mfa=1)])
+    reassessment_id = names.reassessment_id(pga, "JP", month.year, security_only=True)
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            sweep = await _sweep(client, month, workflow_id)
+            await _at_stage(client, reassessment_id, ReassessmentStage.SECURITY_REMEDIATION)
+            handle = client.get_workflow_handle(reassessment_id)
+            await time_env.sleep(timedelta(days=8))  # one reminder
+            report = {"reported_by": "partner-security-team"}
+            await handle.execute_update(names.UPDATE_REPORT_SECURITY_REMEDIATED, report)
+            for _ in range(200):
+                status = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+                if status.security_rechecks == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert status.stage is ReassessmentStage.SECURITY_REMEDIATION
+            [security] = [c for c in status.checks if c.rule == "DB-04"]
+            assert not security.passed and "1 admin(s) without MFA" in security.figure
+
+            def mfa_on(data: dict[str, Any]) -> None:
+                data["partners"][pga]["securityRequirements"]["adminsRequiredNotUsingMfaCount"] = 0
+
+            stack.edit_partner_programs(mfa_on)
+            await handle.execute_update(names.UPDATE_REPORT_SECURITY_REMEDIATED, report)
+            summary = await sweep.result()
+    assert (summary.passed, summary.failed) == (1, 0)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    subjects_sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    assert any(s.startswith("Security re-validation failed (JP)") for s in subjects_sent)
+    assert any(s.startswith("Reminder: security remediation due") for s in subjects_sent)

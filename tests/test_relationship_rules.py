@@ -147,9 +147,30 @@ def test_region_mismatch_names_both_countries_and_the_rule() -> None:
     message = refused.value.message
     assert "provider 3456789 is in JP" in message and "reseller 5234567 is in US" in message
     assert "REG-01" in message
+    assert "(Japan region)" in message and "(United States region)" in message
+    assert refused.value.details["first_region"] == "japan"
     require_same_region(
         rule="REG-01", first="a", first_country="JP", second="b", second_country="JP"
     )
+
+
+def test_region_is_the_csp_regional_market_not_the_iso_country() -> None:
+    """REG-01 (DOMAIN.md section 6, from Microsoft's regional authorization overview): partners
+    transact within their CSP region; Germany and France are both in the Europe region."""
+    region = require_same_region(
+        rule="REG-01",
+        first="provider 3456789",
+        first_country="DE",
+        second="reseller 5234567",
+        second_country="FR",
+    )
+    assert region.id == "europe"
+    with pytest.raises(RegionMismatch) as refused:
+        require_same_region(
+            rule="POR-02b", first="customer", first_country="DE", second="b", second_country="JP"
+        )
+    assert "(REG-01, POR-02b)" in refused.value.message
+    assert refused.value.details["rule"] == "POR-02b"
 
 
 @pytest.mark.parametrize("status", [None, "awaiting_acceptance", "reseller_suspended", "removed"])

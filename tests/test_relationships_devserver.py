@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.local import sample_data
 from contract import names
+from domain.calendar import show_instant
 from domain.messages import Acknowledgement
 from domain.relationships import (
     CustomerInvitationResult,
@@ -97,7 +98,7 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
         )
         assert status.deadline is not None
         assert metadata.current_details.startswith("**awaiting_acceptance**: waiting for the ")
-        assert metadata.current_details.endswith(f"until {status.deadline.isoformat()}")
+        assert metadata.current_details.endswith(f"until {show_instant(status.deadline)}")
 
         await partnership.execute_update(
             names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,

@@ -322,3 +322,37 @@ async def test_malformed_input_fails_the_workflow_instead_of_retrying(
             await handle.result()
     assert "primary contact must be an employee" in str(failure.value.cause)
     assert stack.sink.messages() == []
+
+
+async def test_an_approved_reseller_signing_after_its_mpa_window_is_completed_by_a_report(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """ENR-09 / MPA-01 (DOMAIN.md section 2: the reseller transacts once the Microsoft Partner
+    Agreement is signed; issue 13: "an approved reseller that signs the MPA after its 30-day
+    window can be completed by a later report without enrolling again"): 40 days after the
+    approval the reseller signs and a report completes the same enrollment."""
+    client = time_env.client
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            handle = await start_enrollment(client, workflow_id, _unsigned_application())
+            await verify(client, workflow_id, await latest_token(stack.sink, 1))
+            await stack.sink.wait_for_messages(2, timeout_seconds=30)
+            await decide(handle, "approve")
+            await stack.sink.wait_for_messages(4, timeout_seconds=30)  # approved, sign MPA
+            first = await status(handle)
+            assert first.deadline is not None
+            await time_env.sleep(timedelta(days=40))
+            late = await status(handle)
+            assert late.stage is EnrollmentStage.MPA_SIGNATURE
+            assert late.deadline is not None and late.deadline > first.deadline
+
+            stack.edit_partner_center(
+                lambda d: d["agreements"].update({UNSIGNED_PARTNER: {"isAgreementSigned": True}})
+            )
+            await handle.execute_update(
+                names.UPDATE_REPORT_MPA_SIGNED, MpaSignatureReport(reported_by="pc-webhook")
+            )
+            result = await handle.result()
+    assert result.outcome is EnrollmentStage.ACTIVE
+    record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+    assert record is not None and record.status is ResellerStatus.ACTIVE

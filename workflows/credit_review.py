@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
+from domain.calendar import show_instant
 from domain.direct_bill import CreditReviewRequest, CreditReviewResult, CreditReviewStatus
 from workflows import pipeline
 
@@ -37,7 +38,7 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
         )
         workflow.set_current_details(
             f"**credit_review**: waiting for the credit decision (decide_credit) until "
-            f"{request.deadline.isoformat()}"
+            f"{show_instant(request.deadline)}"
         )
         try:
             await workflow.wait_condition(
@@ -47,7 +48,7 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
             )
         except TimeoutError:
             result = CreditReviewResult(
-                outcome="expired", reason=f"no credit decision by {request.deadline.isoformat()}"
+                outcome="expired", reason=f"no credit decision by {show_instant(request.deadline)}"
             )
         else:
             decision = self._decision
@@ -72,7 +73,7 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
     def decide_credit(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         self._decided_at = workflow.now()
-        return Acknowledgement(stage="credit_review", message=f"credit {decision.decision}d")
+        return Acknowledgement(stage="credit_review", message=decision.sentence("credit review"))
 
     @decide_credit.validator
     def _validate_decide_credit(self, decision: MicrosoftDecision) -> None:
@@ -80,7 +81,7 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
             raise pipeline.refuse(WrongStage("the credit decision was already reported"))
         if workflow.now() >= self._request.deadline:
             raise pipeline.refuse(
-                WrongStage(f"the credit review closed at {self._request.deadline.isoformat()}")
+                WrongStage(f"the credit review closed at {show_instant(self._request.deadline)}")
             )
 
     @workflow.query(name=names.QUERY_STATUS)

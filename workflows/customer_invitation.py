@@ -36,6 +36,11 @@ with workflow.unsafe.imports_passed_through():
         InvitationLink,
         InvitationLinkRequest,
     )
+    from domain.calendar import show_instant
+    from domain.enrollment_rules import (
+        require_provider_mpa_signed,
+        require_reseller_can_transact,
+    )
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -159,6 +164,19 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
                 second_country=facts.reseller.country,
             )
         )
+        if req.kind is InvitationKind.JOINT:
+            assert req.provider_partner_id is not None
+            joint_provider = req.provider_partner_id
+            pipeline.enforce(  # ENR-09 / MPA-02 / IND-01: the reseller may transact
+                lambda: require_reseller_can_transact(
+                    req.reseller_partner_id,
+                    enrolled=True,  # REL-01 checked above: onboarded
+                    mpa_signed=facts.reseller_mpa_signed,
+                )
+            )
+            pipeline.enforce(  # MPA-01: the provider's own agreement
+                lambda: require_provider_mpa_signed(joint_provider, facts.provider_mpa_signed)
+            )
         sellers = tuple(p for p in (req.reseller_partner_id, req.provider_partner_id) if p)
         pipeline.enforce(  # SELF-01..03
             lambda: require_no_self_dealing(
@@ -207,7 +225,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
             if now >= deadline:
                 raise PipelineEnded(
                     CustomerInvitationStage.EXPIRED,
-                    f"the customer did not accept by {deadline.isoformat()} "
+                    f"the customer did not accept by {show_instant(deadline)} "
                     f"({self._reminders_sent} reminder(s) sent)",
                 )
             if pending and now >= pending[0]:
@@ -257,7 +275,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
             raise PipelineEnded(
                 CustomerInvitationStage.MCA_PENDING,
                 f"the customer accepted, but no Microsoft Customer Agreement acceptance was "
-                f"attested by {deadline.isoformat()}; orders wait for it (CUS-04)",
+                f"attested by {show_instant(deadline)}; orders wait for it (CUS-04)",
             ) from None
         attestation = self._attestation
         assert attestation is not None
@@ -391,7 +409,8 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
             at = acceptance.accepted_at
             if at is not None and (at.tzinfo is None or at > workflow.now()):
                 raise DecisionInvalid(
-                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                    f"accepted_at {show_instant(at)} must carry a time zone and not be in the "
+                    "future"
                 )
         except BusinessRuleViolation as violation:
             raise pipeline.refuse(violation) from violation

@@ -26,6 +26,7 @@ from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
+    from contract.activities.checks import CHECK_TENANT_ADMIN, TenantCheck
     from contract.activities.direct_bill import (
         ACTIVATE_DIRECT_BILL_TENANT,
         CHECK_DIRECT_BILL_DESIGNATIONS,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
     from domain import direct_bill_rules as rules
+    from domain.calendar import show_instant
     from domain.capability_assessment import (
         AssessmentScore,
         CapabilityQuestionnaire,
@@ -70,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         SupportPlanPurchase,
     )
     from domain.errors import (
+        ApplicantNotGlobalAdmin,
         MpaBeforeSupportPlan,
         SupportPlanBeforeCreditApproval,
         WrongStage,
@@ -100,6 +103,11 @@ _REVIEW_STEPS = {
     DirectBillStage.ASSESSMENT,
     DirectBillStage.DECISION,
 }
+
+
+GLOBAL_ADMIN_PATCH = "db-applicant-global-admin-verified"
+"""004: the applicant's Global admin role is checked against the tenant in Partner Center.
+Histories recorded before it trusted the declared role and replay that way."""
 
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
@@ -173,13 +181,39 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         app = self._app
         now = workflow.now()
         pipeline.enforce(rules.require_global_admin, app.applicant_role)
-        pipeline.enforce(rules.require_window_open, now, self._policy.window_closures)
+        if workflow.patched(GLOBAL_ADMIN_PATCH):
+            # 004: only a Global admin applies; verified against the tenant, as the reseller
+            # enrollment does (ENR-02), not taken from the applicant's word.
+            if app.tenant_id is None:
+                raise pipeline.refuse(
+                    ApplicantNotGlobalAdmin(
+                        "a direct-bill application names the partner's CSP tenant (tenant_id) so "
+                        f"that {app.applicant_email}'s Global admin role can be verified",
+                        role=app.applicant_role.value,
+                    )
+                )
+            await pipeline.check(
+                CHECK_TENANT_ADMIN,
+                TenantCheck(tenant_id=app.tenant_id, global_admin=app.applicant_email),
+            )
+        pipeline.enforce(
+            rules.require_window_open,
+            now,
+            self._policy.window_closures,
+            self._policy.business_time_zone,
+        )
         facts = await pipeline.execute(
             LOAD_DIRECT_BILL_GATE_FACTS,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
         )
-        pipeline.enforce(rules.require_no_cooldown, app.pga_id, now, facts.cooldown_until)
+        pipeline.enforce(
+            rules.require_no_cooldown,
+            app.pga_id,
+            now,
+            facts.cooldown_until,
+            self._policy.business_time_zone,
+        )
         pipeline.enforce(
             rules.require_region_free,
             pga_id=app.pga_id,
@@ -196,7 +230,12 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         checks = await asyncio.gather(
             pipeline.check(
                 CHECK_DIRECT_BILL_TENURE,
-                TenureCheckRequest(pga_id=app.pga_id, pla_id=app.pla_id, as_of=workflow.now()),
+                TenureCheckRequest(
+                    pga_id=app.pga_id,
+                    pla_id=app.pla_id,
+                    as_of=workflow.now(),
+                    business_time_zone=self._policy.business_time_zone,
+                ),
             ),
             pipeline.check(CHECK_DIRECT_BILL_REVENUE, pga),
             pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
@@ -361,7 +400,9 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 raise PipelineEnded(
-                    DirectBillStage.EXPIRED, f"no {waiting_for} by {deadline.isoformat()}"
+                    DirectBillStage.EXPIRED,
+                    f"the pipeline waited for {waiting_for} until {show_instant(deadline)} and "
+                    "nothing arrived",
                 )
             timeout = min(remaining, reminder[0]) if reminder else remaining
             try:
@@ -404,7 +445,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         except TimeoutError:
             raise PipelineEnded(
                 DirectBillStage.EXPIRED,
-                f"Microsoft's request for information was not answered by {deadline.isoformat()}",
+                f"Microsoft's request for information was not answered by {show_instant(deadline)}",
             ) from None
         self._raise_if_withdrawn()
         self._info_request = None
@@ -423,7 +464,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=self._app.pga_id,
-                until=rules.cooldown_end(now),
+                until=rules.cooldown_end(now, self._policy.business_time_zone),
                 reason=f"direct-bill application for {self._app.region} rejected in {what}",
                 started_at=now,
             ),
@@ -537,7 +578,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     def report_initial_review(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._initial_review = decision
         return Acknowledgement(
-            stage=self._stages.stage.value, message=f"initial review {decision.decision}d"
+            stage=self._stages.stage.value, message=decision.sentence("initial review")
         )
 
     @report_initial_review.validator
@@ -588,7 +629,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     def decide_application(self, decision: MicrosoftDecision) -> Acknowledgement:
         self._decision = decision
         return Acknowledgement(
-            stage=self._stages.stage.value, message=f"application {decision.decision}d"
+            stage=self._stages.stage.value, message=decision.sentence("application")
         )
 
     @decide_application.validator

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
+from domain.calendar import show_instant
 from domain.email_verification import (
     EmailVerificationRequest,
     EmailVerificationResult,
@@ -95,7 +96,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
             self._last_sent_at = workflow.now()
             workflow.set_current_details(
                 f"Waiting for the primary contact to open link {len(self._issued)} "
-                f"(expires {self._request.deadline.isoformat()})"
+                f"(expires {show_instant(self._request.deadline)})"
             )
         finally:
             self._sending = False
@@ -127,7 +128,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
         if workflow.now() >= self._request.deadline:
             raise pipeline.refuse(
                 TokenExpired(
-                    f"the verification link expired at {self._request.deadline.isoformat()}",
+                    f"the verification link expired at {show_instant(self._request.deadline)}",
                     expired_at=self._request.deadline,
                 )
             )
@@ -155,7 +156,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
             raise pipeline.refuse(WrongStage("a verification email is being sent right now"))
         if workflow.now() >= self._request.deadline:
             raise pipeline.refuse(
-                TokenExpired(f"verification closed at {self._request.deadline.isoformat()}")
+                TokenExpired(f"verification closed at {show_instant(self._request.deadline)}")
             )
         try:
             require_resend_allowed(

@@ -1,10 +1,11 @@
 """One direct-bill partner's yearly re-assessment (RA-01) and/or security re-validation (DB-04).
 
 security score (anniversary month) and TTM revenue (renewal month) first; then the capability
-questionnaire by the end of the month, with reminders; after a passing score the renewed premium
-support plan. Every failed requirement is named; any failure, a missing questionnaire included,
-starts the transition to indirect reseller (RA-02). The outcome is reported to the sweep that
-started this workflow, whatever happens.
+questionnaire by the end of the month, with reminders; then Microsoft's passing-score notice
+(report_passing_score: Microsoft decides, the local score is shown as advice); after a
+passing notice the renewed premium support plan. Every failed requirement is named; any
+failure, a missing questionnaire included, starts the transition to indirect reseller (RA-02).
+The outcome is reported to the sweep that started this workflow, whatever happens.
 """
 
 from __future__ import annotations
@@ -44,18 +45,30 @@ with workflow.unsafe.imports_passed_through():
         EligibilityCheck,
         SupportPlan,
     )
+    from domain.errors import BusinessRuleViolation
     from domain.messages import Acknowledgement
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
+        PassingScoreNotice,
         PlanRenewal,
         ReassessmentOutcome,
         ReassessmentPolicy,
         ReassessmentRequest,
         ReassessmentStage,
         ReassessmentStatus,
+        SecurityRemediation,
         TransitionRequest,
     )
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
+
+
+REMEDIATION_PATCH = "db-04-security-remediation-period"
+"""DB-04: a failed security re-validation opens a remediation period before any transition.
+Histories recorded before it transitioned at once and replay that way."""
+
+SCORE_NOTICE_PATCH = "ra-01-microsoft-score-notice"
+"""RA-01: after the questionnaire, wait for Microsoft's passing-score notice (the local score is
+advice). Histories recorded before it decided on the local score and replay that way."""
 
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
@@ -70,6 +83,10 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         self._answers_deadline: datetime | None = None
         self._score: AssessmentScore | None = None
         self._renewal: SupportPlan | None = None
+        self._notice: PassingScoreNotice | None = None
+        self._notice_awaited = False
+        self._remediation: SecurityRemediation | None = None
+        self._remediation_checks = 0
         self._failures: tuple[str, ...] = ()
 
     @workflow.run
@@ -105,18 +122,32 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         self._checks = list(
             await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
         )
+        security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
+        if security_failed and workflow.patched(REMEDIATION_PATCH):
+            await self._security_remediation(pga)
+        passed = False
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
-            if self._score is not None and self._score.passed:
+            if workflow.patched(SCORE_NOTICE_PATCH):
+                # RA-01: Microsoft's passing-score notice decides; the local score is advice.
+                self._notice_awaited = True
+                if self._score is not None:
+                    await self._await_score_notice()
+                passed = self._notice is not None and self._notice.passed
+            else:
+                passed = self._score is not None and self._score.passed
+            if passed:
                 await self._plan_renewal()
         failures = rules.reassessment_failures(
             score=self._score,
             questionnaire_deadline=self._answers_deadline,
             checks=self._checks,
-            plan_required=self._score is not None and self._score.passed,
+            plan_required=passed,
             plan_ok=rules.plan_renewed(
                 self._record.support_plan_renewal_date if self._record else None, self._renewal
             ),
+            notice_awaited=self._notice_awaited,
+            notice=self._notice,
         )
         if failures:
             return await self._transition(failures)
@@ -150,6 +181,69 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                         f"questionnaire-reminder-{reminders}",
                         deadline=deadline,
                     )
+
+    async def _security_remediation(self, pga: PgaRequest) -> None:
+        """DB-04: a failed security re-validation opens a remediation period with reminders;
+        a reported remediation is checked against the security score again. Only a failure
+        still open at the period's end counts (and then starts the transition)."""
+        period = self._policy.security_remediation_period
+        deadline = workflow.now() + period
+        self._stages.enter(
+            ReassessmentStage.SECURITY_REMEDIATION,
+            "the security failure to be remediated (report_security_remediated)",
+            deadline,
+        )
+        failed = next(c for c in self._checks if c.rule == "DB-04" and not c.passed)
+        await self._email(
+            EmailKind.RA_SECURITY_REMEDIATION,
+            "remediation",
+            reason=failed.message,
+            deadline=deadline,
+        )
+        reminders = 0
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self._remediation is not None,
+                    timeout=min(remaining, self._policy.security_remediation_reminder_interval),
+                    timeout_summary="security remediation",
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    reminders += 1
+                    await self._email(
+                        EmailKind.RA_SECURITY_REMEDIATION_REMINDER,
+                        f"remediation-reminder-{reminders}",
+                        reason=failed.message,
+                        deadline=deadline,
+                    )
+                continue
+            check = await pipeline.execute(CHECK_DIRECT_BILL_SECURITY, pga)
+            self._remediation_checks += 1
+            self._remediation = None
+            self._checks = [check if c.rule == "DB-04" else c for c in self._checks]
+            if check.passed:
+                return
+            failed = check
+
+    async def _await_score_notice(self) -> None:
+        wait = self._policy.score_notice_wait
+        self._stages.enter(
+            ReassessmentStage.SCORE_NOTICE,
+            "Microsoft's passing-score notice (report_passing_score)",
+            workflow.now() + wait,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._notice is not None,
+                timeout=wait,
+                timeout_summary="Microsoft's passing-score notice",
+            )
+        except TimeoutError:
+            return
 
     async def _plan_renewal(self) -> None:
         deadline = workflow.now() + self._policy.plan_renewal_grace
@@ -201,6 +295,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 region=request.region,
                 pla_id=request.pla_id,
                 reasons=tuple(failures),
+                business_time_zone=self._policy.business_time_zone,
             ),
             id=names.transition_id(request.pga_id, request.region, request.month.year),
         )
@@ -277,6 +372,48 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 "not awaiting the questionnaire"
             )
 
+    @workflow.update(name=names.UPDATE_REPORT_SECURITY_REMEDIATED)
+    def report_security_remediated(self, remediation: SecurityRemediation) -> Acknowledgement:
+        self._remediation = remediation
+        return Acknowledgement(
+            stage=self._stages.stage.value,
+            message=f"The remediation reported by {remediation.reported_by} was recorded; the "
+            "security score is checked again now.",
+        )
+
+    @report_security_remediated.validator
+    def _validate_remediation(self, remediation: SecurityRemediation) -> None:
+        stage = self._stages.stage
+        if stage is not ReassessmentStage.SECURITY_REMEDIATION or self._remediation is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {stage.value}; a remediation is reported while a "
+                "failed security re-validation is open"
+            )
+
+    @workflow.update(name=names.UPDATE_REPORT_PASSING_SCORE)
+    def report_passing_score(self, notice: PassingScoreNotice) -> Acknowledgement:
+        self._notice = notice
+        verdict = "passed" if notice.passed else "not passed"
+        advice = (
+            f" The local capability score ({self._score.total}, pass mark "
+            f"{self._score.pass_mark}) is advice only."
+            if self._score is not None
+            else ""
+        )
+        return Acknowledgement(
+            stage=self._stages.stage.value,
+            message=f"Microsoft's score notice ({verdict}) from {notice.decided_by} was "
+            f"recorded.{advice}",
+        )
+
+    @report_passing_score.validator
+    def _validate_notice(self, notice: PassingScoreNotice) -> None:
+        if self._stages.stage is not ReassessmentStage.SCORE_NOTICE or self._notice is not None:
+            raise pipeline.wrong_stage(
+                f"the re-assessment is at {self._stages.stage.value}; Microsoft's score notice "
+                "is reported after the questionnaire"
+            )
+
     @workflow.update(name=names.UPDATE_REPORT_PLAN_RENEWAL)
     def report_support_plan_renewal(self, renewal: PlanRenewal) -> Acknowledgement:
         self._renewal = renewal.plan
@@ -291,6 +428,11 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 f"the re-assessment is at {self._stages.stage.value}; the plan renewal is "
                 "reported after a passing score"
             )
+        on_record = self._record.support_plan_renewal_date if self._record else None
+        try:
+            rules.require_plan_renewed(on_record, renewal.plan)  # RA-01
+        except BusinessRuleViolation as violation:
+            raise pipeline.refuse(violation) from violation
 
     @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> ReassessmentStatus:
@@ -304,6 +446,8 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             deadline=self._stages.deadline,
             checks=tuple(self._checks),
             assessment=self._score,
+            score_notice=self._notice,
+            security_rechecks=self._remediation_checks,
             failures=self._failures,
             signal_refusals=self.signal_refusals(),
         )

@@ -33,6 +33,11 @@ with workflow.unsafe.imports_passed_through():
         PartnershipParties,
         SuspensionRecorded,
     )
+    from domain.calendar import show_instant
+    from domain.enrollment_rules import (
+        require_provider_mpa_signed,
+        require_reseller_can_transact,
+    )
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -143,6 +148,16 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
                 second_country=facts.reseller.country,
             )
         )
+        pipeline.enforce(  # ENR-09 / MPA-02 / IND-01: the reseller may transact
+            lambda: require_reseller_can_transact(
+                req.reseller_partner_id,
+                enrolled=True,  # REL-01 above: onboarded
+                mpa_signed=facts.reseller_mpa_signed,
+            )
+        )
+        pipeline.enforce(  # MPA-01: the provider's own agreement
+            lambda: require_provider_mpa_signed(req.provider_partner_id, facts.provider_mpa_signed)
+        )
         # The provider is the signed-in partner: its legal business profile states its country.
         self._region = facts.provider.country or "unknown"
         workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
@@ -175,7 +190,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
             if now >= deadline:
                 raise PipelineEnded(
                     PartnershipStage.EXPIRED,
-                    f"the reseller did not accept by {deadline.isoformat()} "
+                    f"the reseller did not accept by {show_instant(deadline)} "
                     f"({self._reminders_sent} reminder(s) sent)",
                 )
             if pending and now >= pending[0]:
@@ -248,8 +263,9 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
         )
         self._suspended_at = at
         self._last_note = (
-            f"reseller tenant suspended since {at.isoformat()}: delegated admin (GDAP) revoked on "
-            f"{recorded.customers_gdap_revoked} customer(s); it cannot be Partner of Record"
+            f"reseller tenant suspended since {show_instant(at)}: delegated admin (GDAP) "
+            f"revoked on {recorded.customers_gdap_revoked} customer(s); it cannot be Partner of "
+            "Record"
         )
         self._stages.enter(
             PartnershipStage.RESELLER_SUSPENDED,
@@ -284,7 +300,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
         )
         self._suspended_at = None
         self._last_note = (
-            f"reseller tenant reinstated at {at.isoformat()}; delegated admin on its customers "
+            f"reseller tenant reinstated at {show_instant(at)}; delegated admin on its customers "
             "must be granted again"
         )
         self._stages.enter(
@@ -465,7 +481,8 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
         if at is not None and (at.tzinfo is None or at > workflow.now()):
             raise pipeline.refuse(
                 DecisionInvalid(
-                    f"accepted_at {at.isoformat()} must carry a time zone and not be in the future"
+                    f"accepted_at {show_instant(at)} must carry a time zone and not be in the "
+                    "future"
                 )
             )
 

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from contract.activities.notifications import SEND_EMAIL, EmailRequest
     from contract.activities.policies import PolicyRequest
     from contract.errors import business_rejection, to_application_error
+    from domain.calendar import show_instant
     from domain.errors import BusinessRuleViolation, WrongStage
     from domain.messages import DELIVERY_ID_FIELD, SignalRefusal, StageChange, Withdrawal
     from domain.notifications import EmailFacts
@@ -160,7 +161,7 @@ def show_stage(stage: str, waiting_for: str | None, deadline: datetime | None) -
     if waiting_for is None:
         workflow.set_current_details(f"**{stage}**")
     else:
-        until = f" until {deadline.isoformat()}" if deadline else ""
+        until = f" until {show_instant(deadline)}" if deadline else ""
         workflow.set_current_details(f"**{stage}**: waiting for {waiting_for}{until}")
 
 

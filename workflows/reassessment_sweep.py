@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StartBatch,
     )
     from domain import reassessment_rules as rules
+    from domain.calendar import show_instant
     from domain.reassessment import (
         DuePartner,
         ReassessmentOutcome,
@@ -37,6 +38,11 @@ with workflow.unsafe.imports_passed_through():
 
 _STEP = timedelta(minutes=2)
 _START_BATCH = timedelta(minutes=10)
+
+
+SWEEP_WAITS_FOR_NEW_STAGES_PATCH = "ra-sweep-waits-for-remediation-and-score-notice"
+"""The sweep waits as long as a partner's re-assessment can now last (DB-04 remediation, RA-01
+score notice). Histories recorded before it waited for the shorter pipeline."""
 
 
 @workflow.defn(name=names.REASSESSMENT_SWEEP)
@@ -61,7 +67,10 @@ class ReassessmentSweepWorkflow:
             page = await pipeline.execute(
                 LIST_DUE_PARTNERS,
                 DuePageRequest(
-                    month=summary.month, after=cursor, limit=self._policy.sweep_page_size
+                    month=summary.month,
+                    after=cursor,
+                    limit=self._policy.sweep_page_size,
+                    business_time_zone=self._policy.business_time_zone,
                 ),
                 start_to_close=_STEP,
                 retry=None,
@@ -74,7 +83,9 @@ class ReassessmentSweepWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue(cursor, paging_done)
         deadline = self._deadline = self._wait_deadline()
-        self._show(f"waiting for {len(self._outstanding)} outcome(s) until {deadline.isoformat()}")
+        self._show(
+            f"waiting for {len(self._outstanding)} outcome(s) until {show_instant(deadline)}"
+        )
         while self._outstanding:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
@@ -105,8 +116,20 @@ class ReassessmentSweepWorkflow:
         if self._request.wait_until is not None:
             return self._request.wait_until
         assert self._summary is not None
+        policy = self._policy
+        if workflow.patched(SWEEP_WAITS_FOR_NEW_STAGES_PATCH):
+            # DB-04 remediation first, then the questionnaire, Microsoft's score notice and the
+            # plan renewal: the latest a partner's outcome can arrive, plus the grace.
+            after_remediation = workflow.now() + policy.security_remediation_period
+            answers_by = rules.questionnaire_deadline(self._summary.month, after_remediation)
+            return (
+                answers_by
+                + policy.score_notice_wait
+                + policy.plan_renewal_grace
+                + policy.sweep_grace
+            )
         started = rules.questionnaire_deadline(self._summary.month, workflow.now())
-        return started + self._policy.plan_renewal_grace + self._policy.sweep_grace
+        return started + policy.plan_renewal_grace + policy.sweep_grace
 
     async def _start(self, partners: tuple[DuePartner, ...]) -> None:
         assert self._summary is not None

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ResellerLookup,
     )
     from contract.errors import business_rejection
+    from domain.calendar import show_instant
     from domain.email_verification import EmailVerificationRequest, EmailVerificationResult
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, WrongStage
@@ -69,6 +70,11 @@ _REGISTRY_STATUS = {
     EnrollmentStage.WITHDRAWN: ResellerStatus.WITHDRAWN,
     EnrollmentStage.CANCELLED: ResellerStatus.CANCELLED,
 }
+
+
+LATE_MPA_PATCH = "enr-mpa-late-signature-completes"
+"""ENR-09: an approved reseller that signs the MPA after its window is completed by a later report
+without enrolling again. Histories recorded before it ended at the window and replay that way."""
 
 
 @workflow.defn(name=names.RESELLER_ENROLLMENT)
@@ -222,7 +228,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         if not result.verified:
             raise PipelineEnded(
                 EnrollmentStage.ABANDONED,
-                f"the email address was not verified by {deadline.isoformat()} "
+                f"the email address was not verified by {show_instant(deadline)} "
                 f"({result.links_sent} link(s) sent)",
             )
 
@@ -238,7 +244,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             if remaining <= timedelta(0):
                 raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
-                    f"no review decision arrived by {deadline.isoformat()}",
+                    f"no review decision arrived by {show_instant(deadline)}",
                 )
             try:
                 await workflow.wait_condition(
@@ -282,6 +288,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             EnrollmentStage.MPA_SIGNATURE, "the Microsoft Partner Agreement signature", deadline
         )
         asked = False
+        late = False
         while True:
             self._raise_if_withdrawn()
             # Reset before the check: a report arriving during the check or the email below
@@ -299,17 +306,33 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 asked = True
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
             remaining = deadline - workflow.now()
+            if remaining <= timedelta(0) and not late and workflow.patched(LATE_MPA_PATCH):
+                # ENR-09 / MPA-01: the approved reseller keeps its approval; a signature
+                # reported after the window still completes the enrollment, without enrolling
+                # again, until the late-completion window ends.
+                late = True
+                first_deadline = deadline
+                deadline = deadline + self._policy.mpa_late_completion_window
+                self._stages.enter(
+                    EnrollmentStage.MPA_SIGNATURE,
+                    f"the Microsoft Partner Agreement signature (its window closed on "
+                    f"{show_instant(first_deadline)}; report_mpa_signed still completes the "
+                    "enrollment)",
+                    deadline,
+                )
+                remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 raise PipelineEnded(
                     EnrollmentStage.ABANDONED,
-                    f"the Microsoft Partner Agreement was not signed by {deadline.isoformat()}",
+                    f"the Microsoft Partner Agreement was not signed by {show_instant(deadline)}",
                     "MpaNotSigned",
                 )
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._mpa_reported or self._withdrawal is not None,
-                    timeout=min(self._policy.mpa_poll_interval, remaining),
-                    timeout_summary="MPA status poll",
+                    # Late: no daily polling for months; the report wakes the check.
+                    timeout=remaining if late else min(self._policy.mpa_poll_interval, remaining),
+                    timeout_summary="MPA signature report" if late else "MPA status poll",
                 )
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -393,9 +416,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
         self._decision = decision
-        return Acknowledgement(
-            stage=self._stages.stage.value, message=f"review {decision.decision}d"
-        )
+        return Acknowledgement(stage=self._stages.stage.value, message=decision.sentence("review"))
 
     @decide_review.validator
     def _validate_decide_review(self, decision: ReviewDecision) -> None:

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.relationships import SAVE_CUSTOMER_AGREEMENT
     from contract.errors import business_rejection
+    from domain.calendar import show_instant
     from domain.errors import BusinessRuleViolation, McaNotAccepted, PorInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind
@@ -200,7 +201,7 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
         except TimeoutError:
             raise PipelineEnded(
                 OrderStage.FAILED,
-                f"{refusal.message}; none arrived by {deadline.isoformat()}",
+                f"{refusal.message}; none arrived by {show_instant(deadline)}",
                 refusal.type,
             ) from None
         self._raise_if_withdrawn()
@@ -319,7 +320,8 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
         except TimeoutError:
             raise PipelineEnded(
                 OrderStage.FAILED,
-                f"{refusal.message}; no valid Partner of Record was set by {deadline.isoformat()}",
+                f"{refusal.message}; no valid Partner of Record was set by "
+                f"{show_instant(deadline)}",
                 refusal.type,
             ) from None
         self._raise_if_withdrawn()

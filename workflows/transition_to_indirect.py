@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from domain import direct_bill_rules
+    from domain.calendar import show_instant
     from domain.direct_bill import Cooldown, DirectBillRegistryStatus
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import TransitionRequest, TransitionResult
@@ -49,7 +50,7 @@ class TransitionToIndirectResellerWorkflow:
             START_DIRECT_BILL_COOLDOWN,
             Cooldown(
                 pga_id=request.pga_id,
-                until=direct_bill_rules.cooldown_end(now),
+                until=direct_bill_rules.cooldown_end(now, request.business_time_zone),
                 reason=f"transition to indirect reseller in {request.region}: {reasons}",
                 started_at=now,
             ),
@@ -76,7 +77,7 @@ class TransitionToIndirectResellerWorkflow:
         )
         workflow.set_current_details(
             f"**indirect_reseller**: may apply for direct bill again from "
-            f"{cooldown.until.isoformat()}"
+            f"{show_instant(cooldown.until)}"
         )
         return TransitionResult(
             pga_id=request.pga_id, region=request.region, cooldown_until=cooldown.until

@@ -36,6 +36,8 @@ class TenureCheckRequest(Message):
     pga_id: str
     pla_id: str
     as_of: datetime
+    business_time_zone: str = "UTC"
+    """DB-01 counts calendar dates in this zone (the policy's business time zone)."""
 
 
 class ProgramCheckRequest(Message):

@@ -17,6 +17,8 @@ class DuePageRequest(Message):
     month: date
     after: tuple[str, str] | None
     limit: int
+    business_time_zone: str = "UTC"
+    """The zone activation dates are read in (RA-01: direct bill before the month began)."""
 
 
 class DuePage(Message):

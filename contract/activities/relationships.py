@@ -31,6 +31,10 @@ class PartnershipFacts(Message):
     reseller_agreement: AgreementAnswer | None = None
     """Partner Center's agreementstatus verdict for the reseller: an indirect-reseller account
     (REL-01), its MPA status (MPA-01) or another CSP region (2201, REG-01)."""
+    reseller_mpa_signed: bool | None = None
+    """MPA-02 / ENR-09 (None: not asked, a history recorded before the check)."""
+    provider_mpa_signed: bool | None = None
+    """MPA-01: the provider's own agreement."""
 
 
 class PartnershipListing(Message):
@@ -74,6 +78,10 @@ class InvitationFacts(Message):
     partnership_status: str | None
     csp_tenant_owner: str | None
     customer_partnership_with_provider: str | None
+    reseller_mpa_signed: bool | None = None
+    """MPA-02 / ENR-09 (None: not asked, a history recorded before the check)."""
+    provider_mpa_signed: bool | None = None
+    """MPA-01: the provider's own agreement (joint invitations)."""
 
 
 class InvitationLinkRequest(Message):

@@ -1,0 +1,117 @@
+"""Calendar-date settings in the one business time zone (DOMAIN.md DB-07, POR-01, open points):
+"The seeds give calendar dates and no time zone: treat every date rule (this window, POR-01's
+2025-09-01, cooldowns, tenure) as calendar dates in one configured business time zone (a setting,
+default UTC); a setting given without a zone means that zone, never a crash."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from domain import direct_bill_rules as rules
+from domain.calendar import parse_business_instant, show_instant
+from domain.errors import ApplicationWindowClosed
+from domain.reassessment_rules import reassessment_applies
+from runtime.settings import Settings
+
+
+def test_a_window_given_as_dates_is_read_in_the_default_zone() -> None:
+    """DB-07 (seed 004: "2025 年 5 月 1 日から 2025 年 10 月 1
+    日までの間、新しい直接請求申請は受け付けられ
+    ません。"):
+    "2025-05-01/2025-10-01" closes from 2025-05-01 00:00 UTC and reopens 2025-10-01 00:00 UTC."""
+    policy = Settings(db_window_closures="2025-05-01/2025-10-01").direct_bill_policy()
+    assert policy.business_time_zone == "UTC"
+    start, end = policy.window_closures[0]
+    assert (start, end) == (
+        datetime(2025, 5, 1, tzinfo=UTC),
+        datetime(2025, 10, 1, tzinfo=UTC),
+    )
+    with pytest.raises(ApplicationWindowClosed) as refused:
+        rules.require_window_open(datetime(2025, 9, 30, 23, 59, 59, tzinfo=UTC), [(start, end)])
+    assert "closed from 2025-05-01 until 2025-10-01 (UTC); apply from 2025-10-01" in (
+        refused.value.message
+    )
+    rules.require_window_open(end, [(start, end)])
+
+
+def test_a_window_without_a_zone_means_the_business_zone() -> None:
+    """DB-07: a setting without a zone means the business zone (Tokyo: 2025-10-01 00:00 JST)."""
+    settings = Settings(
+        business_time_zone="Asia/Tokyo",
+        db_window_closures="2025-05-01/2025-10-01T00:00",
+        por_validation_from=date(2025, 9, 1),
+    )
+    start, end = settings.direct_bill_policy().window_closures[0]
+    assert start == datetime(2025, 4, 30, 15, 0, tzinfo=UTC)
+    assert end == datetime(2025, 9, 30, 15, 0, tzinfo=UTC)
+    relationships = settings.relationship_policy()
+    assert relationships.por_validation_from == datetime(2025, 8, 31, 15, 0, tzinfo=UTC)
+    assert relationships.business_time_zone == "Asia/Tokyo"
+    assert settings.reassessment_policy().business_time_zone == "Asia/Tokyo"
+    last_minute_in_tokyo = datetime(2025, 9, 30, 14, 59, tzinfo=UTC)  # 23:59 JST
+    with pytest.raises(ApplicationWindowClosed) as refused:
+        rules.require_window_open(last_minute_in_tokyo, [(start, end)], "Asia/Tokyo")
+    assert "until 2025-10-01 (Asia/Tokyo)" in refused.value.message
+
+
+def test_an_instant_with_an_offset_keeps_it() -> None:
+    assert parse_business_instant("2025-05-01T00:00:00Z", "Asia/Tokyo") == datetime(
+        2025, 5, 1, tzinfo=UTC
+    )
+    assert parse_business_instant("2025-05-01T09:00+09:00", "UTC") == datetime(
+        2025, 5, 1, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("business_time_zone", "Mars/Olympus", "not an IANA time zone"),
+        ("db_window_closures", "2025-05-01", "is not 'start/end'"),
+        ("db_window_closures", "2025-10-01/2025-05-01", "ends before it starts"),
+        ("db_window_closures", "May/October", "is not an ISO date"),
+    ],
+)
+def test_a_bad_setting_is_refused_at_start_naming_the_value(
+    field: str, value: str, words: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{field: value})  # type: ignore[arg-type]
+    assert words in str(refused.value)
+
+
+def test_instants_are_shown_without_microseconds() -> None:
+    assert show_instant(datetime(2026, 10, 20, 9, 5, 7, 123456, tzinfo=UTC)) == (
+        "2026-10-20T09:05:07+00:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("month", "activated_at", "applies"),
+    [
+        (date(2025, 9, 1), datetime(2020, 1, 1, tzinfo=UTC), False),
+        (date(2025, 10, 1), datetime(2020, 1, 1, tzinfo=UTC), True),
+        (date(2026, 10, 1), datetime(2026, 11, 3, tzinfo=UTC), False),
+        (date(2026, 10, 1), datetime(2026, 10, 1, tzinfo=UTC), False),
+        (date(2026, 10, 1), datetime(2026, 9, 30, 23, 59, tzinfo=UTC), True),
+        (date(2026, 10, 1), None, True),
+    ],
+    ids=["before-oct-2025", "oct-2025", "activated-later", "activated-that-month", "eve", "legacy"],
+)
+def test_who_is_reassessed_in_a_month(
+    month: date, activated_at: datetime | None, applies: bool
+) -> None:
+    """RA-01 (seed 004: "2025 年 10 月、Microsoft は ... 既存の直接請求パートナーの年次再評価の
+    要求を開始します"): no month before 2025-10; only partners direct bill before the month
+    began."""
+    assert reassessment_applies(month, activated_at) is applies
+
+
+def test_activation_is_dated_in_the_business_zone() -> None:
+    """2026-09-30T16:00Z is 2026-10-01 in Tokyo: not direct bill before October there."""
+    activated = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+    assert reassessment_applies(date(2026, 10, 1), activated, "UTC")
+    assert not reassessment_applies(date(2026, 10, 1), activated, "Asia/Tokyo")
