@@ -11,13 +11,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from adapters.mail.smtp_sink import link_token, parse_eml, verification_links
 from contract import names
 from runtime.binaries import temporal_cli
 from tests.conftest import free_port
@@ -92,9 +92,7 @@ class DevStack:
             )
             found = []
             for file in files:
-                body = message_from_bytes(file.read_bytes()).get_payload(decode=True)
-                assert isinstance(body, bytes)
-                found += [w for w in body.decode().split() if "/verify-email?" in w]
+                found += verification_links(parse_eml(file.read_bytes()))
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.1)
@@ -128,8 +126,9 @@ async def _open_link(link: str) -> None:
     async with httpx.AsyncClient() as http:
         page = await http.get(link)
         assert page.status_code == 200
-        token = link.split("token=", 1)[1]
-        confirmed = await http.post(link.split("?")[0], data={"token": token})
+        assert 'method="post"' in page.text
+        base = link.split("/v/")[0].split("/verify-email")[0]
+        confirmed = await http.post(f"{base}/verify-email", data={"token": link_token(link)})
         assert confirmed.status_code == 200, confirmed.text
 
 

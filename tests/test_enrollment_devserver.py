@@ -45,7 +45,12 @@ async def test_verification_through_the_gateway_and_search_attributes(
     async with serve_gateway(client, [TOKEN_SECRET.encode()]) as gateway_url:
         stack.settings = stack.settings.model_copy(update={"public_base_url": gateway_url})
         async with stack.worker(client), httpx.AsyncClient(base_url=gateway_url) as http:
-            handle = await start_enrollment(client, workflow_id, application())
+            # No locale given: a JP partner's contact is written to in Japanese (domain/locale.py).
+            contact = {**application()["primary_contact"]}
+            del contact["locale"]
+            handle = await start_enrollment(
+                client, workflow_id, application(primary_contact=contact)
+            )
             token = await latest_token(stack.sink, 1)
             json_accept = {"accept": "application/json"}
 
@@ -112,10 +117,10 @@ async def test_verification_through_the_gateway_and_search_attributes(
 
     # One message per step, no duplicates from retries or repeated clicks.
     assert subjects(stack.sink) == [
-        "Confirm your email address for your CSP reseller enrollment",
-        "Your CSP reseller enrollment is under review",
-        "Your CSP reseller enrollment is approved",
-        "Your CSP reseller account is active",
+        "【要確認】Contoso K.K. の CSP リセラー登録: メールアドレスの確認",
+        "CSP リセラー登録の審査中です",
+        "CSP リセラー登録が承認されました",
+        "CSP リセラー アカウントが有効になりました",
     ]
     description = await handle.describe()
     attributes = description.typed_search_attributes

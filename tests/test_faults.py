@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.mail.smtp_sink import SmtpSink, verification_links
+from adapters.mail.smtp_sink import SmtpSink, subject_of, verification_links
 from contract import names
 from devstack import dev_server_command
 from domain.messages import Acknowledgement
@@ -138,7 +138,7 @@ async def processes(tmp_path: Path) -> AsyncIterator[Processes]:
 
 
 def _subjects(sink: SmtpSink) -> Counter[str]:
-    return Counter(str(message["Subject"]) for message in sink.messages())
+    return Counter(subject_of(message) for message in sink.messages())
 
 
 async def _wait_stage(client: Client, workflow_id: str, stage: EnrollmentStage) -> None:

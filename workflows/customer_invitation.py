@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, reader
     from domain.relationship_rules import (
         SelfDealingFacts,
         reminder_times,
@@ -323,6 +323,7 @@ class CustomerInvitationWorkflow:
                 deadline=deadline,
                 link=link,
                 message=req.message or self._default_message(),
+                **reader(req.customer_locale, req.customer_time_zone, req.customer_country),
             ),
             step,
         )

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         WrongStage,
     )
     from domain.messages import Acknowledgement
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, reader
     from domain.verification_token import token_digest
 
 _MAIL_TIMEOUT = timedelta(minutes=2)
@@ -86,6 +86,7 @@ class EmailVerificationWorkflow:
                         partner_id=self._request.partner_id,
                         recipient_name=self._request.recipient_name,
                         legal_name=self._request.legal_name,
+                        **reader(self._request.locale, self._request.time_zone, None),
                     ),
                 ),
                 start_to_close=_MAIL_TIMEOUT,
@@ -177,4 +178,7 @@ class EmailVerificationWorkflow:
                 if self._last_sent_at
                 else None
             ),
+            legal_name=self._request.legal_name,
+            partner_id=self._request.partner_id,
+            **reader(self._request.locale, self._request.time_zone, None),
         )

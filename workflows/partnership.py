@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, Reader, reader
     from domain.relationship_rules import (
         reminder_times,
         require_can_remove_partnership,
@@ -366,6 +366,7 @@ class PartnershipWorkflow:
             deadline=deadline,
             link=req.invitation_link,
             message=req.message if kind is EmailKind.PARTNERSHIP_REQUEST else None,
+            prefs=reader(req.reseller_locale, req.reseller_time_zone, None),
         )
 
     async def _email(
@@ -381,6 +382,7 @@ class PartnershipWorkflow:
         deadline: datetime | None = None,
         link: str | None = None,
         message: str | None = None,
+        prefs: Reader | None = None,
     ) -> None:
         await pipeline.send_email(
             EmailFacts(
@@ -393,6 +395,7 @@ class PartnershipWorkflow:
                 deadline=deadline,
                 link=link,
                 message=message,
+                **(prefs or reader(None, None, None)),
             ),
             step,
         )
