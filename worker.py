@@ -40,6 +40,7 @@ from adapters.partner_programs import PartnerPrograms
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
+from contract.display import set_display_time_zone
 from contract.names import TASK_QUEUE
 from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
@@ -180,6 +181,7 @@ def activity_methods(*instances: object) -> list[Callable[..., Any]]:
 
 
 def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
+    set_display_time_zone(settings.display_time_zone)  # issue 15: the UI's current details
     return Worker(
         client,
         task_queue=TASK_QUEUE,

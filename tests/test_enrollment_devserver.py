@@ -100,10 +100,13 @@ async def test_verification_through_the_gateway_and_search_attributes(
             metadata = await handle.query(
                 "__temporal_workflow_metadata", result_type=WorkflowMetadata
             )
-            assert metadata.current_details == (
-                "**review**: waiting for Microsoft's review decision (decide_review) "
-                f"until {current.deadline.isoformat()}"
+            # First line in words, to the minute, in the display zone (UTC by default).
+            first, _, rest = metadata.current_details.partition("\n")
+            assert first == (
+                "Waiting for Microsoft's review decision (decide_review) until "
+                f"{current.deadline:%A, %-d %B %Y, %H:%M} UTC"
             )
+            assert rest.strip() == "Stage: **review**"
             await _visible(
                 client,
                 f"PipelineStage = 'review' AND NextDeadline > '{datetime.now(UTC).isoformat()}'"

@@ -36,8 +36,9 @@ class CreditReviewWorkflow:
             ]
         )
         workflow.set_current_details(
-            f"**credit_review**: waiting for the credit decision (decide_credit) until "
-            f"{request.deadline.isoformat()}"
+            pipeline.stage_details(
+                "credit_review", "the credit decision (decide_credit)", request.deadline
+            )
         )
         try:
             await workflow.wait_condition(

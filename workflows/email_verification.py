@@ -23,6 +23,7 @@ from workflows import pipeline
 with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.activities.notifications import SEND_VERIFICATION_LINK, VerificationLinkRequest
+    from contract.display import display_time
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
         ResendTooSoon,
@@ -96,7 +97,7 @@ class EmailVerificationWorkflow:
             self._last_sent_at = workflow.now()
             workflow.set_current_details(
                 f"Waiting for the primary contact to open link {len(self._issued)} "
-                f"(expires {self._request.deadline.isoformat()})"
+                f"until {display_time(self._request.deadline)}"
             )
         finally:
             self._sending = False
