@@ -96,8 +96,10 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
             "__temporal_workflow_metadata", result_type=WorkflowMetadata
         )
         assert status.deadline is not None
-        assert metadata.current_details.startswith("**awaiting_acceptance**: waiting for the ")
-        assert metadata.current_details.endswith(f"until {status.deadline.isoformat()}")
+        first, _, rest = metadata.current_details.partition("\n")
+        assert first.startswith("Waiting for the reseller to accept the partnership request")
+        assert first.endswith(f"until {status.deadline:%A, %-d %B %Y, %H:%M} UTC")
+        assert rest.strip() == "Stage: **awaiting_acceptance**"
 
         await partnership.execute_update(
             names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
