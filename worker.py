@@ -193,7 +193,12 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
     )
 
 
-async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
+async def run_worker(
+    settings: Settings,
+    client: Client,
+    stop: asyncio.Event,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     try:
         added = await ensure_search_attributes(client)
         log.info("search_attributes_ensured", added=added)
@@ -205,6 +210,8 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
         worker = build_worker(client, deps, settings)
         async with worker:
             log.info("worker_started", task_queue=TASK_QUEUE, namespace=client.namespace)
+            if on_started is not None:  # devstack's ready block (issue 15)
+                on_started()
             await stop.wait()
         log.info("worker_stopped")
 

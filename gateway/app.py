@@ -52,7 +52,7 @@ from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
-_QUERY_TIMEOUT = timedelta(seconds=5)
+_QUERY_TIMEOUT = timedelta(seconds=3)
 
 
 def _wants_json(request: Request) -> bool:
