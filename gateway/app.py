@@ -45,7 +45,7 @@ from domain.messages import Acknowledgement
 from domain.verification_token import TokenClaims, read_token
 from gateway.callbacks import CallbackConfig, callback_routes
 from gateway.codec_endpoint import CodecConfig, codec_routes
-from gateway.openapi import openapi_document
+from gateway.openapi import as_openapi_30, openapi_document
 from gateway.pages import STATIC, SecurityHeaders, api_page, page_locale, verification_page
 from gateway.refusals import refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
@@ -169,6 +169,11 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
+    document_30 = as_openapi_30(document)
+
+    async def openapi_30(request: Request) -> Response:
+        return JSONResponse(document_30)
+
     def claims_of(token: str) -> TokenClaims:
         return read_token(
             signing_secrets,
@@ -237,6 +242,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/openapi.json", openapi),
             Route("/api", api, methods=["GET"]),
+            Route("/api/openapi-3.0.json", openapi_30, methods=["GET"]),
             Route("/api/init.js", api_init, methods=["GET"]),
             Mount("/api/assets", StaticFiles(directory=str(swagger_ui_path)), name="api-assets"),
             Route("/v/{token}", show_verification, methods=["GET"]),

@@ -362,3 +362,36 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
             },
         },
     }
+
+
+def as_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
+    """The document for readers of OpenAPI 3.0 only (the API page's Swagger UI 4 from the
+    swagger-ui-bundle package): `anyOf [X, null]` becomes `nullable`, `const` an `enum`, schema
+    `examples` one `example`. `/openapi.json` itself stays 3.1."""
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: convert(value) for key, value in node.items()}
+        variants = out.get("anyOf")
+        if isinstance(variants, list) and {"type": "null"} in variants:
+            rest = [v for v in variants if v != {"type": "null"}]
+            out.pop("anyOf")
+            if len(rest) == 1 and isinstance(rest[0], dict) and "$ref" not in rest[0]:
+                out.update(rest[0])
+            else:
+                out["anyOf"] = rest
+            out["nullable"] = True
+        if "const" in out:
+            out["enum"] = [out.pop("const")]
+        if isinstance(out.get("examples"), list) and "type" in out:
+            examples = out.pop("examples")
+            if examples:
+                out["example"] = examples[0]
+        return out
+
+    converted: dict[str, Any] = convert(document)
+    converted["openapi"] = "3.0.3"
+    return converted

@@ -142,7 +142,13 @@ async def test_api_page_from_packaged_assets_and_signature_scheme(
             assert served.status_code == 200 and len(served.content) > 10_000, asset
             assert_secure(served)
         init = await http.get("/api/init.js")
-        assert init.status_code == 200 and "/openapi.json" in init.text
+        assert init.status_code == 200 and "/api/openapi-3.0.json" in init.text
+        document_30 = (await http.get("/api/openapi-3.0.json")).json()
+        assert document_30["openapi"] == "3.0.3"
+        assert document_30["components"]["securitySchemes"]["backendSignature"]["name"] == (
+            HEADER_SIGNATURE
+        )
+        assert '{"type": "null"}' not in str(document_30).replace("'", '"')
 
         document = (await http.get("/openapi.json")).json()
         schemes = document["components"]["securitySchemes"]
