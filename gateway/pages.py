@@ -106,7 +106,7 @@ def verification_page(
     form_token: str | None = None,
 ) -> HTMLResponse:
     """One of the pages in templates/<locale>.yaml: confirm, confirmed, already_confirmed,
-    expired, replaced, invalid, closed."""
+    expired, replaced, invalid."""
     texts = _texts(locale)
     entry = texts["pages"][kind]
     values = {
