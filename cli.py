@@ -136,6 +136,9 @@ async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             rpc_timeout=_RPC_TIMEOUT,
+            # issue 15: what the Web UI shows for the pipeline (type, key, region; no PII)
+            static_summary=pipeline.start_summary(validated),
+            static_details=pipeline.start_details(validated),
         )
     except WorkflowAlreadyStartedError:
         raise CliError(

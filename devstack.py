@@ -91,6 +91,54 @@ async def connect_when_ready(settings: Settings) -> Client:
     raise AssertionError("unreachable")
 
 
+# ---- what the person who typed scripts/run sees (issue 15) ---------------------------------------
+
+_STEPS = 4
+
+
+def progress(step: int, text: str) -> None:
+    """One progress line on stdout, printed at once (the logs go to stderr)."""
+    print(f"[{step}/{_STEPS}] {text}", flush=True)
+
+
+def ready_block(settings: Settings, gateway_url: str) -> str:
+    """The one block that says the stack is up: where everything is and what to type next."""
+    public = settings.public_base_url.rstrip("/")
+    ui = (
+        f"http://127.0.0.1:{settings.dev_ui_port}"
+        if settings.temporal_address is None
+        else "your Temporal UI (TEMPORAL_ADDRESS is set: no dev server started)"
+    )
+    rows = [
+        ("Temporal Web UI", ui),
+        ("Gateway", f"{public}  (listening on {gateway_url})"),
+        ("API page", f"{public}/api"),
+    ]
+    if settings.payload_keys is not None:
+        token_file = settings.state_dir / "codec-token"
+        where = "CSP_CODEC_TOKENS" if settings.codec_tokens is not None else str(token_file)
+        rows.append(("Codec login", f"{public}/codec-login  (token: {where})"))
+    if settings.mail_mode == "sink":
+        rows.append(("Mail folder", str((settings.state_dir / "mail").resolve())))
+    width = max(len(label) for label, _ in rows)
+    lines = [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    if settings.payload_keys is not None:
+        lines += [
+            "",
+            "  Payloads are encrypted: log in at Codec login with the token, then in the Web",
+            "  UI's codec settings (the glasses icon) turn on",
+            "  \u201cinclude cross-origin credentials\u201d.",
+        ]
+    lines += [
+        "",
+        "  Next: start the sample enrollment, then open its email in the mail folder:",
+        "    .venv/bin/csp start reseller-enrollment examples/reseller-enrollment.json",
+        "  Stop: Ctrl-C (state is kept in " + str(settings.state_dir) + ")",
+    ]
+    rule = "-" * 72
+    return "\n".join([rule, "  CSP orchestrator is ready", "", *lines, rule])
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     if settings.partner_center_mode == "local":
@@ -98,8 +146,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         write_programs_sample_if_missing(settings.partner_programs_data_path)
     async with contextlib.AsyncExitStack() as stack:
         if not settings.remote_temporal:
+            progress(1, f"Starting the Temporal dev server (state in {settings.state_dir})...")
             await stack.enter_async_context(dev_server(settings))
+        else:
+            progress(1, f"Using the Temporal service at {settings.temporal_address}...")
+        progress(2, "Connecting to Temporal (the first start can take a minute)...")
         client = await connect_when_ready(settings)
+        progress(3, "Starting the mail sink and the gateway...")
         if settings.mail_mode == "sink":
             sink = SmtpSink(
                 settings.state_dir / "mail", host=settings.smtp_host, port=settings.smtp_port
@@ -110,7 +163,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             serve_asgi(app, settings.gateway_host, settings.gateway_port)
         )
         log.info("gateway_started", url=url, public_url=settings.public_base_url)
-        await run_worker(settings, client, stop)
+        progress(4, "Starting the worker (search attributes, schedules)...")
+        await run_worker(
+            settings, client, stop, on_started=lambda: print(ready_block(settings, url), flush=True)
+        )
 
 
 async def _main() -> None:

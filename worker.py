@@ -51,6 +51,7 @@ from adapters.partner_programs import PartnerPrograms
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
+from contract.display import set_display_time_zone
 from contract.names import TASK_QUEUE
 from runtime.health import serve_health, temporal_readiness
 from runtime.log_context import LogContextInterceptor
@@ -242,6 +243,7 @@ def activity_methods(*instances: object) -> list[Callable[..., Any]]:
 
 
 def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
+    set_display_time_zone(settings.display_time_zone)  # issue 15: the UI's current details
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -256,7 +258,12 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
     )
 
 
-async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
+async def run_worker(
+    settings: Settings,
+    client: Client,
+    stop: asyncio.Event,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     added = await require_search_attributes(client)
     log.info("search_attributes_ensured", added=added)
     for schedule_id, done in await ensure_schedules(client, settings):
@@ -282,6 +289,8 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
                 namespace=client.namespace,
                 health=health_url,
             )
+            if on_started is not None:  # devstack's ready block
+                on_started()
             await stop.wait()
             running.clear()
             log.info("worker_stopping", grace_seconds=settings.worker_shutdown_seconds)

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email_templates import render
 from adapters.mail import Mailer, MailRejected, OutgoingEmail
 from adapters.registry import PartnerRegistry
+from contract import names
 from contract.activities.notifications import (
     SEND_EMAIL,
     SEND_VERIFICATION_LINK,
@@ -26,6 +27,14 @@ from domain.notifications import EmailFacts, EmailKind
 from domain.verification_token import TokenClaims, mint_token, token_digest
 
 log = structlog.get_logger(__name__)
+
+
+def verification_link(public_base_url: str, token: str) -> str:
+    """`<base>/v/<token>` for a short token (URL-safe by construction), else the long form."""
+    base = public_base_url.rstrip("/")
+    if token.count(".") == 3:
+        return f"{base}/v/{token}"
+    return f"{base}/verify-email?{urlencode({'token': token})}"
 
 
 class NotificationActivities:
@@ -46,10 +55,16 @@ class NotificationActivities:
         """Send unless the outbox has the key; True when this call sent it."""
         if await self._registry.was_message_sent(key):
             return False
-        subject, body = render(facts)
+        email = render(facts)
         try:
             await self._mailer.send(
-                OutgoingEmail(idempotency_key=key, to=facts.to, subject=subject, body=body)
+                OutgoingEmail(
+                    idempotency_key=key,
+                    to=facts.to,
+                    subject=email.subject,
+                    body=email.text,
+                    html=email.html,
+                )
             )
         except MailRejected as err:
             raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
@@ -66,7 +81,8 @@ class NotificationActivities:
     async def send_verification_link(
         self, request: VerificationLinkRequest
     ) -> VerificationLinkSent:
-        # Minting is deterministic, so a retry re-sends (if it must) the very same link.
+        # Minting is deterministic, so a retry re-sends (if it must) the very same link. The link
+        # is short: the workflow is named by its short key (contract/names.py), not its id.
         token = mint_token(
             self._signing_secret,
             TokenClaims(
@@ -74,8 +90,9 @@ class NotificationActivities:
                 token_id=request.token_id,
                 expires_at=request.expires_at,
             ),
+            short_key=names.verification_link_key(request.workflow_id),
         )
-        link = f"{self._public_base_url}/verify-email?{urlencode({'token': token})}"
+        link = verification_link(self._public_base_url, token)
         facts = request.facts.model_copy(
             update={
                 "kind": EmailKind.VERIFICATION_LINK,

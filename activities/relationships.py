@@ -102,7 +102,9 @@ class RelationshipActivities:
             reseller_status=record.status.value if record else None,
             reseller_agreement=agreement,
             reseller_mpa_signed=agreement.verdict.mpa_signed,
-            provider_mpa_signed=provider_agreement.verdict.mpa_signed if provider_agreement else None,
+            provider_mpa_signed=provider_agreement.verdict.mpa_signed
+            if provider_agreement
+            else None,
         )
 
     @activity.defn(name=FIND_PARTNERSHIP_IN_PARTNER_CENTER.name)
@@ -187,7 +189,9 @@ class RelationshipActivities:
             reseller_status=record.status.value if record else None,
             reseller_agreement=agreement,
             reseller_mpa_signed=agreement.verdict.mpa_signed,
-            provider_mpa_signed=provider_agreement.verdict.mpa_signed if provider_agreement else None,
+            provider_mpa_signed=provider_agreement.verdict.mpa_signed
+            if provider_agreement
+            else None,
             provider=provider,
             partnership_status=partnership.status.value if partnership else None,
             csp_tenant_owner=await self._registry.find_csp_tenant_owner(request.customer_tenant_id),

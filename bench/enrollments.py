@@ -10,12 +10,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.mail.smtp_sink import verification_links
+from adapters.mail.smtp_sink import link_token, verification_links
 from bench.harness import SKELETON_QUEUE, Mailbox
 from bench.skeletons import SKELETON_ENROLLMENT, SkeletonResult, SkeletonStatus
 from contract import names
@@ -66,6 +65,7 @@ class Partner:
                     "email": self.contact,
                     "phone": "+81 3 1234 5678",
                     "is_employee": True,
+                    "locale": "en",  # the driver reads English subjects (JP defaults to ja)
                 },
                 "support": {"email": "support@bench.example", "phone": "+81 3 1234 0000"},
             }
@@ -125,7 +125,7 @@ async def verify_real(client: Client, sink: Mailbox, partner: Partner) -> None:
     """The contact opens the link from the verification email (the gateway's update)."""
     message = await sink.next_for(partner.contact)
     [link] = verification_links(message)
-    token = parse_qs(urlparse(link).query)["token"][0]
+    token = link_token(link)
     workflow_id = names.reseller_enrollment_id(partner.partner_id)
     child = client.get_workflow_handle(names.email_verification_id(workflow_id))
     await child.execute_update(

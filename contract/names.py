@@ -37,6 +37,27 @@ def email_verification_id(parent_workflow_id: str) -> str:
     return f"{parent_workflow_id}-email-verification"
 
 
+# Short verification links (domain/verification_token.py): the email-verification child of a
+# reseller enrollment is named by "r<PartnerID>" in the link instead of its workflow id.
+_LINK_KEY_PREFIX = "r"
+
+
+def verification_link_key(workflow_id: str) -> str | None:
+    """The short key of a verification workflow, or None when it has none (long link)."""
+    start, end = reseller_enrollment_id(""), email_verification_id("")
+    if workflow_id.startswith(start) and workflow_id.endswith(end):
+        partner_id = workflow_id[len(start) : -len(end)]
+        if partner_id:
+            return f"{_LINK_KEY_PREFIX}{partner_id}"
+    return None
+
+
+def workflow_for_link_key(key: str) -> str | None:
+    if key.startswith(_LINK_KEY_PREFIX) and len(key) > len(_LINK_KEY_PREFIX):
+        return email_verification_id(reseller_enrollment_id(key[len(_LINK_KEY_PREFIX) :]))
+    return None
+
+
 # Direct-bill application (DOMAIN.md section 7)
 DIRECT_BILL_APPLICATION = "DirectBillApplication"
 CREDIT_REVIEW = "CreditReview"

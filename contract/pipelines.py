@@ -82,6 +82,36 @@ class Pipeline:
     def workflow_id_for(self, validated_input: Any) -> str:
         return self.workflow_id(**self.keys_of(validated_input))
 
+    def start_summary(self, validated_input: Any) -> str:
+        """The Web UI's one-line summary of a started pipeline: type, business key, region.
+        Never personal data (no names, no emails): the UI shows it unencrypted."""
+        keys = ", ".join(f"{k} {v}" for k, v in self.keys_of(validated_input).items())
+        region = region_of(validated_input)
+        where = f" in {region}" if region and region not in keys else ""
+        return f"{self.workflow_type}: {keys}{where}"
+
+    def start_details(self, validated_input: Any) -> str:
+        """The Web UI's details of a started pipeline (Markdown), same rule as the summary."""
+        lines = [f"**Pipeline**: {self.name} (`{self.workflow_type}`)"]
+        lines += [f"**{k}**: {v}" for k, v in self.keys_of(validated_input).items()]
+        region = region_of(validated_input)
+        if region:
+            lines.append(f"**Region**: {region}")
+        lines.append(self.description)
+        return "\n\n".join(lines)
+
+
+def region_of(validated_input: Any) -> str | None:
+    """The CSP region a pipeline's input names, if any (region, address or customer country)."""
+    for candidate in (
+        getattr(validated_input, "region", None),
+        getattr(getattr(validated_input, "address", None), "country", None),
+        getattr(validated_input, "customer_country", None),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
 
 @dataclass(frozen=True)
 class Decision:

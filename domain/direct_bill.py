@@ -15,6 +15,7 @@ from pydantic import EmailStr, Field, model_validator
 
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
+from domain.locale import Locale, TimeZoneName
 from domain.messages import ApproveOrReject, Message, SignalRefusal
 
 
@@ -45,6 +46,14 @@ class DirectBillApplication(Message):
     legal_name: NonEmptyText
     applicant_email: EmailStr
     applicant_name: NonEmptyText
+    applicant_locale: Locale | None = Field(
+        default=None,
+        description="Language of the emails to the applicant: ja or en (default by region).",
+    )
+    applicant_time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA zone for dates in emails to the applicant (default by region).",
+    )
     applicant_role: PartnerRole = Field(description="Only a Global admin enrolls (004).")
     tenant_id: TenantId | None = Field(
         default=None,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import EmailStr
 
+from domain.locale import Locale
 from domain.messages import Message, SignalRefusal
 
 
@@ -17,6 +18,8 @@ class EmailVerificationRequest(Message):
     legal_name: str
     deadline: datetime
     resend_after_business_days: int = 1
+    locale: Locale | None = None
+    time_zone: str | None = None
 
 
 class VerifyEmail(Message):
@@ -36,6 +39,11 @@ class EmailVerificationStatus(Message):
     resend_allowed_from: datetime | None
     signal_refusals: tuple[SignalRefusal, ...] = ()
     """Decisions sent as signals and refused, latest last (a signal has no answer)."""
+    legal_name: str | None = None
+    """For the confirmation page: whose enrollment the link confirms."""
+    partner_id: str | None = None
+    locale: Locale | None = None
+    time_zone: str | None = None
 
 
 class EmailVerificationResult(Message):

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, EmailStr
+
+from domain.locale import Locale, TimeZoneName, default_locale, default_time_zone
 
 
 class EmailKind(StrEnum):
@@ -73,3 +76,21 @@ class EmailFacts(BaseModel):
     region: str | None = None
     message: str | None = None
     """Text the requester wrote (REL-03: editable), shown above an unchanged link."""
+    locale: Locale = Locale.EN
+    """The recipient's language (domain/locale.py)."""
+    time_zone: TimeZoneName = "UTC"
+    """Where the recipient reads dates (IANA name)."""
+
+
+class Reader(TypedDict):
+    locale: Locale
+    time_zone: str
+
+
+def reader(locale: Locale | None, time_zone: str | None, country: str | None) -> Reader:
+    """`locale` and `time_zone` facts for a contact (`EmailFacts(**reader(...))`): as given, else
+    by country."""
+    return Reader(
+        locale=locale or default_locale(country),
+        time_zone=time_zone or default_time_zone(country),
+    )

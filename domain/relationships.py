@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
+from domain.locale import Locale, TimeZoneName
 from domain.messages import Message, SignalRefusal, StageChange
 
 
@@ -191,6 +192,14 @@ class PartnershipRequest(Message):
     requested_by: Requester
     reseller_email: EmailStr = Field(description="Who receives the partnership request email.")
     reseller_contact_name: NonEmptyText
+    reseller_locale: Locale | None = Field(
+        default=None,
+        description="Language of the emails to the reseller: ja or en (default en, UTC).",
+    )
+    reseller_time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA zone for dates in emails to the reseller (default en, UTC).",
+    )
     invitation_link: PartnerCenterLink = Field(
         description="The link from Partner Center's 'Request a partnership' draft (REL-03)."
     )
@@ -354,7 +363,8 @@ class CustomerInvitationRequest(Message):
     kind: InvitationKind
     reseller_partner_id: PartnerId
     provider_partner_id: PartnerId | None = Field(
-        default=None, description="The indirect provider of a joint invitation; none otherwise."
+        default=None,
+        description="The indirect provider of a joint invitation; none otherwise.",
     )
     customer_tenant_id: TenantId = Field(
         description="The customer's Entra tenant, which is its Partner Center customer id."
@@ -363,6 +373,14 @@ class CustomerInvitationRequest(Message):
     customer_country: CountryCode
     customer_email: EmailStr
     customer_contact_name: NonEmptyText
+    customer_locale: Locale | None = Field(
+        default=None,
+        description="Language of the emails to the customer: ja or en (default by country).",
+    )
+    customer_time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA zone for dates in emails to the customer (default by customer_country).",
+    )
     customer_partner_id: PartnerId | None = Field(
         default=None,
         description="The customer organisation's own PartnerID when it is itself a CSP partner.",

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, model_validator
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
+from domain.locale import Locale, TimeZoneName
 from domain.messages import ApproveOrReject, Message, SignalRefusal, StageChange
 
 TenantDomainPrefix = Annotated[
@@ -40,6 +41,12 @@ class PrimaryContact(Message):
     email: EmailStr
     phone: PhoneNumber
     is_employee: bool = Field(description="ENR-05: the primary contact must be an employee.")
+    locale: Locale | None = Field(
+        default=None, description="Language of the emails: ja or en; default by country (JP: ja)."
+    )
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="IANA zone for dates in emails; default by country, else UTC."
+    )
 
 
 class SupportDetails(Message):

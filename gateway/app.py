@@ -4,6 +4,10 @@
 GET must never consume a single-use token); the page's button POSTs the token, which completes the
 `verify_email` update on the workflow named inside the signed token.
 
+`GET /v/<token>` is the same page for a short link. Pages are in the reader's language
+(gateway/pages.py); every answer carries the security headers of `gateway.pages.SECURITY_HEADERS`.
+`GET /api` is the API page (Swagger UI, assets from the swagger-ui-bundle package).
+
 `POST /callbacks/...`: signed backend decisions (gateway/callbacks.py), one route per entry of
 `contract.pipelines.DECISIONS`. `POST /decode` and `/encode`: the payload codec for the Temporal UI
 and CLI (gateway/codec_endpoint.py). `GET /openapi.json`: the document of all of these.
@@ -11,7 +15,6 @@ and CLI (gateway/codec_endpoint.py). `GET /openapi.json`: the document of all of
 
 from __future__ import annotations
 
-import html
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,9 +24,16 @@ import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
-from temporalio.client import Client, WorkflowUpdateFailedError
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
@@ -34,43 +44,85 @@ from contract.pipelines import DECISIONS, Decision
 from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.errors import BusinessRuleViolation
 from domain.messages import Acknowledgement
-from domain.verification_token import read_token
+from domain.verification_token import TokenClaims, read_token
 from gateway.callbacks import CallbackConfig, callback_routes
 from gateway.codec_endpoint import CodecConfig, codec_routes
 from gateway.metrics import GatewayMetricsMiddleware
-from gateway.openapi import openapi_document
+from gateway.openapi import as_openapi_30, openapi_document
+from gateway.pages import STATIC, SecurityHeaders, api_page, page_locale, verification_page
 from gateway.refusals import refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.health import health_routes, temporal_readiness
 from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-
-def _page(title: str, text: str, status: int = 200, form_token: str | None = None) -> HTMLResponse:
-    form = ""
-    if form_token is not None:
-        form = (
-            '<form method="post" action="/verify-email">'
-            f'<input type="hidden" name="token" value="{html.escape(form_token)}">'
-            '<button type="submit">Confirm my email address</button></form>'
-        )
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{form}</body></html>"
-    )
-    return HTMLResponse(body, status_code=status)
+_QUERY_TIMEOUT = timedelta(seconds=3)
 
 
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def _refusal(request: Request, error_type: str, message: str, status: int) -> Response:
+_PAGE_FOR_REFUSAL = {
+    "TokenExpired": "expired",
+    "TokenAlreadyUsed": "already_confirmed",
+    "WrongStage": "already_confirmed",
+}
+
+
+def _refusal(
+    request: Request,
+    error_type: str,
+    message: str,
+    status: int,
+    state: EmailVerificationStatus | None = None,
+) -> Response:
     log.info("verification_refused", error_type=error_type, status=status)
     if _wants_json(request):
         return JSONResponse({"error": {"type": error_type, "message": message}}, status)
-    return _page("This link cannot be used", message, status)
+    kind = _PAGE_FOR_REFUSAL.get(error_type, "invalid")
+    if error_type == "TokenInvalid" and "replaced" in message:
+        kind = "replaced"
+    return _verification_page(request, kind, state, status=status, reason=message)
+
+
+def _verification_page(
+    request: Request,
+    kind: str,
+    state: EmailVerificationStatus | None,
+    *,
+    status: int = 200,
+    reason: str = "",
+    deadline: datetime | None = None,
+    form_token: str | None = None,
+) -> Response:
+    locale = page_locale(
+        request.headers.get("accept-language", ""), state.locale if state else None
+    )
+    return verification_page(
+        kind,
+        locale,
+        status=status,
+        company=state.legal_name if state else None,
+        partner_id=state.partner_id if state else None,
+        deadline=state.deadline if state else deadline,
+        time_zone=(state.time_zone if state else None) or "UTC",
+        reason=reason,
+        form_token=form_token,
+    )
+
+
+async def _verification_state(client: Client, workflow_id: str) -> EmailVerificationStatus | None:
+    """What the page shows about the link's workflow (company, deadline, language); None when
+    the workflow is unknown or does not answer in time (the page then shows the token's facts)."""
+    try:
+        state: EmailVerificationStatus = await client.get_workflow_handle(workflow_id).query(
+            names.QUERY_STATUS, result_type=EmailVerificationStatus, rpc_timeout=_QUERY_TIMEOUT
+        )
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+        log.info("verification_state_unavailable", error=type(err).__name__)
+        return None
+    return state
 
 
 async def _closed_verification(request: Request, client: Client, workflow_id: str) -> Response:
@@ -85,9 +137,9 @@ async def _closed_verification(request: Request, client: Client, workflow_id: st
         return _refusal(request, "TokenInvalid", "no enrollment is waiting for this link", 404)
     if state.verified:
         message = "this verification link was already used; the email address is verified"
-        return _refusal(request, "TokenAlreadyUsed", message, 409)
+        return _refusal(request, "TokenAlreadyUsed", message, 409, state)
     message = "this enrollment is no longer waiting for email verification"
-    return _refusal(request, "TokenExpired", message, 410)
+    return _refusal(request, "TokenExpired", message, 410, state)
 
 
 def create_app(
@@ -122,16 +174,31 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
+    document_30 = as_openapi_30(document)
+
+    async def openapi_30(request: Request) -> Response:
+        return JSONResponse(document_30)
+
+    def claims_of(token: str) -> TokenClaims:
+        return read_token(
+            signing_secrets,
+            token,
+            now=datetime.now(UTC),
+            workflow_for_key=names.workflow_for_link_key,
+        )
+
     async def show_verification(request: Request) -> Response:
-        token = request.query_params.get("token", "")
+        """The confirmation page (GET never consumes the token; mail scanners pre-fetch links)."""
+        token = request.path_params.get("token") or request.query_params.get("token", "")
         try:
-            claims = read_token(signing_secrets, token, now=datetime.now(UTC))
+            claims = claims_of(token)
         except BusinessRuleViolation as err:
             return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
-        return _page(
-            "Confirm your email address",
-            f"Press the button to confirm. The link works until {claims.expires_at.isoformat()}.",
-            form_token=token,
+        state = await _verification_state(client, claims.workflow_id)
+        if state is not None and state.verified:
+            return _verification_page(request, "already_confirmed", state)
+        return _verification_page(
+            request, "confirm", state, deadline=claims.expires_at, form_token=token
         )
 
     async def verify(request: Request) -> Response:
@@ -140,7 +207,7 @@ def create_app(
         if not isinstance(token, str) or not token:
             return _refusal(request, "TokenInvalid", "no verification token was submitted", 400)
         try:
-            claims = read_token(signing_secrets, token, now=datetime.now(UTC))
+            claims = claims_of(token)
         except BusinessRuleViolation as err:
             return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
         handle = client.get_workflow_handle(claims.workflow_id)
@@ -151,7 +218,13 @@ def create_app(
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type:
-                return _refusal(request, cause.type, cause.message, refusal_status(cause.type))
+                state = (
+                    None
+                    if _wants_json(request)
+                    else await _verification_state(client, claims.workflow_id)
+                )
+                status = refusal_status(cause.type)
+                return _refusal(request, cause.type, cause.message, status, state)
             raise
         except RPCError as err:
             if err.status is not RPCStatusCode.NOT_FOUND:
@@ -160,12 +233,24 @@ def create_app(
         log.info("email_verified", workflow_id=claims.workflow_id)
         if _wants_json(request):
             return JSONResponse({"status": "verified", "message": ack.message})
-        return _page("Email address confirmed", "Thank you. Your enrollment now goes to review.")
+        state = await _verification_state(client, claims.workflow_id)
+        return _verification_page(request, "confirmed", state)
+
+    async def api(request: Request) -> Response:
+        return api_page("CSP gateway")
+
+    async def api_init(request: Request) -> Response:
+        return Response((STATIC / "init.js").read_bytes(), media_type="text/javascript")
 
     routes = [
         Route("/healthz", healthz),
         *health_routes(temporal_readiness(client)),
         Route("/openapi.json", openapi),
+        Route("/api", api, methods=["GET"]),
+        Route("/api/openapi-3.0.json", openapi_30, methods=["GET"]),
+        Route("/api/init.js", api_init, methods=["GET"]),
+        Mount("/api/assets", StaticFiles(directory=str(swagger_ui_path)), name="api-assets"),
+        Route("/v/{token}", show_verification, methods=["GET"]),
         Route("/verify-email", show_verification, methods=["GET"]),
         Route("/verify-email", verify, methods=["POST"]),
         *callback_routes(client, callbacks, decisions),
@@ -177,7 +262,10 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(GatewayMetricsMiddleware, meter=meter or runtime.metric_meter, routes=routes)
+            Middleware(SecurityHeaders),
+            Middleware(
+                GatewayMetricsMiddleware, meter=meter or runtime.metric_meter, routes=routes
+            ),
         ],
     )
 

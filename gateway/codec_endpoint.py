@@ -159,7 +159,9 @@ def codec_routes(config: CodecConfig) -> list[Route]:
             _session_value(token, expires),
             max_age=lifetime,
             httponly=True,
-            samesite="strict",
+            # Over https the cookie must cross sites (the Temporal Cloud UI is another site):
+            # SameSite=None requires Secure. The local UI on another port is the same site.
+            samesite="none" if request.url.scheme == "https" else "strict",
             secure=request.url.scheme == "https",
         )
         log.info("codec_session_started")

@@ -80,6 +80,31 @@ _SIGNING = (
 )
 
 
+# The signature scheme as OpenAPI security schemes, named from gateway/signatures.py's header
+# constants so a change there follows here. All of them together sign one call.
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "backendName": {
+        "type": "apiKey",
+        "in": "header",
+        "name": HEADER_BACKEND,
+        "description": "The calling backend's name (its shared secret is looked up by it).",
+    },
+    "backendTimestamp": {
+        "type": "apiKey",
+        "in": "header",
+        "name": HEADER_TIMESTAMP,
+        "description": "Unix seconds of signing; must be inside the freshness window.",
+    },
+    "backendSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": HEADER_SIGNATURE,
+        "description": _SIGNING,
+    },
+}
+CALLBACK_SECURITY: dict[str, list[str]] = {name: [] for name in SECURITY_SCHEMES}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "malformed request: missing or malformed signature headers, delivery id or JSON",
@@ -140,6 +165,7 @@ def _callback_operation(decision: Decision) -> dict[str, Any]:
     ]
     return {
         "operationId": f"{decision.pipeline.name}.{decision.name}",
+        "security": [CALLBACK_SECURITY],
         "summary": decision.summary,
         "description": (
             f"Temporal update `{decision.update}` on the `{decision.pipeline.workflow_type}` "
@@ -197,6 +223,20 @@ def _codec_operation(kind: str) -> dict[str, Any]:
                 }.items()
             },
         },
+    }
+
+
+def _short_link_paths() -> dict[str, Any]:
+    show = _verify_email_paths()["get"]
+    return {
+        "get": {
+            **show,
+            "operationId": "verify-email.show-short",
+            "summary": "The confirmation page of a short email-verification link",
+            "parameters": [
+                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+        }
     }
 
 
@@ -280,6 +320,7 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
         callback_path(decision): {"post": _callback_operation(decision)} for decision in decisions
     }
     paths["/verify-email"] = _verify_email_paths()
+    paths["/v/{token}"] = _short_link_paths()
     paths["/decode"] = {"post": _codec_operation("decode")}
     paths["/encode"] = {"post": _codec_operation("encode")}
     paths["/healthz"] = {
@@ -315,8 +356,42 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
         "components": {
             "schemas": schemas,
             "securitySchemes": {
+                **SECURITY_SCHEMES,
                 "codecToken": {"type": "http", "scheme": "bearer"},
                 "codecSession": {"type": "apiKey", "in": "cookie", "name": "csp_codec_session"},
             },
         },
     }
+
+
+def as_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
+    """The document for readers of OpenAPI 3.0 only (the API page's Swagger UI 4 from the
+    swagger-ui-bundle package): `anyOf [X, null]` becomes `nullable`, `const` an `enum`, schema
+    `examples` one `example`. `/openapi.json` itself stays 3.1."""
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: convert(value) for key, value in node.items()}
+        variants = out.get("anyOf")
+        if isinstance(variants, list) and {"type": "null"} in variants:
+            rest = [v for v in variants if v != {"type": "null"}]
+            out.pop("anyOf")
+            if len(rest) == 1 and isinstance(rest[0], dict) and "$ref" not in rest[0]:
+                out.update(rest[0])
+            else:
+                out["anyOf"] = rest
+            out["nullable"] = True
+        if "const" in out:
+            out["enum"] = [out.pop("const")]
+        if isinstance(out.get("examples"), list) and "type" in out:
+            examples = out.pop("examples")
+            if examples:
+                out["example"] = examples[0]
+        return out
+
+    converted: dict[str, Any] = convert(document)
+    converted["openapi"] = "3.0.3"
+    return converted

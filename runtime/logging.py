@@ -41,3 +41,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every migration step at INFO on each start; the registry logs the revision.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

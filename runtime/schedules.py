@@ -68,7 +68,9 @@ ANNUAL_REASSESSMENT = ScheduleDefinition(
     schedule_id=names.REASSESSMENT_SCHEDULE_ID,
     workflow_type=names.REASSESSMENT_SWEEP,
     workflow_id=names.SWEEP_WORKFLOW_ID,
-    args=(SweepRequest(),),
+    # The action input the Web UI shows is just `{}`: the sweep's carried state (cursor, summary,
+    # outstanding ids) belongs to its continue-as-new runs, not to the schedule (issue 15).
+    args=(SweepRequest().model_dump(mode="json", exclude_defaults=True),),
     # 02:00 UTC on the first day of every month.
     spec=ScheduleSpec(
         calendars=[

@@ -20,6 +20,7 @@ from domain.calendar import (
 from domain.calendar import zone as business_zone
 from domain.capability_assessment import AssessmentWeights
 from domain.direct_bill import DirectBillPolicy
+from domain.locale import TimeZoneName
 from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
@@ -154,6 +155,8 @@ class Settings(BaseSettings):
     codec_tokens: SecretStr | None = None
     codec_session_hours: float = Field(default=12, gt=0)
     ui_origin: str = "http://127.0.0.1:8233"
+    # issue 15: the zone the Web UI's current details show deadlines in (IANA name).
+    display_time_zone: TimeZoneName = "UTC"
 
     # Enrollment timers (DOMAIN.md open points)
     email_verification_days: int = 30

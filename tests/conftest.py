@@ -126,6 +126,9 @@ def application(**overrides: Any) -> dict[str, Any]:
             "email": "hanako.yamada@contoso.example",
             "phone": "+81 3 1234 5678",
             "is_employee": True,
+            # Scenario tests read English texts; the JP default (ja) is checked in
+            # test_enrollment_devserver.py and test_email_templates.py.
+            "locale": "en",
         },
         "support": {"email": "support@contoso.example", "phone": "+81 3 1234 0000"},
     }

@@ -28,6 +28,7 @@ def db_application(**overrides: Any) -> dict[str, Any]:
         "legal_name": "Contoso K.K.",
         "applicant_email": "keiko.tanaka@contoso.example",
         "applicant_name": "Keiko Tanaka",
+        "applicant_locale": "en",  # scenario tests read English texts (JP would default to ja)
         "applicant_role": "global_admin",
         "tenant_id": str(JP_TENANT),  # keiko.tanaka@contoso.example is one of its Global admins
         "authority_to_accept_agreements": True,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from temporalio.client import Client, WorkflowHandle
 
-from adapters.mail.smtp_sink import SmtpSink, verification_links
+from adapters.mail.smtp_sink import SmtpSink, link_token, subject_of, verification_links
 from contract import names
 from domain.email_verification import VerifyEmail
 from domain.messages import Acknowledgement
@@ -33,12 +32,12 @@ async def start_enrollment(
 
 
 def subjects(sink: SmtpSink) -> list[str]:
-    return [str(m["Subject"]) for m in sink.messages()]
+    return [subject_of(m) for m in sink.messages()]
 
 
 def token_from(message: EmailMessage) -> str:
     [link] = verification_links(message)
-    return parse_qs(urlparse(link).query)["token"][0]
+    return link_token(link)
 
 
 async def latest_token(sink: SmtpSink, count: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from adapters.mail.smtp_sink import SmtpSink
+from adapters.mail.smtp_sink import SmtpSink, subject_of, text_of
 from contract import names
 from domain.relationships import (
     CustomerInvitationRequest,
@@ -124,6 +124,7 @@ def invitation_request(**overrides: Any) -> dict[str, Any]:
         "customer_country": "JP",
         "customer_email": "it@minato.example",
         "customer_contact_name": "Taro Suzuki",
+        "customer_locale": "en",  # scenario tests read English texts (JP would default to ja)
         "customer_is_affiliate": False,
         "requested_by": {"user": "sales@contoso.example", "role": "sales_agent"},
     }
@@ -217,11 +218,11 @@ async def update(
 
 
 def subjects(sink: SmtpSink) -> list[str]:
-    return [str(m["Subject"]) for m in sink.messages()]
+    return [subject_of(m) for m in sink.messages()]
 
 
 def bodies(sink: SmtpSink) -> list[str]:
-    return [str(m.get_content()) for m in sink.messages()]
+    return [text_of(m) for m in sink.messages()]
 
 
 async def wait_for_stage(

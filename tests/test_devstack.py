@@ -11,13 +11,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from adapters.mail.smtp_sink import link_token, parse_eml, verification_links
 from contract import names
 from runtime.binaries import temporal_cli
 from tests.conftest import free_port
@@ -60,6 +61,15 @@ class DevStack:
                 await asyncio.sleep(0.1)
         raise AssertionError("the dev stack did not come up:\n" + self.log())
 
+    async def ready(self, starts: int) -> None:
+        """Until the `starts`-th ready block is printed (the worker is then polling)."""
+        for _ in range(600):
+            text = (self.state / "devstack.log").read_text(errors="replace")
+            if text.count("CSP orchestrator is ready") >= starts:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("no ready block:\n" + self.log())
+
     def stop(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
@@ -92,9 +102,7 @@ class DevStack:
             )
             found = []
             for file in files:
-                body = message_from_bytes(file.read_bytes()).get_payload(decode=True)
-                assert isinstance(body, bytes)
-                found += [w for w in body.decode().split() if "/verify-email?" in w]
+                found += verification_links(parse_eml(file.read_bytes()))
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.1)
@@ -128,8 +136,9 @@ async def _open_link(link: str) -> None:
     async with httpx.AsyncClient() as http:
         page = await http.get(link)
         assert page.status_code == 200
-        token = link.split("token=", 1)[1]
-        confirmed = await http.post(link.split("?")[0], data={"token": token})
+        assert 'method="post"' in page.text
+        base = link.split("/v/")[0].split("/verify-email")[0]
+        confirmed = await http.post(f"{base}/verify-email", data={"token": link_token(link)})
         assert confirmed.status_code == 200, confirmed.text
 
 
@@ -146,6 +155,14 @@ async def _wait_stage(stack: DevStack, workflow_id: str, stage: str) -> dict[str
 async def test_run_command_end_to_end_and_restart(devstack: DevStack) -> None:
     workflow_id = names.reseller_enrollment_id(EXAMPLE["partner_id"])
     await devstack.start()
+    # The first start says what it does, then one ready block with the URLs and the next command.
+    await devstack.ready(1)
+    shown = (devstack.state / "devstack.log").read_text(errors="replace")
+    assert all(f"[{n}/4] " in shown for n in range(1, 5)), shown[-4000:]
+    assert "CSP orchestrator is ready" in shown
+    assert f"http://127.0.0.1:{devstack.ui_port}" in shown
+    assert f"{devstack.url}/api" in shown and str(devstack.state / "mail") in shown
+    assert "csp start reseller-enrollment examples/reseller-enrollment.json" in shown
     _start(devstack, workflow_id)
     [link] = await devstack.links(1)
     assert link.startswith(devstack.url)
@@ -158,6 +175,7 @@ async def test_run_command_end_to_end_and_restart(devstack: DevStack) -> None:
     # Ctrl-C while the pipeline waits, then start again on the same state folder.
     assert devstack.stop() == 0
     await devstack.start()
+    await devstack.ready(2)
     await _open_link(link)
     await _wait_stage(devstack, workflow_id, "review")
     devstack.cli(
@@ -172,3 +190,17 @@ async def test_run_command_end_to_end_and_restart(devstack: DevStack) -> None:
     # The sink logs each verification link so an operator can click it from the console.
     logged = (devstack.state / "devstack.log").read_text()
     assert f'"verification_link": "{link}"' in logged
+
+
+def test_ready_block_names_the_codec_login_when_payloads_are_encrypted(tmp_path: Path) -> None:
+    from devstack import ready_block
+    from runtime.payload_codec import new_payload_key
+    from runtime.settings import Settings
+
+    plain = Settings(state_dir=tmp_path, public_base_url="http://127.0.0.1:8080")
+    assert "Codec login" not in ready_block(plain, "http://127.0.0.1:8080")
+    encrypted = plain.model_copy(update={"payload_keys": SecretStr(new_payload_key("k1"))})
+    block = ready_block(encrypted, "http://127.0.0.1:8080")
+    assert "http://127.0.0.1:8080/codec-login" in block
+    assert str(tmp_path / "codec-token") in block  # where the token is, never the token
+    assert "include cross-origin credentials" in block

@@ -9,6 +9,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.mail.smtp_sink import text_of
 from contract import names
 from domain.calendar import show_instant
 from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
@@ -202,7 +203,7 @@ def _answers() -> dict[str, object]:
 
 
 def subjects_body(stack: Stack) -> str:
-    return "\n".join(m.get_content() for m in stack.sink.messages())
+    return "\n".join(text_of(m) for m in stack.sink.messages())
 
 
 async def test_our_eligibility_refusal_reports_every_failure_and_starts_no_cooldown(

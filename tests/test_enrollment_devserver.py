@@ -15,7 +15,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
-from domain.calendar import show_instant
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from domain.verification_token import TokenClaims, mint_token
 from runtime.binaries import temporal_cli
@@ -46,7 +45,12 @@ async def test_verification_through_the_gateway_and_search_attributes(
     async with serve_gateway(client, [TOKEN_SECRET.encode()]) as gateway_url:
         stack.settings = stack.settings.model_copy(update={"public_base_url": gateway_url})
         async with stack.worker(client), httpx.AsyncClient(base_url=gateway_url) as http:
-            handle = await start_enrollment(client, workflow_id, application())
+            # No locale given: a JP partner's contact is written to in Japanese (domain/locale.py).
+            contact = {**application()["primary_contact"]}
+            del contact["locale"]
+            handle = await start_enrollment(
+                client, workflow_id, application(primary_contact=contact)
+            )
             token = await latest_token(stack.sink, 1)
             json_accept = {"accept": "application/json"}
 
@@ -96,10 +100,13 @@ async def test_verification_through_the_gateway_and_search_attributes(
             metadata = await handle.query(
                 "__temporal_workflow_metadata", result_type=WorkflowMetadata
             )
-            assert metadata.current_details == (
-                "**review**: waiting for Microsoft's review decision (decide_review) "
-                f"until {show_instant(current.deadline)}"
+            # First line in words, to the minute, in the display zone (UTC by default).
+            first, _, rest = metadata.current_details.partition("\n")
+            assert first == (
+                "Waiting for Microsoft's review decision (decide_review) until "
+                f"{current.deadline:%A, %-d %B %Y, %H:%M} UTC"
             )
+            assert rest.strip() == "Stage: **review**"
             await _visible(
                 client,
                 f"PipelineStage = 'review' AND NextDeadline > '{datetime.now(UTC).isoformat()}'"
@@ -113,10 +120,10 @@ async def test_verification_through_the_gateway_and_search_attributes(
 
     # One message per step, no duplicates from retries or repeated clicks.
     assert subjects(stack.sink) == [
-        "Confirm your email address for your CSP reseller enrollment",
-        "Your CSP reseller enrollment is under review",
-        "Your CSP reseller enrollment is approved",
-        "Your CSP reseller account is active",
+        "【要確認】Contoso K.K. の CSP リセラー登録: メールアドレスの確認",
+        "CSP リセラー登録の審査中です",
+        "CSP リセラー登録が承認されました",
+        "CSP リセラー アカウントが有効になりました",
     ]
     description = await handle.describe()
     attributes = description.typed_search_attributes

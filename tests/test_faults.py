@@ -15,14 +15,13 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.mail.smtp_sink import SmtpSink, verification_links
+from adapters.mail.smtp_sink import SmtpSink, link_token, subject_of, verification_links
 from contract import names
 from devstack import dev_server_command
 from domain.messages import Acknowledgement
@@ -138,7 +137,7 @@ async def processes(tmp_path: Path) -> AsyncIterator[Processes]:
 
 
 def _subjects(sink: SmtpSink) -> Counter[str]:
-    return Counter(str(message["Subject"]) for message in sink.messages())
+    return Counter(subject_of(message) for message in sink.messages())
 
 
 async def _wait_stage(client: Client, workflow_id: str, stage: EnrollmentStage) -> None:
@@ -223,7 +222,7 @@ async def test_dev_server_killed_and_restarted_on_its_file_keeps_running_pipelin
     for workflow_id in workflow_ids:
         await _wait_stage(client, workflow_id, EnrollmentStage.EMAIL_VERIFICATION)
     # ... and the worker (which outlived the server and reconnected) drives them to the end.
-    await verify(client, workflow_ids[0], parse_qs(urlparse(first_link).query)["token"][0])
+    await verify(client, workflow_ids[0], link_token(first_link))
     await _wait_stage(client, workflow_ids[0], EnrollmentStage.REVIEW)
     await decide(client.get_workflow_handle(workflow_ids[0]), "approve")
     first = client.get_workflow_handle(workflow_ids[0], result_type=EnrollmentResult)

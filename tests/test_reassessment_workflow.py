@@ -16,6 +16,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.mail.smtp_sink import text_of
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
@@ -148,7 +149,7 @@ async def test_a_month_of_reassessments_and_transitions(
             if str(m["To"]) == f"contact-{partner.pga_id}@partner.example"
             and "transition" in str(m["Subject"])
         ]
-        assert reason in mail.get_content()
+        assert reason in text_of(mail)
     security = await stack.registry.get_direct_bill(SECURITY_ONLY.pga_id, "JP")
     assert security is not None and security.status is DirectBillRegistryStatus.ACTIVE
 

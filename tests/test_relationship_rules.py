@@ -164,7 +164,7 @@ def test_region_is_the_csp_regional_market_not_the_iso_country() -> None:
         second="reseller 5234567",
         second_country="FR",
     )
-    assert region.id == "europe"
+    assert region is not None and region.id == "europe"
     with pytest.raises(RegionMismatch) as refused:
         require_same_region(
             rule="POR-02b", first="customer", first_country="DE", second="b", second_country="JP"

@@ -20,7 +20,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.local import sample_data
 from contract import names
-from domain.calendar import show_instant
 from domain.messages import Acknowledgement
 from domain.relationships import (
     CustomerInvitationResult,
@@ -97,8 +96,10 @@ async def test_partnership_then_customer_invitation_then_order_with_a_valid_por(
             "__temporal_workflow_metadata", result_type=WorkflowMetadata
         )
         assert status.deadline is not None
-        assert metadata.current_details.startswith("**awaiting_acceptance**: waiting for the ")
-        assert metadata.current_details.endswith(f"until {show_instant(status.deadline)}")
+        first, _, rest = metadata.current_details.partition("\n")
+        assert first.startswith("Waiting for the reseller to accept the partnership request")
+        assert first.endswith(f"until {status.deadline:%A, %-d %B %Y, %H:%M} UTC")
+        assert rest.strip() == "Stage: **awaiting_acceptance**"
 
         await partnership.execute_update(
             names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,

@@ -10,6 +10,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.mail.smtp_sink import text_of
 from contract import names
 from domain.email_verification import EmailVerificationResult, ResendVerification
 from domain.messages import Withdrawal
@@ -142,7 +143,7 @@ async def test_review_reminders_then_rejection(
     assert result.outcome is EnrollmentStage.REJECTED
     assert result.reason == "the company's legal name does not match its registration"
     rejection = stack.sink.messages()[-1]
-    assert "legal name does not match" in rejection.get_content()
+    assert "legal name does not match" in text_of(rejection)
     record = await stack.registry.get_reseller(JP_PARTNER)
     assert record is not None and record.status is ResellerStatus.REJECTED
 

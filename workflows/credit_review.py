@@ -37,8 +37,9 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
             ]
         )
         workflow.set_current_details(
-            f"**credit_review**: waiting for the credit decision (decide_credit) until "
-            f"{show_instant(request.deadline)}"
+            pipeline.stage_details(
+                "credit_review", "the credit decision (decide_credit)", request.deadline
+            )
         )
         try:
             await workflow.wait_condition(

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import BusinessRuleViolation, DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, reader
     from domain.relationship_rules import (
         SelfDealingFacts,
         reminder_times,
@@ -346,6 +346,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
                 deadline=deadline,
                 link=link,
                 message=req.message or self._default_message(),
+                **reader(req.customer_locale, req.customer_time_zone, req.customer_country),
             ),
             step,
         )

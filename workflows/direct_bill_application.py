@@ -78,7 +78,7 @@ with workflow.unsafe.imports_passed_through():
         WrongStage,
     )
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, reader
     from workflows.credit_review import CreditReviewWorkflow
 
 
@@ -524,6 +524,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             reason=reason,
             deadline=deadline,
             region=self._app.region,
+            **reader(self._app.applicant_locale, self._app.applicant_time_zone, self._app.region),
         )
         await pipeline.send_email(facts, step)
 

@@ -24,6 +24,7 @@ from workflows import pipeline
 with workflow.unsafe.imports_passed_through():
     from contract import names
     from contract.activities.notifications import SEND_VERIFICATION_LINK, VerificationLinkRequest
+    from contract.display import display_time
     from domain.enrollment_rules import earliest_resend, require_resend_allowed
     from domain.errors import (
         ResendTooSoon,
@@ -33,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WrongStage,
     )
     from domain.messages import Acknowledgement
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, reader
     from domain.verification_token import token_digest
 
 _MAIL_TIMEOUT = timedelta(minutes=2)
@@ -87,6 +88,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
                         partner_id=self._request.partner_id,
                         recipient_name=self._request.recipient_name,
                         legal_name=self._request.legal_name,
+                        **reader(self._request.locale, self._request.time_zone, None),
                     ),
                 ),
                 start_to_close=_MAIL_TIMEOUT,
@@ -96,7 +98,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
             self._last_sent_at = workflow.now()
             workflow.set_current_details(
                 f"Waiting for the primary contact to open link {len(self._issued)} "
-                f"(expires {show_instant(self._request.deadline)})"
+                f"until {display_time(self._request.deadline)}"
             )
         finally:
             self._sending = False
@@ -179,4 +181,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
                 else None
             ),
             signal_refusals=self.signal_refusals(),
+            legal_name=self._request.legal_name,
+            partner_id=self._request.partner_id,
+            **reader(self._request.locale, self._request.time_zone, None),
         )

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import DecisionInvalid, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, Reader, reader
     from domain.relationship_rules import (
         reminder_times,
         require_can_remove_partnership,
@@ -388,6 +388,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
             deadline=deadline,
             link=req.invitation_link,
             message=req.message if kind is EmailKind.PARTNERSHIP_REQUEST else None,
+            prefs=reader(req.reseller_locale, req.reseller_time_zone, None),
         )
 
     async def _email(
@@ -403,6 +404,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
         deadline: datetime | None = None,
         link: str | None = None,
         message: str | None = None,
+        prefs: Reader | None = None,
     ) -> None:
         await pipeline.send_email(
             EmailFacts(
@@ -415,6 +417,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
                 deadline=deadline,
                 link=link,
                 message=message,
+                **(prefs or reader(None, None, None)),
             ),
             step,
         )

@@ -31,8 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from contract.activities import ActivityRef
     from contract.activities.notifications import SEND_EMAIL, EmailRequest
     from contract.activities.policies import PolicyRequest
+    from contract.display import display_time
     from contract.errors import business_rejection, to_application_error
-    from domain.calendar import show_instant
     from domain.errors import BusinessRuleViolation, WrongStage
     from domain.messages import DELIVERY_ID_FIELD, SignalRefusal, StageChange, Withdrawal
     from domain.notifications import EmailFacts
@@ -57,8 +57,10 @@ async def execute(
     start_to_close: timedelta = STEP_TIMEOUT,
     schedule_to_close: timedelta | None = None,
     retry: RetryPolicy | None = RETRY,
+    summary: str | None = None,
 ) -> _Out:
-    """Run one activity and return its typed result."""
+    """Run one activity and return its typed result. `summary` (default: the reference's) is the
+    short text the Web UI shows for the call; never personal data."""
     result: _Out = await workflow.execute_activity(
         activity.name,
         arg,
@@ -66,6 +68,7 @@ async def execute(
         start_to_close_timeout=start_to_close,
         schedule_to_close_timeout=schedule_to_close,
         retry_policy=retry,
+        summary=summary or activity.summary,
     )
     return result
 
@@ -128,7 +131,9 @@ async def send_email(facts: EmailFacts, step: str) -> None:
     """Mail once per pipeline and step; a mailbox that refuses mail must not block the pipeline."""
     try:
         await execute(
-            SEND_EMAIL, EmailRequest(idempotency_key=step_key(f"email:{step}"), facts=facts)
+            SEND_EMAIL,
+            EmailRequest(idempotency_key=step_key(f"email:{step}"), facts=facts),
+            summary=f"Email '{facts.kind.value}' ({step})",
         )
     except Exception as err:
         rejection = business_rejection(err)
@@ -148,7 +153,24 @@ def show_partner(partner_id: str, region: str | None = None) -> None:
     workflow.upsert_search_attributes(attributes)
 
 
-def show_stage(stage: str, waiting_for: str | None, deadline: datetime | None) -> None:
+def stage_details(
+    stage: str, waiting_for: str | None, deadline: datetime | None, *, ended: bool = False
+) -> str:
+    """The UI's current details: a first line in words (what the pipeline waits for and until
+    when, in the display time zone, to the minute), then the stage."""
+    if ended:
+        first = f"Ended: {stage}"
+    elif waiting_for is None:
+        first = f"Working: {stage}"
+    else:
+        until = f" until {display_time(deadline)}" if deadline else " (no deadline)"
+        first = f"Waiting for {waiting_for}{until}"
+    return f"{first}\n\nStage: **{stage}**"
+
+
+def show_stage(
+    stage: str, waiting_for: str | None, deadline: datetime | None, *, ended: bool = False
+) -> None:
     """Search attributes and the UI's current details for the stage just entered."""
     workflow.upsert_search_attributes(
         [
@@ -158,11 +180,7 @@ def show_stage(stage: str, waiting_for: str | None, deadline: datetime | None) -
             else names.SA_NEXT_DEADLINE.value_unset(),
         ]
     )
-    if waiting_for is None:
-        workflow.set_current_details(f"**{stage}**")
-    else:
-        until = f" until {show_instant(deadline)}" if deadline else ""
-        workflow.set_current_details(f"**{stage}**: waiting for {waiting_for}{until}")
+    workflow.set_current_details(stage_details(stage, waiting_for, deadline, ended=ended))
 
 
 class StageTracker(Generic[_Stage]):
@@ -193,6 +211,7 @@ class StageTracker(Generic[_Stage]):
         deadline: datetime | None = None,
         *,
         note: str | None = None,
+        ended: bool = False,
     ) -> None:
         self.stage = stage
         self.waiting_for = waiting_for
@@ -200,11 +219,11 @@ class StageTracker(Generic[_Stage]):
         self.history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
-        show_stage(f"{self._prefix}{stage.value}", waiting_for, deadline)
+        show_stage(f"{self._prefix}{stage.value}", waiting_for, deadline, ended=ended)
 
     def end(self, outcome: _Stage, note: str | None = None) -> None:
         """The final stage; the `Outcome` search attribute says how the pipeline ended."""
-        self.enter(outcome, None, note=note)
+        self.enter(outcome, None, note=note, ended=True)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(outcome.value)])
 
 

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enrollment_rules import require_same_region
     from domain.errors import AlreadyEnrolling, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
-    from domain.notifications import EmailFacts, EmailKind
+    from domain.notifications import EmailFacts, EmailKind, Reader, reader
     from domain.partner_center import AgreementVerdict, TenantInfo
     from domain.reseller_enrollment import (
         EnrollmentPolicy,
@@ -205,6 +205,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 legal_name=self._app.legal_name,
                 deadline=deadline,
                 resend_after_business_days=self._policy.resend_after_business_days,
+                **self._reader(),
             ),
             id=names.email_verification_id(workflow.info().workflow_id),
             static_summary=f"Email verification for PartnerID {self._app.partner_id}",
@@ -362,8 +363,13 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             legal_name=self._app.legal_name,
             reason=reason,
             deadline=deadline,
+            **(reader(None, None, None) if to else self._reader()),
         )
         await pipeline.send_email(facts, step)
+
+    def _reader(self) -> Reader:
+        contact = self._app.primary_contact
+        return reader(contact.locale, contact.time_zone, self._app.address.country)
 
     async def _save(self, status: ResellerStatus, reason: str | None = None) -> None:
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id

@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 
 
 class OutgoingEmail(BaseModel):
-    """One message. `idempotency_key` is stable across retries of the activity that sends it; it
-    becomes the Message-ID so a relay or the sink can recognise a repeat."""
+    """One message. `idempotency_key` is stable across retries of the activity that sends it; a
+    digest of it becomes the Message-ID so a relay or the sink can recognise a repeat (the key
+    itself names internal runs and never appears in a header). `html`, when given, is sent as the
+    preferred alternative to the plain-text `body`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -17,6 +19,7 @@ class OutgoingEmail(BaseModel):
     to: EmailStr
     subject: str
     body: str
+    html: str | None = None
 
 
 class Mailer(Protocol):

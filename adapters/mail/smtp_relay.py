@@ -13,7 +13,6 @@ import structlog
 from adapters.mail import MailRejected, OutgoingEmail
 
 MESSAGE_ID_DOMAIN = "csp-orchestrator"
-IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
 
 def message_id_for(idempotency_key: str) -> str:
@@ -23,15 +22,17 @@ def message_id_for(idempotency_key: str) -> str:
 
 
 def build_message(message: OutgoingEmail, sender: str) -> EmailMessage:
-    """The MIME message for `message`: plain-text UTF-8 body, From `sender`."""
+    """The MIME message for `message`, From `sender`: the plain-text UTF-8 body, and with an HTML
+    body multipart/alternative (text first, HTML preferred). No header names an internal id."""
     mime = EmailMessage()
     mime["From"] = sender
     mime["To"] = str(message.to)
     mime["Subject"] = message.subject
     mime["Date"] = format_datetime(datetime.now(UTC))
     mime["Message-ID"] = message_id_for(message.idempotency_key)
-    mime[IDEMPOTENCY_HEADER] = message.idempotency_key
     mime.set_content(message.body, subtype="plain", charset="utf-8")
+    if message.html is not None:
+        mime.add_alternative(message.html, subtype="html", charset="utf-8")
     return mime
 
 

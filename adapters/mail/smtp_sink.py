@@ -15,17 +15,42 @@ from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 from aiosmtpd.smtp import SMTP
 
-VERIFICATION_LINK = re.compile(r"""https?://[^\s<>"']*/verify-email[^\s<>"']*""")
+VERIFICATION_LINK = re.compile(r"""https?://[^\s<>"']*/(?:verify-email\?|v/)[^\s<>"']*""")
+
+
+def link_token(link: str) -> str:
+    """The token in a verification link: `/v/<token>` (short) or `/verify-email?token=<token>`."""
+    parts = urlsplit(link)
+    if "/v/" in parts.path:
+        return unquote(parts.path.rpartition("/v/")[2])
+    return parse_qs(parts.query)["token"][0]
 
 
 def parse_eml(data: bytes) -> EmailMessage:
     parsed = message_from_bytes(data, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def subject_of(message: EmailMessage) -> str:
+    """The subject as a reader sees it. A subject too long for the first header line is folded
+    right after "Subject:"; mail clients drop that folding space, Python's parser keeps it."""
+    return str(message.get("Subject", "")).strip()
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body of `message` (its text/plain alternative when multipart)."""
+    part = message.get_body(("plain",))
+    if part is None:
+        return ""
+    assert isinstance(part, EmailMessage)
+    text = part.get_content()
+    return text if isinstance(text, str) else ""
 
 
 def verification_links(message: EmailMessage) -> list[str]:
@@ -160,7 +185,7 @@ class SmtpSink:
             return "451 Requested action aborted: local error in processing"
         try:
             message = parse_eml(content)
-            subject = str(message.get("Subject", ""))
+            subject = subject_of(message)
             links = verification_links(message)
         except Exception:
             # The message is already stored; a body we cannot decode must not bounce it.

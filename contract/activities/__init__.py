@@ -20,3 +20,9 @@ class ActivityRef(Generic[In, Out]):
     name: str
     input: type[In]
     output: type[Out]
+    summary_text: str | None = None
+    """What the Web UI shows for a call (default: the name in words)."""
+
+    @property
+    def summary(self) -> str:
+        return self.summary_text or self.name.replace("_", " ").capitalize()

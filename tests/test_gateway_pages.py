@@ -1,0 +1,175 @@
+"""What a partner's browser gets from the gateway, over a real socket against the dev server:
+the confirmation page in the contact's language with the company and the deadline in words, the
+"already confirmed" and "expired" pages, the API page from packaged assets, and the security
+headers on every answer."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.mail.smtp_sink import verification_links
+from contract import names
+from domain.reseller_enrollment import EnrollmentStage
+from domain.verification_token import TokenClaims, mint_token
+from gateway.pages import SECURITY_HEADERS
+from gateway.signatures import HEADER_BACKEND, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from tests.conftest import TOKEN_SECRET, Stack, application
+from tests.enrollment_driver import start_enrollment
+from tests.test_callbacks import gateway, new_partner, wait_for_stage
+
+
+def assert_secure(response: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (response.url, name)
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+@contextlib.asynccontextmanager
+async def awaiting_verification(
+    dev_env: WorkflowEnvironment, stack: Stack, **contact: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, str]]:
+    """A JP enrollment waiting for its contact, the gateway, and the mailed link."""
+    client = dev_env.client
+    partner_id = new_partner(stack, mpa_signed=False)
+    workflow_id = names.reseller_enrollment_id(partner_id)
+    primary = {**application()["primary_contact"], **contact}
+    for key in [k for k, v in primary.items() if v is None]:
+        del primary[key]
+    async with gateway(client) as url, httpx.AsyncClient(base_url=url) as http:
+        stack.settings = stack.settings.model_copy(update={"public_base_url": url})
+        async with stack.worker(client):
+            handle = await start_enrollment(
+                client,
+                workflow_id,
+                application(partner_id=partner_id, primary_contact=primary),
+            )
+            try:
+                await wait_for_stage(handle, EnrollmentStage.EMAIL_VERIFICATION)
+                messages = await stack.sink.wait_for_messages(1, timeout_seconds=30)
+                [link] = verification_links(messages[-1])
+                yield http, link, partner_id
+            finally:
+                with contextlib.suppress(Exception):
+                    await handle.terminate("test finished")
+
+
+async def test_japanese_contact_sees_company_deadline_then_already_confirmed(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    # No locale in the input: a JP partner's contact reads Japanese, dates in Tokyo time.
+    async with awaiting_verification(dev_env, stack, locale=None) as (http, link, partner_id):
+        assert len(link) < 100 and "/v/" in link
+
+        page = await http.get(link, headers={"accept-language": "en-US,en;q=0.9"})
+        assert page.status_code == 200
+        assert_secure(page)
+        assert '<html lang="ja">' in page.text  # the contact's language, not the browser's
+        assert f"Contoso K.K. (PartnerID {partner_id})" in page.text
+        assert "日本時間" in page.text and "年" in page.text
+        assert 'name="viewport"' in page.text
+        assert 'method="post"' in page.text
+        token = link.rpartition("/v/")[2]
+
+        confirmed = await http.post("/verify-email", data={"token": token})
+        assert confirmed.status_code == 200
+        assert_secure(confirmed)
+        assert 'id="confirmed"' in confirmed.text and "確認しました" in confirmed.text
+
+        again = await http.get(link)
+        assert again.status_code == 200
+        assert 'id="already_confirmed"' in again.text
+        assert 'method="post"' not in again.text  # no button after use
+
+        reused = await http.post("/verify-email", data={"token": token})
+        assert reused.status_code == 409
+        assert 'id="already_confirmed"' in reused.text
+
+
+async def test_english_contact_and_expired_link(dev_env: WorkflowEnvironment, stack: Stack) -> None:
+    async with awaiting_verification(dev_env, stack, locale="en", time_zone="Europe/London") as (
+        http,
+        link,
+        partner_id,
+    ):
+        page = await http.get(link)
+        assert page.status_code == 200
+        assert '<html lang="en">' in page.text
+        assert "Confirm your email address" in page.text and "Contoso K.K." in page.text
+        assert " GMT" in page.text or " BST" in page.text  # London time, in words
+
+        workflow_id = names.email_verification_id(names.reseller_enrollment_id(partner_id))
+        expired = mint_token(
+            TOKEN_SECRET.encode(),
+            TokenClaims(
+                workflow_id=workflow_id,
+                token_id="link-1",
+                expires_at=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5),
+            ),
+            short_key=names.verification_link_key(workflow_id),
+        )
+        gone = await http.get(f"/v/{expired}", headers={"accept-language": "en"})
+        assert gone.status_code == 410
+        assert_secure(gone)
+        assert 'id="expired"' in gone.text
+        assert "To get a new link" in gone.text
+        assert 'method="post"' not in gone.text
+
+        gone_ja = await http.get(f"/v/{expired}", headers={"accept-language": "ja,en;q=0.5"})
+        assert '<html lang="ja">' in gone_ja.text and "新しいリンク" in gone_ja.text
+
+        forged = await http.get(f"/v/{expired[:-4]}AAAA")
+        assert forged.status_code == 400 and 'id="invalid"' in forged.text
+
+
+async def test_api_page_from_packaged_assets_and_signature_scheme(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    async with gateway(dev_env.client) as url, httpx.AsyncClient(base_url=url) as http:
+        page = await http.get("/api")
+        assert page.status_code == 200
+        assert_secure(page)
+        assert "/api/assets/swagger-ui-bundle.js" in page.text
+        # No CDN: every script and style comes from the gateway itself.
+        assert "http://" not in page.text and "https://" not in page.text
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+            served = await http.get(f"/api/assets/{asset}")
+            assert served.status_code == 200 and len(served.content) > 10_000, asset
+            assert_secure(served)
+        init = await http.get("/api/init.js")
+        assert init.status_code == 200 and "/api/openapi-3.0.json" in init.text
+        document_30 = (await http.get("/api/openapi-3.0.json")).json()
+        assert document_30["openapi"] == "3.0.3"
+        assert document_30["components"]["securitySchemes"]["backendSignature"]["name"] == (
+            HEADER_SIGNATURE
+        )
+        assert '{"type": "null"}' not in str(document_30).replace("'", '"')
+
+        document = (await http.get("/openapi.json")).json()
+        schemes = document["components"]["securitySchemes"]
+        assert schemes["backendSignature"] == {
+            **schemes["backendSignature"],
+            "type": "apiKey",
+            "in": "header",
+            "name": HEADER_SIGNATURE,
+        }
+        assert schemes["backendName"]["name"] == HEADER_BACKEND
+        assert schemes["backendTimestamp"]["name"] == HEADER_TIMESTAMP
+        callbacks = [p for p in document["paths"] if p.startswith("/callbacks/")]
+        assert callbacks
+        for path in callbacks:
+            [requirement] = document["paths"][path]["post"]["security"]
+            assert set(requirement) == {"backendName", "backendTimestamp", "backendSignature"}
+
+        for answer in (
+            await http.get("/healthz"),
+            await http.get("/openapi.json"),
+            await http.post("/callbacks/reseller-enrollment/1234567/review-decision"),
+            await http.get("/no-such-page"),
+        ):
+            assert_secure(answer)
