@@ -28,6 +28,7 @@ from activities.direct_bill import DirectBillActivities
 from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
 from activities.policies import Policies, PolicyActivities
+from activities.provider_operations import ProviderOperationActivities
 from activities.reassessment import ReassessmentActivities
 from activities.registry import RegistryActivities
 from activities.relationships import RelationshipActivities
@@ -54,6 +55,10 @@ from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
+from workflows.provider_operations import (
+    ResellerCustomerWorkflow,
+    SubscriptionSupportContactWorkflow,
+)
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
@@ -72,6 +77,8 @@ WORKFLOWS = [
     PartnershipWorkflow,
     CustomerInvitationWorkflow,
     SubscriptionOrderWorkflow,
+    ResellerCustomerWorkflow,
+    SubscriptionSupportContactWorkflow,
 ]
 
 
@@ -99,7 +106,10 @@ def mailer_from_settings(settings: Settings) -> Mailer:
 
 def partner_center_from_settings(settings: Settings) -> PartnerCenter:
     if settings.partner_center_mode == "local":
-        return LocalPartnerCenter(settings.partner_center_data_path)
+        return LocalPartnerCenter(
+            settings.partner_center_data_path,
+            por_validation_from=settings.relationship_policy().por_validation_from,
+        )
     token = settings.partner_center_token
     if token is None:
         raise ValueError("CSP_PARTNER_CENTER_TOKEN is required when CSP_PARTNER_CENTER_MODE=http")
@@ -163,6 +173,7 @@ def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
         ReassessmentActivities(deps.registry),
         RelationshipActivities(deps.partner_center, deps.registry),
         OrderActivities(deps.partner_center, deps.registry),
+        ProviderOperationActivities(deps.partner_center, deps.registry),
         PolicyActivities(policies_from_settings(settings)),
     ]
 

@@ -76,6 +76,19 @@ UPDATE_ATTEST_CUSTOMER_AGREEMENT = "attest_customer_agreement"
 UPDATE_FIX_PARTNER_OF_RECORD = "fix_partner_of_record"
 
 
+# Provider operations for partnered resellers (REL-05, issue 14)
+RESELLER_CUSTOMER = "ResellerCustomer"
+SUBSCRIPTION_SUPPORT_CONTACT = "SubscriptionSupportContact"
+
+
+def reseller_customer_id(provider_partner_id: str, domain_prefix: str) -> str:
+    return f"reseller-customer-{provider_partner_id}-{domain_prefix}"
+
+
+def support_contact_id(provider_partner_id: str, subscription_id: str) -> str:
+    return f"support-contact-{provider_partner_id}-{subscription_id.lower()}"
+
+
 def partnership_id(provider_partner_id: str, reseller_partner_id: str) -> str:
     return f"partnership-{provider_partner_id}-{reseller_partner_id}"
 

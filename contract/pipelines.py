@@ -30,6 +30,7 @@ from domain.direct_bill import (
     SupportPlanPurchase,
 )
 from domain.messages import Acknowledgement, Withdrawal
+from domain.provider_operations import ResellerCustomerRequest, SupportContactRequest
 from domain.reassessment import PlanRenewal, ReassessmentRequest
 from domain.relationships import (
     CustomerAcceptance,
@@ -219,6 +220,45 @@ SUBSCRIPTION_ORDER = Pipeline(
     description="A subscription order with its Partner-of-Record validation (POR-01..05)",
 )
 
+_DOMAIN_PREFIX = PathKey(
+    name="domain_prefix",
+    pattern=r"^[a-z0-9][a-z0-9-]{0,26}$",
+    description="The new customer's <prefix>.onmicrosoft.com label",
+    example="minatoshoji",
+)
+_SUBSCRIPTION = PathKey(
+    name="subscription_id",
+    pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    description="The Partner Center subscription id (lower case)",
+    example="6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c0d",
+)
+
+RESELLER_CUSTOMER = Pipeline(
+    name="reseller-customer",
+    workflow_type=names.RESELLER_CUSTOMER,
+    input_model=ResellerCustomerRequest,
+    keys=(_PROVIDER, _DOMAIN_PREFIX),
+    workflow_id=names.reseller_customer_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "domain_prefix": r.domain_prefix,
+    },
+    description="A new customer added on a partnered reseller's behalf (REL-05)",
+)
+
+SUBSCRIPTION_SUPPORT_CONTACT = Pipeline(
+    name="support-contact",
+    workflow_type=names.SUBSCRIPTION_SUPPORT_CONTACT,
+    input_model=SupportContactRequest,
+    keys=(_PROVIDER, _SUBSCRIPTION),
+    workflow_id=names.support_contact_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "subscription_id": r.subscription_id,
+    },
+    description="A partnered reseller made a subscription's support contact (REL-05)",
+)
+
 PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_ENROLLMENT,
     DIRECT_BILL,
@@ -227,6 +267,8 @@ PIPELINES: tuple[Pipeline, ...] = (
     PARTNERSHIP,
     CUSTOMER_INVITATION,
     SUBSCRIPTION_ORDER,
+    RESELLER_CUSTOMER,
+    SUBSCRIPTION_SUPPORT_CONTACT,
 )
 
 

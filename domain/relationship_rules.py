@@ -81,6 +81,13 @@ def require_can_set_partner_of_record(requester: Requester) -> None:
     require_role(requester, RESELLER_CHANGERS, "set the reseller (Partner of Record) of an order")
 
 
+def require_can_act_for_reseller(requester: Requester, action: str) -> None:
+    """REL-05: adding a customer for a reseller or making it a subscription's support contact.
+    003 names no role for these; Partner Center lets the Admin and Sales agents manage customers
+    and subscriptions (not the Helpdesk agent), the same roles as for a subscription's reseller."""
+    require_role(requester, RESELLER_CHANGERS, action)
+
+
 def require_reseller_onboarded(reseller_partner_id: str, registry_status: str | None) -> None:
     """REL-01: the reseller must already be an onboarded indirect reseller."""
     if registry_status == ONBOARDED_RESELLER_STATUS:

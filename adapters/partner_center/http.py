@@ -81,6 +81,7 @@ from domain.errors import (
     PartnerIdNotFound,
     PorInvalid,
     RegionMismatch,
+    SubscriptionNotChangeable,
     TenantNotFound,
 )
 from domain.identifiers import TenantId
@@ -89,13 +90,20 @@ from domain.partner_center import (
     ORDER_POR_ERROR_CODES,
     ORDER_REGION_ERROR_CODE,
     ORDER_RETRYABLE_ERROR_CODES,
+    SUBSCRIPTION_POR_ERROR_CODES,
+    SUBSCRIPTION_RETRYABLE_ERROR_CODES,
+    SUBSCRIPTION_STATE_ERROR_CODES,
+    CreatedCustomer,
     MpnProfile,
+    NewCustomer,
     OrderLine,
     OrderSubmission,
     PartnerRelationship,
     PlacedOrder,
     RelationshipType,
     ResellerValidation,
+    SubscriptionPartnerOfRecord,
+    SupportContact,
     TenantInfo,
 )
 
@@ -453,6 +461,122 @@ class PartnerCenterHttpClient:
                 ),
             )
 
+    # -- provider operations for partnered resellers (REL-05, REL-06; issue 14) ---------------
+
+    async def create_customer(
+        self, customer: NewCustomer, *, idempotency_key: str
+    ) -> CreatedCustomer:
+        """ "Create a customer for an indirect reseller": `POST /v1/customers` with
+        `associatedPartnerId`. No refusal codes are documented for it: any 4xx is final."""
+        address = customer.address
+        default_address = {
+            "country": address.country,
+            "city": address.city,
+            "state": address.state,
+            "addressLine1": address.address_line1,
+            "postalCode": address.postal_code,
+            "firstName": address.first_name,
+            "lastName": address.last_name,
+            "phoneNumber": address.phone_number,
+        }
+        body = {
+            "companyProfile": {"domain": customer.domain},
+            "billingProfile": {
+                "email": customer.email,
+                "culture": customer.culture,
+                "language": customer.language,
+                "companyName": customer.company_name,
+                "defaultAddress": {k: v for k, v in default_address.items() if v is not None},
+            },
+            "associatedPartnerId": customer.reseller_tenant_id,
+        }
+        answer = await self._request(
+            "POST",
+            f"{self._base}/v1/customers",
+            json_body=body,
+            correlation_id=self._new_correlation_id(),
+            request_id=idempotency_key,
+        )
+        with _reading("customer"):
+            profile = answer.get("companyProfile") or {}
+            return CreatedCustomer(
+                customer_id=answer["id"],
+                domain=str(profile.get("domain") or customer.domain),
+                company_name=str(profile.get("companyName") or customer.company_name),
+                associated_partner_id=answer.get("associatedPartnerId"),
+            )
+
+    async def set_subscription_support_contact(
+        self,
+        provider_partner_id: str,
+        customer_id: TenantId,
+        subscription_id: str,
+        contact: SupportContact,
+    ) -> SupportContact:
+        """`PUT /v1/customers/{id}/subscriptions/{id}/supportcontact` (the signed-in provider)."""
+        answer = await self._request(
+            "PUT",
+            f"{self._base}/v1/customers/{customer_id}/subscriptions/{subscription_id}"
+            "/supportcontact",
+            json_body={
+                "supportTenantId": contact.support_tenant_id,
+                "supportMpnId": contact.support_mpn_id,
+                "name": contact.name,
+            },
+            correlation_id=self._new_correlation_id(),
+            on_error=lambda error: _subscription_refusal(error, subscription_id, None),
+        )
+        with _reading("support contact"):
+            return SupportContact(
+                support_tenant_id=str(answer["supportTenantId"]),
+                support_mpn_id=str(answer["supportMpnId"]),
+                name=str(answer.get("name") or contact.name),
+            )
+
+    async def update_subscription_partner_of_record(
+        self,
+        customer_id: TenantId,
+        subscription_id: str,
+        partner_id: str,
+        *,
+        idempotency_key: str,
+    ) -> SubscriptionPartnerOfRecord:
+        """GET the subscription, PATCH it back whole with the new `partnerId` ("A full
+        Subscription resource is required": a partial body would switch auto-renew off and drop
+        next-term instructions). 202 + Location means Partner Center is still applying it."""
+        url = f"{self._base}/v1/customers/{customer_id}/subscriptions/{subscription_id}"
+        pid = partner_id.strip()
+
+        def refusal(error: ApiError) -> Exception | None:
+            return _subscription_refusal(error, subscription_id, pid)
+
+        current = await self._request(
+            "GET", url, correlation_id=self._new_correlation_id(), on_error=refusal
+        )
+        with _reading("subscription"):
+            body = dict(current)
+            body.pop("links", None)
+            key = "PartnerId" if "PartnerId" in body else "partnerId"
+            body[key] = pid
+        answer = await self._request(
+            "PATCH",
+            url,
+            json_body=body,
+            correlation_id=self._new_correlation_id(),
+            request_id=idempotency_key,
+            on_error=refusal,
+        )
+        source = answer if isinstance(answer, dict) else body
+        with _reading("subscription"):
+            return SubscriptionPartnerOfRecord(
+                customer_id=str(customer_id),
+                subscription_id=subscription_id,
+                offer_id=source.get("offerId") or source.get("OfferId"),
+                partner_id=source.get("partnerId") or source.get("PartnerId"),
+                status=str(source.get("status") or source.get("Status") or ""),
+                pending=not isinstance(answer, dict),
+            )
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _new_correlation_id(self) -> str:
@@ -585,6 +709,29 @@ def _tenant_not_found(tenant_id: TenantId) -> Callable[[ApiError], Exception | N
         return None
 
     return mapping
+
+
+def _subscription_refusal(
+    error: ApiError, subscription_id: str, partner_id: str | None
+) -> Exception | None:
+    """A subscription update's documented refusals (error-codes.md) as domain errors."""
+    code = error.code or ""
+    if partner_id is not None and code in SUBSCRIPTION_POR_ERROR_CODES:
+        return PorInvalid(
+            f"Partner Center refused {partner_id} as the reseller of record of subscription "
+            f"{subscription_id} (error {code}: {error.description})",
+            partner_of_record=partner_id,
+            partner_center_code=code,
+        )
+    if code in SUBSCRIPTION_STATE_ERROR_CODES:
+        return SubscriptionNotChangeable(
+            f"subscription {subscription_id} cannot be updated (error {code}: {error.description})",
+            subscription_id=subscription_id,
+            partner_center_code=code,
+        )
+    if code in SUBSCRIPTION_RETRYABLE_ERROR_CODES:
+        return PartnerCenterUnavailable(str(error))
+    return None
 
 
 def _json(response: httpx.Response, method: str, path: str) -> Any:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.provider_operations import SupportContactRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -108,3 +109,11 @@ class PartnerRegistry(Protocol):
         ...
 
     async def get_order(self, provider_partner_id: str, order_ref: str) -> OrderRecord | None: ...
+
+    async def save_support_contact(self, record: SupportContactRecord) -> None:
+        """Insert or replace the customer + subscription record (idempotent)."""
+        ...
+
+    async def get_support_contact(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SupportContactRecord | None: ...

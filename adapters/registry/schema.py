@@ -167,9 +167,31 @@ def _v_relationships(connection: sa.Connection) -> None:
         table.create(connection)
 
 
+# ---- provider operations for partnered resellers (REL-05, issue 14) --------------------------
+
+subscription_support_contacts = sa.Table(
+    "subscription_support_contacts",
+    metadata,
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("subscription_id", sa.String(36), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), nullable=False),
+    sa.Column("reseller_partner_id", sa.String(16), nullable=False),
+    sa.Column("reseller_tenant_id", sa.String(36), nullable=False),
+    sa.Column("reseller_name", sa.String(500), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("set_by", sa.String(320), nullable=False),
+)
+
+
+def _v_provider_operations(connection: sa.Connection) -> None:
+    subscription_support_contacts.create(connection)
+
+
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [
     _v1_initial,
     _v_direct_bill,
     _v_relationships,
+    _v_provider_operations,
 ]
 """Migration N is MIGRATIONS[N - 1]. Append only; never edit a released one."""

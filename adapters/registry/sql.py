@@ -21,8 +21,10 @@ from adapters.registry.schema import (
     schema_migrations,
     sent_messages,
     subscription_orders,
+    subscription_support_contacts,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.provider_operations import SupportContactRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -361,3 +363,20 @@ class SqlPartnerRegistry:
         )
         rows = await self._rows(query, ("updated_at",))
         return OrderRecord.model_validate(rows[0]) if rows else None
+
+    async def save_support_contact(self, record: SupportContactRecord) -> None:
+        await self._save(
+            subscription_support_contacts,
+            record.model_dump(mode="python"),
+            ("customer_tenant_id", "subscription_id"),
+        )
+
+    async def get_support_contact(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SupportContactRecord | None:
+        query = sa.select(subscription_support_contacts).where(
+            subscription_support_contacts.c.customer_tenant_id == customer_tenant_id,
+            subscription_support_contacts.c.subscription_id == subscription_id,
+        )
+        rows = await self._rows(query, ("set_at",))
+        return SupportContactRecord.model_validate(rows[0]) if rows else None
