@@ -62,6 +62,7 @@ from workflows.provider_operations import (
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
+from workflows.subscription_reseller import SubscriptionResellerWorkflow
 from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 log = structlog.get_logger(__name__)
@@ -79,6 +80,7 @@ WORKFLOWS = [
     SubscriptionOrderWorkflow,
     ResellerCustomerWorkflow,
     SubscriptionSupportContactWorkflow,
+    SubscriptionResellerWorkflow,
 ]
 
 

@@ -15,6 +15,7 @@ from adapters.registry import PartnerRegistry
 from contract.activities.provider_operations import (
     CREATE_RESELLER_CUSTOMER,
     OPERATION_FACTS,
+    SAVE_SUBSCRIPTION_RESELLER,
     SAVE_SUPPORT_CONTACT,
     SET_SUPPORT_CONTACT,
     UPDATE_SUBSCRIPTION_PARTNER_OF_RECORD,
@@ -31,7 +32,7 @@ from domain.partner_center import (
     SubscriptionPartnerOfRecord,
     SupportContact,
 )
-from domain.provider_operations import SupportContactRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 
 
 class ProviderOperationActivities:
@@ -94,3 +95,8 @@ class ProviderOperationActivities:
                 change.partner_of_record,
                 idempotency_key=change.idempotency_key,
             )
+
+    @activity.defn(name=SAVE_SUBSCRIPTION_RESELLER.name)
+    async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> Saved:
+        await self._registry.save_subscription_reseller(record)
+        return Saved(key=f"{record.customer_tenant_id}/{record.subscription_id}")

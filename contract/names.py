@@ -79,10 +79,15 @@ UPDATE_FIX_PARTNER_OF_RECORD = "fix_partner_of_record"
 # Provider operations for partnered resellers (REL-05, issue 14)
 RESELLER_CUSTOMER = "ResellerCustomer"
 SUBSCRIPTION_SUPPORT_CONTACT = "SubscriptionSupportContact"
+SUBSCRIPTION_RESELLER = "SubscriptionReseller"
 
 
 def reseller_customer_id(provider_partner_id: str, domain_prefix: str) -> str:
     return f"reseller-customer-{provider_partner_id}-{domain_prefix}"
+
+
+def subscription_reseller_id(provider_partner_id: str, subscription_id: str) -> str:
+    return f"subscription-reseller-{provider_partner_id}-{subscription_id.lower()}"
 
 
 def support_contact_id(provider_partner_id: str, subscription_id: str) -> str:

@@ -30,7 +30,11 @@ from domain.direct_bill import (
     SupportPlanPurchase,
 )
 from domain.messages import Acknowledgement, Withdrawal
-from domain.provider_operations import ResellerCustomerRequest, SupportContactRequest
+from domain.provider_operations import (
+    ResellerCustomerRequest,
+    SubscriptionResellerRequest,
+    SupportContactRequest,
+)
 from domain.reassessment import PlanRenewal, ReassessmentRequest
 from domain.relationships import (
     CustomerAcceptance,
@@ -259,6 +263,19 @@ SUBSCRIPTION_SUPPORT_CONTACT = Pipeline(
     description="A partnered reseller made a subscription's support contact (REL-05)",
 )
 
+SUBSCRIPTION_RESELLER = Pipeline(
+    name="subscription-reseller",
+    workflow_type=names.SUBSCRIPTION_RESELLER,
+    input_model=SubscriptionResellerRequest,
+    keys=(_PROVIDER, _SUBSCRIPTION),
+    workflow_id=names.subscription_reseller_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "subscription_id": r.subscription_id,
+    },
+    description="An existing subscription names an indirect reseller as its POR (REL-06)",
+)
+
 PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_ENROLLMENT,
     DIRECT_BILL,
@@ -269,6 +286,7 @@ PIPELINES: tuple[Pipeline, ...] = (
     SUBSCRIPTION_ORDER,
     RESELLER_CUSTOMER,
     SUBSCRIPTION_SUPPORT_CONTACT,
+    SUBSCRIPTION_RESELLER,
 )
 
 
@@ -419,6 +437,22 @@ DECISIONS: tuple[Decision, ...] = (
         payload=PartnerOfRecordFix,
         backends=frozenset({"operations"}),
         summary="A corrected Partner of Record; the blocked order is re-validated (POR-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_RESELLER,
+        name="partner-of-record-fix",
+        update=names.UPDATE_FIX_PARTNER_OF_RECORD,
+        payload=PartnerOfRecordFix,
+        backends=frozenset({"operations"}),
+        summary="A corrected reseller for the subscription; re-validated (REL-06, POR-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_RESELLER,
+        name="withdrawal",
+        update=names.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The provider gives up naming a reseller on the blocked subscription",
     ),
     Decision(
         pipeline=REASSESSMENT,

@@ -16,7 +16,11 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.messages import Message, StageChange
-from domain.relationships import CustomerAgreementAttestation, Requester
+from domain.relationships import (
+    CustomerAgreementAttestation,
+    PorVerdict,
+    Requester,
+)
 
 DomainPrefix = Annotated[
     str,
@@ -144,3 +148,90 @@ class SupportContactRecord(Message):
     workflow_id: str
     set_at: datetime
     set_by: str
+
+
+# ---- naming a reseller on an existing subscription (REL-06) ------------------------------------
+
+
+class SubscriptionResellerStage(StrEnum):
+    """Where naming a subscription's reseller (its Partner of Record) is."""
+
+    PRECHECKS = "prechecks"
+    POR_VALIDATION = "por_validation"
+    POR_INVALID = "por_invalid"
+    UPDATING = "updating"
+    UPDATED = "updated"
+    FAILED = "failed"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (
+            SubscriptionResellerStage.UPDATED,
+            SubscriptionResellerStage.FAILED,
+            SubscriptionResellerStage.REFUSED,
+            SubscriptionResellerStage.WITHDRAWN,
+        )
+
+
+class SubscriptionResellerRequest(Message):
+    """REL-06: an existing subscription names an indirect reseller (its Partner of Record), chosen
+    among the provider's partnered resellers or entered as a PartnerID and verified."""
+
+    provider_partner_id: PartnerId
+    customer_tenant_id: TenantId
+    subscription_id: SubscriptionId
+    partner_of_record: PartnerId = Field(
+        description="The reseller's PLA PartnerID for the customer's country (POR-05)."
+    )
+    requested_by: Requester
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class SubscriptionResellerRecord(Message):
+    """A subscription's reseller of record as the registry knows it, keyed by subscription."""
+
+    customer_tenant_id: str
+    subscription_id: str
+    provider_partner_id: str
+    partner_of_record: str
+    status: SubscriptionResellerStage
+    status_reason: str | None = None
+    error_type: str | None = None
+    pending_in_partner_center: bool = False
+    workflow_id: str
+    updated_at: datetime
+
+
+class SubscriptionResellerStatus(Message):
+    workflow_id: str
+    provider_partner_id: str
+    customer_tenant_id: str
+    subscription_id: str
+    partner_of_record: str
+    region: str | None
+    stage: SubscriptionResellerStage
+    waiting_for: str | None
+    deadline: datetime | None
+    verdict: PorVerdict | None = None
+    warnings: tuple[str, ...] = ()
+    pending_in_partner_center: bool = False
+    outcome_reason: str | None = None
+    error_type: str | None = None
+    history: tuple[StageChange, ...] = ()
+
+
+class SubscriptionResellerResult(Message):
+    provider_partner_id: str
+    subscription_id: str
+    outcome: SubscriptionResellerStage
+    partner_of_record: str
+    warnings: tuple[str, ...] = ()
+    pending_in_partner_center: bool = False
+    reason: str | None = None
+    error_type: str | None = None

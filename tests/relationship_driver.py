@@ -16,6 +16,8 @@ from contract import names
 from domain.provider_operations import (
     ProviderOperationResult,
     ResellerCustomerRequest,
+    SubscriptionResellerRequest,
+    SubscriptionResellerResult,
     SupportContactRequest,
 )
 from domain.relationships import (
@@ -349,4 +351,29 @@ async def start_support_contact(
         id=names.support_contact_id(model.provider_partner_id, model.subscription_id),
         task_queue=names.TASK_QUEUE,
         result_type=ProviderOperationResult,
+    )
+
+
+def subscription_reseller_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "customer_tenant_id": str(CUSTOMER),
+        "subscription_id": SUBSCRIPTION,
+        "partner_of_record": RESELLER,
+        "requested_by": {"user": "sales@tokyo-cloud.example", "role": "sales_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_subscription_reseller(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, SubscriptionResellerResult]:
+    model = SubscriptionResellerRequest.model_validate(request)
+    return await client.start_workflow(
+        names.SUBSCRIPTION_RESELLER,
+        model,
+        id=names.subscription_reseller_id(model.provider_partner_id, model.subscription_id),
+        task_queue=names.TASK_QUEUE,
+        result_type=SubscriptionResellerResult,
     )

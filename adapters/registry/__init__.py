@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.direct_bill import Cooldown, DirectBillRecord
-from domain.provider_operations import SupportContactRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -117,3 +117,11 @@ class PartnerRegistry(Protocol):
     async def get_support_contact(
         self, customer_tenant_id: str, subscription_id: str
     ) -> SupportContactRecord | None: ...
+
+    async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> None:
+        """Insert or replace the customer + subscription record (idempotent)."""
+        ...
+
+    async def get_subscription_reseller(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SubscriptionResellerRecord | None: ...

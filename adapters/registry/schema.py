@@ -183,9 +183,25 @@ subscription_support_contacts = sa.Table(
     sa.Column("set_by", sa.String(320), nullable=False),
 )
 
+subscription_resellers = sa.Table(
+    "subscription_resellers",
+    metadata,
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("subscription_id", sa.String(36), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), nullable=False),
+    sa.Column("partner_of_record", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("error_type", sa.String(64)),
+    sa.Column("pending_in_partner_center", sa.Boolean, nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 def _v_provider_operations(connection: sa.Connection) -> None:
     subscription_support_contacts.create(connection)
+    subscription_resellers.create(connection)
 
 
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [

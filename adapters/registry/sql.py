@@ -21,10 +21,11 @@ from adapters.registry.schema import (
     schema_migrations,
     sent_messages,
     subscription_orders,
+    subscription_resellers,
     subscription_support_contacts,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
-from domain.provider_operations import SupportContactRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -380,3 +381,20 @@ class SqlPartnerRegistry:
         )
         rows = await self._rows(query, ("set_at",))
         return SupportContactRecord.model_validate(rows[0]) if rows else None
+
+    async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> None:
+        await self._save(
+            subscription_resellers,
+            record.model_dump(mode="python"),
+            ("customer_tenant_id", "subscription_id"),
+        )
+
+    async def get_subscription_reseller(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SubscriptionResellerRecord | None:
+        query = sa.select(subscription_resellers).where(
+            subscription_resellers.c.customer_tenant_id == customer_tenant_id,
+            subscription_resellers.c.subscription_id == subscription_id,
+        )
+        rows = await self._rows(query, ("updated_at",))
+        return SubscriptionResellerRecord.model_validate(rows[0]) if rows else None

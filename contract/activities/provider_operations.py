@@ -17,7 +17,7 @@ from domain.partner_center import (
     SubscriptionPartnerOfRecord,
     SupportContact,
 )
-from domain.provider_operations import SupportContactRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.relationships import CustomerRelationshipRecord
 
 
@@ -65,4 +65,7 @@ SET_SUPPORT_CONTACT = ActivityRef("set_support_contact", SupportContactChange, S
 SAVE_SUPPORT_CONTACT = ActivityRef("save_support_contact", SupportContactRecord, Saved)
 UPDATE_SUBSCRIPTION_PARTNER_OF_RECORD = ActivityRef(
     "update_subscription_partner_of_record", PartnerOfRecordChange, SubscriptionPartnerOfRecord
+)
+SAVE_SUBSCRIPTION_RESELLER = ActivityRef(
+    "save_subscription_reseller", SubscriptionResellerRecord, Saved
 )
