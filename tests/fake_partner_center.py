@@ -51,6 +51,8 @@ from adapters.partner_center.local import sample_data
 from gateway.server import serve_asgi
 
 PARTNER_TOKEN = "fake-partner-center-token"
+
+_SUBSCRIPTION_PATH = re.compile(r"/v1/customers/([^/]+)/subscriptions/([^/]+)(/supportcontact)?")
 """The bearer token the fake's Partner Center endpoints accept."""
 
 ADMIN_AGENT_OBJECT_ID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
@@ -94,6 +96,9 @@ class FakePartnerCenter:
     """Whether `GET /v1/profiles/mpn` answers a `countryCode` (the real one does not)."""
     graph_page_size: int = 100
     stale_member_reads: bool = False
+    subscription_patch_accepted: bool = False
+    """Answer a subscription PATCH with 202 + Location and no body ("takes longer than the
+    expected time"), applying the change anyway."""
     """Answer AdminAgents member reads from before any POST, like Graph's eventual consistency."""
     base_url: str = ""
     signed_in: str = "3456789"
@@ -105,7 +110,11 @@ class FakePartnerCenter:
 
     def __post_init__(self) -> None:
         self.app = Starlette(
-            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "DELETE", "PATCH"])]
+            routes=[
+                Route(
+                    "/{path:path}", self._handle, methods=["GET", "POST", "DELETE", "PATCH", "PUT"]
+                )
+            ]
         )
 
     def fail_next(self, path: str, *statuses: int) -> None:
@@ -195,7 +204,106 @@ class FakePartnerCenter:
                 return _pc_error(400, 2000, f"Invalid MpnId {pid}")
             signed = bool((agreement or {}).get("isAgreementSigned", False))
             return JSONResponse({"isAgreementSigned": signed})
+        provider_operation = self._provider_operations(request, path, body)
+        if provider_operation is not None:
+            return provider_operation
         return _pc_error(404, 404, f"No route for {request.method} {path}")
+
+    # -- provider operations for partnered resellers (issue 14) -------------------------------
+    # Shapes from Microsoft's pages "Create a customer for an indirect reseller", "Update a
+    # subscription's support contact", "Update a subscription by ID" and error-codes.md.
+
+    def _provider_operations(self, request: Request, path: str, body: Any) -> Response | None:
+        if request.method == "POST" and path == "/v1/customers":
+            return self._create_customer(request, body)
+        found = _SUBSCRIPTION_PATH.fullmatch(path)
+        if found is None:
+            return None
+        customer, subscription, contact = found.group(1), found.group(2), found.group(3)
+        entry = self.data.get("subscriptions", {}).get(subscription)
+        if entry is None or entry.get("customerId") != customer:
+            return _pc_error(404, 20003, f"Subscription with ID {subscription} not found.")
+        if contact:
+            if request.method != "PUT" or not isinstance(body, dict):
+                return _pc_error(405, 405, "Use PUT with a SupportContact")
+            entry["supportContact"] = body
+            return JSONResponse({**body, "attributes": {"objectType": "SupportContact"}})
+        if request.method == "GET":
+            return JSONResponse(self._subscription_resource(subscription, entry))
+        if request.method != "PATCH" or not isinstance(body, dict):
+            return _pc_error(405, 405, "Use GET or PATCH")
+        if entry.get("status") == "deleted":
+            return _pc_error(
+                400,
+                2011,
+                f"Subscription with ID {subscription} and deleted status can't be updated.",
+            )
+        if entry.get("partnerOnRecordLocked"):
+            return _pc_error(
+                400, 800098, "Can't update the partner on record for this subscription"
+            )
+        partner = body.get("partnerId")
+        if partner:
+            check = self._validate(str(partner))
+            if not check["isValidPartnerIdOnRecord"]:
+                status = {800015: 404, 800016: 400, 800039: 403}.get(check["errorCode"], 400)
+                return _pc_error(status, check["errorCode"], check["errorDescription"])
+        entry["partnerId"] = partner
+        entry["autoRenewEnabled"] = body.get("autoRenewEnabled", False)
+        if self.subscription_patch_accepted:
+            return Response(
+                status_code=202,
+                headers={"Location": f"/customers/{customer}/subscriptions/{subscription}"},
+            )
+        return JSONResponse(self._subscription_resource(subscription, entry))
+
+    def _subscription_resource(self, subscription: str, entry: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": subscription,
+            "offerId": entry.get("offerId"),
+            "friendlyName": entry.get("friendlyName", "Microsoft 365 Business Basic"),
+            "quantity": entry.get("quantity", 10),
+            "unitType": "Licenses",
+            "status": entry.get("status", "active"),
+            "autoRenewEnabled": entry.get("autoRenewEnabled", True),
+            "partnerId": entry.get("partnerId"),
+            "billingCycle": "monthly",
+            "links": {
+                "self": {
+                    "uri": f"/customers/{entry['customerId']}/subscriptions/{subscription}",
+                    "method": "GET",
+                    "headers": [],
+                }
+            },
+            "attributes": {"etag": "eyJpZCI6IjEifQ==", "objectType": "Subscription"},
+        }
+
+    def _create_customer(self, request: Request, body: Any) -> Response:
+        created: dict[str, Any] = self.data.setdefault("createdCustomersHttp", {})
+        request_id = request.headers.get("ms-requestid", "")
+        if request_id in created:
+            return JSONResponse(created[request_id], status_code=201)
+        if not isinstance(body, dict) or not body.get("companyProfile", {}).get("domain"):
+            return _pc_error(400, 400, "companyProfile.domain is required")
+        billing = body.get("billingProfile") or {}
+        customer = str(uuid4())
+        answer = {
+            "id": customer,
+            "commerceId": customer,
+            "companyProfile": {
+                "tenantId": customer,
+                "domain": body["companyProfile"]["domain"],
+                "companyName": billing.get("companyName"),
+                "attributes": {"objectType": "CustomerCompanyProfile"},
+            },
+            "billingProfile": {**billing, "attributes": {"objectType": "CustomerBillingProfile"}},
+            "relationshipToPartner": "reseller",
+            "allowDelegatedAccess": True,
+            "associatedPartnerId": body.get("associatedPartnerId"),
+            "attributes": {"objectType": "Customer"},
+        }
+        created[request_id] = answer
+        return JSONResponse(answer, status_code=201)
 
     # -- relationships, POR validation and orders (DOMAIN.md sections 3-5) --------------------
 
