@@ -61,6 +61,7 @@ from workflows.provider_operations import (
 )
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
+from workflows.reseller_exit import ResellerExitWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
 from workflows.subscription_reseller import SubscriptionResellerWorkflow
 from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
@@ -81,6 +82,7 @@ WORKFLOWS = [
     ResellerCustomerWorkflow,
     SubscriptionSupportContactWorkflow,
     SubscriptionResellerWorkflow,
+    ResellerExitWorkflow,
 ]
 
 

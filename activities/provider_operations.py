@@ -15,6 +15,7 @@ from adapters.registry import PartnerRegistry
 from contract.activities.provider_operations import (
     CREATE_RESELLER_CUSTOMER,
     OPERATION_FACTS,
+    SAVE_RESELLER_EXIT,
     SAVE_SUBSCRIPTION_RESELLER,
     SAVE_SUPPORT_CONTACT,
     SET_SUPPORT_CONTACT,
@@ -33,6 +34,7 @@ from domain.partner_center import (
     SupportContact,
 )
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
+from domain.reseller_exit import ResellerExitRecord
 
 
 class ProviderOperationActivities:
@@ -100,3 +102,8 @@ class ProviderOperationActivities:
     async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> Saved:
         await self._registry.save_subscription_reseller(record)
         return Saved(key=f"{record.customer_tenant_id}/{record.subscription_id}")
+
+    @activity.defn(name=SAVE_RESELLER_EXIT.name)
+    async def save_reseller_exit(self, record: ResellerExitRecord) -> Saved:
+        await self._registry.save_reseller_exit(record)
+        return Saved(key=f"{record.reseller_partner_id}/{record.provider_partner_id}")

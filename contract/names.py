@@ -80,6 +80,13 @@ UPDATE_FIX_PARTNER_OF_RECORD = "fix_partner_of_record"
 RESELLER_CUSTOMER = "ResellerCustomer"
 SUBSCRIPTION_SUPPORT_CONTACT = "SubscriptionSupportContact"
 SUBSCRIPTION_RESELLER = "SubscriptionReseller"
+RESELLER_EXIT = "ResellerExit"
+UPDATE_RECORD_SUPPORT_CASE = "record_support_case"
+UPDATE_REPORT_SUPPORT_OUTCOME = "report_support_outcome"
+
+
+def reseller_exit_id(reseller_partner_id: str, provider_partner_id: str) -> str:
+    return f"reseller-exit-{reseller_partner_id}-{provider_partner_id}"
 
 
 def reseller_customer_id(provider_partner_id: str, domain_prefix: str) -> str:

@@ -49,6 +49,7 @@ from domain.reseller_enrollment import (
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
+from domain.reseller_exit import ResellerExitRequest, SupportCaseOpened, SupportOutcome
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -276,6 +277,26 @@ SUBSCRIPTION_RESELLER = Pipeline(
     description="An existing subscription names an indirect reseller as its POR (REL-06)",
 )
 
+_CURRENT_PROVIDER = PathKey(
+    name="provider_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the provider the reseller leaves",
+    example="3456789",
+)
+
+RESELLER_EXIT = Pipeline(
+    name="reseller-exit",
+    workflow_type=names.RESELLER_EXIT,
+    input_model=ResellerExitRequest,
+    keys=(_RESELLER, _CURRENT_PROVIDER),
+    workflow_id=names.reseller_exit_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "provider_partner_id": r.provider_partner_id,
+    },
+    description="A reseller ends or moves its provider relationship via Microsoft Support (END-03)",
+)
+
 PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_ENROLLMENT,
     DIRECT_BILL,
@@ -287,6 +308,7 @@ PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_CUSTOMER,
     SUBSCRIPTION_SUPPORT_CONTACT,
     SUBSCRIPTION_RESELLER,
+    RESELLER_EXIT,
 )
 
 
@@ -453,6 +475,30 @@ DECISIONS: tuple[Decision, ...] = (
         payload=Withdrawal,
         backends=frozenset({"operations"}),
         summary="The provider gives up naming a reseller on the blocked subscription",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="support-case",
+        update=names.UPDATE_RECORD_SUPPORT_CASE,
+        payload=SupportCaseOpened,
+        backends=frozenset({"operations"}),
+        summary="The Microsoft Support case the reseller opened (END-03)",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="support-outcome",
+        update=names.UPDATE_REPORT_SUPPORT_OUTCOME,
+        payload=SupportOutcome,
+        backends=frozenset({"operations"}),
+        summary="Microsoft Support's outcome: ended, moved or declined (END-03)",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="withdrawal",
+        update=names.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The reseller withdraws its exit request",
     ),
     Decision(
         pipeline=REASSESSMENT,

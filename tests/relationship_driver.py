@@ -34,6 +34,7 @@ from domain.relationships import (
     SubscriptionOrderRequest,
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from domain.reseller_exit import ResellerExitRequest, ResellerExitResult
 from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
 
 PROVIDER = "3456789"
@@ -376,4 +377,33 @@ async def start_subscription_reseller(
         id=names.subscription_reseller_id(model.provider_partner_id, model.subscription_id),
         task_queue=names.TASK_QUEUE,
         result_type=SubscriptionResellerResult,
+    )
+
+
+OTHER_PROVIDER = "4567890"
+"""Another JP indirect provider a reseller may move to (END-03)."""
+
+
+def reseller_exit_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "reseller_partner_id": RESELLER,
+        "provider_partner_id": PROVIDER,
+        "kind": "end",
+        "reason": "We now buy through a direct-bill partner",
+        "requested_by": {"user": "admin@contoso.example", "role": "admin_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_reseller_exit(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, ResellerExitResult]:
+    model = ResellerExitRequest.model_validate(request)
+    return await client.start_workflow(
+        names.RESELLER_EXIT,
+        model,
+        id=names.reseller_exit_id(model.reseller_partner_id, model.provider_partner_id),
+        task_queue=names.TASK_QUEUE,
+        result_type=ResellerExitResult,
     )

@@ -688,7 +688,7 @@ def sample_data() -> dict[str, Any]:
     Sakura Cloud (JP) has signed the MPA, Contoso (US) has explicitly not, Fabrikam (JP) has no
     agreement entry (also not signed). Tokyo Cloud Distribution (JP) is an indirect provider;
     Sakura is a valid Partner of Record (`indirectResellers`); the customer Minato Trading (JP)
-    has a commerce relationship with both.
+    has a commerce relationship with both and one subscription without a reseller of record.
     """
     return {
         "profiles": {
@@ -737,6 +737,15 @@ def sample_data() -> dict[str, Any]:
             }
         },
         "orders": {},
+        "subscriptions": {
+            "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c0d": {
+                "customerId": "d2a7c9e4-3b1f-4c6a-9e8d-5f7a1b2c3d4e",
+                "offerId": "CFQ7TTC0LH18:0001",
+                "status": "active",
+                "partnerId": None,
+            }
+        },
+        "createdCustomers": {},
     }
 
 

@@ -19,6 +19,7 @@ from domain.relationships import (
     ResellerSuspensionRecord,
 )
 from domain.reseller_enrollment import ResellerRecord
+from domain.reseller_exit import ResellerExitRecord
 
 
 class PartnerRegistry(Protocol):
@@ -125,3 +126,11 @@ class PartnerRegistry(Protocol):
     async def get_subscription_reseller(
         self, customer_tenant_id: str, subscription_id: str
     ) -> SubscriptionResellerRecord | None: ...
+
+    async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
+        """Insert or replace the reseller + provider record (idempotent)."""
+        ...
+
+    async def get_reseller_exit(
+        self, reseller_partner_id: str, provider_partner_id: str
+    ) -> ResellerExitRecord | None: ...

@@ -198,10 +198,27 @@ subscription_resellers = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+reseller_exits = sa.Table(
+    "reseller_exits",
+    metadata,
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("new_provider_partner_id", sa.String(16)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("case_reference", sa.String(64)),
+    sa.Column("case_opened_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome_note", sa.Text),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 def _v_provider_operations(connection: sa.Connection) -> None:
     subscription_support_contacts.create(connection)
     subscription_resellers.create(connection)
+    reseller_exits.create(connection)
 
 
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [

@@ -16,6 +16,7 @@ from adapters.registry.schema import (
     customer_relationships,
     direct_bill_partners,
     partnerships,
+    reseller_exits,
     reseller_suspensions,
     resellers,
     schema_migrations,
@@ -34,6 +35,7 @@ from domain.relationships import (
     ResellerSuspensionRecord,
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from domain.reseller_exit import ResellerExitRecord
 
 _MIGRATION_LOCK_KEY = 0x43535052  # "CSPR": one constant shared by every replica
 
@@ -398,3 +400,20 @@ class SqlPartnerRegistry:
         )
         rows = await self._rows(query, ("updated_at",))
         return SubscriptionResellerRecord.model_validate(rows[0]) if rows else None
+
+    async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
+        await self._save(
+            reseller_exits,
+            record.model_dump(mode="python"),
+            ("reseller_partner_id", "provider_partner_id"),
+        )
+
+    async def get_reseller_exit(
+        self, reseller_partner_id: str, provider_partner_id: str
+    ) -> ResellerExitRecord | None:
+        query = sa.select(reseller_exits).where(
+            reseller_exits.c.reseller_partner_id == reseller_partner_id,
+            reseller_exits.c.provider_partner_id == provider_partner_id,
+        )
+        rows = await self._rows(query, ("requested_at", "case_opened_at", "updated_at"))
+        return ResellerExitRecord.model_validate(rows[0]) if rows else None

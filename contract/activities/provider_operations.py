@@ -19,6 +19,7 @@ from domain.partner_center import (
 )
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.relationships import CustomerRelationshipRecord
+from domain.reseller_exit import ResellerExitRecord
 
 
 class OperationFactsRequest(Message):
@@ -66,6 +67,8 @@ SAVE_SUPPORT_CONTACT = ActivityRef("save_support_contact", SupportContactRecord,
 UPDATE_SUBSCRIPTION_PARTNER_OF_RECORD = ActivityRef(
     "update_subscription_partner_of_record", PartnerOfRecordChange, SubscriptionPartnerOfRecord
 )
+SAVE_RESELLER_EXIT = ActivityRef("save_reseller_exit", ResellerExitRecord, Saved)
+"""The reseller side (END-03): its exit request's registry record."""
 SAVE_SUBSCRIPTION_RESELLER = ActivityRef(
     "save_subscription_reseller", SubscriptionResellerRecord, Saved
 )
