@@ -53,6 +53,7 @@ from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
+from workflows.gdap_restoration import GdapRestorationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
 from workflows.provider_operations import (
@@ -83,6 +84,7 @@ WORKFLOWS = [
     SubscriptionSupportContactWorkflow,
     SubscriptionResellerWorkflow,
     ResellerExitWorkflow,
+    GdapRestorationWorkflow,
 ]
 
 

@@ -14,13 +14,17 @@ from adapters.partner_center import PartnerCenter
 from adapters.registry import PartnerRegistry
 from contract.activities.provider_operations import (
     CREATE_RESELLER_CUSTOMER,
+    LIST_GDAP_REVOKED_CUSTOMERS,
     OPERATION_FACTS,
+    RESTORE_CUSTOMER_GDAP,
     SAVE_RESELLER_EXIT,
     SAVE_SUBSCRIPTION_RESELLER,
     SAVE_SUPPORT_CONTACT,
     SET_SUPPORT_CONTACT,
     UPDATE_SUBSCRIPTION_PARTNER_OF_RECORD,
     CreateCustomerRequest,
+    CustomerGdapRestored,
+    CustomersToRegrant,
     OperationFacts,
     OperationFactsRequest,
     PartnerOfRecordChange,
@@ -107,3 +111,19 @@ class ProviderOperationActivities:
     async def save_reseller_exit(self, record: ResellerExitRecord) -> Saved:
         await self._registry.save_reseller_exit(record)
         return Saved(key=f"{record.reseller_partner_id}/{record.provider_partner_id}")
+
+    @activity.defn(name=LIST_GDAP_REVOKED_CUSTOMERS.name)
+    async def list_gdap_revoked_customers(
+        self, request: OperationFactsRequest
+    ) -> CustomersToRegrant:
+        customers = await self._registry.list_gdap_revoked_customers(request.reseller_partner_id)
+        return CustomersToRegrant(
+            customer_tenant_ids=tuple(c.customer_tenant_id for c in customers)
+        )
+
+    @activity.defn(name=RESTORE_CUSTOMER_GDAP.name)
+    async def restore_customer_gdap(self, change: CustomerGdapRestored) -> Saved:
+        await self._registry.restore_customer_gdap(
+            change.reseller_partner_id, change.customer_tenant_id
+        )
+        return Saved(key=f"{change.reseller_partner_id}/{change.customer_tenant_id}")

@@ -3,6 +3,8 @@ ids and search attributes. Changing any of these breaks running pipelines and sc
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "csp-enrollment"
@@ -81,6 +83,19 @@ RESELLER_CUSTOMER = "ResellerCustomer"
 SUBSCRIPTION_SUPPORT_CONTACT = "SubscriptionSupportContact"
 SUBSCRIPTION_RESELLER = "SubscriptionReseller"
 RESELLER_EXIT = "ResellerExit"
+GDAP_RESTORATION = "GdapRestoration"
+UPDATE_REPORT_GDAP_REGRANTED = "report_gdap_regranted"
+
+
+def gdap_restoration_id(reseller_partner_id: str, reinstated: str) -> str:
+    """`reinstated`: the reinstatement instant as YYYYMMDDHHMMSS (UTC), see `reinstated_stamp`."""
+    return f"gdap-restoration-{reseller_partner_id}-{reinstated}"
+
+
+def reinstated_stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
 UPDATE_RECORD_SUPPORT_CASE = "record_support_case"
 UPDATE_REPORT_SUPPORT_OUTCOME = "report_support_outcome"
 

@@ -29,6 +29,7 @@ from domain.direct_bill import (
     MpaAcceptance,
     SupportPlanPurchase,
 )
+from domain.gdap_restoration import GdapRegrantReport, GdapRestorationRequest
 from domain.messages import Acknowledgement, Withdrawal
 from domain.provider_operations import (
     ResellerCustomerRequest,
@@ -297,6 +298,27 @@ RESELLER_EXIT = Pipeline(
     description="A reseller ends or moves its provider relationship via Microsoft Support (END-03)",
 )
 
+_REINSTATED = PathKey(
+    name="reinstated",
+    pattern=r"^[0-9]{14}$",
+    description="When the reseller's tenant was reinstated, YYYYMMDDHHMMSS (UTC)",
+    example="20260301090000",
+)
+
+GDAP_RESTORATION = Pipeline(
+    name="gdap-restoration",
+    workflow_type=names.GDAP_RESTORATION,
+    input_model=GdapRestorationRequest,
+    keys=(_RESELLER, _REINSTATED),
+    workflow_id=names.gdap_restoration_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "reinstated": names.reinstated_stamp(r.reinstated_at),
+    },
+    description="GDAP granted again per customer after a reinstatement (POR-04; started by "
+    "the partnership)",
+)
+
 PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_ENROLLMENT,
     DIRECT_BILL,
@@ -309,6 +331,7 @@ PIPELINES: tuple[Pipeline, ...] = (
     SUBSCRIPTION_SUPPORT_CONTACT,
     SUBSCRIPTION_RESELLER,
     RESELLER_EXIT,
+    GDAP_RESTORATION,
 )
 
 
@@ -499,6 +522,14 @@ DECISIONS: tuple[Decision, ...] = (
         payload=Withdrawal,
         backends=frozenset({"operations"}),
         summary="The reseller withdraws its exit request",
+    ),
+    Decision(
+        pipeline=GDAP_RESTORATION,
+        name="gdap-regranted",
+        update=names.UPDATE_REPORT_GDAP_REGRANTED,
+        payload=GdapRegrantReport,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="Delegated admin to one customer was granted again (POR-04)",
     ),
     Decision(
         pipeline=REASSESSMENT,

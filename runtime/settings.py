@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     order_retry_minutes: float = 60
     reseller_exit_case_days: float = 30
     reseller_exit_outcome_days: float = 90
+    gdap_regrant_days: float = 30
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -233,5 +234,6 @@ class Settings(BaseSettings):
             order_retry_window=timedelta(minutes=self.order_retry_minutes),
             reseller_exit_case_window=timedelta(days=self.reseller_exit_case_days),
             reseller_exit_outcome_window=timedelta(days=self.reseller_exit_outcome_days),
+            gdap_regrant_window=timedelta(days=self.gdap_regrant_days),
             operations_email=self.operations_email,
         )

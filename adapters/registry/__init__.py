@@ -127,6 +127,19 @@ class PartnerRegistry(Protocol):
         self, customer_tenant_id: str, subscription_id: str
     ) -> SubscriptionResellerRecord | None: ...
 
+    async def list_gdap_revoked_customers(
+        self, reseller_partner_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        """POR-04: the reseller's customers whose delegated admin is marked revoked."""
+        ...
+
+    async def restore_customer_gdap(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> bool:
+        """POR-04: delegated admin granted again; clears `gdap_revoked_at` (idempotent). True
+        when the reseller has a relationship with the customer."""
+        ...
+
     async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
         """Insert or replace the reseller + provider record (idempotent)."""
         ...

@@ -401,6 +401,34 @@ class SqlPartnerRegistry:
         rows = await self._rows(query, ("updated_at",))
         return SubscriptionResellerRecord.model_validate(rows[0]) if rows else None
 
+    async def list_gdap_revoked_customers(
+        self, reseller_partner_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        table = customer_relationships
+        query = (
+            sa.select(table)
+            .where(
+                table.c.reseller_partner_id == reseller_partner_id,
+                table.c.gdap_revoked_at.is_not(None),
+            )
+            .order_by(table.c.customer_tenant_id)
+        )
+        rows = await self._rows(query, self._RELATIONSHIP_INSTANTS)
+        return [CustomerRelationshipRecord.model_validate(row) for row in rows]
+
+    async def restore_customer_gdap(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> bool:
+        table = customer_relationships
+        where = (
+            table.c.reseller_partner_id == reseller_partner_id,
+            table.c.customer_tenant_id == customer_tenant_id,
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(table.update().where(*where).values(gdap_revoked_at=None))
+            found = await conn.execute(sa.select(sa.func.count()).where(*where))
+            return int(found.scalar_one()) > 0
+
     async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
         await self._save(
             reseller_exits,

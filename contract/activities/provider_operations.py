@@ -72,3 +72,20 @@ SAVE_RESELLER_EXIT = ActivityRef("save_reseller_exit", ResellerExitRecord, Saved
 SAVE_SUBSCRIPTION_RESELLER = ActivityRef(
     "save_subscription_reseller", SubscriptionResellerRecord, Saved
 )
+
+
+class CustomersToRegrant(Message):
+    """POR-04: the reseller's customers whose delegated admin is marked revoked."""
+
+    customer_tenant_ids: tuple[str, ...]
+
+
+class CustomerGdapRestored(Message):
+    reseller_partner_id: str
+    customer_tenant_id: str
+
+
+LIST_GDAP_REVOKED_CUSTOMERS = ActivityRef(
+    "list_gdap_revoked_customers", OperationFactsRequest, CustomersToRegrant
+)
+RESTORE_CUSTOMER_GDAP = ActivityRef("restore_customer_gdap", CustomerGdapRestored, Saved)
