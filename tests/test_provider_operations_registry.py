@@ -11,6 +11,11 @@ from domain.provider_operations import (
     SubscriptionResellerStage,
     SupportContactRecord,
 )
+from domain.relationships import (
+    CustomerInvitationStage,
+    CustomerRelationshipRecord,
+    InvitationKind,
+)
 from domain.reseller_exit import ExitKind, ResellerExitRecord, ResellerExitStage
 
 JST = timezone(timedelta(hours=9))
@@ -93,3 +98,32 @@ async def test_reseller_exits(registry: SqlPartnerRegistry) -> None:
     assert again is not None and again.case_opened_at is not None
     assert again.case_opened_at.tzinfo == UTC
     assert await registry.get_reseller_exit("3456789", "4512345") is None
+
+
+async def test_gdap_marks_are_listed_and_cleared(registry: SqlPartnerRegistry) -> None:
+    for customer in (CUSTOMER, "7c1e5a9b-2d4f-4b8a-9c3e-1f2a3b4c5d6e"):
+        await registry.save_customer_relationship(
+            CustomerRelationshipRecord(
+                reseller_partner_id="4512345",
+                customer_tenant_id=customer,
+                kind=InvitationKind.RESELLER_ONLY,
+                customer_country="JP",
+                status=CustomerInvitationStage.ACTIVE,
+                workflow_id=f"customer-invitation-4512345-{customer}",
+                invited_at=AT,
+                updated_at=AT,
+            )
+        )
+    assert await registry.list_gdap_revoked_customers("4512345") == []
+    assert await registry.revoke_reseller_gdap("4512345", AT) == 2
+    revoked = await registry.list_gdap_revoked_customers("4512345")
+    assert [r.customer_tenant_id for r in revoked] == sorted(
+        [CUSTOMER, "7c1e5a9b-2d4f-4b8a-9c3e-1f2a3b4c5d6e"]
+    )
+    assert all(r.gdap_revoked_at == AT for r in revoked)
+    assert await registry.restore_customer_gdap("4512345", CUSTOMER) is True
+    assert await registry.restore_customer_gdap("4512345", CUSTOMER) is True  # idempotent
+    assert await registry.restore_customer_gdap("1234567", CUSTOMER) is False
+    assert [
+        r.customer_tenant_id for r in await registry.list_gdap_revoked_customers("4512345")
+    ] == ["7c1e5a9b-2d4f-4b8a-9c3e-1f2a3b4c5d6e"]
