@@ -204,6 +204,13 @@ def _relationship_texts(facts: EmailFacts, who: str) -> dict[EmailKind, tuple[st
             f"Customer invitation by PartnerID {facts.partner_id} lapsed",
             f"the customer invitation sent for {who} lapsed.\nReason: {facts.reason}",
         ),
+        EmailKind.GDAP_REGRANT_NEEDED: (
+            f"Reseller PartnerID {facts.partner_id} reinstated: grant delegated admin again",
+            f"the tenant of {who} is reinstated. Microsoft revoked its delegated admin (GDAP) "
+            f"access while it was suspended; these customers need it granted again:\n"
+            f"{facts.reason}\n\nReport each one once granted, by {_when(facts.deadline)}; "
+            "customers not reported by then are recorded as given up.",
+        ),
         EmailKind.ORDER_BLOCKED: (
             f"Order blocked for provider PartnerID {facts.partner_id}",
             f"an order of {who} is blocked.\n{facts.reason}\n\nFix it by "

@@ -50,6 +50,7 @@ class EmailKind(StrEnum):
     CUSTOMER_INVITATION_REMINDER = "customer_invitation_reminder"
     CUSTOMER_INVITATION_EXPIRED = "customer_invitation_expired"
     ORDER_BLOCKED = "order_blocked"
+    GDAP_REGRANT_NEEDED = "gdap_regrant_needed"
 
 
 class EmailFacts(BaseModel):
