@@ -412,6 +412,7 @@ async def _run(args: argparse.Namespace) -> None:
         return
     if args.command == "db":
         await cmd_db(args.action, Settings())
+        return
     if args.command == "partner-center":
         await cmd_partner_center_check(Settings())
         return
