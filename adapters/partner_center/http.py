@@ -37,11 +37,22 @@ Operations (Partner Center base `https://api.partnercenter.microsoft.com`, Graph
   -> 201 `Order`. 800015 / 800016 / 800039 / 2072 -> `PorInvalid`, 900123 -> `MpaNotSigned`, 2030 ->
   `RegionMismatch`, 20002 -> `NoCommerceRelationship` (whatever the HTTP status: 800039, 900123,
   2030 and 20002 arrive as 403); 800060 (order in progress) -> `PartnerCenterUnavailable`.
+- `create_customer` ("Create a customer for an indirect reseller"): `POST /v1/customers`
+  `{"CompanyProfile": {"Domain"}, "BillingProfile": {..., "DefaultAddress"}, "AssociatedPartnerId"}`
+  -> 201 `Customer`; no refusal codes documented (a 4xx is final).
+- `set_subscription_support_contact`: `PUT /v1/customers/{id}/subscriptions/{id}/supportcontact`
+  `{"SupportTenantId", "SupportMpnId", "Name"}` -> 200 `SupportContact`.
+- `update_subscription_partner_of_record`: `GET /v1/customers/{id}/subscriptions/{id}`, then
+  `PATCH` of the full resource with the new `partnerId` (that this changes the reseller of record
+  is inferred) -> 200 resource, or 202 + `Location` (pending). 800098 / 2072 / 800015 / 800016 /
+  800039 / 900123 -> `PorInvalid`; 20003 / 2011 / 800091 -> `SubscriptionNotChangeable`; 2055 /
+  800082 / 900278 -> `PartnerCenterUnavailable`.
 - `create_tenant`: no public API -> `PartnerCenterOperationUnsupported`.
 
 Headers: `Authorization: Bearer`, `Accept: application/json`, `X-Locale: en-US`, `MS-CorrelationId`
 (a new uuid4 per operation, shared by its requests, as headers.md asks it to be reset per call) and
-`MS-RequestId`: a GUID; for a request that changes something (orders, adding the Admin agent) it is
+`MS-RequestId`: a GUID; for a request that changes something (orders, customers, the subscription
+PATCH, adding the Admin agent) it is
 `uuid5(REQUEST_ID_NAMESPACE, idempotency key)`, so a retried step (activity retry included) sends
 the same id; reads get a new uuid4. The same id is sent on every in-place retry of a request. Graph
 requests also send it as `client-request-id`.
