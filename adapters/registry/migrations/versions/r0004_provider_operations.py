@@ -1,5 +1,6 @@
 """Provider operations for partnered resellers (REL-05, END-03, issue 14): subscription support
-contacts, subscription resellers (Partner of Record changes), reseller exits.
+contacts, subscription resellers (Partner of Record changes), reseller exits (legacy migration 4
+of the issue-14 branch).
 
 Revision ID: 0004_provider_operations
 Revises: 0003_relationships
