@@ -28,6 +28,7 @@ from activities.direct_bill import DirectBillActivities
 from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
 from activities.policies import Policies, PolicyActivities
+from activities.provider_operations import ProviderOperationActivities
 from activities.reassessment import ReassessmentActivities
 from activities.reconciler import ReconcilerActivities
 from activities.registry import RegistryActivities
@@ -68,12 +69,19 @@ from workflows.credit_review import CreditReviewWorkflow
 from workflows.customer_invitation import CustomerInvitationWorkflow
 from workflows.direct_bill_application import DirectBillApplicationWorkflow
 from workflows.email_verification import EmailVerificationWorkflow
+from workflows.gdap_restoration import GdapRestorationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
 from workflows.pipeline_reconciler import PipelineReconcilerWorkflow
+from workflows.provider_operations import (
+    ResellerCustomerWorkflow,
+    SubscriptionSupportContactWorkflow,
+)
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
+from workflows.reseller_exit import ResellerExitWorkflow
 from workflows.subscription_order import SubscriptionOrderWorkflow
+from workflows.subscription_reseller import SubscriptionResellerWorkflow
 from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
 log = structlog.get_logger(__name__)
@@ -90,6 +98,11 @@ WORKFLOWS = [
     CustomerInvitationWorkflow,
     SubscriptionOrderWorkflow,
     PipelineReconcilerWorkflow,
+    ResellerCustomerWorkflow,
+    SubscriptionSupportContactWorkflow,
+    SubscriptionResellerWorkflow,
+    ResellerExitWorkflow,
+    GdapRestorationWorkflow,
 ]
 
 
@@ -117,7 +130,10 @@ def mailer_from_settings(settings: Settings) -> Mailer:
 
 def partner_center_from_settings(settings: Settings) -> PartnerCenter:
     if settings.partner_center_mode == "local":
-        return LocalPartnerCenter(settings.partner_center_data_path)
+        return LocalPartnerCenter(
+            settings.partner_center_data_path,
+            por_validation_from=settings.relationship_policy().por_validation_from,
+        )
     pc_tokens, graph_tokens = access_tokens_from_settings(settings)
     return PartnerCenterHttpClient(
         partner_center_tokens=pc_tokens,
@@ -226,6 +242,7 @@ def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
         ReconcilerActivities(deps.registry),
         RelationshipActivities(deps.partner_center, deps.registry),
         OrderActivities(deps.partner_center, deps.registry),
+        ProviderOperationActivities(deps.partner_center, deps.registry),
         PolicyActivities(policies_from_settings(settings)),
     ]
 

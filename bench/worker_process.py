@@ -103,7 +103,10 @@ async def _main(config: dict[str, Any]) -> None:
     try:
         deps = Dependencies(
             mailer=mailer_from_settings(settings),
-            partner_center=LocalPartnerCenter(settings.partner_center_data_path),
+            partner_center=LocalPartnerCenter(
+                settings.partner_center_data_path,
+                por_validation_from=settings.relationship_policy().por_validation_from,
+            ),
             registry=registry,
             partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
         )

@@ -3,6 +3,8 @@ ids and search attributes. Changing any of these breaks running pipelines and sc
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "csp-enrollment"
@@ -95,6 +97,44 @@ UPDATE_INDIRECT_RESELLER_RELATIONSHIP_ACCEPTED = (
 )
 UPDATE_ATTEST_CUSTOMER_AGREEMENT = "attest_customer_agreement"
 UPDATE_FIX_PARTNER_OF_RECORD = "fix_partner_of_record"
+
+
+# Provider operations for partnered resellers (REL-05, issue 14)
+RESELLER_CUSTOMER = "ResellerCustomer"
+SUBSCRIPTION_SUPPORT_CONTACT = "SubscriptionSupportContact"
+SUBSCRIPTION_RESELLER = "SubscriptionReseller"
+RESELLER_EXIT = "ResellerExit"
+GDAP_RESTORATION = "GdapRestoration"
+UPDATE_REPORT_GDAP_REGRANTED = "report_gdap_regranted"
+
+
+def gdap_restoration_id(reseller_partner_id: str, reinstated: str) -> str:
+    """`reinstated`: the reinstatement instant as YYYYMMDDHHMMSS (UTC), see `reinstated_stamp`."""
+    return f"gdap-restoration-{reseller_partner_id}-{reinstated}"
+
+
+def reinstated_stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+UPDATE_RECORD_SUPPORT_CASE = "record_support_case"
+UPDATE_REPORT_SUPPORT_OUTCOME = "report_support_outcome"
+
+
+def reseller_exit_id(reseller_partner_id: str, provider_partner_id: str) -> str:
+    return f"reseller-exit-{reseller_partner_id}-{provider_partner_id}"
+
+
+def reseller_customer_id(provider_partner_id: str, domain_prefix: str) -> str:
+    return f"reseller-customer-{provider_partner_id}-{domain_prefix}"
+
+
+def subscription_reseller_id(provider_partner_id: str, subscription_id: str) -> str:
+    return f"subscription-reseller-{provider_partner_id}-{subscription_id.lower()}"
+
+
+def support_contact_id(provider_partner_id: str, subscription_id: str) -> str:
+    return f"support-contact-{provider_partner_id}-{subscription_id.lower()}"
 
 
 def partnership_id(provider_partner_id: str, reseller_partner_id: str) -> str:

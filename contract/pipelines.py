@@ -29,7 +29,13 @@ from domain.direct_bill import (
     MpaAcceptance,
     SupportPlanPurchase,
 )
+from domain.gdap_restoration import GdapRegrantReport, GdapRestorationRequest
 from domain.messages import Acknowledgement, Withdrawal
+from domain.provider_operations import (
+    ResellerCustomerRequest,
+    SubscriptionResellerRequest,
+    SupportContactRequest,
+)
 from domain.reassessment import (
     PassingScoreNotice,
     PlanRenewal,
@@ -49,6 +55,7 @@ from domain.reseller_enrollment import (
     ResellerEnrollmentApplication,
     ReviewDecision,
 )
+from domain.reseller_exit import ResellerExitRequest, SupportCaseOpened, SupportOutcome
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -254,6 +261,99 @@ SUBSCRIPTION_ORDER = Pipeline(
     description="A subscription order with its Partner-of-Record validation (POR-01..05)",
 )
 
+_DOMAIN_PREFIX = PathKey(
+    name="domain_prefix",
+    pattern=r"^[a-z0-9][a-z0-9-]{0,26}$",
+    description="The new customer's <prefix>.onmicrosoft.com label",
+    example="minatoshoji",
+)
+_SUBSCRIPTION = PathKey(
+    name="subscription_id",
+    pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    description="The Partner Center subscription id (lower case)",
+    example="6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c0d",
+)
+
+RESELLER_CUSTOMER = Pipeline(
+    name="reseller-customer",
+    workflow_type=names.RESELLER_CUSTOMER,
+    input_model=ResellerCustomerRequest,
+    keys=(_PROVIDER, _DOMAIN_PREFIX),
+    workflow_id=names.reseller_customer_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "domain_prefix": r.domain_prefix,
+    },
+    description="A new customer added on a partnered reseller's behalf (REL-05)",
+)
+
+SUBSCRIPTION_SUPPORT_CONTACT = Pipeline(
+    name="support-contact",
+    workflow_type=names.SUBSCRIPTION_SUPPORT_CONTACT,
+    input_model=SupportContactRequest,
+    keys=(_PROVIDER, _SUBSCRIPTION),
+    workflow_id=names.support_contact_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "subscription_id": r.subscription_id,
+    },
+    description="A partnered reseller made a subscription's support contact (REL-05)",
+)
+
+SUBSCRIPTION_RESELLER = Pipeline(
+    name="subscription-reseller",
+    workflow_type=names.SUBSCRIPTION_RESELLER,
+    input_model=SubscriptionResellerRequest,
+    keys=(_PROVIDER, _SUBSCRIPTION),
+    workflow_id=names.subscription_reseller_id,
+    keys_of=lambda r: {
+        "provider_partner_id": r.provider_partner_id,
+        "subscription_id": r.subscription_id,
+    },
+    description="An existing subscription names an indirect reseller as its POR (REL-06)",
+)
+
+_CURRENT_PROVIDER = PathKey(
+    name="provider_partner_id",
+    pattern=r"^[0-9]{5,10}$",
+    description="PartnerID of the provider the reseller leaves",
+    example="3456789",
+)
+
+RESELLER_EXIT = Pipeline(
+    name="reseller-exit",
+    workflow_type=names.RESELLER_EXIT,
+    input_model=ResellerExitRequest,
+    keys=(_RESELLER, _CURRENT_PROVIDER),
+    workflow_id=names.reseller_exit_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "provider_partner_id": r.provider_partner_id,
+    },
+    description="A reseller ends or moves its provider relationship via Microsoft Support (END-03)",
+)
+
+_REINSTATED = PathKey(
+    name="reinstated",
+    pattern=r"^[0-9]{14}$",
+    description="When the reseller's tenant was reinstated, YYYYMMDDHHMMSS (UTC)",
+    example="20260301090000",
+)
+
+GDAP_RESTORATION = Pipeline(
+    name="gdap-restoration",
+    workflow_type=names.GDAP_RESTORATION,
+    input_model=GdapRestorationRequest,
+    keys=(_RESELLER, _REINSTATED),
+    workflow_id=names.gdap_restoration_id,
+    keys_of=lambda r: {
+        "reseller_partner_id": r.reseller_partner_id,
+        "reinstated": names.reinstated_stamp(r.reinstated_at),
+    },
+    description="GDAP granted again per customer after a reinstatement (POR-04; started by "
+    "the partnership)",
+)
+
 PIPELINES: tuple[Pipeline, ...] = (
     RESELLER_ENROLLMENT,
     DIRECT_BILL,
@@ -262,6 +362,11 @@ PIPELINES: tuple[Pipeline, ...] = (
     PARTNERSHIP,
     CUSTOMER_INVITATION,
     SUBSCRIPTION_ORDER,
+    RESELLER_CUSTOMER,
+    SUBSCRIPTION_SUPPORT_CONTACT,
+    SUBSCRIPTION_RESELLER,
+    RESELLER_EXIT,
+    GDAP_RESTORATION,
 )
 
 
@@ -412,6 +517,54 @@ DECISIONS: tuple[Decision, ...] = (
         payload=PartnerOfRecordFix,
         backends=frozenset({"operations"}),
         summary="A corrected Partner of Record; the blocked order is re-validated (POR-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_RESELLER,
+        name="partner-of-record-fix",
+        update=names.UPDATE_FIX_PARTNER_OF_RECORD,
+        payload=PartnerOfRecordFix,
+        backends=frozenset({"operations"}),
+        summary="A corrected reseller for the subscription; re-validated (REL-06, POR-03)",
+    ),
+    Decision(
+        pipeline=SUBSCRIPTION_RESELLER,
+        name="withdrawal",
+        update=names.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The provider gives up naming a reseller on the blocked subscription",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="support-case",
+        update=names.UPDATE_RECORD_SUPPORT_CASE,
+        payload=SupportCaseOpened,
+        backends=frozenset({"operations"}),
+        summary="The Microsoft Support case the reseller opened (END-03)",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="support-outcome",
+        update=names.UPDATE_REPORT_SUPPORT_OUTCOME,
+        payload=SupportOutcome,
+        backends=frozenset({"operations"}),
+        summary="Microsoft Support's outcome: ended, moved or declined (END-03)",
+    ),
+    Decision(
+        pipeline=RESELLER_EXIT,
+        name="withdrawal",
+        update=names.UPDATE_WITHDRAW,
+        payload=Withdrawal,
+        backends=frozenset({"operations"}),
+        summary="The reseller withdraws its exit request",
+    ),
+    Decision(
+        pipeline=GDAP_RESTORATION,
+        name="gdap-regranted",
+        update=names.UPDATE_REPORT_GDAP_REGRANTED,
+        payload=GdapRegrantReport,
+        backends=frozenset({"partner-center", "operations"}),
+        summary="Delegated admin to one customer was granted again (POR-04)",
     ),
     Decision(
         pipeline=REASSESSMENT,

@@ -250,6 +250,13 @@ class PorInvalid(BusinessRuleViolation):
     error_type = "PorInvalid"
 
 
+class SubscriptionNotChangeable(BusinessRuleViolation):
+    """Partner Center cannot change this subscription as asked: not found (20003), deleted
+    (2011), suspended (800091), or its partner on record cannot be updated (800098)."""
+
+    error_type = "SubscriptionNotChangeable"
+
+
 ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     ApplicationInvalid,
     NotGlobalAdmin,
@@ -288,4 +295,5 @@ ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     SelfDealing,
     McaNotAccepted,
     PorInvalid,
+    SubscriptionNotChangeable,
 )

@@ -58,6 +58,7 @@ class EmailKind(StrEnum):
     CUSTOMER_INVITATION_EXPIRED = "customer_invitation_expired"
     ORDER_BLOCKED = "order_blocked"
     PIPELINES_RECONCILED = "pipelines_reconciled"
+    GDAP_REGRANT_NEEDED = "gdap_regrant_needed"
 
 
 class EmailFacts(BaseModel):

@@ -182,3 +182,93 @@ ORDER_REGION_ERROR_CODE = "2030"
 
 ORDER_NO_RELATIONSHIP_ERROR_CODE = "20002"
 """The partner has no commerce relationship with the customer (CUS-01)."""
+
+
+# ---- provider operations for partnered resellers (REL-05, REL-06) ---------------------------
+
+
+class CustomerAddress(BaseModel):
+    """The `Address` resource (`defaultAddress` of a customer's billing profile)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: CountryCode
+    city: str
+    address_line1: str
+    postal_code: str
+    state: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone_number: str | None = None
+
+
+class NewCustomer(BaseModel):
+    """`POST /v1/customers` by an indirect provider for an indirect reseller ("Create a customer
+    for an indirect reseller"): `associatedPartnerId` is the reseller's id; without it the
+    customer would be the provider's own direct customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider_partner_id: PartnerId
+    reseller_partner_id: PartnerId
+    reseller_tenant_id: str = Field(
+        description="`AssociatedPartnerId`: Microsoft's example passes the reseller's tenant id."
+    )
+    domain: str = Field(description="`companyProfile.domain`, e.g. kaisha.onmicrosoft.com")
+    company_name: str
+    email: str
+    culture: str
+    language: str
+    address: CustomerAddress
+
+
+class CreatedCustomer(BaseModel):
+    """Partner Center's `Customer` answer: `id` is the customer's tenant id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: TenantId
+    domain: str
+    company_name: str
+    associated_partner_id: str | None = None
+
+
+class SupportContact(BaseModel):
+    """The `SupportContact` resource of a subscription: one of the partner's resellers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    support_tenant_id: str
+    support_mpn_id: PartnerId
+    name: str
+
+
+class SubscriptionPartnerOfRecord(BaseModel):
+    """A subscription's reseller of record as Partner Center answers it (`partnerId` of the
+    `Subscription` resource: "The PartnerID of the reseller of record, used in the indirect
+    partner model")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    subscription_id: str
+    offer_id: str | None = None
+    partner_id: str | None = None
+    status: str
+    pending: bool = Field(
+        default=False,
+        description="Partner Center answered 202 + Location: the change is still being applied.",
+    )
+
+
+SUBSCRIPTION_POR_ERROR_CODES = frozenset({"800098", "2072", "800015", "800016", "800039", "900123"})
+"""Refusals of a subscription's new reseller of record: can't update the partner on record (800098),
+PartnerID of an indirect provider (2072), not found (800015), not a valid indirect reseller
+(800016), program status not active (800039), MPA not accepted by the reseller (900123)."""
+
+SUBSCRIPTION_STATE_ERROR_CODES = frozenset({"20003", "2011", "800091"})
+"""The subscription cannot be changed: not found (20003), deleted (2011), suspended (800091)."""
+
+SUBSCRIPTION_RETRYABLE_ERROR_CODES = frozenset({"2055", "800082", "900278"})
+"""Worth retrying after a fresh read: stale Etag (2055), not ready to be updated (800082), a
+pending operation on the subscription (900278; Microsoft says retry after 24 hours)."""

@@ -173,9 +173,13 @@ def evaluate_partner_of_record(
     )
 
 
-def require_valid_partner_of_record(verdict: PorVerdict, *, order_ref: str) -> None:
+def require_valid_partner_of_record(
+    verdict: PorVerdict, *, order_ref: str, subject_kind: str = "order"
+) -> None:
     """POR-03: an invalid POR blocks the order with an error naming every failed condition.
-    A POR whose only problem is the unsigned MPA is refused as `MpaNotSigned` (MPA-02)."""
+    A POR whose only problem is the unsigned MPA is refused as `MpaNotSigned` (MPA-02).
+    `subject_kind`: what is blocked ("order", or "subscription" when a reseller is named on an
+    existing subscription, REL-06)."""
     if verdict.valid:
         return
     named = verdict.partner_of_record
@@ -189,7 +193,8 @@ def require_valid_partner_of_record(verdict: PorVerdict, *, order_ref: str) -> N
         "enforced_from": verdict.enforced_from,
     }
     message = (
-        f"order {order_ref} is blocked: {subject} fails {len(conditions)} condition(s): {listed}. "
+        f"{subject_kind} {order_ref} is blocked: {subject} fails {len(conditions)} "
+        f"condition(s): {listed}. "
         "Set a valid Partner of Record to retry"
     )
     if set(conditions) == {MPA_SIGNED}:

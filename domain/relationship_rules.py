@@ -85,6 +85,34 @@ def require_can_set_partner_of_record(requester: Requester) -> None:
     require_role(requester, RESELLER_CHANGERS, "set the reseller (Partner of Record) of an order")
 
 
+def require_can_act_for_reseller(requester: Requester, action: str) -> None:
+    """REL-05: adding a customer for a reseller or making it a subscription's support contact.
+    003 names no role for these; Partner Center lets the Admin and Sales agents manage customers
+    and subscriptions (not the Helpdesk agent), the same roles as for a subscription's reseller."""
+    require_role(requester, RESELLER_CHANGERS, action)
+
+
+LEAVABLE_PARTNERSHIP_STATUSES = frozenset({"active", "reseller_suspended"})
+"""END-03: a reseller asks to leave a partnership that exists and is not over."""
+
+
+def require_partnership_to_leave(
+    *, provider_partner_id: str, reseller_partner_id: str, status: str | None
+) -> None:
+    """END-03: the reseller can only ask Support to end (or move away from) a partnership it
+    has; a removed, expired or never accepted one has nothing to end."""
+    if status in LEAVABLE_PARTNERSHIP_STATUSES:
+        return
+    state = f"its partnership is {status}" if status else "there is no partnership"
+    raise PartnershipNotActive(
+        f"reseller {reseller_partner_id} has no partnership with provider {provider_partner_id} "
+        f"to end or move away from; {state}",
+        provider_partner_id=provider_partner_id,
+        reseller_partner_id=reseller_partner_id,
+        partnership_status=status,
+    )
+
+
 def require_reseller_onboarded(
     reseller_partner_id: str,
     registry_status: str | None,

@@ -96,6 +96,12 @@ class RelationshipPolicy(Message):
     order_retry_window: timedelta = timedelta(hours=1)
     """How long a transient Partner Center failure of an order (800060, 429, 5xx) is retried."""
     operations_email: EmailStr = "csp-operations@example.com"
+    reseller_exit_case_window: timedelta = timedelta(days=30)
+    """END-03: how long a reseller's exit request waits for its Microsoft Support case number."""
+    reseller_exit_outcome_window: timedelta = timedelta(days=90)
+    """END-03: how long an open Support case waits for Support's reported outcome."""
+    gdap_regrant_window: timedelta = timedelta(days=30)
+    """POR-04: how long after a reinstatement each customer's re-granted GDAP is waited for."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RelationshipPolicy:
@@ -119,6 +125,9 @@ class RelationshipPolicy(Message):
             "customer_agreement_window": self.customer_agreement_window,
             "order_fix_window": self.order_fix_window,
             "order_retry_window": self.order_retry_window,
+            "reseller_exit_case_window": self.reseller_exit_case_window,
+            "reseller_exit_outcome_window": self.reseller_exit_outcome_window,
+            "gdap_regrant_window": self.gdap_regrant_window,
         }
         for name, value in positive.items():
             if value <= timedelta(0):

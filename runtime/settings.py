@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     por_validation_from: date = date(2025, 9, 1)
     order_fix_days: float = 7
     order_retry_minutes: float = 60
+    reseller_exit_case_days: float = 30
+    reseller_exit_outcome_days: float = 90
+    gdap_regrant_days: float = 30
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -348,6 +351,9 @@ class Settings(BaseSettings):
             business_time_zone=self.business_time_zone,
             order_fix_window=timedelta(days=self.order_fix_days),
             order_retry_window=timedelta(minutes=self.order_retry_minutes),
+            reseller_exit_case_window=timedelta(days=self.reseller_exit_case_days),
+            reseller_exit_outcome_window=timedelta(days=self.reseller_exit_outcome_days),
+            gdap_regrant_window=timedelta(days=self.gdap_regrant_days),
             operations_email=self.operations_email,
         )
 

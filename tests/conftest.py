@@ -186,9 +186,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         )
         registry = await SqlPartnerRegistry.open(settings.registry_database_url)
         try:
-            yield Stack(
-                settings, sink, registry, LocalPartnerCenter(data_file), data_file, programs_file
+            partner_center = LocalPartnerCenter(
+                data_file, por_validation_from=settings.relationship_policy().por_validation_from
             )
+            yield Stack(settings, sink, registry, partner_center, data_file, programs_file)
         finally:
             await registry.close()
 

@@ -25,6 +25,15 @@ Default answers (documented examples):
 - `GET /v1/customers/relationshiprequests` -> relationship_request.success_200.json
 - `POST /v1/partners/validateresellers` -> validate_resellers.response_200.completed.json
 - `POST /v1/customers/{id}/orders` -> 201 create_order.indirect_reseller.success_201.json
+- `POST /v1/customers` (with `AssociatedPartnerId`) -> 201
+  customer.create_for_indirect_reseller.success_201.json
+- `GET /v1/customers/{id}/subscriptions/{id}` -> the subscription the fake holds (seeded with
+  update_subscription.response_200.json under its customer `SUBSCRIPTION_CUSTOMER`), else the
+  documented 20003; `PATCH` of it (a full resource) -> 200 and the resource as patched, or 202 +
+  `Location` without a body when `subscription_patch_accepted`; deleted (2011) / suspended
+  (800091) subscriptions are refused with their documented codes.
+- `PUT /v1/customers/{id}/subscriptions/{id}/supportcontact` -> 200
+  subscription_support_contact.success_200.json carrying the contact sent.
 - Graph `GET /v1.0/organization/{id}` -> graph.organization_get.success_200.json;
   `GET /v1.0/directoryRoles/roleTemplateId={id}/members` ->
   graph.directoryrole_members_by_templateid.success_200.json; `GET /v1.0/groups` ->
@@ -71,6 +80,14 @@ RELATIONSHIPS = "/v1/relationships"
 RELATIONSHIP_REQUESTS = "/v1/customers/relationshiprequests"
 VALIDATE_RESELLERS = "/v1/partners/validateresellers"
 ORDERS = r"/v1/customers/(?P<customer>[0-9a-fA-F-]{36})/orders"
+CUSTOMERS = "/v1/customers"
+SUBSCRIPTION = (
+    r"/v1/customers/(?P<customer>[0-9a-fA-F-]{36})/subscriptions/(?P<subscription>[0-9a-fA-F-]{36})"
+)
+SUPPORT_CONTACT = SUBSCRIPTION + "/supportcontact"
+SUBSCRIPTION_CUSTOMER = "0c39d6d5-c70d-4c55-bc02-f620844f3fd1"
+"""The customer the documented subscription is seeded under (the customer id of the published
+support-contact example; the "Update a subscription by ID" page shows a placeholder)."""
 ORGANIZATION = r"/v1\.0/organization/(?P<tenant>[0-9a-fA-F-]{36})"
 ROLE_MEMBERS = r"/v1\.0/directoryRoles/roleTemplateId=(?P<template>[0-9a-fA-F-]{36})/members"
 GROUPS = r"/v1\.0/groups"
@@ -144,13 +161,27 @@ class DocumentedPartnerCenter:
     page_size: int | None = None
     """Split collections into pages of this many items (None: one page)."""
     group_members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(customer id, subscription id) lower-cased -> the Subscription resource the fake holds."""
+    support_contacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    subscription_patch_accepted: bool = False
+    """Answer a subscription PATCH with 202 + `Location` and no body ("takes longer than the
+    expected time"), applying it anyway."""
     requests: list[RecordedRequest] = field(default_factory=list)
     _queued: list[_Queued] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
-            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PATCH"])]
+            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PATCH", "PUT"])]
         )
+        documented = fixture("update_subscription.response_200.json")
+        self.subscriptions[(SUBSCRIPTION_CUSTOMER, documented["Id"].lower())] = documented
+
+    def add_subscription(self, customer: str, subscription: dict[str, Any]) -> None:
+        """Hold another Subscription resource (e.g. a copy of the documented one with another
+        `Id`, `Status` or `PartnerId`)."""
+        sid = subscription.get("Id") or subscription.get("id")
+        self.subscriptions[(customer.lower(), str(sid).lower())] = subscription
 
     # -- test controls -----------------------------------------------------------------------
 
@@ -308,6 +339,14 @@ class DocumentedPartnerCenter:
             return JSONResponse(fixture("validate_resellers.response_200.completed.json"))
         if method == "POST" and re.fullmatch(ORDERS, path):
             return self._order(body)
+        if method == "POST" and path == CUSTOMERS:
+            return self._create_customer(body)
+        if match := re.fullmatch(SUPPORT_CONTACT, path):
+            if method != "PUT":
+                return JSONResponse({"code": 405, "description": "PUT a SupportContact"}, 405)
+            return self._support_contact(match["customer"], match["subscription"], body)
+        if match := re.fullmatch(SUBSCRIPTION, path):
+            return self._subscription(method, match["customer"], match["subscription"], body)
         if method == "GET" and re.fullmatch(ORGANIZATION, path):
             return JSONResponse(fixture("graph.organization_get.success_200.json"))
         if method == "GET" and re.fullmatch(ROLE_MEMBERS, path):
@@ -351,6 +390,66 @@ class DocumentedPartnerCenter:
         if not keys.get("referencecustomerid") or not isinstance(lines, list) or not lines:
             return JSONResponse({"code": 400, "description": "referenceCustomerId, lineItems"}, 400)
         return JSONResponse(fixture("create_order.indirect_reseller.success_201.json"), 201)
+
+    def _create_customer(self, body: Any) -> Response:
+        # Published request: PascalCase keys; the SDK sends camelCase: accept both.
+        keys = _lower_keys(body)
+        company = _lower_keys(keys.get("companyprofile"))
+        billing = _lower_keys(keys.get("billingprofile"))
+        if not company.get("domain") or not billing.get("email") or not billing.get("culture"):
+            return JSONResponse(
+                {"code": 400, "description": "CompanyProfile.Domain, BillingProfile"}, 400
+            )
+        return JSONResponse(fixture("customer.create_for_indirect_reseller.success_201.json"), 201)
+
+    def _held_subscription(self, customer: str, subscription: str) -> dict[str, Any] | None:
+        return self.subscriptions.get((customer.lower(), subscription.lower()))
+
+    def _refused_subscription(self, code: int, subscription: str) -> Response:
+        status, body = documented_error(code)
+        body["description"] = str(body["description"]).replace("{0}", subscription)
+        return JSONResponse(body, status_code=status)
+
+    def _subscription(self, method: str, customer: str, subscription: str, body: Any) -> Response:
+        held = self._held_subscription(customer, subscription)
+        if held is None:
+            return self._refused_subscription(20003, subscription)
+        if method == "GET":
+            return JSONResponse(held)
+        if method != "PATCH":
+            return JSONResponse({"code": 405, "description": "GET or PATCH"}, 405)
+        status = str(_lower_keys(held).get("status") or "").lower()
+        if status == "deleted":
+            return self._refused_subscription(2011, subscription)
+        if status == "suspended":
+            return self._refused_subscription(800091, subscription)
+        if not isinstance(body, dict) or "id" not in _lower_keys(body):
+            # "A full Subscription resource is required in the request body."
+            return JSONResponse({"code": 400, "description": "a full Subscription resource"}, 400)
+        patched = {**held, **body}
+        self.subscriptions[(customer.lower(), subscription.lower())] = patched
+        if self.subscription_patch_accepted:
+            return Response(
+                status_code=202,
+                headers={"Location": f"/customers/{customer}/subscriptions/{subscription}"},
+            )
+        return JSONResponse(patched)
+
+    def _support_contact(self, customer: str, subscription: str, body: Any) -> Response:
+        if self._held_subscription(customer, subscription) is None:
+            return self._refused_subscription(20003, subscription)
+        sent = _lower_keys(body)
+        if not all(sent.get(k) for k in ("supporttenantid", "supportmpnid", "name")):
+            return JSONResponse({"code": 400, "description": "a SupportContact"}, 400)
+        answer = fixture("subscription_support_contact.success_200.json")
+        answer["supportTenantId"] = sent["supporttenantid"]
+        answer["supportMpnId"] = sent["supportmpnid"]
+        answer["name"] = sent["name"]
+        answer["links"]["self"]["uri"] = (
+            f"/customers/{customer}/subscriptions/{subscription}/supportcontact"
+        )
+        self.support_contacts[(customer.lower(), subscription.lower())] = answer
+        return JSONResponse(answer)
 
     def _add_member(self, group: str, body: Any) -> Response:
         ref = body.get("@odata.id") if isinstance(body, dict) else None
@@ -398,6 +497,10 @@ class DocumentedPartnerCenter:
             rest["$skiptoken"] = str(start + self.page_size)
             page["@odata.nextLink"] = f"{self.base_url}{path}?{urlencode(rest)}"
         return JSONResponse(page)
+
+
+def _lower_keys(value: Any) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _respond(answer: Answer) -> Response:

@@ -37,7 +37,13 @@ from adapters.partner_center.local import LocalPartnerCenter
 from adapters.registry.sql import SqlPartnerRegistry
 from contract import names
 from domain.direct_bill import DirectBillStage
+from domain.gdap_restoration import GdapRestorationStatus
 from domain.messages import Acknowledgement, Withdrawal
+from domain.provider_operations import (
+    OperationStage,
+    SubscriptionResellerStage,
+    SubscriptionResellerStatus,
+)
 from domain.reassessment import SweepRequest, SweepSummary
 from domain.relationships import (
     CustomerInvitationStage,
@@ -47,6 +53,7 @@ from domain.relationships import (
     PartnershipStatus,
 )
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
+from domain.reseller_exit import ResellerExitStage, ResellerExitStatus
 from runtime.binaries import temporal_cli
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER
@@ -74,13 +81,23 @@ from tests.relationship_driver import (
     RESELLER,
     agreement,
     attestations,
+    customer_of_provider,
     invitation_request,
     order_request,
+    partnered_in_partner_center,
     partnership_request,
     prepare,
+    reseller_customer_request,
+    reseller_exit_request,
     start_invitation,
     start_order,
     start_partnership,
+    start_reseller_customer,
+    start_reseller_exit,
+    start_subscription_reseller,
+    start_support_contact,
+    subscription_reseller_request,
+    support_contact_request,
     update,
     wait_for_stage,
 )
@@ -283,6 +300,171 @@ async def _partnership_active(stack: Stack) -> None:
     await prepare(stack, partnerships=(RESELLER,))
 
 
+# ---- issue 14: provider operations, subscription reseller, reseller exit, GDAP restoration ----
+
+
+async def _provider_operations_ready(stack: Stack) -> None:
+    await prepare(stack, partnerships=(RESELLER,))
+    partnered_in_partner_center(stack, RESELLER)
+    await customer_of_provider(stack)
+
+
+async def _reseller_customers(stack: Stack) -> None:
+    await prepare(stack)
+    await customer_of_provider(stack)
+
+
+async def provider_operations_done(client: Client, sink: SmtpSink) -> list[str]:
+    """A customer added for the partnered reseller, then the reseller made the support contact
+    of the existing customer's subscription."""
+    created = await start_reseller_customer(client, reseller_customer_request())
+    contact = await start_support_contact(client, support_contact_request())
+    for handle in (created, contact):
+        result = await handle.result()
+        if result.outcome is not OperationStage.DONE:
+            raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return [created.id, contact.id]
+
+
+async def subscription_reseller_fixed(client: Client, sink: SmtpSink) -> list[str]:
+    """A typed-in PartnerID Partner Center does not know blocks; the right one is set."""
+    handle = await start_subscription_reseller(
+        client, subscription_reseller_request(partner_of_record="9876543")
+    )
+    await wait_for_stage(handle, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus)
+    await update(
+        handle,
+        names.UPDATE_FIX_PARTNER_OF_RECORD,
+        {"partner_of_record": RESELLER, "fixed_by": {"user": "sales", "role": "sales_agent"}},
+        Acknowledgement,
+    )
+    result = await handle.result()
+    if result.outcome is not SubscriptionResellerStage.UPDATED:
+        raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return [handle.id]
+
+
+async def reseller_exit_ended(client: Client, sink: SmtpSink) -> list[str]:
+    """The reseller asks Support to end the relationship; the case and its outcome arrive."""
+    handle = await start_reseller_exit(client, reseller_exit_request())
+    await wait_for_stage(handle, ResellerExitStage.AWAITING_SUPPORT_CASE, ResellerExitStatus)
+    await update(
+        handle,
+        names.UPDATE_RECORD_SUPPORT_CASE,
+        {
+            "case_reference": "2611300010001234",
+            "opened_at": "2026-01-10T02:00:00Z",
+            "reported_by": "reseller-success",
+        },
+        Acknowledgement,
+    )
+    await wait_for_stage(handle, ResellerExitStage.AWAITING_OUTCOME, ResellerExitStatus)
+    await update(
+        handle,
+        names.UPDATE_REPORT_SUPPORT_OUTCOME,
+        {"outcome": "ended", "reported_by": "reseller-success"},
+        Acknowledgement,
+    )
+    result = await handle.result()
+    if result.outcome is not ResellerExitStage.ENDED:
+        raise AssertionError(f"{handle.id} ended {result.outcome.value}")
+    return [handle.id]
+
+
+async def gdap_restored(client: Client, sink: SmtpSink) -> list[str]:
+    """A partnership whose reseller is suspended then reinstated (which starts GdapRestoration);
+    the customer's delegated admin is reported re-granted; the partnership is then removed."""
+    partnership = await start_partnership(client, partnership_request())
+    await wait_for_stage(partnership, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
+    await update(
+        partnership,
+        names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        {"reported_by": "reseller-success-team"},
+        Acknowledgement,
+    )
+    await wait_for_stage(partnership, PartnershipStage.ACTIVE, PartnershipStatus)
+    await update(
+        partnership,
+        names.UPDATE_REPORT_RESELLER_SUSPENDED,
+        {"reported_by": "pc-webhook", "reason": "non-payment"},
+        Acknowledgement,
+    )
+    await update(
+        partnership,
+        names.UPDATE_REPORT_RESELLER_REINSTATED,
+        {"reported_by": "pc-webhook", "reason": "paid", "at": "2026-03-01T09:00:00Z"},
+        Acknowledgement,
+    )
+    restoration = client.get_workflow_handle(names.gdap_restoration_id(RESELLER, "20260301090000"))
+    for _ in range(200):
+        try:
+            status = await restoration.query(names.QUERY_STATUS, result_type=GdapRestorationStatus)
+            if status.deadline is not None:
+                break
+        except Exception:  # not started yet
+            pass
+        await asyncio.sleep(0.05)
+    await update(
+        restoration,
+        names.UPDATE_REPORT_GDAP_REGRANTED,
+        {"customer_tenant_id": str(CUSTOMER), "reported_by": "ops"},
+        Acknowledgement,
+    )
+    await restoration.result()
+    await update(
+        partnership,
+        names.UPDATE_REMOVE_PARTNERSHIP,
+        {
+            "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+            "reason": "end of the pilot",
+            "attestations": attestations(),
+        },
+        Acknowledgement,
+    )
+    await partnership.result()
+    return [partnership.id, restoration.id]
+
+
+async def partnership_reinstated(client: Client, sink: SmtpSink) -> list[str]:
+    """Suspended, reinstated, removed. Recorded with the partnership workflow as released before
+    issue 14 (main 192c5dd), so its replay proves the `por04-gdap-restoration` guard: a run
+    recorded without the GdapRestoration child still replays. Re-recorded with today's code it
+    would include the child start."""
+    partnership = await start_partnership(client, partnership_request())
+    await wait_for_stage(partnership, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
+    await update(
+        partnership,
+        names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED,
+        {"reported_by": "reseller-success-team"},
+        Acknowledgement,
+    )
+    await wait_for_stage(partnership, PartnershipStage.ACTIVE, PartnershipStatus)
+    await update(
+        partnership,
+        names.UPDATE_REPORT_RESELLER_SUSPENDED,
+        {"reported_by": "pc-webhook", "reason": "non-payment"},
+        Acknowledgement,
+    )
+    await update(
+        partnership,
+        names.UPDATE_REPORT_RESELLER_REINSTATED,
+        {"reported_by": "pc-webhook", "reason": "paid", "at": "2026-03-01T09:00:00Z"},
+        Acknowledgement,
+    )
+    await update(
+        partnership,
+        names.UPDATE_REMOVE_PARTNERSHIP,
+        {
+            "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+            "reason": "end of the pilot",
+            "attestations": attestations(),
+        },
+        Acknowledgement,
+    )
+    await partnership.result()
+    return [partnership.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
@@ -294,6 +476,11 @@ SCENARIOS: dict[str, Scenario] = {
     "partnership-removed": partnership_removed,
     "customer-invitation-active": customer_invitation_active,
     "order-placed": order_placed,
+    "provider-operations-done": provider_operations_done,
+    "subscription-reseller-fixed": subscription_reseller_fixed,
+    "reseller-exit-ended": reseller_exit_ended,
+    "gdap-restored": gdap_restored,
+    "partnership-reinstated": partnership_reinstated,
 }
 
 SETUPS: dict[str, Setup] = {
@@ -302,6 +489,11 @@ SETUPS: dict[str, Setup] = {
     # The same, with the provider's partnership with the reseller already active.
     "customer-invitation-active": _partnership_active,
     "order-placed": _partnership_active,
+    "provider-operations-done": _provider_operations_ready,
+    "subscription-reseller-fixed": _provider_operations_ready,
+    "reseller-exit-ended": _partnership_active,
+    "gdap-restored": _reseller_customers,
+    "partnership-reinstated": _reseller_customers,
 }
 """The scenarios that need more than the enrollment data; the others start from it alone."""
 

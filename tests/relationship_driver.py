@@ -13,9 +13,19 @@ from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink, subject_of, text_of
 from contract import names
+from domain.provider_operations import (
+    ProviderOperationResult,
+    ResellerCustomerRequest,
+    SubscriptionResellerRequest,
+    SubscriptionResellerResult,
+    SupportContactRequest,
+)
 from domain.relationships import (
     CustomerInvitationRequest,
     CustomerInvitationResult,
+    CustomerInvitationStage,
+    CustomerRelationshipRecord,
+    InvitationKind,
     OrderResult,
     PartnershipRecord,
     PartnershipRequest,
@@ -24,6 +34,7 @@ from domain.relationships import (
     SubscriptionOrderRequest,
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from domain.reseller_exit import ResellerExitRequest, ResellerExitResult
 from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
 
 PROVIDER = "3456789"
@@ -236,3 +247,164 @@ async def wait_for_stage(
             return status
         await asyncio.sleep(0.05)
     raise AssertionError(f"{handle.id} never reached stage {stage} (at {status.stage})")
+
+
+# ---- provider operations for partnered resellers (REL-05, REL-06; issue 14) ------------------
+
+SUBSCRIPTION = "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c0d"
+"""A subscription of CUSTOMER (Microsoft 365 Business Basic) in the local Partner Center file."""
+
+
+def partnered_in_partner_center(stack: Stack, *resellers: str, state: str = "Active") -> None:
+    """Partner Center lists `resellers` as the provider's (REL-04), with the reseller's tenant;
+    CUSTOMER has one subscription, SUBSCRIPTION, without a reseller of record."""
+
+    def change(data: dict[str, Any]) -> None:
+        data["profiles"][RESELLER]["tenantId"] = str(RESELLER_TENANT)
+        data["relationships"] = {PROVIDER: {pid: {"state": state} for pid in resellers}}
+        data["subscriptions"] = {
+            SUBSCRIPTION: {
+                "customerId": str(CUSTOMER),
+                "offerId": "CFQ7TTC0LH18:0001",
+                "status": "active",
+                "partnerId": None,
+            }
+        }
+
+    stack.edit_partner_center(change)
+
+
+async def customer_of_provider(stack: Stack, reseller: str = RESELLER) -> None:
+    """CUSTOMER accepted a joint invitation from `reseller` and PROVIDER (CUS-01/CUS-03)."""
+    now = datetime.now(UTC)
+    await stack.registry.save_customer_relationship(
+        CustomerRelationshipRecord(
+            reseller_partner_id=reseller,
+            customer_tenant_id=str(CUSTOMER),
+            kind=InvitationKind.JOINT,
+            provider_partner_id=PROVIDER,
+            customer_country="JP",
+            status=CustomerInvitationStage.ACTIVE,
+            workflow_id=names.customer_invitation_id(reseller, str(CUSTOMER)),
+            invited_at=now,
+            accepted_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def reseller_customer_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "reseller_partner_id": RESELLER,
+        "customer_name": "Shinagawa Shoji K.K.",
+        "customer_country": "JP",
+        "domain_prefix": "shinagawashoji",
+        "billing": {
+            "email": "it@shinagawa-shoji.example",
+            "first_name": "Ichiro",
+            "last_name": "Tanaka",
+            "culture": "ja-JP",
+            "language": "ja",
+            "address_line1": "2-16-3 Konan",
+            "city": "Minato-ku",
+            "state": "Tokyo",
+            "postal_code": "108-0075",
+        },
+        "customer_agreement": agreement(signer_name="Ichiro Tanaka"),
+        "requested_by": {"user": "sales@tokyo-cloud.example", "role": "sales_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+def support_contact_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "reseller_partner_id": RESELLER,
+        "customer_tenant_id": str(CUSTOMER),
+        "subscription_id": SUBSCRIPTION,
+        "requested_by": {"user": "admin@tokyo-cloud.example", "role": "admin_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_reseller_customer(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, ProviderOperationResult]:
+    model = ResellerCustomerRequest.model_validate(request)
+    return await client.start_workflow(
+        names.RESELLER_CUSTOMER,
+        model,
+        id=names.reseller_customer_id(model.provider_partner_id, model.domain_prefix),
+        task_queue=names.TASK_QUEUE,
+        result_type=ProviderOperationResult,
+    )
+
+
+async def start_support_contact(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, ProviderOperationResult]:
+    model = SupportContactRequest.model_validate(request)
+    return await client.start_workflow(
+        names.SUBSCRIPTION_SUPPORT_CONTACT,
+        model,
+        id=names.support_contact_id(model.provider_partner_id, model.subscription_id),
+        task_queue=names.TASK_QUEUE,
+        result_type=ProviderOperationResult,
+    )
+
+
+def subscription_reseller_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "provider_partner_id": PROVIDER,
+        "customer_tenant_id": str(CUSTOMER),
+        "subscription_id": SUBSCRIPTION,
+        "partner_of_record": RESELLER,
+        "requested_by": {"user": "sales@tokyo-cloud.example", "role": "sales_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_subscription_reseller(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, SubscriptionResellerResult]:
+    model = SubscriptionResellerRequest.model_validate(request)
+    return await client.start_workflow(
+        names.SUBSCRIPTION_RESELLER,
+        model,
+        id=names.subscription_reseller_id(model.provider_partner_id, model.subscription_id),
+        task_queue=names.TASK_QUEUE,
+        result_type=SubscriptionResellerResult,
+    )
+
+
+OTHER_PROVIDER = "4567890"
+"""Another JP indirect provider a reseller may move to (END-03)."""
+
+
+def reseller_exit_request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "reseller_partner_id": RESELLER,
+        "provider_partner_id": PROVIDER,
+        "kind": "end",
+        "reason": "We now buy through a direct-bill partner",
+        "requested_by": {"user": "admin@contoso.example", "role": "admin_agent"},
+    }
+    base.update(overrides)
+    return base
+
+
+async def start_reseller_exit(
+    client: Client, request: dict[str, Any]
+) -> WorkflowHandle[Any, ResellerExitResult]:
+    model = ResellerExitRequest.model_validate(request)
+    return await client.start_workflow(
+        names.RESELLER_EXIT,
+        model,
+        id=names.reseller_exit_id(model.reseller_partner_id, model.provider_partner_id),
+        task_queue=names.TASK_QUEUE,
+        result_type=ResellerExitResult,
+    )

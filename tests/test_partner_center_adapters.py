@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
@@ -21,8 +23,8 @@ from adapters.partner_center.local import (
     sample_data,
     write_sample_if_missing,
 )
-from domain.errors import PartnerIdNotFound, TenantNotFound
-from domain.partner_center import AgreementVerdict
+from domain.errors import PartnerIdNotFound, PorInvalid, TenantNotFound
+from domain.partner_center import AgreementVerdict, OrderLine, OrderSubmission
 
 SAKURA = "4512345"  # JP, MPA signed
 CONTOSO = "5234567"  # US, MPA explicitly not signed
@@ -251,3 +253,56 @@ def test_write_sample_if_missing_keeps_an_existing_file(data_file: Path) -> None
     assert _read(data_file) == {"profiles": {}}
     sample = sample_data()
     assert {p["country"] for p in sample["profiles"].values()} == {"JP", "US"}
+
+
+# ---- the POR date gate (issue 14 item 6) -----------------------------------------------------
+
+
+def _clock(at: datetime) -> Callable[[], datetime]:
+    return lambda: at
+
+
+@pytest.mark.parametrize(
+    ("now", "placed"),
+    [
+        (datetime(2025, 8, 31, 23, 59, 59, tzinfo=UTC), True),
+        (datetime(2025, 9, 1, 0, 0, tzinfo=UTC), False),
+    ],
+)
+async def test_local_orders_are_refused_for_their_por_only_from_the_gate(
+    tmp_path: Path, now: datetime, placed: bool
+) -> None:
+    """Seed 003: "until that date the experience does not change" in the UI nor the API; from
+    2025-09-01 00:00 UTC an invalid POR (here 800016: not an indirect reseller) is refused."""
+    path = tmp_path / "pc.json"
+    data = sample_data()
+    data["indirectResellers"] = {}
+    path.write_text(json.dumps(data))
+    gate = datetime(2025, 9, 1, tzinfo=UTC)
+    partner_center = LocalPartnerCenter(path, por_validation_from=gate, clock=_clock(now))
+    order = OrderSubmission(
+        partner_id="3456789",
+        customer_id=UUID("d2a7c9e4-3b1f-4c6a-9e8d-5f7a1b2c3d4e"),
+        line_items=(
+            OrderLine(
+                line_item_number=0,
+                offer_id="CFQ7TTC0LH18:0001",
+                quantity=5,
+                partner_id_on_record="4512345",
+            ),
+        ),
+    )
+    [check] = await partner_center.validate_resellers(["4512345"])
+    assert check.error_code == "800016"  # the same answer on either side of the date
+    if placed:
+        result = await partner_center.place_order(order, idempotency_key="k1")
+        assert result.line_items[0].partner_id_on_record == "4512345"
+    else:
+        with pytest.raises(PorInvalid) as refused:
+            await partner_center.place_order(order, idempotency_key="k1")
+        assert refused.value.details["partner_center_code"] == "800016"
+
+
+def test_local_gate_needs_a_time_zone(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        LocalPartnerCenter(tmp_path / "pc.json", por_validation_from=datetime(2025, 9, 1))

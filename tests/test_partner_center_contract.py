@@ -32,17 +32,22 @@ from domain.errors import (
     PartnerIdNotFound,
     PorInvalid,
     RegionMismatch,
+    SubscriptionNotChangeable,
     TenantNotFound,
 )
 from domain.identifiers import TenantId
 from domain.partner_center import (
     AgreementVerdict,
+    CustomerAddress,
+    NewCustomer,
     OrderLine,
     OrderSubmission,
     RelationshipType,
+    SupportContact,
 )
 from tests.fake_partner_center import (
     AGREEMENT_STATUS,
+    CUSTOMERS,
     GRAPH_TOKEN,
     GROUP_MEMBER_REF,
     GROUP_MEMBERS,
@@ -52,6 +57,8 @@ from tests.fake_partner_center import (
     ORGANIZATION,
     PC_TOKEN,
     RELATIONSHIPS,
+    SUBSCRIPTION_CUSTOMER,
+    SUPPORT_CONTACT,
     VALIDATE_RESELLERS,
     Answer,
     DocumentedPartnerCenter,
@@ -705,3 +712,175 @@ async def test_inside_an_activity_a_wait_beyond_its_deadline_is_left_to_temporal
         await env.run(client.legal_business_profile)
     assert raised.value.retry_after == 20.0
     assert len(fake.requests_to(LEGAL_BUSINESS)) == 1
+
+
+# ---- provider operations for partnered resellers (issue 14) ----------------------------------
+
+SUBSCRIPTION_ID = "83ef9d05-4169-4ef9-9657-0e86b1eab1de"  # update_subscription.response_200.json
+SUBSCRIPTION_PATH = f"/v1/customers/{SUBSCRIPTION_CUSTOMER}/subscriptions/{SUBSCRIPTION_ID}"
+SUBSCRIPTION_CUSTOMER_ID = TenantId(SUBSCRIPTION_CUSTOMER)
+
+
+async def test_the_subscription_is_patched_back_whole_with_the_new_partner_id(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    result = await client.update_subscription_partner_of_record(
+        SUBSCRIPTION_CUSTOMER_ID, SUBSCRIPTION_ID, RESELLER_US, idempotency_key="wf:run:por-0"
+    )
+    assert (result.partner_id, result.status, result.pending) == (RESELLER_US, "active", False)
+    get, patch = fake.requests_to(SUBSCRIPTION_PATH)
+    assert (get.method, patch.method) == ("GET", "PATCH")
+    assert get.headers["ms-requestid"] != patch.headers["ms-requestid"]
+    assert patch.headers["ms-requestid"] == request_id_for("wf:run:por-0")
+    assert get.headers["ms-correlationid"] == patch.headers["ms-correlationid"]
+    # The full documented resource went back: auto-renew, etag and the rest kept, only the
+    # reseller of record changed, the read-only links left out.
+    documented = fixture("update_subscription.response_200.json")
+    del documented["Links"]
+    assert patch.body == {**documented, "PartnerId": RESELLER_US}
+
+
+async def test_a_202_with_location_is_recorded_as_pending(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    fake.subscription_patch_accepted = True
+    result = await client.update_subscription_partner_of_record(
+        SUBSCRIPTION_CUSTOMER_ID, SUBSCRIPTION_ID, RESELLER_US, idempotency_key="k"
+    )
+    assert result.pending and result.partner_id == RESELLER_US
+
+
+@pytest.mark.parametrize("code", [800098, 2072, 800015, 800016, 800039, 900123])
+async def test_documented_por_refusals_of_a_subscription_update(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient, code: int
+) -> None:
+    fake.refuse_with_code("PATCH", SUBSCRIPTION_PATH, code)
+    with pytest.raises(PorInvalid) as refused:
+        await client.update_subscription_partner_of_record(
+            SUBSCRIPTION_CUSTOMER_ID, SUBSCRIPTION_ID, RESELLER_US, idempotency_key="k"
+        )
+    assert refused.value.details["partner_center_code"] == str(code)
+    assert refused.value.details["partner_of_record"] == RESELLER_US
+
+
+@pytest.mark.parametrize(("status", "code"), [("deleted", "2011"), ("suspended", "800091")])
+async def test_a_subscription_that_cannot_change_is_refused_by_its_state(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient, status: str, code: str
+) -> None:
+    other = "3c5d7e9f-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+    fake.add_subscription(
+        SUBSCRIPTION_CUSTOMER,
+        {**fixture("update_subscription.response_200.json"), "Id": other, "Status": status},
+    )
+    with pytest.raises(SubscriptionNotChangeable) as refused:
+        await client.update_subscription_partner_of_record(
+            SUBSCRIPTION_CUSTOMER_ID, other, RESELLER_US, idempotency_key="k"
+        )
+    assert refused.value.details["partner_center_code"] == code
+
+
+async def test_an_unknown_subscription_is_20003(client: PartnerCenterHttpClient) -> None:
+    with pytest.raises(SubscriptionNotChangeable, match="20003") as refused:
+        await client.update_subscription_partner_of_record(
+            TenantId(CUSTOMER), SUBSCRIPTION_ID, RESELLER_US, idempotency_key="k"
+        )
+    assert refused.value.details["subscription_id"] == SUBSCRIPTION_ID
+
+
+@pytest.mark.parametrize("code", [900278, 800082, 2055])
+async def test_a_pending_or_stale_subscription_update_is_transient(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient, code: int
+) -> None:
+    fake.refuse_with_code("PATCH", SUBSCRIPTION_PATH, code)
+    with pytest.raises(PartnerCenterUnavailable, match=str(code)):
+        await client.update_subscription_partner_of_record(
+            SUBSCRIPTION_CUSTOMER_ID, SUBSCRIPTION_ID, RESELLER_US, idempotency_key="k"
+        )
+
+
+async def test_support_contact_is_put_as_the_documented_resource(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    sent = fixture("subscription_support_contact.request.json")
+    contact = SupportContact(
+        support_tenant_id=sent["SupportTenantId"],
+        support_mpn_id=sent["SupportMpnId"],
+        name=sent["Name"],
+    )
+    answered = await client.set_subscription_support_contact(
+        OWN_MPN_ID, SUBSCRIPTION_CUSTOMER_ID, SUBSCRIPTION_ID, contact
+    )
+    assert answered == contact
+    [put] = fake.requests_to(SUPPORT_CONTACT, "PUT")
+    assert put.body == {k: sent[k] for k in ("SupportTenantId", "SupportMpnId", "Name")}
+
+
+async def test_support_contact_of_an_unknown_subscription_is_20003(
+    client: PartnerCenterHttpClient,
+) -> None:
+    contact = SupportContact(support_tenant_id=str(TENANT), support_mpn_id=RESELLER_US, name="R")
+    with pytest.raises(SubscriptionNotChangeable, match="20003"):
+        await client.set_subscription_support_contact(
+            OWN_MPN_ID, TenantId(CUSTOMER), SUBSCRIPTION_ID, contact
+        )
+
+
+async def test_customer_for_an_indirect_reseller_sends_the_documented_body(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    documented = fixture("customer.create_for_indirect_reseller.request.json")
+    billing = documented["BillingProfile"]
+    address = billing["DefaultAddress"]
+    created = await client.create_customer(
+        NewCustomer(
+            provider_partner_id=OWN_MPN_ID,
+            reseller_partner_id=RESELLER_US,
+            reseller_tenant_id=documented["AssociatedPartnerId"],
+            domain=documented["CompanyProfile"]["Domain"],
+            company_name=billing["CompanyName"],
+            email=billing["Email"],
+            culture=billing["Culture"],
+            language=billing["Language"],
+            address=CustomerAddress(
+                country=address["Country"],
+                city=address["City"],
+                state=address["State"],
+                address_line1=address["AddressLine1"],
+                postal_code=address["PostalCode"],
+                first_name=address["FirstName"],
+                last_name=address["LastName"],
+                phone_number=address["PhoneNumber"],
+            ),
+        ),
+        idempotency_key="wf:run:create-customer",
+    )
+    [post] = fake.requests_to(CUSTOMERS, "POST")
+    assert post.headers["ms-requestid"] == request_id_for("wf:run:create-customer")
+    assert post.body["AssociatedPartnerId"] == documented["AssociatedPartnerId"]
+    assert post.body["CompanyProfile"] == {"Domain": documented["CompanyProfile"]["Domain"]}
+    sent_address = post.body["BillingProfile"]["DefaultAddress"]
+    assert sent_address == {k: v for k, v in address.items() if v is not None}
+    answer = fixture("customer.create_for_indirect_reseller.success_201.json")
+    assert str(created.customer_id) == answer["id"]
+    assert created.associated_partner_id == answer["associatedPartnerId"]
+    assert created.company_name == answer["companyProfile"]["companyName"]
+
+
+async def test_a_refused_customer_creation_is_final(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    fake.answer("POST", CUSTOMERS, Answer(400, {"code": 400, "description": "Domain taken"}))
+    customer = NewCustomer(
+        provider_partner_id=OWN_MPN_ID,
+        reseller_partner_id=RESELLER_US,
+        reseller_tenant_id=str(TENANT),
+        domain="kaisha.onmicrosoft.com",
+        company_name="Kaisha",
+        email="it@kaisha.example",
+        culture="ja-JP",
+        language="ja",
+        address=CustomerAddress(country="JP", city="Minato-ku", address_line1="1", postal_code="1"),
+    )
+    with pytest.raises(PartnerCenterRequestFailed, match="create customer"):
+        await client.create_customer(customer, idempotency_key="k")
+    assert len(fake.requests_to(CUSTOMERS)) == 1

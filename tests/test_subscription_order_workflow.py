@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.partner_center.http import PartnerCenterHttpClient
+from adapters.partner_center.local import LocalPartnerCenter
 from contract import names
 from domain.messages import Acknowledgement
 from domain.relationships import (
@@ -87,7 +88,11 @@ async def _ready(stack: Stack, **customer: Any) -> None:
 
 
 def _gate_in_the_future(stack: Stack) -> None:
+    """The setting and Partner Center's own gate (which the setting mirrors) both in 2099."""
     stack.settings = stack.settings.model_copy(update={"por_validation_from": date(2099, 1, 1)})
+    stack.partner_center = LocalPartnerCenter(
+        stack.data_file, por_validation_from=datetime(2099, 1, 1, tzinfo=UTC)
+    )
 
 
 async def _status(handle: Any) -> OrderStatus:
@@ -235,6 +240,49 @@ async def test_before_the_date_an_order_without_por_proceeds_with_a_warning(
     assert record is not None and record.warnings == (warning,) and record.por_enforced is False
     [placed] = _pc_orders(stack)
     assert placed["line_items"][0]["partner_id_on_record"] is None
+
+
+async def test_before_the_date_a_por_partner_center_would_refuse_proceeds_with_a_warning(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """Item 6 of issue 14: before the date Partner Center itself places the order (seed 003:
+    "nothing changes"), so a POR failing only date-gated conditions is placed, with warnings."""
+    await _ready(stack)
+    _gate_in_the_future(stack)
+    # RESELLER is partnered and signed, but Partner Center does not list it as an indirect
+    # reseller: validateresellers answers 800016 (POR-02a), which is date-gated.
+    stack.edit_partner_center(lambda d: d["indirectResellers"].pop(RESELLER))
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        result = await handle.result()
+    assert result.outcome is OrderStage.PLACED
+    [warning] = result.warnings
+    assert warning.startswith("POR-02a: Partner Center does not accept PartnerID")
+    assert "error 800016" in warning and "2099-01-01T00:00:00+00:00" in warning
+    [placed] = _pc_orders(stack)
+    assert placed["line_items"][0]["partner_id_on_record"] == RESELLER
+
+
+async def test_from_the_date_partner_center_refuses_the_same_por(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """The same POR once enforced: the pipeline blocks it before Partner Center is asked."""
+    await _ready(stack)
+    stack.edit_partner_center(lambda d: d["indirectResellers"].pop(RESELLER))
+    async with stack.worker(time_env.client):
+        handle = await start_order(time_env.client, order_request())
+        status = await wait_for_stage(handle, OrderStage.POR_INVALID, OrderStatus)
+        assert status.verdict is not None and status.verdict.enforced
+        assert [f.condition for f in status.verdict.blocking] == ["POR-02a"]
+        await update(
+            handle,
+            names.UPDATE_WITHDRAW,
+            {"reason": "the reseller is enrolling again", "requested_by": "sales"},
+            Acknowledgement,
+        )
+        result = await handle.result()
+    assert result.outcome is OrderStage.WITHDRAWN
+    assert _pc_orders(stack) == []
 
 
 async def test_before_the_date_an_unsigned_mpa_still_blocks(

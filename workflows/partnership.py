@@ -16,7 +16,9 @@ import contextlib
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         require_reseller_can_transact,
     )
     from domain.errors import DecisionInvalid, WrongStage
+    from domain.gdap_restoration import GdapRestorationRequest
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind, Reader, reader
     from domain.relationship_rules import (
@@ -62,6 +65,10 @@ with workflow.unsafe.imports_passed_through():
         ResellerSuspensionRecord,
         TenantSuspensionReport,
     )
+
+
+GDAP_RESTORATION_PATCH = "por04-gdap-restoration"
+"""Issue 14: a reinstatement starts the GdapRestoration pipeline; older histories replay without."""
 
 
 @workflow.defn(name=names.PARTNERSHIP)
@@ -307,6 +314,28 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
             PartnershipStage.ACTIVE, self._established_waiting_for(), note=self._last_note
         )
         await self._save(reason=f"reseller tenant reinstated: {report.reason}")
+        if workflow.patched(GDAP_RESTORATION_PATCH):
+            await self._start_gdap_restoration(at, report)
+
+    async def _start_gdap_restoration(self, at: datetime, report: TenantSuspensionReport) -> None:
+        """POR-04 (issue 14): operations learn which customers need GDAP again, and each is
+        tracked until re-granted or given up (its own pipeline, outliving this run)."""
+        reseller = self._req.reseller_partner_id
+        try:
+            await workflow.start_child_workflow(
+                names.GDAP_RESTORATION,
+                GdapRestorationRequest(
+                    provider_partner_id=self._req.provider_partner_id,
+                    reseller_partner_id=reseller,
+                    reinstated_at=at,
+                    reported_by=report.reported_by,
+                ),
+                id=names.gdap_restoration_id(reseller, names.reinstated_stamp(at)),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.warning("GDAP restoration for %s at %s already started", reseller, at)
 
     def _report_pending(self) -> bool:
         return (

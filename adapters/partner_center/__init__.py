@@ -20,12 +20,16 @@ from domain.identifiers import TenantId
 from domain.partner_center import (
     AgreementAnswer,
     AgreementVerdict,
+    CreatedCustomer,
     MpnProfile,
+    NewCustomer,
     OrderSubmission,
     PartnerRelationship,
     PlacedOrder,
     RelationshipType,
     ResellerValidation,
+    SubscriptionPartnerOfRecord,
+    SupportContact,
     TenantInfo,
 )
 
@@ -97,6 +101,39 @@ class PartnerCenter(Protocol):
 
         `PorInvalid` (800015/800016/800039), `RegionMismatch` (2030), `NoCommerceRelationship`
         (20002) for business refusals; `PartnerCenterUnavailable` for 800060, 429 and 5xx."""
+        ...
+
+    async def create_customer(
+        self, customer: NewCustomer, *, idempotency_key: str
+    ) -> CreatedCustomer:
+        """`POST /v1/customers` with `associatedPartnerId` (REL-05, "Create a customer for an
+        indirect reseller"); a repeated key returns the same customer. `PartnershipNotActive`
+        when the reseller has no partnership with the provider."""
+        ...
+
+    async def set_subscription_support_contact(
+        self,
+        provider_partner_id: str,
+        customer_id: TenantId,
+        subscription_id: str,
+        contact: SupportContact,
+    ) -> SupportContact:
+        """`PUT /v1/customers/{id}/subscriptions/{id}/supportcontact` (REL-05): the contact must
+        be one of the provider's resellers. `SubscriptionNotChangeable` (20003, 2011, 800091)."""
+        ...
+
+    async def update_subscription_partner_of_record(
+        self,
+        customer_id: TenantId,
+        subscription_id: str,
+        partner_id: str,
+        *,
+        idempotency_key: str,
+    ) -> SubscriptionPartnerOfRecord:
+        """REL-06: GET the subscription, PATCH it back whole with `partnerId` = the reseller
+        (no dedicated API is documented; see the README). `PorInvalid` for 800098/2072/800015/
+        800016/800039/900123, `SubscriptionNotChangeable` for 20003/2011/800091,
+        `PartnerCenterUnavailable` for 2055/800082/900278, 429 and 5xx."""
         ...
 
 

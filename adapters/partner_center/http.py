@@ -37,11 +37,22 @@ Operations (Partner Center base `https://api.partnercenter.microsoft.com`, Graph
   -> 201 `Order`. 800015 / 800016 / 800039 / 2072 -> `PorInvalid`, 900123 -> `MpaNotSigned`, 2030 ->
   `RegionMismatch`, 20002 -> `NoCommerceRelationship` (whatever the HTTP status: 800039, 900123,
   2030 and 20002 arrive as 403); 800060 (order in progress) -> `PartnerCenterUnavailable`.
+- `create_customer` ("Create a customer for an indirect reseller"): `POST /v1/customers`
+  `{"CompanyProfile": {"Domain"}, "BillingProfile": {..., "DefaultAddress"}, "AssociatedPartnerId"}`
+  -> 201 `Customer`; no refusal codes documented (a 4xx is final).
+- `set_subscription_support_contact`: `PUT /v1/customers/{id}/subscriptions/{id}/supportcontact`
+  `{"SupportTenantId", "SupportMpnId", "Name"}` -> 200 `SupportContact`.
+- `update_subscription_partner_of_record`: `GET /v1/customers/{id}/subscriptions/{id}`, then
+  `PATCH` of the full resource with the new `partnerId` (that this changes the reseller of record
+  is inferred) -> 200 resource, or 202 + `Location` (pending). 800098 / 2072 / 800015 / 800016 /
+  800039 / 900123 -> `PorInvalid`; 20003 / 2011 / 800091 -> `SubscriptionNotChangeable`; 2055 /
+  800082 / 900278 -> `PartnerCenterUnavailable`.
 - `create_tenant`: no public API -> `PartnerCenterOperationUnsupported`.
 
 Headers: `Authorization: Bearer`, `Accept: application/json`, `X-Locale: en-US`, `MS-CorrelationId`
 (a new uuid4 per operation, shared by its requests, as headers.md asks it to be reset per call) and
-`MS-RequestId`: a GUID; for a request that changes something (orders, adding the Admin agent) it is
+`MS-RequestId`: a GUID; for a request that changes something (orders, customers, the subscription
+PATCH, adding the Admin agent) it is
 `uuid5(REQUEST_ID_NAMESPACE, idempotency key)`, so a retried step (activity retry included) sends
 the same id; reads get a new uuid4. The same id is sent on every in-place retry of a request. Graph
 requests also send it as `client-request-id`.
@@ -96,6 +107,7 @@ from domain.errors import (
     PartnerIdNotFound,
     PorInvalid,
     RegionMismatch,
+    SubscriptionNotChangeable,
     TenantNotFound,
 )
 from domain.identifiers import TenantId
@@ -106,15 +118,22 @@ from domain.partner_center import (
     ORDER_POR_ERROR_CODES,
     ORDER_REGION_ERROR_CODE,
     ORDER_RETRYABLE_ERROR_CODES,
+    SUBSCRIPTION_POR_ERROR_CODES,
+    SUBSCRIPTION_RETRYABLE_ERROR_CODES,
+    SUBSCRIPTION_STATE_ERROR_CODES,
     AgreementAnswer,
     AgreementVerdict,
+    CreatedCustomer,
     MpnProfile,
+    NewCustomer,
     OrderLine,
     OrderSubmission,
     PartnerRelationship,
     PlacedOrder,
     RelationshipType,
     ResellerValidation,
+    SubscriptionPartnerOfRecord,
+    SupportContact,
     TenantInfo,
 )
 
@@ -584,6 +603,138 @@ class PartnerCenterHttpClient:
                 ),
             )
 
+    # -- provider operations for partnered resellers (REL-05, REL-06; issue 14) ---------------
+
+    async def create_customer(
+        self, customer: NewCustomer, *, idempotency_key: str
+    ) -> CreatedCustomer:
+        """ "Create a customer for an indirect reseller": `POST /v1/customers` with the documented
+        request body (`CompanyProfile.Domain`, `BillingProfile` with its `DefaultAddress`,
+        `AssociatedPartnerId` = the reseller's tenant id) -> 201 `Customer`. No refusal codes are
+        documented for it: any 4xx is final (`PartnerCenterRequestFailed`)."""
+        call = _call("create customer for indirect reseller")
+        address = customer.address
+        default_address = {
+            "Country": address.country,
+            "City": address.city,
+            "State": address.state,
+            "AddressLine1": address.address_line1,
+            "PostalCode": address.postal_code,
+            "FirstName": address.first_name,
+            "LastName": address.last_name,
+            "PhoneNumber": address.phone_number,
+        }
+        body = {
+            "CompanyProfile": {"Domain": customer.domain},
+            "BillingProfile": {
+                "Email": customer.email,
+                "Culture": customer.culture,
+                "Language": customer.language,
+                "CompanyName": customer.company_name,
+                "DefaultAddress": {k: v for k, v in default_address.items() if v is not None},
+            },
+            "AssociatedPartnerId": customer.reseller_tenant_id,
+        }
+        answer = await self._request(
+            call,
+            "POST",
+            f"{self._base}/v1/customers",
+            json_body=body,
+            request_id=request_id_for(idempotency_key),
+        )
+        with _reading(call, "customer"):
+            profile = answer.get("companyProfile") or {}
+            return CreatedCustomer(
+                customer_id=str(answer["id"]),
+                domain=str(profile.get("domain") or customer.domain),
+                company_name=str(profile.get("companyName") or customer.company_name),
+                associated_partner_id=answer.get("associatedPartnerId"),
+            )
+
+    async def set_subscription_support_contact(
+        self,
+        provider_partner_id: str,
+        customer_id: TenantId,
+        subscription_id: str,
+        contact: SupportContact,
+    ) -> SupportContact:
+        """ "Update a subscription's support contact": `PUT /v1/customers/{id}/subscriptions/{id}/
+        supportcontact` with the `SupportContact` resource (`SupportTenantId`, `SupportMpnId`,
+        `Name`) -> 200 `SupportContact` (camelCase). A PUT of the same contact is idempotent."""
+        call = _call("update subscription support contact")
+
+        def refusal(error: ApiError) -> Exception | None:
+            return _subscription_refusal(error, subscription_id, None)
+
+        answer = await self._request(
+            call,
+            "PUT",
+            f"{self._base}/v1/customers/{customer_id}/subscriptions/{subscription_id}"
+            "/supportcontact",
+            json_body={
+                "SupportTenantId": contact.support_tenant_id,
+                "SupportMpnId": contact.support_mpn_id,
+                "Name": contact.name,
+            },
+            on_error=refusal,
+        )
+        with _reading(call, "support contact"):
+            return SupportContact(
+                support_tenant_id=str(answer["supportTenantId"]),
+                support_mpn_id=str(answer["supportMpnId"]),
+                name=str(answer.get("name") or contact.name),
+            )
+
+    async def update_subscription_partner_of_record(
+        self,
+        customer_id: TenantId,
+        subscription_id: str,
+        partner_id: str,
+        *,
+        idempotency_key: str,
+    ) -> SubscriptionPartnerOfRecord:
+        """GET the subscription, PATCH it back whole with the new `partnerId` ("A full
+        Subscription resource is required": a partial body would switch auto-renew off and drop
+        next-term instructions). 200 -> the updated subscription; 202 + `Location` (no body) ->
+        Partner Center is still applying it (`pending`). That this PATCH changes the reseller of
+        record is an inference (the page shows quantity and friendlyName changes only)."""
+        call = _call("update subscription partner of record")
+        url = f"{self._base}/v1/customers/{customer_id}/subscriptions/{subscription_id}"
+        pid = partner_id.strip()
+
+        def refusal(error: ApiError) -> Exception | None:
+            return _subscription_refusal(error, subscription_id, pid)
+
+        current = await self._get(call, url, on_error=refusal)
+        with _reading(call, "subscription"):
+            if not isinstance(current, dict):
+                raise TypeError("the subscription is not an object")
+            body = dict(current)
+            body.pop("links", None)
+            body.pop("Links", None)
+            key = "PartnerId" if "PartnerId" in body else "partnerId"
+            body[key] = pid
+        answer = await self._request(
+            call,
+            "PATCH",
+            url,
+            json_body=body,
+            request_id=request_id_for(idempotency_key),
+            on_error=refusal,
+        )
+        source = answer if isinstance(answer, dict) else body
+        with _reading(call, "subscription"):
+            offer = source.get("offerId") or source.get("OfferId")
+            partner = source.get("partnerId") or source.get("PartnerId")
+            return SubscriptionPartnerOfRecord(
+                customer_id=str(customer_id),
+                subscription_id=subscription_id,
+                offer_id=str(offer) if offer else None,
+                partner_id=str(partner) if partner else None,
+                status=str(source.get("status") or source.get("Status") or ""),
+                pending=not isinstance(answer, dict),
+            )
+
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _get(
@@ -814,6 +965,29 @@ def _tenant_not_found(tenant_id: TenantId) -> OnError:
         return None
 
     return mapping
+
+
+def _subscription_refusal(
+    error: ApiError, subscription_id: str, partner_id: str | None
+) -> Exception | None:
+    """A subscription update's documented refusals (error-codes.md) as domain errors."""
+    code = error.code or ""
+    if partner_id is not None and code in SUBSCRIPTION_POR_ERROR_CODES:
+        return PorInvalid(
+            f"Partner Center refused {partner_id} as the reseller of record of subscription "
+            f"{subscription_id} (error {code}: {error.description})",
+            partner_of_record=partner_id,
+            partner_center_code=code,
+        )
+    if code in SUBSCRIPTION_STATE_ERROR_CODES:
+        return SubscriptionNotChangeable(
+            f"subscription {subscription_id} cannot be updated (error {code}: {error.description})",
+            subscription_id=subscription_id,
+            partner_center_code=code,
+        )
+    if code in SUBSCRIPTION_RETRYABLE_ERROR_CODES:
+        return PartnerCenterUnavailable(str(error))
+    return None
 
 
 def _json(response: httpx.Response, call: _Call, method: str, path: str) -> Any:

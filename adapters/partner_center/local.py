@@ -50,12 +50,35 @@ Relationship sections (DOMAIN.md sections 3-5)::
   profile's optional `tenantId`. Add an entry to play a reseller accepting a request (REL-04).
 - `indirectResellers`: who `POST /v1/partners/validateresellers` and orders accept as Partner of
   Record: a PartnerID without a profile answers 800015, one not listed here 800016, one whose
-  `programStatus` is not `Active` 800039.
+  `programStatus` is not `Active` 800039. Like Partner Center, orders are refused for these POR
+  reasons only from `por_validation_from` (the `CSP_POR_VALIDATION_FROM` setting, POR-01): before
+  it "nothing changes" (seed 003) and the order is placed with the POR it names;
+  `validateresellers` answers the same on either side of the date.
 - `customers`: the customers and the partners with a commerce relationship with each. An order
   for a customer not listed, or by a partner not in its `partners`, answers 20002; by a partner
   whose profile country differs from the customer's `country`, 2030.
 - `orders`: written by `place_order`, keyed by idempotency key, so a repeated key returns the same
   order. An order's id is `uuid5(ORDER_NAMESPACE, key)`.
+
+Provider operations for partnered resellers (REL-05, REL-06)::
+
+      "subscriptions": {
+        "<subscription id>": {"customerId": "<customer tenant uuid>", "offerId": "...",
+                              "status": "active", "partnerId": null,
+                              "partnerOnRecordLocked": false,
+                              "supportContact": {"supportTenantId": "...", "supportMpnId": "...",
+                                                 "name": "..."}}
+      },
+      "createdCustomers": {"<idempotency key>": "<customer tenant uuid>"}
+
+- `subscriptions`: a customer's subscriptions. Not found (or another customer's) answers 20003,
+  `status` deleted 2011, suspended 800091. A new reseller of record (`partnerId`) is checked as
+  `validateresellers` does (800015/800016/800039), then 2072 for a provider's id, 900123 for an
+  unsigned MPA, and 800098 when `partnerOnRecordLocked`. A support contact must be an active
+  reseller of the provider (`relationships`).
+- `createdCustomers`: written by `create_customer` (which adds the customer to `customers` with
+  the provider and the reseller as its partners); a customer's id is
+  `uuid5(CUSTOMER_NAMESPACE, key)`. The reseller must be an active reseller of the provider.
 
 A file that is not valid JSON or has the wrong shape (say, an operator's half-saved edit) raises
 `PartnerCenterUnavailable`: the activity retries and succeeds once the file is fixed.
@@ -71,6 +94,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
@@ -81,24 +105,31 @@ from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdic
 from domain.errors import (
     NoCommerceRelationship,
     PartnerIdNotFound,
+    PartnershipNotActive,
     PorInvalid,
     RegionMismatch,
+    SubscriptionNotChangeable,
     TenantNotFound,
 )
 from domain.identifiers import TenantId
 from domain.partner_center import (
     AgreementAnswer,
     AgreementVerdict,
+    CreatedCustomer,
     MpnProfile,
+    NewCustomer,
     OrderSubmission,
     PartnerRelationship,
     PlacedOrder,
     RelationshipType,
     ResellerValidation,
+    SubscriptionPartnerOfRecord,
+    SupportContact,
     TenantInfo,
 )
 
 __all__ = [
+    "CUSTOMER_NAMESPACE",
     "ORDER_NAMESPACE",
     "TENANT_NAMESPACE",
     "LocalPartnerCenter",
@@ -112,6 +143,9 @@ TENANT_NAMESPACE = UUID("5d0c6b1e-8f3a-4c52-9a0e-7b2f4e6c1d38")
 ORDER_NAMESPACE = UUID("9a4f2c6e-1b3d-4e5f-8a7b-6c5d4e3f2a1b")
 """Namespace of the order ids `place_order` derives from idempotency keys."""
 
+CUSTOMER_NAMESPACE = UUID("2f6d8e1a-4c3b-4a5e-9d7f-0b1c2d3e4f5a")
+"""Namespace of the customer ids `create_customer` derives from idempotency keys."""
+
 RELATIONSHIP_REQUEST_BASE = "https://admin.microsoft.com/Adminportal/Home"
 
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -122,9 +156,21 @@ _T = TypeVar("_T")
 class LocalPartnerCenter:
     """Partner Center answered from the JSON file at `path` (format in the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        por_validation_from: datetime | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`por_validation_from`: the instant Partner Center starts refusing orders for their
+        Partner of Record (None: always). `clock`: Partner Center's clock (UTC now by default)."""
+        if por_validation_from is not None and por_validation_from.tzinfo is None:
+            raise ValueError("por_validation_from must carry a time zone")
         self._path = Path(path)
         self._write_lock = asyncio.Lock()
+        self._por_validation_from = por_validation_from
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @property
     def path(self) -> Path:
@@ -370,6 +416,9 @@ class LocalPartnerCenter:
                 customer_country=country,
                 partner_center_code="2030",
             )
+        gate = self._por_validation_from
+        if gate is not None and self._clock() < gate:
+            return  # POR-01: before the date nothing changes (seed 003)
         for line in order.line_items:
             if line.partner_id_on_record is None:
                 continue
@@ -382,6 +431,172 @@ class LocalPartnerCenter:
                     partner_of_record=line.partner_id_on_record,
                     partner_center_code=check.error_code,
                 )
+
+    # -- provider operations for partnered resellers (REL-05, REL-06) ------------------------
+
+    async def create_customer(
+        self, customer: NewCustomer, *, idempotency_key: str
+    ) -> CreatedCustomer:
+        def change(data: dict[str, Any]) -> tuple[CreatedCustomer, bool]:
+            customers = _section(data, "customers", self._path, create=True)
+            created = _section(data, "createdCustomers", self._path, create=True)
+            recorded = created.get(idempotency_key)
+            if recorded is not None:
+                found = _find_tenant(customers, UUID(str(recorded)))
+                if found is not None:
+                    return self._created_customer(found[0], found[1]), False
+            self._require_partnered(
+                data, customer.provider_partner_id, customer.reseller_partner_id, "create_customer"
+            )
+            customer_id = uuid5(CUSTOMER_NAMESPACE, idempotency_key)
+            entry = {
+                "companyName": customer.company_name,
+                "country": customer.address.country,
+                "defaultDomain": customer.domain,
+                "associatedPartnerId": customer.reseller_tenant_id,
+                "partners": [customer.provider_partner_id, customer.reseller_partner_id],
+            }
+            customers[str(customer_id)] = entry
+            created[idempotency_key] = str(customer_id)
+            return self._created_customer(str(customer_id), entry), True
+
+        return await self._modify(change)
+
+    def _created_customer(self, key: str, entry: Any) -> CreatedCustomer:
+        with self._reading(f"customers.{key}"):
+            return CreatedCustomer(
+                customer_id=UUID(key),
+                domain=str(entry.get("defaultDomain") or ""),
+                company_name=str(entry["companyName"]),
+                associated_partner_id=entry.get("associatedPartnerId"),
+            )
+
+    async def set_subscription_support_contact(
+        self,
+        provider_partner_id: str,
+        customer_id: TenantId,
+        subscription_id: str,
+        contact: SupportContact,
+    ) -> SupportContact:
+        def change(data: dict[str, Any]) -> tuple[SupportContact, bool]:
+            entry = self._subscription(data, customer_id, subscription_id)
+            self._require_partnered(
+                data, provider_partner_id, contact.support_mpn_id, "set the support contact"
+            )
+            wanted = {
+                "supportTenantId": contact.support_tenant_id,
+                "supportMpnId": contact.support_mpn_id,
+                "name": contact.name,
+            }
+            changed = entry.get("supportContact") != wanted
+            entry["supportContact"] = wanted
+            return contact, changed
+
+        return await self._modify(change)
+
+    async def update_subscription_partner_of_record(
+        self,
+        customer_id: TenantId,
+        subscription_id: str,
+        partner_id: str,
+        *,
+        idempotency_key: str,
+    ) -> SubscriptionPartnerOfRecord:
+        pid = partner_id.strip()
+
+        def change(data: dict[str, Any]) -> tuple[SubscriptionPartnerOfRecord, bool]:
+            entry = self._subscription(data, customer_id, subscription_id)
+            with self._reading(f"subscriptions.{subscription_id}"):
+                locked = bool(entry.get("partnerOnRecordLocked", False))
+            if locked:
+                raise PorInvalid(
+                    f"Partner Center cannot update the partner on record of subscription "
+                    f"{subscription_id} (error 800098: Can't update the partner on record for "
+                    "this subscription)",
+                    partner_of_record=pid,
+                    partner_center_code="800098",
+                )
+            if pid in _section(data, "relationships", self._path):
+                raise PorInvalid(
+                    f"PartnerID {pid} is an indirect provider's (error 2072: PartnerID of "
+                    "Indirect Provider isn't valid as Partner On Record)",
+                    partner_of_record=pid,
+                    partner_center_code="2072",
+                )
+            check = self._validate_reseller(data, pid)
+            if not check.is_valid_partner_id_on_record:
+                raise PorInvalid(
+                    f"Partner Center refused Partner of Record {pid} for subscription "
+                    f"{subscription_id} (error {check.error_code}: {check.error_description})",
+                    partner_of_record=pid,
+                    partner_center_code=check.error_code,
+                )
+            agreement = _section(data, "agreements", self._path).get(pid) or {}
+            if agreement.get("isAgreementSigned") is not True:
+                raise PorInvalid(
+                    f"PartnerID {pid} has not accepted the Microsoft Partner Agreement (error "
+                    "900123)",
+                    partner_of_record=pid,
+                    partner_center_code="900123",
+                )
+            changed = entry.get("partnerId") != pid
+            entry["partnerId"] = pid
+            with self._reading(f"subscriptions.{subscription_id}"):
+                return (
+                    SubscriptionPartnerOfRecord(
+                        customer_id=str(customer_id),
+                        subscription_id=subscription_id,
+                        offer_id=entry.get("offerId"),
+                        partner_id=pid,
+                        status=str(entry.get("status", "active")),
+                    ),
+                    changed,
+                )
+
+        return await self._modify(change)
+
+    def _subscription(
+        self, data: dict[str, Any], customer_id: TenantId, subscription_id: str
+    ) -> dict[str, Any]:
+        """The customer's subscription; refusals as Partner Center's 20003 / 2011 / 800091."""
+        subscriptions = _section(data, "subscriptions", self._path, create=True)
+        found = _find_tenant(subscriptions, UUID(subscription_id))
+        entry: Any = found[1] if found else None
+        with self._reading(f"subscriptions.{subscription_id}"):
+            owner = UUID(str(entry["customerId"])) if isinstance(entry, dict) else None
+            status = str(entry.get("status", "active")).casefold() if entry else ""
+        if entry is None or owner != customer_id:
+            raise SubscriptionNotChangeable(
+                f"subscription {subscription_id} of customer {customer_id} was not found (error "
+                "20003)",
+                subscription_id=subscription_id,
+                partner_center_code="20003",
+            )
+        if status in ("deleted", "suspended"):
+            code = "2011" if status == "deleted" else "800091"
+            raise SubscriptionNotChangeable(
+                f"subscription {subscription_id} is {status} and cannot be updated (error {code})",
+                subscription_id=subscription_id,
+                partner_center_code=code,
+            )
+        assert isinstance(entry, dict)
+        return entry
+
+    def _require_partnered(
+        self, data: dict[str, Any], provider: str, reseller: str, operation: str
+    ) -> None:
+        """Partner Center's own check: the reseller is on the provider's list, active."""
+        entry = (_section(data, "relationships", self._path).get(provider) or {}).get(reseller)
+        with self._reading(f"relationships.{provider}.{reseller}"):
+            state = None if entry is None else str(entry.get("state", "Active"))
+        if state is None or state.casefold() != "active":
+            raise PartnershipNotActive(
+                f"Partner Center refused {operation}: PartnerID {reseller} is not an active "
+                f"indirect reseller of provider {provider} (relationship: {state or 'none'})",
+                provider_partner_id=provider,
+                reseller_partner_id=reseller,
+                partnership_status=state,
+            )
 
     # -- file access -------------------------------------------------------------------------
 
@@ -503,7 +718,7 @@ def sample_data() -> dict[str, Any]:
     Sakura Cloud (JP) has signed the MPA, Contoso (US) has explicitly not, Fabrikam (JP) has no
     agreement entry (also not signed). Tokyo Cloud Distribution (JP) is an indirect provider;
     Sakura is a valid Partner of Record (`indirectResellers`); the customer Minato Trading (JP)
-    has a commerce relationship with both.
+    has a commerce relationship with both and one subscription without a reseller of record.
     """
     return {
         "profiles": {
@@ -552,6 +767,15 @@ def sample_data() -> dict[str, Any]:
             }
         },
         "orders": {},
+        "subscriptions": {
+            "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c0d": {
+                "customerId": "d2a7c9e4-3b1f-4c6a-9e8d-5f7a1b2c3d4e",
+                "offerId": "CFQ7TTC0LH18:0001",
+                "status": "active",
+                "partnerId": None,
+            }
+        },
+        "createdCustomers": {},
     }
 
 

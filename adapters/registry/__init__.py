@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
     CustomerAgreementRecord,
@@ -19,6 +20,7 @@ from domain.relationships import (
     ResellerSuspensionRecord,
 )
 from domain.reseller_enrollment import ResellerRecord
+from domain.reseller_exit import ResellerExitRecord
 
 
 class PartnerRegistry(Protocol):
@@ -119,3 +121,40 @@ class PartnerRegistry(Protocol):
         """Record how Temporal closed the row's pipeline, only if the row is still the one that
         pipeline left (same status and workflow id); False when it changed meanwhile."""
         ...
+
+    async def save_support_contact(self, record: SupportContactRecord) -> None:
+        """Insert or replace the customer + subscription record (idempotent)."""
+        ...
+
+    async def get_support_contact(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SupportContactRecord | None: ...
+
+    async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> None:
+        """Insert or replace the customer + subscription record (idempotent)."""
+        ...
+
+    async def get_subscription_reseller(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SubscriptionResellerRecord | None: ...
+
+    async def list_gdap_revoked_customers(
+        self, reseller_partner_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        """POR-04: the reseller's customers whose delegated admin is marked revoked."""
+        ...
+
+    async def restore_customer_gdap(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> bool:
+        """POR-04: delegated admin granted again; clears `gdap_revoked_at` (idempotent). True
+        when the reseller has a relationship with the customer."""
+        ...
+
+    async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
+        """Insert or replace the reseller + provider record (idempotent)."""
+        ...
+
+    async def get_reseller_exit(
+        self, reseller_partner_id: str, provider_partner_id: str
+    ) -> ResellerExitRecord | None: ...

@@ -30,8 +30,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # starting during a rolling upgrade waits for the new one too.
 MIGRATION_LOCK_KEY = 0x43535052  # "CSPR"
 
-LEGACY_REVISIONS = {1: "0001_initial", 2: "0002_direct_bill", 3: "0003_relationships"}
-"""Version N of the hand-written runner (table schema_migrations) = this Alembic revision."""
+LEGACY_REVISIONS = {
+    1: "0001_initial",
+    2: "0002_direct_bill",
+    3: "0003_relationships",
+    4: "0004_provider_operations",
+}
+"""Version N of the hand-written runner (table schema_migrations) = this Alembic revision (4: the
+issue-14 branch's `_v_provider_operations`, the same three tables)."""
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

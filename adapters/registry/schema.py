@@ -136,3 +136,51 @@ subscription_orders = sa.Table(
     sa.Column("workflow_id", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+# ---- provider operations for partnered resellers (REL-05, issue 14) --------------------------
+
+subscription_support_contacts = sa.Table(
+    "subscription_support_contacts",
+    metadata,
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("subscription_id", sa.String(36), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), nullable=False),
+    sa.Column("reseller_partner_id", sa.String(16), nullable=False),
+    sa.Column("reseller_tenant_id", sa.String(36), nullable=False),
+    sa.Column("reseller_name", sa.String(500), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("set_by", sa.String(320), nullable=False),
+)
+
+subscription_resellers = sa.Table(
+    "subscription_resellers",
+    metadata,
+    sa.Column("customer_tenant_id", sa.String(36), primary_key=True),
+    sa.Column("subscription_id", sa.String(36), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), nullable=False),
+    sa.Column("partner_of_record", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("error_type", sa.String(64)),
+    sa.Column("pending_in_partner_center", sa.Boolean, nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+reseller_exits = sa.Table(
+    "reseller_exits",
+    metadata,
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("new_provider_partner_id", sa.String(16)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("case_reference", sa.String(64)),
+    sa.Column("case_opened_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome_note", sa.Text),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -16,12 +16,16 @@ from adapters.registry.schema import (
     customer_relationships,
     direct_bill_partners,
     partnerships,
+    reseller_exits,
     reseller_suspensions,
     resellers,
     sent_messages,
     subscription_orders,
+    subscription_resellers,
+    subscription_support_contacts,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
     CustomerAgreementRecord,
@@ -31,6 +35,7 @@ from domain.relationships import (
     ResellerSuspensionRecord,
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from domain.reseller_exit import ResellerExitRecord
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -418,3 +423,82 @@ class SqlPartnerRegistry:
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)
         return bool(result.rowcount == 1)
+
+    async def save_support_contact(self, record: SupportContactRecord) -> None:
+        await self._save(
+            subscription_support_contacts,
+            record.model_dump(mode="python"),
+            ("customer_tenant_id", "subscription_id"),
+        )
+
+    async def get_support_contact(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SupportContactRecord | None:
+        query = sa.select(subscription_support_contacts).where(
+            subscription_support_contacts.c.customer_tenant_id == customer_tenant_id,
+            subscription_support_contacts.c.subscription_id == subscription_id,
+        )
+        rows = await self._rows(query, ("set_at",))
+        return SupportContactRecord.model_validate(rows[0]) if rows else None
+
+    async def save_subscription_reseller(self, record: SubscriptionResellerRecord) -> None:
+        await self._save(
+            subscription_resellers,
+            record.model_dump(mode="python"),
+            ("customer_tenant_id", "subscription_id"),
+        )
+
+    async def get_subscription_reseller(
+        self, customer_tenant_id: str, subscription_id: str
+    ) -> SubscriptionResellerRecord | None:
+        query = sa.select(subscription_resellers).where(
+            subscription_resellers.c.customer_tenant_id == customer_tenant_id,
+            subscription_resellers.c.subscription_id == subscription_id,
+        )
+        rows = await self._rows(query, ("updated_at",))
+        return SubscriptionResellerRecord.model_validate(rows[0]) if rows else None
+
+    async def list_gdap_revoked_customers(
+        self, reseller_partner_id: str
+    ) -> list[CustomerRelationshipRecord]:
+        table = customer_relationships
+        query = (
+            sa.select(table)
+            .where(
+                table.c.reseller_partner_id == reseller_partner_id,
+                table.c.gdap_revoked_at.is_not(None),
+            )
+            .order_by(table.c.customer_tenant_id)
+        )
+        rows = await self._rows(query, self._RELATIONSHIP_INSTANTS)
+        return [CustomerRelationshipRecord.model_validate(row) for row in rows]
+
+    async def restore_customer_gdap(
+        self, reseller_partner_id: str, customer_tenant_id: str
+    ) -> bool:
+        table = customer_relationships
+        where = (
+            table.c.reseller_partner_id == reseller_partner_id,
+            table.c.customer_tenant_id == customer_tenant_id,
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(table.update().where(*where).values(gdap_revoked_at=None))
+            found = await conn.execute(sa.select(sa.func.count()).where(*where))
+            return int(found.scalar_one()) > 0
+
+    async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
+        await self._save(
+            reseller_exits,
+            record.model_dump(mode="python"),
+            ("reseller_partner_id", "provider_partner_id"),
+        )
+
+    async def get_reseller_exit(
+        self, reseller_partner_id: str, provider_partner_id: str
+    ) -> ResellerExitRecord | None:
+        query = sa.select(reseller_exits).where(
+            reseller_exits.c.reseller_partner_id == reseller_partner_id,
+            reseller_exits.c.provider_partner_id == provider_partner_id,
+        )
+        rows = await self._rows(query, ("requested_at", "case_opened_at", "updated_at"))
+        return ResellerExitRecord.model_validate(rows[0]) if rows else None
