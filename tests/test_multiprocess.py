@@ -17,13 +17,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 from temporalio.client import Client
 
-from adapters.mail.smtp_sink import SmtpSink, verification_links
+from adapters.mail.smtp_sink import SmtpSink, link_token, verification_links
 from contract import names as contract
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from tests.conftest import (
@@ -127,7 +126,7 @@ async def _link_for(sink: SmtpSink, recipient: str) -> str:
         for message in sink.messages():
             if str(message["To"]) == recipient and verification_links(message):
                 [link] = verification_links(message)
-                return parse_qs(urlparse(link).query)["token"][0]
+                return link_token(link)
         await asyncio.sleep(0.1)
     raise AssertionError(f"no verification link for {recipient}")
 

@@ -71,8 +71,10 @@ async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
         messages = await stack.sink.wait_for_messages(mails_before + 1, timeout_seconds=30)
         report = messages[-1]
         assert str(report["To"]) == "ops@csp.example"
-        assert f"{workflow_id}-terminated" in report.get_content()
-        assert f"{workflow_id}-db" in report.get_content()
+        text = report.get_body(("plain",))
+        assert text is not None
+        assert f"{workflow_id}-terminated" in text.get_content()
+        assert f"{workflow_id}-db" in text.get_content()
 
         # A second pass finds nothing new to record and mails nobody.
         again = await client.execute_workflow(

@@ -166,19 +166,25 @@ async def test_partner_center_refusing_the_por_blocks_like_our_own_check(
     stack.edit_partner_center(
         lambda d: d["subscriptions"][SUBSCRIPTION].update({"partnerOnRecordLocked": True})
     )
-    async with stack.worker(time_env.client):
-        handle = await start_subscription_reseller(time_env.client, subscription_reseller_request())
-        status = await wait_for_stage(
-            handle, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus
-        )
-        assert "error 800098" in (status.waiting_for or "")
-        record = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
-        assert record is not None and record.error_type == "PorInvalid"
-        stack.edit_partner_center(
-            lambda d: d["subscriptions"][SUBSCRIPTION].update({"partnerOnRecordLocked": False})
-        )
-        await update(handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement)
-        result = await handle.result()
+    # No time skipping while the test edits and fixes: the block's 7-day deadline must not pass.
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(time_env.client):
+            handle = await start_subscription_reseller(
+                time_env.client, subscription_reseller_request()
+            )
+            status = await wait_for_stage(
+                handle, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus
+            )
+            assert "error 800098" in (status.waiting_for or "")
+            record = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
+            assert record is not None and record.error_type == "PorInvalid"
+            stack.edit_partner_center(
+                lambda d: d["subscriptions"][SUBSCRIPTION].update({"partnerOnRecordLocked": False})
+            )
+            await update(
+                handle, names.UPDATE_FIX_PARTNER_OF_RECORD, _fix(RESELLER), Acknowledgement
+            )
+            result = await handle.result()
     assert result.outcome is SubscriptionResellerStage.UPDATED
     assert _subscription(stack)["partnerId"] == RESELLER
 
