@@ -16,7 +16,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.mail.smtp_sink import text_of
+from adapters.mail.smtp_sink import subject_of, text_of
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
@@ -147,7 +147,7 @@ async def test_a_month_of_reassessments_and_transitions(
             m
             for m in stack.sink.messages()
             if str(m["To"]) == f"contact-{partner.pga_id}@partner.example"
-            and "transition" in str(m["Subject"])
+            and "transition" in subject_of(m)
         ]
         assert reason in text_of(mail)
     security = await stack.registry.get_direct_bill(SECURITY_ONLY.pga_id, "JP")
@@ -192,7 +192,7 @@ async def test_security_revalidation_failure_transitions(
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
     assert record.status_reason is not None and "1 admin(s) without MFA" in record.status_reason
     # DB-04: the failure stayed open through the remediation period (with reminders) first.
-    sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    sent = [subject_of(m) for m in stack.sink.messages()]
     opened = next(i for i, t in enumerate(sent) if t.startswith("Security re-validation failed"))
     ended = next(i for i, t in enumerate(sent) if t.startswith("Direct bill in JP ends"))
     reminders = [t for t in sent[opened:ended] if t.startswith("Reminder: security remediation")]
@@ -325,6 +325,6 @@ async def test_a_failed_security_revalidation_opens_a_remediation_period(
     assert (summary.passed, summary.failed) == (1, 0)
     record = await stack.registry.get_direct_bill(pga, "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
-    subjects_sent = [str(m["Subject"]) for m in stack.sink.messages()]
+    subjects_sent = [subject_of(m) for m in stack.sink.messages()]
     assert any(s.startswith("Security re-validation failed (JP)") for s in subjects_sent)
     assert any(s.startswith("Reminder: security remediation due") for s in subjects_sent)
