@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
 
@@ -36,6 +37,8 @@ from domain.relationships import (
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from domain.reseller_exit import ResellerExitRequest, ResellerExitResult
 from tests.conftest import JP_PARTNER, JP_TENANT, UNSIGNED_PARTNER, US_PARTNER, Stack
+
+T = TypeVar("T")
 
 PROVIDER = "3456789"
 PROVIDER_TENANT = uuid.UUID("5b0f8a8e-2c3d-4e5f-8a9b-0c1d2e3f4a5b")
@@ -247,6 +250,17 @@ async def wait_for_stage(
             return status
         await asyncio.sleep(0.05)
     raise AssertionError(f"{handle.id} never reached stage {stage} (at {status.stage})")
+
+
+async def eventually(read: Callable[[], Awaitable[T]], holds: Callable[[T], bool]) -> T:
+    """What `read` returns once `holds` is true of it: a stage is visible to a query a moment
+    before the activity that records it has written the registry."""
+    for _ in range(200):
+        value = await read()
+        if holds(value):
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never held; last read {value!r}")
 
 
 # ---- provider operations for partnered resellers (REL-05, REL-06; issue 14) ------------------

@@ -25,6 +25,7 @@ from tests.relationship_driver import (
     US_RESELLER,
     agreement,
     bodies,
+    eventually,
     invitation_request,
     prepare,
     start_invitation,
@@ -117,8 +118,10 @@ async def test_joint_invitation_accepted_then_mca_attested_is_active(
         await wait_for_stage(
             handle, CustomerInvitationStage.AWAITING_CUSTOMER_AGREEMENT, CustomerInvitationStatus
         )
-        record = await stack.registry.get_customer_relationship(RESELLER, str(CUSTOMER))
-        assert record is not None and record.status.is_accepted
+        await eventually(
+            lambda: stack.registry.get_customer_relationship(RESELLER, str(CUSTOMER)),
+            lambda record: record is not None and record.status.is_accepted,
+        )
 
         with pytest.raises(WorkflowUpdateFailedError) as future:
             await update(

@@ -31,6 +31,7 @@ from tests.relationship_driver import (
     UNSIGNED_RESELLER,
     US_RESELLER,
     customer_of_provider,
+    eventually,
     partnered_in_partner_center,
     prepare,
     start_subscription_reseller,
@@ -176,8 +177,10 @@ async def test_partner_center_refusing_the_por_blocks_like_our_own_check(
                 handle, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus
             )
             assert "error 800098" in (status.waiting_for or "")
-            record = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
-            assert record is not None and record.error_type == "PorInvalid"
+            await eventually(
+                lambda: stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION),
+                lambda record: record is not None and record.error_type == "PorInvalid",
+            )
             stack.edit_partner_center(
                 lambda d: d["subscriptions"][SUBSCRIPTION].update({"partnerOnRecordLocked": False})
             )
