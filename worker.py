@@ -28,6 +28,7 @@ from activities.direct_bill import DirectBillActivities
 from activities.notifications import NotificationActivities
 from activities.orders import OrderActivities
 from activities.policies import Policies, PolicyActivities
+from activities.por_sweep import PorSweepActivities
 from activities.provider_operations import ProviderOperationActivities
 from activities.reassessment import ReassessmentActivities
 from activities.reconciler import ReconcilerActivities
@@ -73,6 +74,7 @@ from workflows.gdap_restoration import GdapRestorationWorkflow
 from workflows.partner_reassessment import PartnerReassessmentWorkflow
 from workflows.partnership import PartnershipWorkflow
 from workflows.pipeline_reconciler import PipelineReconcilerWorkflow
+from workflows.por_sweep import PorSweepWorkflow
 from workflows.provider_operations import (
     ResellerCustomerWorkflow,
     SubscriptionSupportContactWorkflow,
@@ -103,6 +105,7 @@ WORKFLOWS = [
     SubscriptionResellerWorkflow,
     ResellerExitWorkflow,
     GdapRestorationWorkflow,
+    PorSweepWorkflow,
 ]
 
 
@@ -243,6 +246,7 @@ def activity_instances(deps: Dependencies, settings: Settings) -> list[object]:
         RelationshipActivities(deps.partner_center, deps.registry),
         OrderActivities(deps.partner_center, deps.registry),
         ProviderOperationActivities(deps.partner_center, deps.registry),
+        PorSweepActivities(deps.partner_center, deps.registry),
         PolicyActivities(policies_from_settings(settings)),
     ]
 

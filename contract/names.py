@@ -175,3 +175,9 @@ def reassessment_id(pga_id: str, region: str, year: int, *, security_only: bool 
 
 def transition_id(pga_id: str, region: str, year: int) -> str:
     return f"transition-{pga_id}-{region}-{year}"
+
+
+# Invalid Partners of Record found before orders fail (REL-07, issue 14)
+POR_SWEEP = "PorValidationSweep"
+POR_SWEEP_SCHEDULE_ID = "por-validation-sweep"
+POR_SWEEP_WORKFLOW_ID = "por-validation-sweep"

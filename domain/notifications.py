@@ -59,6 +59,7 @@ class EmailKind(StrEnum):
     ORDER_BLOCKED = "order_blocked"
     PIPELINES_RECONCILED = "pipelines_reconciled"
     GDAP_REGRANT_NEEDED = "gdap_regrant_needed"
+    POR_SWEEP_REPORT = "por_sweep_report"
 
 
 class EmailFacts(BaseModel):

@@ -102,6 +102,12 @@ class RelationshipPolicy(Message):
     """END-03: how long an open Support case waits for Support's reported outcome."""
     gdap_regrant_window: timedelta = timedelta(days=30)
     """POR-04: how long after a reinstatement each customer's re-granted GDAP is waited for."""
+    por_sweep_batch_size: int = Field(default=100, ge=1, le=1000)
+    """REL-07: PartnerIDs per `validateresellers` call of the POR sweep."""
+    por_sweep_pause: timedelta = timedelta(seconds=1)
+    """REL-07: the pause between two `validateresellers` calls (the sweep's rate limit)."""
+    por_sweep_batches_per_run: int = Field(default=200, ge=1)
+    """REL-07: calls per run of the sweep before it continues as new (history bound)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RelationshipPolicy:

@@ -42,6 +42,7 @@ PIPELINE_TYPES = (
     contract.PARTNERSHIP,
     contract.CUSTOMER_INVITATION,
     contract.SUBSCRIPTION_ORDER,
+    contract.POR_SWEEP,
 )
 RUNNING_QUERY = "ExecutionStatus = 'Running' AND WorkflowType IN ({})".format(
     ", ".join(f"'{name}'" for name in PIPELINE_TYPES)

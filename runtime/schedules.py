@@ -29,6 +29,7 @@ from temporalio.client import (
 )
 
 from contract import names
+from domain.por_sweep import PorSweepRequest
 from domain.reassessment import SweepRequest
 from runtime.settings import Settings
 
@@ -116,15 +117,47 @@ def pipeline_reconciler(every: timedelta = timedelta(hours=1)) -> ScheduleDefini
     )
 
 
-SCHEDULES: tuple[ScheduleDefinition, ...] = (ANNUAL_REASSESSMENT, pipeline_reconciler())
+def por_validation_sweep(every: timedelta = timedelta(days=7)) -> ScheduleDefinition:
+    """REL-07: every active partnership's reseller checked with `validateresellers`, every
+    `every` (weekly by default)."""
+    return ScheduleDefinition(
+        schedule_id=names.POR_SWEEP_SCHEDULE_ID,
+        workflow_type=names.POR_SWEEP,
+        workflow_id=names.POR_SWEEP_WORKFLOW_ID,
+        # `{}`: the cursor and tally belong to the sweep's continue-as-new runs.
+        args=(PorSweepRequest().model_dump(mode="json", exclude_defaults=True),),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # One sweep at a time: a sweep still running when the next is due makes it skip.
+        overlap=ScheduleOverlapPolicy.SKIP,
+        catchup_window=timedelta(days=1),
+        summary="Check every partnered reseller's Partner of Record validity",
+        guidance=(
+            "Checks the reseller of every active partnership with Partner Center's "
+            "validateresellers, records each result with its reason in the registry and emails "
+            "operations one report (counts, each invalid reseller with its reason and what to "
+            "do). `csp por-report` shows the latest report. Trigger it to check now; pause it "
+            "with a note saying why; the product never changes a pause or its note."
+        ),
+    )
+
+
+SCHEDULES: tuple[ScheduleDefinition, ...] = (
+    ANNUAL_REASSESSMENT,
+    pipeline_reconciler(),
+    por_validation_sweep(),
+)
 
 
 def schedules_for(settings: Settings | None) -> tuple[ScheduleDefinition, ...]:
-    """The schedules with the operator's settings (the reconciler's interval)."""
+    """The schedules with the operator's settings (the reconciler's and POR sweep's intervals)."""
     if settings is None:
         return SCHEDULES
     every = timedelta(minutes=settings.reconcile_interval_minutes)
-    return (ANNUAL_REASSESSMENT, pipeline_reconciler(every))
+    return (
+        ANNUAL_REASSESSMENT,
+        pipeline_reconciler(every),
+        por_validation_sweep(timedelta(days=settings.por_sweep_interval_days)),
+    )
 
 
 async def ensure_schedule(client: Client, definition: ScheduleDefinition) -> str:

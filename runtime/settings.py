@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     reseller_exit_case_days: float = 30
     reseller_exit_outcome_days: float = 90
     gdap_regrant_days: float = 30
+    # REL-07: the `por-validation-sweep` Schedule (every N days, weekly by default) checks every
+    # active partnership's reseller with `validateresellers`: PartnerIDs per call, the pause
+    # between calls (rate limit) and the calls per run before the sweep continues as new.
+    por_sweep_interval_days: float = Field(default=7, gt=0)
+    por_sweep_batch_size: int = Field(default=100, ge=1, le=1000)
+    por_sweep_pause_seconds: float = Field(default=1, ge=0)
+    por_sweep_batches_per_run: int = Field(default=200, ge=1)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -354,6 +361,9 @@ class Settings(BaseSettings):
             reseller_exit_case_window=timedelta(days=self.reseller_exit_case_days),
             reseller_exit_outcome_window=timedelta(days=self.reseller_exit_outcome_days),
             gdap_regrant_window=timedelta(days=self.gdap_regrant_days),
+            por_sweep_batch_size=self.por_sweep_batch_size,
+            por_sweep_pause=timedelta(seconds=self.por_sweep_pause_seconds),
+            por_sweep_batches_per_run=self.por_sweep_batches_per_run,
             operations_email=self.operations_email,
         )
 

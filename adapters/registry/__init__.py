@@ -6,10 +6,12 @@ SQLAlchemy (SQLite by default, PostgreSQL at scale).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
@@ -158,3 +160,34 @@ class PartnerRegistry(Protocol):
     async def get_reseller_exit(
         self, reseller_partner_id: str, provider_partner_id: str
     ) -> ResellerExitRecord | None: ...
+
+    # -- invalid Partners of Record found before orders fail (REL-07) ------------------------
+
+    async def list_active_partnerships(
+        self, after: tuple[str, str] | None, limit: int
+    ) -> list[PartnershipRecord]:
+        """Active partnerships ordered by (provider, reseller), strictly after `after`: one page
+        of the POR sweep."""
+        ...
+
+    async def record_por_checks(self, checks: Sequence[PorCheck]) -> None:
+        """Insert or replace each check of its sweep (idempotent)."""
+        ...
+
+    async def count_por_checks(self, sweep_id: str) -> tuple[int, int]:
+        """(valid, invalid) checks recorded for the sweep."""
+        ...
+
+    async def list_invalid_por_checks(
+        self, sweep_id: str, limit: int | None = None
+    ) -> list[PorCheck]:
+        """The sweep's invalid checks ordered by (provider, reseller)."""
+        ...
+
+    async def save_por_report(self, report: PorReport) -> None:
+        """Insert or replace the sweep's report (idempotent)."""
+        ...
+
+    async def latest_por_report(self) -> PorReport | None:
+        """The report of the sweep that finished last."""
+        ...

@@ -184,3 +184,32 @@ reseller_exits = sa.Table(
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+# ---- invalid Partners of Record found before orders fail (REL-07, issue 14) ------------------
+
+por_checks = sa.Table(
+    "por_checks",
+    metadata,
+    sa.Column("sweep_id", sa.String(200), primary_key=True),
+    sa.Column("provider_partner_id", sa.String(16), primary_key=True),
+    sa.Column("reseller_partner_id", sa.String(16), primary_key=True),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("error_code", sa.String(32)),
+    sa.Column("reason", sa.Text),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+por_reports = sa.Table(
+    "por_reports",
+    metadata,
+    sa.Column("sweep_id", sa.String(200), primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked", sa.Integer, nullable=False),
+    sa.Column("valid", sa.Integer, nullable=False),
+    sa.Column("invalid", sa.Integer, nullable=False),
+    sa.Column("unchecked", sa.Integer, nullable=False),
+    sa.Column("failures", sa.JSON, nullable=False),
+    sa.Index("ix_por_reports_finished_at", "finished_at"),
+)

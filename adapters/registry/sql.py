@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,6 +17,8 @@ from adapters.registry.schema import (
     customer_relationships,
     direct_bill_partners,
     partnerships,
+    por_checks,
+    por_reports,
     reseller_exits,
     reseller_suspensions,
     resellers,
@@ -25,6 +28,7 @@ from adapters.registry.schema import (
     subscription_support_contacts,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import ClosedPipeline, OpenRecord
 from domain.relationships import (
@@ -502,3 +506,76 @@ class SqlPartnerRegistry:
         )
         rows = await self._rows(query, ("requested_at", "case_opened_at", "updated_at"))
         return ResellerExitRecord.model_validate(rows[0]) if rows else None
+
+    # -- invalid Partners of Record found before orders fail (REL-07) ------------------------
+
+    async def list_active_partnerships(
+        self, after: tuple[str, str] | None, limit: int
+    ) -> list[PartnershipRecord]:
+        table = partnerships
+        query = sa.select(table).where(table.c.status == "active")
+        if after is not None:
+            query = query.where(
+                sa.tuple_(table.c.provider_partner_id, table.c.reseller_partner_id)
+                > sa.tuple_(*after)
+            )
+        query = query.order_by(table.c.provider_partner_id, table.c.reseller_partner_id)
+        rows = await self._rows(
+            query.limit(limit), ("requested_at", "accepted_at", "ended_at", "updated_at")
+        )
+        return [PartnershipRecord.model_validate(row) for row in rows]
+
+    async def record_por_checks(self, checks: Sequence[PorCheck]) -> None:
+        if not checks:
+            return
+        keys = ("sweep_id", "provider_partner_id", "reseller_partner_id")
+        rows = [
+            {**c.model_dump(mode="python"), "checked_at": c.checked_at.astimezone(UTC)}
+            for c in checks
+        ]
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(por_checks).values(rows)
+        updates = {n: statement.excluded[n] for n in rows[0] if n not in keys}
+        async with self._engine.begin() as conn:
+            await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    async def count_por_checks(self, sweep_id: str) -> tuple[int, int]:
+        query = (
+            sa.select(por_checks.c.valid, sa.func.count())
+            .where(por_checks.c.sweep_id == sweep_id)
+            .group_by(por_checks.c.valid)
+        )
+        async with self._engine.connect() as conn:
+            counts = {bool(valid): int(n) for valid, n in (await conn.execute(query)).all()}
+        return counts.get(True, 0), counts.get(False, 0)
+
+    async def list_invalid_por_checks(
+        self, sweep_id: str, limit: int | None = None
+    ) -> list[PorCheck]:
+        table = por_checks
+        query = (
+            sa.select(table)
+            .where(table.c.sweep_id == sweep_id, sa.not_(table.c.valid))
+            .order_by(table.c.provider_partner_id, table.c.reseller_partner_id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        rows = await self._rows(query, ("checked_at",))
+        return [PorCheck.model_validate(row) for row in rows]
+
+    async def save_por_report(self, report: PorReport) -> None:
+        values = report.model_dump(mode="python")
+        values["failures"] = list(report.failures)
+        await self._save(por_reports, values, ("sweep_id",))
+
+    async def latest_por_report(self) -> PorReport | None:
+        query = (
+            sa.select(por_reports)
+            .order_by(por_reports.c.finished_at.desc(), por_reports.c.sweep_id.desc())
+            .limit(1)
+        )
+        rows = await self._rows(query, ("started_at", "finished_at"))
+        if not rows:
+            return None
+        rows[0]["failures"] = tuple(rows[0]["failures"])
+        return PorReport.model_validate(rows[0])
