@@ -23,7 +23,12 @@ Default answers (documented examples):
 - `GET /v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf` ->
   relationships.indirect_resellers.success_200.json; `IsIndirectResellerOf` -> an empty collection.
 - `GET /v1/customers/relationshiprequests` -> relationship_request.success_200.json
-- `POST /v1/partners/validateresellers` -> validate_resellers.response_200.completed.json
+- `POST /v1/partners/validateresellers` -> one `validationResults` item per requested partnerId
+  ("returns validation results for each partner ID"), shaped as the documented example's items
+  (validate_resellers.response_200.completed.json): the valid item's shape, or for an id in
+  `invalid_resellers` the invalid item's shape with its errorCode and errorDescription. The
+  example's own invalid id (234567, 900400) is invalid by default, so the documented request
+  gets the documented answer.
 - `POST /v1/customers/{id}/orders` -> 201 create_order.indirect_reseller.success_201.json
 - `POST /v1/customers` (with `AssociatedPartnerId`) -> 201
   customer.create_for_indirect_reseller.success_201.json
@@ -164,6 +169,9 @@ class DocumentedPartnerCenter:
     subscriptions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """(customer id, subscription id) lower-cased -> the Subscription resource the fake holds."""
     support_contacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    invalid_resellers: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """partnerId -> (errorCode, errorDescription) `validateresellers` answers as not valid; the
+    documented example's invalid items are added at start."""
     subscription_patch_accepted: bool = False
     """Answer a subscription PATCH with 202 + `Location` and no body ("takes longer than the
     expected time"), applying it anyway."""
@@ -174,8 +182,45 @@ class DocumentedPartnerCenter:
         self.app = Starlette(
             routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PATCH", "PUT"])]
         )
+        for item in fixture("validate_resellers.response_200.completed.json")["validationResults"]:
+            if not item["isValidPartnerIdOnRecord"]:
+                self.invalid_resellers.setdefault(
+                    item["partnerId"], (item["errorCode"], item["errorDescription"])
+                )
         documented = fixture("update_subscription.response_200.json")
         self.subscriptions[(SUBSCRIPTION_CUSTOMER, documented["Id"].lower())] = documented
+
+    def invalidate_reseller(self, partner_id: str, code: int) -> None:
+        """`validateresellers` answers `partner_id` as not valid with the error-code table's
+        description of `code` (error_codes.table.json, e.g. 800015 / 800016 / 800039)."""
+        self.invalid_resellers[partner_id] = (
+            code,
+            fixture("error_codes.table.json")[str(code)]["description"],
+        )
+
+    def _validate_resellers(self, partner_ids: list[Any]) -> Response:
+        """One documented-shape item per requested partnerId, in the request's order."""
+        documented = fixture("validate_resellers.response_200.completed.json")["validationResults"]
+        valid_shape = next(i for i in documented if i["isValidPartnerIdOnRecord"])
+        invalid_shape = next(i for i in documented if not i["isValidPartnerIdOnRecord"])
+        results = []
+        for pid in partner_ids:
+            if not isinstance(pid, str):
+                return JSONResponse({"code": 400, "description": "partnerIds"}, 400)
+            refusal = self.invalid_resellers.get(pid)
+            if refusal is None:
+                results.append({**valid_shape, "partnerId": pid})
+            else:
+                code, description = refusal
+                results.append(
+                    {
+                        **invalid_shape,
+                        "partnerId": pid,
+                        "errorCode": code,
+                        "errorDescription": description,
+                    }
+                )
+        return JSONResponse({"validationResults": results})
 
     def add_subscription(self, customer: str, subscription: dict[str, Any]) -> None:
         """Hold another Subscription resource (e.g. a copy of the documented one with another
@@ -336,7 +381,7 @@ class DocumentedPartnerCenter:
         if method == "POST" and path == VALIDATE_RESELLERS:
             if not isinstance(body, dict) or not isinstance(body.get("partnerIds"), list):
                 return JSONResponse({"code": 400, "description": "partnerIds"}, 400)
-            return JSONResponse(fixture("validate_resellers.response_200.completed.json"))
+            return self._validate_resellers(body["partnerIds"])
         if method == "POST" and re.fullmatch(ORDERS, path):
             return self._order(body)
         if method == "POST" and path == CUSTOMERS:

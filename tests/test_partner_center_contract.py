@@ -355,6 +355,25 @@ async def test_validate_resellers(
     assert invalid.error_description.startswith("The PLA ID")
 
 
+async def test_validate_resellers_answers_each_partner_id_in_the_documented_shape(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    """ "returns validation results for each partner ID": a batch of the POR sweep (REL-07)
+    gets one item per id, an id the error-code table refuses with that code and description."""
+    fake.invalidate_reseller("4600002", 800039)
+    fake.invalidate_reseller("4600003", 800015)
+    ids = ["4600001", "4600002", "4600003", "234567"]
+    results = await client.validate_resellers(ids)
+    assert [r.partner_id for r in results] == ids
+    assert [(r.is_valid_partner_id_on_record, r.error_code) for r in results] == [
+        (True, None),
+        (False, "800039"),
+        (False, "800015"),
+        (False, "900400"),
+    ]
+    assert results[1].error_description == "Reseller program status isn't active"
+
+
 # -- 7. orders --------------------------------------------------------------------------------
 
 

@@ -63,22 +63,22 @@ class PorSweepWorkflow:
         calls = 0
         while True:
             page = await self._page(cursor, policy)
-            if page is None:
-                break
-            if page.partnerships:
-                if calls or self._summary.batches:
-                    await workflow.sleep(policy.por_sweep_pause, summary="rate limit")
-                await self._check(page)
-                calls += 1
-            cursor = page.next_after
-            self._show(f"checked up to {cursor}" if cursor else "checked every partnership")
-            if cursor is None:
+            if page is None or not page.partnerships:
                 break
             if calls >= policy.por_sweep_batches_per_run or (
                 workflow.info().is_continue_as_new_suggested()
             ):
+                # This page is listed again by the next run: no run is left with nothing to do.
                 self._summary = self._summary.model_copy(update={"runs": self._summary.runs + 1})
                 workflow.continue_as_new(PorSweepRequest(cursor=cursor, summary=self._summary))
+            if calls or self._summary.batches:
+                await workflow.sleep(policy.por_sweep_pause, summary="rate limit")
+            await self._check(page)
+            calls += 1
+            cursor = page.next_after
+            self._show(f"checked up to {cursor}" if cursor else "checked every partnership")
+            if cursor is None:
+                break
         finished = await pipeline.execute(
             FINISH_POR_SWEEP,
             PorSweepFinish(
