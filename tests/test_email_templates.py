@@ -32,7 +32,7 @@ KINDS_WITH_LINK = {
     EmailKind.CUSTOMER_INVITATION_REMINDER,
 }
 # Reports to operations about many pipelines: they name no one company.
-KINDS_ABOUT_MANY_PARTNERS = {EmailKind.PIPELINES_RECONCILED}
+KINDS_ABOUT_MANY_PARTNERS = {EmailKind.PIPELINES_RECONCILED, EmailKind.POR_SWEEP_REPORT}
 
 
 def facts(kind: EmailKind, locale: Locale, time_zone: str) -> EmailFacts:

@@ -65,6 +65,7 @@ async def test_schedule_is_ensured_twice_and_keeps_an_operators_pause(
     [interval] = (await reconciler.describe()).schedule.spec.intervals
     assert interval.every == timedelta(minutes=15)
     await reconciler.delete()  # nothing left to fire on the shared dev server
+    await client.get_schedule_handle(names.POR_SWEEP_SCHEDULE_ID).delete()
 
 
 async def test_a_backfill_reassesses_only_months_from_october_2025_and_partners_then_direct_bill(
