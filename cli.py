@@ -346,6 +346,50 @@ async def cmd_partner_center_check(settings: Settings) -> None:
         raise CliError(f"{len(failed)} of {len(results)} Partner Center checks failed")
 
 
+# ---- por-report (REL-07) ------------------------------------------------------------------
+
+
+async def cmd_por_report(settings: Settings, as_json: bool) -> None:
+    """`csp por-report`: the latest POR sweep's report from the registry (CSP_REGISTRY_URL), with
+    every invalid reseller, its reason and what to do. Reads only; needs no Temporal."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from adapters.registry.sql import SqlPartnerRegistry
+    from contract.display import display_time, set_display_time_zone
+    from domain.por_sweep import invalid_line
+
+    registry = SqlPartnerRegistry(create_async_engine(settings.registry_database_url))
+    try:
+        report = await registry.latest_por_report()
+        invalid = await registry.list_invalid_por_checks(report.sweep_id) if report else []
+    except sa.exc.OperationalError as err:
+        raise CliError(f"cannot read the registry (run `csp db upgrade`?): {err.orig}") from None
+    finally:
+        await registry.close()
+    if report is None:
+        print(f"no POR report yet: the {names.POR_SWEEP_SCHEDULE_ID} schedule has not finished")
+        return
+    if as_json:
+        shown = report.model_dump(mode="json")
+        shown["invalid_resellers"] = [check.model_dump(mode="json") for check in invalid]
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        return
+    set_display_time_zone(settings.display_time_zone)
+    print(
+        f"POR report {report.sweep_id}: started {display_time(report.started_at)}, finished "
+        f"{display_time(report.finished_at)}"
+    )
+    print(
+        f"checked {report.checked}: {report.valid} valid, {report.invalid} invalid, "
+        f"{report.unchecked} not checked"
+    )
+    for failure in report.failures:
+        print(f"not checked: {failure}")
+    for check in invalid:
+        print(invalid_line(check))
+
+
 # ---- entry point ------------------------------------------------------------------------------
 
 
@@ -406,6 +450,8 @@ def _parser() -> argparse.ArgumentParser:
     pc_commands.add_parser(
         "check", help="run read-only calls and print, per operation, OK or the exact failure"
     )
+    por_report = commands.add_parser("por-report", help="show the latest POR sweep's report")
+    por_report.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -415,6 +461,9 @@ async def _run(args: argparse.Namespace) -> None:
         return
     if args.command == "db":
         await cmd_db(args.action, Settings())
+        return
+    if args.command == "por-report":
+        await cmd_por_report(Settings(), args.json)
         return
     if args.command == "partner-center":
         await cmd_partner_center_check(Settings())
