@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.registry.sql import SqlPartnerRegistry
-from domain.por_sweep import PorCheck, PorReport
+from domain.por_sweep import PorCheck, PorReport, PorSweepRequest
 from tests.test_cli import _env, csp
 
 STARTED = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
@@ -65,3 +65,14 @@ async def test_por_report_shows_the_latest_sweep(tmp_path: Path) -> None:
     as_json = json.loads((await csp(env, "por-report", "--json")).out)
     assert as_json["sweep_id"] == "sweep-new"
     assert [c["reseller_partner_id"] for c in as_json["invalid_resellers"]] == ["4600071"]
+
+
+def test_the_examples_are_what_the_sweep_takes_and_the_report_prints() -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    assert PorSweepRequest.model_validate_json((examples / "por-sweep.json").read_text()) == (
+        PorSweepRequest()
+    )
+    shown = json.loads((examples / "por-report.json").read_text())
+    checks = [PorCheck.model_validate(c) for c in shown.pop("invalid_resellers")]
+    report = PorReport.model_validate(shown)
+    assert all(c.sweep_id == report.sweep_id and not c.valid for c in checks)
