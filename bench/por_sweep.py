@@ -64,6 +64,7 @@ class Measured:
     largest_run: int = 0
     peak_rss_kb: int | None = None
     worker_cpu: float = 0.0
+    server_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -74,7 +75,7 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
     workflow_id = f"{names.POR_SWEEP_WORKFLOW_ID}-bench-{n}"  # as the schedule names its runs
     sampler = PeakSampler(worker_pid)
     sampler.start()
-    worker_cpu = cpu_seconds(worker_pid)
+    worker_cpu, server_cpu = cpu_seconds(worker_pid), cpu_seconds(server.pid)
     started = time.perf_counter()
     handle = await server.client.start_workflow(
         names.POR_SWEEP,
@@ -86,6 +87,7 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
     summary = await handle.result()
     seconds = time.perf_counter() - started
     worker_cpu = cpu_seconds(worker_pid) - worker_cpu
+    server_cpu = cpu_seconds(server.pid) - server_cpu
     await sampler.stop()
     if summary.unchecked:
         raise RuntimeError(f"the sweep left partnerships unchecked: {summary}")
@@ -104,6 +106,7 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
         largest,
         sampler.peak,
         worker_cpu,
+        server_cpu,
     )
 
 
@@ -188,8 +191,9 @@ async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
                     if (r.checked, r.invalid) != (resellers, len(people.invalid)):
                         raise RuntimeError(f"{kind} checked {r.checked}, {r.invalid} invalid")
                     extra = (
-                        f"; sweep runs {r.runs} (largest {r.largest_run} events); worker CPU "
-                        f"{1000 * r.worker_cpu / r.checked:.2f} ms per reseller"
+                        f"; sweep runs {r.runs} (largest {r.largest_run} events); CPU per "
+                        f"reseller: worker {1000 * r.worker_cpu / r.checked:.2f} ms, dev server "
+                        f"{1000 * r.server_cpu / r.checked:.2f} ms"
                         if kind == "production"
                         else ""
                     )

@@ -1,5 +1,5 @@
 """The benchmarks in bench/ still run: each in its --quick mode with tiny sizes, as a subprocess
-(its own dev server, worker process and SMTP sink), all four at once. Only that each finishes and
+(its own dev server, worker process and SMTP sink), all five at once. Only that each finishes and
 prints its figure lines is checked, never a figure: timing belongs to the benchmarks."""
 
 from __future__ import annotations
@@ -23,6 +23,15 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^ratio vs baseline: median \d+\.\d\d",
             r"^largest history: \d+ events",
             r"^worker peak RSS: \d+ MB",
+        ],
+    ),
+    "por_sweep": (
+        ["--quick", "--resellers", "120"],
+        [
+            r"^resellers checked/s \(production\): \d",
+            r"^resellers checked/s \(baseline, same calls without Temporal\): \d",
+            r"^ratio vs baseline: median \d+\.\d\d",
+            r"^sweep runs per sweep: \d+; largest sweep run \d+ events",
         ],
     ),
     "pipeline_throughput": (

@@ -71,7 +71,7 @@ class PorSweepWorkflow:
                 # This page is listed again by the next run: no run is left with nothing to do.
                 self._summary = self._summary.model_copy(update={"runs": self._summary.runs + 1})
                 workflow.continue_as_new(PorSweepRequest(cursor=cursor, summary=self._summary))
-            if calls or self._summary.batches:
+            if (calls or self._summary.batches) and policy.por_sweep_pause > timedelta(0):
                 await workflow.sleep(policy.por_sweep_pause, summary="rate limit")
             await self._check(page)
             calls += 1
