@@ -39,6 +39,7 @@ from contract import names
 from domain.direct_bill import DirectBillStage
 from domain.gdap_restoration import GdapRestorationStatus
 from domain.messages import Acknowledgement, Withdrawal
+from domain.por_sweep import PorSweepRequest, PorSweepSummary
 from domain.provider_operations import (
     OperationStage,
     SubscriptionResellerStage,
@@ -78,6 +79,7 @@ from tests.direct_bill_driver import (
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from tests.relationship_driver import (
     CUSTOMER,
+    NOT_ENROLLED,
     RESELLER,
     agreement,
     attestations,
@@ -465,6 +467,27 @@ async def partnership_reinstated(client: Client, sink: SmtpSink) -> list[str]:
     return [partnership.id]
 
 
+async def _two_partnerships(stack: Stack) -> None:
+    """A valid reseller and one Partner Center knows only as a profile (800016)."""
+    await prepare(stack, partnerships=(RESELLER, NOT_ENROLLED))
+
+
+async def por_sweep_reported(client: Client, sink: SmtpSink) -> list[str]:
+    """REL-07: the POR sweep as its Schedule starts it (`{}`) checks both partnerships' resellers
+    and reports the invalid one to operations."""
+    sweep = await client.start_workflow(
+        names.POR_SWEEP,
+        PorSweepRequest().model_dump(mode="json", exclude_defaults=True),
+        id=names.POR_SWEEP_WORKFLOW_ID,
+        task_queue=names.TASK_QUEUE,
+        result_type=PorSweepSummary,
+    )
+    summary = await sweep.result()
+    if (summary.checked, summary.invalid) != (2, 1):
+        raise AssertionError(f"unexpected POR sweep summary {summary}")
+    return [sweep.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
@@ -481,6 +504,7 @@ SCENARIOS: dict[str, Scenario] = {
     "reseller-exit-ended": reseller_exit_ended,
     "gdap-restored": gdap_restored,
     "partnership-reinstated": partnership_reinstated,
+    "por-sweep-reported": por_sweep_reported,
 }
 
 SETUPS: dict[str, Setup] = {
@@ -494,6 +518,7 @@ SETUPS: dict[str, Setup] = {
     "reseller-exit-ended": _partnership_active,
     "gdap-restored": _reseller_customers,
     "partnership-reinstated": _reseller_customers,
+    "por-sweep-reported": _two_partnerships,
 }
 """The scenarios that need more than the enrollment data; the others start from it alone."""
 
