@@ -153,6 +153,10 @@ class PartnershipStage(StrEnum):
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
 
     @property
     def is_terminal(self) -> bool:
@@ -170,6 +174,9 @@ _PARTNERSHIP_TERMINAL = {
     PartnershipStage.WITHDRAWN,
     PartnershipStage.REFUSED,
     PartnershipStage.CANCELLED,
+    PartnershipStage.TERMINATED,
+    PartnershipStage.TIMED_OUT,
+    PartnershipStage.FAILED,
 }
 
 
@@ -341,6 +348,10 @@ class CustomerInvitationStage(StrEnum):
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
 
     @property
     def is_terminal(self) -> bool:
@@ -363,6 +374,9 @@ _INVITATION_TERMINAL = {
     CustomerInvitationStage.WITHDRAWN,
     CustomerInvitationStage.REFUSED,
     CustomerInvitationStage.CANCELLED,
+    CustomerInvitationStage.TERMINATED,
+    CustomerInvitationStage.TIMED_OUT,
+    CustomerInvitationStage.FAILED,
 }
 
 
@@ -516,6 +530,10 @@ class OrderStage(StrEnum):
     FAILED = "failed"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18); a
+    # pipeline Temporal failed is recorded as FAILED with the reconciler's reason.
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
 
     @property
     def is_terminal(self) -> bool:
@@ -524,6 +542,8 @@ class OrderStage(StrEnum):
             OrderStage.FAILED,
             OrderStage.WITHDRAWN,
             OrderStage.CANCELLED,
+            OrderStage.TERMINATED,
+            OrderStage.TIMED_OUT,
         )
 
 
