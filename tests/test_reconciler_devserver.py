@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from contract import names
 from domain.direct_bill import DirectBillApplication, DirectBillRegistryStatus, DirectBillStage
+from domain.provider_operations import SubscriptionResellerStage, SubscriptionResellerStatus
 from domain.reconciliation import PipelineClosure, ReconcileSummary
 from domain.relationships import (
     CustomerInvitationStage,
@@ -23,6 +24,7 @@ from domain.relationships import (
     PartnershipStatus,
 )
 from domain.reseller_enrollment import EnrollmentStage, ResellerStatus
+from domain.reseller_exit import ResellerExitStage, ResellerExitStatus
 from tests.conftest import DB_PGA, JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack, application
 from tests.direct_bill_driver import db_application, wait_stage
 from tests.enrollment_driver import latest_token, start_enrollment, status, subjects
@@ -30,20 +32,28 @@ from tests.relationship_driver import (
     CUSTOMER,
     PROVIDER,
     RESELLER,
+    SUBSCRIPTION,
     UNSIGNED_RESELLER,
     US_RESELLER,
+    customer_of_provider,
     eventually,
     invitation_request,
     order_request,
+    partnered_in_partner_center,
     partnership_request,
     prepare,
+    reseller_exit_request,
     start_invitation,
     start_order,
     start_partnership,
+    start_reseller_exit,
+    start_subscription_reseller,
+    subscription_reseller_request,
     wait_for_stage,
 )
 from tests.test_operator_actions_devserver import _at_stage
 from tests.test_subscription_order_workflow import _customer
+from tests.test_subscription_reseller_devserver import ENTERED
 
 
 async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
@@ -226,4 +236,69 @@ async def test_terminated_relationship_pipelines_are_reconciled_and_judge_new_st
             lambda r: r is not None and r.status is PartnershipStage.AWAITING_ACCEPTANCE,
         )
         assert renewed is not None and renewed.ended_at is None
+        await again.terminate("test over")
+
+
+async def test_terminated_provider_operations_are_reconciled(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """The same for the provider operations that keep a registry row: a subscription's reseller
+    waiting for a Partner of Record fix and a reseller's exit waiting for its Support case."""
+    await prepare(stack, partnerships=(RESELLER,))
+    partnered_in_partner_center(stack, RESELLER)
+    await customer_of_provider(stack)
+    client = dev_env.client
+    async with stack.worker(client):
+        naming = await start_subscription_reseller(
+            client, subscription_reseller_request(partner_of_record=ENTERED)
+        )
+        leaving = await start_reseller_exit(client, reseller_exit_request())
+        await wait_for_stage(
+            naming, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus
+        )
+        await wait_for_stage(leaving, ResellerExitStage.AWAITING_SUPPORT_CASE, ResellerExitStatus)
+        await eventually(
+            lambda: stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION),
+            lambda r: r is not None and r.status is SubscriptionResellerStage.POR_INVALID,
+        )
+        await eventually(
+            lambda: stack.registry.get_reseller_exit(RESELLER, PROVIDER),
+            lambda r: r is not None and r.status is ResellerExitStage.AWAITING_SUPPORT_CASE,
+        )
+        for handle in (naming, leaving):
+            await handle.terminate("operator pressed Terminate")
+        mails_before = len(stack.sink.messages())
+
+        summary = await client.execute_workflow(
+            names.PIPELINE_RECONCILER,
+            id=f"{names.PIPELINE_RECONCILER}-operations-{uuid.uuid4().hex[:6]}",
+            task_queue=names.TASK_QUEUE,
+            result_type=ReconcileSummary,
+        )
+        assert sorted((c.record.kind, c.record.workflow_id) for c in summary.reconciled) == [
+            ("reseller_exit", leaving.id),
+            ("subscription_reseller", naming.id),
+        ]
+        named = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
+        assert named is not None and named.status is SubscriptionResellerStage.TERMINATED
+        assert named.status_reason is not None and "while por_invalid" in named.status_reason
+        exited = await stack.registry.get_reseller_exit(RESELLER, PROVIDER)
+        assert exited is not None and exited.status is ResellerExitStage.TERMINATED
+        assert exited.outcome_note is not None
+        assert "terminated in Temporal while awaiting_support_case" in exited.outcome_note
+        messages = await stack.sink.wait_for_messages(mails_before + 1, timeout_seconds=30)
+        [report] = messages[mails_before:]
+        assert str(report["To"]) == "ops@csp.example"
+        text = report.get_body(("plain",))
+        assert text is not None
+        assert f"subscription {SUBSCRIPTION}" in text.get_content()
+        assert f"reseller_exit {RESELLER} provider {PROVIDER}" in text.get_content()
+
+        # The recorded state lets the reseller ask to leave again.
+        again = await start_reseller_exit(client, reseller_exit_request())
+        await wait_for_stage(again, ResellerExitStage.AWAITING_SUPPORT_CASE, ResellerExitStatus)
+        await eventually(
+            lambda: stack.registry.get_reseller_exit(RESELLER, PROVIDER),
+            lambda r: r is not None and r.status is ResellerExitStage.AWAITING_SUPPORT_CASE,
+        )
         await again.terminate("test over")
