@@ -164,6 +164,9 @@ class SubscriptionResellerStage(StrEnum):
     FAILED = "failed"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
 
     @property
     def is_terminal(self) -> bool:
@@ -172,6 +175,8 @@ class SubscriptionResellerStage(StrEnum):
             SubscriptionResellerStage.FAILED,
             SubscriptionResellerStage.REFUSED,
             SubscriptionResellerStage.WITHDRAWN,
+            SubscriptionResellerStage.TERMINATED,
+            SubscriptionResellerStage.TIMED_OUT,
         )
 
 

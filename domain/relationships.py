@@ -159,6 +159,10 @@ class PartnershipStage(StrEnum):
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
 
     @property
     def is_terminal(self) -> bool:
@@ -176,6 +180,9 @@ _PARTNERSHIP_TERMINAL = {
     PartnershipStage.WITHDRAWN,
     PartnershipStage.REFUSED,
     PartnershipStage.CANCELLED,
+    PartnershipStage.TERMINATED,
+    PartnershipStage.TIMED_OUT,
+    PartnershipStage.FAILED,
 }
 
 
@@ -347,6 +354,10 @@ class CustomerInvitationStage(StrEnum):
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
 
     @property
     def is_terminal(self) -> bool:
@@ -369,6 +380,9 @@ _INVITATION_TERMINAL = {
     CustomerInvitationStage.WITHDRAWN,
     CustomerInvitationStage.REFUSED,
     CustomerInvitationStage.CANCELLED,
+    CustomerInvitationStage.TERMINATED,
+    CustomerInvitationStage.TIMED_OUT,
+    CustomerInvitationStage.FAILED,
 }
 
 
@@ -522,6 +536,10 @@ class OrderStage(StrEnum):
     FAILED = "failed"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18); a
+    # pipeline Temporal failed is recorded as FAILED with the reconciler's reason.
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
 
     @property
     def is_terminal(self) -> bool:
@@ -530,6 +548,8 @@ class OrderStage(StrEnum):
             OrderStage.FAILED,
             OrderStage.WITHDRAWN,
             OrderStage.CANCELLED,
+            OrderStage.TERMINATED,
+            OrderStage.TIMED_OUT,
         )
 
 

@@ -50,6 +50,10 @@ class ResellerExitStage(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    # Recorded by the pipeline reconciler when Temporal closed the pipeline (issue 18).
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
 
     @property
     def is_terminal(self) -> bool:

@@ -6,16 +6,54 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
 from domain.direct_bill import DirectBillApplication, DirectBillRegistryStatus, DirectBillStage
+from domain.provider_operations import SubscriptionResellerStage, SubscriptionResellerStatus
 from domain.reconciliation import PipelineClosure, ReconcileSummary
+from domain.relationships import (
+    CustomerInvitationStage,
+    CustomerInvitationStatus,
+    OrderStage,
+    OrderStatus,
+    PartnershipStage,
+    PartnershipStatus,
+)
 from domain.reseller_enrollment import EnrollmentStage, ResellerStatus
+from domain.reseller_exit import ResellerExitStage, ResellerExitStatus
 from tests.conftest import DB_PGA, JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack, application
 from tests.direct_bill_driver import db_application, wait_stage
 from tests.enrollment_driver import latest_token, start_enrollment, status, subjects
+from tests.relationship_driver import (
+    CUSTOMER,
+    PROVIDER,
+    RESELLER,
+    SUBSCRIPTION,
+    UNSIGNED_RESELLER,
+    US_RESELLER,
+    customer_of_provider,
+    eventually,
+    invitation_request,
+    order_request,
+    partnered_in_partner_center,
+    partnership_request,
+    prepare,
+    reseller_exit_request,
+    start_invitation,
+    start_order,
+    start_partnership,
+    start_reseller_exit,
+    start_subscription_reseller,
+    subscription_reseller_request,
+    wait_for_stage,
+)
 from tests.test_operator_actions_devserver import _at_stage
+from tests.test_subscription_order_workflow import _customer
+from tests.test_subscription_reseller_devserver import ENTERED
 
 
 async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
@@ -95,3 +133,172 @@ async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
         await _at_stage(restarted, EnrollmentStage.EMAIL_VERIFICATION)
         for handle in (restarted, running):
             await handle.terminate("test over")
+
+
+async def test_terminated_relationship_pipelines_are_reconciled_and_judge_new_starts(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """Partnerships, customer invitations and subscription orders: each terminated while it
+    waits (the Web UI's Terminate, the same client call), then the reconciler records the real
+    closure on its registry row and reports it; a new start reads the recorded state."""
+    await prepare(stack, partnerships=(RESELLER,))
+    # UNSIGNED_RESELLER signs the MPA here, so it may ask for a partnership (REL-01, MPA-02).
+    stack.edit_partner_center(
+        lambda data: data["agreements"].update({UNSIGNED_RESELLER: {"isAgreementSigned": True}})
+    )
+    # The order's customer accepted a joint invitation (through another reseller), not the MCA.
+    await _customer(stack, mca=False, reseller=US_RESELLER)
+    order = order_request(order_ref=f"PO-RECONCILE-{uuid.uuid4().hex[:6].upper()}")
+    client = dev_env.client
+    async with stack.worker(client):
+        partnership = await start_partnership(
+            client, partnership_request(reseller_partner_id=UNSIGNED_RESELLER)
+        )
+        invitation = await start_invitation(client, invitation_request())
+        placing = await start_order(client, order)
+        await wait_for_stage(partnership, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
+        await wait_for_stage(
+            invitation, CustomerInvitationStage.AWAITING_ACCEPTANCE, CustomerInvitationStatus
+        )
+        await wait_for_stage(placing, OrderStage.AWAITING_CUSTOMER_AGREEMENT, OrderStatus)
+        await eventually(
+            lambda: stack.registry.get_order(PROVIDER, order["order_ref"]),
+            lambda r: r is not None and r.status is OrderStage.AWAITING_CUSTOMER_AGREEMENT,
+        )
+        await eventually(
+            lambda: stack.registry.get_customer_relationship(RESELLER, str(CUSTOMER)),
+            lambda r: r is not None and r.status is CustomerInvitationStage.AWAITING_ACCEPTANCE,
+        )
+        await eventually(
+            lambda: stack.registry.get_partnership(PROVIDER, UNSIGNED_RESELLER),
+            lambda r: r is not None and r.status is PartnershipStage.AWAITING_ACCEPTANCE,
+        )
+        for handle in (partnership, invitation, placing):
+            await handle.terminate("operator pressed Terminate")
+        mails_before = len(stack.sink.messages())
+
+        summary = await client.execute_workflow(
+            names.PIPELINE_RECONCILER,
+            id=f"{names.PIPELINE_RECONCILER}-relationships-{uuid.uuid4().hex[:6]}",
+            task_queue=names.TASK_QUEUE,
+            result_type=ReconcileSummary,
+        )
+        found = {c.record.kind: c for c in summary.reconciled}
+        assert sorted(found) == ["customer_invitation", "partnership", "subscription_order"]
+        assert all(c.closure is PipelineClosure.TERMINATED for c in found.values())
+        assert found["partnership"].record.workflow_id == partnership.id
+        assert found["customer_invitation"].record.workflow_id == invitation.id
+        assert found["subscription_order"].record.workflow_id == placing.id
+
+        ended = await stack.registry.get_partnership(PROVIDER, UNSIGNED_RESELLER)
+        assert ended is not None and ended.status is PartnershipStage.TERMINATED
+        assert ended.status_reason is not None
+        assert "terminated in Temporal while awaiting_acceptance" in ended.status_reason
+        assert ended.ended_at is not None
+        invited = await stack.registry.get_customer_relationship(RESELLER, str(CUSTOMER))
+        assert invited is not None and invited.status is CustomerInvitationStage.TERMINATED
+        ordered = await stack.registry.get_order(PROVIDER, order["order_ref"])
+        assert ordered is not None and ordered.status is OrderStage.TERMINATED
+        assert ordered.status_reason is not None
+        assert "while awaiting_customer_agreement" in ordered.status_reason
+        # The active partnership and the accepted relationship the order used are left alone.
+        kept = await stack.registry.get_partnership(PROVIDER, RESELLER)
+        assert kept is not None and kept.status is PartnershipStage.ACTIVE
+
+        messages = await stack.sink.wait_for_messages(mails_before + 1, timeout_seconds=30)
+        [report] = messages[mails_before:]
+        assert str(report["To"]) == "ops@csp.example"
+        text = report.get_body(("plain",))
+        assert text is not None
+        content = text.get_content()
+        for handle in (partnership, invitation, placing):
+            assert handle.id in content
+        assert f"partnership {PROVIDER} reseller {UNSIGNED_RESELLER}" in content
+        assert f"order {order['order_ref']}" in content
+
+        # New starts read the recorded state. A joint invitation through the terminated
+        # partnership is refused, naming the recorded state...
+        refused = await start_invitation(
+            client, invitation_request(reseller_partner_id=UNSIGNED_RESELLER)
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await refused.result()
+        cause = failure.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "PartnershipNotActive"
+        assert "its partnership is terminated" in cause.message
+        # ...and the partnership may be asked for again under its business key.
+        again = await start_partnership(
+            client, partnership_request(reseller_partner_id=UNSIGNED_RESELLER)
+        )
+        await wait_for_stage(again, PartnershipStage.AWAITING_ACCEPTANCE, PartnershipStatus)
+        renewed = await eventually(
+            lambda: stack.registry.get_partnership(PROVIDER, UNSIGNED_RESELLER),
+            lambda r: r is not None and r.status is PartnershipStage.AWAITING_ACCEPTANCE,
+        )
+        assert renewed is not None and renewed.ended_at is None
+        await again.terminate("test over")
+
+
+async def test_terminated_provider_operations_are_reconciled(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """The same for the provider operations that keep a registry row: a subscription's reseller
+    waiting for a Partner of Record fix and a reseller's exit waiting for its Support case."""
+    await prepare(stack, partnerships=(RESELLER,))
+    partnered_in_partner_center(stack, RESELLER)
+    await customer_of_provider(stack)
+    client = dev_env.client
+    async with stack.worker(client):
+        naming = await start_subscription_reseller(
+            client, subscription_reseller_request(partner_of_record=ENTERED)
+        )
+        leaving = await start_reseller_exit(client, reseller_exit_request())
+        await wait_for_stage(
+            naming, SubscriptionResellerStage.POR_INVALID, SubscriptionResellerStatus
+        )
+        await wait_for_stage(leaving, ResellerExitStage.AWAITING_SUPPORT_CASE, ResellerExitStatus)
+        await eventually(
+            lambda: stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION),
+            lambda r: r is not None and r.status is SubscriptionResellerStage.POR_INVALID,
+        )
+        await eventually(
+            lambda: stack.registry.get_reseller_exit(RESELLER, PROVIDER),
+            lambda r: r is not None and r.status is ResellerExitStage.AWAITING_SUPPORT_CASE,
+        )
+        for handle in (naming, leaving):
+            await handle.terminate("operator pressed Terminate")
+        mails_before = len(stack.sink.messages())
+
+        summary = await client.execute_workflow(
+            names.PIPELINE_RECONCILER,
+            id=f"{names.PIPELINE_RECONCILER}-operations-{uuid.uuid4().hex[:6]}",
+            task_queue=names.TASK_QUEUE,
+            result_type=ReconcileSummary,
+        )
+        assert sorted((c.record.kind, c.record.workflow_id) for c in summary.reconciled) == [
+            ("reseller_exit", leaving.id),
+            ("subscription_reseller", naming.id),
+        ]
+        named = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
+        assert named is not None and named.status is SubscriptionResellerStage.TERMINATED
+        assert named.status_reason is not None and "while por_invalid" in named.status_reason
+        exited = await stack.registry.get_reseller_exit(RESELLER, PROVIDER)
+        assert exited is not None and exited.status is ResellerExitStage.TERMINATED
+        assert exited.outcome_note is not None
+        assert "terminated in Temporal while awaiting_support_case" in exited.outcome_note
+        messages = await stack.sink.wait_for_messages(mails_before + 1, timeout_seconds=30)
+        [report] = messages[mails_before:]
+        assert str(report["To"]) == "ops@csp.example"
+        text = report.get_body(("plain",))
+        assert text is not None
+        assert f"subscription {SUBSCRIPTION}" in text.get_content()
+        assert f"reseller_exit {RESELLER} provider {PROVIDER}" in text.get_content()
+
+        # The recorded state lets the reseller ask to leave again.
+        again = await start_reseller_exit(client, reseller_exit_request())
+        await wait_for_stage(again, ResellerExitStage.AWAITING_SUPPORT_CASE, ResellerExitStatus)
+        await eventually(
+            lambda: stack.registry.get_reseller_exit(RESELLER, PROVIDER),
+            lambda r: r is not None and r.status is ResellerExitStage.AWAITING_SUPPORT_CASE,
+        )
+        await again.terminate("test over")

@@ -44,7 +44,7 @@ class PipelineReconcilerWorkflow:
                 record=record,
                 closure=described.closure,
                 closed_at=described.closed_at,
-                reason=closure_reason(described.closure, described.closed_at),
+                reason=closure_reason(described.closure, described.closed_at, record),
             )
             recorded = await pipeline.execute(
                 RECORD_CLOSURE, closed, start_to_close=pipeline.LOOKUP_TIMEOUT
@@ -57,9 +57,8 @@ class PipelineReconcilerWorkflow:
         )
         if reconciled:
             lines = "\n".join(
-                f"- {c.record.kind} {c.record.partner_id}"
-                f"{' ' + c.record.region if c.record.region else ''} "
-                f"({c.record.workflow_id}): {c.closure.value}"
+                f"- {c.record.describe()} ({c.record.workflow_id}): {c.closure.value}"
+                f" while {c.record.status}"
                 for c in reconciled
             )
             await pipeline.send_email(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ from adapters.registry.schema import (
 from domain.direct_bill import Cooldown, DirectBillRecord
 from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
-from domain.reconciliation import ClosedPipeline, OpenRecord
+from domain.reconciliation import UNSETTLED_STATUSES, ClosedPipeline, OpenRecord, PipelineKind
 from domain.relationships import (
     CustomerAgreementRecord,
     CustomerRelationshipRecord,
@@ -47,6 +48,52 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Tracked:
+    """Where a pipeline keeps its registry row, for the reconciler (issue 18)."""
+
+    table: sa.Table
+    partner: str
+    """The column naming the partner the row belongs to."""
+    second: str | None = None
+    """The rest of the row's key, if any."""
+    label: str = ""
+    """What `second` is, in words."""
+    reason: str | None = "status_reason"
+    """The column a recorded closure's reason goes to; None: the table has none."""
+    ended: str | None = None
+    """The column a recorded closure's time goes to, if the row has one."""
+
+
+_TRACKED: dict[PipelineKind, _Tracked] = {
+    "reseller_enrollment": _Tracked(resellers, "partner_id"),
+    "direct_bill_application": _Tracked(direct_bill_partners, "pga_id", "region"),
+    "partnership": _Tracked(
+        partnerships, "provider_partner_id", "reseller_partner_id", "reseller", ended="ended_at"
+    ),
+    "customer_invitation": _Tracked(
+        customer_relationships,
+        "reseller_partner_id",
+        "customer_tenant_id",
+        "customer",
+        reason=None,  # the reason reaches operations in the report
+    ),
+    "subscription_order": _Tracked(
+        subscription_orders, "provider_partner_id", "order_ref", "order"
+    ),
+    "subscription_reseller": _Tracked(
+        subscription_resellers, "provider_partner_id", "subscription_id", "subscription"
+    ),
+    "reseller_exit": _Tracked(
+        reseller_exits,
+        "reseller_partner_id",
+        "provider_partner_id",
+        "provider",
+        reason="outcome_note",
+    ),
+}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -358,72 +405,57 @@ class SqlPartnerRegistry:
     # ---- pipelines closed without an outcome (issue 18) -----------------------------------
 
     async def list_open_pipelines(self, limit: int) -> list[OpenRecord]:
+        records: list[OpenRecord] = []
         async with self._engine.connect() as conn:
-            enrolling = await conn.execute(
-                sa.select(resellers.c.partner_id, resellers.c.status, resellers.c.workflow_id)
-                .where(resellers.c.status == "enrolling")
-                .order_by(resellers.c.partner_id)
-                .limit(limit)
-            )
-            applying = await conn.execute(
-                sa.select(
-                    direct_bill_partners.c.pga_id,
-                    direct_bill_partners.c.region,
-                    direct_bill_partners.c.status,
-                    direct_bill_partners.c.workflow_id,
+            for kind, tracked in _TRACKED.items():
+                table = tracked.table
+                partner = table.c[tracked.partner]
+                second = table.c[tracked.second] if tracked.second else None
+                columns = [partner, table.c.status, table.c.workflow_id]
+                query = (
+                    sa.select(*columns, *([second] if second is not None else []))
+                    .where(table.c.status.in_(sorted(UNSETTLED_STATUSES[kind])))
+                    .order_by(partner, *([second] if second is not None else []))
+                    .limit(limit - len(records))
                 )
-                .where(direct_bill_partners.c.status == "applying")
-                .order_by(direct_bill_partners.c.pga_id, direct_bill_partners.c.region)
-                .limit(limit)
-            )
-            records = [
-                OpenRecord(
-                    kind="reseller_enrollment",
-                    partner_id=row.partner_id,
-                    status=row.status,
-                    workflow_id=row.workflow_id,
-                )
-                for row in enrolling
-            ] + [
-                OpenRecord(
-                    kind="direct_bill_application",
-                    partner_id=row.pga_id,
-                    region=row.region,
-                    status=row.status,
-                    workflow_id=row.workflow_id,
-                )
-                for row in applying
-            ]
-        return records[:limit]
+                for row in (await conn.execute(query)).all():
+                    other = str(row[3]) if second is not None else None
+                    records.append(
+                        OpenRecord(
+                            kind=kind,
+                            partner_id=str(row[0]),
+                            region=other if tracked.second == "region" else None,
+                            subject=f"{tracked.label} {other}"
+                            if other is not None and tracked.second != "region"
+                            else None,
+                            status=str(row[1]),
+                            workflow_id=str(row[2]),
+                        )
+                    )
+                if len(records) >= limit:
+                    break
+        return records
 
     async def record_pipeline_closure(self, closed: ClosedPipeline) -> bool:
+        """Only on the row the closed pipeline left: same pipeline, same unsettled status."""
         record = closed.record
-        values = {
-            "status": closed.closure.value,
-            "status_reason": closed.reason,
-            "updated_at": datetime.now(UTC),
-        }
-        if record.kind == "reseller_enrollment":
-            statement = (
-                sa.update(resellers)
-                .where(
-                    resellers.c.partner_id == record.partner_id,
-                    resellers.c.status == record.status,
-                    resellers.c.workflow_id == record.workflow_id,
-                )
-                .values(**values)
+        tracked = _TRACKED[record.kind]
+        table = tracked.table
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"status": closed.closure.value, "updated_at": now}
+        if tracked.reason:
+            values[tracked.reason] = closed.reason
+        if tracked.ended:
+            values[tracked.ended] = (closed.closed_at or now).astimezone(UTC)
+        statement = (
+            sa.update(table)
+            .where(
+                table.c[tracked.partner] == record.partner_id,
+                table.c.status == record.status,
+                table.c.workflow_id == record.workflow_id,
             )
-        else:
-            statement = (
-                sa.update(direct_bill_partners)
-                .where(
-                    direct_bill_partners.c.pga_id == record.partner_id,
-                    direct_bill_partners.c.region == record.region,
-                    direct_bill_partners.c.status == record.status,
-                    direct_bill_partners.c.workflow_id == record.workflow_id,
-                )
-                .values(**values)
-            )
+            .values(**values)
+        )
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)
         return bool(result.rowcount == 1)
