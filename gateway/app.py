@@ -47,7 +47,13 @@ from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.errors import BusinessRuleViolation
 from domain.messages import Acknowledgement
 from domain.verification_token import TokenClaims, read_token
-from gateway.callbacks import UNAVAILABLE, CallbackConfig, callback_routes, error_response
+from gateway.callbacks import (
+    UNAVAILABLE,
+    CallbackConfig,
+    callback_routes,
+    error_response,
+    is_connect_failure,
+)
 from gateway.codec_endpoint import CodecConfig, codec_routes
 from gateway.deliveries import DEFAULT_RETENTION, DeliveryLedger
 from gateway.metrics import GatewayMetricsMiddleware
@@ -292,20 +298,21 @@ def create_app(
 
     async def temporal_error(request: Request, err: Exception) -> Response:
         """Temporal down or unreachable: 503 in the error shape (any other RPC failure: 500)."""
-        assert isinstance(err, RPCError)
-        if err.status in UNAVAILABLE:
-            log.warning("temporal_unavailable", path=request.url.path, status=err.status.name)
+        if isinstance(err, RuntimeError) and not is_connect_failure(err):
+            raise err
+        if not isinstance(err, RPCError) or err.status in UNAVAILABLE:
+            log.warning("temporal_unavailable", path=request.url.path, error=type(err).__name__)
             return error_response(
                 TemporalUnavailable.error_type,
                 "Temporal is not answering; try again shortly",
                 503,
             )
-        log.error("temporal_error", path=request.url.path, status=err.status.name)
+        log.error("temporal_error", path=request.url.path, status=str(err.status))
         return error_response("TemporalError", "Temporal refused the request", 500)
 
     return Starlette(
         routes=routes,
-        exception_handlers={RPCError: temporal_error},
+        exception_handlers={RPCError: temporal_error, RuntimeError: temporal_error},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

@@ -66,6 +66,12 @@ def callback_path(decision: Decision) -> str:
     return f"/callbacks/{decision.pipeline.name}/{keys}/{decision.name}"
 
 
+def is_connect_failure(err: BaseException) -> bool:
+    """A lazily connecting Temporal client that cannot reach the server raises a RuntimeError
+    (temporalio's bridge: "Failed client connect: ..."), not an RPCError."""
+    return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
+
+
 def error_response(error_type: str, message: str, status: int, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(
@@ -231,12 +237,16 @@ def callback_routes(
                 raise PipelineNotFound(missing.message) from None
             except PipelineEnded as ended:
                 raise PipelineClosed(ended.message) from None
-            except RPCError as err:
-                if err.status not in UNAVAILABLE:
+            except (RPCError, RuntimeError) as err:
+                unavailable = (
+                    err.status in UNAVAILABLE
+                    if isinstance(err, RPCError)
+                    else is_connect_failure(err)
+                )
+                if not unavailable:
                     raise
                 raise TemporalUnavailable(
-                    f"Temporal did not answer ({err.status.name if err.status else 'error'}); "
-                    "deliver again later with the same webhook-id"
+                    "Temporal did not answer; deliver again later with the same webhook-id"
                 ) from None
         except CallbackRejected as rejected:
             log.info(

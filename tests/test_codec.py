@@ -254,7 +254,9 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                 decided = await http.post(
                     f"/callbacks/reseller-enrollment/{partner_id}/review-decision",
                     content=body,
-                    headers=signed_headers(body),
+                    headers=signed_headers(
+                        f"/callbacks/reseller-enrollment/{partner_id}/review-decision", body
+                    ),
                 )
                 assert decided.status_code == 200, decided.text
                 result: EnrollmentResult = await asyncio.wait_for(handle.result(), 60)
@@ -448,7 +450,7 @@ async def test_gateway_from_settings_keeps_a_codec_token_in_the_state_folder(
         answer = await http.post(
             "/callbacks/reseller-enrollment/5555555/review-decision",
             content=body,
-            headers=signed_headers(body),
+            headers=signed_headers("/callbacks/reseller-enrollment/5555555/review-decision", body),
         )
         assert answer.status_code == 404
         assert answer.json()["error"]["type"] == "PipelineNotFound"
