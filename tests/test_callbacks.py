@@ -468,10 +468,12 @@ async def test_refused_deliveries_change_nothing(
 
 
 async def enrollment_in_review(
-    client: Client, stack: Stack, http: httpx.AsyncClient, partner_id: str, links: int
+    client: Client, stack: Stack, http: httpx.AsyncClient, partner_id: str, messages: int
 ) -> WorkflowHandle[Any, EnrollmentResult]:
+    """`messages`: how many emails the sink holds once this one's link has come (the link is the
+    newest of them)."""
     handle = await enrollment_awaiting_verification(client, stack, partner_id)
-    await verify_through(http, stack, links)
+    await verify_through(http, stack, messages)
     await wait_for_stage(handle, EnrollmentStage.REVIEW)
     return handle
 
@@ -491,9 +493,9 @@ async def test_captured_callbacks_replayed_to_another_target_are_refused(
     async with gateway(client) as url, httpx.AsyncClient(base_url=url) as http:
         stack.settings = stack.settings.model_copy(update={"public_base_url": url})
         async with stack.worker(client):
-            handle_a = await enrollment_in_review(client, stack, http, partner_a, links=1)
+            handle_a = await enrollment_in_review(client, stack, http, partner_a, messages=1)
             terminate_after(handle_a)
-            handle_b = await enrollment_in_review(client, stack, http, partner_b, links=2)
+            handle_b = await enrollment_in_review(client, stack, http, partner_b, messages=3)
             terminate_after(handle_b)
 
             # A legitimate approval for A, captured on the way.
