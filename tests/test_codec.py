@@ -40,6 +40,7 @@ from runtime.payload_codec import (
     EncodedFailureConverter,
     PayloadDecryptionError,
     PayloadKeyError,
+    PlaintextPayloadRefused,
     ValidationSafeFailureConverter,
     new_payload_key,
     parse_payload_keys,
@@ -104,8 +105,14 @@ async def test_codec_encrypts_with_the_current_key_and_reads_previous_ones() -> 
     assert await rotated.decode([sealed_new]) == [plain]
     assert sealed_new.data != (await rotated.encode([plain]))[0].data  # fresh nonce each time
 
-    # Payloads written before encryption was switched on pass through.
-    assert await rotated.decode([plain]) == [plain]
+    # A payload written without the codec is refused, naming the way to send it...
+    with pytest.raises(PlaintextPayloadRefused, match=r"not encrypted \(encoding 'json/plain'\)"):
+        await rotated.decode([plain])
+    # ...unless plaintext is accepted (CSP_PAYLOAD_ACCEPT_PLAINTEXT: histories from before
+    # encryption); the codec endpoint shows one as it is (displaying writes nothing).
+    lenient = AesGcmPayloadCodec(parse_payload_keys(KEY_NEW), accept_plaintext=True)
+    assert await lenient.decode([plain]) == [plain]
+    assert rotated.decrypt(plain, allow_plaintext=True) == plain
 
     with pytest.raises(PayloadDecryptionError, match="'k2026', which is not among"):
         await old_only.decode([sealed_new])
