@@ -152,7 +152,21 @@ def _header(name: str, pattern: str, description: str, example: str) -> dict[str
     }
 
 
-def _callback_operation(decision: Decision) -> dict[str, Any]:
+def _next_decisions(decision: Decision, decisions: Sequence[Decision]) -> dict[str, Any]:
+    """OpenAPI links: after a decision, the other decisions of the same pipeline take the same
+    key (what a backend, and a stateful test, can send next)."""
+    return {
+        other.name: {
+            "operationId": f"{other.pipeline.name}.{other.name}",
+            "parameters": {key.name: f"$request.path.{key.name}" for key in other.pipeline.keys},
+            "description": f"{other.summary} (the same {decision.pipeline.name} pipeline)",
+        }
+        for other in decisions
+        if other.pipeline.name == decision.pipeline.name and other.name != decision.name
+    }
+
+
+def _callback_operation(decision: Decision, decisions: Sequence[Decision] = ()) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {
             "name": key.name,
@@ -212,6 +226,7 @@ def _callback_operation(decision: Decision) -> dict[str, Any]:
                         "schema": {"$ref": _REF.format(model=decision.result.__name__)}
                     }
                 },
+                **({"links": links} if (links := _next_decisions(decision, decisions)) else {}),
             },
             **_errors(400, 401, 403, 404, 409, 410, 413, 422, 503),
         },
@@ -340,7 +355,8 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
     schemas["ErrorBody"] = _ERROR_BODY
     schemas["Payloads"] = _PAYLOADS
     paths: dict[str, Any] = {
-        callback_path(decision): {"post": _callback_operation(decision)} for decision in decisions
+        callback_path(decision): {"post": _callback_operation(decision, decisions)}
+        for decision in decisions
     }
     paths["/verify-email"] = _verify_email_paths()
     paths["/v/{token}"] = _short_link_paths()
