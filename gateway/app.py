@@ -23,6 +23,7 @@ from pathlib import Path
 
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -296,10 +297,15 @@ def create_app(
     # endpoint of the client's runtime.
     runtime = client.service_client.config.runtime or Runtime.default()
 
+    async def server_error(request: Request, err: Exception) -> Response:
+        """Anything unforeseen: logged with its trace, answered in the error shape (no trace)."""
+        log.exception("gateway_error", path=request.url.path[:200], error=type(err).__name__)
+        return error_response("InternalError", "the gateway failed; the operator is told", 500)
+
     async def temporal_error(request: Request, err: Exception) -> Response:
         """Temporal down or unreachable: 503 in the error shape (any other RPC failure: 500)."""
         if isinstance(err, RuntimeError) and not is_connect_failure(err):
-            raise err
+            return await server_error(request, err)
         if not isinstance(err, RPCError) or err.status in UNAVAILABLE:
             log.warning("temporal_unavailable", path=request.url.path, error=type(err).__name__)
             return error_response(
@@ -310,9 +316,24 @@ def create_app(
         log.error("temporal_error", path=request.url.path, status=str(err.status))
         return error_response("TemporalError", "Temporal refused the request", 500)
 
+    async def http_error(request: Request, err: Exception) -> Response:
+        """Starlette's own refusals (no such route, method not allowed) in the error shape."""
+        assert isinstance(err, HTTPException)
+        kinds = {404: "NotFound", 405: "MethodNotAllowed"}
+        return error_response(
+            kinds.get(err.status_code, "HttpError"),
+            f"{request.method} {request.url.path[:200]}: {err.detail}",
+            err.status_code,
+        )
+
     return Starlette(
         routes=routes,
-        exception_handlers={RPCError: temporal_error, RuntimeError: temporal_error},
+        exception_handlers={
+            RPCError: temporal_error,
+            RuntimeError: temporal_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

@@ -175,6 +175,13 @@ async def test_api_page_from_packaged_assets_and_signature_scheme(
         assert "<webhook-id>.<webhook-timestamp>.<METHOD>.<path>.<raw body>" in signing
         assert "60 s" in signing
 
+        # The framework's own refusals come in the documented error shape too.
+        missing = await http.get("/no-such-page")
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "NotFound"
+        wrong_method = await http.get("/callbacks/reseller-enrollment/1234567/review-decision")
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["error"]["type"] == "MethodNotAllowed"
+
         for answer in (
             await http.get("/healthz"),
             await http.get("/openapi.json"),
