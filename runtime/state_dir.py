@@ -3,8 +3,9 @@ files 0600; secrets are created with their mode (never written first and chmod-e
 leaves a window in which another user can read them).
 
 `prepare_state_dir` is called by every entry point before anything writes there; it also tightens
-a folder left by an older version. The SQLite registry file is created here with 0600 too (SQLite
-gives its -wal and -shm files the database file's mode)."""
+a folder left by an older version (group and other permissions removed inside it). The SQLite
+registry file is created 0600 too (SQLite gives its -wal and -shm files the database file's
+mode)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,19 @@ FILE_MODE = 0o600
 
 
 def prepare_state_dir(folder: Path) -> Path:
-    """Create `folder` 0700 (with missing parents), or tighten an existing one: itself and
-    every sub-folder 0700, every file 0600. Returns the folder."""
+    """Create `folder` 0700 (with missing parents), or tighten an existing one: the folder 0700,
+    and everything in it loses its group and other permissions (a 0644 file becomes 0600; the
+    owner's own bits are kept, so a folder pointed somewhere unusual is not broken). Returns the
+    folder."""
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    for path in [folder, *folder.rglob("*")]:
+    if stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
+        folder.chmod(FOLDER_MODE)
+    for path in folder.rglob("*"):
         if path.is_symlink():
             continue
         mode = stat.S_IMODE(path.stat().st_mode)
-        wanted = FOLDER_MODE if path.is_dir() else FILE_MODE
-        if mode != wanted:
-            path.chmod(wanted)
+        if mode & 0o077:
+            path.chmod(mode & ~0o077)
     return folder
 
 

@@ -38,9 +38,12 @@ def test_an_old_world_readable_folder_is_tightened(tmp_path: Path, open_umask: N
     (state / "token-secret").chmod(0o644)
     (state / "mail" / "m.eml").write_text("To: someone")
     (state / "mail" / "m.eml").chmod(0o666)
+    (state / "hook.sh").write_text("#!/bin/sh")
+    (state / "hook.sh").chmod(0o755)
     prepare_state_dir(state)
     assert mode(state) == 0o700 and mode(state / "mail") == 0o700
     assert mode(state / "token-secret") == 0o600 and mode(state / "mail" / "m.eml") == 0o600
+    assert mode(state / "hook.sh") == 0o700  # the owner's own bits are kept
     fresh = prepare_state_dir(tmp_path / "new" / "var")
     assert mode(fresh) == 0o700
 
