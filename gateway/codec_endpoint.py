@@ -105,7 +105,7 @@ def codec_routes(config: CodecConfig) -> list[Route]:
         payloads = Payloads()
         try:
             json_format.Parse(body, payloads)
-        except (json_format.ParseError, UnicodeDecodeError, ValueError):
+        except (json_format.ParseError, UnicodeDecodeError, ValueError, RecursionError):
             return error_response(
                 "MalformedJson", 'the body is not Temporal Payloads JSON {"payloads": [...]}', 400
             )

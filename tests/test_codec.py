@@ -353,6 +353,10 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
         assert undecodable.json()["error"]["type"] == "PayloadUndecodable"
         malformed = await http.post("/decode", content=b"[1,", headers=authorised)
         assert malformed.status_code == 400
+        deep = b'{"payloads": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        too_deep = await http.post("/decode", content=deep, headers=authorised)
+        assert too_deep.status_code in {400, 413}, too_deep.text
+        assert too_deep.json()["error"]["type"] in {"MalformedJson", "PayloadTooLarge"}
 
         # CORS answers the configured UI origin only.
         preflight = {"access-control-request-method": "POST"}
