@@ -27,6 +27,7 @@ from adapters.registry.deliveries import SqlDeliveryLedger
 from contract import names
 from contract.pipelines import DECISIONS, find_decision
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
+from domain.verification_token import TokenClaims, mint_token
 from gateway.app import create_app
 from gateway.callbacks import CallbackConfig, callback_path
 from gateway.deliveries import DeliveryEntry, RecordedAnswer
@@ -44,6 +45,8 @@ from gateway.signatures import (
     parse_backend_secrets,
     signature_headers,
 )
+from runtime.binaries import temporal_test_server
+from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import TOKEN_SECRET, Stack, application
 from tests.enrollment_driver import latest_token, start_enrollment, status
 
@@ -605,7 +608,7 @@ async def test_temporal_unreachable_answers_503_and_healthz_is_not_ok() -> None:
     with socket.socket() as probe:  # a free port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = await Client.connect(f"127.0.0.1:{port}", lazy=True)
+    client = await Client.connect(f"127.0.0.1:{port}", lazy=True, data_converter=DATA_CONVERTER)
     path = "/callbacks/reseller-enrollment/4512345/review-decision"
     body = json.dumps({"decision": "approve", "decided_by": "review-team"}).encode()
     async with gateway(client) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
@@ -617,6 +620,41 @@ async def test_temporal_unreachable_answers_503_and_healthz_is_not_ok() -> None:
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["type"] in {"TemporalUnavailable", "PipelineBusy"}
         assert answer.headers["retry-after"] == "5"
+
+
+async def test_temporal_going_down_answers_503_on_every_route() -> None:
+    """A gateway connected to a Temporal server that then stops: /healthz turns 503, and a
+    callback and a verification link answer 503 `TemporalUnavailable` in the error shape."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=temporal_test_server()
+    )
+    path = "/callbacks/reseller-enrollment/4512345/review-decision"
+    body = json.dumps({"decision": "approve", "decided_by": "review-team"}).encode()
+    token = mint_token(
+        TOKEN_SECRET.encode(),
+        TokenClaims(
+            workflow_id=names.email_verification_id(names.reseller_enrollment_id("4512345")),
+            token_id="link-1",
+            expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=1),
+        ),
+    )
+    try:
+        async with gateway(env.client) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            await env.shutdown()
+            health = await http.get("/healthz")
+            assert health.status_code == 503
+            assert health.json()["error"]["type"] == "TemporalUnavailable"
+            answer = await http.post(path, content=body, headers=signed_headers(path, body))
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["type"] == "TemporalUnavailable"
+            link = await http.post(
+                "/verify-email", data={"token": token}, headers={"accept": "application/json"}
+            )
+            assert link.status_code == 503, link.text
+            assert link.json()["error"]["type"] == "TemporalUnavailable"
+    finally:
+        await env.shutdown()
 
 
 async def test_openapi_document_lists_every_decision(dev_env: WorkflowEnvironment) -> None:
