@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import time
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -481,14 +483,49 @@ async def enrollment_in_review(
     return handle
 
 
+PERSONAL_DATA = ("hanako.yamada@contoso.example", "Hanako", "Yamada")
+
+
+def assert_no_personal_data_at_info(
+    events: list[dict[str, Any]], records: list[logging.LogRecord]
+) -> None:
+    """Nothing logged at INFO or above names the contact (address or name) or carries a
+    verification token, except the dev sink's verification link (its purpose)."""
+    shown = [e for e in events if e.get("log_level") not in {"debug", None}]
+    for event in shown:
+        text = repr(event)
+        assert not [p for p in PERSONAL_DATA if p in text], event
+        if event["event"] != "smtp_sink.verification_link":
+            assert "/v/r" not in text and "token=" not in text, event
+    for record in records:
+        if record.levelno >= logging.INFO:
+            text = record.getMessage()
+            assert not [p for p in PERSONAL_DATA if p in text], (record.name, text)
+
+
 async def test_captured_callbacks_replayed_to_another_target_are_refused(
     dev_env: WorkflowEnvironment,
     stack: Stack,
     terminate_after: Callable[[WorkflowHandle[Any, Any]], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The three attacks of issue 12, over a real socket: a captured approval for partner A sent
     to B's route (as captured, then with a new delivery id), a captured withdrawal sent to another
-    partner, and a delivery id reused with another body. Each is refused and changes nothing."""
+    partner, and a delivery id reused with another body. Each is refused and changes nothing.
+    Two enrollments run to the end meanwhile: their logs at INFO name no contact."""
+    caplog.set_level(logging.INFO)
+    with capture_logs() as events:
+        await _replay_attacks(dev_env, stack, terminate_after)
+    logged = {e["event"] for e in events}
+    assert {"callback_accepted", "smtp_sink.verification_link", "mail.sent"} <= logged
+    assert_no_personal_data_at_info(events, caplog.records)
+
+
+async def _replay_attacks(
+    dev_env: WorkflowEnvironment,
+    stack: Stack,
+    terminate_after: Callable[[WorkflowHandle[Any, Any]], None],
+) -> None:
     client = dev_env.client
     partner_a, partner_b = new_partner(stack), new_partner(stack)
     review_a = f"/callbacks/reseller-enrollment/{partner_a}/review-decision"

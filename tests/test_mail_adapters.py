@@ -106,8 +106,9 @@ async def test_aiosmtpd_logs_no_address_at_info(
     that logger at WARNING, so a root logger at INFO records no address."""
     aiosmtpd_log = logging.getLogger("mail.log")
     monkeypatch.setattr(aiosmtpd_log, "level", logging.NOTSET)  # as in a fresh process
-    caplog.set_level(logging.INFO)  # the root logger, as an operator's INFO configuration
     async with SmtpSink(tmp_path / "outbox") as fresh:
+        # The root logger at INFO, set after the sink started (as a later logging setup does).
+        caplog.set_level(logging.INFO)
         await relay_to(fresh.port).send(email())
         await fresh.wait_for_messages(1, timeout_seconds=5)
     logging.getLogger("tests.control").info("control line")  # INFO records are captured

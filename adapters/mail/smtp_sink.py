@@ -109,7 +109,7 @@ class SmtpSink:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         # aiosmtpd logs every sender and recipient address at INFO on "mail.log".
         aiosmtpd_log = logging.getLogger("mail.log")
-        if aiosmtpd_log.getEffectiveLevel() < logging.WARNING:
+        if aiosmtpd_log.level < logging.WARNING:  # its own level: NOTSET would follow the root
             aiosmtpd_log.setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         host = self._host
