@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -487,7 +487,7 @@ PERSONAL_DATA = ("hanako.yamada@contoso.example", "Hanako", "Yamada")
 
 
 def assert_no_personal_data_at_info(
-    events: list[dict[str, Any]], records: list[logging.LogRecord]
+    events: Sequence[Mapping[str, Any]], records: list[logging.LogRecord]
 ) -> None:
     """Nothing logged at INFO or above names the contact (address or name) or carries a
     verification token, except the dev sink's verification link (its purpose)."""
