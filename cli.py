@@ -49,6 +49,7 @@ from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decisi
 from runtime.payload_codec import validation_summary
 from runtime.schedules import SCHEDULES, ensure_schedules
 from runtime.settings import Settings
+from runtime.state_dir import prepare_state_dir
 from runtime.temporal_client import connect, temporal_address
 
 _FILTER_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -301,7 +302,7 @@ async def cmd_db(action: str, settings: Settings) -> None:
     url = settings.registry_database_url
     shown = make_url(url).render_as_string(hide_password=True)
     if action == "upgrade":
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(settings.state_dir)
         print(f"{shown}: {await upgrade_registry(url)} (newest: {head_revision()})")
     else:
         print(f"{shown}: {await registry_revision(url) or 'none'} (newest: {head_revision()})")

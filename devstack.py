@@ -24,6 +24,7 @@ from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
 from runtime.search_attributes import dev_server_flags
 from runtime.settings import Settings
+from runtime.state_dir import prepare_state_dir
 from runtime.temporal_client import connect
 from worker import run_worker
 
@@ -140,7 +141,7 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    prepare_state_dir(settings.state_dir)
     if settings.partner_center_mode == "local":
         write_sample_if_missing(settings.partner_center_data_path)
         write_programs_sample_if_missing(settings.partner_programs_data_path)

@@ -23,6 +23,7 @@ from adapters.registry.migrate import upgrade_registry
 from runtime.logging import configure_logging
 from runtime.search_attribute_check import SearchAttributesMissing, require_search_attributes
 from runtime.settings import Settings
+from runtime.state_dir import prepare_state_dir
 from runtime.temporal_client import connect, temporal_address
 
 log = structlog.get_logger(__name__)
@@ -59,7 +60,7 @@ async def prepare(settings: Settings, wait_seconds: float = WAIT_SECONDS) -> Non
     added = await register_search_attributes(settings, wait_seconds)
     log.info("search_attributes_ensured", added=added, namespace=settings.temporal_namespace)
     if settings.partner_center_mode == "local":
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(settings.state_dir)
         for path, write in (
             (settings.partner_center_data_path, write_sample_if_missing),
             (settings.partner_programs_data_path, write_programs_sample_if_missing),

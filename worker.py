@@ -63,6 +63,7 @@ from runtime.pipeline_gauges import report_pipeline_gauges
 from runtime.schedules import ensure_schedules
 from runtime.search_attribute_check import require_search_attributes
 from runtime.settings import Settings
+from runtime.state_dir import prepare_state_dir
 from runtime.temporal_client import connect
 from runtime.tracing import configure_tracing, shutdown_tracing
 from workflows.counting_interceptor import PipelineCounterInterceptor
@@ -126,6 +127,8 @@ def mailer_from_settings(settings: Settings) -> Mailer:
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
+        allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
         timeout_seconds=settings.smtp_timeout_seconds,
         local_hostname="csp-orchestrator",
     )
@@ -321,6 +324,7 @@ async def run_worker(
 async def _main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    prepare_state_dir(settings.state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,6 +12,7 @@ from gateway.server import serve_asgi
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
 from runtime.settings import Settings
+from runtime.state_dir import prepare_state_dir
 from runtime.temporal_client import connect
 from runtime.tracing import configure_tracing, shutdown_tracing
 
@@ -21,6 +22,7 @@ log = structlog.get_logger(__name__)
 async def _main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    prepare_state_dir(settings.state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

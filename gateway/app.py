@@ -15,6 +15,7 @@ and CLI (gateway/codec_endpoint.py). `GET /openapi.json`: the document of all of
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,21 +41,30 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.registry.deliveries import SqlDeliveryLedger
 from contract import names
 from contract.pipelines import DECISIONS, Decision
 from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.errors import BusinessRuleViolation
 from domain.messages import Acknowledgement
 from domain.verification_token import TokenClaims, read_token
-from gateway.callbacks import CallbackConfig, callback_routes
+from gateway.callbacks import (
+    UNAVAILABLE,
+    CallbackConfig,
+    callback_routes,
+    error_response,
+    is_connect_failure,
+)
 from gateway.codec_endpoint import CodecConfig, codec_routes
+from gateway.deliveries import DEFAULT_RETENTION, DeliveryLedger
 from gateway.metrics import GatewayMetricsMiddleware
 from gateway.openapi import as_openapi_30, openapi_document
 from gateway.pages import STATIC, SecurityHeaders, api_page, page_locale, verification_page
-from gateway.refusals import refusal_status
+from gateway.refusals import TemporalUnavailable, refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.health import health_routes, temporal_readiness
 from runtime.settings import Settings
+from runtime.state_dir import write_secret_file
 
 log = structlog.get_logger(__name__)
 _QUERY_TIMEOUT = timedelta(seconds=3)
@@ -122,7 +133,16 @@ async def _verification_state(client: Client, workflow_id: str) -> EmailVerifica
     except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
         log.info("verification_state_unavailable", error=type(err).__name__)
         return None
+    except (ValueError, TypeError) as err:  # an answer that is not a verification's status
+        log.warning("verification_state_unreadable", error=type(err).__name__)
+        return None
     return state
+
+
+def _names_a_verification(claims: TokenClaims) -> bool:
+    """Links are minted only for email-verification workflows (contract.names)."""
+    suffix = names.email_verification_id("")
+    return claims.workflow_id.endswith(suffix) and len(claims.workflow_id) > len(suffix)
 
 
 async def _closed_verification(request: Request, client: Client, workflow_id: str) -> Response:
@@ -134,6 +154,8 @@ async def _closed_verification(request: Request, client: Client, workflow_id: st
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
+        return _refusal(request, "TokenInvalid", "no enrollment is waiting for this link", 404)
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError, TypeError):
         return _refusal(request, "TokenInvalid", "no enrollment is waiting for this link", 404)
     if state.verified:
         message = "this verification link was already used; the email address is verified"
@@ -154,13 +176,20 @@ def create_app(
     codec_session: timedelta = timedelta(hours=12),
     decisions: Sequence[Decision] = DECISIONS,
     meter: MetricMeter | None = None,
+    deliveries: DeliveryLedger | None = None,
+    delivery_retention: timedelta = DEFAULT_RETENTION,
 ) -> Starlette:
-    """The gateway. The codec is the client's own (its data converter's payload codec)."""
+    """The gateway. The codec is the client's own (its data converter's payload codec).
+    `deliveries` remembers callback delivery ids (the registry's ledger in production; without
+    one, a private in-memory database)."""
     document = openapi_document(decisions)
     callbacks = CallbackConfig(
         check=SignatureCheck(secrets=dict(callback_secrets or {}), max_age=callback_max_age),
+        deliveries=deliveries or SqlDeliveryLedger.in_memory(),
         update_timeout=callback_timeout,
+        retention=delivery_retention,
     )
+    temporal_ready = temporal_readiness(client)
     codec = CodecConfig(
         codec=client.data_converter.payload_codec,
         tokens=tuple(codec_tokens),
@@ -169,7 +198,11 @@ def create_app(
     )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """OK only while Temporal answers: without it no link or callback can be served."""
+        reason = await temporal_ready()
+        if reason is None:
+            return JSONResponse({"status": "ok"})
+        return error_response(TemporalUnavailable.error_type, reason, 503)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -194,6 +227,8 @@ def create_app(
             claims = claims_of(token)
         except BusinessRuleViolation as err:
             return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
+        if not _names_a_verification(claims):
+            return _refusal(request, "TokenInvalid", "this link names no email verification", 400)
         state = await _verification_state(client, claims.workflow_id)
         if state is not None and state.verified:
             return _verification_page(request, "already_confirmed", state)
@@ -210,6 +245,8 @@ def create_app(
             claims = claims_of(token)
         except BusinessRuleViolation as err:
             return _refusal(request, err.error_type, err.message, refusal_status(err.error_type))
+        if not _names_a_verification(claims):
+            return _refusal(request, "TokenInvalid", "this link names no email verification", 400)
         handle = client.get_workflow_handle(claims.workflow_id)
         try:
             ack = await handle.execute_update(
@@ -244,7 +281,7 @@ def create_app(
 
     routes = [
         Route("/healthz", healthz),
-        *health_routes(temporal_readiness(client)),
+        *health_routes(temporal_ready),
         Route("/openapi.json", openapi),
         Route("/api", api, methods=["GET"]),
         Route("/api/openapi-3.0.json", openapi_30, methods=["GET"]),
@@ -259,8 +296,44 @@ def create_app(
     # Request counts and latency by route and status (gateway/metrics.py), on the metrics
     # endpoint of the client's runtime.
     runtime = client.service_client.config.runtime or Runtime.default()
+
+    async def server_error(request: Request, err: Exception) -> Response:
+        """Anything unforeseen: logged with its trace, answered in the error shape (no trace)."""
+        log.exception("gateway_error", path=request.url.path[:200], error=type(err).__name__)
+        return error_response("InternalError", "the gateway failed; the operator is told", 500)
+
+    async def temporal_error(request: Request, err: Exception) -> Response:
+        """Temporal down or unreachable: 503 in the error shape (any other RPC failure: 500)."""
+        if isinstance(err, RuntimeError) and not is_connect_failure(err):
+            return await server_error(request, err)
+        if not isinstance(err, RPCError) or err.status in UNAVAILABLE:
+            log.warning("temporal_unavailable", path=request.url.path, error=type(err).__name__)
+            return error_response(
+                TemporalUnavailable.error_type,
+                "Temporal is not answering; try again shortly",
+                503,
+            )
+        log.error("temporal_error", path=request.url.path, status=str(err.status))
+        return error_response("TemporalError", "Temporal refused the request", 500)
+
+    async def http_error(request: Request, err: Exception) -> Response:
+        """Starlette's own refusals (no such route, method not allowed) in the error shape."""
+        assert isinstance(err, HTTPException)
+        kinds = {404: "NotFound", 405: "MethodNotAllowed"}
+        return error_response(
+            kinds.get(err.status_code, "HttpError"),
+            f"{request.method} {request.url.path[:200]}: {err.detail}",
+            err.status_code,
+        )
+
     return Starlette(
         routes=routes,
+        exception_handlers={
+            RPCError: temporal_error,
+            RuntimeError: temporal_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
@@ -279,9 +352,8 @@ def codec_tokens(settings: Settings) -> list[str]:
         return []
     token_file = Path(settings.state_dir) / "codec-token"
     if not token_file.exists():
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token_file.write_text(secrets.token_urlsafe(32))
-        token_file.chmod(0o600)
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            write_secret_file(token_file, secrets.token_urlsafe(32))
     return [token_file.read_text().strip()]
 
 
@@ -298,4 +370,5 @@ def app_from_settings(client: Client, settings: Settings) -> Starlette:
         codec_tokens=codec_tokens(settings),
         ui_origins=[o.strip() for o in settings.ui_origin.split(",") if o.strip()],
         codec_session=timedelta(hours=settings.codec_session_hours),
+        deliveries=SqlDeliveryLedger(settings.registry_database_url),
     )

@@ -33,7 +33,7 @@ from temporalio.converter import PayloadCodec
 
 from gateway.callbacks import error_response, read_body
 from gateway.refusals import PayloadTooLarge
-from runtime.payload_codec import PayloadDecryptionError
+from runtime.payload_codec import AesGcmPayloadCodec, PayloadDecryptionError
 
 log = structlog.get_logger(__name__)
 
@@ -105,13 +105,16 @@ def codec_routes(config: CodecConfig) -> list[Route]:
         payloads = Payloads()
         try:
             json_format.Parse(body, payloads)
-        except (json_format.ParseError, UnicodeDecodeError, ValueError):
+        except (json_format.ParseError, UnicodeDecodeError, ValueError, RecursionError):
             return error_response(
                 "MalformedJson", 'the body is not Temporal Payloads JSON {"payloads": [...]}', 400
             )
         try:
             if encode:
                 result = await codec.encode(payloads.payloads)
+            elif isinstance(codec, AesGcmPayloadCodec):
+                # Showing a plaintext payload (an old history, a memo) writes nothing: as it is.
+                result = [codec.decrypt(p, allow_plaintext=True) for p in payloads.payloads]
             else:
                 result = await codec.decode(payloads.payloads)
         except PayloadDecryptionError as err:

@@ -73,10 +73,13 @@ _PAYLOADS: dict[str, Any] = {
 }
 
 _SIGNING = (
-    "Signed by a backend: `X-Csp-Signature: sha256=<hex HMAC-SHA256 over "
-    "`<X-Csp-Timestamp>.<raw body>` with the backend's shared secret>`. The timestamp (Unix "
-    "seconds) must be within the freshness window. `X-Delivery-Id` makes a redelivery have "
-    "exactly one effect: the same delivery sent again gets the same answer."
+    "Signed by a backend, Standard Webhooks style with the target bound: `webhook-signature: "
+    "v1,<base64 HMAC-SHA256>` with the backend's (`X-Csp-Backend`) shared secret over "
+    "`<webhook-id>.<webhook-timestamp>.<METHOD>.<path>.<raw body>`, so a signature is valid for "
+    "one route and one delivery only. The timestamp (Unix seconds) must be at most the freshness "
+    "window old and at most 60 s ahead. `webhook-id` names one delivery: sent again unchanged it "
+    "has no second effect and gets the first answer; reused with another body or route it is "
+    "refused (409 DeliveryIdReused) and changes nothing."
 )
 
 
@@ -93,7 +96,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "apiKey",
         "in": "header",
         "name": HEADER_TIMESTAMP,
-        "description": "Unix seconds of signing; must be inside the freshness window.",
+        "description": "Unix seconds of signing: at most the freshness window old, 60 s ahead.",
     },
     "backendSignature": {
         "type": "apiKey",
@@ -101,21 +104,36 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "name": HEADER_SIGNATURE,
         "description": _SIGNING,
     },
+    "backendDeliveryId": {
+        "type": "apiKey",
+        "in": "header",
+        "name": HEADER_DELIVERY_ID,
+        "description": "The delivery id; signed, and bound to one route and one body.",
+    },
 }
 CALLBACK_SECURITY: dict[str, list[str]] = {name: [] for name in SECURITY_SCHEMES}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
-        400: "malformed request: missing or malformed signature headers, delivery id or JSON",
+        400: (
+            "malformed request: missing or malformed signature headers, delivery id or JSON, "
+            "JSON nested too deeply, or text with NUL/control characters (TextInvalid, field named)"
+        ),
         401: "unknown backend, bad signature or stale timestamp (SignatureInvalid/Stale)",
         403: "this backend may not report this decision (BackendForbidden)",
         404: "no such pipeline, or no pipeline with this key (PipelineNotFound)",
-        409: "the pipeline refused: wrong stage or another business rule (type says which)",
+        409: (
+            "the pipeline refused: wrong stage or another business rule (type says which); or "
+            "DeliveryIdReused: this webhook-id was first delivered with another body or route"
+        ),
         410: "the pipeline has ended or the request has expired",
         413: "body over 64 KiB",
         422: "the body does not fit the decision's model (PayloadInvalid, fields listed)",
-        503: "the pipeline did not answer in time: redeliver with the same delivery id",
+        503: (
+            "the pipeline did not answer in time (PipelineBusy) or Temporal is unreachable "
+            "(TemporalUnavailable): redeliver with the same delivery id"
+        ),
     }
     return {
         str(s): {"description": reasons[s], "content": {"application/json": {"schema": _ERROR}}}
@@ -134,7 +152,21 @@ def _header(name: str, pattern: str, description: str, example: str) -> dict[str
     }
 
 
-def _callback_operation(decision: Decision) -> dict[str, Any]:
+def _next_decisions(decision: Decision, decisions: Sequence[Decision]) -> dict[str, Any]:
+    """OpenAPI links: after a decision, the other decisions of the same pipeline take the same
+    key (what a backend, and a stateful test, can send next)."""
+    return {
+        other.name: {
+            "operationId": f"{other.pipeline.name}.{other.name}",
+            "parameters": {key.name: f"$request.path.{key.name}" for key in other.pipeline.keys},
+            "description": f"{other.summary} (the same {decision.pipeline.name} pipeline)",
+        }
+        for other in decisions
+        if other.pipeline.name == decision.pipeline.name and other.name != decision.name
+    }
+
+
+def _callback_operation(decision: Decision, decisions: Sequence[Decision] = ()) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {
             "name": key.name,
@@ -155,11 +187,16 @@ def _callback_operation(decision: Decision) -> dict[str, Any]:
             backend_example,
         ),
         _header(HEADER_TIMESTAMP, TIMESTAMP_PATTERN, "Unix time (seconds) of signing", "0"),
-        _header(HEADER_SIGNATURE, SIGNATURE_PATTERN, "sha256=<hex HMAC>", "sha256=" + "0" * 64),
+        _header(
+            HEADER_SIGNATURE,
+            SIGNATURE_PATTERN,
+            "v1,<base64 HMAC-SHA256> (space-separated while rotating)",
+            "v1," + "A" * 43 + "=",
+        ),
         _header(
             HEADER_DELIVERY_ID,
             DELIVERY_ID_PATTERN,
-            "unique per delivery, reused on redelivery",
+            "unique per delivery, reused on redelivery; signed",
             "delivery-0001",
         ),
     ]
@@ -189,6 +226,7 @@ def _callback_operation(decision: Decision) -> dict[str, Any]:
                         "schema": {"$ref": _REF.format(model=decision.result.__name__)}
                     }
                 },
+                **({"links": links} if (links := _next_decisions(decision, decisions)) else {}),
             },
             **_errors(400, 401, 403, 404, 409, 410, 413, 422, 503),
         },
@@ -317,7 +355,8 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
     schemas["ErrorBody"] = _ERROR_BODY
     schemas["Payloads"] = _PAYLOADS
     paths: dict[str, Any] = {
-        callback_path(decision): {"post": _callback_operation(decision)} for decision in decisions
+        callback_path(decision): {"post": _callback_operation(decision, decisions)}
+        for decision in decisions
     }
     paths["/verify-email"] = _verify_email_paths()
     paths["/v/{token}"] = _short_link_paths()
@@ -326,8 +365,12 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
     paths["/healthz"] = {
         "get": {
             "operationId": "healthz",
-            "summary": "Liveness",
+            "summary": "Liveness: OK only while Temporal answers",
             "responses": {
+                "503": {
+                    "description": "Temporal is unreachable (TemporalUnavailable)",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
                 "200": {
                     "description": "up",
                     "content": {
@@ -338,7 +381,7 @@ def openapi_document(decisions: Sequence[Decision], title: str = "CSP gateway") 
                             }
                         }
                     },
-                }
+                },
             },
         }
     }

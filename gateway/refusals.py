@@ -62,6 +62,24 @@ class SignatureStale(CallbackRejected):
     status = 401
 
 
+class DeliveryIdReused(CallbackRejected):
+    """A delivery id first seen with another route or body: refused, nothing changed."""
+
+    error_type = "DeliveryIdReused"
+    status = 409
+
+
+class TextInvalid(CallbackRejected):
+    """A string in the body holds NUL or another control character; `fields` names it."""
+
+    error_type = "TextInvalid"
+    status = 400
+
+    def __init__(self, message: str, fields: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 class BackendForbidden(CallbackRejected):
     """A correctly signed backend that may not report this decision."""
 
@@ -111,9 +129,18 @@ class PipelineBusy(CallbackRejected):
     status = 503
 
 
+class TemporalUnavailable(CallbackRejected):
+    """Temporal did not answer (down or unreachable): retry later, with the same delivery id."""
+
+    error_type = "TemporalUnavailable"
+    status = 503
+
+
 CALLBACK_REJECTIONS: tuple[type[CallbackRejected], ...] = (
     SignatureMissing,
     DeliveryIdInvalid,
+    DeliveryIdReused,
+    TextInvalid,
     SignatureInvalid,
     SignatureStale,
     BackendForbidden,
@@ -123,4 +150,5 @@ CALLBACK_REJECTIONS: tuple[type[CallbackRejected], ...] = (
     PayloadTooLarge,
     PayloadInvalid,
     PipelineBusy,
+    TemporalUnavailable,
 )

@@ -43,3 +43,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # Alembic narrates every migration step at INFO on each start; the registry logs the revision.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # aiosmtpd logs each envelope's sender and recipients at INFO: addresses are personal data.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, root.level))

@@ -43,6 +43,10 @@ class PayloadDecryptionError(ValueError):
     """A payload cannot be decrypted: unknown key id, tampered or truncated data."""
 
 
+class PlaintextPayloadRefused(PayloadDecryptionError):
+    """With payload keys set, a payload arrived unencrypted (written without the codec)."""
+
+
 @dataclass(frozen=True)
 class PayloadKey:
     key_id: str
@@ -89,15 +93,20 @@ def new_payload_key(key_id: str) -> str:
 class AesGcmPayloadCodec(PayloadCodec):
     """AES-256-GCM over the whole serialized payload; the key id is bound as associated data.
 
-    Payloads without the encrypted encoding pass through `decode` unchanged, so histories written
-    before encryption was switched on stay readable.
+    A payload without the encrypted encoding is refused by `decode` (`PlaintextPayloadRefused`):
+    it was written without the codec (a `temporal workflow start` without `--codec-endpoint`, a
+    client without CSP_PAYLOAD_KEYS) and would put personal data into the history in the clear.
+    `accept_plaintext` (CSP_PAYLOAD_ACCEPT_PLAINTEXT) lets them through, for histories written
+    before encryption was switched on. The codec endpoint shows plaintext payloads as they are
+    (`decrypt(..., allow_plaintext=True)`): displaying one writes nothing.
     """
 
-    def __init__(self, keys: Sequence[PayloadKey]) -> None:
+    def __init__(self, keys: Sequence[PayloadKey], *, accept_plaintext: bool = False) -> None:
         if not keys:
             raise PayloadKeyError("payload encryption needs at least one key")
         self._current = keys[0]
         self._ciphers = {k.key_id: AESGCM(k.secret) for k in keys}
+        self._accept_plaintext = accept_plaintext
 
     @property
     def current_key_id(self) -> str:
@@ -118,9 +127,18 @@ class AesGcmPayloadCodec(PayloadCodec):
             data=nonce + sealed,
         )
 
-    def decrypt(self, payload: Payload) -> Payload:
-        if payload.metadata.get("encoding") != ENCODING:
-            return payload
+    def decrypt(self, payload: Payload, *, allow_plaintext: bool | None = None) -> Payload:
+        encoding = payload.metadata.get("encoding", b"")
+        if encoding != ENCODING:
+            if allow_plaintext or (allow_plaintext is None and self._accept_plaintext):
+                return payload
+            raise PlaintextPayloadRefused(
+                f"payload is not encrypted (encoding {encoding[:40].decode('utf-8', 'replace')!r})"
+                " but CSP_PAYLOAD_KEYS is set: send it through the codec (`temporal ... "
+                "--codec-endpoint <gateway> --codec-auth 'Bearer <codec token>'`, or `csp` with "
+                "CSP_PAYLOAD_KEYS); CSP_PAYLOAD_ACCEPT_PLAINTEXT=true reads histories written "
+                "before encryption"
+            )
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -25,6 +33,7 @@ from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
 from runtime.secret_files import SecretFilesSource
+from runtime.state_dir import write_secret_file
 
 
 def _alias(name: str) -> AliasChoices:
@@ -79,6 +88,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # Implicit TLS from the first byte (SMTPS, usually port 465); exclusive with smtp_starttls.
+    smtp_tls: bool = False
+    # Authenticating (smtp_username/smtp_password) over a connection without TLS sends the password
+    # in the clear: refused unless this says so (a relay on a trusted local link only).
+    smtp_allow_plaintext_auth: bool = False
     smtp_timeout_seconds: float = 30.0
 
     # Partner registry (SQLAlchemy async URL). Default: SQLite file in the state folder.
@@ -151,6 +165,9 @@ class Settings(BaseSettings):
 
     # Payload encryption: `id:base64key,...`, current key first (unset: payloads in plain JSON).
     payload_keys: SecretStr | None = None
+    # With payload_keys set, unencrypted payloads are refused; true reads histories written before
+    # encryption was switched on (runtime/payload_codec.py).
+    payload_accept_plaintext: bool = False
     # Bearer tokens of the codec endpoint (comma separated); unset: one kept in the state folder.
     codec_tokens: SecretStr | None = None
     codec_session_hours: float = Field(default=12, gt=0)
@@ -266,6 +283,23 @@ class Settings(BaseSettings):
     def partner_programs_data_path(self) -> Path:
         return self.partner_programs_data or self.state_dir / "partner-programs.json"
 
+    @model_validator(mode="after")
+    def _relay_auth_needs_tls(self) -> Settings:
+        authenticates = self.smtp_username is not None or self.smtp_password is not None
+        if self.smtp_starttls and self.smtp_tls:
+            raise ValueError("CSP_SMTP_STARTTLS and CSP_SMTP_TLS exclude each other: choose one")
+        if (
+            authenticates
+            and not (self.smtp_starttls or self.smtp_tls)
+            and not self.smtp_allow_plaintext_auth
+        ):
+            raise ValueError(
+                "CSP_SMTP_USERNAME/CSP_SMTP_PASSWORD set without TLS: set CSP_SMTP_STARTTLS=true "
+                "or CSP_SMTP_TLS=true (or, on a trusted local link only, "
+                "CSP_SMTP_ALLOW_PLAINTEXT_AUTH=true)"
+            )
+        return self
+
     @field_validator("business_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -323,9 +357,8 @@ class Settings(BaseSettings):
             return [k.encode() for k in keys if k]
         key_file = self.state_dir / "token-secret"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
+            with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+                write_secret_file(key_file, secrets.token_urlsafe(48))
         return [key_file.read_text().strip().encode()]
 
     def enrollment_policy(self) -> EnrollmentPolicy:

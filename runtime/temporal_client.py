@@ -36,7 +36,7 @@ def data_converter(settings: Settings) -> DataConverter:
         return DATA_CONVERTER
     return DataConverter(
         payload_converter_class=PydanticPayloadConverter,
-        payload_codec=AesGcmPayloadCodec(keys),
+        payload_codec=AesGcmPayloadCodec(keys, accept_plaintext=settings.payload_accept_plaintext),
         failure_converter_class=EncodedFailureConverter,
     )
 

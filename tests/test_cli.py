@@ -25,7 +25,7 @@ from runtime.schedules import SCHEDULES
 from runtime.temporal_client import data_converter
 from tests.conftest import Stack, application
 from tests.enrollment_driver import latest_token, verify
-from tests.test_callbacks import new_partner, wait_for_stage
+from tests.test_callbacks import gateway, new_partner, wait_for_stage
 from tests.test_codec import personal_data_in, temporal_json
 
 CSP = Path(sys.executable).parent / "csp"
@@ -280,6 +280,88 @@ async def test_cli_reads_and_writes_encrypted_payloads(
             assert personal_data_in(history) == []
         finally:
             await _terminate(client, workflow_id)
+
+
+async def _task_failure(client: Client, workflow_id: str) -> str:
+    """The message of the first failed workflow task (decoded: with keys set, the worker moves
+    failure messages into the encrypted attributes)."""
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(200):
+        async for event in handle.fetch_history_events():
+            if event.HasField("workflow_task_failed_event_attributes"):
+                failure = event.workflow_task_failed_event_attributes.failure
+                return str(await client.data_converter.decode_failure(failure))
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} never had a failed workflow task")
+
+
+async def test_with_keys_set_plaintext_is_refused_and_documented_commands_work(
+    dev_env: WorkflowEnvironment, stack: Stack, tmp_path: Path
+) -> None:
+    """With CSP_PAYLOAD_KEYS set: the README's `temporal workflow start` through the gateway's
+    codec and `csp start` with the keys both run the pipeline; the same start without the codec
+    or without the keys stores plaintext, and the worker refuses it with a clear error."""
+    target = dev_env.client.service_client.config.target_host
+    keys = new_payload_key("k1")
+    stack.settings = stack.settings.model_copy(update={"payload_keys": SecretStr(keys)})
+    client = await Client.connect(
+        target, namespace=dev_env.client.namespace, data_converter=data_converter(stack.settings)
+    )
+    token = "codec-token-for-operators-0001"
+    started: list[str] = []
+    async with (
+        gateway(client, codec_tokens=[token]) as url,
+        stack.worker(client),
+    ):
+        try:
+            # The README's command, with the codec flags documented for encryption.
+            by_cli = new_partner(stack)
+            workflow_id = names.reseller_enrollment_id(by_cli)
+            started.append(workflow_id)
+            start = ("workflow", "start", "--type", names.RESELLER_ENROLLMENT)
+            queue = ("--task-queue", names.TASK_QUEUE, "--workflow-id")
+            codec = ("--codec-endpoint", url, "--codec-auth", f"Bearer {token}")
+            payload = json.dumps(application(partner_id=by_cli))
+            await temporal_json(target, *start, *queue, workflow_id, "--input", payload, *codec)
+            await wait_for_stage(
+                client.get_workflow_handle(workflow_id), EnrollmentStage.EMAIL_VERIFICATION
+            )
+            history = await temporal_json(target, "workflow", "show", "--workflow-id", workflow_id)
+            assert personal_data_in(history) == []
+
+            # `csp start` with the keys (the worker's settings).
+            by_csp = new_partner(stack)
+            csp_id = names.reseller_enrollment_id(by_csp)
+            started.append(csp_id)
+            source = tmp_path / "enrollment.json"
+            source.write_text(json.dumps(application(partner_id=by_csp)))
+            env = _env(target, tmp_path, CSP_PAYLOAD_KEYS=keys)
+            assert (await csp(env, "start", "reseller-enrollment", str(source))).code == 0, env
+            await wait_for_stage(
+                client.get_workflow_handle(csp_id), EnrollmentStage.EMAIL_VERIFICATION
+            )
+
+            # Without the codec: plaintext in the server, refused by the worker, clearly.
+            plain = new_partner(stack)
+            plain_id = names.reseller_enrollment_id(plain)
+            started.append(plain_id)
+            payload = json.dumps(application(partner_id=plain))
+            await temporal_json(target, *start, *queue, plain_id, "--input", payload)
+            message = await _task_failure(client, plain_id)
+            assert "payload is not encrypted" in message and "CSP_PAYLOAD_KEYS is set" in message
+            assert "--codec-endpoint" in message
+
+            # `csp start` without the keys: the same refusal.
+            no_keys = new_partner(stack)
+            no_keys_id = names.reseller_enrollment_id(no_keys)
+            started.append(no_keys_id)
+            source.write_text(json.dumps(application(partner_id=no_keys)))
+            plain_env = _env(target, tmp_path)
+            assert (await csp(plain_env, "start", "reseller-enrollment", str(source))).code == 0
+            assert "payload is not encrypted" in await _task_failure(client, no_keys_id)
+        finally:
+            for workflow_id in started:
+                await _terminate(client, workflow_id)
 
 
 async def test_schedules_are_ensured_from_the_table(

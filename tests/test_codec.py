@@ -40,6 +40,7 @@ from runtime.payload_codec import (
     EncodedFailureConverter,
     PayloadDecryptionError,
     PayloadKeyError,
+    PlaintextPayloadRefused,
     ValidationSafeFailureConverter,
     new_payload_key,
     parse_payload_keys,
@@ -104,8 +105,14 @@ async def test_codec_encrypts_with_the_current_key_and_reads_previous_ones() -> 
     assert await rotated.decode([sealed_new]) == [plain]
     assert sealed_new.data != (await rotated.encode([plain]))[0].data  # fresh nonce each time
 
-    # Payloads written before encryption was switched on pass through.
-    assert await rotated.decode([plain]) == [plain]
+    # A payload written without the codec is refused, naming the way to send it...
+    with pytest.raises(PlaintextPayloadRefused, match=r"not encrypted \(encoding 'json/plain'\)"):
+        await rotated.decode([plain])
+    # ...unless plaintext is accepted (CSP_PAYLOAD_ACCEPT_PLAINTEXT: histories from before
+    # encryption); the codec endpoint shows one as it is (displaying writes nothing).
+    lenient = AesGcmPayloadCodec(parse_payload_keys(KEY_NEW), accept_plaintext=True)
+    assert await lenient.decode([plain]) == [plain]
+    assert rotated.decrypt(plain, allow_plaintext=True) == plain
 
     with pytest.raises(PayloadDecryptionError, match="'k2026', which is not among"):
         await old_only.decode([sealed_new])
@@ -254,7 +261,9 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
                 decided = await http.post(
                     f"/callbacks/reseller-enrollment/{partner_id}/review-decision",
                     content=body,
-                    headers=signed_headers(body),
+                    headers=signed_headers(
+                        f"/callbacks/reseller-enrollment/{partner_id}/review-decision", body
+                    ),
                 )
                 assert decided.status_code == 200, decided.text
                 result: EnrollmentResult = await asyncio.wait_for(handle.result(), 60)
@@ -344,6 +353,10 @@ async def test_encrypted_pipeline_leaves_no_personal_data_in_temporal(
         assert undecodable.json()["error"]["type"] == "PayloadUndecodable"
         malformed = await http.post("/decode", content=b"[1,", headers=authorised)
         assert malformed.status_code == 400
+        deep = b'{"payloads": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        too_deep = await http.post("/decode", content=deep, headers=authorised)
+        assert too_deep.status_code in {400, 413}, too_deep.text
+        assert too_deep.json()["error"]["type"] in {"MalformedJson", "PayloadTooLarge"}
 
         # CORS answers the configured UI origin only.
         preflight = {"access-control-request-method": "POST"}
@@ -448,7 +461,7 @@ async def test_gateway_from_settings_keeps_a_codec_token_in_the_state_folder(
         answer = await http.post(
             "/callbacks/reseller-enrollment/5555555/review-decision",
             content=body,
-            headers=signed_headers(body),
+            headers=signed_headers("/callbacks/reseller-enrollment/5555555/review-decision", body),
         )
         assert answer.status_code == 404
         assert answer.json()["error"]["type"] == "PipelineNotFound"

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import verification_links
 from contract import names
-from domain.reseller_enrollment import EnrollmentStage
+from domain.reseller_enrollment import EnrollmentStage, EnrollmentStatus
 from domain.verification_token import TokenClaims, mint_token
 from gateway.pages import SECURITY_HEADERS
 from gateway.signatures import HEADER_BACKEND, HEADER_SIGNATURE, HEADER_TIMESTAMP
@@ -164,7 +164,23 @@ async def test_api_page_from_packaged_assets_and_signature_scheme(
         assert callbacks
         for path in callbacks:
             [requirement] = document["paths"][path]["post"]["security"]
-            assert set(requirement) == {"backendName", "backendTimestamp", "backendSignature"}
+            assert set(requirement) == {
+                "backendName",
+                "backendTimestamp",
+                "backendSignature",
+                "backendDeliveryId",
+            }
+        # The documented scheme binds the target: method and path are in the signed content.
+        signing = schemes["backendSignature"]["description"]
+        assert "<webhook-id>.<webhook-timestamp>.<METHOD>.<path>.<raw body>" in signing
+        assert "60 s" in signing
+
+        # The framework's own refusals come in the documented error shape too.
+        missing = await http.get("/no-such-page")
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "NotFound"
+        wrong_method = await http.get("/callbacks/reseller-enrollment/1234567/review-decision")
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["error"]["type"] == "MethodNotAllowed"
 
         for answer in (
             await http.get("/healthz"),
@@ -173,3 +189,32 @@ async def test_api_page_from_packaged_assets_and_signature_scheme(
             await http.get("/no-such-page"),
         ):
             assert_secure(answer)
+
+
+async def test_a_valid_token_naming_another_kind_of_workflow_is_refused(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """A correctly signed token whose workflow is a running enrollment, not its email
+    verification: a 4xx in the documented shape, never a server error, and nothing changes."""
+    async with awaiting_verification(dev_env, stack, locale="en") as (http, _link, partner_id):
+        enrollment_id = names.reseller_enrollment_id(partner_id)
+        token = mint_token(
+            TOKEN_SECRET.encode(),
+            TokenClaims(
+                workflow_id=enrollment_id,
+                token_id="link-1",
+                expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=1),
+            ),
+        )
+        page = await http.get("/verify-email", params={"token": token})
+        assert page.status_code == 400 and 'id="invalid"' in page.text
+        as_json = await http.post(
+            "/verify-email", data={"token": token}, headers={"accept": "application/json"}
+        )
+        assert as_json.status_code == 400
+        assert as_json.json()["error"]["type"] == "TokenInvalid"
+        assert "names no email verification" in as_json.json()["error"]["message"]
+        status = await dev_env.client.get_workflow_handle(enrollment_id).query(
+            names.QUERY_STATUS, result_type=EnrollmentStatus
+        )
+        assert status.stage is EnrollmentStage.EMAIL_VERIFICATION

@@ -61,7 +61,11 @@ async def test_operator_follows_gdap_restoration(
         answer = await http.post(
             f"/callbacks/gdap-restoration/{RESELLER}/{stamp}/gdap-regranted",
             content=body,
-            headers=signed_headers(body, "partner-center"),
+            headers=signed_headers(
+                f"/callbacks/gdap-restoration/{RESELLER}/{stamp}/gdap-regranted",
+                body,
+                "partner-center",
+            ),
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["message"].endswith("0 customer(s) left")

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import re
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+import pydantic
 import pytest
 from structlog.testing import capture_logs
 
 from adapters.mail import Mailer, MailRejected, OutgoingEmail
 from adapters.mail.smtp_relay import SmtpRelayMailer, build_message, message_id_for
 from adapters.mail.smtp_sink import SmtpSink
+from runtime.settings import Settings
 
 SENDER = "CSP Orchestrator <noreply@csp.example.com>"
 LINK = "https://portal.example.com/verify-email?token=abc123&partner=42"
@@ -79,13 +84,72 @@ async def test_relay_delivers_to_sink_and_link_is_logged(sink: SmtpSink) -> None
         {
             "event": "smtp_sink.received",
             "log_level": "info",
-            "recipients": ["partner@contoso.example.com"],
-            "subject": "メールアドレスの確認 / Verify",
-            "file": str(path),
+            "recipient_count": 1,
+            "file": path.name,
         }
     ]
     links = [e for e in logs if e["event"] == "smtp_sink.verification_link"]
     assert [(e["log_level"], e["verification_link"]) for e in links] == [("info", LINK)]
+    # Nothing at INFO or above names the recipient (the subject only at DEBUG).
+    shown = [e for e in logs if e["log_level"] != "debug"]
+    assert "partner@contoso.example.com" not in repr(shown)
+    assert "メールアドレスの確認" not in repr(shown)
+    # The relay's own line names the domain only.
+    [sent] = [e for e in logs if e["event"] == "mail.sent"]
+    assert sent["to_domain"] == "contoso.example.com"
+
+
+async def test_aiosmtpd_logs_no_address_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiosmtpd logs each envelope's sender and recipients at INFO on `mail.log`: the sink keeps
+    that logger at WARNING, so a root logger at INFO records no address."""
+    aiosmtpd_log = logging.getLogger("mail.log")
+    monkeypatch.setattr(aiosmtpd_log, "level", logging.NOTSET)  # as in a fresh process
+    async with SmtpSink(tmp_path / "outbox") as fresh:
+        # The root logger at INFO, set after the sink started (as a later logging setup does).
+        caplog.set_level(logging.INFO)
+        await relay_to(fresh.port).send(email())
+        await fresh.wait_for_messages(1, timeout_seconds=5)
+    logging.getLogger("tests.control").info("control line")  # INFO records are captured
+    texts = [record.getMessage() for record in caplog.records]
+    assert "control line" in texts
+    assert aiosmtpd_log.getEffectiveLevel() >= logging.WARNING
+    assert not [t for t in texts if "contoso.example.com" in t or "noreply@" in t], texts
+
+
+def test_relay_refuses_authentication_without_tls() -> None:
+    with pytest.raises(ValueError, match="password in the clear"):
+        SmtpRelayMailer("relay", 25, SENDER, username="u", password="p", starttls=False)
+    SmtpRelayMailer("relay", 587, SENDER, username="u", password="p", starttls=True)
+    SmtpRelayMailer("relay", 465, SENDER, username="u", password="p", starttls=False, use_tls=True)
+    SmtpRelayMailer(
+        "relay", 25, SENDER, username="u", password="p", starttls=False, allow_plaintext_auth=True
+    )
+
+
+def test_relay_auth_settings_need_tls_unless_explicitly_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("CSP_"):
+            monkeypatch.delenv(name)
+    credentials = {"smtp_username": "relay-user", "smtp_password": "relay-password"}
+    with pytest.raises(pydantic.ValidationError, match="CSP_SMTP_STARTTLS=true"):
+        Settings(**credentials)  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError, match="exclude each other"):
+        Settings(smtp_starttls=True, smtp_tls=True)
+    assert Settings(**credentials, smtp_starttls=True).smtp_starttls  # type: ignore[arg-type]
+    assert Settings(**credentials, smtp_tls=True).smtp_tls  # type: ignore[arg-type]
+    allowed = Settings(**credentials, smtp_allow_plaintext_auth=True)  # type: ignore[arg-type]
+    assert allowed.smtp_allow_plaintext_auth
+    assert Settings().smtp_username is None  # no credentials: no TLS needed (the dev sink)
+
+
+async def test_sink_stores_messages_owner_only(sink: SmtpSink) -> None:
+    await relay_to(sink.port).send(email())
+    [stored] = [p for p in sink.folder.iterdir() if p.suffix == ".eml"]
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
 
 
 async def test_same_key_gives_same_message_id(sink: SmtpSink) -> None:
@@ -172,6 +236,9 @@ async def test_permanent_recipient_rejection_raises_mail_rejected(tmp_path: Path
     assert caught.value.code == 550
     assert caught.value.recipient == "partner@contoso.example.com"
     assert "no such user" in caught.value.reason
+    # The message (it reaches logs and the workflow history) names the domain only.
+    assert "partner@" not in str(caught.value)
+    assert "contoso.example.com" in str(caught.value) and "550" in str(caught.value)
 
 
 async def test_transient_recipient_rejection_is_retryable(tmp_path: Path) -> None:

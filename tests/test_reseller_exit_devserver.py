@@ -62,7 +62,9 @@ async def test_reseller_exit_followed_by_callbacks(
             answer = await http.post(
                 f"{base}/support-case",
                 content=case,
-                headers=signed_headers(case, "operations", delivery_id="case-1"),
+                headers=signed_headers(
+                    f"{base}/support-case", case, "operations", delivery_id="case-1"
+                ),
             )
             assert answer.status_code == 200, answer.text
             assert answer.json()["message"] == "Microsoft Support case 2611300010001234 recorded"
@@ -73,7 +75,7 @@ async def test_reseller_exit_followed_by_callbacks(
         answer = await http.post(
             f"{base}/support-outcome",
             content=outcome,
-            headers=signed_headers(outcome, "operations"),
+            headers=signed_headers(f"{base}/support-outcome", outcome, "operations"),
         )
         assert answer.status_code == 200, answer.text
         await _visible(client, f"WorkflowId = '{workflow_id}' AND Outcome = 'ended'")

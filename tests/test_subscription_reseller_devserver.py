@@ -64,7 +64,7 @@ async def test_operator_names_a_reseller_fixes_it_by_callback_and_it_is_updated(
             }
         ).encode()
         refused = await http.post(
-            path, content=helpdesk, headers=signed_headers(helpdesk, "operations")
+            path, content=helpdesk, headers=signed_headers(path, helpdesk, "operations")
         )
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["type"] == "RoleForbidden"
@@ -76,7 +76,7 @@ async def test_operator_names_a_reseller_fixes_it_by_callback_and_it_is_updated(
             }
         ).encode()
         fixed = await http.post(
-            path, content=body, headers=signed_headers(body, "operations", delivery_id="f-1")
+            path, content=body, headers=signed_headers(path, body, "operations", delivery_id="f-1")
         )
         assert fixed.status_code == 200, fixed.text
         assert fixed.json()["accepted"] is True

@@ -32,7 +32,11 @@ class MailRejected(Exception):
     """The relay permanently (5xx) refused the recipient; retrying will not help."""
 
     def __init__(self, recipient: str, code: int, reason: str) -> None:
-        super().__init__(f"{recipient} rejected with {code}: {reason}")
+        # The message reaches logs and workflow history: the address's domain only (personal
+        # data), and the relay's reason with the address taken out.
+        domain = recipient.rpartition("@")[2]
+        shown = reason.replace(recipient, "<recipient>")
+        super().__init__(f"a recipient at {domain} was rejected with {code}: {shown}")
         self.recipient = recipient
         self.code = code
         self.reason = reason

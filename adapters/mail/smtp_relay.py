@@ -53,6 +53,7 @@ class SmtpRelayMailer:
         password: str | None = None,
         starttls: bool = True,
         use_tls: bool = False,
+        allow_plaintext_auth: bool = False,
         timeout_seconds: float = 30.0,
         local_hostname: str | None = None,
     ) -> None:
@@ -60,6 +61,11 @@ class SmtpRelayMailer:
             raise ValueError("starttls and use_tls are mutually exclusive")
         if (username is None) != (password is None):
             raise ValueError("username and password must be given together")
+        if username is not None and not (starttls or use_tls) and not allow_plaintext_auth:
+            raise ValueError(
+                "SMTP authentication without TLS would send the password in the clear: use "
+                "starttls or use_tls (or allow_plaintext_auth on a trusted local link only)"
+            )
         envelope_sender = parseaddr(sender)[1]
         if not envelope_sender:
             raise ValueError(f"not an address: {sender!r}")

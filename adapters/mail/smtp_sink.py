@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -105,7 +106,11 @@ class SmtpSink:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("SmtpSink is already running")
-        self._folder.mkdir(parents=True, exist_ok=True)
+        self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # aiosmtpd logs every sender and recipient address at INFO on "mail.log".
+        aiosmtpd_log = logging.getLogger("mail.log")
+        if aiosmtpd_log.level < logging.WARNING:  # its own level: NOTSET would follow the root
+            aiosmtpd_log.setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         host = self._host
         if self._requested_port == 0:
@@ -181,7 +186,7 @@ class SmtpSink:
         try:
             path = await asyncio.to_thread(self._store, content, self._next_stamp())
         except OSError:
-            log.exception("smtp_sink.store_failed", recipients=recipients)
+            log.exception("smtp_sink.store_failed", recipient_count=len(recipients))
             return "451 Requested action aborted: local error in processing"
         try:
             message = parse_eml(content)
@@ -189,11 +194,14 @@ class SmtpSink:
             links = verification_links(message)
         except Exception:
             # The message is already stored; a body we cannot decode must not bounce it.
-            log.warning("smtp_sink.unparseable", recipients=recipients, file=str(path))
+            log.warning("smtp_sink.unparseable", recipient_count=len(recipients), file=path.name)
             return "250 Message accepted for delivery"
-        log.info("smtp_sink.received", recipients=recipients, subject=subject, file=str(path))
+        # Never the recipients or the subject at INFO (addresses and names are personal data);
+        # the verification link is what a developer needs from the dev sink.
+        log.info("smtp_sink.received", recipient_count=len(recipients), file=path.name)
+        log.debug("smtp_sink.received_subject", subject=subject, file=path.name)
         for link in links:
-            log.info("smtp_sink.verification_link", verification_link=link, recipients=recipients)
+            log.info("smtp_sink.verification_link", verification_link=link, file=path.name)
         return "250 Message accepted for delivery"
 
     def _new_session(self, loop: asyncio.AbstractEventLoop) -> Any:
@@ -212,7 +220,9 @@ class SmtpSink:
         path = self._folder / f"{stamp:%Y%m%dT%H%M%S.%fZ}-{digest}.eml"
         tmp = path.with_name(f".{path.name}.tmp")
         try:
-            tmp.write_bytes(content)
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

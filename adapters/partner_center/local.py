@@ -696,7 +696,7 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        mode = 0o644
+        mode = 0o600  # state files are owner-only (runtime/state_dir.py)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if url is None:
         from runtime.settings import Settings
+        from runtime.state_dir import prepare_state_dir
 
         settings = Settings()
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(settings.state_dir)
         url = settings.registry_database_url
     if args.action == "head":
         print(head_revision())

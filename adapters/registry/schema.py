@@ -213,3 +213,17 @@ por_reports = sa.Table(
     sa.Column("failures", sa.JSON, nullable=False),
     sa.Index("ix_por_reports_finished_at", "finished_at"),
 )
+
+# ---- the gateway's delivery ledger (issue 12): one delivery id names one route and one body ----
+
+callback_deliveries = sa.Table(
+    "callback_deliveries",
+    metadata,
+    sa.Column("backend", sa.String(64), primary_key=True),
+    sa.Column("delivery_id", sa.String(128), primary_key=True),
+    sa.Column("route", sa.String(400), nullable=False),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("answer_status", sa.Integer),
+    sa.Column("answer_body", sa.Text),
+)

@@ -41,6 +41,7 @@ from domain.relationships import (
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from domain.reseller_exit import ResellerExitRecord
+from runtime.state_dir import private_sqlite_file
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -120,6 +121,7 @@ class SqlPartnerRegistry:
         """Connect and bring the schema up to date."""
         # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
         if url.startswith("sqlite"):
+            private_sqlite_file(url)
             # Concurrent activities write from several connections: wait for the lock instead of
             # failing with "database is locked" (a failed outbox write would re-send an email).
             engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
