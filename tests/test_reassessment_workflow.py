@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import subject_of, text_of
+from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
@@ -168,6 +169,16 @@ async def test_a_year_later_the_partner_is_due_again(
 
             await time_env.sleep(timedelta(days=365))
             next_year = date(month.year + 1, month.month, 1)
+            # DB-03: the partner program states a current figure for the new year.
+            today = (await time_env.get_current_time()).date()
+
+            def current_figure(data: dict[str, Any]) -> None:
+                revenue = data["partners"][YEARLY.pga_id]["ttmRevenue"]
+                data["partners"][YEARLY.pga_id]["ttmRevenue"] = ttm_revenue_entry(
+                    revenue["tenants"], today
+                )
+
+            stack.edit_partner_programs(current_figure)
             second = await _sweep(client, next_year, f"{workflow_id}-next-year")
             await _answer(client, YEARLY.pga_id, next_year, renew=True)
             summary = await second.result()
@@ -276,6 +287,8 @@ async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
             await client.get_workflow_handle(passing_id).execute_update(
                 names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month)
             )
+            # RA-04: the failed partner's transition waits for its choice of provider.
+            await time_env.sleep(timedelta(days=31))
             summary = await sweep.result()
     assert (summary.passed, summary.failed) == (1, 1)
     failed = await stack.registry.get_direct_bill(failing, "JP")
