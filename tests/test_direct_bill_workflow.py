@@ -192,6 +192,14 @@ async def test_rejection_starts_a_one_year_cooldown(
             assert _refusal(still_refused.value).type == "CooldownActive"
 
             await time_env.sleep(timedelta(minutes=1))
+            # DB-03: a year on, the partner program states a current revenue figure.
+            today = (await time_env.get_current_time()).date()
+
+            def current_figure(data: dict[str, dict[str, dict[str, Any]]]) -> None:
+                partner = data["partners"][DB_PGA]
+                partner["ttmRevenue"] = ttm_revenue_entry(partner["ttmRevenue"]["tenants"], today)
+
+            stack.edit_partner_programs(current_figure)
             after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
             await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})

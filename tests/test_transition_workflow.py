@@ -146,7 +146,7 @@ async def test_a_provider_in_the_region_is_partnered_as_a_child_and_the_move_com
     customers and subscriptions left in place"): the JP partner chooses a JP provider, the
     Partnership pipeline starts as the transition's child under its business-key id, and the
     transition ends once the partnership is active; the partner's customer is still its own."""
-    pga = "5400001"
+    pga = "5600001"
     pla = await _partner(stack, pga)
     client = time_env.client
     with time_env.auto_time_skipping_disabled():
@@ -205,7 +205,7 @@ async def test_a_provider_in_another_region_is_refused_naming_both_regions(
     indirect provider in its region"): a German provider is authorized, but in the Europe region,
     so the JP partner's choice is refused naming both countries and both regions, and a PartnerID
     that is no authorized provider is refused as such; the transition still awaits a choice."""
-    pga = "5400002"
+    pga = "5600002"
     pla = await _partner(stack, pga)
     client = time_env.client
     with time_env.auto_time_skipping_disabled():
@@ -245,7 +245,7 @@ async def test_no_choice_by_the_deadline_is_recorded_and_operations_are_told(
     IR"): the partner names no provider within the choice period (default 30 days); the
     transition ends recording that none was chosen, the partner is indirect reseller, nothing is
     deleted, and operations are emailed."""
-    pga = "5400003"
+    pga = "5600003"
     pla = await _partner(stack, pga)
     client = time_env.client
     async with stack.worker(client):
