@@ -266,3 +266,35 @@ async def test_no_choice_by_the_deadline_is_recorded_and_operations_are_told(
     [ops] = [m for m in stack.sink.messages() if str(m["To"]) == "ops@csp.example"]
     assert subject_of(ops) == f"Transition of PGA {pga} (JP) has no indirect provider"
     assert "no indirect provider was chosen by" in text_of(ops)
+
+
+async def test_a_partnership_that_never_becomes_active_is_recorded_and_operations_are_told(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "runs the partnership (section 3)"): the partner chose a provider but never
+    accepted its partnership request; the transition stops waiting after `partnership_wait`,
+    records that the partnership did not become active, keeps the customers, and tells
+    operations."""
+    pga = "5600004"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await _start(client, pga, pla)
+        await _awaiting_choice(handle)
+        await handle.execute_update(names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice(PROVIDER))
+        result = await handle.result()
+
+    assert result.provider_partner_id == PROVIDER
+    assert result.partnership_outcome != "active"
+    note = f"the partnership with indirect provider {PROVIDER} did not become active"
+    assert result.note is not None and result.note.startswith(note)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None and note in record.status_reason
+    assert await stack.registry.get_customer_relationship(pla, str(CUSTOMER)) is not None
+    ops = [m for m in stack.sink.messages() if "has no indirect provider" in subject_of(m)]
+    assert [str(m["To"]) for m in ops] == ["ops@csp.example"]
+    assert note in text_of(ops[0])
