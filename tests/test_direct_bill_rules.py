@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.partner_center import PartnerCenterUnavailable
 from adapters.partner_programs.local import LocalPartnerPrograms
 from domain import direct_bill_rules as rules
 from domain.calendar import add_months
@@ -365,3 +366,13 @@ def test_a_period_that_is_not_the_twelve_months_before_the_as_of_date_is_refused
         TtmRevenue(
             period_start=date(2025, 11, 1), period_end=date(2026, 10, 31), as_of=date(2026, 10, 5)
         )
+
+
+async def test_a_figure_without_its_period_and_as_of_date_is_not_read(tmp_path: Path) -> None:
+    """DB-03 (seed 004: "前の 12 か月間"): the amounts alone, as the file held them before, do
+    not say which twelve months they cover; the double says what to give instead of guessing."""
+    programs = tmp_path / "programs.json"
+    amounts = [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}]
+    programs.write_text(json.dumps({"partners": {"4500001": {"ttmRevenue": amounts}}}))
+    with pytest.raises(PartnerCenterUnavailable, match="states no period and as-of date"):
+        await LocalPartnerPrograms(programs).get_ttm_revenue("4500001")

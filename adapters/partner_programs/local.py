@@ -89,6 +89,11 @@ class LocalPartnerPrograms:
 
     async def get_ttm_revenue(self, pga_id: str) -> TtmRevenue:
         raw: Any = self._partner(pga_id).get("ttmRevenue")
+        if not isinstance(raw, dict):
+            raise PartnerCenterUnavailable(
+                f"ttmRevenue for PGA {pga_id} states no period and as-of date: give "
+                '{"periodStart", "periodEnd", "asOf", "tenants": [...]} (DB-03)'
+            )
         try:
             return TtmRevenue(
                 period_start=date.fromisoformat(raw["periodStart"]),
