@@ -341,3 +341,26 @@ async def test_a_failed_security_revalidation_opens_a_remediation_period(
     subjects_sent = [subject_of(m) for m in stack.sink.messages()]
     assert any(s.startswith("Security re-validation failed (JP)") for s in subjects_sent)
     assert any(s.startswith("Reminder: security remediation due") for s in subjects_sent)
+
+
+async def test_a_stale_revenue_figure_is_unknown_in_the_reassessment(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 with DB-03 (seed 004: "組織では、前の 12 か月間に、PGA レベルで CSP プログラムの
+    トランザクション収益が少なくとも 100 万米ドル必要です。"): the re-assessment reads the same
+    figure with its period and as-of date; stated 91 days ago (one over the 90-day limit), the
+    amount is not judged: the requirement is failed as unknown, naming the as-of date."""
+    client = time_env.client
+    now = await time_env.get_current_time()
+    month = month_of(now)
+    pga = "5300005"
+    stale = now.date() - timedelta(days=91)
+    await seed(stack, month, [Partner(pga, renewal_month=month.month, revenue_as_of=stale)])
+    async with stack.worker(client):
+        summary = await (await _sweep(client, month, workflow_id)).result()
+    assert (summary.started, summary.failed) == (1, 1)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None
+    assert "DB-03 ttm_revenue: unknown: the TTM revenue for " in record.status_reason
+    assert f"stated as of {stale.isoformat()}" in record.status_reason
