@@ -4,6 +4,7 @@ result is kept in history for the operator), registry writes, cooldowns and tena
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
@@ -17,6 +18,7 @@ from contract.activities.direct_bill import (
     CHECK_DIRECT_BILL_REVENUE,
     CHECK_DIRECT_BILL_SECURITY,
     CHECK_DIRECT_BILL_TENURE,
+    LIST_AUTHORIZED_INDIRECT_PROVIDERS,
     LOAD_DIRECT_BILL_GATE_FACTS,
     SAVE_DIRECT_BILL_RECORD,
     START_DIRECT_BILL_COOLDOWN,
@@ -26,6 +28,8 @@ from contract.activities.direct_bill import (
     GateFactsRequest,
     PgaRequest,
     ProgramCheckRequest,
+    ProviderOptionsRequest,
+    RevenueCheckRequest,
     TenureCheckRequest,
 )
 from contract.errors import to_application_error
@@ -37,6 +41,7 @@ from domain.direct_bill import (
     EligibilityCheck,
 )
 from domain.errors import BusinessRuleViolation
+from domain.transition import ProviderOptions
 
 _T = TypeVar("_T")
 
@@ -69,9 +74,15 @@ class DirectBillActivities:
         return rules.check_tenure(authorized, request.as_of, request.business_time_zone)
 
     @activity.defn(name=CHECK_DIRECT_BILL_REVENUE.name)
-    async def check_revenue(self, request: PgaRequest) -> EligibilityCheck:
-        lines = await self._business(self._programs.get_ttm_revenue(request.pga_id))
-        return rules.check_ttm_revenue(lines)
+    async def check_revenue(self, request: RevenueCheckRequest) -> EligibilityCheck:
+        """DB-03 on the figure with its period and as-of date (a stale one counts as unknown)."""
+        revenue = await self._business(self._programs.get_ttm_revenue(request.pga_id))
+        return rules.check_ttm_revenue_figure(
+            revenue,
+            request.as_of or datetime.now(UTC),
+            request.business_time_zone,
+            request.max_age_days,
+        )
 
     @activity.defn(name=CHECK_DIRECT_BILL_SECURITY.name)
     async def check_security(self, request: PgaRequest) -> EligibilityCheck:
@@ -97,6 +108,17 @@ class DirectBillActivities:
             authority_to_accept_agreements=request.authority_to_accept_agreements,
             first_level_support=request.first_level_support,
         )
+
+    @activity.defn(name=LIST_AUTHORIZED_INDIRECT_PROVIDERS.name)
+    async def list_authorized_indirect_providers(
+        self, request: ProviderOptionsRequest
+    ) -> ProviderOptions:
+        """RA-04: the PLA's country (its program location) and the authorized providers."""
+        membership = await self._business(
+            self._programs.get_membership(request.pga_id, request.pla_id)
+        )
+        providers = await self._business(self._programs.list_authorized_indirect_providers())
+        return ProviderOptions(reseller_country=membership.pla_country, providers=tuple(providers))
 
     @activity.defn(name=SAVE_DIRECT_BILL_RECORD.name)
     async def save_record(self, record: DirectBillRecord) -> DirectBillRecordSaved:

@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # `python bench/reassessment_sweep.py`
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from adapters.partner_programs.local import ttm_revenue_entry
 from adapters.registry.schema import direct_bill_partners
 from adapters.registry.sql import SqlPartnerRegistry
 from bench.harness import (
@@ -117,7 +118,10 @@ def _program(pga: str) -> dict[str, Any]:
             "securityContactProvided": True,
             "securityAlertsPromptlyResolved": True,
         },
-        "ttmRevenue": [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}],
+        "ttmRevenue": ttm_revenue_entry(
+            [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}],
+            datetime.now(UTC).date(),
+        ),
         "locations": {},
     }
 

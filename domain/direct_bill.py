@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
+from domain.calendar import add_months_to_date
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.locale import Locale, TimeZoneName
@@ -170,6 +171,9 @@ class DirectBillPolicy(Message):
     credit_review_deadline: timedelta = timedelta(days=30)
     support_plan_deadline: timedelta = timedelta(days=30)
     mpa_acceptance_deadline: timedelta = timedelta(days=30)
+    revenue_max_age_days: int = Field(default=90, ge=0)
+    """DB-03: a TTM revenue figure stated as of more than this many calendar days before today
+    (in the business time zone) counts as unknown and is refused, not passed."""
     operations_email: EmailStr = "csp-operations@example.com"
 
 
@@ -207,6 +211,33 @@ class RevenueLine(Message):
     tenant_id: str
     cloud_usd: Decimal = Field(ge=0)
     perpetual_software_usd: Decimal = Field(ge=0)
+
+
+class TtmRevenue(Message):
+    """DB-03: a PGA's trailing-twelve-month CSP transaction revenue as the partner program reports
+    it: the figure per CSP tenant, the calendar dates the twelve months cover (both included) and
+    the date the figure was stated as of (seed 004: "前の 12 か月間に、PGA レベルで CSP プログラムの
+    トランザクション収益")."""
+
+    period_start: date
+    period_end: date
+    as_of: date
+    lines: tuple[RevenueLine, ...] = ()
+
+    @model_validator(mode="after")
+    def _twelve_months_before_as_of(self) -> TtmRevenue:
+        if self.period_end > self.as_of:
+            raise ValueError(
+                f"the period ends {self.period_end.isoformat()}, after the figure's as-of date "
+                f"{self.as_of.isoformat()}"
+            )
+        starts = add_months_to_date(self.period_end + timedelta(days=1), -12)
+        if self.period_start != starts:
+            raise ValueError(
+                f"a trailing-twelve-month period ending {self.period_end.isoformat()} starts "
+                f"{starts.isoformat()}, not {self.period_start.isoformat()}"
+            )
+        return self
 
 
 class SecurityRequirements(Message):

@@ -16,7 +16,13 @@ from domain.calendar import (
     start_of_day,
     zone,
 )
-from domain.direct_bill import EligibilityCheck, PartnerRole, RevenueLine, SecurityRequirements
+from domain.direct_bill import (
+    EligibilityCheck,
+    PartnerRole,
+    RevenueLine,
+    SecurityRequirements,
+    TtmRevenue,
+)
 from domain.errors import (
     ApplicantNotGlobalAdmin,
     ApplicationInProgress,
@@ -186,6 +192,40 @@ def check_ttm_revenue(lines: Sequence[RevenueLine]) -> EligibilityCheck:
             if passed
             else f"TTM revenue {_usd(total)} is {_usd(TTM_REVENUE_THRESHOLD_USD - total)} short"
         ),
+    )
+
+
+def check_ttm_revenue_figure(
+    revenue: TtmRevenue, now: datetime, zone_name: str, max_age_days: int
+) -> EligibilityCheck:
+    """DB-03 on a figure that carries its period and as-of date. A figure stated as of more than
+    `max_age_days` calendar days before today (in the business time zone), or dated after today,
+    is refused as unknown (`RevenueFigureStale`): the amount is not judged at all."""
+    today = business_date(now, zone_name)
+    period = f"{revenue.period_start.isoformat()} to {revenue.period_end.isoformat()}"
+    as_of = revenue.as_of.isoformat()
+    age = (today - revenue.as_of).days
+    if age > max_age_days or age < 0:
+        when = f"{age} day(s) old" if age > 0 else f"dated after today ({today.isoformat()})"
+        return EligibilityCheck(
+            rule="DB-03",
+            error_type="RevenueFigureStale",
+            requirement="ttm_revenue",
+            passed=False,
+            figure=f"unknown: the TTM revenue for {period} is stated as of {as_of}",
+            threshold=f"a figure at most {max_age_days} day(s) old (revenue_max_age), "
+            f"of at least {_usd(TTM_REVENUE_THRESHOLD_USD)} TTM at PGA level",
+            message=f"the TTM revenue figure as of {as_of} is {when}, beyond the limit of "
+            f"{max_age_days} day(s) ({zone_name} dates): ask the partner program for a current "
+            "figure, then check again",
+            since=start_of_day(revenue.period_start, zone_name),
+        )
+    check = check_ttm_revenue(revenue.lines)
+    return check.model_copy(
+        update={
+            "figure": f"{check.figure} for {period}, as of {as_of}",
+            "since": start_of_day(revenue.period_start, zone_name),
+        }
     )
 
 

@@ -196,6 +196,19 @@ class PlanRenewalNotLater(BusinessRuleViolation):
     error_type = "PlanRenewalNotLater"
 
 
+class ProviderNotAuthorized(BusinessRuleViolation):
+    """The provider named for a transition is not an authorized indirect provider (RA-04)."""
+
+    error_type = "ProviderNotAuthorized"
+
+
+class RevenueFigureStale(BusinessRuleViolation):
+    """The TTM revenue figure is older than the configured limit, so it counts as unknown
+    (DB-03)."""
+
+    error_type = "RevenueFigureStale"
+
+
 class MpaBeforeSupportPlan(BusinessRuleViolation):
     """The MPA was reported accepted before the support plan (DB-09)."""
 
@@ -286,6 +299,8 @@ ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     ApplicationRejected,
     SupportPlanBeforeCreditApproval,
     PlanRenewalNotLater,
+    ProviderNotAuthorized,
+    RevenueFigureStale,
     MpaBeforeSupportPlan,
     RoleForbidden,
     AttestationMissing,

@@ -46,6 +46,8 @@ class EmailKind(StrEnum):
     RA_TRANSITION = "ra_transition"
     RA_SECURITY_REMEDIATION = "ra_security_remediation"
     RA_SECURITY_REMEDIATION_REMINDER = "ra_security_remediation_reminder"
+    RA_CHOOSE_PROVIDER = "ra_choose_provider"
+    RA_NO_PROVIDER = "ra_no_provider"
 
     PARTNERSHIP_REQUEST = "partnership_request"
     PARTNERSHIP_REMINDER = "partnership_reminder"

@@ -89,6 +89,16 @@ class ReassessmentPolicy(Message):
     """How long after the passing-score notice the renewed support plan may be reported."""
     sweep_grace: timedelta = timedelta(days=7)
     """How long past its partners' last deadline the sweep waits for their outcomes."""
+    revenue_max_age_days: int = Field(default=90, ge=0)
+    """DB-03 (RA-01): a TTM revenue figure older than this many calendar days counts as unknown."""
+    provider_choice_period: timedelta = timedelta(days=30)
+    """RA-04: how long a transitioning partner has to choose an authorized indirect provider in
+    its region; at its end the transition records that none was chosen and tells operations."""
+    partnership_wait: timedelta = timedelta(days=30)
+    """RA-04: how long the partnership with the chosen provider may take to become active (the
+    partnership pipeline's own acceptance expiry bounds it too)."""
+    partnership_check_interval: timedelta = timedelta(hours=6)
+    """How often the transition reads the partnership's record while it waits for it."""
     sweep_page_size: int = Field(default=200, ge=1, le=1000)
     operations_email: str = "csp-operations@example.com"
 
@@ -176,6 +186,12 @@ class TransitionResult(Message):
     pga_id: str
     region: str
     cooldown_until: datetime
+    provider_partner_id: str | None = None
+    """RA-04: the indirect provider the partner moved to (None: none chosen, or a history
+    recorded before the move)."""
+    partnership_outcome: str | None = None
+    """The partnership pipeline's stage when the transition ended (`active` once moved)."""
+    note: str | None = None
 
 
 SweepRequest.model_rebuild()

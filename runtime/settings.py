@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     db_credit_review_days: float = 30
     db_support_plan_days: float = 30
     db_mpa_days: float = 30
+    # DB-03: a TTM revenue figure stated as of more than this many calendar days before today
+    # (business time zone) is refused as unknown; the seeds give no limit, the default is 90.
+    revenue_max_age_days: int = 90
 
     # Annual re-assessment (RA-01): same capability weights and pass mark as the application
     ra_questionnaire_reminder_days: float = 7
@@ -152,6 +155,11 @@ class Settings(BaseSettings):
     ra_security_remediation_days: float = 30
     ra_security_remediation_reminder_days: float = 7
     ra_sweep_grace_days: float = 7
+    # RA-04: how long a transitioning partner has to choose its indirect provider, how long the
+    # partnership with it may take to become active, and how often its record is read meanwhile.
+    ra_provider_choice_days: float = 30
+    ra_partnership_wait_days: float = 30
+    ra_partnership_check_hours: float = 6
     ra_sweep_page_size: int = 200
 
     # Email-verification link signing: current key first, then previous keys (comma separated).
@@ -331,6 +339,7 @@ class Settings(BaseSettings):
             credit_review_deadline=timedelta(days=self.db_credit_review_days),
             support_plan_deadline=timedelta(days=self.db_support_plan_days),
             mpa_acceptance_deadline=timedelta(days=self.db_mpa_days),
+            revenue_max_age_days=self.revenue_max_age_days,
             operations_email=self.operations_email,
         )
 
@@ -346,6 +355,10 @@ class Settings(BaseSettings):
                 days=self.ra_security_remediation_reminder_days
             ),
             sweep_grace=timedelta(days=self.ra_sweep_grace_days),
+            revenue_max_age_days=self.revenue_max_age_days,
+            provider_choice_period=timedelta(days=self.ra_provider_choice_days),
+            partnership_wait=timedelta(days=self.ra_partnership_wait_days),
+            partnership_check_interval=timedelta(hours=self.ra_partnership_check_hours),
             sweep_page_size=self.ra_sweep_page_size,
             operations_email=self.operations_email,
         )

@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from temporalio.worker import Worker
 
 from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import LocalPartnerCenter
-from adapters.partner_programs.local import LocalPartnerPrograms
+from adapters.partner_programs.local import LocalPartnerPrograms, ttm_revenue_entry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract.names import SEARCH_ATTRIBUTES
 from runtime.binaries import temporal_cli, temporal_test_server
@@ -88,14 +89,17 @@ def partner_programs_data() -> dict[str, Any]:
                     "securityAlertsPromptlyResolved": True,
                     "averageResponseTimeInHours": 2,
                 },
-                "ttmRevenue": [
-                    {"tenantId": "t-1", "cloudUsd": "600000.00", "perpetualSoftwareUsd": "0"},
-                    {
-                        "tenantId": "t-2",
-                        "cloudUsd": "300000.00",
-                        "perpetualSoftwareUsd": "100000.00",
-                    },
-                ],
+                "ttmRevenue": ttm_revenue_entry(
+                    [
+                        {"tenantId": "t-1", "cloudUsd": "600000.00", "perpetualSoftwareUsd": "0"},
+                        {
+                            "tenantId": "t-2",
+                            "cloudUsd": "300000.00",
+                            "perpetualSoftwareUsd": "100000.00",
+                        },
+                    ],
+                    datetime.now(UTC).date(),
+                ),
                 "locations": {
                     DB_PLA: {"country": "JP", "irAuthorizedAt": "2024-01-15T00:00:00+00:00"},
                     US_PARTNER: {"country": "US", "irAuthorizedAt": "2024-01-15T00:00:00+00:00"},

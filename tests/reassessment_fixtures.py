@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from adapters.partner_programs.local import ttm_revenue_entry
 from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus
 from tests.conftest import Stack
 
@@ -17,6 +18,8 @@ class Partner:
     renewal_month: int | None = None
     anniversary_month: int | None = None
     admins_without_mfa: int = 0
+    revenue_as_of: date | None = None
+    """The date the TTM revenue figure is stated as of (default: today, UTC)."""
     activated_at: datetime | None = None
     """Direct bill since (default: two years before the month)."""
 
@@ -32,9 +35,10 @@ async def seed(stack: Stack, month: date, partners: list[Partner]) -> None:
                     "securityContactProvided": True,
                     "securityAlertsPromptlyResolved": True,
                 },
-                "ttmRevenue": [
-                    {"tenantId": "t", "cloudUsd": p.revenue_usd, "perpetualSoftwareUsd": "0"}
-                ],
+                "ttmRevenue": ttm_revenue_entry(
+                    [{"tenantId": "t", "cloudUsd": p.revenue_usd, "perpetualSoftwareUsd": "0"}],
+                    p.revenue_as_of or datetime.now(UTC).date(),
+                ),
                 "locations": {},
             }
 

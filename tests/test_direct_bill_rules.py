@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from adapters.partner_center import PartnerCenterUnavailable
+from adapters.partner_programs.local import LocalPartnerPrograms
 from domain import direct_bill_rules as rules
 from domain.calendar import add_months
 from domain.capability_assessment import (
@@ -14,7 +18,7 @@ from domain.capability_assessment import (
     CapabilityQuestionnaire,
     score_assessment,
 )
-from domain.direct_bill import PartnerRole, RevenueLine, SecurityRequirements
+from domain.direct_bill import PartnerRole, RevenueLine, SecurityRequirements, TtmRevenue
 from domain.errors import (
     ApplicantNotGlobalAdmin,
     ApplicationInProgress,
@@ -291,3 +295,84 @@ def test_pass_mark_is_inclusive() -> None:
 def test_weights_must_add_up() -> None:
     with pytest.raises(ValueError, match="add up to 100"):
         AssessmentWeights(sell=Decimal(50))
+
+
+# ---- DB-03: the TTM revenue figure carries its period and as-of date -------------------------
+
+_TTM_FIXTURE = Path(__file__).parent / "fixtures" / "partner_programs" / "ttm_revenue.db03.json"
+
+
+async def _documented_figure(tmp_path: Path) -> TtmRevenue:
+    """The figure as the partner-program double reads it from the fixture (its source file names
+    the Microsoft page whose terms it follows)."""
+    programs = tmp_path / "programs.json"
+    entry = json.loads(_TTM_FIXTURE.read_text())
+    programs.write_text(json.dumps({"partners": {"4500001": {"ttmRevenue": entry}}}))
+    return await LocalPartnerPrograms(programs).get_ttm_revenue("4500001")
+
+
+@pytest.mark.parametrize(
+    ("today", "passed", "error_type"),
+    [
+        ("2026-10-05", True, None),  # stated today
+        ("2027-01-03", True, None),  # exactly 90 days after 2026-10-05: at the limit
+        ("2027-01-04", False, "RevenueFigureStale"),  # one day over
+        ("2026-10-04", False, "RevenueFigureStale"),  # dated after "today": not a real figure
+    ],
+    ids=["same-day", "at-the-limit", "one-day-over", "from-the-future"],
+)
+async def test_a_ttm_figure_older_than_the_limit_is_refused_as_unknown(
+    tmp_path: Path, today: str, passed: bool, error_type: str | None
+) -> None:
+    """DB-03 (seed 004: "組織では、前の 12 か月間に、PGA レベルで CSP プログラムのトランザクション
+    収益が少なくとも 100 万米ドル必要です。"): the figure covers the twelve months before its as-of
+    date; one stated more than `revenue_max_age_days` (90) calendar days ago is unknown, not
+    passed, even though its amount (USD 1,055,000) would pass."""
+    figure = await _documented_figure(tmp_path)
+    assert (figure.period_start, figure.period_end) == (date(2025, 10, 1), date(2026, 9, 30))
+    now = datetime.combine(date.fromisoformat(today), time(23, 59), tzinfo=UTC)
+    check = rules.check_ttm_revenue_figure(figure, now, "UTC", 90)
+    assert check.passed is passed and check.error_type == error_type
+    if passed:
+        assert check.figure == (
+            "USD 1,055,000.00 over 2 CSP tenant(s) for 2025-10-01 to 2026-09-30, as of 2026-10-05"
+        )
+    else:
+        assert check.figure.startswith("unknown: the TTM revenue for 2025-10-01 to 2026-09-30")
+        assert "as of 2026-10-05" in check.message and "limit of 90 day(s)" in check.message
+        assert "ask the partner program for a current figure" in check.message
+
+
+async def test_the_age_is_counted_in_business_dates(tmp_path: Path) -> None:
+    """DB-03 with DB-07's zone rule (DOMAIN.md: "treat every date rule ... as calendar dates in
+    one configured business time zone"): 2027-01-03T16:00Z is already 2027-01-04 in Tokyo, one
+    day over the limit there, while in UTC it is still the last day within it."""
+    figure = await _documented_figure(tmp_path)
+    evening = datetime(2027, 1, 3, 16, 0, tzinfo=UTC)
+    assert rules.check_ttm_revenue_figure(figure, evening, "UTC", 90).passed
+    tokyo = rules.check_ttm_revenue_figure(figure, evening, "Asia/Tokyo", 90)
+    assert not tokyo.passed and tokyo.error_type == "RevenueFigureStale"
+    assert "(Asia/Tokyo dates)" in tokyo.message
+
+
+def test_a_period_that_is_not_the_twelve_months_before_the_as_of_date_is_refused() -> None:
+    """DB-03 (seed 004: "前の 12 か月間"): a period of another length, or ending after its
+    as-of date, is not a TTM figure."""
+    with pytest.raises(ValueError, match="starts 2025-10-01, not 2025-11-01"):
+        TtmRevenue(
+            period_start=date(2025, 11, 1), period_end=date(2026, 9, 30), as_of=date(2026, 10, 5)
+        )
+    with pytest.raises(ValueError, match="after the figure's as-of date"):
+        TtmRevenue(
+            period_start=date(2025, 11, 1), period_end=date(2026, 10, 31), as_of=date(2026, 10, 5)
+        )
+
+
+async def test_a_figure_without_its_period_and_as_of_date_is_not_read(tmp_path: Path) -> None:
+    """DB-03 (seed 004: "前の 12 か月間"): the amounts alone, as the file held them before, do
+    not say which twelve months they cover; the double says what to give instead of guessing."""
+    programs = tmp_path / "programs.json"
+    amounts = [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}]
+    programs.write_text(json.dumps({"partners": {"4500001": {"ttmRevenue": amounts}}}))
+    with pytest.raises(PartnerCenterUnavailable, match="states no period and as-of date"):
+        await LocalPartnerPrograms(programs).get_ttm_revenue("4500001")

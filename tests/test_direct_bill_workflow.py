@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -10,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import text_of
+from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
 from domain.calendar import show_instant
 from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
@@ -190,6 +192,14 @@ async def test_rejection_starts_a_one_year_cooldown(
             assert _refusal(still_refused.value).type == "CooldownActive"
 
             await time_env.sleep(timedelta(minutes=1))
+            # DB-03: a year on, the partner program states a current revenue figure.
+            today = (await time_env.get_current_time()).date()
+
+            def current_figure(data: dict[str, dict[str, dict[str, Any]]]) -> None:
+                partner = data["partners"][DB_PGA]
+                partner["ttmRevenue"] = ttm_revenue_entry(partner["ttmRevenue"]["tenants"], today)
+
+            stack.edit_partner_programs(current_figure)
             after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
             await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
@@ -211,9 +221,10 @@ async def test_our_eligibility_refusal_reports_every_failure_and_starts_no_coold
 ) -> None:
     def weaken(data: dict[str, dict[str, dict[str, object]]]) -> None:
         partner = data["partners"][DB_PGA]
-        partner["ttmRevenue"] = [
-            {"tenantId": "t-1", "cloudUsd": "999999.99", "perpetualSoftwareUsd": "0"}
-        ]
+        partner["ttmRevenue"] = ttm_revenue_entry(
+            [{"tenantId": "t-1", "cloudUsd": "999999.99", "perpetualSoftwareUsd": "0"}],
+            datetime.now(UTC).date(),
+        )
         partner["securityRequirements"] = {
             "adminsRequiredNotUsingMfaCount": 1,
             "securityContactProvided": True,
@@ -346,3 +357,46 @@ async def test_assessment_reminders_then_expiry(
     assert result.outcome is DirectBillStage.EXPIRED
     reminders = [s for s in subjects(stack.sink) if s.startswith("Reminder")]
     assert len(reminders) == 4  # every 7 days of a 30-day window: days 7, 14, 21, 28
+
+
+@pytest.mark.parametrize(
+    ("age_days", "passes"), [(90, True), (91, False)], ids=["at-limit", "over"]
+)
+async def test_a_revenue_figure_at_the_age_limit_counts_and_one_day_older_is_refused(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str, age_days: int, passes: bool
+) -> None:
+    """DB-03 (seed 004: "組織では、前の 12 か月間に、PGA レベルで CSP プログラムのトランザクション
+    収益が少なくとも 100 万米ドル必要です。"): the application reads the figure with its period and
+    as-of date; stated exactly `revenue_max_age_days` (90) days before today it is judged on its
+    amount, one day older it is unknown and the application is refused, not passed."""
+    with time_env.auto_time_skipping_disabled():
+        today = (await time_env.get_current_time()).date()
+        as_of = today - timedelta(days=age_days)
+
+        def dated(data: dict[str, dict[str, dict[str, Any]]]) -> None:
+            partner = data["partners"][DB_PGA]
+            partner["ttmRevenue"] = ttm_revenue_entry(partner["ttmRevenue"]["tenants"], as_of)
+
+        stack.edit_partner_programs(dated)
+        client = time_env.client
+        async with stack.worker(client):
+            handle = await start_direct_bill(client, workflow_id, db_application())
+            if passes:
+                status = await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+            else:
+                with pytest.raises(WorkflowFailureError) as refused:
+                    await handle.result()
+    if passes:
+        [revenue] = [c for c in status.eligibility if c.rule == "DB-03"]
+        assert revenue.passed and revenue.error_type is None
+        assert revenue.figure.endswith(f", as of {as_of.isoformat()}")
+        assert "USD 1,000,000.00 over 2 CSP tenant(s) for " in revenue.figure
+        return
+    refusal = _refusal(refused.value)
+    assert refusal.type == "EligibilityNotMet"
+    assert "DB-03 RevenueFigureStale: unknown" in refusal.message
+    assert f"stated as of {as_of.isoformat()}" in refusal.message
+    [failure] = refusal.details[0]["failures"]
+    assert "beyond the limit of 90 day(s)" in failure["message"]
+    assert "ask the partner program for a current figure" in failure["message"]
+    assert await stack.registry.get_cooldown(DB_PGA) is None

@@ -251,6 +251,8 @@ async def test_every_pipeline_is_counted_once(
     client, _, endpoint = metered
     pga = "5200001"
     await seed(stack, date(2026, 1, 1), [Partner(pga)])
+    # RA-04: nobody chooses a provider here; the choice period (real time) ends after a second.
+    stack.settings = stack.settings.model_copy(update={"ra_provider_choice_days": 1 / 86400})
     transition = {"pipeline": contract.TRANSITION_TO_INDIRECT}
     direct_bill = {"pipeline": contract.DIRECT_BILL_APPLICATION}
     async with stack.worker(client):

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import subject_of, text_of
+from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
@@ -168,6 +169,16 @@ async def test_a_year_later_the_partner_is_due_again(
 
             await time_env.sleep(timedelta(days=365))
             next_year = date(month.year + 1, month.month, 1)
+            # DB-03: the partner program states a current figure for the new year.
+            today = (await time_env.get_current_time()).date()
+
+            def current_figure(data: dict[str, Any]) -> None:
+                revenue = data["partners"][YEARLY.pga_id]["ttmRevenue"]
+                data["partners"][YEARLY.pga_id]["ttmRevenue"] = ttm_revenue_entry(
+                    revenue["tenants"], today
+                )
+
+            stack.edit_partner_programs(current_figure)
             second = await _sweep(client, next_year, f"{workflow_id}-next-year")
             await _answer(client, YEARLY.pga_id, next_year, renew=True)
             summary = await second.result()
@@ -276,6 +287,8 @@ async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
             await client.get_workflow_handle(passing_id).execute_update(
                 names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month)
             )
+            # RA-04: the failed partner's transition waits for its choice of provider.
+            await time_env.sleep(timedelta(days=31))
             summary = await sweep.result()
     assert (summary.passed, summary.failed) == (1, 1)
     failed = await stack.registry.get_direct_bill(failing, "JP")
@@ -328,3 +341,26 @@ async def test_a_failed_security_revalidation_opens_a_remediation_period(
     subjects_sent = [subject_of(m) for m in stack.sink.messages()]
     assert any(s.startswith("Security re-validation failed (JP)") for s in subjects_sent)
     assert any(s.startswith("Reminder: security remediation due") for s in subjects_sent)
+
+
+async def test_a_stale_revenue_figure_is_unknown_in_the_reassessment(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """RA-01 with DB-03 (seed 004: "組織では、前の 12 か月間に、PGA レベルで CSP プログラムの
+    トランザクション収益が少なくとも 100 万米ドル必要です。"): the re-assessment reads the same
+    figure with its period and as-of date; stated 91 days ago (one over the 90-day limit), the
+    amount is not judged: the requirement is failed as unknown, naming the as-of date."""
+    client = time_env.client
+    now = await time_env.get_current_time()
+    month = month_of(now)
+    pga = "5300005"
+    stale = now.date() - timedelta(days=91)
+    await seed(stack, month, [Partner(pga, renewal_month=month.month, revenue_as_of=stale)])
+    async with stack.worker(client):
+        summary = await (await _sweep(client, month, workflow_id)).result()
+    assert (summary.started, summary.failed) == (1, 1)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None
+    assert "DB-03 ttm_revenue: unknown: the TTM revenue for " in record.status_reason
+    assert f"stated as of {stale.isoformat()}" in record.status_reason

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         GateFactsRequest,
         PgaRequest,
         ProgramCheckRequest,
+        RevenueCheckRequest,
         TenureCheckRequest,
     )
     from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
@@ -237,7 +238,15 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
                     business_time_zone=self._policy.business_time_zone,
                 ),
             ),
-            pipeline.check(CHECK_DIRECT_BILL_REVENUE, pga),
+            pipeline.check(
+                CHECK_DIRECT_BILL_REVENUE,
+                RevenueCheckRequest(
+                    pga_id=app.pga_id,
+                    as_of=workflow.now(),
+                    business_time_zone=self._policy.business_time_zone,
+                    max_age_days=self._policy.revenue_max_age_days,
+                ),
+            ),
             pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
             pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga),
             pipeline.check(

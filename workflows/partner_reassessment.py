@@ -11,6 +11,7 @@ The outcome is reported to the sweep that started this workflow, whatever happen
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         CHECK_DIRECT_BILL_REVENUE,
         CHECK_DIRECT_BILL_SECURITY,
         PgaRequest,
+        RevenueCheckRequest,
     )
     from contract.activities.policies import LOAD_REASSESSMENT_POLICY
     from contract.activities.reassessment import (
@@ -111,17 +113,21 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         pga = PgaRequest(pga_id=request.pga_id)
-        lookups = []
+        lookups: list[Awaitable[EligibilityCheck]] = []
         if request.kind.revalidates_security:
-            lookups.append(CHECK_DIRECT_BILL_SECURITY)
+            lookups.append(pipeline.execute(CHECK_DIRECT_BILL_SECURITY, pga))
         if request.kind.reassesses:
-            lookups.append(CHECK_DIRECT_BILL_REVENUE)
+            revenue = RevenueCheckRequest(
+                pga_id=request.pga_id,
+                as_of=workflow.now(),
+                business_time_zone=self._policy.business_time_zone,
+                max_age_days=self._policy.revenue_max_age_days,
+            )
+            lookups.append(pipeline.execute(CHECK_DIRECT_BILL_REVENUE, revenue))
         self._stages.enter(
             ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
         )
-        self._checks = list(
-            await asyncio.gather(*(pipeline.execute(lookup, pga) for lookup in lookups))
-        )
+        self._checks = list(await asyncio.gather(*lookups))
         security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
         if security_failed and workflow.patched(REMEDIATION_PATCH):
             await self._security_remediation(pga)

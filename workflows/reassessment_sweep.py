@@ -44,6 +44,10 @@ SWEEP_WAITS_FOR_NEW_STAGES_PATCH = "ra-sweep-waits-for-remediation-and-score-not
 """The sweep waits as long as a partner's re-assessment can now last (DB-04 remediation, RA-01
 score notice). Histories recorded before it waited for the shorter pipeline."""
 
+SWEEP_WAITS_FOR_THE_MOVE_PATCH = "ra-04-sweep-waits-for-the-move"
+"""RA-04: a failed partner's transition now waits for its choice of indirect provider and the
+partnership with it; the sweep waits that much longer. Older histories replay without."""
+
 
 @workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
@@ -122,12 +126,15 @@ class ReassessmentSweepWorkflow:
             # plan renewal: the latest a partner's outcome can arrive, plus the grace.
             after_remediation = workflow.now() + policy.security_remediation_period
             answers_by = rules.questionnaire_deadline(self._summary.month, after_remediation)
-            return (
+            until = (
                 answers_by
                 + policy.score_notice_wait
                 + policy.plan_renewal_grace
                 + policy.sweep_grace
             )
+            if workflow.patched(SWEEP_WAITS_FOR_THE_MOVE_PATCH):
+                until += policy.provider_choice_period + policy.partnership_wait
+            return until
         started = rules.questionnaire_deadline(self._summary.month, workflow.now())
         return started + policy.plan_renewal_grace + policy.sweep_grace
 

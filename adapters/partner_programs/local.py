@@ -13,17 +13,27 @@ Format::
             "securityAlertsPromptlyResolved": true,
             "averageResponseTimeInHours": 4
           },
-          "ttmRevenue": [
-            {"tenantId": "...", "cloudUsd": "700000.00", "perpetualSoftwareUsd": "300000.00"}
-          ],
+          "ttmRevenue": {
+            "periodStart": "2025-10-01", "periodEnd": "2026-09-30", "asOf": "2026-10-05",
+            "tenants": [
+              {"tenantId": "...", "cloudUsd": "700000.00", "perpetualSoftwareUsd": "300000.00"}
+            ]
+          },
           "locations": {"<PLA id>": {"country": "JP", "irAuthorizedAt": "2024-04-01T00:00:00Z"}}
         }
       },
-      "activations": {"<PGA id>:<region>": {"tenantId": "...", "activatedAt": "..."}}
+      "activations": {"<PGA id>:<region>": {"tenantId": "...", "activatedAt": "..."}},
+      "indirectProviders": {"<PartnerID>": {"partnerName": "...", "country": "JP"}}
     }
 
-Amounts are decimal strings (never floats). An unknown PGA is `PartnerIdNotFound`; a broken file
-is `PartnerCenterUnavailable`, so the activity retries until the operator fixes it.
+`indirectProviders`: the indirect providers Microsoft has authorized (RA-04), each with the
+country of its authorized location; the CSP region follows from `domain.regions`.
+
+Amounts are decimal strings (never floats). `ttmRevenue` states the trailing twelve months it
+covers (calendar dates, both included) and the date it is stated as of (DB-03, seed 004: the
+revenue "前の 12 か月間"); a figure without them is unreadable, not guessed. An unknown PGA
+is `PartnerIdNotFound`; a broken file is `PartnerCenterUnavailable`, so the activity retries
+until the operator fixes it.
 """
 
 from __future__ import annotations
@@ -33,14 +43,22 @@ import json
 import os
 import tempfile
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from adapters.partner_center import PartnerCenterUnavailable
-from domain.direct_bill import Activation, LocationMembership, RevenueLine, SecurityRequirements
+from domain.calendar import add_months_to_date
+from domain.direct_bill import (
+    Activation,
+    LocationMembership,
+    RevenueLine,
+    SecurityRequirements,
+    TtmRevenue,
+)
 from domain.errors import PartnerIdNotFound
+from domain.transition import IndirectProvider
 
 _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
 
@@ -69,17 +87,27 @@ class LocalPartnerPrograms:
             )
         return partner
 
-    async def get_ttm_revenue(self, pga_id: str) -> list[RevenueLine]:
-        lines = self._partner(pga_id).get("ttmRevenue", [])
+    async def get_ttm_revenue(self, pga_id: str) -> TtmRevenue:
+        raw: Any = self._partner(pga_id).get("ttmRevenue")
+        if not isinstance(raw, dict):
+            raise PartnerCenterUnavailable(
+                f"ttmRevenue for PGA {pga_id} states no period and as-of date: give "
+                '{"periodStart", "periodEnd", "asOf", "tenants": [...]} (DB-03)'
+            )
         try:
-            return [
-                RevenueLine(
-                    tenant_id=str(line["tenantId"]),
-                    cloud_usd=Decimal(str(line.get("cloudUsd", "0"))),
-                    perpetual_software_usd=Decimal(str(line.get("perpetualSoftwareUsd", "0"))),
-                )
-                for line in lines
-            ]
+            return TtmRevenue(
+                period_start=date.fromisoformat(raw["periodStart"]),
+                period_end=date.fromisoformat(raw["periodEnd"]),
+                as_of=date.fromisoformat(raw["asOf"]),
+                lines=tuple(
+                    RevenueLine(
+                        tenant_id=str(line["tenantId"]),
+                        cloud_usd=Decimal(str(line.get("cloudUsd", "0"))),
+                        perpetual_software_usd=Decimal(str(line.get("perpetualSoftwareUsd", "0"))),
+                    )
+                    for line in raw["tenants"]
+                ),
+            )
         except (KeyError, TypeError, InvalidOperation, ValueError) as err:
             raise PartnerCenterUnavailable(f"bad ttmRevenue for PGA {pga_id}: {err}") from err
 
@@ -109,6 +137,18 @@ class LocalPartnerPrograms:
             pla_country=location.get("country"),
             ir_authorized_at=datetime.fromisoformat(authorized) if authorized else None,
         )
+
+    async def list_authorized_indirect_providers(self) -> list[IndirectProvider]:
+        providers = self._load().get("indirectProviders", {})
+        try:
+            return [
+                IndirectProvider(
+                    partner_id=str(pid), name=str(entry["partnerName"]), country=entry["country"]
+                )
+                for pid, entry in providers.items()
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise PartnerCenterUnavailable(f"bad indirectProviders: {err}") from err
 
     async def activate_direct_bill_tenant(
         self, pga_id: str, region: str, *, idempotency_key: str
@@ -140,7 +180,9 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
 
 def sample_data() -> dict[str, Any]:
     """Sakura Cloud's PGA (its Japanese PLA is the reseller in the Partner Center sample) meets
-    every direct-bill requirement; Fabrikam's PGA misses several."""
+    every direct-bill requirement; Fabrikam's PGA misses several. The revenue figures are stated
+    as of today, for the twelve months that ended last month."""
+    today = datetime.now(UTC).date()
     return {
         "partners": {
             "4500001": {
@@ -152,12 +194,12 @@ def sample_data() -> dict[str, Any]:
                     "securityAlertsPromptlyResolved": True,
                     "averageResponseTimeInHours": 3.5,
                 },
-                "ttmRevenue": [
+                "ttmRevenue": ttm_revenue_entry([
                     {"tenantId": "3f2a8c1e-5b7d-4e9a-8c6f-1a2b3c4d5e6f", "cloudUsd": "820000.00",
                      "perpetualSoftwareUsd": "95000.00"},
                     {"tenantId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "cloudUsd": "140000.00",
                      "perpetualSoftwareUsd": "0.00"},
-                ],
+                ], today),
                 "locations": {
                     "4512345": {"country": "JP", "irAuthorizedAt": "2023-04-01T00:00:00+00:00"}
                 },
@@ -171,17 +213,33 @@ def sample_data() -> dict[str, Any]:
                     "securityAlertsPromptlyResolved": False,
                     "averageResponseTimeInHours": 72,
                 },
-                "ttmRevenue": [
+                "ttmRevenue": ttm_revenue_entry([
                     {"tenantId": "c47e9a13-6d2b-4f8e-a1c5-9b3d7e2f4a60", "cloudUsd": "310000.00",
                      "perpetualSoftwareUsd": "12000.00"}
-                ],
+                ], today),
                 "locations": {
                     "6345678": {"country": "JP", "irAuthorizedAt": "2026-02-01T00:00:00+00:00"}
                 },
             },
         },
         "activations": {},
+        "indirectProviders": {
+            "3456789": {"partnerName": "Tokyo Cloud Distribution K.K.", "country": "JP"}
+        },
     }  # fmt: skip
+
+
+def ttm_revenue_entry(tenants: list[dict[str, Any]], as_of: date) -> dict[str, Any]:
+    """A `ttmRevenue` entry stated as of `as_of` for the twelve calendar months that ended on the
+    last day of the month before it (DB-03)."""
+    period_end = as_of.replace(day=1) - timedelta(days=1)
+    period_start = add_months_to_date(period_end + timedelta(days=1), -12)
+    return {
+        "periodStart": period_start.isoformat(),
+        "periodEnd": period_end.isoformat(),
+        "asOf": as_of.isoformat(),
+        "tenants": tenants,
+    }
 
 
 def write_sample_if_missing(path: Path) -> bool:

@@ -15,6 +15,7 @@ from domain.direct_bill import (
     EligibilityCheck,
 )
 from domain.messages import Message
+from domain.transition import ProviderOptions
 
 
 class PgaRequest(Message):
@@ -32,6 +33,16 @@ class GateFacts(Message):
     existing_workflow_id: str | None
 
 
+class RevenueCheckRequest(Message):
+    """DB-03: the figure is judged on the business date of `as_of` (None: the activity's own
+    time, for a call scheduled before the request carried it)."""
+
+    pga_id: str
+    as_of: datetime | None = None
+    business_time_zone: str = "UTC"
+    max_age_days: int = 90
+
+
 class TenureCheckRequest(Message):
     pga_id: str
     pla_id: str
@@ -46,6 +57,11 @@ class ProgramCheckRequest(Message):
     region: str
     authority_to_accept_agreements: bool
     first_level_support: bool
+
+
+class ProviderOptionsRequest(Message):
+    pga_id: str
+    pla_id: str
 
 
 class ActivationRequest(Message):
@@ -66,7 +82,9 @@ LOAD_DIRECT_BILL_GATE_FACTS = ActivityRef(
 CHECK_DIRECT_BILL_TENURE = ActivityRef(
     "check_direct_bill_tenure", TenureCheckRequest, EligibilityCheck
 )
-CHECK_DIRECT_BILL_REVENUE = ActivityRef("check_direct_bill_revenue", PgaRequest, EligibilityCheck)
+CHECK_DIRECT_BILL_REVENUE = ActivityRef(
+    "check_direct_bill_revenue", RevenueCheckRequest, EligibilityCheck
+)
 CHECK_DIRECT_BILL_SECURITY = ActivityRef("check_direct_bill_security", PgaRequest, EligibilityCheck)
 CHECK_DIRECT_BILL_DESIGNATIONS = ActivityRef(
     "check_direct_bill_designations", PgaRequest, EligibilityCheck
@@ -81,3 +99,7 @@ START_DIRECT_BILL_COOLDOWN = ActivityRef("start_direct_bill_cooldown", Cooldown,
 ACTIVATE_DIRECT_BILL_TENANT = ActivityRef(
     "activate_direct_bill_tenant", ActivationRequest, Activation
 )
+LIST_AUTHORIZED_INDIRECT_PROVIDERS = ActivityRef(
+    "list_authorized_indirect_providers", ProviderOptionsRequest, ProviderOptions
+)
+"""RA-04: the transitioning PLA's country and the authorized indirect providers to choose from."""

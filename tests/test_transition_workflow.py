@@ -1,0 +1,300 @@
+"""RA-04 on the time-skipping server: the transition back to indirect reseller is a real move.
+
+The partner chooses an authorized indirect provider in its CSP region (`choose_indirect_provider`,
+refused by its validator otherwise), the Partnership pipeline runs as the transition's child under
+its business-key id, and customers stay where they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.mail.smtp_sink import subject_of, text_of
+from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
+from domain.reassessment import TransitionRequest, TransitionResult
+from domain.reassessment_rules import month_of
+from domain.relationships import (
+    CustomerInvitationStage,
+    CustomerRelationshipRecord,
+    InvitationKind,
+    PartnershipStage,
+)
+from domain.reseller_enrollment import ResellerRecord, ResellerStatus
+from domain.transition import TransitionStage, TransitionStatus
+from tests.conftest import Stack
+from tests.reassessment_fixtures import Partner, seed
+from tests.relationship_driver import (
+    CUSTOMER,
+    PARTNERSHIP_LINK,
+    PROVIDER,
+    PROVIDER_TENANT,
+    eventually,
+    prepare,
+)
+
+DE_PROVIDER = "7700001"
+"""An indirect provider authorized in Germany: the Europe region, not Japan's."""
+
+
+async def _partner(stack: Stack, pga: str) -> str:
+    """A JP direct-bill partner due for transition; its PLA (returned) is a JP indirect reseller
+    that Partner Center knows, with one customer."""
+    now = datetime.now(UTC)
+    month = month_of(now)
+    await seed(stack, month, [Partner(pga)])
+    pla = f"{pga[:-1]}9"
+    await prepare(stack)
+
+    def partner_center(data: dict[str, Any]) -> None:
+        data["profiles"][pla] = {"partnerName": f"Partner {pga} K.K.", "country": "JP"}
+        data["agreements"][pla] = {"isAgreementSigned": True}
+        data["indirectResellers"][pla] = {"programStatus": "Active"}
+
+    def programs(data: dict[str, Any]) -> None:
+        data["partners"][pga]["locations"] = {pla: {"country": "JP"}}
+        data["indirectProviders"] = {
+            PROVIDER: {"partnerName": "Tokyo Cloud Distribution K.K.", "country": "JP"},
+            DE_PROVIDER: {"partnerName": "Rhein Cloud Distribution GmbH", "country": "DE"},
+        }
+
+    stack.edit_partner_center(partner_center)
+    stack.edit_partner_programs(programs)
+    await stack.registry.save_reseller(
+        ResellerRecord(
+            partner_id=pla,
+            status=ResellerStatus.ACTIVE,
+            country="JP",
+            workflow_id=names.reseller_enrollment_id(pla),
+            ir_authorized_at=now - timedelta(days=900),
+            active_since=now - timedelta(days=900),
+            updated_at=now,
+        )
+    )
+    await stack.registry.save_customer_relationship(
+        CustomerRelationshipRecord(
+            reseller_partner_id=pla,
+            customer_tenant_id=str(CUSTOMER),
+            kind=InvitationKind.RESELLER_ONLY,
+            customer_country="JP",
+            status=CustomerInvitationStage.ACTIVE,
+            workflow_id=names.customer_invitation_id(pla, str(CUSTOMER)),
+            invited_at=now,
+            accepted_at=now,
+            updated_at=now,
+        )
+    )
+    return pla
+
+
+async def _start(client: Client, pga: str, pla: str) -> WorkflowHandle[Any, TransitionResult]:
+    year = month_of(datetime.now(UTC)).year
+    return await client.start_workflow(
+        names.TRANSITION_TO_INDIRECT,
+        TransitionRequest(
+            pga_id=pga, region="JP", pla_id=pla, reasons=("DB-03 TTM revenue USD 999,999.99",)
+        ),
+        id=names.transition_id(pga, "JP", year),
+        task_queue=names.TASK_QUEUE,
+        result_type=TransitionResult,
+    )
+
+
+async def _status(handle: WorkflowHandle[Any, Any]) -> TransitionStatus:
+    status: TransitionStatus = await handle.query(names.QUERY_STATUS, result_type=TransitionStatus)
+    return status
+
+
+async def _awaiting_choice(handle: WorkflowHandle[Any, Any]) -> TransitionStatus:
+    for _ in range(400):
+        try:
+            status = await _status(handle)
+        except Exception:  # the first workflow task has not run yet
+            await asyncio.sleep(0.025)
+            continue
+        if status.stage is TransitionStage.AWAITING_PROVIDER_CHOICE:
+            return status
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{handle.id} never awaited the provider choice")
+
+
+def _choice(provider: str) -> dict[str, Any]:
+    return {
+        "provider_partner_id": provider,
+        "provider_tenant_id": str(PROVIDER_TENANT),
+        "requested_by": {"user": "admin@provider.example", "role": "admin_agent"},
+        "invitation_link": PARTNERSHIP_LINK,
+        "chosen_by": "taro.suzuki@partner.example",
+    }
+
+
+async def test_a_provider_in_the_region_is_partnered_as_a_child_and_the_move_completes(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "the pipeline has it choose an
+    authorized indirect provider in its region and runs the partnership (section 3), with
+    customers and subscriptions left in place"): the JP partner chooses a JP provider, the
+    Partnership pipeline starts as the transition's child under its business-key id, and the
+    transition ends once the partnership is active; the partner's customer is still its own."""
+    pga = "5600001"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            handle = await _start(client, pga, pla)
+            offered = await _awaiting_choice(handle)
+            assert offered.reseller_country == "JP"
+            ack = await handle.execute_update(
+                names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice(PROVIDER)
+            )
+            assert f"Indirect provider {PROVIDER} was chosen" in ack["message"]
+            child_id = names.partnership_id(PROVIDER, pla)
+            status = await eventually(
+                lambda: _status(handle),
+                lambda s: s.stage is TransitionStage.AWAITING_PARTNERSHIP,
+            )
+            assert status.partnership_workflow_id == child_id
+            child = client.get_workflow_handle(child_id)
+            history = await child.fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            assert started.parent_workflow_execution.workflow_id == handle.id
+            await eventually(
+                lambda: stack.registry.get_partnership(PROVIDER, pla),
+                lambda r: r is not None and r.status is PartnershipStage.AWAITING_ACCEPTANCE,
+            )
+            await child.execute_update(
+                names.UPDATE_REPORT_PARTNERSHIP_ACCEPTED, {"reported_by": "partner-portal"}
+            )
+            await time_env.sleep(timedelta(hours=7))  # the next read of the partnership record
+            result = await handle.result()
+
+    assert result.provider_partner_id == PROVIDER
+    assert result.partnership_outcome == "active"
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None
+    assert f"moved to indirect provider {PROVIDER}" in record.status_reason
+    assert "customers and subscriptions stay in place" in record.status_reason
+    partnership = await stack.registry.get_partnership(PROVIDER, pla)
+    assert partnership is not None and partnership.status is PartnershipStage.ACTIVE
+    customer = await stack.registry.get_customer_relationship(pla, str(CUSTOMER))
+    assert customer is not None and customer.status is CustomerInvitationStage.ACTIVE
+    [offer] = [m for m in stack.sink.messages() if "Choose your indirect provider" in subject_of(m)]
+    body = text_of(offer)
+    assert f"Tokyo Cloud Distribution K.K. (PartnerID {PROVIDER}, JP)" in body
+    assert DE_PROVIDER not in body  # another region's provider is not offered
+
+
+async def test_a_provider_in_another_region_is_refused_naming_both_regions(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-04 and REG-01 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "choose an authorized
+    indirect provider in its region"): a German provider is authorized, but in the Europe region,
+    so the JP partner's choice is refused naming both countries and both regions, and a PartnerID
+    that is no authorized provider is refused as such; the transition still awaits a choice."""
+    pga = "5600002"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    with time_env.auto_time_skipping_disabled():
+        async with stack.worker(client):
+            handle = await _start(client, pga, pla)
+            await _awaiting_choice(handle)
+            with pytest.raises(WorkflowUpdateFailedError) as other_region:
+                await handle.execute_update(
+                    names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice(DE_PROVIDER)
+                )
+            with pytest.raises(WorkflowUpdateFailedError) as unknown:
+                await handle.execute_update(
+                    names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice("1234567")
+                )
+            status = await _status(handle)
+
+    cause = other_region.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "RegionMismatch"
+    assert f"provider {DE_PROVIDER} is in DE (" in cause.message
+    assert f"partner {pla} is in JP (" in cause.message
+    assert "Europe" in cause.message and "Japan" in cause.message
+    refused = unknown.value.cause
+    assert isinstance(refused, ApplicationError) and refused.type == "ProviderNotAuthorized"
+    assert "1234567 is not an authorized indirect provider" in refused.message
+    assert status.stage is TransitionStage.AWAITING_PROVIDER_CHOICE
+    assert status.provider_partner_id is None
+    assert await stack.registry.get_partnership(DE_PROVIDER, pla) is None
+
+
+async def test_no_choice_by_the_deadline_is_recorded_and_operations_are_told(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: the partner "must keep transacting as an
+    IR"): the partner names no provider within the choice period (default 30 days); the
+    transition ends recording that none was chosen, the partner is indirect reseller, nothing is
+    deleted, and operations are emailed."""
+    pga = "5600003"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await _start(client, pga, pla)
+        result = await handle.result()
+        status = await _status(handle)
+
+    assert result.provider_partner_id is None
+    assert result.note is not None and result.note.startswith("no indirect provider was chosen by")
+    waited = {c.stage: c.at for c in status.history}
+    elapsed = waited["indirect_reseller"] - waited["awaiting_provider_choice"]
+    assert timedelta(days=30) <= elapsed < timedelta(days=30, minutes=1)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None
+    assert "no indirect provider was chosen" in record.status_reason
+    assert await stack.registry.get_customer_relationship(pla, str(CUSTOMER)) is not None
+    [ops] = [m for m in stack.sink.messages() if str(m["To"]) == "ops@csp.example"]
+    assert subject_of(ops) == f"Transition of PGA {pga} (JP) has no indirect provider"
+    assert "no indirect provider was chosen by" in text_of(ops)
+
+
+async def test_a_partnership_that_never_becomes_active_is_recorded_and_operations_are_told(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "runs the partnership (section 3)"): the partner chose a provider but never
+    accepted its partnership request; the transition stops waiting after `partnership_wait`,
+    records that the partnership did not become active, keeps the customers, and tells
+    operations."""
+    pga = "5600004"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await _start(client, pga, pla)
+        await _awaiting_choice(handle)
+        await handle.execute_update(names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice(PROVIDER))
+        result = await handle.result()
+
+    assert result.provider_partner_id == PROVIDER
+    assert result.partnership_outcome != "active"
+    note = f"the partnership with indirect provider {PROVIDER} did not become active"
+    assert result.note is not None and result.note.startswith(note)
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None and note in record.status_reason
+    assert await stack.registry.get_customer_relationship(pla, str(CUSTOMER)) is not None
+    ops = [m for m in stack.sink.messages() if "has no indirect provider" in subject_of(m)]
+    assert [str(m["To"]) for m in ops] == ["ops@csp.example"]
+    assert note in text_of(ops[0])
