@@ -54,6 +54,7 @@ from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract.display import set_display_time_zone
 from contract.names import TASK_QUEUE
+from runtime.data_errors import InvalidDataInterceptor
 from runtime.health import serve_health, temporal_readiness
 from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
@@ -267,7 +268,11 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
         workflows=WORKFLOWS,
         activities=activity_methods(*activity_instances(deps, settings)),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
-        interceptors=[LogContextInterceptor(), PipelineCounterInterceptor()],
+        interceptors=[
+            LogContextInterceptor(),
+            InvalidDataInterceptor(),
+            PipelineCounterInterceptor(),
+        ],
         workflow_runner=workflow_runner(),
         # On shutdown (SIGTERM at a redeploy) running activities get this long to finish before
         # they are cancelled; deployments keep it below their stop grace period.

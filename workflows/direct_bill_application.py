@@ -112,7 +112,7 @@ Histories recorded before it trusted the declared role and replay that way."""
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
 class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, application: DirectBillApplication) -> None:
         self._app = application
         self._policy = DirectBillPolicy()
@@ -141,6 +141,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, application: DirectBillApplication) -> DirectBillResult:
+        pipeline.require_business_id(names.direct_bill_id(application.pga_id, application.region))
         pipeline.show_partner(application.pga_id, application.region)
         self._stages.enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
         self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY)

@@ -47,7 +47,7 @@ score notice). Histories recorded before it waited for the shorter pipeline."""
 
 @workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: SweepRequest) -> None:
         self._request = request
         self._summary: SweepSummary | None = request.summary
@@ -58,6 +58,7 @@ class ReassessmentSweepWorkflow:
 
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepSummary:
+        pipeline.require_business_id(names.SWEEP_WORKFLOW_ID, suffix=r"-.+")
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
         workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])
@@ -73,7 +74,6 @@ class ReassessmentSweepWorkflow:
                     business_time_zone=self._policy.business_time_zone,
                 ),
                 start_to_close=_STEP,
-                retry=None,
             )
             self._count(due=len(page.partners))
             if page.partners:
@@ -141,7 +141,6 @@ class ReassessmentSweepWorkflow:
                 partners=partners,
             ),
             start_to_close=_START_BATCH,
-            retry=None,
         )
         for workflow_id in result.started:
             if workflow_id in self._early:

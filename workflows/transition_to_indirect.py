@@ -32,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
 class TransitionToIndirectResellerWorkflow:
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
+        pipeline.require_business_id(
+            names.transition_id_stem(request.pga_id, request.region), suffix=r"-20[0-9]{2}"
+        )
         workflow.upsert_search_attributes(
             [
                 names.SA_PARTNER_ID.value_set(request.pga_id),
