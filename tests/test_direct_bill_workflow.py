@@ -28,6 +28,12 @@ from tests.direct_bill_driver import (
 from tests.enrollment_driver import subjects
 
 
+@pytest.fixture
+def workflow_id() -> str:
+    """The business-key id of the default application (one pipeline per PGA and region)."""
+    return names.direct_bill_id(DB_PGA, "JP")
+
+
 def _refusal(error: BaseException) -> ApplicationError:
     cause = (
         error.cause if isinstance(error, WorkflowUpdateFailedError | WorkflowFailureError) else None
@@ -170,7 +176,7 @@ async def test_rejection_starts_a_one_year_cooldown(
             assert rejected.cooldown_until is not None
             assert "Reason: rejected in the application decision" in subjects_body(stack)
 
-            again = await start_direct_bill(client, f"{workflow_id}-again", db_application())
+            again = await start_direct_bill(client, workflow_id, db_application())
             with pytest.raises(WorkflowFailureError) as refused:
                 await again.result()
             refusal = _refusal(refused.value)
@@ -184,13 +190,13 @@ async def test_rejection_starts_a_one_year_cooldown(
 
             now = await time_env.get_current_time()
             await time_env.sleep(anniversary - now - timedelta(minutes=1))
-            eve = await start_direct_bill(client, f"{workflow_id}-eve", db_application())
+            eve = await start_direct_bill(client, workflow_id, db_application())
             with pytest.raises(WorkflowFailureError) as still_refused:
                 await eve.result()
             assert _refusal(still_refused.value).type == "CooldownActive"
 
             await time_env.sleep(timedelta(minutes=1))
-            after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
+            after_a_year = await start_direct_bill(client, workflow_id, db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
             await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
             assert (await after_a_year.result()).outcome is DirectBillStage.WITHDRAWN
