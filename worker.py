@@ -319,8 +319,20 @@ async def run_worker(
         log.info("worker_stopped")
 
 
+def load_settings() -> Settings:
+    """The worker's settings, every policy built from them once before anything connects: a bad
+    setting stops the worker at start with a message naming it (SystemExit), never a workflow
+    task failing later, over and over, in every pipeline that reads it."""
+    try:
+        settings = Settings()
+        policies_from_settings(settings)
+    except (pydantic.ValidationError, ValueError) as err:
+        raise SystemExit(f"csp worker: invalid settings, not starting:\n{err}") from err
+    return settings
+
+
 async def _main() -> None:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -58,7 +58,7 @@ class ReassessmentSweepWorkflow:
 
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepSummary:
-        pipeline.require_business_id(names.SWEEP_WORKFLOW_ID, suffix=r"-.+")
+        pipeline.require_business_id(names.SWEEP_WORKFLOW_ID, suffix=pipeline.any_suffix)
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
         workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])

@@ -75,10 +75,6 @@ _REGISTRY_STATUS = {
 }
 
 
-MPA_REPORT_INTERVAL = timedelta(minutes=1)
-"""At most one `report_mpa_signed` accepted per interval (each one re-checks Partner Center);
-the others are refused in the validator, which writes nothing to the history (issue 12)."""
-
 LATE_MPA_PATCH = "enr-mpa-late-signature-completes"
 """ENR-09: an approved reseller that signs the MPA after its window is completed by a later report
 without enrolling again. Histories recorded before it ended at the window and replay that way."""
@@ -491,14 +487,15 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 )
             )
         last = self._mpa_report_accepted_at
-        if last is not None and workflow.now() - last < MPA_REPORT_INTERVAL:
+        interval = self._policy.mpa_report_interval
+        if last is not None and workflow.now() - last < interval:
             raise pipeline.refuse(
                 RepeatedReport(
                     f"PartnerID {self._app.partner_id}: Partner Center was re-checked for a "
                     f"report at {last.isoformat()}; the next report is accepted from "
-                    f"{(last + MPA_REPORT_INTERVAL).isoformat()}",
+                    f"{(last + interval).isoformat()}",
                     update=names.UPDATE_REPORT_MPA_SIGNED,
-                    retry_after=(last + MPA_REPORT_INTERVAL).isoformat(),
+                    retry_after=(last + interval).isoformat(),
                 )
             )
 

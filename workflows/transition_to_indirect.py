@@ -33,7 +33,7 @@ class TransitionToIndirectResellerWorkflow:
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
         pipeline.require_business_id(
-            names.transition_id_stem(request.pga_id, request.region), suffix=r"-20[0-9]{2}"
+            names.transition_id_stem(request.pga_id, request.region), suffix=pipeline.year_suffix
         )
         workflow.upsert_search_attributes(
             [
