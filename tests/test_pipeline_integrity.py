@@ -27,6 +27,8 @@ from domain.reseller_enrollment import EnrollmentStage
 from tests.conftest import DB_PLA, UNSIGNED_PARTNER, Stack, application
 from tests.direct_bill_driver import db_application, start_direct_bill
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
+from worker import load_settings
+from workflows.pipeline import RETRY_ATTEMPTS
 
 UNSIGNED_ID = names.reseller_enrollment_id(UNSIGNED_PARTNER)
 
@@ -175,3 +177,43 @@ async def test_a_direct_bill_refused_by_its_region_check_is_unaffected_by_attent
         assert await read_attention(client, handle.id) is None
         final = await handle.query(names.QUERY_STATUS)
     assert final["stage"] == DirectBillStage.REFUSED.value
+
+
+async def test_spent_retries_show_attention_instead_of_retrying_forever(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """Partner Center's data unreadable on every attempt: the step stops after RETRY_ATTEMPTS
+    (it used to retry forever, RUNNING) and the pipeline shows `Attention` for an operator."""
+    stack.data_file.write_text("{ this is not JSON")
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        assert isinstance(failure.value.cause, ActivityError)
+        attention = await read_attention(client, handle.id)
+    assert attention is not None and attention.startswith("verify_partner_id: ")
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in await _events(handle)
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert max(attempts) == RETRY_ATTEMPTS
+    assert stack.sink.messages() == []
+
+
+def test_the_worker_refuses_to_start_on_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bad setting stops the worker at start with its name, not every workflow task later."""
+    monkeypatch.setenv("CSP_DB_WINDOW_CLOSURES", "2025-10-01/2025-05-01")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    message = str(stopped.value)
+    assert "invalid settings" in message and "db_window_closures" in message
+    assert "ends before it starts" in message
+    monkeypatch.setenv("CSP_DB_WINDOW_CLOSURES", "2025-05-01/2025-10-01")
+    monkeypatch.setenv("CSP_MPA_REPORT_INTERVAL_SECONDS", "0")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert "mpa_report_interval_seconds" in str(stopped.value)
