@@ -95,6 +95,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         self._withdrawal: Withdrawal | None = None
         self._mpa_reported = False
         self._mpa_report_accepted_at: datetime | None = None
+        self._mpa_reports_accepted = 0
         self._ir_authorized_at: datetime | None = None
         self._mpa_signed_at: datetime | None = None
         self._ended: PipelineEnded | None = None
@@ -463,6 +464,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     def report_mpa_signed(self, report: MpaSignatureReport) -> Acknowledgement:
         self._mpa_reported = True
         self._mpa_report_accepted_at = workflow.now()
+        self._mpa_reports_accepted += 1
         return Acknowledgement(
             stage=self._stages.stage.value,
             message="MPA status will be re-checked with Partner Center now",
@@ -487,7 +489,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 )
             )
         last = self._mpa_report_accepted_at
-        interval = self._policy.mpa_report_interval
+        interval = self._mpa_report_interval()
         if last is not None and workflow.now() - last < interval:
             raise pipeline.refuse(
                 RepeatedReport(
@@ -498,6 +500,16 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                     retry_after=(last + interval).isoformat(),
                 )
             )
+
+    def _mpa_report_interval(self) -> timedelta:
+        """The wait before the next report is accepted: the policy's interval, doubled with each
+        accepted report up to the poll interval. Over the late-completion window (months, no
+        polling) the accepted reports, each a Partner Center re-check in the history, stay
+        bounded: about one a day after the first few."""
+        first = self._policy.mpa_report_interval
+        doublings = min(max(self._mpa_reports_accepted - 1, 0), 30)
+        grown: timedelta = first * (2**doublings)
+        return max(first, min(grown, self._policy.mpa_poll_interval))
 
     @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:
