@@ -35,8 +35,9 @@ async def _visible(client: Client, query: str, expected: int = 1) -> list[str]:
 
 
 def _forged(token: str) -> str:
-    head, body, signature = token.split(".")
-    return f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    """The token with its signature (the last part, in the short and the v1 format) altered."""
+    *signed, signature = token.split(".")
+    return ".".join([*signed, f"{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"])
 
 
 @pytest.fixture
