@@ -75,6 +75,10 @@ _REGISTRY_STATUS = {
 }
 
 
+DUPLICATE_REFUSAL_PATCH = "already-enrolling-refusal-writes-nothing"
+"""Issue 12: an `AlreadyEnrolling` refusal writes no record and sends no email (both belong to the
+other pipeline). Histories recorded before it saved `rejected` and mailed, and replay that way."""
+
 LATE_MPA_PATCH = "enr-mpa-late-signature-completes"
 """ENR-09: an approved reseller that signs the MPA after its window is completed by a later report
 without enrolling again. Histories recorded before it ended at the window and replay that way."""
@@ -421,7 +425,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             await self._cancel_child()
             if not self._registered:  # cancelled in pre-checks: no record, nothing was sent
                 return
-        if self._refused_as_duplicate:
+        if self._refused_as_duplicate and workflow.patched(DUPLICATE_REFUSAL_PATCH):
             return
         await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {
