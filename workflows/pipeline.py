@@ -86,7 +86,11 @@ async def execute(
             summary=summary or activity.summary,
         )
     except ActivityError as err:
-        if business_rejection(err) is None and workflow.patched(ATTENTION_PATCH):
+        if (
+            business_rejection(err) is None
+            and not is_cancelled_exception(err)
+            and workflow.patched(ATTENTION_PATCH)
+        ):
             show_attention(f"{activity.name}: {_error_type(err)}")
         raise
     return result
