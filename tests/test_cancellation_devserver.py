@@ -78,6 +78,7 @@ async def _outcome_shown(handle: WorkflowHandle[Any, Any]) -> None:
     assert attributes.get(names.SA_OUTCOME) == "cancelled"
     assert attributes.get(names.SA_STAGE) == "cancelled"
     assert attributes.get(names.SA_NEXT_DEADLINE) is None
+    assert attributes.get(names.SA_ATTENTION) is None  # a cancellation needs no operator
 
 
 async def _start(client: Client, workflow: str, arg: Any) -> WorkflowHandle[Any, Any]:
