@@ -217,3 +217,19 @@ def test_the_worker_refuses_to_start_on_a_bad_setting(
     with pytest.raises(SystemExit) as stopped:
         load_settings()
     assert "mpa_report_interval_seconds" in str(stopped.value)
+
+
+async def test_a_direct_bill_under_another_id_fails_at_once_and_writes_nothing(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """The same one check guards every pipeline (workflows/pipeline.py require_business_id)."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, "direct-bill-4500001-JP-second", db_application())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = _cause_of_type(failure.value, "WorkflowIdMismatch")
+    assert "'direct-bill-4500001-JP'" in cause.message
+    assert "'direct-bill-4500001-JP-second'" in cause.message
+    assert await stack.registry.get_direct_bill("4500001", "JP") is None
+    assert stack.sink.messages() == []
