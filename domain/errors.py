@@ -107,6 +107,13 @@ class RepeatedReport(BusinessRuleViolation):
     error_type = "RepeatedReport"
 
 
+class DecisionLimitReached(BusinessRuleViolation):
+    """A decision that may repeat has repeated as often as one pipeline allows: each round adds to
+    the pipeline's history, which must stay bounded (issue 12)."""
+
+    error_type = "DecisionLimitReached"
+
+
 class DecisionInvalid(BusinessRuleViolation):
     """A reported decision is incomplete or inconsistent."""
 

@@ -26,6 +26,7 @@ from tests.direct_bill_driver import (
     wait_stage,
 )
 from tests.enrollment_driver import subjects
+from workflows.direct_bill_application import INFORMATION_REQUESTS_PER_APPLICATION
 
 
 @pytest.fixture
@@ -352,3 +353,34 @@ async def test_assessment_reminders_then_expiry(
     assert result.outcome is DirectBillStage.EXPIRED
     reminders = [s for s in subjects(stack.sink) if s.startswith("Reminder")]
     assert len(reminders) == 4  # every 7 days of a 30-day window: days 7, 14, 21, 28
+
+
+async def test_information_requests_are_bounded_so_the_history_is(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """Issue 12: every request pauses the review and moves its deadline; without a bound the
+    request/answer rounds could grow the history forever."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        for n in range(INFORMATION_REQUESTS_PER_APPLICATION):
+            question = {"question": f"Document {n}", "requested_by": "ms"}
+            await send(handle, names.UPDATE_REQUEST_INFORMATION, question)
+            await wait_stage(handle, DirectBillStage.INFORMATION_REQUESTED)
+            answer = {"answer": "attached", "answered_by": "applicant"}
+            await send(handle, names.UPDATE_ANSWER_INFORMATION, answer)
+            await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        with pytest.raises(WorkflowUpdateFailedError) as limited:
+            await send(
+                handle,
+                names.UPDATE_REQUEST_INFORMATION,
+                {"question": "One more", "requested_by": "ms"},
+            )
+        refusal = _refusal(limited.value)
+        assert refusal.type == "DecisionLimitReached"
+        assert f"{INFORMATION_REQUESTS_PER_APPLICATION} information requests" in refusal.message
+        await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+        await wait_stage(handle, DirectBillStage.ASSESSMENT)
+        await send(handle, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
+        assert (await handle.result()).outcome is DirectBillStage.WITHDRAWN

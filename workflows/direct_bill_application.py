@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import (
         ApplicantNotGlobalAdmin,
+        DecisionLimitReached,
         MpaBeforeSupportPlan,
         SupportPlanBeforeCreditApproval,
         WrongStage,
@@ -108,6 +109,11 @@ _REVIEW_STEPS = {
 GLOBAL_ADMIN_PATCH = "db-applicant-global-admin-verified"
 """004: the applicant's Global admin role is checked against the tenant in Partner Center.
 Histories recorded before it trusted the declared role and replay that way."""
+
+
+INFORMATION_REQUESTS_PER_APPLICATION = 10
+"""Each request pauses the review and moves its deadline, so request/answer rounds could go on
+forever, each adding to the history; past this many the next request is refused (issue 12)."""
 
 
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
@@ -613,6 +619,14 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         if self._info_request is not None:
             raise pipeline.refuse(
                 WrongStage("an information request is already open; wait for its answer")
+            )
+        if self._info_requests >= INFORMATION_REQUESTS_PER_APPLICATION:
+            raise pipeline.refuse(
+                DecisionLimitReached(
+                    f"this application has had {self._info_requests} information requests, "
+                    f"the most one application takes; decide it, or withdraw it and apply again",
+                    update=names.UPDATE_REQUEST_INFORMATION,
+                )
             )
 
     @workflow.update(name=names.UPDATE_ANSWER_INFORMATION)
