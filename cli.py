@@ -125,6 +125,12 @@ def cmd_pipelines() -> None:
 
 
 async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
+    """Start a pipeline under its business-key workflow id (the only id it runs under).
+
+    Id policy (README, "One pipeline per business key"): a start while the pipeline runs is
+    refused (`FAIL`); after it closed a new run is allowed (`ALLOW_DUPLICATE`) and the pipeline's
+    pre-checks judge the recorded state (e.g. `AlreadyEnrolling` for an active PartnerID, which
+    writes no record and mails nobody)."""
     pipeline = _pipeline(pipeline_name)
     validated = _validated(pipeline.input_model, read_input(source, inline_allowed=False))
     workflow_id = pipeline.workflow_id_for(validated)

@@ -55,6 +55,7 @@ from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract.display import set_display_time_zone
 from contract.names import TASK_QUEUE
+from runtime.data_errors import InvalidDataInterceptor
 from runtime.health import serve_health, temporal_readiness
 from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
@@ -274,7 +275,11 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
         workflows=WORKFLOWS,
         activities=activity_methods(*activity_instances(deps, settings)),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
-        interceptors=[LogContextInterceptor(), PipelineCounterInterceptor()],
+        interceptors=[
+            LogContextInterceptor(),
+            InvalidDataInterceptor(),
+            PipelineCounterInterceptor(),
+        ],
         workflow_runner=workflow_runner(),
         # On shutdown (SIGTERM at a redeploy) running activities get this long to finish before
         # they are cancelled; deployments keep it below their stop grace period.
@@ -321,8 +326,20 @@ async def run_worker(
         log.info("worker_stopped")
 
 
+def load_settings() -> Settings:
+    """The worker's settings, every policy built from them once before anything connects: a bad
+    setting stops the worker at start with a message naming it (SystemExit), never a workflow
+    task failing later, over and over, in every pipeline that reads it."""
+    try:
+        settings = Settings()
+        policies_from_settings(settings)
+    except (pydantic.ValidationError, ValueError) as err:
+        raise SystemExit(f"csp worker: invalid settings, not starting:\n{err}") from err
+    return settings
+
+
 async def _main() -> None:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     prepare_state_dir(settings.state_dir)
     stop = asyncio.Event()

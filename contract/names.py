@@ -27,8 +27,18 @@ SA_STAGE = SearchAttributeKey.for_keyword("PipelineStage")
 SA_REGION = SearchAttributeKey.for_keyword("Region")
 SA_OUTCOME = SearchAttributeKey.for_keyword("Outcome")
 SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+SA_ATTENTION = SearchAttributeKey.for_keyword("Attention")
+"""Set when the pipeline needs an operator (a step that retrying cannot fix, or retries exhausted):
+which step and the error type; never personal data. Find them with `Attention IS NOT NULL`."""
 
-SEARCH_ATTRIBUTES = (SA_PARTNER_ID, SA_STAGE, SA_REGION, SA_OUTCOME, SA_NEXT_DEADLINE)
+SEARCH_ATTRIBUTES = (
+    SA_PARTNER_ID,
+    SA_STAGE,
+    SA_REGION,
+    SA_OUTCOME,
+    SA_NEXT_DEADLINE,
+    SA_ATTENTION,
+)
 
 
 def reseller_enrollment_id(partner_id: str) -> str:
@@ -176,7 +186,12 @@ def reassessment_id(pga_id: str, region: str, year: int, *, security_only: bool 
 
 
 def transition_id(pga_id: str, region: str, year: int) -> str:
-    return f"transition-{pga_id}-{region}-{year}"
+    return f"{transition_id_stem(pga_id, region)}-{year}"
+
+
+def transition_id_stem(pga_id: str, region: str) -> str:
+    """A transition's id without its year (the transition's input names no year)."""
+    return f"transition-{pga_id}-{region}"
 
 
 # Invalid Partners of Record found before orders fail (REL-07, issue 14)

@@ -100,6 +100,20 @@ class ResendTooSoon(BusinessRuleViolation):
     error_type = "ResendTooSoon"
 
 
+class RepeatedReport(BusinessRuleViolation):
+    """A report that would change nothing: the same fact is already being acted on, or was a
+    moment ago (reports are rate-limited so a flood cannot grow a pipeline's history)."""
+
+    error_type = "RepeatedReport"
+
+
+class DecisionLimitReached(BusinessRuleViolation):
+    """A decision that may repeat has repeated as often as one pipeline allows: each round adds to
+    the pipeline's history, which must stay bounded (issue 12)."""
+
+    error_type = "DecisionLimitReached"
+
+
 class DecisionInvalid(BusinessRuleViolation):
     """A reported decision is incomplete or inconsistent."""
 
@@ -312,3 +326,42 @@ ALL_ERROR_TYPES: tuple[type[BusinessRuleViolation], ...] = (
     PorInvalid,
     SubscriptionNotChangeable,
 )
+
+
+class InvalidSourceData(ValueError):
+    """Data that retrying cannot fix: a value read from an outside system or the registry that is
+    malformed (a naive or date-only instant, a NUL byte), or one the database would refuse.
+
+    Not a business refusal: the pipeline shows `Attention` and fails for an operator to fix the
+    data. Activities turn it into a non-retryable ApplicationError of this type (worker.py)."""
+
+    error_type: ClassVar[str] = "InvalidSourceData"
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        super().__init__(f"{source}: field {field!r} {problem}")
+        self.source = source
+        self.field = field
+        self.problem = problem
+
+
+def aware_instant(value: str, *, source: str, field: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset; anything else (a date alone, a naive time, not a
+    date at all) is InvalidSourceData naming the source and the field."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidSourceData(source, field, f"is not an ISO 8601 instant ({value!r})") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidSourceData(
+            source, field, f"has no UTC offset ({value!r}); an instant needs one"
+        )
+    return parsed
+
+
+def refuse_nul(values: dict[str, Any], *, source: str) -> None:
+    """A text with a NUL byte (PostgreSQL refuses it in text columns) is InvalidSourceData."""
+    for field, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidSourceData(
+                source, field, "contains a NUL byte, which the database refuses"
+            )

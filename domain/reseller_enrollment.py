@@ -147,6 +147,9 @@ class EnrollmentPolicy(Message):
     mpa_late_completion_window: timedelta = timedelta(days=335)
     """After the MPA window: how long a late signature, reported, still completes the approved
     enrollment without enrolling again (ENR-09)."""
+    mpa_report_interval: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
+    """At most one `report_mpa_signed` accepted per interval: each re-checks Partner Center; the
+    others are refused in the validator, which writes nothing to the history (issue 12)."""
     operations_email: EmailStr = "csp-operations@example.com"
 
 

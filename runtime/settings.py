@@ -191,6 +191,8 @@ class Settings(BaseSettings):
     mpa_acceptance_days: int = 30
     mpa_poll_hours: float = 24
     mpa_late_completion_days: float = 335
+    mpa_report_interval_seconds: float = Field(default=60, gt=0)
+    """At most one MPA signature report re-checks Partner Center per interval (issue 12)."""
     operations_email: str = "csp-operations@example.com"
     # How often the `pipeline-reconciler` Schedule looks for pipelines closed without an outcome
     # (terminated, timed out) and records their real closure (issue 18).
@@ -383,6 +385,7 @@ class Settings(BaseSettings):
             mpa_acceptance_window=timedelta(days=self.mpa_acceptance_days),
             mpa_poll_interval=timedelta(hours=self.mpa_poll_hours),
             mpa_late_completion_window=timedelta(days=self.mpa_late_completion_days),
+            mpa_report_interval=timedelta(seconds=self.mpa_report_interval_seconds),
             operations_email=self.operations_email,
         )
 

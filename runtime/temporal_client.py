@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
 from runtime.payload_codec import (
@@ -12,13 +11,14 @@ from runtime.payload_codec import (
     ValidationSafeFailureConverter,
     parse_payload_keys,
 )
+from runtime.payload_converter import StrictPayloadConverter
 from runtime.settings import Settings
 from runtime.temporal_profile import connection_target
 from runtime.tracing import client_interceptors
 
 # Unencrypted: pydantic JSON payloads; validation failures recorded without input values.
 DATA_CONVERTER: DataConverter = DataConverter(
-    payload_converter_class=PydanticPayloadConverter,
+    payload_converter_class=StrictPayloadConverter,
     failure_converter_class=ValidationSafeFailureConverter,
 )
 
@@ -35,7 +35,7 @@ def data_converter(settings: Settings) -> DataConverter:
     if not keys:
         return DATA_CONVERTER
     return DataConverter(
-        payload_converter_class=PydanticPayloadConverter,
+        payload_converter_class=StrictPayloadConverter,
         payload_codec=AesGcmPayloadCodec(keys, accept_plaintext=settings.payload_accept_plaintext),
         failure_converter_class=EncodedFailureConverter,
     )

@@ -24,6 +24,7 @@ from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.partner_programs.local import LocalPartnerPrograms, ttm_revenue_entry
 from adapters.registry.sql import SqlPartnerRegistry
+from contract import names
 from contract.names import SEARCH_ATTRIBUTES
 from runtime.binaries import temporal_cli, temporal_test_server
 from runtime.search_attributes import ensure_search_attributes
@@ -230,7 +231,22 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def workflow_id() -> Iterator[str]:
-    yield f"test-{uuid.uuid4()}"
+    """The business-key id of the default application's enrollment: pipelines run only under
+    their business id. Tests on the shared dev server use `new_partner` ids of their own."""
+    yield names.reseller_enrollment_id(JP_PARTNER)
+
+
+def new_partner(stack: Stack, *, mpa_signed: bool = True, country: str = "JP") -> str:
+    """A fresh PartnerID in the local Partner Center, so each test owns its workflow id (the
+    dev server is shared by the session's tests)."""
+    partner_id = str(1_000_000 + uuid.uuid4().int % 8_999_999)
+
+    def add(data: dict[str, Any]) -> None:
+        data["profiles"][partner_id] = {"partnerName": "Contoso K.K.", "country": country}
+        data["agreements"][partner_id] = {"isAgreementSigned": mpa_signed}
+
+    stack.edit_partner_center(add)
+    return partner_id
 
 
 # ---- the partner registry on every supported database --------------------------------------

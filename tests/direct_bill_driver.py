@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,7 @@ from domain.direct_bill import (
     DirectBillStage,
     DirectBillStatus,
 )
-from tests.conftest import DB_PGA, DB_PLA, JP_TENANT
+from tests.conftest import DB_PGA, DB_PLA, JP_TENANT, Stack
 from tests.test_direct_bill_rules import questionnaire
 
 
@@ -47,6 +48,16 @@ PLAN = {
     "reported_by": "billing-backend",
 }
 APPROVE = {"decision": "approve", "decided_by": "microsoft-review"}
+
+
+def new_pga(stack: Stack) -> str:
+    """A fresh PGA meeting every requirement (a copy of DB_PGA) in the local partner programs,
+    so a test on the shared dev server owns its business ids."""
+    pga_id = str(4_000_000 + uuid.uuid4().int % 999_999)
+    stack.edit_partner_programs(
+        lambda data: data["partners"].update({pga_id: data["partners"][DB_PGA]})
+    )
+    return pga_id
 
 
 async def start_direct_bill(

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from contract.pipelines import PIPELINES
 from domain.direct_bill import (
     DirectBillApplication,
     DirectBillRegistryStatus,
@@ -76,12 +78,27 @@ async def _outcome_shown(handle: WorkflowHandle[Any, Any]) -> None:
     assert attributes.get(names.SA_OUTCOME) == "cancelled"
     assert attributes.get(names.SA_STAGE) == "cancelled"
     assert attributes.get(names.SA_NEXT_DEADLINE) is None
+    assert attributes.get(names.SA_ATTENTION) is None  # a cancellation needs no operator
 
 
 async def _start(client: Client, workflow: str, arg: Any) -> WorkflowHandle[Any, Any]:
+    """Start under the pipeline's business-key id (the only id it runs under). The dev server is
+    shared by the session's tests: a pipeline another test left running under the same business
+    key is terminated (this test owns the key now)."""
+    [pipeline] = [p for p in PIPELINES if p.workflow_type == workflow]
     return await client.start_workflow(
-        workflow, arg, id=f"test-{uuid.uuid4()}", task_queue=names.TASK_QUEUE
+        workflow,
+        arg,
+        id=pipeline.workflow_id_for(arg),
+        task_queue=names.TASK_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
     )
+
+
+@pytest.fixture
+def workflow_id() -> str:
+    """A manual sweep's id: the sweep's business id and a suffix of this test's own."""
+    return f"{names.SWEEP_WORKFLOW_ID}-test-{uuid.uuid4().hex[:8]}"
 
 
 # ---- direct bill --------------------------------------------------------------------------------

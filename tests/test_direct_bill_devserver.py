@@ -10,10 +10,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
-from tests.conftest import DB_PGA, US_PARTNER, Stack
+from tests.conftest import US_PARTNER, Stack
 from tests.direct_bill_driver import (
     PLAN,
     db_application,
+    new_pga,
     send,
     start_direct_bill,
     through_credit,
@@ -32,25 +33,24 @@ async def _run_to_activation(client: Client, workflow_id: str, **overrides: str)
 
 
 async def test_two_regions_run_side_by_side_to_activation(
-    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
+    pga = new_pga(stack)  # the dev server is shared: this test owns its business ids
+    jp, us = names.direct_bill_id(pga, "JP"), names.direct_bill_id(pga, "US")
     async with stack.worker(client):
         outcomes = await asyncio.gather(
-            _run_to_activation(client, f"{workflow_id}-JP"),
-            _run_to_activation(client, f"{workflow_id}-US", region="US", pla_id=US_PARTNER),
+            _run_to_activation(client, jp, pga_id=pga),
+            _run_to_activation(client, us, pga_id=pga, region="US", pla_id=US_PARTNER),
         )
         assert list(outcomes) == [DirectBillStage.ACTIVE, DirectBillStage.ACTIVE]
-        query = (
-            f"PartnerId = '{DB_PGA}' AND Outcome = 'active' "
-            f"AND WorkflowId STARTS_WITH '{workflow_id}'"
-        )
+        query = f"PartnerId = '{pga}' AND Outcome = 'active'"
         for _ in range(100):
             found = sorted([wf.id async for wf in client.list_workflows(query)])
             if len(found) == 2:
                 break
             await asyncio.sleep(0.1)
-        assert found == [f"{workflow_id}-JP", f"{workflow_id}-US"]
+        assert found == [jp, us]
     for region in ("JP", "US"):
-        record = await stack.registry.get_direct_bill(DB_PGA, region)
+        record = await stack.registry.get_direct_bill(pga, region)
         assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE

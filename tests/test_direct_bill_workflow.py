@@ -28,6 +28,13 @@ from tests.direct_bill_driver import (
     wait_stage,
 )
 from tests.enrollment_driver import subjects
+from workflows.direct_bill_application import INFORMATION_REQUESTS_PER_APPLICATION
+
+
+@pytest.fixture
+def workflow_id() -> str:
+    """The business-key id of the default application (one pipeline per PGA and region)."""
+    return names.direct_bill_id(DB_PGA, "JP")
 
 
 def _refusal(error: BaseException) -> ApplicationError:
@@ -172,7 +179,7 @@ async def test_rejection_starts_a_one_year_cooldown(
             assert rejected.cooldown_until is not None
             assert "Reason: rejected in the application decision" in subjects_body(stack)
 
-            again = await start_direct_bill(client, f"{workflow_id}-again", db_application())
+            again = await start_direct_bill(client, workflow_id, db_application())
             with pytest.raises(WorkflowFailureError) as refused:
                 await again.result()
             refusal = _refusal(refused.value)
@@ -186,7 +193,7 @@ async def test_rejection_starts_a_one_year_cooldown(
 
             now = await time_env.get_current_time()
             await time_env.sleep(anniversary - now - timedelta(minutes=1))
-            eve = await start_direct_bill(client, f"{workflow_id}-eve", db_application())
+            eve = await start_direct_bill(client, workflow_id, db_application())
             with pytest.raises(WorkflowFailureError) as still_refused:
                 await eve.result()
             assert _refusal(still_refused.value).type == "CooldownActive"
@@ -200,7 +207,7 @@ async def test_rejection_starts_a_one_year_cooldown(
                 partner["ttmRevenue"] = ttm_revenue_entry(partner["ttmRevenue"]["tenants"], today)
 
             stack.edit_partner_programs(current_figure)
-            after_a_year = await start_direct_bill(client, f"{workflow_id}-later", db_application())
+            after_a_year = await start_direct_bill(client, workflow_id, db_application())
             await wait_stage(after_a_year, DirectBillStage.INITIAL_REVIEW)
             await send(after_a_year, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
             assert (await after_a_year.result()).outcome is DirectBillStage.WITHDRAWN
@@ -400,3 +407,34 @@ async def test_a_revenue_figure_at_the_age_limit_counts_and_one_day_older_is_ref
     assert "beyond the limit of 90 day(s)" in failure["message"]
     assert "ask the partner program for a current figure" in failure["message"]
     assert await stack.registry.get_cooldown(DB_PGA) is None
+
+
+async def test_information_requests_are_bounded_so_the_history_is(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """Issue 12: every request pauses the review and moves its deadline; without a bound the
+    request/answer rounds could grow the history forever."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        for n in range(INFORMATION_REQUESTS_PER_APPLICATION):
+            question = {"question": f"Document {n}", "requested_by": "ms"}
+            await send(handle, names.UPDATE_REQUEST_INFORMATION, question)
+            await wait_stage(handle, DirectBillStage.INFORMATION_REQUESTED)
+            answer = {"answer": "attached", "answered_by": "applicant"}
+            await send(handle, names.UPDATE_ANSWER_INFORMATION, answer)
+            await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
+        with pytest.raises(WorkflowUpdateFailedError) as limited:
+            await send(
+                handle,
+                names.UPDATE_REQUEST_INFORMATION,
+                {"question": "One more", "requested_by": "ms"},
+            )
+        refusal = _refusal(limited.value)
+        assert refusal.type == "DecisionLimitReached"
+        assert f"{INFORMATION_REQUESTS_PER_APPLICATION} information requests" in refusal.message
+        await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
+        await wait_stage(handle, DirectBillStage.ASSESSMENT)
+        await send(handle, names.UPDATE_WITHDRAW, {"reason": "t", "requested_by": "o"})
+        assert (await handle.result()).outcome is DirectBillStage.WITHDRAWN

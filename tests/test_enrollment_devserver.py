@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -18,7 +19,7 @@ from contract import names
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from domain.verification_token import TokenClaims, mint_token
 from runtime.binaries import temporal_cli
-from tests.conftest import JP_PARTNER, TOKEN_SECRET, Stack, application
+from tests.conftest import TOKEN_SECRET, Stack, application, new_partner
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, subjects
 from tests.gateway_server import serve_gateway
 
@@ -34,14 +35,22 @@ async def _visible(client: Client, query: str, expected: int = 1) -> list[str]:
 
 
 def _forged(token: str) -> str:
-    head, body, signature = token.split(".")
-    return f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    """The token with its signature (the last part, in the short and the v1 format) altered."""
+    *signed, signature = token.split(".")
+    return ".".join([*signed, f"{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"])
+
+
+@pytest.fixture
+def workflow_id(stack: Stack) -> str:
+    """A PartnerID of this test's own: the dev server is shared by the session's tests."""
+    return names.reseller_enrollment_id(new_partner(stack))
 
 
 async def test_verification_through_the_gateway_and_search_attributes(
     dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
     client = dev_env.client
+    partner = workflow_id.removeprefix(names.reseller_enrollment_id(""))
     async with serve_gateway(client, [TOKEN_SECRET.encode()]) as gateway_url:
         stack.settings = stack.settings.model_copy(update={"public_base_url": gateway_url})
         async with stack.worker(client), httpx.AsyncClient(base_url=gateway_url) as http:
@@ -49,14 +58,14 @@ async def test_verification_through_the_gateway_and_search_attributes(
             contact = {**application()["primary_contact"]}
             del contact["locale"]
             handle = await start_enrollment(
-                client, workflow_id, application(primary_contact=contact)
+                client, workflow_id, application(partner_id=partner, primary_contact=contact)
             )
             token = await latest_token(stack.sink, 1)
             json_accept = {"accept": "application/json"}
 
             ids = await _visible(
                 client,
-                f"PartnerId = '{JP_PARTNER}' AND PipelineStage = 'email_verification' "
+                f"PartnerId = '{partner}' AND PipelineStage = 'email_verification' "
                 f"AND Region = 'JP' AND WorkflowId = '{workflow_id}'",
             )
             assert ids == [workflow_id]
@@ -127,7 +136,7 @@ async def test_verification_through_the_gateway_and_search_attributes(
     ]
     description = await handle.describe()
     attributes = description.typed_search_attributes
-    assert attributes.get(names.SA_PARTNER_ID) == JP_PARTNER
+    assert attributes.get(names.SA_PARTNER_ID) == partner
     assert attributes.get(names.SA_STAGE) == "active"
     assert attributes.get(names.SA_NEXT_DEADLINE) is None
     # No personal data in search attributes.
@@ -152,6 +161,7 @@ async def test_operator_starts_with_the_temporal_cli_and_plain_json(
     dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
     client = dev_env.client
+    partner = workflow_id.removeprefix(names.reseller_enrollment_id(""))
     async with stack.worker(client):
         started = await asyncio.to_thread(
             _cli,
@@ -160,7 +170,7 @@ async def test_operator_starts_with_the_temporal_cli_and_plain_json(
             "--type", names.RESELLER_ENROLLMENT,
             "--task-queue", names.TASK_QUEUE,
             "--workflow-id", workflow_id,
-            "--input", json.dumps(application()),
+            "--input", json.dumps(application(partner_id=partner)),
         )  # fmt: skip
         assert started["workflowId"] == workflow_id
         token = await latest_token(stack.sink, 1)

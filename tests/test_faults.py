@@ -35,6 +35,7 @@ from tests.conftest import (
     Stack,
     application,
     free_port,
+    new_partner,
     partner_center_data,
 )
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
@@ -252,12 +253,23 @@ async def _reachable(address: str) -> bool:
 # ---- duplicate deliveries and malformed input (in-process worker, real dev server) ----------
 
 
+@pytest.fixture
+def workflow_id(stack: Stack) -> str:
+    """A PartnerID of this test's own: the dev server is shared by the session's tests."""
+    return names.reseller_enrollment_id(new_partner(stack))
+
+
+def _partner(workflow_id: str) -> str:
+    return workflow_id.removeprefix(names.reseller_enrollment_id(""))
+
+
 async def test_a_backend_delivering_a_decision_twice_has_one_effect(
     dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
     client = dev_env.client
     async with stack.worker(client):
-        handle = await start_enrollment(client, workflow_id, application())
+        app = application(partner_id=_partner(workflow_id))
+        handle = await start_enrollment(client, workflow_id, app)
         await verify(client, workflow_id, await latest_token(stack.sink, 1))
         await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
         approve = ReviewDecision(decision="approve", decided_by="review-backend")
@@ -304,7 +316,8 @@ async def test_malformed_cli_updates_are_refused_and_the_pipeline_goes_on(
 ) -> None:
     client = dev_env.client
     async with stack.worker(client):
-        handle = await start_enrollment(client, workflow_id, application())
+        app = application(partner_id=_partner(workflow_id))
+        handle = await start_enrollment(client, workflow_id, app)
         await verify(client, workflow_id, await latest_token(stack.sink, 1))
         await _wait_stage(client, workflow_id, EnrollmentStage.REVIEW)
         for payload, says in [

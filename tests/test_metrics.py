@@ -19,7 +19,7 @@ from contract import names
 from domain.reseller_enrollment import EnrollmentStage
 from runtime.metrics import install_metrics, metrics_runtime
 from runtime.temporal_client import DATA_CONVERTER
-from tests.conftest import US_PARTNER, Stack, application, free_port
+from tests.conftest import US_PARTNER, Stack, application, free_port, new_partner
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from workflows.business_metrics import PIPELINES_COMPLETED, PIPELINES_REFUSED, PIPELINES_STARTED
 
@@ -83,13 +83,15 @@ async def metered(dev_env: WorkflowEnvironment) -> AsyncIterator[tuple[Client, E
 
 
 async def test_business_counters_and_sdk_metrics_are_served(
-    metered: tuple[Client, Endpoint], stack: Stack, workflow_id: str
+    metered: tuple[Client, Endpoint], stack: Stack
 ) -> None:
     client, endpoint = metered
     pipeline = {"pipeline": names.RESELLER_ENROLLMENT}
     async with stack.worker(client):
-        enrolled = await start_enrollment(client, f"{workflow_id}-ok", application())
-        await verify(client, f"{workflow_id}-ok", await latest_token(stack.sink, 1))
+        ok = new_partner(stack)
+        ok_id = names.reseller_enrollment_id(ok)
+        enrolled = await start_enrollment(client, ok_id, application(partner_id=ok))
+        await verify(client, ok_id, await latest_token(stack.sink, 1))
         for _ in range(100):
             if (await status(enrolled)).stage is EnrollmentStage.REVIEW:
                 break
@@ -98,7 +100,9 @@ async def test_business_counters_and_sdk_metrics_are_served(
         assert (await enrolled.result()).outcome is EnrollmentStage.ACTIVE
 
         refused = await start_enrollment(
-            client, f"{workflow_id}-refused", application(partner_id=US_PARTNER)
+            client,
+            names.reseller_enrollment_id(US_PARTNER),
+            application(partner_id=US_PARTNER),
         )
         with pytest.raises(WorkflowFailureError):
             await refused.result()

@@ -38,12 +38,12 @@ from runtime.pipeline_gauges import (
 from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import (
     TOKEN_SECRET,
-    UNSIGNED_PARTNER,
     UNSIGNED_TENANT,
     US_PARTNER,
     Stack,
     application,
     free_port,
+    new_partner,
 )
 from tests.direct_bill_driver import db_application, start_direct_bill
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
@@ -131,7 +131,7 @@ async def refresh_until_running(
 
 
 async def test_dashboard_queries_name_metrics_the_product_exports(
-    metered: tuple[Client, Runtime, Endpoint], stack: Stack, workflow_id: str
+    metered: tuple[Client, Runtime, Endpoint], stack: Stack
 ) -> None:
     client, runtime, endpoint = metered
     dashboard = json.loads(DASHBOARD.read_text())
@@ -144,21 +144,25 @@ async def test_dashboard_queries_name_metrics_the_product_exports(
     } <= wanted  # fmt: skip
 
     async with stack.worker(client):
-        done = await start_enrollment(client, f"{workflow_id}-ok", application())
-        await verify(client, f"{workflow_id}-ok", await latest_token(stack.sink, 1))
+        ok, unsigned = new_partner(stack), new_partner(stack, mpa_signed=False)
+        ok_id = contract.reseller_enrollment_id(ok)
+        done = await start_enrollment(client, ok_id, application(partner_id=ok))
+        await verify(client, ok_id, await latest_token(stack.sink, 1))
         await _wait_for_stage(done, EnrollmentStage.REVIEW)
         await decide(done, "approve")
         assert (await done.result()).outcome is EnrollmentStage.ACTIVE
         refused = await start_enrollment(
-            client, f"{workflow_id}-refused", application(partner_id=US_PARTNER)
+            client,
+            contract.reseller_enrollment_id(US_PARTNER),
+            application(partner_id=US_PARTNER),
         )
         with pytest.raises(WorkflowFailureError):
             await refused.result()
         await endpoint.wait_for(PIPELINES_REFUSED, 1)
         waiting = await start_enrollment(
             client,
-            f"{workflow_id}-waiting",
-            application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT)),
+            contract.reseller_enrollment_id(unsigned),
+            application(partner_id=unsigned, tenant_id=str(UNSIGNED_TENANT)),
         )
         await _wait_for_stage(waiting, EnrollmentStage.EMAIL_VERIFICATION)
         try:
@@ -177,12 +181,15 @@ async def test_dashboard_queries_name_metrics_the_product_exports(
 
 
 async def test_pipeline_gauges_count_running_pipelines_by_stage_and_deadline(
-    metered: tuple[Client, Runtime, Endpoint], stack: Stack, workflow_id: str
+    metered: tuple[Client, Runtime, Endpoint], stack: Stack
 ) -> None:
     client, runtime, endpoint = metered
     gauges = PipelineGauges(runtime.metric_meter)
     async with stack.worker(client):
-        waiting = await start_enrollment(client, workflow_id, application())
+        partner = new_partner(stack)
+        waiting = await start_enrollment(
+            client, contract.reseller_enrollment_id(partner), application(partner_id=partner)
+        )
         await _wait_for_stage(waiting, EnrollmentStage.EMAIL_VERIFICATION)
         try:
             # The verification deadline is 30 days out: now, within a week of it, past it.
@@ -243,7 +250,7 @@ async def test_readiness_reports_temporal_unreachable(dev_env: WorkflowEnvironme
 
 
 async def test_every_pipeline_is_counted_once(
-    metered: tuple[Client, Runtime, Endpoint], stack: Stack, workflow_id: str
+    metered: tuple[Client, Runtime, Endpoint], stack: Stack
 ) -> None:
     """The transition back to indirect reseller (counted by the interceptor) ends
     `transitioned`; the direct-bill application it puts in cooldown (counted by run_pipeline) is
@@ -259,13 +266,15 @@ async def test_every_pipeline_is_counted_once(
         handle = await client.start_workflow(
             contract.TRANSITION_TO_INDIRECT,
             TransitionRequest(pga_id=pga, region="JP", pla_id="5200009", reasons=("revenue",)),
-            id=f"{workflow_id}-transition",
+            id=contract.transition_id(pga, "JP", 2026),
             task_queue=contract.TASK_QUEUE,
             result_type=TransitionResult,
         )
         assert (await handle.result()).pga_id == pga
         refused = await start_direct_bill(
-            client, f"{workflow_id}-db", db_application(pga_id=pga, pla_id="5200009")
+            client,
+            contract.direct_bill_id(pga, "JP"),
+            db_application(pga_id=pga, pla_id="5200009"),
         )
         with pytest.raises(WorkflowFailureError):
             await refused.result()

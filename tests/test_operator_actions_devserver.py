@@ -26,10 +26,10 @@ from contract import names
 from contract.activities.notifications import SEND_EMAIL
 from domain.reseller_enrollment import EnrollmentStage, EnrollmentStatus, ResellerStatus
 from tests.conftest import (
-    UNSIGNED_PARTNER,
     UNSIGNED_TENANT,
     Stack,
     application,
+    new_partner,
 )
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, subjects, verify
 
@@ -61,19 +61,30 @@ async def _cancelled(handle: WorkflowHandle[Any, Any]) -> None:
     )
 
 
-def _unsigned() -> dict[str, Any]:
-    return application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT))
+@pytest.fixture
+def workflow_id(stack: Stack) -> str:
+    """A PartnerID of this test's own (MPA not signed): the dev server is shared by the session's
+    tests and pipelines run only under their business id."""
+    return names.reseller_enrollment_id(new_partner(stack, mpa_signed=False))
+
+
+def _partner(workflow_id: str) -> str:
+    return workflow_id.removeprefix(names.reseller_enrollment_id(""))
+
+
+def _unsigned(workflow_id: str) -> dict[str, Any]:
+    return application(partner_id=_partner(workflow_id), tenant_id=str(UNSIGNED_TENANT))
 
 
 async def _to_email_verification(client: Client, stack: Stack, workflow_id: str) -> Any:
-    handle = await start_enrollment(client, workflow_id, _unsigned())
+    handle = await start_enrollment(client, workflow_id, _unsigned(workflow_id))
     await latest_token(stack.sink, 1)
     await _at_stage(handle, EnrollmentStage.EMAIL_VERIFICATION)
     return handle
 
 
 async def _to_review(client: Client, stack: Stack, workflow_id: str) -> Any:
-    handle = await start_enrollment(client, workflow_id, _unsigned())
+    handle = await start_enrollment(client, workflow_id, _unsigned(workflow_id))
     await verify(client, workflow_id, await latest_token(stack.sink, 1))
     await stack.sink.wait_for_messages(2, timeout_seconds=30)
     await _at_stage(handle, EnrollmentStage.REVIEW)
@@ -103,13 +114,13 @@ async def test_request_cancellation_at_each_enrollment_wait_completes_the_record
     client = dev_env.client
     async with stack.worker(client):
         handle = await reach(client, stack, workflow_id)
-        before = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+        before = await stack.registry.get_reseller(_partner(workflow_id))
         assert before is not None and before.status is ResellerStatus.ENROLLING
         await _cancelled(handle)
         await stack.sink.wait_for_messages(emails_before + 1, timeout_seconds=30)
 
         # The registry: cancelled, with the reason.
-        record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+        record = await stack.registry.get_reseller(_partner(workflow_id))
         assert record is not None
         assert record.status is ResellerStatus.CANCELLED
         assert record.status_reason is not None and "cancel" in record.status_reason
@@ -136,7 +147,7 @@ async def test_request_cancellation_at_each_enrollment_wait_completes_the_record
 
     # A new start for that partner is allowed by the recorded state.
     async with stack.worker(client):
-        again = await start_enrollment(client, f"{workflow_id}-again", _unsigned())
+        again = await start_enrollment(client, workflow_id, _unsigned(workflow_id))
         await _at_stage(again, EnrollmentStage.EMAIL_VERIFICATION)
         await again.terminate("test over")
 
@@ -203,7 +214,7 @@ async def test_reset_replays_decisions_without_resending_emails(
         assert len(emails) == 3  # under review, approved, sign the MPA: each asked for again
         await asyncio.sleep(1)  # a duplicate would be in the sink by now
         assert subjects(stack.sink) == sent
-        record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+        record = await stack.registry.get_reseller(_partner(workflow_id))
         assert record is not None and record.status is ResellerStatus.ENROLLING
         await reset_handle.terminate("test over")
 
@@ -289,8 +300,8 @@ async def test_refusals_reach_the_caller_as_type_and_message_without_stack_trace
         await handle.terminate("test over")
 
         # A pre-check refusal fails the workflow: its recorded failure carries no trace either.
-        stack.edit_partner_center(lambda d: d["profiles"].pop(UNSIGNED_PARTNER))
-        failed = await start_enrollment(client, f"{workflow_id}-refused", _unsigned())
+        stack.edit_partner_center(lambda d: d["profiles"].pop(_partner(workflow_id)))
+        failed = await start_enrollment(client, workflow_id, _unsigned(workflow_id))
         with pytest.raises(WorkflowFailureError):
             await failed.result()
         [closed] = [

@@ -50,6 +50,12 @@ PASSING_NOTICE = {
 }  # each test its own PGAs: the time-skipping server is shared
 
 
+@pytest.fixture
+def workflow_id() -> str:
+    """A manual sweep's id: the sweep's business id and a suffix (as a schedule's timestamp)."""
+    return f"{names.SWEEP_WORKFLOW_ID}-test"
+
+
 async def _sweep(
     client: Client, month: date, workflow_id: str
 ) -> WorkflowHandle[Any, SweepSummary]:
@@ -118,7 +124,9 @@ async def test_a_month_of_reassessments_and_transitions(
             }
             # A failed partner's direct-bill application is refused until the cooldown ends.
             refused = await start_direct_bill(
-                client, f"{workflow_id}-db", db_application(pga_id=REVENUE_SHORT.pga_id)
+                client,
+                names.direct_bill_id(REVENUE_SHORT.pga_id, "JP"),
+                db_application(pga_id=REVENUE_SHORT.pga_id),
             )
             with pytest.raises(WorkflowFailureError) as failure:
                 await refused.result()

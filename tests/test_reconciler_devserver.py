@@ -25,8 +25,13 @@ from domain.relationships import (
 )
 from domain.reseller_enrollment import EnrollmentStage, ResellerStatus
 from domain.reseller_exit import ResellerExitStage, ResellerExitStatus
-from tests.conftest import DB_PGA, JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack, application
-from tests.direct_bill_driver import db_application, wait_stage
+from tests.conftest import (
+    UNSIGNED_TENANT,
+    Stack,
+    application,
+    new_partner,
+)
+from tests.direct_bill_driver import db_application, new_pga, wait_stage
 from tests.enrollment_driver import latest_token, start_enrollment, status, subjects
 from tests.relationship_driver import (
     CUSTOMER,
@@ -57,52 +62,59 @@ from tests.test_subscription_reseller_devserver import ENTERED
 
 
 async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
-    dev_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = dev_env.client
+    # The dev server is shared by the session's tests: this test's own business keys.
+    unsigned, jp, pga = new_partner(stack, mpa_signed=False), new_partner(stack), new_pga(stack)
+    terminated_id = names.reseller_enrollment_id(unsigned)
+    db_id = names.direct_bill_id(pga, "JP")
+    reconciler_id = f"{names.RECONCILER_WORKFLOW_ID}-test-{uuid.uuid4().hex[:8]}"
     async with stack.worker(client):
         terminated = await start_enrollment(
             client,
-            f"{workflow_id}-terminated",
-            application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT)),
+            terminated_id,
+            application(partner_id=unsigned, tenant_id=str(UNSIGNED_TENANT)),
         )
         await latest_token(stack.sink, 1)
         await _at_stage(terminated, EnrollmentStage.EMAIL_VERIFICATION)
-        running = await start_enrollment(client, f"{workflow_id}-running", application())
+        running = await start_enrollment(
+            client, names.reseller_enrollment_id(jp), application(partner_id=jp)
+        )
         await latest_token(stack.sink, 2)
         await _at_stage(running, EnrollmentStage.EMAIL_VERIFICATION)
         direct_bill = await client.start_workflow(
             names.DIRECT_BILL_APPLICATION,
-            DirectBillApplication.model_validate(db_application()),
-            id=f"{workflow_id}-db",
+            DirectBillApplication.model_validate(db_application(pga_id=pga)),
+            id=db_id,
             task_queue=names.TASK_QUEUE,
         )
         await wait_stage(direct_bill, DirectBillStage.INITIAL_REVIEW)
         # The Web UI's Terminate: no workflow code runs, the rows still say in progress.
         await terminated.terminate("operator pressed Terminate")
         await direct_bill.terminate("operator pressed Terminate")
-        stale = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+        stale = await stack.registry.get_reseller(unsigned)
         assert stale is not None and stale.status is ResellerStatus.ENROLLING
         mails_before = len(stack.sink.messages())
 
         summary = await client.execute_workflow(
             names.PIPELINE_RECONCILER,
-            id=f"{workflow_id}-reconciler",
+            id=reconciler_id,
             task_queue=names.TASK_QUEUE,
             result_type=ReconcileSummary,
         )
         assert summary.checked == 3
         assert sorted((c.record.workflow_id, c.closure) for c in summary.reconciled) == [
-            (f"{workflow_id}-db", PipelineClosure.TERMINATED),
-            (f"{workflow_id}-terminated", PipelineClosure.TERMINATED),
+            (db_id, PipelineClosure.TERMINATED),
+            (terminated_id, PipelineClosure.TERMINATED),
         ]
-        record = await stack.registry.get_reseller(UNSIGNED_PARTNER)
+        record = await stack.registry.get_reseller(unsigned)
         assert record is not None and record.status is ResellerStatus.TERMINATED
         assert record.status_reason is not None and "terminated" in record.status_reason
-        db_record = await stack.registry.get_direct_bill(DB_PGA, "JP")
+        db_record = await stack.registry.get_direct_bill(pga, "JP")
         assert db_record is not None and db_record.status is DirectBillRegistryStatus.TERMINATED
         # The running pipeline is untouched.
-        untouched = await stack.registry.get_reseller(JP_PARTNER)
+        untouched = await stack.registry.get_reseller(jp)
         assert untouched is not None and untouched.status is ResellerStatus.ENROLLING
         assert (await status(running)).stage is EnrollmentStage.EMAIL_VERIFICATION
         # Operations are told, once.
@@ -111,13 +123,13 @@ async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
         assert str(report["To"]) == "ops@csp.example"
         text = report.get_body(("plain",))
         assert text is not None
-        assert f"{workflow_id}-terminated" in text.get_content()
-        assert f"{workflow_id}-db" in text.get_content()
+        assert terminated_id in text.get_content()
+        assert db_id in text.get_content()
 
         # A second pass finds nothing new to record and mails nobody.
         again = await client.execute_workflow(
             names.PIPELINE_RECONCILER,
-            id=f"{workflow_id}-reconciler-again",
+            id=f"{reconciler_id}-again",
             task_queue=names.TASK_QUEUE,
             result_type=ReconcileSummary,
         )
@@ -127,8 +139,8 @@ async def test_terminated_pipelines_are_reconciled_and_running_ones_left_alone(
         # A new start for the partner is judged by the recorded state: allowed.
         restarted = await start_enrollment(
             client,
-            f"{workflow_id}-restarted-{uuid.uuid4().hex[:6]}",
-            application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT)),
+            terminated_id,
+            application(partner_id=unsigned, tenant_id=str(UNSIGNED_TENANT)),
         )
         await _at_stage(restarted, EnrollmentStage.EMAIL_VERIFICATION)
         for handle in (restarted, running):

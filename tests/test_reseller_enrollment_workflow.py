@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import text_of
@@ -162,17 +162,20 @@ async def test_review_without_decision_abandons_at_deadline(
     assert sum("Reminder" in s for s in subjects(stack.sink)) == 9
 
 
+UNSIGNED_ID = names.reseller_enrollment_id(UNSIGNED_PARTNER)
+
+
 def _unsigned_application() -> dict[str, object]:
     return application(partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT))
 
 
 async def test_unsigned_mpa_abandons_after_its_window(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = time_env.client
     async with stack.worker(client):
-        handle = await start_enrollment(client, workflow_id, _unsigned_application())
-        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        handle = await start_enrollment(client, UNSIGNED_ID, _unsigned_application())
+        await verify(client, UNSIGNED_ID, await latest_token(stack.sink, 1))
         await stack.sink.wait_for_messages(2, timeout_seconds=30)
         await decide(handle, "approve")
         result = await handle.result()
@@ -185,12 +188,12 @@ async def test_unsigned_mpa_abandons_after_its_window(
 
 
 async def test_reported_mpa_signature_is_rechecked_and_activates(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     client = time_env.client
     async with stack.worker(client):
-        handle = await start_enrollment(client, workflow_id, _unsigned_application())
-        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        handle = await start_enrollment(client, UNSIGNED_ID, _unsigned_application())
+        await verify(client, UNSIGNED_ID, await latest_token(stack.sink, 1))
         await stack.sink.wait_for_messages(2, timeout_seconds=30)
         await decide(handle, "approve")
         await stack.sink.wait_for_messages(4, timeout_seconds=30)  # approved, sign MPA
@@ -218,13 +221,16 @@ async def test_reported_mpa_signature_is_rechecked_and_activates(
 async def test_prechecks_refuse_with_a_stable_error_type(
     time_env: WorkflowEnvironment,
     stack: Stack,
-    workflow_id: str,
     overrides: dict[str, str],
     error_type: str,
 ) -> None:
     client = time_env.client
     async with stack.worker(client):
-        handle = await start_enrollment(client, workflow_id, application(**overrides))
+        handle = await start_enrollment(
+            client,
+            names.reseller_enrollment_id(overrides.get("partner_id", JP_PARTNER)),
+            application(**overrides),
+        )
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     cause = failure.value.cause
@@ -237,11 +243,13 @@ async def test_prechecks_refuse_with_a_stable_error_type(
 
 
 async def test_region_mismatch_names_both_regions(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     async with stack.worker(time_env.client):
         handle = await start_enrollment(
-            time_env.client, workflow_id, application(partner_id="7654321")
+            time_env.client,
+            names.reseller_enrollment_id("7654321"),
+            application(partner_id="7654321"),
         )
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
@@ -249,18 +257,60 @@ async def test_region_mismatch_names_both_regions(
     assert "registered in US" in message and "tenant is in JP" in message
 
 
-async def test_already_active_partner_is_refused(
+async def test_already_active_partner_is_refused_without_touching_its_record(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
+    """Issue 12: a start for an active PartnerID is refused as `AlreadyEnrolling`; the refusal
+    writes nothing to the active partner's record (status, tenure dates) and mails nobody."""
     client = time_env.client
     async with stack.worker(client):
         first = await start_enrollment(client, workflow_id, application(already_in_csp=True))
         assert (await first.result()).outcome is EnrollmentStage.ACTIVE
-        again = await start_enrollment(client, f"{workflow_id}-again", application())
+        active = await stack.registry.get_reseller(JP_PARTNER)
+        mails_before = subjects(stack.sink)
+        again = await start_enrollment(client, workflow_id, application())
         with pytest.raises(WorkflowFailureError) as failure:
             await again.result()
     assert isinstance(failure.value.cause, ApplicationError)
     assert failure.value.cause.type == "AlreadyEnrolling"
+    after = await stack.registry.get_reseller(JP_PARTNER)
+    assert active is not None and after == active
+    assert after.status is ResellerStatus.ACTIVE and after.active_since is not None
+    assert after.ir_authorized_at is not None and after.mpa_signed_at is not None
+    assert subjects(stack.sink) == mails_before == ["Your CSP reseller account is active"]
+
+
+async def test_a_second_start_for_a_running_enrollment_is_refused_by_temporal(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """One pipeline per PartnerID: the same business id while the first runs is refused at the
+    start (workflow id conflict policy FAIL); the running pipeline goes on untouched."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        await latest_token(stack.sink, 1)
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await start_enrollment(client, workflow_id, application())
+        assert (await status(handle)).stage is EnrollmentStage.EMAIL_VERIFICATION
+        assert len(stack.sink.messages()) == 1
+        await handle.terminate("test done")
+
+
+async def test_an_enrollment_under_another_id_fails_at_once_and_writes_nothing(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, f"enroll-{JP_PARTNER}-copy", application())
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.non_retryable
+    assert cause.type == "WorkflowIdMismatch"
+    assert names.reseller_enrollment_id(JP_PARTNER) in cause.message
+    assert f"enroll-{JP_PARTNER}-copy" in cause.message
+    assert await stack.registry.get_reseller(JP_PARTNER) is None
+    assert stack.sink.messages() == []
 
 
 async def test_short_path_for_a_partner_already_in_csp(
@@ -279,14 +329,14 @@ async def test_short_path_for_a_partner_already_in_csp(
 
 
 async def test_short_path_needs_partner_centers_evidence_not_the_flag(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     # UNSIGNED_PARTNER has a profile but no indirect-reseller account (agreementstatus 2204).
     app = application(
         partner_id=UNSIGNED_PARTNER, tenant_id=str(UNSIGNED_TENANT), already_in_csp=True
     )
     async with stack.worker(time_env.client):
-        handle = await start_enrollment(time_env.client, workflow_id, app)
+        handle = await start_enrollment(time_env.client, UNSIGNED_ID, app)
         await latest_token(stack.sink, 1)  # the verification email: the full path
         assert (await status(handle)).stage is EnrollmentStage.EMAIL_VERIFICATION
         await handle.terminate("test done")
@@ -326,7 +376,7 @@ async def test_malformed_input_fails_the_workflow_instead_of_retrying(
 
 
 async def test_an_approved_reseller_signing_after_its_mpa_window_is_completed_by_a_report(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+    time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     """ENR-09 / MPA-01 (DOMAIN.md section 2: the reseller transacts once the Microsoft Partner
     Agreement is signed; issue 13: "an approved reseller that signs the MPA after its 30-day
@@ -335,8 +385,8 @@ async def test_an_approved_reseller_signing_after_its_mpa_window_is_completed_by
     client = time_env.client
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            handle = await start_enrollment(client, workflow_id, _unsigned_application())
-            await verify(client, workflow_id, await latest_token(stack.sink, 1))
+            handle = await start_enrollment(client, UNSIGNED_ID, _unsigned_application())
+            await verify(client, UNSIGNED_ID, await latest_token(stack.sink, 1))
             await stack.sink.wait_for_messages(2, timeout_seconds=30)
             await decide(handle, "approve")
             await stack.sink.wait_for_messages(4, timeout_seconds=30)  # approved, sign MPA

@@ -21,6 +21,7 @@ from adapters.mail.smtp_sink import SmtpSink
 from adapters.partner_center.http import PartnerCenterHttpClient
 from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
+from contract import names
 from domain.reseller_enrollment import EnrollmentStage
 from runtime.settings import Settings
 from runtime.temporal_client import connect
@@ -87,7 +88,7 @@ async def scenario(address: str, state: Path) -> list[dict[str, object]]:
             registry=registry,
             partner_programs=LocalPartnerPrograms(state / "partner-programs.json"),
         )
-        workflow_id = f"reseller-enrollment-trace-{uuid.uuid4().hex[:8]}"
+        workflow_id = names.reseller_enrollment_id(enrolling["partner_id"])
         try:
             async with build_worker(client, deps, settings):
                 handle = await start_enrollment(client, workflow_id, enrolling)

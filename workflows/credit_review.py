@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=names.CREDIT_REVIEW)
 class CreditReviewWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: CreditReviewRequest) -> None:
         self._request = request
         self._decision: MicrosoftDecision | None = None
@@ -28,6 +28,9 @@ class CreditReviewWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, request: CreditReviewRequest) -> CreditReviewResult:
+        pipeline.require_business_id(
+            names.credit_review_id(names.direct_bill_id(request.pga_id, request.region))
+        )
         workflow.upsert_search_attributes(
             [
                 names.SA_PARTNER_ID.value_set(request.pga_id),

@@ -21,7 +21,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.relationships import (
         CUSTOMER_INVITATION_FACTS,
@@ -71,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=names.CUSTOMER_INVITATION)
 class CustomerInvitationWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: CustomerInvitationRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -92,6 +92,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, request: CustomerInvitationRequest) -> CustomerInvitationResult:
+        pipeline.require_business_id(pipelines.CUSTOMER_INVITATION.workflow_id_for(request))
         pipeline.show_partner(request.reseller_partner_id, request.customer_country)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(

@@ -74,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import (
         ApplicantNotGlobalAdmin,
+        DecisionLimitReached,
         MpaBeforeSupportPlan,
         SupportPlanBeforeCreditApproval,
         WrongStage,
@@ -111,9 +112,14 @@ GLOBAL_ADMIN_PATCH = "db-applicant-global-admin-verified"
 Histories recorded before it trusted the declared role and replay that way."""
 
 
+INFORMATION_REQUESTS_PER_APPLICATION = 10
+"""Each request pauses the review and moves its deadline, so request/answer rounds could go on
+forever, each adding to the history; past this many the next request is refused (issue 12)."""
+
+
 @workflow.defn(name=names.DIRECT_BILL_APPLICATION)
 class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, application: DirectBillApplication) -> None:
         self._app = application
         self._policy = DirectBillPolicy()
@@ -142,6 +148,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, application: DirectBillApplication) -> DirectBillResult:
+        pipeline.require_business_id(names.direct_bill_id(application.pga_id, application.region))
         pipeline.show_partner(application.pga_id, application.region)
         self._stages.enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
         self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY)
@@ -621,6 +628,14 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         if self._info_request is not None:
             raise pipeline.refuse(
                 WrongStage("an information request is already open; wait for its answer")
+            )
+        if self._info_requests >= INFORMATION_REQUESTS_PER_APPLICATION:
+            raise pipeline.refuse(
+                DecisionLimitReached(
+                    f"this application has had {self._info_requests} information requests, "
+                    f"the most one application takes; decide it, or withdraw it and apply again",
+                    update=names.UPDATE_REQUEST_INFORMATION,
+                )
             )
 
     @workflow.update(name=names.UPDATE_ANSWER_INFORMATION)

@@ -42,7 +42,7 @@ _MAIL_TIMEOUT = timedelta(minutes=2)
 
 @workflow.defn(name=names.EMAIL_VERIFICATION)
 class EmailVerificationWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: EmailVerificationRequest) -> None:
         self._request = request
         self._issued: list[str] = []  # digests, oldest first; the last one is live
@@ -53,6 +53,9 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, request: EmailVerificationRequest) -> EmailVerificationResult:
+        pipeline.require_business_id(
+            names.email_verification_id(names.reseller_enrollment_id(request.partner_id))
+        )
         await self._send_link()
         remaining = request.deadline - workflow.now()
         try:
@@ -92,7 +95,6 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
                     ),
                 ),
                 start_to_close=_MAIL_TIMEOUT,
-                retry=None,
             )
             self._issued.append(sent.token_digest)
             self._last_sent_at = workflow.now()

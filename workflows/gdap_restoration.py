@@ -15,7 +15,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.provider_operations import (
         LIST_GDAP_REVOKED_CUSTOMERS,
@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=names.GDAP_RESTORATION)
 class GdapRestorationWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: GdapRestorationRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -53,6 +53,7 @@ class GdapRestorationWorkflow:
 
     @workflow.run
     async def run(self, request: GdapRestorationRequest) -> GdapRestorationResult:
+        pipeline.require_business_id(pipelines.GDAP_RESTORATION.workflow_id_for(request))
         pipeline.show_partner(request.reseller_partner_id)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(

@@ -75,7 +75,7 @@ advice). Histories recorded before it decided on the local score and replay that
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
 class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: ReassessmentRequest) -> None:
         self._request = request
         self._policy = ReassessmentPolicy()
@@ -93,6 +93,14 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
+        pipeline.require_business_id(
+            names.reassessment_id(
+                request.pga_id,
+                request.region,
+                request.month.year,
+                security_only=not request.kind.reassesses,
+            )
+        )
         pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()

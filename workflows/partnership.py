@@ -24,7 +24,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.relationships import (
         FIND_PARTNERSHIP_IN_PARTNER_CENTER,
@@ -73,7 +73,7 @@ GDAP_RESTORATION_PATCH = "por04-gdap-restoration"
 
 @workflow.defn(name=names.PARTNERSHIP)
 class PartnershipWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: PartnershipRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -104,6 +104,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
 
     @workflow.run
     async def run(self, request: PartnershipRequest) -> PartnershipResult:
+        pipeline.require_business_id(pipelines.PARTNERSHIP.workflow_id_for(request))
         pipeline.show_partner(request.reseller_partner_id)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(

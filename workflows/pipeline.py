@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -40,7 +40,16 @@ with workflow.unsafe.imports_passed_through():
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
 STEP_TIMEOUT = timedelta(minutes=2)
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+RETRY_ATTEMPTS = 20
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), maximum_attempts=RETRY_ATTEMPTS)
+"""Every activity's default: 20 attempts, backing off to 5 minutes (about an hour in all). When
+they are spent the pipeline shows `Attention` and fails (see `execute`); it never retries quietly
+forever."""
+
+ATTENTION_PATCH = "attention-on-exhausted-retries"
+"""Guards the `Attention` search attribute set when an activity's retries are spent."""
+
+ID_MISMATCH_ERROR_TYPE = "WorkflowIdMismatch"
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -60,17 +69,107 @@ async def execute(
     summary: str | None = None,
 ) -> _Out:
     """Run one activity and return its typed result. `summary` (default: the reference's) is the
-    short text the Web UI shows for the call; never personal data."""
-    result: _Out = await workflow.execute_activity(
-        activity.name,
-        arg,
-        result_type=activity.output,
-        start_to_close_timeout=start_to_close,
-        schedule_to_close_timeout=schedule_to_close,
-        retry_policy=retry,
-        summary=summary or activity.summary,
-    )
+    short text the Web UI shows for the call; never personal data.
+
+    `retry=None` means the bounded default `RETRY`. A failure that is no business refusal (its
+    retries are spent, or the activity said retrying cannot fix it: bad stored data, a value the
+    database refuses) sets the `Attention` search attribute (the step and the error type) before
+    it propagates, so operators find the pipeline instead of it failing silently."""
+    try:
+        result: _Out = await workflow.execute_activity(
+            activity.name,
+            arg,
+            result_type=activity.output,
+            start_to_close_timeout=start_to_close,
+            schedule_to_close_timeout=schedule_to_close,
+            retry_policy=retry or RETRY,
+            summary=summary or activity.summary,
+        )
+    except ActivityError as err:
+        if (
+            business_rejection(err) is None
+            and not is_cancelled_exception(err)
+            and workflow.patched(ATTENTION_PATCH)
+        ):
+            show_attention(f"{activity.name}: {_error_type(err)}")
+        raise
     return result
+
+
+def _error_type(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type or "ApplicationError"
+    return type(cause).__name__ if cause is not None else "ActivityError"
+
+
+def show_attention(reason: str) -> None:
+    """The pipeline needs an operator: `Attention` (search attribute) and the UI's details say
+    why. Never personal data (search attributes are not encrypted)."""
+    workflow.upsert_search_attributes([names.SA_ATTENTION.value_set(reason[:200])])
+    workflow.set_current_details(f"Needs an operator: {reason}")
+    workflow.logger.error("pipeline needs an operator: %s", reason)
+
+
+MISSING_INPUT_ERROR_TYPE = "MissingInput"
+
+_Self = TypeVar("_Self")
+
+
+def init_with_input(
+    init: Callable[[_Self, _In], None],
+) -> Callable[[_Self, _In], None]:
+    """`workflow.init` for a pipeline started with one input: a start without it (no `--input`)
+    fails the workflow at once with `MissingInput`, where the SDK's TypeError would fail the
+    workflow task forever while the pipeline shows RUNNING."""
+
+    def checked(self: _Self, *args: Any) -> None:
+        if len(args) != 1:
+            info = workflow.info()
+            raise ApplicationError(
+                f"{info.workflow_type} {info.workflow_id} was started with {len(args)} input "
+                "value(s); it takes exactly one JSON object (its application or request)",
+                type=MISSING_INPUT_ERROR_TYPE,
+                non_retryable=True,
+            )
+        init(self, args[0])
+
+    # What functools.wraps copies (the SDK reads the signature and where the method lives).
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(checked, attribute, getattr(init, attribute))
+    checked.__wrapped__ = init  # type: ignore[attr-defined]
+    return workflow.init(checked)
+
+
+def any_suffix(rest: str) -> bool:
+    """A schedule's start: the schedule's workflow id, then `-` and its timestamp."""
+    return rest.startswith("-") and len(rest) > 1
+
+
+def year_suffix(rest: str) -> bool:
+    """`-` and a year, e.g. `-2027`."""
+    return len(rest) == 5 and rest.startswith("-") and rest[1:].isdigit()
+
+
+def require_business_id(expected: str, *, suffix: Callable[[str], bool] | None = None) -> None:
+    """One pipeline per business key: refuse to run under any other workflow id.
+
+    `expected` is the id contract/names.py builds from the input's business key; `suffix` says
+    what a starter may append (a schedule's timestamp, a year). Checked before anything else
+    runs, so the workflow fails at once with a stable, non-retryable type and writes nothing."""
+    info = workflow.info()
+    actual = info.workflow_id
+    if actual == expected:
+        return
+    if suffix is not None and actual.startswith(expected) and suffix(actual[len(expected) :]):
+        return
+    raise ApplicationError(
+        f"{info.workflow_type} runs only under its business-key workflow id "
+        f"{expected!r}{' (+ a suffix)' if suffix else ''}, not {actual!r}",
+        {"expected": expected, "actual": actual},
+        type=ID_MISMATCH_ERROR_TYPE,
+        non_retryable=True,
+    )
 
 
 async def check(activity: ActivityRef[_In, _Out], arg: _In) -> _Out:
@@ -92,7 +191,6 @@ async def load_policy(activity: ActivityRef[PolicyRequest, _Out]) -> _Out:
         activity,
         PolicyRequest(pipeline=workflow.info().workflow_type),
         start_to_close=LOOKUP_TIMEOUT,
-        retry=None,
     )
 
 

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
 class PipelineReconcilerWorkflow:
     @workflow.run
     async def run(self) -> ReconcileSummary:
+        pipeline.require_business_id(names.RECONCILER_WORKFLOW_ID, suffix=pipeline.any_suffix)
         policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY)
         found = await pipeline.execute(
             LIST_OPEN_RECORDS, OpenRecordsRequest(), start_to_close=pipeline.LOOKUP_TIMEOUT

@@ -28,7 +28,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities import ActivityRef
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.provider_operations import (
@@ -142,7 +142,7 @@ def _raise_if_failed(ended: PipelineEnded) -> None:
 
 @workflow.defn(name=names.RESELLER_CUSTOMER)
 class ResellerCustomerWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: ResellerCustomerRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -153,6 +153,7 @@ class ResellerCustomerWorkflow:
 
     @workflow.run
     async def run(self, request: ResellerCustomerRequest) -> ProviderOperationResult:
+        pipeline.require_business_id(pipelines.RESELLER_CUSTOMER.workflow_id_for(request))
         pipeline.show_partner(request.reseller_partner_id, request.customer_country)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(
@@ -310,7 +311,7 @@ class ResellerCustomerWorkflow:
 
 @workflow.defn(name=names.SUBSCRIPTION_SUPPORT_CONTACT)
 class SubscriptionSupportContactWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: SupportContactRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -322,6 +323,9 @@ class SubscriptionSupportContactWorkflow:
 
     @workflow.run
     async def run(self, request: SupportContactRequest) -> ProviderOperationResult:
+        pipeline.require_business_id(
+            pipelines.SUBSCRIPTION_SUPPORT_CONTACT.workflow_id_for(request)
+        )
         pipeline.show_partner(request.reseller_partner_id)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(

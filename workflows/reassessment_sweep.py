@@ -51,7 +51,7 @@ partnership with it; the sweep waits that much longer. Older histories replay wi
 
 @workflow.defn(name=names.REASSESSMENT_SWEEP)
 class ReassessmentSweepWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: SweepRequest) -> None:
         self._request = request
         self._summary: SweepSummary | None = request.summary
@@ -62,6 +62,7 @@ class ReassessmentSweepWorkflow:
 
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepSummary:
+        pipeline.require_business_id(names.SWEEP_WORKFLOW_ID, suffix=pipeline.any_suffix)
         summary = self._summary or SweepSummary(month=self._month(request))
         self._summary = summary
         workflow.upsert_search_attributes([names.SA_STAGE.value_set("reassessment_sweep")])
@@ -77,7 +78,6 @@ class ReassessmentSweepWorkflow:
                     business_time_zone=self._policy.business_time_zone,
                 ),
                 start_to_close=_STEP,
-                retry=None,
             )
             self._count(due=len(page.partners))
             if page.partners:
@@ -148,7 +148,6 @@ class ReassessmentSweepWorkflow:
                 partners=partners,
             ),
             start_to_close=_START_BATCH,
-            retry=None,
         )
         for workflow_id in result.started:
             if workflow_id in self._early:

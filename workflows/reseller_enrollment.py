@@ -3,7 +3,10 @@
 prechecks (PartnerID, tenant + Global admin, region) -> email verification (child workflow)
 -> review (backend decision, reminders) -> Admin agent group -> MPA signature -> active.
 Terminal outcomes: active, rejected, abandoned, withdrawn. A pre-check refusal is recorded as
-rejected and fails the workflow with the rule's stable error type.
+rejected and fails the workflow with the rule's stable error type, except `AlreadyEnrolling`
+(the partner is active, or enrolling in another pipeline): that refusal writes no record and sends
+no email, since both belong to the other pipeline. One pipeline per PartnerID: the workflow runs
+only under `reseller-enrollment-<PartnerID>` (pipeline.require_business_id).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import show_instant
     from domain.email_verification import EmailVerificationRequest, EmailVerificationResult
     from domain.enrollment_rules import require_same_region
-    from domain.errors import AlreadyEnrolling, WrongStage
+    from domain.errors import AlreadyEnrolling, RepeatedReport, WrongStage
     from domain.messages import Acknowledgement, Withdrawal
     from domain.notifications import EmailFacts, EmailKind, Reader, reader
     from domain.partner_center import AgreementVerdict, TenantInfo
@@ -72,6 +75,10 @@ _REGISTRY_STATUS = {
 }
 
 
+DUPLICATE_REFUSAL_PATCH = "already-enrolling-refusal-writes-nothing"
+"""Issue 12: an `AlreadyEnrolling` refusal writes no record and sends no email (both belong to the
+other pipeline). Histories recorded before it saved `rejected` and mailed, and replay that way."""
+
 LATE_MPA_PATCH = "enr-mpa-late-signature-completes"
 """ENR-09: an approved reseller that signs the MPA after its window is completed by a later report
 without enrolling again. Histories recorded before it ended at the window and replay that way."""
@@ -79,7 +86,7 @@ without enrolling again. Histories recorded before it ended at the window and re
 
 @workflow.defn(name=names.RESELLER_ENROLLMENT)
 class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, application: ResellerEnrollmentApplication) -> None:
         self._app = application
         self._policy = EnrollmentPolicy()
@@ -91,16 +98,22 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         self._decision: ReviewDecision | None = None
         self._withdrawal: Withdrawal | None = None
         self._mpa_reported = False
+        self._mpa_report_accepted_at: datetime | None = None
+        self._mpa_reports_accepted = 0
         self._ir_authorized_at: datetime | None = None
         self._mpa_signed_at: datetime | None = None
         self._ended: PipelineEnded | None = None
         self._registered = False
+        self._refused_as_duplicate = False
+        """Refused because the partner is active or enrolling elsewhere: that record and that
+        contact belong to the other pipeline, so this refusal writes and sends nothing."""
         self._child: workflow.ChildWorkflowHandle[Any, EmailVerificationResult] | None = None
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
+        pipeline.require_business_id(names.reseller_enrollment_id(application.partner_id))
         pipeline.show_partner(application.partner_id, self._region)
         self._stages.enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)")
         self._policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY)
@@ -149,13 +162,27 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             GET_RESELLER_RECORD,
             ResellerLookup(partner_id=app.partner_id),
             start_to_close=pipeline.LOOKUP_TIMEOUT,
-            retry=None,
         )
-        if existing.record and existing.record.status is ResellerStatus.ACTIVE:
+        record = existing.record
+        if record and record.status is ResellerStatus.ACTIVE:
+            self._refused_as_duplicate = True
             raise pipeline.refuse(
                 AlreadyEnrolling(
                     f"PartnerID {app.partner_id} is already an active indirect reseller "
-                    f"(since {existing.record.active_since})",
+                    f"(since {record.active_since})",
+                    partner_id=app.partner_id,
+                )
+            )
+        if (
+            record
+            and record.status is ResellerStatus.ENROLLING
+            and record.workflow_id != workflow.info().workflow_id
+        ):
+            # A record of another pipeline (started before one-pipeline-per-PartnerID) is running.
+            self._refused_as_duplicate = True
+            raise pipeline.refuse(
+                AlreadyEnrolling(
+                    f"PartnerID {app.partner_id} is already enrolling in {record.workflow_id}",
                     partner_id=app.partner_id,
                 )
             )
@@ -398,6 +425,8 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             await self._cancel_child()
             if not self._registered:  # cancelled in pre-checks: no record, nothing was sent
                 return
+        if self._refused_as_duplicate and workflow.patched(DUPLICATE_REFUSAL_PATCH):
+            return
         await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {
             EnrollmentStage.ACTIVE: EmailKind.ACTIVE,
@@ -438,6 +467,8 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     @workflow.update(name=names.UPDATE_REPORT_MPA_SIGNED)
     def report_mpa_signed(self, report: MpaSignatureReport) -> Acknowledgement:
         self._mpa_reported = True
+        self._mpa_report_accepted_at = workflow.now()
+        self._mpa_reports_accepted += 1
         return Acknowledgement(
             stage=self._stages.stage.value,
             message="MPA status will be re-checked with Partner Center now",
@@ -453,6 +484,36 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                     stage=self._stages.stage.value,
                 )
             )
+        if self._mpa_reported:
+            raise pipeline.refuse(
+                RepeatedReport(
+                    f"PartnerID {self._app.partner_id}: a signature report is already waiting "
+                    "for its Partner Center re-check",
+                    update=names.UPDATE_REPORT_MPA_SIGNED,
+                )
+            )
+        last = self._mpa_report_accepted_at
+        interval = self._mpa_report_interval()
+        if last is not None and workflow.now() - last < interval:
+            raise pipeline.refuse(
+                RepeatedReport(
+                    f"PartnerID {self._app.partner_id}: Partner Center was re-checked for a "
+                    f"report at {last.isoformat()}; the next report is accepted from "
+                    f"{(last + interval).isoformat()}",
+                    update=names.UPDATE_REPORT_MPA_SIGNED,
+                    retry_after=(last + interval).isoformat(),
+                )
+            )
+
+    def _mpa_report_interval(self) -> timedelta:
+        """The wait before the next report is accepted: the policy's interval, doubled with each
+        accepted report up to the poll interval. Over the late-completion window (months, no
+        polling) the accepted reports, each a Partner Center re-check in the history, stay
+        bounded: about one a day after the first few."""
+        first = self._policy.mpa_report_interval
+        doublings = min(max(self._mpa_reports_accepted - 1, 0), 30)
+        grown: timedelta = first * (2**doublings)
+        return max(first, min(grown, self._policy.mpa_poll_interval))
 
     @workflow.update(name=names.UPDATE_WITHDRAW)
     def withdraw(self, withdrawal: Withdrawal) -> Acknowledgement:

@@ -24,7 +24,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.policies import LOAD_RELATIONSHIP_POLICY
     from contract.activities.provider_operations import SAVE_RESELLER_EXIT
     from contract.activities.relationships import (
@@ -57,7 +57,7 @@ _OUTCOME_STAGE = {
 
 @workflow.defn(name=names.RESELLER_EXIT)
 class ResellerExitWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: ResellerExitRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -70,6 +70,7 @@ class ResellerExitWorkflow:
 
     @workflow.run
     async def run(self, request: ResellerExitRequest) -> ResellerExitResult:
+        pipeline.require_business_id(pipelines.RESELLER_EXIT.workflow_id_for(request))
         pipeline.show_partner(request.reseller_partner_id)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         self._requested_at = workflow.now()

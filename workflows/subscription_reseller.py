@@ -24,7 +24,7 @@ from workflows import pipeline
 from workflows.pipeline import PipelineEnded, StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.orders import (
         ORDER_FACTS,
         PARTNER_OF_RECORD_FACTS,
@@ -75,7 +75,7 @@ class _Blocked(Exception):
 
 @workflow.defn(name=names.SUBSCRIPTION_RESELLER)
 class SubscriptionResellerWorkflow:
-    @workflow.init
+    @pipeline.init_with_input
     def __init__(self, request: SubscriptionResellerRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
@@ -95,6 +95,7 @@ class SubscriptionResellerWorkflow:
 
     @workflow.run
     async def run(self, request: SubscriptionResellerRequest) -> SubscriptionResellerResult:
+        pipeline.require_business_id(pipelines.SUBSCRIPTION_RESELLER.workflow_id_for(request))
         pipeline.show_partner(request.provider_partner_id)
         self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
         ended = await pipeline.run_pipeline(

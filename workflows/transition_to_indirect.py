@@ -76,6 +76,9 @@ class TransitionToIndirectResellerWorkflow:
 
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
+        pipeline.require_business_id(
+            names.transition_id_stem(request.pga_id, request.region), suffix=pipeline.year_suffix
+        )
         workflow.upsert_search_attributes(
             [
                 names.SA_PARTNER_ID.value_set(request.pga_id),

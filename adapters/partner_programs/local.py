@@ -57,7 +57,7 @@ from domain.direct_bill import (
     SecurityRequirements,
     TtmRevenue,
 )
-from domain.errors import PartnerIdNotFound
+from domain.errors import PartnerIdNotFound, aware_instant
 from domain.transition import IndirectProvider
 
 _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
@@ -135,7 +135,13 @@ class LocalPartnerPrograms:
         return LocationMembership(
             membership_active=bool(partner.get("membershipActive", False)),
             pla_country=location.get("country"),
-            ir_authorized_at=datetime.fromisoformat(authorized) if authorized else None,
+            ir_authorized_at=aware_instant(
+                str(authorized),
+                source=f"Partner Center programs file, PGA {pga_id} location {pla_id}",
+                field="irAuthorizedAt",
+            )
+            if authorized
+            else None,
         )
 
     async def list_authorized_indirect_providers(self) -> list[IndirectProvider]:

@@ -29,6 +29,7 @@ from adapters.registry.schema import (
     subscription_support_contacts,
 )
 from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.errors import refuse_nul
 from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import UNSETTLED_STATUSES, ClosedPipeline, OpenRecord, PipelineKind
@@ -141,6 +142,7 @@ class SqlPartnerRegistry:
         self, table: sa.Table, values: dict[str, Any], key: str | tuple[str, ...]
     ) -> sa.Insert:
         keys = [key] if isinstance(key, str) else list(key)
+        refuse_nul(values, source=f"registry table {table.name}")
         # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
         values = {
             name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
@@ -253,6 +255,7 @@ class SqlPartnerRegistry:
         keep: frozenset[str] = frozenset(),
     ) -> None:
         """Upsert `values`; on conflict every column but the keys and `keep` is replaced."""
+        refuse_nul(values, source=f"registry table {table.name}")
         values = {
             name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
             for name, value in values.items()
