@@ -403,7 +403,7 @@ def test_the_image_installs_exactly_the_locked_runtime_packages() -> None:
     locked = [c for c in installs if "-r requirements-runtime.lock" in c]
     assert locked and all("--require-hashes" in c for c in locked), installs
     for command in installs:
-        assert command in locked or "--no-deps" in command, f"unpinned install: pip install {command}"
+        assert command in locked or "--no-deps" in command, f"unpinned: pip install {command}"
     assert re.search(r"^COPY requirements-runtime\.lock ", dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "requirements-runtime.lock" not in ignored and "*.lock" not in ignored
