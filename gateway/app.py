@@ -46,7 +46,13 @@ from domain.errors import BusinessRuleViolation
 from domain.messages import Acknowledgement
 from domain.verification_token import TokenClaims, read_token
 from gateway.callbacks import CallbackConfig, callback_routes
-from gateway.codec_endpoint import CodecConfig, codec_routes
+from gateway.codec_endpoint import (
+    CodecConfig,
+    JwtCheck,
+    codec_origins,
+    codec_routes,
+    jwt_check_from_settings,
+)
 from gateway.metrics import GatewayMetricsMiddleware
 from gateway.openapi import as_openapi_30, openapi_document
 from gateway.pages import STATIC, SecurityHeaders, api_page, page_locale, verification_page
@@ -152,6 +158,7 @@ def create_app(
     codec_tokens: Sequence[str] = (),
     ui_origins: Sequence[str] = (),
     codec_session: timedelta = timedelta(hours=12),
+    codec_jwt: JwtCheck | None = None,
     decisions: Sequence[Decision] = DECISIONS,
     meter: MetricMeter | None = None,
 ) -> Starlette:
@@ -166,6 +173,8 @@ def create_app(
         tokens=tuple(codec_tokens),
         ui_origins=tuple(ui_origins),
         session_lifetime=codec_session,
+        jwt_check=codec_jwt,
+        namespace=client.namespace,
     )
 
     async def healthz(request: Request) -> Response:
@@ -296,6 +305,7 @@ def app_from_settings(client: Client, settings: Settings) -> Starlette:
         callback_max_age=timedelta(seconds=settings.callback_max_age_seconds),
         callback_timeout=timedelta(seconds=settings.callback_timeout_seconds),
         codec_tokens=codec_tokens(settings),
-        ui_origins=[o.strip() for o in settings.ui_origin.split(",") if o.strip()],
+        ui_origins=codec_origins(settings),
         codec_session=timedelta(hours=settings.codec_session_hours),
+        codec_jwt=jwt_check_from_settings(settings),
     )
