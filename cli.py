@@ -31,24 +31,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pydantic
 import yaml
 from click.shell_completion import CompletionItem, get_completion_class
-from sqlalchemy.engine import make_url
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.registry.migrate import head_revision, registry_revision, upgrade_registry
 from contract import names
 from contract.pipelines import (
     DECISIONS,
@@ -58,12 +47,15 @@ from contract.pipelines import (
     find_decision,
     find_pipeline,
 )
-from gateway.callbacks import callback_path
-from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
-from runtime.payload_codec import validation_summary
-from runtime.schedules import SCHEDULES, ensure_schedules
-from runtime.settings import Settings
-from runtime.temporal_client import connect, temporal_address
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from runtime.settings import Settings
+
+# The Temporal client, SQLAlchemy/Alembic, the gateway and the settings are imported by the
+# commands that use them: `--help`, `pipelines` and each shell-completion request (one `csp` run
+# per Tab press) stay quick.
 
 _FILTER_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RPC_TIMEOUT = timedelta(seconds=30)
@@ -112,6 +104,8 @@ def read_input(argument: str, *, inline_allowed: bool) -> Any:
 def _validated(
     model: type[pydantic.BaseModel], data: Any, accepted: str | None = None
 ) -> pydantic.BaseModel:
+    from runtime.payload_codec import validation_summary
+
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as err:
@@ -179,6 +173,8 @@ def example_payload(model: type[pydantic.BaseModel]) -> str | None:
 
 
 def cmd_pipelines() -> None:
+    from gateway.callbacks import callback_path
+
     for pipeline in PIPELINES:
         print(f"{pipeline.name}  (workflow type {pipeline.workflow_type})")
         print(f"  {pipeline.description}")
@@ -189,6 +185,9 @@ def cmd_pipelines() -> None:
 
 
 async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
     pipeline = _pipeline(pipeline_name)
     validated = _validated(
         pipeline.input_model, read_input(source, inline_allowed=False), _example_input(pipeline)
@@ -239,6 +238,9 @@ def _render(value: Any, indent: int = 0) -> list[str]:
 
 
 async def cmd_status(client: Client, workflow_id: str, as_json: bool) -> None:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
     handle = client.get_workflow_handle(workflow_id)
     try:
         described = await handle.describe(rpc_timeout=_RPC_TIMEOUT)
@@ -351,6 +353,11 @@ async def cmd_decide(
     payload_source: str,
     delivery_id: str | None,
 ) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
+
     decision = _decision(pipeline_name, decision_name)
     accepted = example_payload(decision.payload)
     try:
@@ -386,6 +393,8 @@ async def cmd_decide(
 
 
 async def cmd_schedules_ensure(client: Client, settings: Settings) -> None:
+    from runtime.schedules import ensure_schedules
+
     for schedule_id, what in await ensure_schedules(client, settings):
         print(f"{what} schedule {schedule_id}")
 
@@ -393,6 +402,10 @@ async def cmd_schedules_ensure(client: Client, settings: Settings) -> None:
 async def cmd_db(action: str, settings: Settings) -> None:
     """`csp db upgrade` / `csp db current` on CSP_REGISTRY_URL (or the embedded default's file).
     Safe while workers run: the upgrade holds the same lock as their own upgrade at start."""
+    from sqlalchemy.engine import make_url
+
+    from adapters.registry.migrate import head_revision, registry_revision, upgrade_registry
+
     url = settings.registry_database_url
     shown = make_url(url).render_as_string(hide_password=True)
     if action == "upgrade":
@@ -525,6 +538,9 @@ def _complete_file(
 def _run_connected(
     ctx: click.Context, command: Callable[[Client, Settings], Awaitable[None]]
 ) -> None:
+    from runtime.settings import Settings
+    from runtime.temporal_client import connect, temporal_address
+
     target: _Target = ctx.find_object(_Target) or _Target(None, None)
     overrides: dict[str, Any] = {}
     if target.address:
@@ -646,6 +662,8 @@ def schedules() -> None:
 @click.pass_context
 def ensure(ctx: click.Context) -> None:
     """Create or update every schedule."""
+    from runtime.schedules import SCHEDULES
+
     if not SCHEDULES:
         click.echo("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")
         return
@@ -660,12 +678,16 @@ def db() -> None:
 @db.command(epilog=_epilog("upgrade"))
 def upgrade() -> None:
     """Bring the registry to the newest revision."""
+    from runtime.settings import Settings
+
     asyncio.run(cmd_db("upgrade", Settings()))
 
 
 @db.command(epilog=_epilog("current"))
 def current() -> None:
     """Show the registry's revision."""
+    from runtime.settings import Settings
+
     asyncio.run(cmd_db("current", Settings()))
 
 
@@ -677,6 +699,8 @@ def partner_center() -> None:
 @partner_center.command(epilog=_epilog("check"))
 def check() -> None:
     """Run read-only calls and print, per operation, OK or the exact failure."""
+    from runtime.settings import Settings
+
     asyncio.run(cmd_partner_center_check(Settings()))
 
 
@@ -694,6 +718,11 @@ def _one_line(text: str) -> str:
 
 
 def _error_message(err: BaseException) -> str:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError
+
+    from runtime.payload_codec import validation_summary
+
     if isinstance(err, CliError):
         return str(err)
     if isinstance(err, RPCError):

@@ -159,9 +159,10 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
     if settings.payload_keys is not None:
         lines += [
             "",
-            "  Payloads are encrypted: log in at Codec login with the token, then in the Web",
-            "  UI's codec settings (the glasses icon) turn on",
-            "  \u201cinclude cross-origin credentials\u201d.",
+            "  Payloads are encrypted: log in at Codec login with the token; then in the Web",
+            "  UI open Codec Server, use your browser setting with the endpoint " + public + ",",
+            "  tick \u201cinclude cross-origin credentials\u201d and save (README: Operating in",
+            "  the Web UI; the Temporal Cloud UI sends its access token instead).",
         ]
     lines += [
         "",
