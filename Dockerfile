@@ -2,6 +2,11 @@
 # command). The state folder is a volume shared by the services (local Partner Center files).
 FROM python:3.11-slim
 WORKDIR /app
+# Every runtime package, direct and transitive, at the version and hash uv.lock pins (no extras:
+# no dev server, no test tools). Its own layer: a source change does not reinstall it.
+COPY requirements-runtime.lock ./
+RUN pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+    -r requirements-runtime.lock
 COPY pyproject.toml README.md ./
 COPY domain domain
 COPY contract contract
@@ -11,7 +16,8 @@ COPY adapters adapters
 COPY gateway gateway
 COPY runtime runtime
 COPY worker.py cli.py devstack.py prepare.py ./
-RUN pip install --no-cache-dir . \
+# The project itself only (its dependencies are all in place above): nothing unpinned is added.
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
     && mkdir -p /var/lib/csp \
     && chown nobody:nogroup /var/lib/csp
 ENV CSP_STATE_DIR=/var/lib/csp \

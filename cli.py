@@ -9,48 +9,53 @@
     csp partner-center check                        read-only Partner Center / Graph calls with
                                                     the configured credentials: OK or the failure
 
+    csp completion bash|zsh|fish                    the shell completion script
+
 It connects with the product's settings (TEMPORAL_ADDRESS, namespace, TLS, API key, payload keys),
 so it reads and writes encrypted payloads like the worker does. Any error is one line on stderr
-and exit code 1; never a traceback.
+(exit 1; a usage error exit 2) that names the rule broken and shows an accepted example; never a
+traceback, not even when the reader of its output goes away (`csp list | head -1`). Built on
+Click (`csp --help`, `csp <command> --help`).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+import click
 import pydantic
 import yaml
-from sqlalchemy.engine import make_url
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from click.shell_completion import CompletionItem, get_completion_class
 
-from adapters.registry.migrate import head_revision, registry_revision, upgrade_registry
 from contract import names
-from contract.pipelines import DECISIONS, PIPELINES, Pipeline, find_decision, find_pipeline
-from gateway.callbacks import callback_path
-from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
-from runtime.payload_codec import validation_summary
-from runtime.schedules import SCHEDULES, ensure_schedules
-from runtime.settings import Settings
-from runtime.state_dir import prepare_state_dir
-from runtime.temporal_client import connect, temporal_address
+from contract.pipelines import (
+    DECISIONS,
+    PIPELINES,
+    Decision,
+    Pipeline,
+    find_decision,
+    find_pipeline,
+)
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from runtime.settings import Settings
+
+# The Temporal client, SQLAlchemy/Alembic, the gateway and the settings are imported by the
+# commands that use them: `--help`, `pipelines` and each shell-completion request (one `csp` run
+# per Tab press) stay quick.
 
 _FILTER_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RPC_TIMEOUT = timedelta(seconds=30)
@@ -96,25 +101,80 @@ def read_input(argument: str, *, inline_allowed: bool) -> Any:
     raise CliError(f"no such file: {argument}")
 
 
-def _validated(model: type[pydantic.BaseModel], data: Any) -> pydantic.BaseModel:
+def _validated(
+    model: type[pydantic.BaseModel], data: Any, accepted: str | None = None
+) -> pydantic.BaseModel:
+    from runtime.payload_codec import validation_summary
+
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as err:
-        raise CliError(validation_summary(err)) from None
+        shown = f"; accepted example: {accepted}" if accepted else ""
+        raise CliError(validation_summary(err) + shown) from None
 
 
-def _pipeline(name: str) -> Pipeline:
+def _pipeline(name: str, command: str = "start") -> Pipeline:
     pipeline = find_pipeline(name)
     if pipeline is None:
         known = ", ".join(p.name for p in PIPELINES)
-        raise CliError(f"unknown pipeline {name!r}; known: {known}")
+        example = EXAMPLES[command][-1 if command == "list" else 0]
+        raise CliError(f"unknown pipeline {name!r}; known: {known}; e.g. `{example}`")
     return pipeline
+
+
+def _example_input(pipeline: Pipeline) -> str | None:
+    """The sample input file shipped for the pipeline, when there is one."""
+    sample = Path(__file__).resolve().parent / "examples" / f"{pipeline.name}.json"
+    return f"examples/{sample.name}" if sample.is_file() else None
+
+
+_SAMPLE_STRINGS = {
+    "date": "2026-01-31",
+    "date-time": "2026-01-31T09:00:00Z",
+    "email": "ops@example.com",
+}
+
+
+def _sample_value(schema: dict[str, Any], definitions: dict[str, Any]) -> Any:
+    if "$ref" in schema:
+        return _sample_value(definitions[schema["$ref"].rsplit("/", 1)[1]], definitions)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"]
+            return _sample_value(options[0], definitions) if options else None
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        required = schema.get("required", [])
+        properties = schema.get("properties", {})
+        return {name: _sample_value(properties[name], definitions) for name in required}
+    samples = {"integer": 1, "number": 1, "boolean": True, "array": []}
+    if kind in samples:
+        return samples[kind]
+    return _SAMPLE_STRINGS.get(schema.get("format", ""), "ops")
+
+
+def example_payload(model: type[pydantic.BaseModel]) -> str | None:
+    """A minimal payload built from the model's schema (its required fields), shown only when
+    the model accepts it."""
+    schema = model.model_json_schema()
+    try:
+        sample = _sample_value(schema, schema.get("$defs", {}))
+        model.model_validate(sample)
+    except (pydantic.ValidationError, KeyError, IndexError, TypeError):
+        return None
+    return json.dumps(sample)
 
 
 # ---- commands ---------------------------------------------------------------------------------
 
 
 def cmd_pipelines() -> None:
+    from gateway.callbacks import callback_path
+
     for pipeline in PIPELINES:
         print(f"{pipeline.name}  (workflow type {pipeline.workflow_type})")
         print(f"  {pipeline.description}")
@@ -131,8 +191,13 @@ async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
     refused (`FAIL`); after it closed a new run is allowed (`ALLOW_DUPLICATE`) and the pipeline's
     pre-checks judge the recorded state (e.g. `AlreadyEnrolling` for an active PartnerID, which
     writes no record and mails nobody)."""
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
     pipeline = _pipeline(pipeline_name)
-    validated = _validated(pipeline.input_model, read_input(source, inline_allowed=False))
+    validated = _validated(
+        pipeline.input_model, read_input(source, inline_allowed=False), _example_input(pipeline)
+    )
     workflow_id = pipeline.workflow_id_for(validated)
     try:
         handle = await client.start_workflow(
@@ -179,6 +244,9 @@ def _render(value: Any, indent: int = 0) -> list[str]:
 
 
 async def cmd_status(client: Client, workflow_id: str, as_json: bool) -> None:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
     handle = client.get_workflow_handle(workflow_id)
     try:
         described = await handle.describe(rpc_timeout=_RPC_TIMEOUT)
@@ -208,26 +276,40 @@ async def cmd_status(client: Client, workflow_id: str, as_json: bool) -> None:
         print(line)
 
 
-def _visibility_query(args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class ListFilters:
+    pipeline: str | None = None
+    stage: str | None = None
+    region: str | None = None
+    partner: str | None = None
+    open: bool = False
+    limit: int = 100
+    json: bool = False
+
+
+def _visibility_query(args: ListFilters) -> str:
     clauses: list[str] = []
     if args.pipeline:
-        clauses.append(f"WorkflowType = '{_pipeline(args.pipeline).workflow_type}'")
-    for value, attribute in (
-        (args.stage, names.SA_STAGE.name),
-        (args.region, names.SA_REGION.name),
-        (args.partner, names.SA_PARTNER_ID.name),
+        clauses.append(f"WorkflowType = '{_pipeline(args.pipeline, 'list').workflow_type}'")
+    for value, attribute, option, example in (
+        (args.stage, names.SA_STAGE.name, "--stage", "review"),
+        (args.region, names.SA_REGION.name, "--region", "JP"),
+        (args.partner, names.SA_PARTNER_ID.name, "--partner", "4512345"),
     ):
         if value is None:
             continue
         if not _FILTER_VALUE.match(value):
-            raise CliError(f"{attribute} filter {value!r}: letters, digits, '.', '_' or '-' only")
+            raise CliError(
+                f"{attribute} filter {value!r}: letters, digits, '.', '_' or '-' only, 1 to 64 "
+                f"characters; e.g. `csp list {option} {example}`"
+            )
         clauses.append(f"{attribute} = '{value.upper() if attribute == 'Region' else value}'")
     if args.open:
         clauses.append("ExecutionStatus = 'Running'")
     return " AND ".join(clauses)
 
 
-async def cmd_list(client: Client, args: argparse.Namespace) -> None:
+async def cmd_list(client: Client, args: ListFilters) -> None:
     query = _visibility_query(args)
     rows: list[tuple[str, ...]] = []
     async for wf in client.list_workflows(query or None, limit=args.limit):
@@ -257,6 +339,18 @@ async def cmd_list(client: Client, args: argparse.Namespace) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _decision(pipeline_name: str, decision_name: str) -> Decision:
+    _pipeline(pipeline_name, "decide")
+    decision = find_decision(pipeline_name, decision_name)
+    if decision is None:
+        known = ", ".join(d.name for d in DECISIONS if d.pipeline.name == pipeline_name)
+        raise CliError(
+            f"{pipeline_name} has no decision {decision_name!r}; known: {known}; "
+            f"e.g. `{EXAMPLES['decide'][0]}`"
+        )
+    return decision
+
+
 async def cmd_decide(
     client: Client,
     pipeline_name: str,
@@ -265,12 +359,19 @@ async def cmd_decide(
     payload_source: str,
     delivery_id: str | None,
 ) -> None:
-    _pipeline(pipeline_name)
-    decision = find_decision(pipeline_name, decision_name)
-    if decision is None:
-        known = ", ".join(d.name for d in DECISIONS if d.pipeline.name == pipeline_name)
-        raise CliError(f"{pipeline_name} has no decision {decision_name!r}; known: {known}")
-    payload = _validated(decision.payload, read_input(payload_source, inline_allowed=True))
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from runtime.decisions import DecisionNotDelivered, DecisionRefused, send_decision
+
+    decision = _decision(pipeline_name, decision_name)
+    accepted = example_payload(decision.payload)
+    try:
+        data = read_input(payload_source, inline_allowed=True)
+    except CliError as err:
+        shown = f"; accepted example: '{accepted}'" if accepted else ""
+        raise CliError(f"{err}{shown}") from None
+    payload = _validated(decision.payload, data, f"'{accepted}'" if accepted else None)
     update_id = f"operator:{delivery_id or uuid.uuid4()}"
     handle = client.get_workflow_handle(workflow_id)
     try:
@@ -298,6 +399,8 @@ async def cmd_decide(
 
 
 async def cmd_schedules_ensure(client: Client, settings: Settings) -> None:
+    from runtime.schedules import ensure_schedules
+
     for schedule_id, what in await ensure_schedules(client, settings):
         print(f"{what} schedule {schedule_id}")
 
@@ -305,9 +408,15 @@ async def cmd_schedules_ensure(client: Client, settings: Settings) -> None:
 async def cmd_db(action: str, settings: Settings) -> None:
     """`csp db upgrade` / `csp db current` on CSP_REGISTRY_URL (or the embedded default's file).
     Safe while workers run: the upgrade holds the same lock as their own upgrade at start."""
+    from sqlalchemy.engine import make_url
+
+    from adapters.registry.migrate import head_revision, registry_revision, upgrade_registry
+
     url = settings.registry_database_url
     shown = make_url(url).render_as_string(hide_password=True)
     if action == "upgrade":
+        from runtime.state_dir import prepare_state_dir
+
         prepare_state_dir(settings.state_dir)
         print(f"{shown}: {await upgrade_registry(url)} (newest: {head_revision()})")
     else:
@@ -397,110 +506,274 @@ async def cmd_por_report(settings: Settings, as_json: bool) -> None:
         print(invalid_line(check))
 
 
-# ---- entry point ------------------------------------------------------------------------------
+# ---- entry point (Click) ----------------------------------------------------------------------
+
+EXAMPLES: dict[str, list[str]] = {
+    "csp": [
+        "csp pipelines",
+        "csp start reseller-enrollment examples/reseller-enrollment.json",
+        "csp list --pipeline reseller-enrollment --open",
+        "csp status reseller-enrollment-4512345",
+    ],
+    "pipelines": ["csp pipelines", "csp pipelines | grep POST"],
+    "start": [
+        "csp start reseller-enrollment examples/reseller-enrollment.json",
+        "cat application.yaml | csp start direct-bill -",
+    ],
+    "status": ["csp status reseller-enrollment-4512345", "csp status direct-bill-4512345 --json"],
+    "list": [
+        "csp list --stage review --region JP",
+        "csp list --pipeline direct-bill --open --limit 20 --json",
+    ],
+    "decide": [
+        "csp decide reseller-enrollment reseller-enrollment-4512345 review-decision "
+        '\'{"decision": "approve", "decided_by": "ops-desk"}\'',
+        "csp decide reseller-enrollment reseller-enrollment-4512345 withdrawal withdrawal.yaml "
+        "--delivery-id ticket-42",
+    ],
+    "schedules": ["csp schedules ensure"],
+    "ensure": ["csp schedules ensure"],
+    "db": ["csp db upgrade", "csp db current"],
+    "upgrade": ["csp db upgrade"],
+    "current": ["csp db current"],
+    "partner-center": ["csp partner-center check"],
+    "check": ["csp partner-center check"],
+    "por-report": ["csp por-report", "csp por-report --json | jq '.invalid_resellers'"],
+    "completion": [
+        'eval "$(csp completion bash)"     # in ~/.bashrc',
+        'eval "$(csp completion zsh)"      # in ~/.zshrc',
+        "csp completion fish > ~/.config/fish/completions/csp.fish",
+    ],
+}
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors are one line too."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"csp: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
-        raise SystemExit(2)
+def _epilog(command: str) -> str:
+    # "\b" keeps Click from re-wrapping the example lines.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="csp", description="Operate the CSP enrollment pipelines over Temporal.")
-    parser.add_argument("--address", help="Temporal frontend host:port (default: settings)")
-    parser.add_argument("--namespace", help="Temporal namespace (default: settings)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-
-    commands.add_parser("pipelines", help="list pipelines and their decisions")
-
-    start = commands.add_parser("start", help="start a pipeline from a JSON or YAML file")
-    start.add_argument("pipeline")
-    start.add_argument("file", help="input file (.json, .yaml, .yml) or - for stdin")
-
-    status = commands.add_parser("status", help="show a pipeline's status")
-    status.add_argument("workflow_id")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-
-    listing = commands.add_parser("list", help="list pipelines by stage, region, partner")
-    listing.add_argument("--pipeline", help="pipeline name, e.g. reseller-enrollment")
-    listing.add_argument("--stage", help="PipelineStage, e.g. review")
-    listing.add_argument("--region", help="Region (ISO country), e.g. JP")
-    listing.add_argument("--partner", help="PartnerId")
-    listing.add_argument("--open", action="store_true", help="running pipelines only")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-
-    decide = commands.add_parser("decide", help="send a decision to a running pipeline")
-    decide.add_argument("pipeline")
-    decide.add_argument("workflow_id")
-    decide.add_argument("decision", help="e.g. review-decision (or the update name)")
-    decide.add_argument("payload", help="a JSON/YAML file, - for stdin, or inline JSON")
-    decide.add_argument(
-        "--delivery-id", help="makes a repeated command have one effect (update id)"
-    )
-
-    schedules = commands.add_parser("schedules", help="manage the product's schedules")
-    schedules_commands = schedules.add_subparsers(dest="action", required=True, metavar="action")
-    schedules_commands.add_parser("ensure", help="create or update every schedule")
-
-    db = commands.add_parser("db", help="the partner registry's schema (Alembic)")
-    db_commands = db.add_subparsers(dest="action", required=True, metavar="action")
-    db_commands.add_parser("upgrade", help="bring the registry to the newest revision")
-    db_commands.add_parser("current", help="show the registry's revision")
-    partner_center = commands.add_parser(
-        "partner-center", help="check the Partner Center and Graph credentials"
-    )
-    pc_commands = partner_center.add_subparsers(dest="action", required=True, metavar="action")
-    pc_commands.add_parser(
-        "check", help="run read-only calls and print, per operation, OK or the exact failure"
-    )
-    por_report = commands.add_parser("por-report", help="show the latest POR sweep's report")
-    por_report.add_argument("--json", action="store_true", help="machine-readable output")
-    return parser
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-async def _run(args: argparse.Namespace) -> None:
-    if args.command == "pipelines":
-        cmd_pipelines()
-        return
-    if args.command == "db":
-        await cmd_db(args.action, Settings())
-        return
-    if args.command == "por-report":
-        await cmd_por_report(Settings(), args.json)
-        return
-    if args.command == "partner-center":
-        await cmd_partner_center_check(Settings())
-        return
-    if args.command == "schedules" and not SCHEDULES:
-        print("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")
-        return
+@dataclass(frozen=True)
+class _Target:
+    address: str | None
+    namespace: str | None
+
+
+def _complete_pipeline(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    return [
+        CompletionItem(p.name, help=p.description)
+        for p in PIPELINES
+        if p.name.startswith(incomplete)
+    ]
+
+
+def _complete_decision(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    pipeline = ctx.params.get("pipeline")
+    return [
+        CompletionItem(d.name, help=d.summary)
+        for d in DECISIONS
+        if d.pipeline.name == pipeline and d.name.startswith(incomplete)
+    ]
+
+
+def _complete_file(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    return [CompletionItem(incomplete, type="file")]
+
+
+def _run_connected(
+    ctx: click.Context, command: Callable[[Client, Settings], Awaitable[None]]
+) -> None:
+    from runtime.settings import Settings
+    from runtime.temporal_client import connect, temporal_address
+
+    target: _Target = ctx.find_object(_Target) or _Target(None, None)
     overrides: dict[str, Any] = {}
-    if args.address:
-        overrides["temporal_address"] = args.address
-    if args.namespace:
-        overrides["temporal_namespace"] = args.namespace
+    if target.address:
+        overrides["temporal_address"] = target.address
+    if target.namespace:
+        overrides["temporal_namespace"] = target.namespace
     settings = Settings().model_copy(update=overrides)
-    try:
-        client = await connect(settings)
-    except RuntimeError as err:
-        reason = str(err).removeprefix("Failed client connect: ")
-        raise CliError(f"cannot reach Temporal at {temporal_address(settings)}: {reason}") from None
-    if args.command == "start":
-        await cmd_start(client, args.pipeline, args.file)
-    elif args.command == "status":
-        await cmd_status(client, args.workflow_id, args.json)
-    elif args.command == "list":
-        await cmd_list(client, args)
-    elif args.command == "decide":
-        await cmd_decide(
-            client, args.pipeline, args.workflow_id, args.decision, args.payload, args.delivery_id
-        )
-    elif args.command == "schedules":
-        await cmd_schedules_ensure(client, settings)
+
+    async def connected() -> None:
+        try:
+            client = await connect(settings)
+        except RuntimeError as err:
+            reason = str(err).removeprefix("Failed client connect: ")
+            raise CliError(
+                f"cannot reach Temporal at {temporal_address(settings)}: {reason}"
+            ) from None
+        await command(client, settings)
+
+    asyncio.run(connected())
+
+
+@click.group(context_settings=_CONTEXT, epilog=_epilog("csp"))
+@click.option(
+    "--address", metavar="HOST:PORT", help="Temporal frontend (default: TEMPORAL_ADDRESS)."
+)
+@click.option("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE).")
+@click.pass_context
+def cli(ctx: click.Context, address: str | None, namespace: str | None) -> None:
+    """Operate the CSP enrollment pipelines over Temporal."""
+    ctx.obj = _Target(address, namespace)
+
+
+@cli.command(epilog=_epilog("pipelines"))
+def pipelines() -> None:
+    """List pipelines and their decisions (with their callback routes)."""
+    cmd_pipelines()
+
+
+@cli.command(epilog=_epilog("start"))
+@click.argument("pipeline", shell_complete=_complete_pipeline)
+@click.argument("file", shell_complete=_complete_file)
+@click.pass_context
+def start(ctx: click.Context, pipeline: str, file: str) -> None:
+    """Start PIPELINE from FILE (.json, .yaml, .yml; - reads standard input).
+
+    The workflow id is the pipeline's business key (e.g. reseller-enrollment-<PartnerID>)."""
+    _pipeline(pipeline)  # a refused name fails before connecting
+    _run_connected(ctx, lambda client, _: cmd_start(client, pipeline, file))
+
+
+@cli.command(epilog=_epilog("status"))
+@click.argument("workflow_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
+    """Show a pipeline's status (its status query, or what visibility knows)."""
+    _run_connected(ctx, lambda client, _: cmd_status(client, workflow_id, as_json))
+
+
+@cli.command("list", epilog=_epilog("list"))
+@click.option(
+    "--pipeline", help="Pipeline name, e.g. reseller-enrollment.", shell_complete=_complete_pipeline
+)
+@click.option("--stage", help="PipelineStage, e.g. review.")
+@click.option("--region", help="Region (ISO country), e.g. JP.")
+@click.option("--partner", help="PartnerId, e.g. 4512345.")
+@click.option("--open", "only_open", is_flag=True, help="Running pipelines only.")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_pipelines(
+    ctx: click.Context,
+    pipeline: str | None,
+    stage: str | None,
+    region: str | None,
+    partner: str | None,
+    only_open: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List pipelines by type, stage, region and partner."""
+    filters = ListFilters(pipeline, stage, region, partner, only_open, limit, as_json)
+    _visibility_query(filters)  # a refused filter fails before connecting
+    _run_connected(ctx, lambda client, _: cmd_list(client, filters))
+
+
+@cli.command(epilog=_epilog("decide"))
+@click.argument("pipeline", shell_complete=_complete_pipeline)
+@click.argument("workflow_id")
+@click.argument("decision", shell_complete=_complete_decision)
+@click.argument("payload", shell_complete=_complete_file)
+@click.option("--delivery-id", help="Makes a repeated command have one effect (the update id).")
+@click.pass_context
+def decide(
+    ctx: click.Context,
+    pipeline: str,
+    workflow_id: str,
+    decision: str,
+    payload: str,
+    delivery_id: str | None,
+) -> None:
+    """Send DECISION to a running pipeline. PAYLOAD is a JSON/YAML file, - for standard input,
+    or inline JSON."""
+    _decision(pipeline, decision)  # a refused name fails before connecting
+    _run_connected(
+        ctx,
+        lambda client, _: cmd_decide(client, pipeline, workflow_id, decision, payload, delivery_id),
+    )
+
+
+@cli.group(epilog=_epilog("schedules"))
+def schedules() -> None:
+    """Manage the product's schedules."""
+
+
+@schedules.command(epilog=_epilog("ensure"))
+@click.pass_context
+def ensure(ctx: click.Context) -> None:
+    """Create or update every schedule."""
+    from runtime.schedules import SCHEDULES
+
+    if not SCHEDULES:
+        click.echo("no schedules defined yet (runtime/schedules.py SCHEDULES is empty)")
+        return
+    _run_connected(ctx, cmd_schedules_ensure)
+
+
+@cli.group(epilog=_epilog("db"))
+def db() -> None:
+    """The partner registry's schema (Alembic)."""
+
+
+@db.command(epilog=_epilog("upgrade"))
+def upgrade() -> None:
+    """Bring the registry to the newest revision."""
+    from runtime.settings import Settings
+
+    asyncio.run(cmd_db("upgrade", Settings()))
+
+
+@db.command(epilog=_epilog("current"))
+def current() -> None:
+    """Show the registry's revision."""
+    from runtime.settings import Settings
+
+    asyncio.run(cmd_db("current", Settings()))
+
+
+@cli.group("partner-center", epilog=_epilog("partner-center"))
+def partner_center() -> None:
+    """Check the Partner Center and Graph credentials."""
+
+
+@partner_center.command(epilog=_epilog("check"))
+def check() -> None:
+    """Run read-only calls and print, per operation, OK or the exact failure."""
+    from runtime.settings import Settings
+
+    asyncio.run(cmd_partner_center_check(Settings()))
+
+
+@cli.command("por-report", epilog=_epilog("por-report"))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def por_report(as_json: bool) -> None:
+    """Show the latest POR sweep's report: counts and every invalid reseller with its reason and
+    what to do (reads the registry; needs no Temporal)."""
+    from runtime.settings import Settings
+
+    asyncio.run(cmd_por_report(Settings(), as_json))
+
+
+@cli.command(epilog=_epilog("completion"))
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL (commands, pipelines, decisions, files)."""
+    completer = get_completion_class(shell)
+    assert completer is not None  # the Choice above allows only shells Click supports
+    click.echo(completer(cli, {}, "csp", "_CSP_COMPLETE").source())
 
 
 def _one_line(text: str) -> str:
@@ -508,6 +781,11 @@ def _one_line(text: str) -> str:
 
 
 def _error_message(err: BaseException) -> str:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError
+
+    from runtime.payload_codec import validation_summary
+
     if isinstance(err, CliError):
         return str(err)
     if isinstance(err, RPCError):
@@ -519,23 +797,64 @@ def _error_message(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+def _usage_error(err: click.UsageError) -> str:
+    """One line: Click's message, an accepted example of the command, where the help is."""
+    ctx = err.ctx
+    command = ctx.info_name if ctx is not None and ctx.parent is not None else "csp"
+    example = EXAMPLES.get(command or "csp", EXAMPLES["csp"])[0]
+    where = ctx.command_path if ctx is not None else "csp"
+    said = _one_line(err.format_message()).rstrip(".")
+    return f"{said}; e.g. `{example}` (see `{where} --help`)"
+
+
+def _invoke(argv: Sequence[str] | None) -> int:
+    """Runs the command; returns the exit status, printing any error as one line."""
     message: str | None = None
     try:
-        asyncio.run(_run(args))
-    except KeyboardInterrupt:
+        result = cli.main(args=argv, prog_name="csp", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.NoArgsIsHelpError as err:
+        click.echo(err.format_message(), err=True)
+        return 2
+    except click.UsageError as err:
+        print(f"csp: error: {_usage_error(err)}", file=sys.stderr)
+        return 2
+    except click.ClickException as err:
+        message = err.format_message()
+    except BrokenPipeError:
+        return _reader_left()
+    except SystemExit as exited:  # Click after a closed pipe, shell completion
+        return exited.code if isinstance(exited.code, int) else 0 if exited.code is None else 1
+    except (KeyboardInterrupt, click.Abort):
         message = "interrupted"
     except Exception as err:  # the promise: one line, never a traceback
         message = _error_message(err)
-    code = 0
-    if message is not None:
-        print(f"csp: error: {_one_line(message)}", file=sys.stderr)
-        code = 130 if message == "interrupted" else 1
+    print(f"csp: error: {_one_line(message)}", file=sys.stderr)
+    return 130 if message == "interrupted" else 1
+
+
+# Exit status when the reader went away, as Click (and Python's documentation on SIGPIPE) use.
+_READER_GONE_STATUS = 1
+
+
+def _reader_left() -> int:
+    """The reader of stdout is gone (`csp list | head -1`): nothing more to say, and nothing
+    buffered may be flushed into the closed pipe on the way out."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return _READER_GONE_STATUS
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    code = _invoke(argv)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _reader_left()
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
     # The Temporal runtime's native threads can abort a normal interpreter shutdown
     # (PyGILState_Release): nothing is left to clean up, so leave without finalization.
-    sys.stdout.flush()
-    sys.stderr.flush()
     os._exit(code)
 
 

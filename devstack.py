@@ -1,12 +1,17 @@
 """The embedded default: Temporal dev server (with Web UI), SMTP sink, HTTP gateway and worker in
-one command, stopped cleanly by Ctrl-C. With TEMPORAL_ADDRESS set, no dev server is started."""
+one command, stopped cleanly by Ctrl-C. With TEMPORAL_ADDRESS set, no dev server is started.
+
+The run command owns its processes (issue 12): it refuses to start when a port it needs is taken
+(naming the port and its holder), connects only once the dev server it started is the process
+listening on the Temporal port, and the dev server runs in its own process group, stopped on exit
+and by the kernel when the run command dies (even by SIGKILL: runtime/owned_process.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import structlog
@@ -20,8 +25,10 @@ from adapters.partner_programs.local import (
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
 from runtime.binaries import temporal_cli
+from runtime.local_ports import NeededPort, PortTaken, ensure_free
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
+from runtime.owned_process import ChildServerFailed, start_owned, stop_group, wait_until_listening
 from runtime.search_attributes import dev_server_flags
 from runtime.settings import Settings
 from runtime.state_dir import prepare_state_dir
@@ -31,6 +38,33 @@ from worker import run_worker
 log = structlog.get_logger(__name__)
 
 _CONNECT_ATTEMPTS = 120
+# The first start of the dev server creates its SQLite schema: well under a minute on a busy box.
+_DEV_SERVER_LISTEN_SECONDS = 120
+_DEV_SERVER_STOP_SECONDS = 20
+
+
+def needed_ports(settings: Settings) -> list[NeededPort]:
+    """The ports this run will listen on. (The metrics endpoint is left out: a taken metrics port
+    is logged and the stack runs on without it, runtime/metrics.py.)"""
+    ports: list[NeededPort] = []
+    if not settings.remote_temporal:
+        ports += [
+            NeededPort(
+                "127.0.0.1",
+                settings.dev_server_port,
+                "Temporal dev server",
+                "CSP_DEV_SERVER_PORT",
+            ),
+            NeededPort("127.0.0.1", settings.dev_ui_port, "Temporal Web UI", "CSP_DEV_UI_PORT"),
+        ]
+    ports.append(
+        NeededPort(settings.gateway_host, settings.gateway_port, "gateway", "CSP_GATEWAY_PORT")
+    )
+    if settings.mail_mode == "sink":
+        ports.append(
+            NeededPort(settings.smtp_host, settings.smtp_port, "SMTP sink", "CSP_SMTP_PORT")
+        )
+    return ports
 
 
 def dev_server_command(settings: Settings) -> list[str]:
@@ -57,28 +91,28 @@ def dev_server_command(settings: Settings) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def dev_server(settings: Settings) -> AsyncIterator[None]:
-    log_file = (settings.state_dir / "temporal-server.log").open("ab")
-    process = await asyncio.create_subprocess_exec(
-        *dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT
-    )
-    log.info(
-        "temporal_dev_server_started",
-        pid=process.pid,
-        address=f"127.0.0.1:{settings.dev_server_port}",
-        ui=f"http://127.0.0.1:{settings.dev_ui_port}",
-        db=str(settings.state_dir / "temporal.db"),
-    )
-    try:
-        yield
-    finally:
-        process.terminate()
+    log_path = settings.state_dir / "temporal-server.log"
+    with log_path.open("ab") as log_file:
+        process = await start_owned(dev_server_command(settings), log_file)
         try:
-            await asyncio.wait_for(process.wait(), 20)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-        log_file.close()
-        log.info("temporal_dev_server_stopped")
+            log.info(
+                "temporal_dev_server_started",
+                pid=process.pid,
+                address=f"127.0.0.1:{settings.dev_server_port}",
+                ui=f"http://127.0.0.1:{settings.dev_ui_port}",
+                db=str(settings.state_dir / "temporal.db"),
+            )
+            # Connect only to the server started here: its own pid listens on the port.
+            await wait_until_listening(
+                process,
+                settings.dev_server_port,
+                within=_DEV_SERVER_LISTEN_SECONDS,
+                log_path=log_path,
+            )
+            yield
+        finally:
+            await stop_group(process, _DEV_SERVER_STOP_SECONDS)
+            log.info("temporal_dev_server_stopped", pid=process.pid)
 
 
 async def connect_when_ready(settings: Settings) -> Client:
@@ -126,9 +160,10 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
     if settings.payload_keys is not None:
         lines += [
             "",
-            "  Payloads are encrypted: log in at Codec login with the token, then in the Web",
-            "  UI's codec settings (the glasses icon) turn on",
-            "  \u201cinclude cross-origin credentials\u201d.",
+            "  Payloads are encrypted: log in at Codec login with the token; then in the Web",
+            "  UI open Codec Server, use your browser setting with the endpoint " + public + ",",
+            "  tick \u201cinclude cross-origin credentials\u201d and save (README: Operating in",
+            "  the Web UI; the Temporal Cloud UI sends its access token instead).",
         ]
     lines += [
         "",
@@ -141,6 +176,7 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
+    ensure_free(needed_ports(settings))  # before anything is written or started
     prepare_state_dir(settings.state_dir)
     if settings.partner_center_mode == "local":
         write_sample_if_missing(settings.partner_center_data_path)
@@ -175,14 +211,22 @@ async def _main() -> None:
     configure_logging(settings.log_level, settings.log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal was closed. Each stops the stack in order, the dev server last.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     install_metrics(settings.metrics_bind)  # before the client: it uses the default runtime
     await run(settings, stop)
 
 
 def main() -> None:
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except PortTaken as taken:
+        print(f"scripts/run: refused: {taken}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    except ChildServerFailed as failed:
+        print(f"scripts/run: the Temporal dev server failed: {failed}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -55,7 +55,13 @@ from gateway.callbacks import (
     error_response,
     is_connect_failure,
 )
-from gateway.codec_endpoint import CodecConfig, codec_routes
+from gateway.codec_endpoint import (
+    CodecConfig,
+    JwtCheck,
+    codec_origins,
+    codec_routes,
+    jwt_check_from_settings,
+)
 from gateway.deliveries import DEFAULT_RETENTION, DeliveryLedger
 from gateway.metrics import GatewayMetricsMiddleware
 from gateway.openapi import as_openapi_30, openapi_document
@@ -174,6 +180,7 @@ def create_app(
     codec_tokens: Sequence[str] = (),
     ui_origins: Sequence[str] = (),
     codec_session: timedelta = timedelta(hours=12),
+    codec_jwt: JwtCheck | None = None,
     decisions: Sequence[Decision] = DECISIONS,
     meter: MetricMeter | None = None,
     deliveries: DeliveryLedger | None = None,
@@ -195,6 +202,8 @@ def create_app(
         tokens=tuple(codec_tokens),
         ui_origins=tuple(ui_origins),
         session_lifetime=codec_session,
+        jwt_check=codec_jwt,
+        namespace=client.namespace,
     )
 
     async def healthz(request: Request) -> Response:
@@ -368,7 +377,8 @@ def app_from_settings(client: Client, settings: Settings) -> Starlette:
         callback_max_age=timedelta(seconds=settings.callback_max_age_seconds),
         callback_timeout=timedelta(seconds=settings.callback_timeout_seconds),
         codec_tokens=codec_tokens(settings),
-        ui_origins=[o.strip() for o in settings.ui_origin.split(",") if o.strip()],
+        ui_origins=codec_origins(settings),
         codec_session=timedelta(hours=settings.codec_session_hours),
+        codec_jwt=jwt_check_from_settings(settings),
         deliveries=SqlDeliveryLedger(settings.registry_database_url),
     )

@@ -2,10 +2,19 @@
 protocol, for the Temporal Web UI (`--ui-codec-endpoint`) and
 `temporal ... --codec-endpoint <gateway> --codec-auth "Bearer <token>"`.
 
-Only authorised operators get decoded payloads: a bearer token from CSP_CODEC_TOKENS, or the
-session cookie `/codec-login` sets after the same token was typed in (the Web UI cannot send a
-bearer token without single sign-on; with "include cross-origin credentials" it sends the cookie).
-CORS answers only the configured UI origin(s). `/encode` exists so that `temporal workflow start
+Only authorised operators get decoded payloads:
+- a bearer token from CSP_CODEC_TOKENS (the CLI's `--codec-auth`, scripts);
+- a bearer JWT, as the Temporal Cloud UI sends with "Pass the user access token" on (and as
+  Temporal's codec-server samples check it): signed by a key of CSP_CODEC_JWKS_FILE (a JWKS saved
+  beforehand, e.g. Temporal Cloud's; nothing is fetched) or with CSP_CODEC_JWT_SECRET (HS256, an
+  own identity provider), unexpired, with the configured issuer/audience, and naming in `sub` or
+  `email` one of CSP_CODEC_JWT_SUBJECTS;
+- the session cookie `/codec-login` sets after a codec token was typed in (the embedded Web UI
+  cannot send a bearer token without single sign-on; with "include cross-origin credentials" on it
+  sends the cookie).
+A request naming another namespace (`X-Namespace`, sent by the UI) is refused. CORS, preflight
+included, answers only the configured UI origins: the embedded UI's and the Temporal Cloud UI's
+(https://cloud.temporal.io by default). `/encode` exists so that `temporal workflow start
 --codec-endpoint` and the UI's start/update forms keep their input encrypted too.
 """
 
@@ -18,7 +27,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+import jwt
 import structlog
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -34,11 +45,87 @@ from temporalio.converter import PayloadCodec
 from gateway.callbacks import error_response, read_body
 from gateway.refusals import PayloadTooLarge
 from runtime.payload_codec import AesGcmPayloadCodec, PayloadDecryptionError
+from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 SESSION_COOKIE = "csp_codec_session"
 MAX_CODEC_BODY_BYTES = 4 * 1024 * 1024
+
+
+_HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+_KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+
+
+@dataclass(frozen=True)
+class JwtCheck:
+    """Which bearer JWTs the codec endpoint accepts. Keys are local: a JWKS file and/or a shared
+    HS256 secret. Only the listed subjects (`sub` or `email` claim) may decode."""
+
+    subjects: frozenset[str]
+    jwks: jwt.PyJWKSet | None = None
+    secret: bytes | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: timedelta = timedelta(seconds=60)
+
+    def __post_init__(self) -> None:
+        if self.jwks is None and self.secret is None:
+            raise ValueError("a JWT check needs CSP_CODEC_JWKS_FILE or CSP_CODEC_JWT_SECRET")
+        if not self.subjects:
+            raise ValueError(
+                "CSP_CODEC_JWT_SUBJECTS is required with CSP_CODEC_JWKS_FILE or "
+                "CSP_CODEC_JWT_SECRET: a valid signature alone says nothing about who may decode "
+                "(e.g. CSP_CODEC_JWT_SUBJECTS=ops@example.com)"
+            )
+
+    def _key(self, header: dict[str, object]) -> object | None:
+        algorithm = header.get("alg")
+        if algorithm in _HMAC_ALGORITHMS:
+            return self.secret
+        if algorithm not in _KEY_ALGORITHMS or self.jwks is None:
+            return None
+        kid = header.get("kid")
+        keys = [k for k in self.jwks.keys if kid is None or k.key_id == kid]
+        if len(keys) != 1:  # unknown kid, or no kid with several keys to choose from
+            return None
+        key: object = keys[0].key
+        return key
+
+    def subject(self, token: str) -> str | None:
+        """The accepted subject of a valid token, else None."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return None
+        key = self._key(header)
+        if key is None:
+            return None
+        try:
+            claims = jwt.decode(
+                token,
+                key,  # type: ignore[arg-type]
+                algorithms=[str(header["alg"])],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp"], "verify_aud": self.audience is not None},
+            )
+        except jwt.PyJWTError:
+            return None
+        for claim in ("sub", "email"):
+            value = claims.get(claim)
+            if isinstance(value, str) and value in self.subjects:
+                return value
+        return None
+
+
+def load_jwks(path: Path) -> jwt.PyJWKSet:
+    """A JWKS document saved on disk (e.g. Temporal Cloud's signing keys): never fetched."""
+    try:
+        return jwt.PyJWKSet.from_json(path.read_text())
+    except (OSError, ValueError, jwt.PyJWTError) as err:
+        raise ValueError(f"CSP_CODEC_JWKS_FILE {path}: not a readable JWKS ({err})") from None
 
 
 @dataclass(frozen=True)
@@ -47,6 +134,33 @@ class CodecConfig:
     tokens: Sequence[str]
     ui_origins: Sequence[str]
     session_lifetime: timedelta = timedelta(hours=12)
+    jwt_check: JwtCheck | None = None
+    namespace: str | None = None
+    """The namespace whose payloads this codec serves; a request naming another is refused."""
+
+
+def codec_origins(settings: Settings) -> list[str]:
+    """The browser origins CORS answers: the embedded UI's (CSP_UI_ORIGIN) and the Temporal Cloud
+    UI's (CSP_CODEC_CLOUD_ORIGIN); each comma separated, empty for none."""
+    origins: list[str] = []
+    for text in (settings.ui_origin, settings.codec_cloud_origin):
+        origins += [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+    return list(dict.fromkeys(origins))
+
+
+def jwt_check_from_settings(settings: Settings) -> JwtCheck | None:
+    """None unless CSP_CODEC_JWKS_FILE or CSP_CODEC_JWT_SECRET is set; ValueError (at start) for
+    an unreadable JWKS or a missing subject list."""
+    if settings.codec_jwks_file is None and settings.codec_jwt_secret is None:
+        return None
+    secret = settings.codec_jwt_secret
+    return JwtCheck(
+        subjects=frozenset(s.strip() for s in settings.codec_jwt_subjects.split(",") if s.strip()),
+        jwks=load_jwks(settings.codec_jwks_file) if settings.codec_jwks_file else None,
+        secret=secret.get_secret_value().encode() if secret is not None else None,
+        issuer=settings.codec_jwt_issuer,
+        audience=settings.codec_jwt_audience,
+    )
 
 
 def _session_value(token: str, expires: int) -> str:
@@ -76,12 +190,21 @@ def _valid_bearer(tokens: Sequence[str], header: str) -> bool:
 
 
 def _authorised(config: CodecConfig, request: Request) -> bool:
-    if not config.tokens:
-        return False
-    if _valid_bearer(config.tokens, request.headers.get("authorization", "")):
+    header = request.headers.get("authorization", "")
+    if config.tokens and _valid_bearer(config.tokens, header):
         return True
+    scheme, _, presented = header.partition(" ")
+    if config.jwt_check is not None and scheme.lower() == "bearer" and presented.count(".") == 2:
+        subject = config.jwt_check.subject(presented.strip())
+        if subject is not None:
+            log.info("codec_jwt_accepted")  # never the subject: it may be an email address
+            return True
     cookie = request.cookies.get(SESSION_COOKIE)
-    return cookie is not None and _valid_session(config.tokens, cookie, time.time())
+    return (
+        bool(config.tokens)
+        and cookie is not None
+        and _valid_session(config.tokens, cookie, time.time())
+    )
 
 
 def codec_routes(config: CodecConfig) -> list[Route]:
@@ -95,8 +218,15 @@ def codec_routes(config: CodecConfig) -> list[Route]:
             log.info("codec_refused", path=request.url.path)
             return error_response(
                 "CodecUnauthorized",
-                "a valid `Authorization: Bearer <codec token>` or codec session is required",
+                "a valid `Authorization: Bearer <codec token or JWT>` or codec session is required",
                 401,
+            )
+        named = request.headers.get("x-namespace")
+        if config.namespace is not None and named is not None and named != config.namespace:
+            return error_response(
+                "CodecWrongNamespace",
+                f"this codec serves namespace {config.namespace!r}, not the one in X-Namespace",
+                403,
             )
         try:
             body = await read_body(request, MAX_CODEC_BODY_BYTES)

@@ -180,6 +180,15 @@ class Settings(BaseSettings):
     codec_tokens: SecretStr | None = None
     codec_session_hours: float = Field(default=12, gt=0)
     ui_origin: str = "http://127.0.0.1:8233"
+    # The Temporal Cloud UI as a codec client (gateway/codec_endpoint.py): its CORS origin (empty:
+    # none) and the bearer JWTs it sends. Keys are local files/secrets, never fetched; only the
+    # listed subjects (`sub` or `email` claim, comma separated) may decode.
+    codec_cloud_origin: str = "https://cloud.temporal.io"
+    codec_jwks_file: Path | None = None
+    codec_jwt_secret: SecretStr | None = None
+    codec_jwt_subjects: str = ""
+    codec_jwt_issuer: str | None = None
+    codec_jwt_audience: str | None = None
     # issue 15: the zone the Web UI's current details show deadlines in (IANA name).
     display_time_zone: TimeZoneName = "UTC"
 

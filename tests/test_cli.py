@@ -392,3 +392,118 @@ async def test_pipelines_lists_the_table() -> None:
     assert run.code == 0
     assert "POST /callbacks/reseller-enrollment/{partner_id}/review-decision" in run.out
     assert "decide review-decision" in run.out and "backends: review" in run.out
+
+
+# ---- on Click: help with examples, rules with accepted examples, completion, closed pipes -------
+
+
+async def test_help_shows_examples_for_every_command() -> None:
+    env = dict(os.environ)
+    top = await csp(env, "--help")
+    assert top.code == 0, top.err
+    assert "Examples:" in top.out
+    assert "csp start reseller-enrollment examples/reseller-enrollment.json" in top.out
+    commands = [
+        ("pipelines",), ("start",), ("status",), ("list",), ("decide",), ("schedules", "ensure"),
+        ("db", "upgrade"), ("db", "current"), ("partner-center", "check"), ("completion",),
+    ]  # fmt: skip
+    for command in commands:
+        shown = await csp(env, *command, "--help")
+        assert shown.code == 0, (command, shown.err)
+        assert "Examples:" in shown.out and f"csp {' '.join(command)}" in shown.out, command
+    decide = await csp(env, "decide", "-h")
+    assert 'review-decision \'{"decision": "approve"' in decide.out
+
+
+async def test_usage_errors_are_one_line_with_the_rule_and_an_example() -> None:
+    env = dict(os.environ)
+    limit = await csp(env, "list", "--limit", "0")
+    assert limit.code == 2 and len(limit.err.strip().splitlines()) == 1, limit.err
+    assert "1<=x<=10000" in limit.err and "e.g. `csp list --stage review" in limit.err
+    assert "(see `csp list --help`)" in limit.err
+    missing = await csp(env, "start", "reseller-enrollment")
+    assert missing.code == 2 and "Missing argument 'FILE'" in missing.err
+    assert "e.g. `csp start reseller-enrollment examples/reseller-enrollment.json`" in missing.err
+    # Names and filters are refused before any connection (no Temporal needed for these).
+    stage = (await csp(env, "list", "--stage", "review' OR 1=1")).one_line_error()
+    assert "letters, digits, '.', '_' or '-' only, 1 to 64 characters" in stage
+    assert stage.endswith("e.g. `csp list --stage review`")
+    unknown = (await csp(env, "start", "wholesale", "x.json")).one_line_error()
+    assert unknown.endswith(
+        "e.g. `csp start reseller-enrollment examples/reseller-enrollment.json`"
+    )
+
+
+async def test_invalid_payloads_show_an_accepted_example(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    from contract.pipelines import find_decision
+
+    env = _env(dev_env.client.service_client.config.target_host, tmp_path)
+    refused = await csp(
+        env,
+        "decide",
+        "reseller-enrollment",
+        names.reseller_enrollment_id("4512345"),
+        "review-decision",
+        '{"decision": "perhaps"}',
+    )
+    message = refused.one_line_error()
+    rule, _, example = message.partition("; accepted example: ")
+    assert "decision" in rule and "decided_by" in rule
+    decision = find_decision("reseller-enrollment", "review-decision")
+    assert decision is not None
+    decision.payload.model_validate_json(example.strip("'"))  # the example shown is accepted
+    bad = application()
+    bad["primary_contact"]["is_employee"] = False
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(bad))
+    start = (await csp(env, "start", "reseller-enrollment", str(source))).one_line_error()
+    assert start.endswith("; accepted example: examples/reseller-enrollment.json")
+
+
+async def test_shell_completion_offers_commands_pipelines_and_decisions() -> None:
+    env = dict(os.environ)
+    script = await csp(env, "completion", "bash")
+    assert script.code == 0 and "_CSP_COMPLETE=bash_complete" in script.out
+
+    async def offered(*words: str) -> list[str]:
+        line = " ".join(["csp", *words])
+        asked = {**env, "_CSP_COMPLETE": "bash_complete", "COMP_WORDS": line}
+        asked["COMP_CWORD"] = str(len(words))
+        run = await csp(asked)
+        assert run.code == 0, run.err
+        return [item.partition(",")[2] for item in run.out.splitlines()]
+
+    assert {"start", "decide", "list", "completion"} <= set(await offered(""))
+    assert await offered("start", "reseller-en") == ["reseller-enrollment"]
+    assert await offered("decide", "reseller-enrollment", "w", "") == [
+        "review-decision",
+        "mpa-signed",
+        "withdrawal",
+    ]
+
+
+@pytest.mark.parametrize("args", [("pipelines",), ("--help",), ("list", "--help")])
+def test_a_closed_pipe_ends_quietly(args: tuple[str, ...]) -> None:
+    """`csp pipelines | head -1` where the reader has gone before csp writes: no traceback, no
+    'Exception ignored' from the interpreter, exit 1 as Click does."""
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [str(CSP), *args], stdout=write_end, stderr=subprocess.PIPE, timeout=60, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == b"" and done.returncode == 1, done.stderr
+    shell = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{CSP} pipelines | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shell.stderr == "" and len(shell.stdout.splitlines()) == 1

@@ -393,6 +393,32 @@ def test_the_image_contains_every_package() -> None:
     assert "[dev" not in dockerfile and ",dev" not in dockerfile
 
 
+def test_the_image_installs_exactly_the_locked_runtime_packages() -> None:
+    """issue 19: the image installs requirements-runtime.lock (uv.lock's export without extras,
+    hashes required) and then the project with --no-deps, never an unpinned `pip install .`."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    joined = dockerfile.replace("\\\n", " ")  # continuation lines as one command
+    installs = [" ".join(c.split()) for c in re.findall(r"pip install ([^&\n]+)", joined)]
+    assert installs, "the Dockerfile installs nothing with pip"
+    locked = [c for c in installs if "-r requirements-runtime.lock" in c]
+    assert locked and all("--require-hashes" in c for c in locked), installs
+    for command in installs:
+        assert command in locked or "--no-deps" in command, f"unpinned: pip install {command}"
+    assert re.search(r"^COPY requirements-runtime\.lock ", dockerfile, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "requirements-runtime.lock" not in ignored and "*.lock" not in ignored
+    runtime = (ROOT / "requirements-runtime.lock").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name, _, version = requirement.partition("==")
+        name = name.split("[")[0]
+        assert re.search(rf"^{re.escape(name)}=={re.escape(version)} ", runtime, re.M | re.I), name
+    for extra in project["optional-dependencies"].values():  # dev server, test tools: not shipped
+        for requirement in extra:
+            name = requirement.partition("==")[0]
+            assert not re.search(rf"^{re.escape(name)}==", runtime, re.M | re.I), name
+
+
 async def test_postgres_init_script_creates_a_registry_the_worker_can_migrate(
     resolved: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -21,6 +21,8 @@ from pydantic import SecretStr
 from adapters.mail.smtp_sink import link_token, parse_eml, verification_links
 from contract import names
 from runtime.binaries import temporal_cli
+from runtime.local_ports import listening_pids, port_is_free
+from runtime.owned_process import ChildServerFailed, start_owned, stop_group, wait_until_listening
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,3 +206,123 @@ def test_ready_block_names_the_codec_login_when_payloads_are_encrypted(tmp_path:
     assert "http://127.0.0.1:8080/codec-login" in block
     assert str(tmp_path / "codec-token") in block  # where the token is, never the token
     assert "include cross-origin credentials" in block
+
+
+# ---- the run command owns its processes (issue 12 item 7) -------------------------------------
+
+_LISTENER = (
+    "import socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "s.listen()\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+def _listener(port: int) -> subprocess.Popen[str]:
+    """Another program holding `port` (as an orphaned dev server or any other server would)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LISTENER, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "listening"
+    return holder
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped by its new parent
+
+
+@pytest.mark.parametrize(
+    ("taken", "setting"),
+    [("temporal_port", "CSP_DEV_SERVER_PORT"), ("gateway_port", "CSP_GATEWAY_PORT")],
+)
+def test_refuses_a_taken_port_naming_it_and_its_holder(
+    tmp_path: Path, taken: str, setting: str
+) -> None:
+    stack = DevStack(tmp_path / "state")  # not created: a refusal writes nothing
+    port = getattr(stack, taken)
+    holder = _listener(port)
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused.returncode == 1, refused.stderr
+    [line] = [row for row in refused.stderr.splitlines() if row.startswith("scripts/run:")]
+    assert f"port {port} on 127.0.0.1" in line and f"pid {holder.pid} (" in line, line
+    assert setting in line and "Traceback" not in refused.stderr
+    assert not (tmp_path / "state").exists()  # no dev server, no state, nothing started
+    assert port_is_free("127.0.0.1", stack.temporal_port) or taken == "temporal_port"
+
+
+async def test_only_the_started_server_counts_as_listening(tmp_path: Path) -> None:
+    """wait_until_listening accepts the child's own socket and refuses a port another process
+    answers, or a child that exited: real processes on free ports."""
+    port = free_port()
+    log_path = tmp_path / "child.log"
+    with log_path.open("ab") as log_file:
+        own = await start_owned([sys.executable, "-c", _LISTENER, str(port)], log_file)
+        try:
+            await wait_until_listening(own, port, within=30)
+            assert os.getpgid(own.pid) == own.pid  # its own process group
+        finally:
+            await stop_group(own, 10)
+        assert own.returncode is not None
+
+        stranger_port = free_port()
+        stranger = _listener(stranger_port)
+        idle = await start_owned([sys.executable, "-c", "import time; time.sleep(60)"], log_file)
+        try:
+            with pytest.raises(ChildServerFailed, match=f"pid {stranger.pid} ") as caught:
+                await wait_until_listening(idle, stranger_port, within=30)
+            assert f"not by the one started (pid {idle.pid})" in str(caught.value)
+        finally:
+            await stop_group(idle, 10)
+            stranger.kill()
+            stranger.wait()
+
+        log_file.write(b"bind: address already in use\n")
+        log_file.flush()
+        failing = await start_owned([sys.executable, "-c", "raise SystemExit(3)"], log_file)
+        with pytest.raises(ChildServerFailed, match="exited with status 3") as caught:
+            await wait_until_listening(failing, free_port(), within=30, log_path=log_path)
+        assert "address already in use" in str(caught.value)
+
+
+async def test_a_killed_run_command_leaves_no_dev_server(devstack: DevStack) -> None:
+    await devstack.start()
+    await devstack.ready(1)
+    assert devstack.process is not None
+    [server] = listening_pids(devstack.temporal_port)
+    assert server != devstack.process.pid and os.getpgid(server) == server
+    assert f'"pid": {server}' in devstack.log()  # the one the run command started
+
+    devstack.process.kill()  # SIGKILL: no handler runs in the run command
+    devstack.process.wait()
+    for _ in range(300):
+        if _gone(server) and port_is_free("127.0.0.1", devstack.temporal_port):
+            break
+        await asyncio.sleep(0.1)
+    assert _gone(server), "the dev server outlived the run command"
+
+    # The same ports and state folder start again (nothing orphaned holds them), and Ctrl-C
+    # stops the new dev server too.
+    await devstack.start()
+    await devstack.ready(2)
+    [again] = listening_pids(devstack.temporal_port)
+    assert devstack.stop() == 0
+    assert _gone(again)

@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-FIX = "run `scripts/lock` and commit uv.lock and requirements.lock"
+FIX = "run `scripts/lock` and commit uv.lock, requirements.lock and requirements-runtime.lock"
 # What `python -m venv` puts in a virtualenv of the pip fallback; uv's virtualenvs have none.
 INSTALLER_TOOLS = {"pip", "setuptools", "wheel"}
 
@@ -128,3 +128,26 @@ def test_every_installed_package_is_locked() -> None:
         if dist.version not in versions.get(name, set()):
             unlocked.add(f"{name}=={dist.version}")
     assert not unlocked, f"installed but not in uv.lock: {sorted(unlocked)}: {FIX}"
+
+
+def test_requirements_runtime_lock_is_the_export_without_extras() -> None:
+    """What the production image installs (Dockerfile): uv.lock's export without any extra."""
+    exported = ROOT / "requirements-runtime.lock"
+    pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", exported.read_text(), re.M))
+    versions = locked_versions()
+    differ = {n: v for n, v in pins.items() if v not in versions.get(canonicalize_name(n), set())}
+    assert not differ, f"requirements-runtime.lock disagrees with uv.lock on {differ}: {FIX}"
+    uv = find_uv()
+    if uv is None:
+        return
+    export = ["export", "--quiet", "--frozen", "--offline", "--no-emit-project"]
+    done = subprocess.run(
+        [uv, *export, "--format", "requirements-txt"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert requirement_lines(done.stdout) == requirement_lines(exported.read_text()), (
+        f"requirements-runtime.lock is not the export of uv.lock without extras: {FIX}"
+    )
