@@ -154,7 +154,7 @@ async def test_operator_actions_pressed_in_the_web_ui_leave_true_records(
         # the real closure on the registry row and tells operations, not the partner.
         summary = await client.execute_workflow(
             names.PIPELINE_RECONCILER,
-            id=f"{names.PIPELINE_RECONCILER}-ui-{terminated_id}",
+            id=f"{names.RECONCILER_WORKFLOW_ID}-ui-{terminated_id}",
             task_queue=names.TASK_QUEUE,
             result_type=ReconcileSummary,
         )

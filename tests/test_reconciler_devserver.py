@@ -191,7 +191,7 @@ async def test_terminated_relationship_pipelines_are_reconciled_and_judge_new_st
 
         summary = await client.execute_workflow(
             names.PIPELINE_RECONCILER,
-            id=f"{names.PIPELINE_RECONCILER}-relationships-{uuid.uuid4().hex[:6]}",
+            id=f"{names.RECONCILER_WORKFLOW_ID}-relationships-{uuid.uuid4().hex[:6]}",
             task_queue=names.TASK_QUEUE,
             result_type=ReconcileSummary,
         )
@@ -283,7 +283,7 @@ async def test_terminated_provider_operations_are_reconciled(
 
         summary = await client.execute_workflow(
             names.PIPELINE_RECONCILER,
-            id=f"{names.PIPELINE_RECONCILER}-operations-{uuid.uuid4().hex[:6]}",
+            id=f"{names.RECONCILER_WORKFLOW_ID}-operations-{uuid.uuid4().hex[:6]}",
             task_queue=names.TASK_QUEUE,
             result_type=ReconcileSummary,
         )
