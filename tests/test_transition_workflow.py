@@ -151,7 +151,9 @@ async def test_a_provider_in_the_region_is_partnered_as_a_child_and_the_move_com
     を維持するために、間接リセラーの状態に移行する必要があります。";
     DOMAIN.md RA-04: "the pipeline has it choose an
     authorized indirect provider in its region and runs the partnership (section 3), with
-    customers and subscriptions left in place"): the JP partner chooses a JP provider, the
+    customers and subscriptions left in place"): the JP partner chooses a JP provider through
+    operations' signed gateway callback (the catalogue's `choose-provider` route; a DE provider is
+    refused there with 409 `RegionMismatch`, another backend with 403), the
     Partnership pipeline starts as the transition's child under its business-key id, and the
     transition ends once the partnership is active; the partner's customer is still its own."""
     pga = "5600001"
@@ -177,13 +179,13 @@ async def test_a_provider_in_the_region_is_partnered_as_a_child_and_the_move_com
             )
             assert refused.status_code == 409, refused.text
             assert refused.json()["error"]["type"] == "RegionMismatch"
-            body = json.dumps(_choice(PROVIDER)).encode()
+            choice = json.dumps(_choice(PROVIDER)).encode()
             not_allowed = await http.post(
-                route, content=body, headers=signed_headers(route, body, "review")
+                route, content=choice, headers=signed_headers(route, choice, "review")
             )
             assert not_allowed.status_code == 403, not_allowed.text
             chosen = await http.post(
-                route, content=body, headers=signed_headers(route, body, "operations")
+                route, content=choice, headers=signed_headers(route, choice, "operations")
             )
             assert chosen.status_code == 200, chosen.text
             ack = chosen.json()
