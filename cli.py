@@ -198,7 +198,10 @@ async def cmd_start(client: Client, pipeline_name: str, source: str) -> None:
     validated = _validated(
         pipeline.input_model, read_input(source, inline_allowed=False), _example_input(pipeline)
     )
-    workflow_id = pipeline.workflow_id_for(validated)
+    try:
+        workflow_id = pipeline.workflow_id_for(validated)
+    except ValueError as err:  # an input that names no business key (a transition's year)
+        raise CliError(str(err)) from None
     try:
         handle = await client.start_workflow(
             pipeline.workflow_type,

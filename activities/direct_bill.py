@@ -40,7 +40,7 @@ from domain.direct_bill import (
     DirectBillRecord,
     EligibilityCheck,
 )
-from domain.errors import BusinessRuleViolation
+from domain.errors import BusinessRuleViolation, InvalidSourceData, PartnerIdNotFound
 from domain.transition import ProviderOptions
 
 _T = TypeVar("_T")
@@ -113,10 +113,28 @@ class DirectBillActivities:
     async def list_authorized_indirect_providers(
         self, request: ProviderOptionsRequest
     ) -> ProviderOptions:
-        """RA-04: the PLA's country (its program location) and the authorized providers."""
-        membership = await self._business(
-            self._programs.get_membership(request.pga_id, request.pla_id)
-        )
+        """RA-04: the PLA's country (its program location) and the authorized providers.
+
+        A PGA or PLA location the partner-programs source does not know cannot be offered any
+        provider, now or on a retry: InvalidSourceData (non-retryable) naming the source and the
+        field, which the transition records and reports to operations."""
+        source = f"partner-programs source ({type(self._programs).__name__})"
+        try:
+            membership = await self._programs.get_membership(request.pga_id, request.pla_id)
+        except PartnerIdNotFound:
+            raise InvalidSourceData(
+                source,
+                f"partners.{request.pga_id}",
+                f"is missing: PGA {request.pga_id} is unknown, so the country of PLA "
+                f"{request.pla_id} cannot be looked up (RA-04)",
+            ) from None
+        if membership.pla_country is None:
+            raise InvalidSourceData(
+                source,
+                f"partners.{request.pga_id}.locations.{request.pla_id}.country",
+                f"is missing: the CSP region of PLA {request.pla_id} is unknown, so no "
+                "authorized indirect provider can be offered (RA-04)",
+            )
         providers = await self._business(self._programs.list_authorized_indirect_providers())
         return ProviderOptions(reseller_country=membership.pla_country, providers=tuple(providers))
 

@@ -41,6 +41,7 @@ from domain.reassessment import (
     PlanRenewal,
     ReassessmentRequest,
     SecurityRemediation,
+    TransitionRequest,
 )
 from domain.relationships import (
     CustomerAcceptance,
@@ -56,6 +57,7 @@ from domain.reseller_enrollment import (
     ReviewDecision,
 )
 from domain.reseller_exit import ResellerExitRequest, SupportCaseOpened, SupportOutcome
+from domain.transition import ProviderChoice
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -198,6 +200,27 @@ REASSESSMENT = Pipeline(
         "year": str(request.month.year),
     },
     description="A direct-bill partner's annual re-assessment (RA-01; started by the sweep)",
+)
+
+
+def _transition_keys(request: TransitionRequest) -> dict[str, str]:
+    if request.year is None:
+        raise ValueError(
+            "a transition's input names the re-assessment year it follows (`year`): its "
+            "workflow id is transition-<PGA>-<region>-<year>"
+        )
+    return {"pga_id": request.pga_id, "region": request.region, "year": str(request.year)}
+
+
+TRANSITION = Pipeline(
+    name="transition-to-indirect",
+    workflow_type=names.TRANSITION_TO_INDIRECT,
+    input_model=TransitionRequest,
+    keys=(_PGA, _REGION, _YEAR),
+    workflow_id=lambda pga_id, region, year: names.transition_id(pga_id, region, int(year)),
+    keys_of=_transition_keys,
+    description="A direct-bill partner's move back to indirect reseller with a provider of its "
+    "region (RA-02..RA-04; started by its re-assessment)",
 )
 
 _PROVIDER = PathKey(
@@ -359,6 +382,7 @@ PIPELINES: tuple[Pipeline, ...] = (
     DIRECT_BILL,
     CREDIT_REVIEW,
     REASSESSMENT,
+    TRANSITION,
     PARTNERSHIP,
     CUSTOMER_INVITATION,
     SUBSCRIPTION_ORDER,
@@ -598,6 +622,15 @@ DECISIONS: tuple[Decision, ...] = (
         payload=PlanRenewal,
         backends=frozenset({"billing"}),
         summary="The premium support plan was renewed after a passing score (RA-01)",
+    ),
+    Decision(
+        pipeline=TRANSITION,
+        name="choose-provider",
+        update=names.UPDATE_CHOOSE_INDIRECT_PROVIDER,
+        payload=ProviderChoice,
+        backends=frozenset({"operations"}),
+        summary="The partner's authorized indirect provider in its CSP region; the partnership "
+        "runs as the transition's child (RA-04)",
     ),
 )
 

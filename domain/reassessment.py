@@ -180,6 +180,9 @@ class TransitionRequest(Message):
     reasons: tuple[str, ...] = Field(min_length=1)
     business_time_zone: str = "UTC"
     """The zone the one-year cooldown (RA-03) is counted in (the re-assessment policy's)."""
+    year: int | None = Field(default=None, ge=2025, le=2099)
+    """The re-assessment year the transition follows: its workflow id's suffix
+    (`transition-<PGA>-<region>-<year>`). Inputs recorded before it name none."""
 
 
 class TransitionResult(Message):

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,23 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from domain.reassessment_rules import month_of
 from domain.reseller_enrollment import EnrollmentStage
+from domain.transition import TransitionStage, TransitionStatus
 from runtime.payload_codec import new_payload_key
 from runtime.schedules import SCHEDULES
 from runtime.temporal_client import data_converter
 from tests.conftest import Stack, application
 from tests.enrollment_driver import latest_token, verify
+from tests.relationship_driver import PROVIDER, eventually
 from tests.test_callbacks import gateway, new_partner, wait_for_stage
 from tests.test_codec import personal_data_in, temporal_json
+from tests.test_transition_workflow import DE_PROVIDER
+from tests.test_transition_workflow import _partner as transition_partner
 
 CSP = Path(sys.executable).parent / "csp"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @dataclass
@@ -387,11 +395,72 @@ async def test_schedules_are_ensured_from_the_table(
                 await dev_env.client.get_schedule_handle(schedule_id).delete()
 
 
+async def test_operator_starts_a_transition_and_chooses_its_provider(
+    dev_env: WorkflowEnvironment, stack: Stack, tmp_path: Path
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "choose an authorized indirect provider in its region"): the transition is
+    in the catalogue, so `csp start` runs it under its business-key id (from the `year` its input
+    names) and `csp decide ... choose-provider` sends the partner's choice, with the shipped
+    example payload; another region's provider is refused in one line naming both regions."""
+    client = dev_env.client
+    env = _env(client.service_client.config.target_host, tmp_path)
+    pga = "5600021"
+    pla = await transition_partner(stack, pga)
+    year = month_of(datetime.now(UTC)).year
+    workflow_id = names.transition_id(pga, "JP", year)
+    request = {"pga_id": pga, "region": "JP", "pla_id": pla, "reasons": ["DB-03 TTM revenue"]}
+    yearless = tmp_path / "transition-yearless.json"
+    yearless.write_text(json.dumps(request))
+    source = tmp_path / "transition.json"
+    source.write_text(json.dumps({**request, "year": year}))
+    example = EXAMPLES / "transition-choose-provider.json"
+    async with stack.worker(client):
+        try:
+            refused_start = await csp(env, "start", "transition-to-indirect", str(yearless))
+            assert "names the re-assessment year it follows (`year`)" in (
+                refused_start.one_line_error()
+            )
+            started = await csp(env, "start", "transition-to-indirect", str(source))
+            assert started.code == 0, started.err
+            assert started.out.startswith(f"started {workflow_id} (TransitionToIndirectReseller")
+            handle = client.get_workflow_handle(workflow_id)
+            await eventually(
+                lambda: handle.query(names.QUERY_STATUS, result_type=TransitionStatus),
+                lambda s: s.stage is TransitionStage.AWAITING_PROVIDER_CHOICE,
+            )
+            other = dict(json.loads(example.read_text()), provider_partner_id=DE_PROVIDER)
+            decide = ("decide", "transition-to-indirect", workflow_id, "choose-provider")
+            refused = (await csp(env, *decide, json.dumps(other))).one_line_error()
+            assert refused.startswith("refused (RegionMismatch): ")
+            assert "Europe" in refused and "Japan" in refused
+            chosen = await csp(env, *decide, str(example), "--delivery-id", "ticket-7")
+            assert chosen.code == 0, chosen.err
+            assert chosen.out.startswith("accepted (operator:ticket-7): ")
+            answer = json.loads(chosen.out.split(": ", 1)[1])
+            assert answer["message"].startswith(f"Indirect provider {PROVIDER} was chosen by ")
+            status = await eventually(
+                lambda: handle.query(names.QUERY_STATUS, result_type=TransitionStatus),
+                lambda s: s.stage is TransitionStage.AWAITING_PARTNERSHIP,
+            )
+            assert status.provider_partner_id == PROVIDER
+            assert status.partnership_workflow_id == names.partnership_id(PROVIDER, pla)
+        finally:
+            for running in (workflow_id, names.partnership_id(PROVIDER, pla)):
+                with contextlib.suppress(Exception):
+                    await client.get_workflow_handle(running).terminate("test over")
+
+
 async def test_pipelines_lists_the_table() -> None:
     run = await csp(dict(os.environ), "pipelines")
     assert run.code == 0
     assert "POST /callbacks/reseller-enrollment/{partner_id}/review-decision" in run.out
     assert "decide review-decision" in run.out and "backends: review" in run.out
+    assert (
+        "POST /callbacks/transition-to-indirect/{pga_id}/{region}/{year}/choose-provider" in run.out
+    )
 
 
 # ---- on Click: help with examples, rules with accepted examples, completion, closed pipes -------

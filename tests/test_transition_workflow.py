@@ -8,9 +8,12 @@ its business-key id, and customers stay where they are.
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -39,6 +42,7 @@ from tests.relationship_driver import (
     eventually,
     prepare,
 )
+from tests.test_callbacks import gateway, signed_headers
 
 DE_PROVIDER = "7700001"
 """An indirect provider authorized in Germany: the Europe region, not Japan's."""
@@ -99,7 +103,11 @@ async def _start(client: Client, pga: str, pla: str) -> WorkflowHandle[Any, Tran
     return await client.start_workflow(
         names.TRANSITION_TO_INDIRECT,
         TransitionRequest(
-            pga_id=pga, region="JP", pla_id=pla, reasons=("DB-03 TTM revenue USD 999,999.99",)
+            pga_id=pga,
+            region="JP",
+            pla_id=pla,
+            reasons=("DB-03 TTM revenue USD 999,999.99",),
+            year=year,
         ),
         id=names.transition_id(pga, "JP", year),
         task_queue=names.TASK_QUEUE,
@@ -143,20 +151,45 @@ async def test_a_provider_in_the_region_is_partnered_as_a_child_and_the_move_com
     を維持するために、間接リセラーの状態に移行する必要があります。";
     DOMAIN.md RA-04: "the pipeline has it choose an
     authorized indirect provider in its region and runs the partnership (section 3), with
-    customers and subscriptions left in place"): the JP partner chooses a JP provider, the
+    customers and subscriptions left in place"): the JP partner chooses a JP provider through
+    operations' signed gateway callback (the catalogue's `choose-provider` route; a DE provider is
+    refused there with 409 `RegionMismatch`, another backend with 403), the
     Partnership pipeline starts as the transition's child under its business-key id, and the
     transition ends once the partnership is active; the partner's customer is still its own."""
     pga = "5600001"
     pla = await _partner(stack, pga)
     client = time_env.client
+    year = month_of(datetime.now(UTC)).year
+    # The choice arrives as operations' signed callback on the catalogue's route.
+    route = f"/callbacks/transition-to-indirect/{pga}/JP/{year}/choose-provider"
     with time_env.auto_time_skipping_disabled():
-        async with stack.worker(client):
+        async with (
+            stack.worker(client),
+            gateway(client) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
             handle = await _start(client, pga, pla)
             offered = await _awaiting_choice(handle)
             assert offered.reseller_country == "JP"
-            ack = await handle.execute_update(
-                names.UPDATE_CHOOSE_INDIRECT_PROVIDER, _choice(PROVIDER)
+            other_region = json.dumps(_choice(DE_PROVIDER)).encode()
+            refused = await http.post(
+                route,
+                content=other_region,
+                headers=signed_headers(route, other_region, "operations"),
             )
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["error"]["type"] == "RegionMismatch"
+            choice = json.dumps(_choice(PROVIDER)).encode()
+            not_allowed = await http.post(
+                route, content=choice, headers=signed_headers(route, choice, "review")
+            )
+            assert not_allowed.status_code == 403, not_allowed.text
+            chosen = await http.post(
+                route, content=choice, headers=signed_headers(route, choice, "operations")
+            )
+            assert chosen.status_code == 200, chosen.text
+            ack = chosen.json()
+            assert ack["stage"] == "awaiting_provider_choice"
             assert f"Indirect provider {PROVIDER} was chosen" in ack["message"]
             child_id = names.partnership_id(PROVIDER, pla)
             status = await eventually(
@@ -298,3 +331,86 @@ async def test_a_partnership_that_never_becomes_active_is_recorded_and_operation
     ops = [m for m in stack.sink.messages() if "has no indirect provider" in subject_of(m)]
     assert [str(m["To"]) for m in ops] == ["ops@csp.example"]
     assert note in text_of(ops[0])
+
+
+def _forget_the_pga(pga: str, pla: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        del data["partners"][pga]
+
+    return edit
+
+
+def _forget_the_pla_location(pga: str, pla: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data["partners"][pga]["locations"] = {}
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("forget", "field"),
+    [
+        (_forget_the_pga, "partners.{pga}"),
+        (_forget_the_pla_location, "partners.{pga}.locations.{pla}.country"),
+    ],
+)
+async def test_a_partner_unknown_to_the_partner_programs_ends_recorded_and_operations_are_told(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    forget: Callable[[str, str], Callable[[dict[str, Any]], None]],
+    field: str,
+) -> None:
+    """RA-04 (seed 004:
+    "上記の要件の 1 つ以上を満たしていない場合は、CSP パートナーとして取引するための承認
+    を維持するために、間接リセラーの状態に移行する必要があります。";
+    DOMAIN.md RA-04: "choose an authorized indirect provider in its region"): when the
+    partner-programs source does not know the PGA, or the PLA's country, no provider of its
+    region can be offered. Retrying cannot fix that: the lookup fails once, non-retryable, naming
+    the source and the field; the transition still ends, the registry says why instead of staying
+    at `transitioning`, customers stay, and operations are emailed."""
+    pga = "5600005" if forget is _forget_the_pga else "5600006"
+    pla = await _partner(stack, pga)
+    stack.edit_partner_programs(forget(pga, pla))
+    expected_field = field.format(pga=pga, pla=pla)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await _start(client, pga, pla)
+        result = await handle.result()
+        status = await _status(handle)
+        history = await handle.fetch_history()
+
+    lookups = [
+        e
+        for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name
+        == "list_authorized_indirect_providers"
+    ]
+    assert len(lookups) == 1
+    [failed] = [
+        e.activity_task_failed_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    assert failed.failure.application_failure_info.non_retryable
+    assert failed.failure.application_failure_info.type == "InvalidSourceData"
+    started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    assert all(e.activity_task_started_event_attributes.attempt == 1 for e in started)
+
+    assert result.provider_partner_id is None and result.partnership_outcome is None
+    assert result.note is not None
+    assert result.note.startswith("no indirect provider could be offered: partner-programs source")
+    assert f"field {expected_field!r} is missing" in result.note
+    assert status.stage is TransitionStage.INDIRECT_RESELLER
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
+    assert record.status_reason is not None
+    assert f"field {expected_field!r} is missing" in record.status_reason
+    assert "operations were told" in record.status_reason
+    assert "customers and subscriptions stay in place" in record.status_reason
+    assert await stack.registry.get_customer_relationship(pla, str(CUSTOMER)) is not None
+    [ops] = [m for m in stack.sink.messages() if str(m["To"]) == "ops@csp.example"]
+    assert subject_of(ops) == f"Transition of PGA {pga} (JP) has no indirect provider"
+    assert expected_field in text_of(ops)
+    assert not [
+        m for m in stack.sink.messages() if "Choose your indirect provider" in subject_of(m)
+    ]

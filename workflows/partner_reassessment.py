@@ -310,6 +310,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 pla_id=request.pla_id,
                 reasons=tuple(failures),
                 business_time_zone=self._policy.business_time_zone,
+                year=request.month.year,
             ),
             id=names.transition_id(request.pga_id, request.region, request.month.year),
         )

@@ -16,14 +16,19 @@ import contextlib
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import pipeline
 from workflows.pipeline import StageTracker
 
 with workflow.unsafe.imports_passed_through():
-    from contract import names
+    from contract import names, pipelines
     from contract.activities.direct_bill import (
         LIST_AUTHORIZED_INDIRECT_PROVIDERS,
         START_DIRECT_BILL_COOLDOWN,
@@ -40,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import direct_bill_rules, regions
     from domain.calendar import show_instant
     from domain.direct_bill import Cooldown, DirectBillRecord, DirectBillRegistryStatus
-    from domain.errors import BusinessRuleViolation
+    from domain.errors import BusinessRuleViolation, InvalidSourceData
     from domain.messages import Acknowledgement
     from domain.notifications import EmailFacts, EmailKind
     from domain.reassessment import (
@@ -64,6 +69,12 @@ MOVE_PATCH = "ra-04-transition-moves-to-a-provider"
 Histories recorded before it went straight to `indirect_reseller` and replay that way."""
 
 
+UNKNOWN_PARTNER_PATCH = "ra-04-unknown-partner-ends-the-transition"
+"""A PGA or PLA location the partner-programs source does not know: the transition records a
+final status and tells operations instead of failing at `transitioning`. Histories recorded
+before it failed there and replay that way."""
+
+
 @workflow.defn(name=names.TRANSITION_TO_INDIRECT)
 class TransitionToIndirectResellerWorkflow:
     @workflow.init
@@ -76,9 +87,13 @@ class TransitionToIndirectResellerWorkflow:
 
     @workflow.run
     async def run(self, request: TransitionRequest) -> TransitionResult:
-        pipeline.require_business_id(
-            names.transition_id_stem(request.pga_id, request.region), suffix=pipeline.year_suffix
-        )
+        if request.year is None:  # an input recorded before it named its year
+            pipeline.require_business_id(
+                names.transition_id_stem(request.pga_id, request.region),
+                suffix=pipeline.year_suffix,
+            )
+        else:
+            pipeline.require_business_id(pipelines.TRANSITION.workflow_id_for(request))
         workflow.upsert_search_attributes(
             [
                 names.SA_PARTNER_ID.value_set(request.pga_id),
@@ -149,11 +164,19 @@ class TransitionToIndirectResellerWorkflow:
         and the note the registry keeps."""
         request = self._request
         policy: ReassessmentPolicy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
-        options = self._options = await pipeline.execute(
-            LIST_AUTHORIZED_INDIRECT_PROVIDERS,
-            ProviderOptionsRequest(pga_id=request.pga_id, pla_id=request.pla_id),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
-        )
+        try:
+            options = self._options = await pipeline.execute(
+                LIST_AUTHORIZED_INDIRECT_PROVIDERS,
+                ProviderOptionsRequest(pga_id=request.pga_id, pla_id=request.pla_id),
+                start_to_close=pipeline.LOOKUP_TIMEOUT,
+            )
+        except ActivityError as err:
+            unknown = _unknown_to_the_source(err)
+            if unknown is None or not workflow.patched(UNKNOWN_PARTNER_PATCH):
+                raise
+            problem = f"no indirect provider could be offered: {unknown}"
+            await self._tell_operations(record, policy, f"{problem}; {CUSTOMERS_STAY}")
+            return None, None, f"{problem}; operations were told; {CUSTOMERS_STAY}"
         deadline = workflow.now() + policy.provider_choice_period
         self._stages.enter(
             TransitionStage.AWAITING_PROVIDER_CHOICE,
@@ -351,6 +374,19 @@ def _offer(options: ProviderOptions) -> str:
         if regions.is_csp_market(p.country) and regions.region_of(p.country) == region
     ]
     return "\n".join(lines) or f"- (no authorized indirect provider in {region.name} is on record)"
+
+
+def _unknown_to_the_source(err: ActivityError) -> str | None:
+    """The message of the provider lookup's non-retryable InvalidSourceData (it names the source
+    and the field), if that is why it failed."""
+    cause = err.cause
+    if (
+        isinstance(cause, ApplicationError)
+        and cause.non_retryable
+        and cause.type == InvalidSourceData.error_type
+    ):
+        return cause.message
+    return None
 
 
 def _ended(child: workflow.ChildWorkflowHandle[object, PartnershipResult]) -> str:
