@@ -40,6 +40,11 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^production: median \d+\.\d pipelines/s, \d+\.\d updates/s",
             r"^skeleton \(baseline\): median \d+\.\d pipelines/s",
             r"^ratio production/skeleton: median \d+\.\d\d",
+            r"^production steps: \d+ history events, \d+ workflow tasks per pipeline.*"
+            r"worker \d+ ms, dev server \d+ ms",
+            r"^skeleton steps: \d+ history events, \d+ workflow tasks per pipeline",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
+            r"^share of the ceiling: production \d+\.\d\d, skeleton \d+\.\d\d",
         ],
     ),
     "open_pipelines": (
