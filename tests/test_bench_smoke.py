@@ -61,6 +61,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"^decide_review production: p50 \d+ ms, p99 \d+ ms",
             r"^decide_review skeleton \(baseline\): p50 \d+ ms, p99 \d+ ms",
+            r"^production CPU per update .*: worker \d+ ms, dev server \d+ ms",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
 }
