@@ -87,6 +87,17 @@ def sample(ids: Iterable[str], size: int = 5) -> list[str]:
     return [listed[round(i * step)] for i in range(size)]
 
 
+async def finished_sample(
+    client: Client, workflow_type: str, task_queue: str, size: int = 5
+) -> list[str]:
+    """Ids of up to `size` completed workflows of `workflow_type` on `task_queue` (visibility)."""
+    query = (
+        f'WorkflowType = "{workflow_type}" AND TaskQueue = "{task_queue}" '
+        f'AND ExecutionStatus = "Completed"'
+    )
+    return [execution.id async for execution in client.list_workflows(query, limit=size)]
+
+
 @dataclass(frozen=True)
 class CpuUse:
     """CPU per item (ms) of the worker process and the dev server over one batch."""

@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^ratio vs baseline: median \d+\.\d\d",
             r"^largest history: \d+ events",
             r"^worker peak RSS: \d+ MB",
+            r"^production PartnerReassessment steps: \d+ history events, \d+ workflow tasks",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
     "por_sweep": (
