@@ -11,6 +11,11 @@ updates, the same deadlines, every activity a no-op) runs on the same worker pro
 worker options. Its driver sends `verify_email` as soon as the child exists (it retries on "not
 found" with a 50-400 ms back-off) and `decide_review` right after. Each pair runs one batch of
 each, the order alternating; the figure is the median of the pairs' ratios.
+
+In the same run (bench/limits.py): history events and workflow tasks per pipeline (counted in the
+histories of a sample of each batch's finished pipelines, the child included), worker and dev
+server CPU per pipeline (/proc/<pid>/stat), and after each pair a batch of as many empty workflows
+on the same server: the ceiling the two rates are read against.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/pipeline_throughput.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.enrollments import Partner, Partners, drive_real, drive_skeleton
+from bench.enrollments import Partner, Partners, drive_real, drive_skeleton, skeleton_id
 from bench.harness import (
     SKELETON_QUEUE,
     Mailbox,
@@ -42,6 +47,15 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from bench.limits import (
+    Ceiling,
+    HistoryShape,
+    describe_ceiling,
+    empty_workflows,
+    history_shape,
+    sample,
+)
+from contract import names
 from runtime.logging import configure_logging
 
 UPDATES_PER_PIPELINE = 2  # verify_email, decide_review
@@ -67,7 +81,13 @@ async def batch(
     await asyncio.wait_for(bounded(group, 1000, one), timeout=max(600, count * 2))
     seconds = time.perf_counter() - started
     used = [after - before for before, after in zip(cpu, _cpu(server, worker_pid), strict=True)]
-    return Batch(seconds, *(1000 * u / count for u in used))
+    ids = [
+        names.reseller_enrollment_id(p.partner_id) if kind == "production" else skeleton_id(p)
+        for p in group
+    ]
+    shape = await history_shape(server.client, sample(ids))  # after the CPU was read
+    worker_ms, server_ms, driver_ms = (1000 * u / count for u in used)
+    return Batch(seconds, worker_ms, server_ms, driver_ms, shape)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,7 @@ class Batch:
     drivers and the SMTP sink)."""
     server_ms: float
     driver_ms: float
+    shape: HistoryShape
 
     def cpu(self) -> str:
         return (
@@ -103,20 +124,31 @@ async def run(pipelines: int, pairs: int, warmup: int) -> None:
             for kind in ("production", "skeleton"):
                 warm = await batch(kind, server, sink, partners, warmup, worker.pid)
                 say(f"warm-up {kind}: {warmup} pipelines in {warm.seconds:.1f}s")
+            await empty_workflows(server, warmup, worker.pid)
             ratios: list[float] = []
             rates: dict[str, list[float]] = {"production": [], "skeleton": []}
+            batches: dict[str, list[Batch]] = {"production": [], "skeleton": []}
+            ceilings: list[Ceiling] = []
             for pair in range(pairs):
                 order = ["production", "skeleton"] if pair % 2 == 0 else ["skeleton", "production"]
                 for kind in order:
                     done = await batch(kind, server, sink, partners, pipelines, worker.pid)
                     seconds = done.seconds
                     rates[kind].append(pipelines / seconds)
+                    batches[kind].append(done)
                     say(
                         f"pair {pair + 1} {kind:<10}: {pipelines} pipelines in {seconds:.1f}s = "
                         f"{pipelines / seconds:.1f} pipelines/s, "
                         f"{UPDATES_PER_PIPELINE * pipelines / seconds:.1f} updates/s; {done.cpu()}"
                     )
                 ratios.append(rates["production"][-1] / rates["skeleton"][-1])
+                ceiling = await empty_workflows(server, pipelines, worker.pid)
+                ceilings.append(ceiling)
+                say(
+                    f"pair {pair + 1} empty     : {pipelines} workflows at "
+                    f"{ceiling.rate:.1f} workflows/s; CPU per workflow: worker "
+                    f"{ceiling.cpu.worker_ms:.0f} ms, dev server {ceiling.cpu.server_ms:.0f} ms"
+                )
             peak = worker.peak_rss_kb()
         emails, duplicates = sink.received, sink.duplicates
     say("")
@@ -132,7 +164,20 @@ async def run(pipelines: int, pairs: int, warmup: int) -> None:
     )
     say(
         f"ratio production/skeleton: median {median(ratios):.2f} "
-        f"(pairs {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.80)"
+        f"(pairs {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.90)"
+    )
+    for kind in ("production", "skeleton"):
+        done_batches = batches[kind]
+        say(
+            f"{kind} steps: {done_batches[-1].shape.describe()}; CPU per pipeline (median): "
+            f"worker {median([b.worker_ms for b in done_batches]):.0f} ms, dev server "
+            f"{median([b.server_ms for b in done_batches]):.0f} ms"
+        )
+    say(describe_ceiling(ceilings))
+    ceiling_rate = median([c.rate for c in ceilings])
+    say(
+        f"share of the ceiling: production {prod / ceiling_rate:.2f}, skeleton "
+        f"{skel / ceiling_rate:.2f} (pipelines/s over empty workflows/s)"
     )
     say(
         f"worker peak RSS: {mib(peak)}; emails delivered to the sink: {emails} (repeated "

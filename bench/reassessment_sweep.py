@@ -56,6 +56,7 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from bench.limits import describe_ceiling, empty_workflows, finished_sample, history_shape
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import SweepRequest, SweepSummary
@@ -247,7 +248,15 @@ async def run(partners: int, stress: bool, pairs: int, warmup: int) -> None:
                         f"{1000 * r.server_cpu / r.due:.1f} ms"
                     )
                 results.append((done["production"], done["baseline"], done["skeleton"]))
+            ceiling = await empty_workflows(server, max(due, 20), worker.pid)
             peak = worker.peak_rss_kb()
+        shapes = {
+            kind: await history_shape(
+                server.client,
+                await finished_sample(server.client, names.PARTNER_REASSESSMENT, queue),
+            )
+            for kind, queue in KINDS.items()
+        }
         runs, largest, where = await max_history_length(server.client)
         server_rss = None if server.pid is None else proc_status_kb(server.pid, "VmHWM")
         emails = sink.received
@@ -287,6 +296,18 @@ async def run(partners: int, stress: bool, pairs: int, warmup: int) -> None:
         f"sweep runs per sweep (continue-as-new): {max(p.runs for p in production)}; largest "
         f"sweep run {max(r.largest_run for trio in results for r in trio)} events"
     )
+    for kind, shape in shapes.items():
+        runs_of_kind = [r for trio in results for r in trio if r.kind == kind]
+        say(
+            f"{kind} PartnerReassessment steps: "
+            + shape.describe().replace("per pipeline", "per partner")
+            + f"; CPU per partner (median): worker "
+            f"{median([1000 * r.worker_cpu / r.due for r in runs_of_kind]):.1f} ms, dev server "
+            f"{median([1000 * r.server_cpu / r.due for r in runs_of_kind]):.1f} ms"
+        )
+    say(describe_ceiling([ceiling]))
+    share = median([p.rate for p in production]) / ceiling.rate
+    say(f"share of the ceiling: production {share:.2f} (re-assessed/s over empty workflows/s)")
     say(f"worker peak RSS: {mib(peak)} (VmHWM, whole run; target < 300 MB)")
     say(f"dev server peak RSS: {mib(server_rss)} (VmHWM)")
 

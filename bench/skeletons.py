@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
 SKELETON_EMAIL_VERIFICATION = "BenchSkeletonEmailVerification"
+EMPTY_WORKFLOW = "BenchEmptyWorkflow"
 
 _STEP = timedelta(minutes=2)
 _WAIT = timedelta(days=30)
@@ -76,6 +77,16 @@ async def _report(request: ReassessmentRequest, outcome: ReassessmentOutcome) ->
     await workflow.get_external_workflow_handle(request.sweep_workflow_id).signal(
         names.SIGNAL_REASSESSMENT_OUTCOME, outcome
     )
+
+
+@workflow.defn(name=EMPTY_WORKFLOW)
+class EmptyWorkflow:
+    """Starts and completes in its first workflow task: what a server does per workflow at the
+    least (its rate is the ceiling a pipeline's rate is read against, bench/limits.py)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        return None
 
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)

@@ -54,6 +54,7 @@ from bench.harness import (
     stack_paths,
     worker_process,
 )
+from bench.limits import CpuMeter, CpuUse, describe_ceiling, empty_workflows
 from contract import names
 from domain.messages import Acknowledgement
 from runtime.logging import configure_logging
@@ -130,7 +131,7 @@ async def run(rate: float, seconds: float, segment_seconds: float) -> None:
             smtp_port=sink.port,
             extra_queues=[SKELETON_QUEUE],
         )
-        async with worker_process(config):
+        async with worker_process(config) as worker:
             prepared = time.perf_counter()
             real = await prepare_real(server, sink, partners, needed)
             skeletons = await prepare_skeletons(server, partners, needed)
@@ -139,6 +140,7 @@ async def run(rate: float, seconds: float, segment_seconds: float) -> None:
                 f"({time.perf_counter() - prepared:.0f}s)"
             )
             measured: dict[str, list[float]] = {"production": [], "skeleton": []}
+            cpu: dict[str, list[CpuUse]] = {"production": [], "skeleton": []}
             senders: dict[str, Callable[[Partner], Awaitable[None]]] = {
                 "production": lambda p: decide_real(server, p),
                 "skeleton": lambda p: review_skeleton(server.client, p),
@@ -149,9 +151,13 @@ async def run(rate: float, seconds: float, segment_seconds: float) -> None:
             for s in range(2 * segments):
                 kind = ("production", "skeleton")[s % 2]
                 first = per_segment * (1 + s // 2)
+                meter = CpuMeter(server, worker.pid)
+                meter.start()
                 await segment(
                     pools[kind][first : first + per_segment], rate, senders[kind], measured[kind]
                 )
+                cpu[kind].append(meter.per(per_segment))
+            ceiling = await empty_workflows(server, max(per_segment, 20), worker.pid)
         emails = sink.received
     say("")
     say(f"machine: {machine()}; date {date.today().isoformat()}")
@@ -163,6 +169,12 @@ async def run(rate: float, seconds: float, segment_seconds: float) -> None:
             f"{percentile(values, 99):.0f} ms, max {max(values):.0f} ms "
             f"({len(values)} updates at {rate:g}/s in {segments} segments of {segment_seconds:g}s)"
         )
+        say(
+            f"{kind} CPU per update over its segments (the steps it sets off, as far as they ran "
+            f"within the segment): worker {median([c.worker_ms for c in cpu[kind]]):.0f} ms, "
+            f"dev server {median([c.server_ms for c in cpu[kind]]):.0f} ms"
+        )
+    say(describe_ceiling([ceiling]))
     p99 = percentile(measured["production"], 99)
     say(
         f"production p99 {p99:.0f} ms (target < 250 ms); p50 ratio production/skeleton "

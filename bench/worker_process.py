@@ -77,6 +77,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
             per_partner,
             skeletons.SkeletonEnrollment,
             skeletons.SkeletonEmailVerification,
+            skeletons.EmptyWorkflow,
         ],
         activities=[
             policies.load_reassessment_policy,

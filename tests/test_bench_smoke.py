@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^ratio vs baseline: median \d+\.\d\d",
             r"^largest history: \d+ events",
             r"^worker peak RSS: \d+ MB",
+            r"^production PartnerReassessment steps: \d+ history events, \d+ workflow tasks",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
     "por_sweep": (
@@ -40,6 +42,11 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^production: median \d+\.\d pipelines/s, \d+\.\d updates/s",
             r"^skeleton \(baseline\): median \d+\.\d pipelines/s",
             r"^ratio production/skeleton: median \d+\.\d\d",
+            r"^production steps: \d+ history events, \d+ workflow tasks per pipeline.*"
+            r"worker \d+ ms, dev server \d+ ms",
+            r"^skeleton steps: \d+ history events, \d+ workflow tasks per pipeline",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
+            r"^share of the ceiling: production \d+\.\d\d, skeleton \d+\.\d\d",
         ],
     ),
     "open_pipelines": (
@@ -56,6 +63,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"^decide_review production: p50 \d+ ms, p99 \d+ ms",
             r"^decide_review skeleton \(baseline\): p50 \d+ ms, p99 \d+ ms",
+            r"^production CPU per update .*: worker \d+ ms, dev server \d+ ms",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
 }

@@ -1,11 +1,13 @@
 """`LocalPartnerCenter`: the `PartnerCenter` interface answered from an editable JSON file.
 
 The embedded default runs without Microsoft credentials; an operator plays Partner Center by editing
-this file while the product runs. The file is re-read on every call, so an edit takes effect on the
-next call (an activity retry included). Writes (`create_tenant`, `ensure_admin_agent`) hold an
-`asyncio.Lock`, re-read the file, change only what they must and replace the file atomically (temp
-file + `os.replace`), so an operator's edit made between two calls is never lost; an edit saved in
-the instant between such a re-read and the replace is the ordinary last-writer race.
+this file while the product runs. Every call sees the file as it is on disk, so an edit takes effect
+on the next call (an activity retry included); the parsed file is kept and parsed again only when
+the file changed (`adapters.json_file`). Writes (`create_tenant`, `ensure_admin_agent`, ...) hold an
+`asyncio.Lock`, change a private copy of the current file (checked against the disk, not re-read
+when unchanged) and replace the file atomically (temp file + `os.replace`), so an operator's edit
+made between two calls is never lost; an edit saved in the instant between that check and the
+replace is the ordinary last-writer race.
 
 File format (every section optional; a missing file is empty data)::
 
@@ -89,10 +91,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +100,7 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
+from adapters.json_file import JsonFile
 from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdict
 from domain.errors import (
     NoCommerceRelationship,
@@ -168,6 +168,7 @@ class LocalPartnerCenter:
         if por_validation_from is not None and por_validation_from.tzinfo is None:
             raise ValueError("por_validation_from must carry a time zone")
         self._path = Path(path)
+        self._file = JsonFile(self._path, _parser(self._path))
         self._write_lock = asyncio.Lock()
         self._por_validation_from = por_validation_from
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -177,7 +178,7 @@ class LocalPartnerCenter:
         return self._path
 
     async def get_mpn_profile(self, partner_id: str) -> MpnProfile:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         pid = partner_id.strip()
         entry = _section(data, "profiles", self._path).get(pid)
         if entry is None:
@@ -188,12 +189,12 @@ class LocalPartnerCenter:
             )
 
     async def get_tenant(self, tenant_id: TenantId) -> TenantInfo:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         entry = self._tenant(data, tenant_id)
         return self._tenant_info(tenant_id, entry)
 
     async def is_global_admin(self, tenant_id: TenantId, user_principal_name: str) -> bool:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         entry = self._tenant(data, tenant_id)
         wanted = user_principal_name.strip().casefold()
         with self._reading(f"tenants.{tenant_id}.globalAdmins"):
@@ -254,7 +255,7 @@ class LocalPartnerCenter:
         """`agreements.<id>`: signed or not. Without an entry: an id in `indirectResellers` has an
         indirect-reseller account and has not signed (2203); one only in `profiles` has no
         indirect-reseller account (2204); an id in neither is unknown (2200)."""
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         pid = partner_id.strip()
         agreement = _section(data, "agreements", self._path).get(pid)
         if agreement is None:
@@ -293,7 +294,7 @@ class LocalPartnerCenter:
     async def list_relationships(
         self, partner_id: str, relationship_type: RelationshipType
     ) -> list[PartnerRelationship]:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         pid = partner_id.strip()
         by_provider = _section(data, "relationships", self._path)
         profiles = _section(data, "profiles", self._path)
@@ -326,7 +327,7 @@ class LocalPartnerCenter:
     async def get_customer_relationship_request(
         self, reseller_partner_id: str, provider_partner_id: str | None
     ) -> str:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         reseller = reseller_partner_id.strip()
         if reseller not in _section(data, "profiles", self._path):
             raise _partner_not_found(reseller)
@@ -340,7 +341,7 @@ class LocalPartnerCenter:
         return f"{RELATIONSHIP_REQUEST_BASE}?{query}#/BillingAccounts/partner-invitation"
 
     async def validate_resellers(self, partner_ids: Sequence[str]) -> list[ResellerValidation]:
-        data = await asyncio.to_thread(self._load)
+        data = await self._read()
         return [self._validate_reseller(data, pid.strip()) for pid in partner_ids]
 
     def _validate_reseller(self, data: dict[str, Any], pid: str) -> ResellerValidation:
@@ -600,34 +601,25 @@ class LocalPartnerCenter:
 
     # -- file access -------------------------------------------------------------------------
 
+    async def _read(self) -> dict[str, Any]:
+        """The file's object (shared: never change it); parsed again only when the file changed."""
+        cached = self._file.cached()
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self._file.read)
+
     async def _modify(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
-        """Re-read, apply `change` (returns the result and whether it changed the data), write."""
+        """Apply `change` (returns the result and whether it changed the data) to a private copy
+        of the current file and, if it changed anything, replace the file atomically."""
         async with self._write_lock:
             return await asyncio.to_thread(self._modify_sync, change)
 
     def _modify_sync(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
-        data = self._load()
+        data = self._file.for_change()
         result, changed = change(data)
         if changed:
-            _write_atomically(self._path, data)
+            self._file.write(data)
         return result
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            text = self._path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PartnerCenterUnavailable(
-                f"partner center data file {self._path} is not valid JSON ({exc}); fix the file"
-            ) from exc
-        if not isinstance(data, dict):
-            raise PartnerCenterUnavailable(
-                f"partner center data file {self._path} must hold a JSON object; fix the file"
-            )
-        return data
 
     def _tenant(self, data: dict[str, Any], tenant_id: TenantId) -> dict[str, Any]:
         found = _find_tenant(_section(data, "tenants", self._path), tenant_id)
@@ -690,25 +682,21 @@ def _find_tenant(tenants: dict[str, Any], tenant_id: TenantId) -> tuple[str, Any
     return None
 
 
-def _write_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o600  # state files are owner-only (runtime/state_dir.py)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def _parser(path: Path) -> Callable[[bytes], dict[str, Any]]:
+    def parse(raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PartnerCenterUnavailable(
+                f"partner center data file {path} is not valid JSON ({exc}); fix the file"
+            ) from exc
+        if not isinstance(data, dict):
+            raise PartnerCenterUnavailable(
+                f"partner center data file {path} must hold a JSON object; fix the file"
+            )
+        return data
+
+    return parse
 
 
 def sample_data() -> dict[str, Any]:
@@ -784,5 +772,5 @@ def write_sample_if_missing(path: Path) -> bool:
     path = Path(path)
     if path.exists():
         return False
-    _write_atomically(path, sample_data())
+    JsonFile(path, _parser(path)).write(sample_data())
     return True

@@ -1,4 +1,7 @@
-"""`LocalPartnerPrograms`: partner-program facts from an editable JSON file (re-read every call).
+"""`LocalPartnerPrograms`: partner-program facts from an editable JSON file.
+
+Every call sees the file as it is on disk; its parsed form is kept until the file changes
+(`adapters.json_file`), and the one write (an activation) replaces the file atomically.
 
 Format::
 
@@ -40,14 +43,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapters.json_file import JsonFile
 from adapters.partner_center import PartnerCenterUnavailable
 from domain.calendar import add_months_to_date
 from domain.direct_bill import (
@@ -65,19 +68,16 @@ _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
 
 class LocalPartnerPrograms:
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self._path = Path(path)
+        self._file = JsonFile(self._path, _parser(self._path))
         self._lock = asyncio.Lock()
 
     def _load(self) -> dict[str, Any]:
-        if not self._path.exists():
-            return {}
+        """The file's object, shared with other calls: never change it."""
         try:
-            data = json.loads(self._path.read_text())
-        except (OSError, ValueError) as err:
+            return self._file.read()
+        except OSError as err:
             raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise PartnerCenterUnavailable(f"{self._path} must hold a JSON object")
-        return data
 
     def _partner(self, pga_id: str) -> dict[str, Any]:
         partner = self._load().get("partners", {}).get(pga_id)
@@ -161,7 +161,10 @@ class LocalPartnerPrograms:
     ) -> Activation:
         self._partner(pga_id)
         async with self._lock:
-            data = self._load()
+            try:
+                data = self._file.for_change()
+            except OSError as err:
+                raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
             activations = data.setdefault("activations", {})
             key = f"{pga_id}:{region}"
             if key not in activations:
@@ -169,19 +172,24 @@ class LocalPartnerPrograms:
                     "tenantId": str(uuid.uuid5(_TENANTS, idempotency_key)),
                     "activatedAt": datetime.now(UTC).isoformat(),
                 }
-                _write_atomically(self._path, data)
+                self._file.write(data)
             entry = activations[key]
         return Activation(
             tenant_id=entry["tenantId"], activated_at=datetime.fromisoformat(entry["activatedAt"])
         )
 
 
-def _write_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(temp, path)
+def _parser(path: Path) -> Callable[[bytes], dict[str, Any]]:
+    def parse(raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw)
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise PartnerCenterUnavailable(f"{path} is not readable JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise PartnerCenterUnavailable(f"{path} must hold a JSON object")
+        return data
+
+    return parse
 
 
 def sample_data() -> dict[str, Any]:
@@ -251,5 +259,5 @@ def ttm_revenue_entry(tenants: list[dict[str, Any]], as_of: date) -> dict[str, A
 def write_sample_if_missing(path: Path) -> bool:
     if path.exists():
         return False
-    _write_atomically(path, sample_data())
+    JsonFile(path, _parser(path)).write(sample_data())
     return True
