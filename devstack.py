@@ -160,10 +160,12 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
     if settings.payload_keys is not None:
         lines += [
             "",
-            "  Payloads are encrypted: log in at Codec login with the token; then in the Web",
-            "  UI open Codec Server, use your browser setting with the endpoint " + public + ",",
-            "  tick \u201cinclude cross-origin credentials\u201d and save (README: Operating in",
-            "  the Web UI; the Temporal Cloud UI sends its access token instead).",
+            "  Payloads are encrypted: log in at Codec login with the token (Start session).",
+            "  Then in the Web UI click the glasses icon next to the time zone (Codec Server),",
+            "  choose \u201cUse my browser setting and ignore Cluster-level setting.\u201d, paste",
+            "  " + public + " into \u201cCodec Server browser endpoint\u201d, switch on",
+            "  \u201cInclude cross-origin credentials\u201d, press Apply and reload the page",
+            "  (README: Operating in the Web UI; the Temporal Cloud UI sends its access token).",
         ]
     lines += [
         "",

@@ -10,7 +10,7 @@ Only authorised operators get decoded payloads:
   own identity provider), unexpired, with the configured issuer/audience, and naming in `sub` or
   `email` one of CSP_CODEC_JWT_SUBJECTS;
 - the session cookie `/codec-login` sets after a codec token was typed in (the embedded Web UI
-  cannot send a bearer token without single sign-on; with "include cross-origin credentials" on it
+  cannot send a bearer token without single sign-on; with "Include cross-origin credentials" on it
   sends the cookie).
 A request naming another namespace (`X-Namespace`, sent by the UI) is refused. CORS, preflight
 included, answers only the configured UI origins: the embedded UI's and the Temporal Cloud UI's
@@ -284,8 +284,11 @@ def codec_routes(config: CodecConfig) -> list[Route]:
         lifetime = int(config.session_lifetime.total_seconds())
         expires = int(time.time()) + lifetime
         response = login_page(
-            "Session started: in the Temporal UI's codec settings, turn on "
-            "\u201cinclude cross-origin credentials\u201d."
+            "Session started. In the Temporal UI click the glasses icon next to the time zone "
+            "(Codec Server), choose \u201cUse my browser setting and ignore Cluster-level "
+            "setting.\u201d, paste this gateway's address into \u201cCodec Server browser "
+            "endpoint\u201d, switch on \u201cInclude cross-origin credentials\u201d, press "
+            "Apply and reload the page."
         )
         response.set_cookie(
             SESSION_COOKIE,

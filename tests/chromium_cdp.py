@@ -160,8 +160,12 @@ class Page:
         await self.click_selector(selector)
         await self.send("Input.insertText", {"text": text})
 
-    async def screenshot(self, path: Path) -> None:
-        shot = await self.send("Page.captureScreenshot", {"format": "png"})
+    async def screenshot(self, path: Path, clip: dict[str, float] | None = None) -> None:
+        """A PNG of the viewport, or of `clip` ({x, y, width, height, scale}) to keep it small."""
+        params: dict[str, Any] = {"format": "png"}
+        if clip is not None:
+            params["clip"] = {"scale": 1.0, **clip}
+        shot = await self.send("Page.captureScreenshot", params)
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
 
 

@@ -205,7 +205,7 @@ def test_ready_block_names_the_codec_login_when_payloads_are_encrypted(tmp_path:
     block = ready_block(encrypted, "http://127.0.0.1:8080")
     assert "http://127.0.0.1:8080/codec-login" in block
     assert str(tmp_path / "codec-token") in block  # where the token is, never the token
-    assert "include cross-origin credentials" in block
+    assert "Include cross-origin credentials" in block
 
 
 # ---- the run command owns its processes (issue 12 item 7) -------------------------------------
