@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -227,6 +228,24 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+async def nothing_outlives_a_dev_server_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """The dev server and its task queue are shared by the session's tests: a workflow one test
+    leaves running would have its next timer or retry executed by the next test's worker, with that
+    test's mail sink and registry. Whatever is still running when a test ends is terminated."""
+    yield
+    if "dev_env" not in request.fixturenames:
+        return
+    client: Client = request.getfixturevalue("dev_env").client
+    async for execution in client.list_workflows('ExecutionStatus="Running"'):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        try:
+            await handle.terminate(f"left running by {request.node.name}")
+        except RPCError as err:  # it closed between the listing and now
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
 
 
 @pytest.fixture

@@ -203,15 +203,22 @@ async def test_reset_replays_decisions_without_resending_emails(
         await _at_stage(reset_handle, EnrollmentStage.REVIEW)
         await decide(reset_handle, "approve")
         await _at_stage(reset_handle, EnrollmentStage.MPA_SIGNATURE)
+
         # The same emails were sent again by the new run; the registry outbox kept each once.
-        history = [e async for e in reset_handle.fetch_history_events()]
-        emails = [
-            e
-            for e in history
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and e.activity_task_scheduled_event_attributes.activity_type.name == SEND_EMAIL.name
-        ]
-        assert len(emails) == 3  # under review, approved, sign the MPA: each asked for again
+        # The stage shows before the agreement check that precedes the "sign the MPA" email.
+        async def emails_asked_for() -> int:
+            scheduled = [
+                e.activity_task_scheduled_event_attributes.activity_type.name
+                async for e in reset_handle.fetch_history_events()
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            ]
+            return scheduled.count(SEND_EMAIL.name)
+
+        async def three_asked_for() -> bool:
+            return await emails_asked_for() >= 3
+
+        await _eventually(three_asked_for, "the new run's emails asked for")
+        assert await emails_asked_for() == 3  # under review, approved, sign the MPA: each again
         await asyncio.sleep(1)  # a duplicate would be in the sink by now
         assert subjects(stack.sink) == sent
         record = await stack.registry.get_reseller(_partner(workflow_id))
