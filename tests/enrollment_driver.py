@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 from typing import Any
 
@@ -9,7 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from adapters.mail.smtp_sink import SmtpSink, link_token, subject_of, verification_links
 from contract import names
-from domain.email_verification import VerifyEmail
+from domain.email_verification import EmailVerificationStatus, VerifyEmail
 from domain.messages import Acknowledgement
 from domain.reseller_enrollment import (
     EnrollmentResult,
@@ -44,6 +45,19 @@ async def latest_token(sink: SmtpSink, count: int) -> str:
     messages = await sink.wait_for_messages(count, timeout_seconds=30)
     links = [m for m in messages if verification_links(m)]
     return token_from(links[-1])
+
+
+async def links_recorded(client: Client, workflow_id: str, count: int) -> None:
+    """Wait until the verification child has recorded `count` sent links: the email reaches the
+    sink a moment before the activity's completion reaches the workflow, and until then the child
+    answers a resend with "a verification email is being sent right now"."""
+    child = client.get_workflow_handle(names.email_verification_id(workflow_id))
+    for _ in range(300):
+        current = await child.query(names.QUERY_STATUS, result_type=EmailVerificationStatus)
+        if current.links_sent >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{child.id} never recorded {count} sent link(s)")
 
 
 async def verify(client: Client, workflow_id: str, token: str) -> Acknowledgement:

@@ -19,6 +19,7 @@ from tests.conftest import JP_PARTNER, UNSIGNED_PARTNER, UNSIGNED_TENANT, Stack,
 from tests.enrollment_driver import (
     decide,
     latest_token,
+    links_recorded,
     start_enrollment,
     status,
     subjects,
@@ -82,6 +83,7 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
     async with stack.worker(client):
         handle = await start_enrollment(client, workflow_id, application())
         first = await latest_token(stack.sink, 1)
+        await links_recorded(client, workflow_id, 1)
         child = client.get_workflow_handle(names.email_verification_id(workflow_id))
 
         with pytest.raises(WorkflowUpdateFailedError) as too_soon:
@@ -97,6 +99,7 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
             names.UPDATE_RESEND_VERIFICATION, ResendVerification(requested_by="ops")
         )
         second = await latest_token(stack.sink, 2)
+        await links_recorded(client, workflow_id, 2)
         assert second != first
 
         with pytest.raises(WorkflowUpdateFailedError) as superseded:
