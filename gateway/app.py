@@ -65,7 +65,14 @@ from gateway.codec_endpoint import (
 from gateway.deliveries import DEFAULT_RETENTION, DeliveryLedger
 from gateway.metrics import GatewayMetricsMiddleware
 from gateway.openapi import as_openapi_30, openapi_document
-from gateway.pages import STATIC, SecurityHeaders, api_page, page_locale, verification_page
+from gateway.pages import (
+    SECURITY_HEADERS,
+    STATIC,
+    SecurityHeaders,
+    api_page,
+    page_locale,
+    verification_page,
+)
 from gateway.refusals import TemporalUnavailable, refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.health import health_routes, temporal_readiness
@@ -309,7 +316,13 @@ def create_app(
     async def server_error(request: Request, err: Exception) -> Response:
         """Anything unforeseen: logged with its trace, answered in the error shape (no trace)."""
         log.exception("gateway_error", path=request.url.path[:200], error=type(err).__name__)
-        return error_response("InternalError", "the gateway failed; the operator is told", 500)
+        # Starlette answers these outside the middleware stack: the headers are added here.
+        return error_response(
+            "InternalError",
+            "the gateway failed; the operator is told",
+            500,
+            headers=SECURITY_HEADERS,
+        )
 
     async def temporal_error(request: Request, err: Exception) -> Response:
         """Temporal down or unreachable: 503 in the error shape (any other RPC failure: 500)."""
@@ -333,6 +346,7 @@ def create_app(
             kinds.get(err.status_code, "HttpError"),
             f"{request.method} {request.url.path[:200]}: {err.detail}",
             err.status_code,
+            headers=err.headers,  # 405: Allow
         )
 
     return Starlette(

@@ -14,7 +14,7 @@ caller and is kept in the ledger. Temporal not answering is 503 (`TemporalUnavai
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,10 +72,20 @@ def is_connect_failure(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
 
 
-def error_response(error_type: str, message: str, status: int, **extra: Any) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+def error_response(
+    error_type: str,
+    message: str,
+    status: int,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    answer_headers = {"Retry-After": "5"} if status == 503 else {}
+    answer_headers.update(headers or {})
     return JSONResponse(
-        {"error": {"type": error_type, "message": message, **extra}}, status, headers=headers
+        {"error": {"type": error_type, "message": message, **extra}},
+        status,
+        headers=answer_headers or None,
     )
 
 
@@ -257,7 +267,7 @@ def callback_routes(
                 error_type=rejected.error_type,
                 status=rejected.status,
             )
-            extra = (
+            extra: dict[str, Any] = (
                 {"fields": rejected.fields}
                 if isinstance(rejected, PayloadInvalid | TextInvalid)
                 else {}

@@ -21,7 +21,7 @@ from gateway.pages import SECURITY_HEADERS
 from gateway.signatures import HEADER_BACKEND, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from tests.conftest import TOKEN_SECRET, Stack, application
 from tests.enrollment_driver import start_enrollment
-from tests.test_callbacks import gateway, new_partner, wait_for_stage
+from tests.test_callbacks import gateway, new_partner, signed_headers, wait_for_stage
 
 
 def assert_secure(response: httpx.Response) -> None:
@@ -181,6 +181,7 @@ async def test_api_page_from_packaged_assets_and_signature_scheme(
         wrong_method = await http.get("/callbacks/reseller-enrollment/1234567/review-decision")
         assert wrong_method.status_code == 405
         assert wrong_method.json()["error"]["type"] == "MethodNotAllowed"
+        assert wrong_method.headers["allow"] == "POST"
 
         for answer in (
             await http.get("/healthz"),
@@ -218,3 +219,35 @@ async def test_a_valid_token_naming_another_kind_of_workflow_is_refused(
             names.QUERY_STATUS, result_type=EnrollmentStatus
         )
         assert status.stage is EnrollmentStage.EMAIL_VERIFICATION
+
+
+class _LedgerOnAFullDisk:
+    """The delivery ledger's database failing in a way nobody foresaw (ENOSPC)."""
+
+    async def claim(self, *args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    async def record_answer(self, *args: Any) -> None:
+        raise AssertionError("a delivery that was never claimed has no answer to keep")
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        return 0
+
+
+async def test_an_unforeseen_failure_is_a_500_in_the_error_shape_with_the_security_headers(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Starlette answers unhandled errors outside the middleware stack: the 500 still carries
+    the security headers, the documented error shape and nothing of the error's own text."""
+    path = "/callbacks/reseller-enrollment/1234567/review-decision"
+    body = b'{"decision": "approve", "decided_by": "review-team"}'
+    async with (
+        gateway(dev_env.client, deliveries=_LedgerOnAFullDisk()) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        answer = await http.post(path, content=body, headers=signed_headers(path, body))
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"type": "InternalError", "message": "the gateway failed; the operator is told"}
+    }
+    assert_secure(answer)
