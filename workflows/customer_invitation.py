@@ -104,6 +104,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
             refused=CustomerInvitationStage.REFUSED,
             finish=self._finish,
             cancelled=CustomerInvitationStage.CANCELLED,
+            lean=self._lean,
         )
         return CustomerInvitationResult(
             reseller_partner_id=request.reseller_partner_id,

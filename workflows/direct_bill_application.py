@@ -161,6 +161,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             refused=DirectBillStage.REFUSED,
             finish=self._finish,
             cancelled=DirectBillStage.CANCELLED,
+            lean=self._lean,
         )
         return DirectBillResult(
             pga_id=application.pga_id,
@@ -192,7 +193,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         app = self._app
         now = workflow.now()
         pipeline.enforce(rules.require_global_admin, app.applicant_role)
-        if workflow.patched(GLOBAL_ADMIN_PATCH):
+        if pipeline.patched_unless_lean(GLOBAL_ADMIN_PATCH, self._lean):
             # 004: only a Global admin applies; verified against the tenant, as the reseller
             # enrollment does (ENR-02), not taken from the applicant's word.
             if app.tenant_id is None:

@@ -113,7 +113,9 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         try:
             outcome = await self._reassess()
         except BaseException as err:
-            if is_cancelled_exception(err) and workflow.patched(pipeline.CANCELLATION_PATCH):
+            if is_cancelled_exception(err) and pipeline.patched_unless_lean(
+                pipeline.CANCELLATION_PATCH, self._lean
+            ):
                 await self._cancelled()
                 raise asyncio.CancelledError(str(err)) from err
             if isinstance(err, FailureError):
@@ -152,12 +154,12 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         )
         self._checks = list(await asyncio.gather(*lookups))
         security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
-        if security_failed and workflow.patched(REMEDIATION_PATCH):
+        if security_failed and pipeline.patched_unless_lean(REMEDIATION_PATCH, self._lean):
             await self._security_remediation(pga)
         passed = False
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
-            if workflow.patched(SCORE_NOTICE_PATCH):
+            if pipeline.patched_unless_lean(SCORE_NOTICE_PATCH, self._lean):
                 # RA-01: Microsoft's passing-score notice decides; the local score is advice.
                 self._notice_awaited = True
                 if self._score is not None:

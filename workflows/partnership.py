@@ -117,6 +117,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
             finish=self._finish,
             cancelled=PartnershipStage.CANCELLED,
             first_run=request.resume is None,
+            lean=self._lean,
         )
         return PartnershipResult(
             provider_partner_id=request.provider_partner_id,

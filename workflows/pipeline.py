@@ -116,6 +116,18 @@ def lean_lookups() -> bool:
     return workflow.patched(LEAN_LOOKUPS_PATCH)
 
 
+def patched_unless_lean(patch_id: str, lean: bool) -> bool:
+    """`workflow.patched(patch_id)` for a patch older than `lean-lookups`; True without a marker
+    in a run that took `lean-lookups` (that code has the older patch too).
+
+    A patch first checked right after a local activity is not replay-safe: when its workflow
+    task was completed between the local activity's marker and the code that follows (a query
+    answered, or a heartbeat of a long local activity), the replay resolves the local activity
+    before it learns of the patch's marker, answers False, and fails as non-deterministic. A lean
+    run records no marker for the older patches, so it has none to miss."""
+    return True if lean else workflow.patched(patch_id)
+
+
 async def lookup(
     activity: ActivityRef[_In, _Out],
     arg: _In,
@@ -155,7 +167,7 @@ async def lookup(
         err = (
             failure if isinstance(failure, ActivityError) else _as_activity_error(activity, failure)
         )
-        _attention_unless_business(activity, err)
+        _attention_unless_business(activity, err, lean=True)
         if err is failure:
             raise
         raise err from failure
@@ -183,11 +195,13 @@ def _as_activity_error(activity: ActivityRef[Any, Any], failure: FailureError) -
     return error
 
 
-def _attention_unless_business(activity: ActivityRef[Any, Any], err: ActivityError) -> None:
+def _attention_unless_business(
+    activity: ActivityRef[Any, Any], err: ActivityError, *, lean: bool = False
+) -> None:
     if (
         business_rejection(err) is None
         and not is_cancelled_exception(err)
-        and workflow.patched(ATTENTION_PATCH)
+        and patched_unless_lean(ATTENTION_PATCH, lean)
     ):
         show_attention(f"{activity.name}: {_error_type(err)}")
 
@@ -477,6 +491,7 @@ async def run_pipeline(
     finish: Callable[[PipelineEnded], Awaitable[None]],
     first_run: bool = True,
     cancelled: StrEnum | None = None,
+    lean: bool = False,
 ) -> PipelineEnded:
     """Run a pipeline to exactly one outcome and finish it (`finish` records and tells).
 
@@ -489,6 +504,7 @@ async def run_pipeline(
     cancelled by it) while the pre-checks or steps run is finished as `cancelled`: the finish runs
     its activities (the request is delivered once, so they are not cancelled again) and the
     cancellation is re-raised, so the workflow ends CANCELED with its record complete.
+    `lean`: the run took `lean-lookups` (see `patched_unless_lean`).
     """
     pipeline = workflow.info().workflow_type
     if first_run:
@@ -511,7 +527,7 @@ async def run_pipeline(
         if (
             cancelled is None
             or not is_cancelled_exception(err)
-            or not workflow.patched(CANCELLATION_PATCH)
+            or not patched_unless_lean(CANCELLATION_PATCH, lean)
         ):
             raise
         await finish_counted(PipelineEnded(cancelled, cancellation_reason(), CANCELLED_ERROR_TYPE))

@@ -131,6 +131,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             refused=EnrollmentStage.REJECTED,
             finish=self._finish,
             cancelled=EnrollmentStage.CANCELLED,
+            lean=self._lean,
         )
         return EnrollmentResult(
             partner_id=application.partner_id,
@@ -155,7 +156,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         answers signed, or 2203 not signed). Without it the full path (email, review) runs."""
         if not self._app.already_in_csp:
             return False
-        if not workflow.patched("enr-01-short-path-evidence"):
+        if not self._patched("enr-01-short-path-evidence"):
             return True
         status = await pipeline.lookup(
             CHECK_AGREEMENT_STATUS,
@@ -345,7 +346,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 asked = True
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0) and not late and workflow.patched(LATE_MPA_PATCH):
+            if remaining <= timedelta(0) and not late and self._patched(LATE_MPA_PATCH):
                 # ENR-09 / MPA-01: the approved reseller keeps its approval; a signature
                 # reported after the window still completes the enrollment, without enrolling
                 # again, until the late-completion window ends.
@@ -375,6 +376,10 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 )
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def _patched(self, patch_id: str) -> bool:
+        """A patch older than lean-lookups (pipeline.patched_unless_lean)."""
+        return pipeline.patched_unless_lean(patch_id, self._lean)
 
     def _decided(self) -> bool:
         return self._decision is not None or self._withdrawal is not None
@@ -436,7 +441,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             await self._cancel_child()
             if not self._registered:  # cancelled in pre-checks: no record, nothing was sent
                 return
-        if self._refused_as_duplicate and workflow.patched(DUPLICATE_REFUSAL_PATCH):
+        if self._refused_as_duplicate and self._patched(DUPLICATE_REFUSAL_PATCH):
             return
         await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {

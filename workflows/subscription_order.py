@@ -126,6 +126,7 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
             refused=OrderStage.FAILED,
             finish=self._finish,
             cancelled=OrderStage.CANCELLED,
+            lean=self._lean,
         )
         if ended.outcome is OrderStage.FAILED:
             raise ApplicationError(ended.reason, type=ended.error_type, non_retryable=True)
