@@ -505,6 +505,10 @@ SCENARIOS: dict[str, Scenario] = {
     "gdap-restored": gdap_restored,
     "partnership-reinstated": partnership_reinstated,
     "por-sweep-reported": por_sweep_reported,
+    # Issue 17: the same runs recorded after the `lean-lookups` patch (reads as local activities),
+    # beside the histories recorded before it, which keep replaying the old shape.
+    "lean-lookups-active": active,
+    "lean-lookups-direct-bill-active": direct_bill_active,
 }
 
 SETUPS: dict[str, Setup] = {

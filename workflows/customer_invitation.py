@@ -75,6 +75,8 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
     def __init__(self, request: CustomerInvitationRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(CustomerInvitationStage.PRECHECKS, "pre-checks")
         self._reseller_name = request.reseller_partner_id
         self._invited_at: datetime | None = None
@@ -93,14 +95,16 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
     @workflow.run
     async def run(self, request: CustomerInvitationRequest) -> CustomerInvitationResult:
         pipeline.require_business_id(pipelines.CUSTOMER_INVITATION.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id, request.customer_country)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
             refused=CustomerInvitationStage.REFUSED,
             finish=self._finish,
             cancelled=CustomerInvitationStage.CANCELLED,
+            lean=self._lean,
         )
         return CustomerInvitationResult(
             reseller_partner_id=request.reseller_partner_id,
@@ -129,6 +133,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
                 customer_tenant_id=str(req.customer_tenant_id),
                 customer_partner_id=req.customer_partner_id,
             ),
+            local=self._lean,
         )
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(
@@ -255,6 +260,7 @@ class CustomerInvitationWorkflow(pipeline.DecisionSignals):
         known: CustomerAgreementLookup = await pipeline.check(
             GET_CUSTOMER_AGREEMENT,
             CustomerLookup(customer_tenant_id=str(self._req.customer_tenant_id)),
+            local=self._lean,
         )
         if known.record is not None:
             self._agreement_at = known.record.accepted_at

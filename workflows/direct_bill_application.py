@@ -126,6 +126,8 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         self._stages = StageTracker(DirectBillStage.GATE)
         self._step = DirectBillStage.GATE  # the pipeline step; `_stage` also shows pauses
         self._registered = False
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._csp_onboarded_at: datetime | None = None
         self._eligibility: tuple[EligibilityCheck, ...] = ()
         self._initial_review: MicrosoftDecision | None = None
@@ -149,15 +151,17 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     @workflow.run
     async def run(self, application: DirectBillApplication) -> DirectBillResult:
         pipeline.require_business_id(names.direct_bill_id(application.pga_id, application.region))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(application.pga_id, application.region)
         self._stages.enter(DirectBillStage.GATE, "the application gate (window, cooldown, region)")
-        self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_DIRECT_BILL_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
             refused=DirectBillStage.REFUSED,
             finish=self._finish,
             cancelled=DirectBillStage.CANCELLED,
+            lean=self._lean,
         )
         return DirectBillResult(
             pga_id=application.pga_id,
@@ -189,7 +193,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         app = self._app
         now = workflow.now()
         pipeline.enforce(rules.require_global_admin, app.applicant_role)
-        if workflow.patched(GLOBAL_ADMIN_PATCH):
+        if pipeline.patched_unless_lean(GLOBAL_ADMIN_PATCH, self._lean):
             # 004: only a Global admin applies; verified against the tenant, as the reseller
             # enrollment does (ENR-02), not taken from the applicant's word.
             if app.tenant_id is None:
@@ -203,6 +207,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             await pipeline.check(
                 CHECK_TENANT_ADMIN,
                 TenantCheck(tenant_id=app.tenant_id, global_admin=app.applicant_email),
+                local=self._lean,
             )
         pipeline.enforce(
             rules.require_window_open,
@@ -210,10 +215,10 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             self._policy.window_closures,
             self._policy.business_time_zone,
         )
-        facts = await pipeline.execute(
+        facts = await pipeline.lookup(
             LOAD_DIRECT_BILL_GATE_FACTS,
             GateFactsRequest(pga_id=app.pga_id, region=app.region),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            local=self._lean,
         )
         pipeline.enforce(
             rules.require_no_cooldown,
@@ -244,6 +249,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
                     as_of=workflow.now(),
                     business_time_zone=self._policy.business_time_zone,
                 ),
+                local=self._lean,
             ),
             pipeline.check(
                 CHECK_DIRECT_BILL_REVENUE,
@@ -253,9 +259,10 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
                     business_time_zone=self._policy.business_time_zone,
                     max_age_days=self._policy.revenue_max_age_days,
                 ),
+                local=self._lean,
             ),
-            pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga),
-            pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga),
+            pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga, local=self._lean),
+            pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga, local=self._lean),
             pipeline.check(
                 CHECK_DIRECT_BILL_PROGRAM,
                 ProgramCheckRequest(
@@ -265,6 +272,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
                     authority_to_accept_agreements=app.authority_to_accept_agreements,
                     first_level_support=app.first_level_support,
                 ),
+                local=self._lean,
             ),
         )
         self._eligibility = tuple(checks)

@@ -44,6 +44,8 @@ class GdapRestorationWorkflow:
     def __init__(self, request: GdapRestorationRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(
             GdapRestorationStage.AWAITING_REGRANTS, "the customers whose GDAP was revoked"
         )
@@ -54,8 +56,9 @@ class GdapRestorationWorkflow:
     @workflow.run
     async def run(self, request: GdapRestorationRequest) -> GdapRestorationResult:
         pipeline.require_business_id(pipelines.GDAP_RESTORATION.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._list,
             steps=self._steps,
@@ -70,13 +73,13 @@ class GdapRestorationWorkflow:
         )
 
     async def _list(self) -> None:
-        listed = await pipeline.execute(
+        listed = await pipeline.lookup(
             LIST_GDAP_REVOKED_CUSTOMERS,
             OperationFactsRequest(
                 provider_partner_id=self._req.provider_partner_id,
                 reseller_partner_id=self._req.reseller_partner_id,
             ),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            local=self._lean,
         )
         self._customers = {
             c: CustomerGdap(customer_tenant_id=c, state=CustomerGdapState.PENDING)

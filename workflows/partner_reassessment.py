@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError, is_cancelled_exception
@@ -22,6 +23,7 @@ from workflows.pipeline import StageTracker
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
+    from contract.activities import ActivityRef
     from contract.activities.direct_bill import (
         CHECK_DIRECT_BILL_REVENUE,
         CHECK_DIRECT_BILL_SECURITY,
@@ -63,6 +65,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transition_to_indirect import TransitionToIndirectResellerWorkflow
 
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
 
 REMEDIATION_PATCH = "db-04-security-remediation-period"
 """DB-04: a failed security re-validation opens a remediation period before any transition.
@@ -79,6 +84,8 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
     def __init__(self, request: ReassessmentRequest) -> None:
         self._request = request
         self._policy = ReassessmentPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._record: DirectBillRecord | None = None
         self._stages = StageTracker(ReassessmentStage.SECURITY_CHECK, prefix="reassessment_")
         self._checks: list[EligibilityCheck] = []
@@ -101,11 +108,14 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 security_only=not request.kind.reassesses,
             )
         )
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()
         except BaseException as err:
-            if is_cancelled_exception(err) and workflow.patched(pipeline.CANCELLATION_PATCH):
+            if is_cancelled_exception(err) and pipeline.patched_unless_lean(
+                pipeline.CANCELLATION_PATCH, self._lean
+            ):
                 await self._cancelled()
                 raise asyncio.CancelledError(str(err)) from err
             if isinstance(err, FailureError):
@@ -114,16 +124,23 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         await self._report(outcome)
         return outcome
 
+    def _read(self, activity: ActivityRef[_In, _Out], arg: _In) -> Awaitable[_Out]:
+        """A read with the step's timeout: a local activity once the run took
+        pipeline.lean_lookups, a normal activity in histories recorded before."""
+        return pipeline.lookup(
+            activity, arg, local=self._lean, start_to_close=pipeline.STEP_TIMEOUT
+        )
+
     async def _reassess(self) -> ReassessmentOutcome:
         request = self._request
-        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY)
-        self._record = await pipeline.execute(
+        self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY, local=self._lean)
+        self._record = await self._read(
             GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         pga = PgaRequest(pga_id=request.pga_id)
         lookups: list[Awaitable[EligibilityCheck]] = []
         if request.kind.revalidates_security:
-            lookups.append(pipeline.execute(CHECK_DIRECT_BILL_SECURITY, pga))
+            lookups.append(self._read(CHECK_DIRECT_BILL_SECURITY, pga))
         if request.kind.reassesses:
             revenue = RevenueCheckRequest(
                 pga_id=request.pga_id,
@@ -131,18 +148,18 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 business_time_zone=self._policy.business_time_zone,
                 max_age_days=self._policy.revenue_max_age_days,
             )
-            lookups.append(pipeline.execute(CHECK_DIRECT_BILL_REVENUE, revenue))
+            lookups.append(self._read(CHECK_DIRECT_BILL_REVENUE, revenue))
         self._stages.enter(
             ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
         )
         self._checks = list(await asyncio.gather(*lookups))
         security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
-        if security_failed and workflow.patched(REMEDIATION_PATCH):
+        if security_failed and pipeline.patched_unless_lean(REMEDIATION_PATCH, self._lean):
             await self._security_remediation(pga)
         passed = False
         if request.kind.reassesses and all(c.passed for c in self._checks):
             await self._questionnaire()
-            if workflow.patched(SCORE_NOTICE_PATCH):
+            if pipeline.patched_unless_lean(SCORE_NOTICE_PATCH, self._lean):
                 # RA-01: Microsoft's passing-score notice decides; the local score is advice.
                 self._notice_awaited = True
                 if self._score is not None:
@@ -235,7 +252,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                         deadline=deadline,
                     )
                 continue
-            check = await pipeline.execute(CHECK_DIRECT_BILL_SECURITY, pga)
+            check = await self._read(CHECK_DIRECT_BILL_SECURITY, pga)
             self._remediation_checks += 1
             self._remediation = None
             self._checks = [check if c.rule == "DB-04" else c for c in self._checks]

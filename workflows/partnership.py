@@ -77,6 +77,8 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
     def __init__(self, request: PartnershipRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         resume = request.resume
         self._stages = StageTracker(
             resume.stage if resume else PartnershipStage.PRECHECKS,
@@ -105,8 +107,9 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
     @workflow.run
     async def run(self, request: PartnershipRequest) -> PartnershipResult:
         pipeline.require_business_id(pipelines.PARTNERSHIP.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks if request.resume is None else self._resume,
             steps=self._steps,
@@ -114,6 +117,7 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
             finish=self._finish,
             cancelled=PartnershipStage.CANCELLED,
             first_run=request.resume is None,
+            lean=self._lean,
         )
         return PartnershipResult(
             provider_partner_id=request.provider_partner_id,
@@ -139,7 +143,9 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
         self._stages.enter(PartnershipStage.PRECHECKS, "pre-checks (role, reseller, region)")
         req = self._req
         pipeline.enforce(require_can_request_partnership, req.requested_by)  # REL-03
-        facts: PartnershipFacts = await pipeline.check(PARTNERSHIP_FACTS, self._parties())
+        facts: PartnershipFacts = await pipeline.check(
+            PARTNERSHIP_FACTS, self._parties(), local=self._lean
+        )
         self._provider_name = facts.provider.partner_name
         self._reseller_name = facts.reseller.partner_name
         pipeline.enforce(  # REL-01
@@ -210,7 +216,9 @@ class PartnershipWorkflow(pipeline.DecisionSignals):
                 continue
             if now >= next_poll:
                 next_poll = now + policy.partnership_poll_interval
-                listing = await pipeline.check(FIND_PARTNERSHIP_IN_PARTNER_CENTER, self._parties())
+                listing = await pipeline.check(
+                    FIND_PARTNERSHIP_IN_PARTNER_CENTER, self._parties(), local=self._lean
+                )
                 if listing.listed:
                     self._accepted_at = workflow.now()
                     self._accepted_via = "found on Partner Center's relationships list"

@@ -1,8 +1,9 @@
 """The plumbing every pipeline shares, called only from workflow code.
 
-- `execute` / `check` / `load_policy`: call an activity through its reference in
+- `execute` / `lookup` / `check` / `load_policy`: call an activity through its reference in
   contract/activities/ (the only way workflows call activities), with the step's timeout and
-  retry policy; `check` turns a lookup's business refusal into the pipeline's own refusal.
+  retry policy; `lookup` runs a read as a local activity once the run took `lean_lookups()`;
+  `check` turns a lookup's business refusal into the pipeline's own refusal.
 - `enforce`: apply a domain rule; its violation becomes the pipeline's non-retryable refusal.
 - `StageTracker`: the stage a pipeline is in, what it waits for and until when, its history, and
   the same facts in the search attributes and the UI's current details.
@@ -23,8 +24,15 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    RetryState,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -86,14 +94,116 @@ async def execute(
             summary=summary or activity.summary,
         )
     except ActivityError as err:
-        if (
-            business_rejection(err) is None
-            and not is_cancelled_exception(err)
-            and workflow.patched(ATTENTION_PATCH)
-        ):
-            show_attention(f"{activity.name}: {_error_type(err)}")
+        _attention_unless_business(activity, err)
         raise
     return result
+
+
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
+"""A local activity's retry waits up to this long inside the workflow task; a longer backoff waits
+on a durable timer (a failing read does not hold the workflow task for minutes)."""
+
+LEAN_LOOKUPS_PATCH = "lean-lookups"
+"""Issue 17: reads that need no retry history of their own run as local activities (`lookup`),
+one marker each inside the workflow task, where older histories scheduled a normal activity and
+a workflow task per read. A workflow checks it once, at the start of its run (`lean_lookups`)."""
+
+
+def lean_lookups() -> bool:
+    """Whether this run takes its reads as local activities. Call it once at the start of `run`
+    and keep the answer: the patch marker is recorded there, before any read, and histories
+    recorded before the patch replay their normal activities."""
+    return workflow.patched(LEAN_LOOKUPS_PATCH)
+
+
+def patched_unless_lean(patch_id: str, lean: bool) -> bool:
+    """`workflow.patched(patch_id)` for a patch older than `lean-lookups`; True without a marker
+    in a run that took `lean-lookups` (that code has the older patch too).
+
+    A patch first checked right after a local activity is not replay-safe: when its workflow
+    task was completed between the local activity's marker and the code that follows (a query
+    answered, or a heartbeat of a long local activity), the replay resolves the local activity
+    before it learns of the patch's marker, answers False, and fails as non-deterministic. A lean
+    run records no marker for the older patches, so it has none to miss."""
+    return True if lean else workflow.patched(patch_id)
+
+
+async def lookup(
+    activity: ActivityRef[_In, _Out],
+    arg: _In,
+    *,
+    local: bool,
+    start_to_close: timedelta = LOOKUP_TIMEOUT,
+    retry: RetryPolicy | None = RETRY,
+    summary: str | None = None,
+) -> _Out:
+    """Run a read: a local activity when `local` (the run's `lean_lookups()`), else `execute`.
+
+    Only for reads whose retries need no history of their own (registry and Partner Center
+    lookups, policies): the local activity runs in the workflow task and records one marker with
+    its result. Its retries are bounded the same way (`retry=None` means `RETRY`; a backoff
+    above `LOCAL_RETRY_THRESHOLD` waits on a timer) and each attempt has `start_to_close`.
+    Business refusals propagate as they do from `execute`, and any other failure with spent
+    retries sets `Attention`.
+
+    A local activity's failure reaches the workflow as the activity's own error (no
+    ActivityError around it, unlike a normal activity's); it is wrapped in one here, so callers
+    (`check`, `run_pipeline`, the workflow's failure) see the same shape on both paths."""
+    if not local:
+        return await execute(
+            activity, arg, start_to_close=start_to_close, retry=retry, summary=summary
+        )
+    try:
+        result: _Out = await workflow.execute_local_activity(
+            activity.name,
+            arg,
+            result_type=activity.output,
+            start_to_close_timeout=start_to_close,
+            retry_policy=retry or RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            summary=summary or activity.summary,
+        )
+    except FailureError as failure:
+        err = (
+            failure if isinstance(failure, ActivityError) else _as_activity_error(activity, failure)
+        )
+        _attention_unless_business(activity, err, lean=True)
+        if err is failure:
+            raise
+        raise err from failure
+    return result
+
+
+def _as_activity_error(activity: ActivityRef[Any, Any], failure: FailureError) -> ActivityError:
+    """A local activity's failure as the ActivityError a normal activity's would be."""
+    if isinstance(failure, CancelledError):
+        retry_state = RetryState.CANCEL_REQUESTED
+    elif isinstance(failure, ApplicationError) and failure.non_retryable:
+        retry_state = RetryState.NON_RETRYABLE_FAILURE
+    else:
+        retry_state = RetryState.MAXIMUM_ATTEMPTS_REACHED
+    error = ActivityError(
+        "Local activity task failed",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=activity.name,
+        activity_id="",
+        retry_state=retry_state,
+    )
+    error.__cause__ = failure  # what `business_rejection` and the failure converter read
+    return error
+
+
+def _attention_unless_business(
+    activity: ActivityRef[Any, Any], err: ActivityError, *, lean: bool = False
+) -> None:
+    if (
+        business_rejection(err) is None
+        and not is_cancelled_exception(err)
+        and patched_unless_lean(ATTENTION_PATCH, lean)
+    ):
+        show_attention(f"{activity.name}: {_error_type(err)}")
 
 
 def _error_type(err: ActivityError) -> str:
@@ -172,10 +282,11 @@ def require_business_id(expected: str, *, suffix: Callable[[str], bool] | None =
     )
 
 
-async def check(activity: ActivityRef[_In, _Out], arg: _In) -> _Out:
-    """Run a lookup; its business refusal is re-raised as the pipeline's own ApplicationError."""
+async def check(activity: ActivityRef[_In, _Out], arg: _In, *, local: bool = False) -> _Out:
+    """Run a lookup; its business refusal is re-raised as the pipeline's own ApplicationError.
+    `local` runs it as a local activity (`lookup`): only for reads, never for a write."""
     try:
-        return await execute(activity, arg, start_to_close=LOOKUP_TIMEOUT)
+        return await lookup(activity, arg, local=local)
     except Exception as err:
         rejection = business_rejection(err)
         if rejection is None:
@@ -185,12 +296,11 @@ async def check(activity: ActivityRef[_In, _Out], arg: _In) -> _Out:
         ) from err
 
 
-async def load_policy(activity: ActivityRef[PolicyRequest, _Out]) -> _Out:
-    """The operator settings this pipeline runs by, recorded in its history when it starts."""
-    return await execute(
-        activity,
-        PolicyRequest(pipeline=workflow.info().workflow_type),
-        start_to_close=LOOKUP_TIMEOUT,
+async def load_policy(activity: ActivityRef[PolicyRequest, _Out], *, local: bool = False) -> _Out:
+    """The operator settings this pipeline runs by, recorded in its history when it starts
+    (a local activity's marker when `local`, see `lookup`)."""
+    return await lookup(
+        activity, PolicyRequest(pipeline=workflow.info().workflow_type), local=local
     )
 
 
@@ -243,12 +353,20 @@ async def send_email(facts: EmailFacts, step: str) -> None:
 # ---- stages and outcomes ------------------------------------------------------------------------
 
 
-def show_partner(partner_id: str, region: str | None = None) -> None:
+def partner_attributes(
+    partner_id: str, region: str | None = None
+) -> list[SearchAttributeUpdate[Any]]:
     """The search attributes that find this pipeline: the partner, and its region when known."""
-    attributes = [names.SA_PARTNER_ID.value_set(partner_id)]
+    attributes: list[SearchAttributeUpdate[Any]] = [names.SA_PARTNER_ID.value_set(partner_id)]
     if region is not None:
         attributes.append(names.SA_REGION.value_set(region))
-    workflow.upsert_search_attributes(attributes)
+    return attributes
+
+
+def show_partner(partner_id: str, region: str | None = None) -> None:
+    """Upsert `partner_attributes` on their own (`StageTracker.enter(..., also=...)` shows them
+    with the stage in one upsert)."""
+    workflow.upsert_search_attributes(partner_attributes(partner_id, region))
 
 
 def stage_details(
@@ -267,15 +385,22 @@ def stage_details(
 
 
 def show_stage(
-    stage: str, waiting_for: str | None, deadline: datetime | None, *, ended: bool = False
+    stage: str,
+    waiting_for: str | None,
+    deadline: datetime | None,
+    *,
+    ended: bool = False,
+    also: Sequence[SearchAttributeUpdate[Any]] = (),
 ) -> None:
-    """Search attributes and the UI's current details for the stage just entered."""
+    """Search attributes and the UI's current details for the stage just entered; `also`: more
+    search attributes set in the same upsert (one history event)."""
     workflow.upsert_search_attributes(
         [
             names.SA_STAGE.value_set(stage),
             names.SA_NEXT_DEADLINE.value_set(deadline)
             if deadline
             else names.SA_NEXT_DEADLINE.value_unset(),
+            *also,
         ]
     )
     workflow.set_current_details(stage_details(stage, waiting_for, deadline, ended=ended))
@@ -310,17 +435,25 @@ class StageTracker(Generic[_Stage]):
         *,
         note: str | None = None,
         ended: bool = False,
+        also: Sequence[SearchAttributeUpdate[Any]] = (),
     ) -> None:
+        """Enter `stage`; `also`: more search attributes shown in the stage's upsert."""
         self.stage = stage
         self.waiting_for = waiting_for
         self.deadline = deadline
         self.history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
-        show_stage(f"{self._prefix}{stage.value}", waiting_for, deadline, ended=ended)
+        show_stage(f"{self._prefix}{stage.value}", waiting_for, deadline, ended=ended, also=also)
 
-    def end(self, outcome: _Stage, note: str | None = None) -> None:
-        """The final stage; the `Outcome` search attribute says how the pipeline ended."""
+    def end(self, outcome: _Stage, note: str | None = None, *, one_upsert: bool = False) -> None:
+        """The final stage; the `Outcome` search attribute says how the pipeline ended.
+        `one_upsert` shows both in one upsert (one history event) where older histories
+        recorded two: only behind a patch the workflow took."""
+        if one_upsert:
+            outcome_set = names.SA_OUTCOME.value_set(outcome.value)
+            self.enter(outcome, None, note=note, ended=True, also=[outcome_set])
+            return
         self.enter(outcome, None, note=note, ended=True)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(outcome.value)])
 
@@ -358,6 +491,7 @@ async def run_pipeline(
     finish: Callable[[PipelineEnded], Awaitable[None]],
     first_run: bool = True,
     cancelled: StrEnum | None = None,
+    lean: bool = False,
 ) -> PipelineEnded:
     """Run a pipeline to exactly one outcome and finish it (`finish` records and tells).
 
@@ -370,6 +504,7 @@ async def run_pipeline(
     cancelled by it) while the pre-checks or steps run is finished as `cancelled`: the finish runs
     its activities (the request is delivered once, so they are not cancelled again) and the
     cancellation is re-raised, so the workflow ends CANCELED with its record complete.
+    `lean`: the run took `lean-lookups` (see `patched_unless_lean`).
     """
     pipeline = workflow.info().workflow_type
     if first_run:
@@ -392,7 +527,7 @@ async def run_pipeline(
         if (
             cancelled is None
             or not is_cancelled_exception(err)
-            or not workflow.patched(CANCELLATION_PATCH)
+            or not patched_unless_lean(CANCELLATION_PATCH, lean)
         ):
             raise
         await finish_counted(PipelineEnded(cancelled, cancellation_reason(), CANCELLED_ERROR_TYPE))

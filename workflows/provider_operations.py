@@ -91,10 +91,11 @@ CREATED_BY_PROVIDER = "created_by_provider"
 
 
 async def _facts(
-    requested: OperationFactsRequest, purpose: str
+    requested: OperationFactsRequest, purpose: str, *, local: bool
 ) -> tuple[OperationFacts, PartnerRelationship]:
-    """REL-05: the partnership is active in the registry and Partner Center lists the reseller."""
-    facts: OperationFacts = await pipeline.check(OPERATION_FACTS, requested)
+    """REL-05: the partnership is active in the registry and Partner Center lists the reseller.
+    `local`: the read as a local activity (the run took pipeline.lean_lookups)."""
+    facts: OperationFacts = await pipeline.check(OPERATION_FACTS, requested, local=local)
     listed = facts.reseller
     status = facts.partnership_status
     if status is not None and (listed is None or not listed.is_active):
@@ -146,6 +147,8 @@ class ResellerCustomerWorkflow:
     def __init__(self, request: ResellerCustomerRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(OperationStage.PRECHECKS, "pre-checks")
         self._reseller: PartnerRelationship | None = None
         self._created: CreatedCustomer | None = None
@@ -154,8 +157,9 @@ class ResellerCustomerWorkflow:
     @workflow.run
     async def run(self, request: ResellerCustomerRequest) -> ProviderOperationResult:
         pipeline.require_business_id(pipelines.RESELLER_CUSTOMER.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id, request.customer_country)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
@@ -179,6 +183,7 @@ class ResellerCustomerWorkflow:
                 reseller_partner_id=req.reseller_partner_id,
             ),
             "adding a customer on the reseller's behalf",
+            local=self._lean,
         )
         pipeline.enforce(  # REG-01
             lambda: require_same_region(
@@ -315,6 +320,8 @@ class SubscriptionSupportContactWorkflow:
     def __init__(self, request: SupportContactRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(OperationStage.PRECHECKS, "pre-checks")
         self._region: str | None = None
         self._reseller: PartnerRelationship | None = None
@@ -326,8 +333,9 @@ class SubscriptionSupportContactWorkflow:
         pipeline.require_business_id(
             pipelines.SUBSCRIPTION_SUPPORT_CONTACT.workflow_id_for(request)
         )
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
@@ -355,6 +363,7 @@ class SubscriptionSupportContactWorkflow:
                 customer_tenant_id=customer,
             ),
             "making the reseller a subscription's support contact",
+            local=self._lean,
         )
         relationship = pipeline.enforce(  # CUS-01
             lambda: require_commerce_relationship(

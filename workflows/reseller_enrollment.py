@@ -108,21 +108,30 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         """Refused because the partner is active or enrolling elsewhere: that record and that
         contact belong to the other pipeline, so this refusal writes and sends nothing."""
         self._child: workflow.ChildWorkflowHandle[Any, EmailVerificationResult] | None = None
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
         pipeline.require_business_id(names.reseller_enrollment_id(application.partner_id))
-        pipeline.show_partner(application.partner_id, self._region)
-        self._stages.enter(EnrollmentStage.PRECHECKS, "pre-checks (PartnerID, tenant, region)")
-        self._policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY)
+        self._lean = pipeline.lean_lookups()
+        prechecks = "pre-checks (PartnerID, tenant, region)"
+        if self._lean:  # one upsert: the partner, its region and the stage
+            partner = pipeline.partner_attributes(application.partner_id, self._region)
+            self._stages.enter(EnrollmentStage.PRECHECKS, prechecks, also=partner)
+        else:
+            pipeline.show_partner(application.partner_id, self._region)
+            self._stages.enter(EnrollmentStage.PRECHECKS, prechecks)
+        self._policy = await pipeline.load_policy(LOAD_ENROLLMENT_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
             refused=EnrollmentStage.REJECTED,
             finish=self._finish,
             cancelled=EnrollmentStage.CANCELLED,
+            lean=self._lean,
         )
         return EnrollmentResult(
             partner_id=application.partner_id,
@@ -147,21 +156,19 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         answers signed, or 2203 not signed). Without it the full path (email, review) runs."""
         if not self._app.already_in_csp:
             return False
-        if not workflow.patched("enr-01-short-path-evidence"):
+        if not self._patched("enr-01-short-path-evidence"):
             return True
-        status = await pipeline.execute(
+        status = await pipeline.lookup(
             CHECK_AGREEMENT_STATUS,
             PartnerIdCheck(partner_id=self._app.partner_id),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            local=self._lean,
         )
         return status.verdict is not None and AgreementVerdict(status.verdict).is_indirect_reseller
 
     async def _prechecks(self) -> None:
         app = self._app
-        existing = await pipeline.execute(
-            GET_RESELLER_RECORD,
-            ResellerLookup(partner_id=app.partner_id),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+        existing = await pipeline.lookup(
+            GET_RESELLER_RECORD, ResellerLookup(partner_id=app.partner_id), local=self._lean
         )
         record = existing.record
         if record and record.status is ResellerStatus.ACTIVE:
@@ -186,11 +193,14 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                     partner_id=app.partner_id,
                 )
             )
-        profile = await pipeline.check(VERIFY_PARTNER_ID, PartnerIdCheck(partner_id=app.partner_id))
+        profile = await pipeline.check(
+            VERIFY_PARTNER_ID, PartnerIdCheck(partner_id=app.partner_id), local=self._lean
+        )
         if app.tenant_id is not None:
             self._tenant = await pipeline.check(
                 CHECK_TENANT_ADMIN,
                 TenantCheck(tenant_id=app.tenant_id, global_admin=app.global_admin),
+                local=self._lean,
             )
             tenant_country = self._tenant.country
         else:
@@ -201,8 +211,10 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             profile_country=profile.country,
             tenant_country=tenant_country,
         )
+        shown = self._region
         self._region = tenant_country
-        workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
+        if not self._lean or tenant_country != shown:  # lean: the region shown already is kept
+            workflow.upsert_search_attributes([names.SA_REGION.value_set(self._region)])
         if self._tenant is None and app.new_tenant_domain is not None:
             self._tenant = await pipeline.check(
                 CREATE_TENANT,
@@ -322,10 +334,10 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             # Reset before the check: a report arriving during the check or the email below
             # must wake the next wait, not be forgotten until the next poll.
             self._mpa_reported = False
-            status = await pipeline.execute(
+            status = await pipeline.lookup(
                 CHECK_AGREEMENT_STATUS,
                 PartnerIdCheck(partner_id=self._app.partner_id),
-                start_to_close=pipeline.LOOKUP_TIMEOUT,
+                local=self._lean,
             )
             if status.is_agreement_signed:
                 self._mpa_signed_at = workflow.now()
@@ -334,7 +346,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 asked = True
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0) and not late and workflow.patched(LATE_MPA_PATCH):
+            if remaining <= timedelta(0) and not late and self._patched(LATE_MPA_PATCH):
                 # ENR-09 / MPA-01: the approved reseller keeps its approval; a signature
                 # reported after the window still completes the enrollment, without enrolling
                 # again, until the late-completion window ends.
@@ -364,6 +376,10 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 )
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def _patched(self, patch_id: str) -> bool:
+        """A patch older than lean-lookups (pipeline.patched_unless_lean)."""
+        return pipeline.patched_unless_lean(patch_id, self._lean)
 
     def _decided(self) -> bool:
         return self._decision is not None or self._withdrawal is not None
@@ -420,12 +436,12 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     async def _finish(self, ended: PipelineEnded) -> None:
         self._ended = ended
         outcome = EnrollmentStage(ended.outcome)
-        self._stages.end(outcome)
+        self._stages.end(outcome, one_upsert=self._lean)
         if outcome is EnrollmentStage.CANCELLED:
             await self._cancel_child()
             if not self._registered:  # cancelled in pre-checks: no record, nothing was sent
                 return
-        if self._refused_as_duplicate and workflow.patched(DUPLICATE_REFUSAL_PATCH):
+        if self._refused_as_duplicate and self._patched(DUPLICATE_REFUSAL_PATCH):
             return
         await self._save(_REGISTRY_STATUS[outcome], ended.reason)
         kind = {

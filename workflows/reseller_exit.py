@@ -61,6 +61,8 @@ class ResellerExitWorkflow:
     def __init__(self, request: ResellerExitRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(ResellerExitStage.PRECHECKS, "pre-checks")
         self._requested_at: datetime | None = None
         self._case: SupportCaseOpened | None = None
@@ -71,8 +73,9 @@ class ResellerExitWorkflow:
     @workflow.run
     async def run(self, request: ResellerExitRequest) -> ResellerExitResult:
         pipeline.require_business_id(pipelines.RESELLER_EXIT.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.reseller_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         self._requested_at = workflow.now()
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
@@ -92,13 +95,13 @@ class ResellerExitWorkflow:
     async def _prechecks(self) -> None:
         self._stages.enter(ResellerExitStage.PRECHECKS, "pre-checks (the partnership)")
         req = self._req
-        found: PartnershipLookupResult = await pipeline.execute(
+        found: PartnershipLookupResult = await pipeline.lookup(
             GET_PARTNERSHIP,
             PartnershipParties(
                 provider_partner_id=req.provider_partner_id,
                 reseller_partner_id=req.reseller_partner_id,
             ),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            local=self._lean,
         )
         record = found.record
         if record is not None:

@@ -92,6 +92,8 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
     def __init__(self, request: SubscriptionOrderRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(OrderStage.PRECHECKS, "pre-checks")
         self._region: str | None = None
         self._provider_country: str | None = None
@@ -115,14 +117,16 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
     @workflow.run
     async def run(self, request: SubscriptionOrderRequest) -> OrderResult:
         pipeline.require_business_id(pipelines.SUBSCRIPTION_ORDER.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.provider_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
             refused=OrderStage.FAILED,
             finish=self._finish,
             cancelled=OrderStage.CANCELLED,
+            lean=self._lean,
         )
         if ended.outcome is OrderStage.FAILED:
             raise ApplicationError(ended.reason, type=ended.error_type, non_retryable=True)
@@ -150,6 +154,7 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
                 provider_partner_id=req.provider_partner_id,
                 customer_tenant_id=str(req.customer_tenant_id),
             ),
+            local=self._lean,
         )
         self._provider_name = facts.provider.partner_name
         self._provider_country = facts.provider.country
@@ -231,6 +236,7 @@ class SubscriptionOrderWorkflow(pipeline.DecisionSignals):
                 PorFactsRequest(
                     provider_partner_id=req.provider_partner_id, partner_of_record=self._por
                 ),
+                local=self._lean,
             )
         assert self._provider_country is not None and self._region is not None
         verdict = evaluate_partner_of_record(

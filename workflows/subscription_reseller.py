@@ -79,6 +79,8 @@ class SubscriptionResellerWorkflow:
     def __init__(self, request: SubscriptionResellerRequest) -> None:
         self._req = request
         self._policy = RelationshipPolicy()
+        self._lean = False
+        """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
         self._stages = StageTracker(SubscriptionResellerStage.PRECHECKS, "pre-checks")
         self._region: str | None = None
         self._provider_country: str | None = None
@@ -96,8 +98,9 @@ class SubscriptionResellerWorkflow:
     @workflow.run
     async def run(self, request: SubscriptionResellerRequest) -> SubscriptionResellerResult:
         pipeline.require_business_id(pipelines.SUBSCRIPTION_RESELLER.workflow_id_for(request))
+        self._lean = pipeline.lean_lookups()
         pipeline.show_partner(request.provider_partner_id)
-        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY)
+        self._policy = await pipeline.load_policy(LOAD_RELATIONSHIP_POLICY, local=self._lean)
         ended = await pipeline.run_pipeline(
             prechecks=self._prechecks,
             steps=self._steps,
@@ -120,6 +123,7 @@ class SubscriptionResellerWorkflow:
             OrderFactsRequest(
                 provider_partner_id=req.provider_partner_id, customer_tenant_id=customer
             ),
+            local=self._lean,
         )
         self._provider_country = facts.provider.country
         relationship = pipeline.enforce(  # CUS-01
@@ -168,6 +172,7 @@ class SubscriptionResellerWorkflow:
             PorFactsRequest(
                 provider_partner_id=req.provider_partner_id, partner_of_record=self._por
             ),
+            local=self._lean,
         )
         assert self._provider_country is not None and self._region is not None
         verdict = evaluate_partner_of_record(

@@ -1,0 +1,74 @@
+"""The durable steps one enrollment takes (issue 17): history events and workflow tasks.
+
+Counted, never timed: the numbers are what the server stores and schedules for one pipeline, so
+they do not depend on the machine. A change that makes a read a normal activity again, or adds a
+workflow task or events to the happy path, fails here and has to argue for the new budget.
+"""
+
+from __future__ import annotations
+
+from temporalio.testing import WorkflowEnvironment
+
+from bench.limits import pipeline_steps
+from contract import names
+from domain.reseller_enrollment import EnrollmentStage
+from tests.conftest import Stack, application
+from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
+from tests.test_replay import replayer
+
+ENROLLMENT_EVENTS = 88
+"""History events of one reseller enrollment that ends `active`, its email verification child
+included (the full path: prechecks, link, review, Admin agent, MPA), as this test drives it on
+the time-skipping server. 114 before the `lean-lookups` patch (issue 17); 88 with it."""
+
+ENROLLMENT_WORKFLOW_TASKS = 13
+"""Workflow tasks (WorkflowTaskCompleted events) of the same run, parent and child: 18 before the
+patch, 13 with it."""
+
+
+async def test_an_active_enrollment_stays_within_its_history_budget(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """Guards issue 17's budget: the pre-check reads (policy, registry record, PartnerID, tenant
+    admin) and the agreement check run as local activities (one marker each, no workflow task of
+    their own), so an enrollment with its email verification child stays at or below
+    `ENROLLMENT_EVENTS` history events and `ENROLLMENT_WORKFLOW_TASKS` workflow tasks."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_enrollment(client, workflow_id, application())
+        await verify(client, workflow_id, await latest_token(stack.sink, 1))
+        await stack.sink.wait_for_messages(2, timeout_seconds=30)
+        await decide(handle, "approve")
+        result = await handle.result()
+        histories = [
+            await client.get_workflow_handle(wid).fetch_history()
+            for wid in (workflow_id, names.email_verification_id(workflow_id))
+        ]
+        events, workflow_tasks = await pipeline_steps(
+            client, workflow_id, first_run_id=handle.first_execution_run_id
+        )
+
+    assert result.outcome is EnrollmentStage.ACTIVE
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in histories[0].events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    # Only the writes are normal activities (the reads left markers in the workflow tasks).
+    assert scheduled == [
+        "save_reseller_record",
+        "send_email",
+        "send_email",
+        "ensure_admin_agent",
+        "save_reseller_record",
+        "send_email",
+    ]
+    counted = f"{events} events, {workflow_tasks} workflow tasks"
+    assert events <= ENROLLMENT_EVENTS, counted
+    assert workflow_tasks <= ENROLLMENT_WORKFLOW_TASKS, counted
+    # The lean shape replays as the production worker would (deterministic, patch included).
+    for history in histories:
+        replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, (
+            f"{history.workflow_id}: {replayed.replay_failure!r}"
+        )
