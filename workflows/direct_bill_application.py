@@ -240,40 +240,43 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         self._stages.enter(DirectBillStage.ELIGIBILITY, "the eligibility checks (DB-01..DB-05)")
         app = self._app
         pga = PgaRequest(pga_id=app.pga_id)
-        checks = await asyncio.gather(
-            pipeline.check(
-                CHECK_DIRECT_BILL_TENURE,
-                TenureCheckRequest(
-                    pga_id=app.pga_id,
-                    pla_id=app.pla_id,
-                    as_of=workflow.now(),
-                    business_time_zone=self._policy.business_time_zone,
+        checks = await pipeline.reads(
+            [
+                pipeline.check(
+                    CHECK_DIRECT_BILL_TENURE,
+                    TenureCheckRequest(
+                        pga_id=app.pga_id,
+                        pla_id=app.pla_id,
+                        as_of=workflow.now(),
+                        business_time_zone=self._policy.business_time_zone,
+                    ),
+                    local=self._lean,
                 ),
-                local=self._lean,
-            ),
-            pipeline.check(
-                CHECK_DIRECT_BILL_REVENUE,
-                RevenueCheckRequest(
-                    pga_id=app.pga_id,
-                    as_of=workflow.now(),
-                    business_time_zone=self._policy.business_time_zone,
-                    max_age_days=self._policy.revenue_max_age_days,
+                pipeline.check(
+                    CHECK_DIRECT_BILL_REVENUE,
+                    RevenueCheckRequest(
+                        pga_id=app.pga_id,
+                        as_of=workflow.now(),
+                        business_time_zone=self._policy.business_time_zone,
+                        max_age_days=self._policy.revenue_max_age_days,
+                    ),
+                    local=self._lean,
                 ),
-                local=self._lean,
-            ),
-            pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga, local=self._lean),
-            pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga, local=self._lean),
-            pipeline.check(
-                CHECK_DIRECT_BILL_PROGRAM,
-                ProgramCheckRequest(
-                    pga_id=app.pga_id,
-                    pla_id=app.pla_id,
-                    region=app.region,
-                    authority_to_accept_agreements=app.authority_to_accept_agreements,
-                    first_level_support=app.first_level_support,
+                pipeline.check(CHECK_DIRECT_BILL_SECURITY, pga, local=self._lean),
+                pipeline.check(CHECK_DIRECT_BILL_DESIGNATIONS, pga, local=self._lean),
+                pipeline.check(
+                    CHECK_DIRECT_BILL_PROGRAM,
+                    ProgramCheckRequest(
+                        pga_id=app.pga_id,
+                        pla_id=app.pla_id,
+                        region=app.region,
+                        authority_to_accept_agreements=app.authority_to_accept_agreements,
+                        first_level_support=app.first_level_support,
+                    ),
+                    local=self._lean,
                 ),
-                local=self._lean,
-            ),
+            ],
+            local=self._lean,
         )
         self._eligibility = tuple(checks)
         pipeline.enforce(rules.require_eligible, checks)

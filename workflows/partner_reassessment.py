@@ -11,9 +11,9 @@ The outcome is reported to the sweep that started this workflow, whatever happen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError, is_cancelled_exception
@@ -124,7 +124,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         await self._report(outcome)
         return outcome
 
-    def _read(self, activity: ActivityRef[_In, _Out], arg: _In) -> Awaitable[_Out]:
+    def _read(self, activity: ActivityRef[_In, _Out], arg: _In) -> Coroutine[Any, Any, _Out]:
         """A read with the step's timeout: a local activity once the run took
         pipeline.lean_lookups, a normal activity in histories recorded before."""
         return pipeline.lookup(
@@ -138,7 +138,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
         )
         pga = PgaRequest(pga_id=request.pga_id)
-        lookups: list[Awaitable[EligibilityCheck]] = []
+        lookups: list[Coroutine[Any, Any, EligibilityCheck]] = []
         if request.kind.revalidates_security:
             lookups.append(self._read(CHECK_DIRECT_BILL_SECURITY, pga))
         if request.kind.reassesses:
@@ -152,7 +152,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         self._stages.enter(
             ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
         )
-        self._checks = list(await asyncio.gather(*lookups))
+        self._checks = await pipeline.reads(lookups, local=self._lean)
         security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
         if security_failed and pipeline.patched_unless_lean(REMEDIATION_PATCH, self._lean):
             await self._security_remediation(pga)

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -280,6 +280,26 @@ def require_business_id(expected: str, *, suffix: Callable[[str], bool] | None =
         type=ID_MISMATCH_ERROR_TYPE,
         non_retryable=True,
     )
+
+
+async def reads(calls: Sequence[Coroutine[Any, Any, _Out]], *, local: bool) -> list[_Out]:
+    """Several reads: together as normal activities; one after another as local activities.
+
+    Local activities resolved in the same activation may resume their coroutines in completion
+    order when first run and in another order on replay (sdk-python#1573), which makes the next
+    command differ. Run in turn they are deterministic and still share the workflow task. The
+    first failure ends the reads; the ones not started are closed unstarted."""
+    if not local:
+        return list(await asyncio.gather(*calls))
+    results: list[_Out] = []
+    for index, call in enumerate(calls):
+        try:
+            results.append(await call)
+        except BaseException:
+            for unstarted in calls[index + 1 :]:
+                unstarted.close()
+            raise
+    return results
 
 
 async def check(activity: ActivityRef[_In, _Out], arg: _In, *, local: bool = False) -> _Out:
