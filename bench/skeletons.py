@@ -2,18 +2,26 @@
 per-partner re-assessment the sweep benchmark uses as its baseline.
 
 They run only on the bench task queues (bench/harness.py), beside the production worker. A
-skeleton issues the same commands to the server in the same order as its pipeline (activities,
-search-attribute upserts, child workflow, updates, timers) but each activity is `bench_noop`
-and there is no business logic, no SMTP, no registry, no Partner Center.
+skeleton issues the same commands to the server in the same order as its pipeline (the
+`lean-lookups` patch marker, activities and local activities, search-attribute upserts, child
+workflow, updates, timers) but each activity, local or not, is `bench_noop` and there is no
+business logic, no SMTP, no registry, no Partner Center. Where the pipeline reads through
+`pipeline.lookup` (a local activity once the run took `lean-lookups`), the skeleton runs
+`bench_noop` as a local activity with the same timeout and retry policy; its writes stay normal
+activities. tests/test_bench_skeleton_shape.py holds the enrollment skeleton to production's
+history shape.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from contract import names
@@ -21,6 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import Acknowledgement
     from domain.reassessment import ReassessmentOutcome, ReassessmentRequest
     from domain.reseller_enrollment import ResellerEnrollmentApplication, ReviewDecision
+    from workflows.pipeline import (
+        LEAN_LOOKUPS_PATCH,
+        LOCAL_RETRY_THRESHOLD,
+        LOOKUP_TIMEOUT,
+        RETRY,
+        STEP_TIMEOUT,
+    )
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
 SKELETON_EMAIL_VERIFICATION = "BenchSkeletonEmailVerification"
@@ -50,12 +65,36 @@ async def noop(step: NoopStep) -> NoopDone:
 
 
 async def _noop(step: str) -> None:
+    """A write: a normal activity (its own scheduled/started/completed events)."""
     await workflow.execute_activity(noop, NoopStep(step=step), start_to_close_timeout=_STEP)
 
 
-def _enter(stage: str) -> None:
+async def _lookup(step: str, start_to_close: timedelta = LOOKUP_TIMEOUT) -> None:
+    """A read as `pipeline.lookup` runs it in a lean run: a local activity (one marker), with the
+    read's timeout, the bounded `RETRY` and the same local retry threshold."""
+    await workflow.execute_local_activity(
+        noop,
+        NoopStep(step=step),
+        start_to_close_timeout=start_to_close,
+        retry_policy=RETRY,
+        local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+    )
+
+
+def _lean() -> None:
+    """The `lean-lookups` patch, checked once at the start of `run` as production does (its
+    marker). The skeleton has only the lean shape, so the answer is not used."""
+    workflow.patched(LEAN_LOOKUPS_PATCH)
+
+
+def _partner(partner_id: str, region: str) -> list[SearchAttributeUpdate[Any]]:
+    return [names.SA_PARTNER_ID.value_set(partner_id), names.SA_REGION.value_set(region)]
+
+
+def _enter(stage: str, also: Sequence[SearchAttributeUpdate[Any]] = ()) -> None:
+    """The stage's upsert; `also`: more search attributes in the same upsert (one event)."""
     workflow.upsert_search_attributes(
-        [names.SA_STAGE.value_set(stage), names.SA_NEXT_DEADLINE.value_unset()]
+        [names.SA_STAGE.value_set(stage), names.SA_NEXT_DEADLINE.value_unset(), *also]
     )
     workflow.set_current_details(f"**{stage}**")
 
@@ -102,21 +141,19 @@ class TrivialPartnerReassessment:
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
 class SkeletonPartnerReassessment:
-    """The shape of a passing security-only `PartnerReassessment`: 5 activities, 4 upserts, one
-    signal to the sweep."""
+    """The shape of a passing security-only `PartnerReassessment` in a lean run: the
+    `lean-lookups` marker, 3 reads as local activities (policy, direct-bill record, security
+    check), 2 activities (status change, email), 4 upserts (the partner on its own, as
+    production still shows it), one signal to the sweep."""
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        workflow.upsert_search_attributes(
-            [
-                names.SA_PARTNER_ID.value_set(request.pga_id),
-                names.SA_REGION.value_set(request.region),
-            ]
-        )
-        await _noop("load_reassessment_policy")
-        await _noop("get_direct_bill_record")
+        _lean()
+        workflow.upsert_search_attributes(_partner(request.pga_id, request.region))
+        await _lookup("load_reassessment_policy")
+        await _lookup("get_direct_bill_record", STEP_TIMEOUT)
         _enter("reassessment_security_check")
-        await _noop("check_security")
+        await _lookup("check_direct_bill_security", STEP_TIMEOUT)
         await _noop("change_direct_bill_status")
         _enter("reassessment_passed")
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
@@ -167,8 +204,12 @@ class SkeletonEmailVerification:
 
 @workflow.defn(name=SKELETON_ENROLLMENT)
 class SkeletonEnrollment:
-    """`ResellerEnrollment`'s shape on the full path: 11 activities, 9 upserts, the child, the
-    review update raced against its deadline."""
+    """`ResellerEnrollment`'s shape on the full path in a lean run: the `lean-lookups` marker, 5
+    reads as local activities (policy, registry record, PartnerID, tenant admin, agreement
+    status), 6 activities (the writes: 2 record saves, 3 emails, Admin agent), 6 upserts (the
+    partner and region with the first stage, the outcome with the last; the region is not shown
+    again, as production does when the tenant's country is the address's), the child, the review
+    update raced against its deadline."""
 
     def __init__(self) -> None:
         self._stage = "prechecks"
@@ -176,18 +217,12 @@ class SkeletonEnrollment:
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> SkeletonResult:
-        workflow.upsert_search_attributes(
-            [
-                names.SA_PARTNER_ID.value_set(application.partner_id),
-                names.SA_REGION.value_set(application.address.country),
-            ]
-        )
-        self._go("prechecks")
-        await _noop("load_enrollment_policy")
-        await _noop("get_reseller_record")
-        await _noop("verify_partner_id")
-        await _noop("check_tenant_admin")
-        workflow.upsert_search_attributes([names.SA_REGION.value_set(application.address.country)])
+        _lean()
+        self._go("prechecks", _partner(application.partner_id, application.address.country))
+        await _lookup("load_enrollment_policy")
+        await _lookup("get_reseller_record")
+        await _lookup("verify_partner_id")
+        await _lookup("check_tenant_admin")
         await _noop("save_reseller_record")
         self._go("email_verification")
         contact = application.primary_contact
@@ -210,17 +245,16 @@ class SkeletonEnrollment:
         self._go("admin_agent_setup")
         await _noop("ensure_admin_agent")
         self._go("mpa_signature")
-        await _noop("check_agreement_status")
-        self._go("active")
-        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("active")])
+        await _lookup("check_agreement_status")
+        self._go("active", [names.SA_OUTCOME.value_set("active")])
         await _noop("save_reseller_record")
         await _noop("send_email")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SkeletonResult(partner_id=application.partner_id, outcome="active")
 
-    def _go(self, stage: str) -> None:
+    def _go(self, stage: str, also: Sequence[SearchAttributeUpdate[Any]] = ()) -> None:
         self._stage = stage
-        _enter(stage)
+        _enter(stage, also)
 
     @workflow.update(name=names.UPDATE_DECIDE_REVIEW)
     async def decide_review(self, decision: ReviewDecision) -> Acknowledgement:
