@@ -60,8 +60,14 @@ def catalog(locale: Locale) -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled(template: str) -> jinja2.Template:
+    """The catalogue's lines are a fixed set: each is compiled once, not on every email."""
+    return _texts().from_string(template)
+
+
 def _say(template: str, values: dict[str, Any]) -> str:
-    return _texts().from_string(template).render(values).strip()
+    return _compiled(template).render(values).strip()
 
 
 def render(facts: EmailFacts) -> RenderedEmail:
