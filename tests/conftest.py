@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -42,10 +43,37 @@ GLOBAL_ADMIN = "admin@contoso.onmicrosoft.com"
 TOKEN_SECRET = "test-signing-secret-please-rotate"
 
 
+_LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range: a server a test starts later (the
+    Temporal dev server picks ports of its own for its internal services) binds port 0, which the
+    kernel answers from that range, so it cannot take a port handed out here before its owner
+    binds it. Never the same port twice in a session."""
+    low, _high = _ephemeral_range()
+    candidates = list(range(_LOWEST_PORT, max(low, _LOWEST_PORT + 1000)))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {_LOWEST_PORT} and {low}")
 
 
 def partner_center_data() -> dict[str, Any]:
