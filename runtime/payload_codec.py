@@ -29,6 +29,13 @@ from temporalio.exceptions import ApplicationError
 ENCODING = b"binary/encrypted"
 """The `encoding` metadata of an encrypted payload."""
 KEY_ID_METADATA = "encryption-key-id"
+REFUSED_ENCODING = b"binary/plaintext-refused"
+"""What `decode` turns a refused plaintext payload into: no data, the refusal in
+`REFUSAL_METADATA`. The payload converter raises it (runtime/payload_converter.py), where a
+workflow fails at once or an update is rejected; raised by the codec, the same refusal would fail
+the workflow task again and again while the pipeline shows RUNNING."""
+REFUSAL_METADATA = "refusal"
+PLAINTEXT_REFUSED = "PlaintextPayloadRefused"
 """The metadata entry naming the key a payload was encrypted with."""
 
 _NONCE_BYTES = 12
@@ -93,7 +100,8 @@ def new_payload_key(key_id: str) -> str:
 class AesGcmPayloadCodec(PayloadCodec):
     """AES-256-GCM over the whole serialized payload; the key id is bound as associated data.
 
-    A payload without the encrypted encoding is refused by `decode` (`PlaintextPayloadRefused`):
+    A payload without the encrypted encoding is refused (`PlaintextPayloadRefused`; `decode`
+    hands the refusal to the payload converter, see `REFUSED_ENCODING`):
     it was written without the codec (a `temporal workflow start` without `--codec-endpoint`, a
     client without CSP_PAYLOAD_KEYS) and would put personal data into the history in the clear.
     `accept_plaintext` (CSP_PAYLOAD_ACCEPT_PLAINTEXT) lets them through, for histories written
@@ -116,7 +124,15 @@ class AesGcmPayloadCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) for p in payloads]
+        return [self._decode_one(p) for p in payloads]
+
+    def _decode_one(self, payload: Payload) -> Payload:
+        try:
+            return self.decrypt(payload)
+        except PlaintextPayloadRefused as refused:
+            return Payload(
+                metadata={"encoding": REFUSED_ENCODING, REFUSAL_METADATA: str(refused).encode()}
+            )
 
     def encrypt(self, payload: Payload) -> Payload:
         key_id = self._current.key_id

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import SecretStr
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
@@ -290,17 +291,16 @@ async def test_cli_reads_and_writes_encrypted_payloads(
             await _terminate(client, workflow_id)
 
 
-async def _task_failure(client: Client, workflow_id: str) -> str:
-    """The message of the first failed workflow task (decoded: with keys set, the worker moves
-    failure messages into the encrypted attributes)."""
-    handle = client.get_workflow_handle(workflow_id)
-    for _ in range(200):
-        async for event in handle.fetch_history_events():
-            if event.HasField("workflow_task_failed_event_attributes"):
-                failure = event.workflow_task_failed_event_attributes.failure
-                return str(await client.data_converter.decode_failure(failure))
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{workflow_id} never had a failed workflow task")
+async def _refused_at_once(client: Client, workflow_id: str) -> ApplicationError:
+    """The pipeline failed at once on its plaintext input (no workflow task failed and retried
+    while it showed RUNNING): its failure, decoded (with keys set the worker encrypts it)."""
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=60)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError), cause
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        assert not event.HasField("workflow_task_failed_event_attributes"), event
+    return cause
 
 
 async def test_with_keys_set_plaintext_is_refused_and_documented_commands_work(
@@ -308,7 +308,7 @@ async def test_with_keys_set_plaintext_is_refused_and_documented_commands_work(
 ) -> None:
     """With CSP_PAYLOAD_KEYS set: the README's `temporal workflow start` through the gateway's
     codec and `csp start` with the keys both run the pipeline; the same start without the codec
-    or without the keys stores plaintext, and the worker refuses it with a clear error."""
+    or without the keys stores plaintext, and the pipeline fails at once with a clear error."""
     target = dev_env.client.service_client.config.target_host
     keys = new_payload_key("k1")
     stack.settings = stack.settings.model_copy(update={"payload_keys": SecretStr(keys)})
@@ -355,9 +355,11 @@ async def test_with_keys_set_plaintext_is_refused_and_documented_commands_work(
             started.append(plain_id)
             payload = json.dumps(application(partner_id=plain))
             await temporal_json(target, *start, *queue, plain_id, "--input", payload)
-            message = await _task_failure(client, plain_id)
-            assert "payload is not encrypted" in message and "CSP_PAYLOAD_KEYS is set" in message
-            assert "--codec-endpoint" in message
+            refused = await _refused_at_once(client, plain_id)
+            assert refused.type == "PlaintextPayloadRefused"
+            assert "payload is not encrypted" in refused.message
+            assert "CSP_PAYLOAD_KEYS is set" in refused.message
+            assert "--codec-endpoint" in refused.message
 
             # `csp start` without the keys: the same refusal.
             no_keys = new_partner(stack)
@@ -366,7 +368,8 @@ async def test_with_keys_set_plaintext_is_refused_and_documented_commands_work(
             source.write_text(json.dumps(application(partner_id=no_keys)))
             plain_env = _env(target, tmp_path)
             assert (await csp(plain_env, "start", "reseller-enrollment", str(source))).code == 0
-            assert "payload is not encrypted" in await _task_failure(client, no_keys_id)
+            refused = await _refused_at_once(client, no_keys_id)
+            assert refused.type == "PlaintextPayloadRefused"
         finally:
             for workflow_id in started:
                 await _terminate(client, workflow_id)

@@ -46,6 +46,7 @@ from runtime.payload_codec import (
     parse_payload_keys,
     validation_summary,
 )
+from runtime.payload_converter import StrictPayloadConverter
 from runtime.temporal_client import DATA_CONVERTER, data_converter
 from tests.conftest import Stack, application
 from tests.enrollment_driver import start_enrollment
@@ -107,7 +108,15 @@ async def test_codec_encrypts_with_the_current_key_and_reads_previous_ones() -> 
 
     # A payload written without the codec is refused, naming the way to send it...
     with pytest.raises(PlaintextPayloadRefused, match=r"not encrypted \(encoding 'json/plain'\)"):
-        await rotated.decode([plain])
+        rotated.decrypt(plain)
+    # ...which `decode` hands to the payload converter: converting it raises the refusal as a
+    # non-retryable ApplicationError (a workflow fails at once, an update is rejected) instead of
+    # the codec failing the workflow task again and again.
+    [refused] = await rotated.decode([plain])
+    assert refused.data == b""
+    with pytest.raises(ApplicationError, match=r"not encrypted \(encoding 'json/plain'\)") as err:
+        StrictPayloadConverter().from_payloads([refused])
+    assert err.value.type == "PlaintextPayloadRefused" and err.value.non_retryable
     # ...unless plaintext is accepted (CSP_PAYLOAD_ACCEPT_PLAINTEXT: histories from before
     # encryption); the codec endpoint shows one as it is (displaying writes nothing).
     lenient = AesGcmPayloadCodec(parse_payload_keys(KEY_NEW), accept_plaintext=True)
