@@ -17,7 +17,7 @@ from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-_FLAGS = (
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -27,8 +27,9 @@ _FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
-    "--window-size=1280,1000",
 )
+"""Headless Chromium as every browser test runs it (the window size is each test's own)."""
+_FLAGS = (*HEADLESS_FLAGS, "--window-size=1280,1000")
 
 # Finds the innermost visible element whose own text (or aria-label) is `label`, preferring
 # buttons, menu items and links; returns its centre for a real mouse click.

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -240,6 +241,24 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+async def dev_server_with_ui(
+    converter: DataConverter, ui_port: int, *extra_args: str
+) -> WorkflowEnvironment:
+    """A dev server of its own with the Web UI on `ui_port` (the session's shared one runs
+    without), for the browser tests; the caller shuts it down."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=converter,
+        dev_server_existing_path=temporal_cli(),
+        ip="127.0.0.1",
+        port=free_port(),
+        ui=True,
+        ui_port=ui_port,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+        dev_server_extra_args=list(extra_args),
+    )
 
 
 @pytest.fixture(scope="session")

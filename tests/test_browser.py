@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,16 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import verification_links
 from contract import names
-from contract.names import SEARCH_ATTRIBUTES
 from domain.reseller_enrollment import EnrollmentStage
-from runtime.binaries import temporal_cli
 from runtime.temporal_client import DATA_CONVERTER
-from tests.conftest import Stack, application, free_port
+from tests.chromium_cdp import CHROMIUM, HEADLESS_FLAGS
+from tests.conftest import Stack, application, dev_server_with_ui, free_port
 from tests.test_callbacks import gateway, new_partner, wait_for_stage
 from tests.test_cli import _env, csp
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium: .ci/run installs Debian's package"
@@ -40,15 +37,7 @@ async def browse(url: str, shot: Path, *, wait_ms: int = 4000, live: bool = Fals
     `wait_ms` of real time instead."""
     assert CHROMIUM is not None
     flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
+        *HEADLESS_FLAGS,
         "--window-size=1280,900",
         f"--timeout={wait_ms}" if live else f"--virtual-time-budget={wait_ms}",
     ]
@@ -75,16 +64,7 @@ async def browse(url: str, shot: Path, *, wait_ms: int = 4000, live: bool = Fals
 async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, int]]:
     """A dev server with its Web UI (the session's shared one runs without)."""
     ui_port = free_port()
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=temporal_cli(),
-        ip="127.0.0.1",
-        port=free_port(),
-        ui=True,
-        ui_port=ui_port,
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await dev_server_with_ui(DATA_CONVERTER, ui_port)
     try:
         yield env, ui_port
     finally:

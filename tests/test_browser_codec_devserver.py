@@ -22,19 +22,16 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from contract import names
-from contract.names import SEARCH_ATTRIBUTES
 from devstack import ready_block
 from domain.reseller_enrollment import EnrollmentStage
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
-from runtime.binaries import temporal_cli
 from runtime.payload_codec import new_payload_key
 from runtime.temporal_client import data_converter
 from tests.chromium_cdp import CHROMIUM, Chromium, Page
-from tests.conftest import Stack, application, free_port
+from tests.conftest import Stack, application, dev_server_with_ui, free_port
 from tests.enrollment_driver import start_enrollment
 from tests.test_callbacks import new_partner, wait_for_stage
 
@@ -89,17 +86,9 @@ async def encrypted_stack(stack: Stack) -> AsyncIterator[tuple[Client, str, str]
         }
     )
     converter = data_converter(stack.settings)
-    env = await WorkflowEnvironment.start_local(
-        data_converter=converter,
-        dev_server_existing_path=temporal_cli(),
-        ip="127.0.0.1",
-        port=free_port(),
-        ui=True,
-        ui_port=ui_port,
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-        # As devstack.dev_server_command passes it with CSP_PAYLOAD_KEYS set.
-        dev_server_extra_args=["--ui-codec-endpoint", public, "--ui-disable-news-fetch"],
+    # As devstack.dev_server_command passes it with CSP_PAYLOAD_KEYS set.
+    env = await dev_server_with_ui(
+        converter, ui_port, "--ui-codec-endpoint", public, "--ui-disable-news-fetch"
     )
     try:
         app = app_from_settings(env.client, stack.settings)
