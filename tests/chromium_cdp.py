@@ -106,6 +106,10 @@ class Page:
             await asyncio.sleep(_POLL_SECONDS)
         return None
 
+    async def holds(self, script: str, seconds: float = 10) -> bool:
+        """Whether the script answers truthy within `seconds` (the UI updates after a click)."""
+        return bool(await self._poll(script, seconds))
+
     async def wait_for_text(self, wanted: str, seconds: float = 30) -> None:
         script = f"(document.body ? document.body.innerText : '').includes({json.dumps(wanted)})"
         if not await self._poll(script, seconds):

@@ -209,9 +209,9 @@ async def test_operator_actions_pressed_in_the_web_ui_leave_true_records(
             await page.click_selector("[data-testid=workflow-reset-event-id-select-button]")
             await page.click_option_starting(f"{target}")
             # Signals after the reset point are not re-applied: the new run waits for the decision.
-            if not await page.evaluate(_EXCLUDE_SIGNALS_CHECKED):
+            if not await page.holds(_EXCLUDE_SIGNALS_CHECKED, seconds=2):
                 await page.click("Exclude Signals that happened after the Reset point.")
-            assert await page.evaluate(_EXCLUDE_SIGNALS_CHECKED)
+            assert await page.holds(_EXCLUDE_SIGNALS_CHECKED)
             await page.type("#reset-reason", "operator reset from the UI (test)")
             await page.click("Confirm")
             await page.screenshot(tmp_path / "ui-reset.png")
