@@ -3,17 +3,18 @@ per-partner re-assessment the sweep benchmark uses as its baseline.
 
 They run only on the bench task queues (bench/harness.py), beside the production worker. A
 skeleton issues the same commands to the server in the same order as its pipeline (the
-`lean-lookups` patch marker, activities and local activities, search-attribute upserts, child
-workflow, updates, timers) but each activity, local or not, is `bench_noop` and there is no
-business logic, no SMTP, no registry, no Partner Center. Where the pipeline reads through
-`pipeline.lookup` (a local activity once the run took `lean-lookups`), the skeleton runs
-`bench_noop` as a local activity with the same timeout and retry policy; its writes stay normal
-activities. tests/test_bench_skeleton_shape.py holds the enrollment skeleton to production's
-history shape.
+lean patch marker, activities and local activities, search-attribute upserts, child workflow,
+updates, timers) but each activity, local or not, is `bench_noop` and there is no business
+logic, no SMTP, no registry, no Partner Center. Where the pipeline reads through
+`pipeline.lookup` or writes its own record through `pipeline.record` as a local activity, the
+skeleton runs `bench_noop` as a local activity with the same timeout and retry policy; its other
+writes stay normal activities. tests/test_bench_skeleton_shape.py holds the enrollment skeleton
+to production's history shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.reseller_enrollment import ResellerEnrollmentApplication, ReviewDecision
     from workflows.pipeline import (
         LEAN_LOOKUPS_PATCH,
+        LEAN_STEPS_PATCH,
         LOCAL_RETRY_THRESHOLD,
         LOOKUP_TIMEOUT,
         RETRY,
@@ -81,10 +83,10 @@ async def _lookup(step: str, start_to_close: timedelta = LOOKUP_TIMEOUT) -> None
     )
 
 
-def _lean() -> None:
-    """The `lean-lookups` patch, checked once at the start of `run` as production does (its
-    marker). The skeleton has only the lean shape, so the answer is not used."""
-    workflow.patched(LEAN_LOOKUPS_PATCH)
+def _lean(patch: str = LEAN_LOOKUPS_PATCH) -> None:
+    """The lean patch the pipeline takes, checked once at the start of `run` as production does
+    (its marker). The skeleton has only the lean shape, so the answer is not used."""
+    workflow.patched(patch)
 
 
 def _partner(partner_id: str, region: str) -> list[SearchAttributeUpdate[Any]]:
@@ -204,12 +206,13 @@ class SkeletonEmailVerification:
 
 @workflow.defn(name=SKELETON_ENROLLMENT)
 class SkeletonEnrollment:
-    """`ResellerEnrollment`'s shape on the full path in a lean run: the `lean-lookups` marker, 5
-    reads as local activities (policy, registry record, PartnerID, tenant admin, agreement
-    status), 6 activities (the writes: 2 record saves, 3 emails, Admin agent), 6 upserts (the
-    partner and region with the first stage, the outcome with the last; the region is not shown
-    again, as production does when the tenant's country is the address's), the child, the review
-    update raced against its deadline."""
+    """`ResellerEnrollment`'s shape on the full path in a lean run: the `lean-steps` marker, 5
+    reads and the 2 record saves as local activities (policy, registry record, PartnerID, tenant
+    admin, agreement status), 4 activities (3 emails, Admin agent; the approval mailed alongside
+    the Admin agent step), 5 upserts (the partner and region with the first stage, the outcome
+    with the last; the region is not shown again, as production does when the tenant's country
+    is the address's; the MPA stage, left in the task it was entered in, is never shown), the
+    child, the review update raced against its deadline."""
 
     def __init__(self) -> None:
         self._stage = "prechecks"
@@ -217,13 +220,13 @@ class SkeletonEnrollment:
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> SkeletonResult:
-        _lean()
+        _lean(LEAN_STEPS_PATCH)
         self._go("prechecks", _partner(application.partner_id, application.address.country))
         await _lookup("load_enrollment_policy")
         await _lookup("get_reseller_record")
         await _lookup("verify_partner_id")
         await _lookup("check_tenant_admin")
-        await _noop("save_reseller_record")
+        await _lookup("save_reseller_record")
         self._go("email_verification")
         contact = application.primary_contact
         await workflow.execute_child_workflow(
@@ -241,13 +244,12 @@ class SkeletonEnrollment:
         await _noop("send_email")
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._decision is not None, timeout=_WAIT)
-        await _noop("send_email")
         self._go("admin_agent_setup")
-        await _noop("ensure_admin_agent")
-        self._go("mpa_signature")
+        await asyncio.gather(_noop("send_email"), _noop("ensure_admin_agent"))
+        self._stage = "mpa_signature"
         await _lookup("check_agreement_status")
         self._go("active", [names.SA_OUTCOME.value_set("active")])
-        await _noop("save_reseller_record")
+        await _lookup("save_reseller_record")
         await _noop("send_email")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SkeletonResult(partner_id=application.partner_id, outcome="active")

@@ -509,6 +509,9 @@ SCENARIOS: dict[str, Scenario] = {
     # beside the histories recorded before it, which keep replaying the old shape.
     "lean-lookups-active": active,
     "lean-lookups-direct-bill-active": direct_bill_active,
+    # After `lean-steps` (the registry record as a local activity, the approval mailed alongside
+    # the Admin agent step).
+    "lean-steps-active": active,
 }
 
 SETUPS: dict[str, Setup] = {

@@ -38,6 +38,20 @@ async def test_save_is_idempotent_and_replaces_the_record(registry: SqlPartnerRe
     assert await registry.get_reseller("1234567") == active
 
 
+async def test_a_repeated_older_write_never_replaces_a_newer_record(
+    registry: SqlPartnerRegistry,
+) -> None:
+    """A pipeline writes its record as a local activity (issue 17, `lean-steps`): an attempt
+    that runs again late (its worker stalled) must not put an older stage back."""
+    active = _record(status=ResellerStatus.ACTIVE, active_since=NOW, updated_at=NOW)
+    await registry.save_reseller(active)
+    await registry.save_reseller(_record(updated_at=NOW - timedelta(seconds=1)))
+    assert await registry.get_reseller("1234567") == active
+    later = _record(status=ResellerStatus.WITHDRAWN, updated_at=NOW + timedelta(days=1))
+    await registry.save_reseller(later)
+    assert await registry.get_reseller("1234567") == later
+
+
 async def test_instants_come_back_in_utc_whatever_zone_they_were_written_in(
     registry: SqlPartnerRegistry,
 ) -> None:

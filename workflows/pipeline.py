@@ -116,6 +116,22 @@ def lean_lookups() -> bool:
     return workflow.patched(LEAN_LOOKUPS_PATCH)
 
 
+LEAN_STEPS_PATCH = "lean-steps"
+"""Issue 17, after `lean-lookups`: besides its reads, a pipeline writes its own registry record
+as a local activity (`record`) and shows a stage it may leave in the same workflow task only
+with the next one (`StageTracker.enter(..., show=False)`). A run that takes it records this one
+marker instead of the `lean-lookups` one (it implies it)."""
+
+
+def lean_steps() -> tuple[bool, bool]:
+    """`(lookups, steps)` for this run, decided once at the start of `run` like `lean_lookups`:
+    a new run takes both behind the one `lean-steps` marker; a history recorded with
+    `lean-lookups` replays `(True, False)`, an older one `(False, False)`."""
+    if workflow.patched(LEAN_STEPS_PATCH):
+        return True, True
+    return lean_lookups(), False
+
+
 def patched_unless_lean(patch_id: str, lean: bool) -> bool:
     """`workflow.patched(patch_id)` for a patch older than `lean-lookups`; True without a marker
     in a run that took `lean-lookups` (that code has the older patch too).
@@ -172,6 +188,23 @@ async def lookup(
             raise
         raise err from failure
     return result
+
+
+async def record(
+    activity: ActivityRef[_In, _Out],
+    arg: _In,
+    *,
+    local: bool,
+    summary: str | None = None,
+) -> _Out:
+    """Write this pipeline's own registry record: a local activity when `local` (the run took
+    `lean-steps`), else a normal activity.
+
+    Only for a write that may run twice with the same effect: the whole row of the pipeline's
+    own business key, replaced by its full value with its `updated_at` (a second run of the same
+    attempt writes the same row; the registry keeps the newer `updated_at`). The step's retries
+    are bounded as `lookup`'s are and spent retries set `Attention`."""
+    return await lookup(activity, arg, local=local, summary=summary)
 
 
 def _as_activity_error(activity: ActivityRef[Any, Any], failure: FailureError) -> ActivityError:
@@ -446,6 +479,7 @@ class StageTracker(Generic[_Stage]):
         self.deadline: datetime | None = None
         self.history: list[StageChange] = list(history)
         self._prefix = prefix
+        self._unshown: tuple[bool, tuple[SearchAttributeUpdate[Any], ...]] | None = None
 
     def enter(
         self,
@@ -456,15 +490,44 @@ class StageTracker(Generic[_Stage]):
         note: str | None = None,
         ended: bool = False,
         also: Sequence[SearchAttributeUpdate[Any]] = (),
+        show: bool = True,
     ) -> None:
-        """Enter `stage`; `also`: more search attributes shown in the stage's upsert."""
+        """Enter `stage`; `also`: more search attributes shown in the stage's upsert.
+
+        `show=False` (only behind `lean-steps`): the stage is entered (history, query, the UI's
+        current details) but its search attributes wait for `show()` or the next `enter`, so a
+        stage left in the same workflow task costs no upsert of its own (visibility only ever
+        saw the last one of a task anyway)."""
         self.stage = stage
         self.waiting_for = waiting_for
         self.deadline = deadline
         self.history.append(
             StageChange(stage=stage.value, at=workflow.now(), note=note or waiting_for or "")
         )
+        if self._unshown is not None:  # what the unshown stage would have set besides itself
+            also = _merged(self._unshown[1], also)
+        self._unshown = None
+        if not show:
+            self._unshown = (ended, tuple(also))
+            workflow.set_current_details(
+                stage_details(f"{self._prefix}{stage.value}", waiting_for, deadline, ended=ended)
+            )
+            return
         show_stage(f"{self._prefix}{stage.value}", waiting_for, deadline, ended=ended, also=also)
+
+    def show(self) -> None:
+        """Upsert the search attributes of a stage entered with `show=False` (before waiting)."""
+        if self._unshown is None:
+            return
+        ended, also = self._unshown
+        self._unshown = None
+        show_stage(
+            f"{self._prefix}{self.stage.value}",
+            self.waiting_for,
+            self.deadline,
+            ended=ended,
+            also=also,
+        )
 
     def end(self, outcome: _Stage, note: str | None = None, *, one_upsert: bool = False) -> None:
         """The final stage; the `Outcome` search attribute says how the pipeline ended.
@@ -476,6 +539,15 @@ class StageTracker(Generic[_Stage]):
             return
         self.enter(outcome, None, note=note, ended=True)
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set(outcome.value)])
+
+
+def _merged(
+    first: Sequence[SearchAttributeUpdate[Any]], then: Sequence[SearchAttributeUpdate[Any]]
+) -> tuple[SearchAttributeUpdate[Any], ...]:
+    """Both lists of search-attribute updates in one; where both set a key, `then` wins."""
+    by_key = {update.key.name: update for update in first}
+    by_key.update({update.key.name: update for update in then})
+    return tuple(by_key.values())
 
 
 class PipelineEnded(Exception):

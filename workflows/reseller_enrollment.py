@@ -110,13 +110,16 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         self._child: workflow.ChildWorkflowHandle[Any, EmailVerificationResult] | None = None
         self._lean = False
         """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
+        self._lean_steps = False
+        """The registry record is written as a local activity, the approval mailed while the
+        Admin agent is set up, the MPA stage shown only when it waits (pipeline.lean_steps)."""
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, application: ResellerEnrollmentApplication) -> EnrollmentResult:
         pipeline.require_business_id(names.reseller_enrollment_id(application.partner_id))
-        self._lean = pipeline.lean_lookups()
+        self._lean, self._lean_steps = pipeline.lean_steps()
         prechecks = "pre-checks (PartnerID, tenant, region)"
         if self._lean:  # one upsert: the partner, its region and the stage
             partner = pipeline.partner_attributes(application.partner_id, self._region)
@@ -143,10 +146,11 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
     async def _steps(self) -> PipelineEnded:
         await self._save(ResellerStatus.ENROLLING)
         self._registered = True
-        if not await self._short_path_evidenced():
+        full_path = not await self._short_path_evidenced()
+        if full_path:
             await self._verify_email()
             await self._review()
-        await self._admin_agent()
+        await self._admin_agent(approved=full_path)
         await self._mpa()
         return PipelineEnded(EnrollmentStage.ACTIVE, "enrolled, Admin agent set up and MPA signed")
 
@@ -307,25 +311,35 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
         if decision.decision == "reject":
             raise PipelineEnded(EnrollmentStage.REJECTED, decision.reason or "rejected in review")
         self._ir_authorized_at = workflow.now()
-        await self._email(EmailKind.APPROVED, "approved")
+        if not self._lean_steps:  # lean: mailed while the Admin agent is set up
+            await self._email(EmailKind.APPROVED, "approved")
 
-    async def _admin_agent(self) -> None:
+    async def _admin_agent(self, *, approved: bool) -> None:
+        """`approved`: the review approved the partner just now; a lean run mails the approval
+        alongside the Admin agent step (one workflow task for both)."""
         self._raise_if_withdrawn()
         self._stages.enter(EnrollmentStage.ADMIN_AGENT_SETUP, "Admin agent group membership", None)
         assert self._app.tenant_id is not None or self._tenant is not None
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
         assert tenant_id is not None
-        await pipeline.execute(
+        admin_agent = pipeline.execute(
             ENSURE_ADMIN_AGENT,
             AdminAgentSetup(idempotency_key=pipeline.step_key("admin-agent"), tenant_id=tenant_id),
         )
+        if approved and self._lean_steps:
+            await asyncio.gather(self._email(EmailKind.APPROVED, "approved"), admin_agent)
+        else:
+            await admin_agent
         if self._ir_authorized_at is None:  # ENR-01 short path: authorised on enrollment
             self._ir_authorized_at = workflow.now()
 
     async def _mpa(self) -> None:
         deadline = workflow.now() + self._policy.mpa_acceptance_window
         self._stages.enter(
-            EnrollmentStage.MPA_SIGNATURE, "the Microsoft Partner Agreement signature", deadline
+            EnrollmentStage.MPA_SIGNATURE,
+            "the Microsoft Partner Agreement signature",
+            deadline,
+            show=not self._lean_steps,  # lean: shown below, once it waits for the signature
         )
         asked = False
         late = False
@@ -342,6 +356,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
             if status.is_agreement_signed:
                 self._mpa_signed_at = workflow.now()
                 return
+            self._stages.show()
             if not asked:
                 asked = True
                 await self._email(EmailKind.SIGN_MPA, "sign-mpa", deadline=deadline)
@@ -416,7 +431,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
 
     async def _save(self, status: ResellerStatus, reason: str | None = None) -> None:
         tenant_id = self._tenant.tenant_id if self._tenant else self._app.tenant_id
-        await pipeline.execute(
+        await pipeline.record(
             SAVE_RESELLER_RECORD,
             ResellerRecord(
                 partner_id=self._app.partner_id,
@@ -430,7 +445,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 active_since=workflow.now() if status is ResellerStatus.ACTIVE else None,
                 updated_at=workflow.now(),
             ),
-            start_to_close=pipeline.LOOKUP_TIMEOUT,
+            local=self._lean_steps,
         )
 
     async def _finish(self, ended: PipelineEnded) -> None:

@@ -120,14 +120,15 @@ class SqlPartnerRegistry:
     @classmethod
     async def open(cls, url: str) -> SqlPartnerRegistry:
         """Connect and bring the schema up to date."""
-        # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
         if url.startswith("sqlite"):
             private_sqlite_file(url)
             # Concurrent activities write from several connections: wait for the lock instead of
             # failing with "database is locked" (a failed outbox write would re-send an email).
-            engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+            # No pre-ping: a file has no server to lose, and each ping is one more query.
+            engine = create_async_engine(url, connect_args={"timeout": 30})
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         else:
+            # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
             engine = create_async_engine(url, pool_pre_ping=True)
         registry = cls(engine)
         await registry.migrate()
@@ -139,8 +140,15 @@ class SqlPartnerRegistry:
         return await upgrade_engine(self._engine)
 
     def _upsert(
-        self, table: sa.Table, values: dict[str, Any], key: str | tuple[str, ...]
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        key: str | tuple[str, ...],
+        *,
+        newer: str | None = None,
     ) -> sa.Insert:
+        """Insert or replace the row of `key`; with `newer` (a timestamp column) a row holding a
+        later value of it is kept (a repeated write of an older step changes nothing)."""
         keys = [key] if isinstance(key, str) else list(key)
         refuse_nul(values, source=f"registry table {table.name}")
         # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
@@ -153,13 +161,17 @@ class SqlPartnerRegistry:
         updates = {name: statement.excluded[name] for name in values if name not in keys}
         if not updates:
             return cast(sa.Insert, statement.on_conflict_do_nothing(index_elements=keys))
-        return cast(sa.Insert, statement.on_conflict_do_update(index_elements=keys, set_=updates))
+        where = table.c[newer] <= statement.excluded[newer] if newer else None
+        return cast(
+            sa.Insert,
+            statement.on_conflict_do_update(index_elements=keys, set_=updates, where=where),
+        )
 
     async def save_reseller(self, record: ResellerRecord) -> None:
         values = record.model_dump(mode="python")
         values["status"] = record.status.value
         async with self._engine.begin() as conn:
-            await conn.execute(self._upsert(resellers, values, "partner_id"))
+            await conn.execute(self._upsert(resellers, values, "partner_id", newer="updated_at"))
 
     async def get_reseller(self, partner_id: str) -> ResellerRecord | None:
         async with self._engine.connect() as conn:
