@@ -288,6 +288,7 @@ def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Work
             PipelineCounterInterceptor(),
         ],
         workflow_runner=workflow_runner(),
+        max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
         # On shutdown (SIGTERM at a redeploy) running activities get this long to finish before
         # they are cancelled; deployments keep it below their stop grace period.
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),

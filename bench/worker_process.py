@@ -88,6 +88,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=[LogContextInterceptor()],
         workflow_runner=workflow_runner(),
+        max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
     )
 
 

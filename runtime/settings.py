@@ -240,6 +240,12 @@ class Settings(BaseSettings):
     health_bind: str = ""
     # On SIGTERM the worker stops polling and gives running activities this long to finish
     worker_shutdown_seconds: float = Field(default=30, ge=0)
+    # Workflow tasks one worker process runs at once. A task holds its slot while its local
+    # activities (the lean reads) run, and they all share one Python process: with the SDK's
+    # 100, a burst of starts on a busy machine stretched each task past its 10 s timeout, every
+    # retry timed out again and the worker stopped making progress (issue 17 bench). Fewer at
+    # once keeps each task short; the rest wait in the task queue, where no timeout runs.
+    worker_max_workflow_tasks: int = Field(default=16, ge=1, le=1000)
     # How often a worker lists the running pipelines for the csp_pipelines_running,
     # csp_deadlines_due_week and csp_pipelines_past_deadline gauges (0: never)
     pipeline_gauge_seconds: float = Field(default=60, ge=0)

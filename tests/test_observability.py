@@ -290,10 +290,12 @@ async def test_every_pipeline_is_counted_once(
     assert contract.DIRECT_BILL_APPLICATION not in COUNTED_HERE
 
 
-async def test_the_worker_shuts_down_gracefully_for_the_configured_time(
+async def test_the_worker_takes_its_shutdown_grace_and_workflow_task_limit_from_settings(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    settings = stack.settings.model_copy(update={"worker_shutdown_seconds": 42.0})
+    settings = stack.settings.model_copy(
+        update={"worker_shutdown_seconds": 42.0, "worker_max_workflow_tasks": 7}
+    )
     # A client of its own: a worker registers with its client's core on construction.
     client = await Client.connect(
         dev_env.client.service_client.config.target_host,
@@ -310,5 +312,6 @@ async def test_the_worker_shuts_down_gracefully_for_the_configured_time(
     async with worker:  # started and shut down, so nothing stays registered
         config = worker.config()
     assert config.get("graceful_shutdown_timeout") == timedelta(seconds=42)
+    assert config.get("max_concurrent_workflow_tasks") == 7
     interceptors = config.get("interceptors") or []
     assert any(isinstance(i, PipelineCounterInterceptor) for i in interceptors)
