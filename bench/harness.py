@@ -1,6 +1,6 @@
 """What every benchmark shares: a fresh dev server started the embedded way, the production worker
-in its own process (so its RSS is its own), the real SMTP sink and SQLite registry, and the
-arithmetic of ratios.
+in its own process (so its RSS is its own; one or several), the real SMTP sink, the registry (a
+SQLite file, or a throw-away PostgreSQL database), and the arithmetic of ratios.
 
 Everything binds 127.0.0.1 on free ports and is stopped by the context managers here.
 """
@@ -18,18 +18,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import SmtpSink, parse_eml
+from adapters.registry.sql import SqlPartnerRegistry
 from contract.names import SEARCH_ATTRIBUTES
 from runtime.binaries import temporal_cli
 from runtime.temporal_client import DATA_CONVERTER
@@ -234,6 +238,10 @@ class WorkerConfig:
     smtp_port: int
     extra_queues: list[str] = field(default_factory=list)
     """BASELINE_QUEUE / SKELETON_QUEUE: bench workers beside the production one."""
+    registry_url: str | None = None
+    """The registry's SQLAlchemy async URL; None: the SQLite file in `state_dir`."""
+    name: str = "worker"
+    """Names its config and log files in `state_dir` (`<name>.json`, `<name>.log`)."""
 
 
 @dataclass
@@ -262,9 +270,9 @@ def stack_paths(state_dir: Path) -> dict[str, Path]:
 
 def _spawn(config: WorkerConfig) -> WorkerProcess:
     state = Path(config.state_dir)
-    config_path = state / "worker.json"
+    config_path = state / f"{config.name}.json"
     config_path.write_text(json.dumps(config.__dict__))
-    log_path = state / "worker.log"
+    log_path = state / f"{config.name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.worker_process", str(config_path)],
@@ -299,6 +307,92 @@ async def worker_process(
                 await asyncio.to_thread(process.wait)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@contextlib.asynccontextmanager
+async def worker_processes(
+    config: WorkerConfig, count: int, ready_within: float = 120
+) -> AsyncIterator[list[WorkerProcess]]:
+    """`count` worker processes with the same config (so the same task queues), started one
+    after the other; one alone is `worker` (worker.log), several `worker-1`, `worker-2`..."""
+    async with contextlib.AsyncExitStack() as stack:
+        started = []
+        for index in range(1, count + 1):
+            name = config.name if count == 1 else f"{config.name}-{index}"
+            one = replace(config, name=name)
+            started.append(await stack.enter_async_context(worker_process(one, ready_within)))
+        yield started
+
+
+# ---- the registry -----------------------------------------------------------------------------
+
+REGISTRIES = ("sqlite", "postgresql")
+POSTGRES_ADMIN_URL_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url() -> str:
+    """A role allowed to CREATE DATABASE: $CSP_BENCH_POSTGRES_URL, else $CSP_TEST_POSTGRES_URL
+    (the tests' variable, tests/conftest.py), else the local server with trust auth."""
+    return (
+        os.environ.get("CSP_BENCH_POSTGRES_URL")
+        or os.environ.get("CSP_TEST_POSTGRES_URL")
+        or POSTGRES_ADMIN_URL_DEFAULT
+    )
+
+
+@dataclass(frozen=True)
+class Registry:
+    kind: str
+    url: str
+    """SQLAlchemy async URL the workers (and the bench's own seeding) use."""
+
+    def describe(self) -> str:
+        shown = sa.make_url(self.url)
+        if self.kind == "sqlite":
+            return f"sqlite ({shown.database})"
+        return (
+            f"postgresql (fresh database {shown.database} at {shown.host}:{shown.port or 5432}, "
+            f"dropped at the end)"
+        )
+
+
+async def _admin_execute(admin_url: str, statement: str) -> None:
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(statement))
+    finally:
+        await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def bench_registry(kind: str, state_dir: Path) -> AsyncIterator[Registry]:
+    """The registry the workers use. `sqlite`: the file in the state folder, created and
+    migrated by the first worker as before. `postgresql`: a uniquely named database created on
+    the server of `postgres_admin_url()`, migrated to the newest revision the way a worker does it
+    (`SqlPartnerRegistry.open`) before any worker starts, and dropped (WITH (FORCE)) on the way
+    out, failure or not."""
+    if kind == "sqlite":
+        yield Registry(kind, f"sqlite+aiosqlite:///{stack_paths(state_dir)['registry']}")
+        return
+    if kind != "postgresql":
+        raise ValueError(f"unknown registry {kind!r}; one of {REGISTRIES}")
+    admin_url = postgres_admin_url()
+    name = f"csp_bench_{uuid.uuid4().hex[:16]}"
+    try:
+        await _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    except (OSError, sa.exc.SQLAlchemyError, TimeoutError) as err:
+        shown = sa.make_url(admin_url).render_as_string(hide_password=True)
+        raise RuntimeError(
+            f"cannot create a database at {shown} (CSP_BENCH_POSTGRES_URL / "
+            f"CSP_TEST_POSTGRES_URL): {err}"
+        ) from err
+    try:
+        url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        await (await SqlPartnerRegistry.open(url)).close()
+        yield Registry(kind, url)
+    finally:
+        await _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager

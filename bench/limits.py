@@ -103,31 +103,47 @@ async def finished_sample(
 
 @dataclass(frozen=True)
 class CpuUse:
-    """CPU per item (ms) of the worker process and the dev server over one batch."""
+    """CPU per item (ms) of the worker processes (all together, and each) and the dev server over
+    one batch."""
 
     worker_ms: float
     server_ms: float
+    workers_ms: tuple[float, ...] = ()
+
+    def describe_workers(self) -> str:
+        """`worker 150 ms`, or with several processes `workers 150 ms (80 + 70)`."""
+        if len(self.workers_ms) <= 1:
+            return f"worker {self.worker_ms:.0f} ms"
+        each = " + ".join(f"{ms:.0f}" for ms in self.workers_ms)
+        return f"workers {self.worker_ms:.0f} ms ({each})"
+
+
+def _pids(worker_pids: int | Sequence[int]) -> tuple[int, ...]:
+    return (worker_pids,) if isinstance(worker_pids, int) else tuple(worker_pids)
 
 
 class CpuMeter:
-    """CPU the worker process and the dev server use between `start` and `per(items)`, read from
-    /proc/<pid>/stat (user + system, children not included)."""
+    """CPU the worker processes and the dev server use between `start` and `per(items)`, read
+    from /proc/<pid>/stat (user + system, children not included)."""
 
-    def __init__(self, server: Server, worker_pid: int) -> None:
+    def __init__(self, server: Server, worker_pids: int | Sequence[int]) -> None:
         self._server_pid = server.pid
-        self._worker_pid = worker_pid
-        self._start = (0.0, 0.0)
+        self._worker_pids = _pids(worker_pids)
+        self._start: tuple[float, ...] = ()
 
-    def _now(self) -> tuple[float, float]:
-        return cpu_seconds(self._worker_pid), cpu_seconds(self._server_pid)
+    def _now(self) -> tuple[float, ...]:
+        return (cpu_seconds(self._server_pid), *(cpu_seconds(p) for p in self._worker_pids))
 
     def start(self) -> None:
         self._start = self._now()
 
     def per(self, items: int) -> CpuUse:
-        (worker_before, server_before), (worker_after, server_after) = self._start, self._now()
-        worker, server = worker_after - worker_before, server_after - server_before
-        return CpuUse(worker_ms=1000 * worker / items, server_ms=1000 * server / items)
+        used = [
+            1000 * (after - before) / items
+            for before, after in zip(self._start, self._now(), strict=True)
+        ]
+        server, workers = used[0], tuple(used[1:])
+        return CpuUse(worker_ms=sum(workers), server_ms=server, workers_ms=workers)
 
 
 @dataclass(frozen=True)
@@ -138,10 +154,10 @@ class Ceiling:
     cpu: CpuUse
 
 
-async def empty_workflows(server: Server, count: int, worker_pid: int) -> Ceiling:
+async def empty_workflows(server: Server, count: int, worker_pids: int | Sequence[int]) -> Ceiling:
     """Run `count` empty workflows at once (as many in flight as a pipeline batch) on the skeleton
-    task queue of the bench worker and time them from the first start to the last result."""
-    meter = CpuMeter(server, worker_pid)
+    task queue of the bench worker(s) and time them from the first start to the last result."""
+    meter = CpuMeter(server, worker_pids)
     batch = next(_empty_ids)
 
     async def one(index: int) -> None:
@@ -160,8 +176,10 @@ def describe_ceiling(ceilings: Sequence[Ceiling]) -> str:
     rate = median([c.rate for c in ceilings])
     server_ms = median([c.cpu.server_ms for c in ceilings])
     worker_ms = median([c.cpu.worker_ms for c in ceilings])
+    processes = max(len(c.cpu.workers_ms) for c in ceilings)
+    workers = "worker" if processes <= 1 else f"{processes} workers together"
     return (
         f"empty workflows (the server's ceiling): median {rate:.1f} workflows/s; CPU per "
-        f"workflow: dev server {server_ms:.0f} ms, worker {worker_ms:.0f} ms "
+        f"workflow: dev server {server_ms:.0f} ms, {workers} {worker_ms:.0f} ms "
         f"({len(ceilings)} batches)"
     )

@@ -1,7 +1,7 @@
 """Issue 14 (REL-07): the POR sweep over 5,000 partnered resellers in one sweep.
 
     .venv/bin/python -m bench.por_sweep [--resellers 5000] [--pairs 2] [--pause-seconds 0]
-        [--batches-per-run 200] [--quick]
+        [--batches-per-run 200] [--empty 100] [--quick]
 
 The registry holds `--resellers` active partnerships (plus 5% not established, never checked)
 and the local Partner Center file judges their resellers (3% invalid: 800015, 800016, 800039).
@@ -12,6 +12,11 @@ without Temporal: this process pages the same registry, calls the same local Par
 records the same rows in a plain loop (the adapters the activities call, nothing else). Pairs
 alternate their order. The rate limit (the pause between calls, 1 s in production) is set with
 `--pause-seconds` (default 0: the figure is the orchestration's cost, not the pause).
+
+In the same run (bench/limits.py, as pipeline_throughput): history events and workflow tasks per
+sweep (every run of its continue-as-new chain, counted in the histories), worker and dev server
+CPU per reseller checked (/proc/<pid>/stat), and after each pair `--empty` empty workflows on the
+same server and worker (the skeleton task queue, polled by the same process): the ceiling.
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ if __package__ in (None, ""):  # `python bench/por_sweep.py`
 from adapters.partner_center.local import LocalPartnerCenter
 from adapters.registry.sql import SqlPartnerRegistry
 from bench.harness import (
+    SKELETON_QUEUE,
     PeakSampler,
     Server,
     WorkerConfig,
     bench_stack,
-    cpu_seconds,
     history_length,
     machine,
     max_history_length,
@@ -45,6 +50,14 @@ from bench.harness import (
     say,
     stack_paths,
     worker_process,
+)
+from bench.limits import (
+    Ceiling,
+    CpuMeter,
+    CpuUse,
+    describe_ceiling,
+    empty_workflows,
+    pipeline_steps,
 )
 from bench.partnered_resellers import insert_partnerships, population
 from contract import names
@@ -63,8 +76,11 @@ class Measured:
     runs: int = 0
     largest_run: int = 0
     peak_rss_kb: int | None = None
-    worker_cpu: float = 0.0
-    server_cpu: float = 0.0
+    cpu: CpuUse | None = None
+    """CPU per reseller checked (ms), production only."""
+    events: int = 0
+    """History events of the whole sweep (every run), production only."""
+    workflow_tasks: int = 0
 
     @property
     def rate(self) -> float:
@@ -75,7 +91,8 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
     workflow_id = f"{names.POR_SWEEP_WORKFLOW_ID}-bench-{n}"  # as the schedule names its runs
     sampler = PeakSampler(worker_pid)
     sampler.start()
-    worker_cpu, server_cpu = cpu_seconds(worker_pid), cpu_seconds(server.pid)
+    meter = CpuMeter(server, worker_pid)
+    meter.start()
     started = time.perf_counter()
     handle = await server.client.start_workflow(
         names.POR_SWEEP,
@@ -86,8 +103,7 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
     )
     summary = await handle.result()
     seconds = time.perf_counter() - started
-    worker_cpu = cpu_seconds(worker_pid) - worker_cpu
-    server_cpu = cpu_seconds(server.pid) - server_cpu
+    cpu = meter.per(max(summary.checked, 1))
     await sampler.stop()
     if summary.unchecked:
         raise RuntimeError(f"the sweep left partnerships unchecked: {summary}")
@@ -97,6 +113,9 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
         runs += 1
         events, run_id = await history_length(server.client, workflow_id, run_id)
         largest = max(largest, events)
+    events, tasks = await pipeline_steps(
+        server.client, workflow_id, first_run_id=handle.first_execution_run_id
+    )
     return Measured(
         "production",
         summary.checked,
@@ -105,8 +124,9 @@ async def production(server: Server, n: int, worker_pid: int) -> Measured:
         runs,
         largest,
         sampler.peak,
-        worker_cpu,
-        server_cpu,
+        cpu,
+        events,
+        tasks,
     )
 
 
@@ -153,7 +173,7 @@ async def baseline(state: Path, n: int) -> Measured:
     return Measured("baseline", checked, invalid, time.perf_counter() - started)
 
 
-async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
+async def run(resellers: int, pairs: int, pause: float, per_run: int, empty: int) -> None:
     os.environ["CSP_POR_SWEEP_PAUSE_SECONDS"] = str(pause)  # the worker process's settings
     os.environ["CSP_POR_SWEEP_BATCH_SIZE"] = str(BATCH)
     os.environ["CSP_POR_SWEEP_BATCHES_PER_RUN"] = str(per_run)
@@ -170,12 +190,18 @@ async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
             f"{time.perf_counter() - seeded:.1f}s; batch {BATCH}, pause {pause}s, "
             f"{per_run} calls per run"
         )
-        config = WorkerConfig(address=server.address, state_dir=str(state), smtp_port=sink.port)
+        config = WorkerConfig(
+            address=server.address,
+            state_dir=str(state),
+            smtp_port=sink.port,
+            extra_queues=[SKELETON_QUEUE],  # the empty workflows of the ceiling
+        )
         async with worker_process(config) as worker:
             say(
                 f"worker pid {worker.pid}: idle RSS {mib(worker.rss_kb())}; dev server {server.pid}"
             )
             results: list[tuple[Measured, Measured]] = []
+            ceilings: list[Ceiling] = []
             n = 0
             for pair in range(pairs):
                 done: dict[str, Measured] = {}
@@ -191,10 +217,11 @@ async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
                     if (r.checked, r.invalid) != (resellers, len(people.invalid)):
                         raise RuntimeError(f"{kind} checked {r.checked}, {r.invalid} invalid")
                     extra = (
-                        f"; sweep runs {r.runs} (largest {r.largest_run} events); CPU per "
-                        f"reseller: worker {1000 * r.worker_cpu / r.checked:.2f} ms, dev server "
-                        f"{1000 * r.server_cpu / r.checked:.2f} ms"
-                        if kind == "production"
+                        f"; sweep runs {r.runs} (largest {r.largest_run} events), "
+                        f"{r.events} events, {r.workflow_tasks} workflow tasks; CPU per "
+                        f"reseller: worker {r.cpu.worker_ms:.2f} ms, dev server "
+                        f"{r.cpu.server_ms:.2f} ms"
+                        if r.cpu is not None
                         else ""
                     )
                     say(
@@ -202,6 +229,13 @@ async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
                         f"= {r.rate:.0f}/s{extra}"
                     )
                 results.append((done["production"], done["baseline"]))
+                ceiling = await empty_workflows(server, empty, worker.pid)
+                ceilings.append(ceiling)
+                say(
+                    f"pair {pair + 1} empty     : {empty} workflows at {ceiling.rate:.1f} "
+                    f"workflows/s; CPU per workflow: worker {ceiling.cpu.worker_ms:.0f} ms, dev "
+                    f"server {ceiling.cpu.server_ms:.0f} ms"
+                )
             peak = worker.peak_rss_kb()
         runs, largest, where = await max_history_length(server.client)
         emails = sink.received
@@ -228,6 +262,25 @@ async def run(resellers: int, pairs: int, pause: float, per_run: int) -> None:
         f"{max(p.largest_run for p, _ in results)} events (target < 10000)"
     )
     say(f"largest history: {largest} events ({where}) over {runs} runs of every workflow")
+    sweeps = [p for p, _ in results]
+    cpus = [p.cpu for p in sweeps if p.cpu is not None]
+    events, tasks = median([p.events for p in sweeps]), median([p.workflow_tasks for p in sweeps])
+    say(
+        f"production sweep steps: {events:.0f} history events, {tasks:.0f} workflow tasks per "
+        f"sweep (every run; median of {len(sweeps)}), {events / resellers:.2f} events per "
+        f"reseller; CPU per reseller (median): worker "
+        f"{median([c.worker_ms for c in cpus]):.2f} ms, dev server "
+        f"{median([c.server_ms for c in cpus]):.2f} ms"
+    )
+    say(describe_ceiling(ceilings))
+    server_per_sweep = median([c.server_ms for c in cpus]) * resellers
+    server_per_empty = median([c.cpu.server_ms for c in ceilings])
+    say(
+        f"dev server CPU per sweep: {server_per_sweep:.0f} ms = "
+        f"{server_per_sweep / server_per_empty:.0f} empty workflows"
+        if server_per_empty > 0
+        else f"dev server CPU per sweep: {server_per_sweep:.0f} ms"
+    )
     say(f"worker peak RSS: {mib(peak)} (VmHWM, whole run)")
 
 
@@ -237,12 +290,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--pause-seconds", type=float, default=0.0)
     parser.add_argument("--batches-per-run", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="300 resellers, 1 pair (smoke)")
+    parser.add_argument(
+        "--empty", type=int, default=100, help="empty workflows per ceiling batch (after each pair)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="300 resellers, 1 pair, 20 empty workflows (smoke)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.resellers, args.pairs = min(args.resellers, 300), 1
+        args.resellers, args.pairs, args.empty = min(args.resellers, 300), 1, min(args.empty, 20)
     configure_logging("WARNING", "console")
-    asyncio.run(run(args.resellers, args.pairs, args.pause_seconds, args.batches_per_run))
+    asyncio.run(
+        run(args.resellers, args.pairs, args.pause_seconds, args.batches_per_run, args.empty)
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The worker of a benchmark, in its own process so that its RSS is its own.
 
 `python -m bench.worker_process <config.json>` (written by `bench.harness.worker_process`): the
-production worker exactly as `worker.py` builds it (`build_worker`, real SMTP / SQLite / local
-Partner Center and partner-program files, metrics on), plus, when asked, bench workers on their own
+production worker exactly as `worker.py` builds it (`build_worker`, real SMTP / registry (the
+SQLite file in the state folder, or the config's `registry_url`) / local Partner Center and
+partner-program files, metrics on), plus, when asked, bench workers on their own
 task queues with the same worker settings. Prints `ready` once polling; stops on SIGTERM.
 """
 
@@ -53,7 +54,7 @@ def _settings(config: dict[str, Any]) -> Settings:
         public_base_url="http://127.0.0.1:1",
         partner_center_data=paths["partner_center"],
         partner_programs_data=paths["partner_programs"],
-        registry_url=f"sqlite+aiosqlite:///{paths['registry']}",
+        registry_url=config.get("registry_url") or f"sqlite+aiosqlite:///{paths['registry']}",
         operations_email="ops@csp-bench.example",
         metrics_bind=f"127.0.0.1:{free_port()}",
     )

@@ -34,11 +34,15 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^resellers checked/s \(baseline, same calls without Temporal\): \d",
             r"^ratio vs baseline: median \d+\.\d\d",
             r"^sweep runs per sweep: \d+; largest sweep run \d+ events",
+            r"^production sweep steps: \d+ history events, \d+ workflow tasks per sweep.*"
+            r"worker \d+\.\d\d ms, dev server \d+\.\d\d ms",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
     "pipeline_throughput": (
         ["--quick", "--pipelines", "6", "--warmup", "3"],
         [
+            r"^registry: sqlite; worker processes: 1$",
             r"^production: median \d+\.\d pipelines/s, \d+\.\d updates/s",
             r"^skeleton \(baseline\): median \d+\.\d pipelines/s",
             r"^ratio production/skeleton: median \d+\.\d\d",
@@ -56,6 +60,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^idle \(baseline\): worker RSS \d+ MB",
             r"^worker RSS: \d+ MB now, peak \d+ MB",
             r"^dev server RSS: \d+ MB now, peak \d+ MB",
+            r"^open pipeline steps so far: \d+ history events, \d+ workflow tasks per pipeline.*"
+            r"worker \d+ ms, dev server \d+ ms",
+            r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
         ],
     ),
     "update_latency": (
