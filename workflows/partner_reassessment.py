@@ -319,8 +319,10 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             renewed_plan=self._renewal,
         )
         if self._lean_steps:
-            # The partner's whole direct-bill row, the same change on a repeat; the registry
-            # keeps the newer `updated_at` (SqlPartnerRegistry.save_direct_bill).
+            # The activity writes the partner's whole direct-bill row with this change (a repeat
+            # writes the same values) and the registry keeps a row with a newer `updated_at`
+            # (SqlPartnerRegistry.save_direct_bill). That `updated_at` is the activity's clock:
+            # StatusChange carries no time of the workflow's.
             await pipeline.record(CHANGE_DIRECT_BILL_STATUS, change, local=True)
             self._stages.end(ReassessmentStage.PASSED, one_upsert=True)
         else:
