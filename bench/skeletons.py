@@ -144,21 +144,21 @@ class TrivialPartnerReassessment:
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
 class SkeletonPartnerReassessment:
     """The shape of a passing security-only `PartnerReassessment` in a lean run: the
-    `lean-lookups` marker, 3 reads as local activities (policy, direct-bill record, security
-    check), 2 activities (status change, email), 4 upserts (the partner on its own, as
-    production still shows it), one signal to the sweep."""
+    `lean-steps` marker, 3 reads and the status change as local activities (policy, direct-bill
+    record, security check; the status change with `pipeline.record`'s timeout), one upsert (the
+    partner and its region with the passed stage and its outcome: production enters the security
+    check without showing it, as it leaves that stage in the same workflow task), one activity
+    (the passed email), then one signal to the sweep, after the email as production sends it."""
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        _lean()
-        workflow.upsert_search_attributes(_partner(request.pga_id, request.region))
+        _lean(LEAN_STEPS_PATCH)
         await _lookup("load_reassessment_policy")
         await _lookup("get_direct_bill_record", STEP_TIMEOUT)
-        _enter("reassessment_security_check")
         await _lookup("check_direct_bill_security", STEP_TIMEOUT)
-        await _noop("change_direct_bill_status")
-        _enter("reassessment_passed")
-        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
+        await _lookup("change_direct_bill_status")
+        passed = [names.SA_OUTCOME.value_set("passed")]
+        _enter("reassessment_passed", [*_partner(request.pga_id, request.region), *passed])
         await _noop("send_email")
         outcome = _outcome(request)
         await _report(request, outcome)

@@ -512,6 +512,9 @@ SCENARIOS: dict[str, Scenario] = {
     # After `lean-steps` (the registry record as a local activity, the approval mailed alongside
     # the Admin agent step).
     "lean-steps-active": active,
+    # The passing security re-validation after `lean-steps` (the status change as a local
+    # activity, the partner and the outcome shown in one upsert); the sweep's history with it.
+    "lean-steps-security-revalidation": security_revalidation,
 }
 
 SETUPS: dict[str, Setup] = {

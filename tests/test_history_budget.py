@@ -1,4 +1,5 @@
-"""The durable steps one enrollment takes (issue 17): history events and workflow tasks.
+"""The durable steps one enrollment and one re-assessment take (issue 17): history events and
+workflow tasks.
 
 Counted, never timed: the numbers are what the server stores and schedules for one pipeline, so
 they do not depend on the machine. A change that makes a read a normal activity again, or adds a
@@ -11,9 +12,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.limits import pipeline_steps
 from contract import names
+from domain.direct_bill import DirectBillRegistryStatus
+from domain.reassessment import SweepRequest, SweepSummary
+from domain.reassessment_rules import month_of
 from domain.reseller_enrollment import EnrollmentStage
 from tests.conftest import Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
+from tests.reassessment_fixtures import Partner, seed
 from tests.test_replay import replayer
 
 ENROLLMENT_EVENTS = 77
@@ -70,3 +75,63 @@ async def test_an_active_enrollment_stays_within_its_history_budget(
         assert replayed.replay_failure is None, (
             f"{history.workflow_id}: {replayed.replay_failure!r}"
         )
+
+
+REASSESSMENT_EVENTS = 23
+"""History events of one passing security-only re-assessment (DB-04, what a sweep starts in the
+partner's onboarding anniversary month), as this test drives it on the time-skipping server. 44
+before the lean patches (issue 17); 23 with `lean-steps`: the reads and the status change as
+local activities (one marker each), the partner, the passed stage and `Outcome` in one upsert.
+The patch's marker brings core's own `TemporalChangeVersion` upsert (one event). The passed
+email is a normal activity, and the sweep hears of the pass only after it (a mail that fails
+for good fails the run, which the sweep counts as an error, never as passed): one workflow task
+for the email's result, one for the signal's."""
+
+REASSESSMENT_WORKFLOW_TASKS = 3
+"""Workflow tasks (WorkflowTaskCompleted events) of the same run: 9 before the lean patches."""
+
+
+async def test_a_passing_security_revalidation_stays_within_its_history_budget(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """Guards issue 17's budget for the re-assessment: a passing security-only re-validation
+    stays at or below `REASSESSMENT_EVENTS` history events and `REASSESSMENT_WORKFLOW_TASKS`
+    workflow tasks; only the passed email is a normal activity."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga_id = "5700001"  # its own PGA: the time-skipping server is shared
+    await seed(stack, month, [Partner(pga_id, anniversary_month=month.month)])
+    async with stack.worker(client):
+        sweep = await client.start_workflow(
+            names.REASSESSMENT_SWEEP,
+            SweepRequest(month=month),
+            id=f"{names.SWEEP_WORKFLOW_ID}-budget",
+            task_queue=names.TASK_QUEUE,
+            result_type=SweepSummary,
+        )
+        summary = await sweep.result()
+        workflow_id = names.reassessment_id(pga_id, "JP", month.year, security_only=True)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        events, workflow_tasks = await pipeline_steps(
+            client, workflow_id, first_run_id=started.first_execution_run_id
+        )
+
+    assert (summary.started, summary.passed, summary.errors) == (1, 1, 0)
+    record = await stack.registry.get_direct_bill(pga_id, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled == ["send_email"]  # the reads and the status change left markers
+    upserts = sum(
+        e.HasField("upsert_workflow_search_attributes_event_attributes") for e in history.events
+    )
+    assert upserts == 2  # core's TemporalChangeVersion; the partner, the stage and Outcome
+    counted = f"{events} events, {workflow_tasks} workflow tasks"
+    assert events <= REASSESSMENT_EVENTS, counted
+    assert workflow_tasks <= REASSESSMENT_WORKFLOW_TASKS, counted
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, f"{workflow_id}: {replayed.replay_failure!r}"

@@ -13,6 +13,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.converter import decode_search_attributes
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,7 +21,14 @@ from adapters.mail.smtp_sink import subject_of, text_of
 from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
-from domain.reassessment import ReassessmentStage, ReassessmentStatus, SweepRequest, SweepSummary
+from domain.reassessment import (
+    DueKind,
+    ReassessmentRequest,
+    ReassessmentStage,
+    ReassessmentStatus,
+    SweepRequest,
+    SweepSummary,
+)
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack
 from tests.direct_bill_driver import db_application, start_direct_bill, wait_until_running
@@ -372,3 +380,36 @@ async def test_a_stale_revenue_figure_is_unknown_in_the_reassessment(
     assert record.status_reason is not None
     assert "DB-03 ttm_revenue: unknown: the TTM revenue for " in record.status_reason
     assert f"stated as of {stale.isoformat()}" in record.status_reason
+
+
+async def test_a_lean_run_failing_in_its_checks_shows_the_partner_and_the_stage(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """Issue 17, `lean-steps`: the partner and the security-check stage wait for the next stage's
+    upsert (a pass shows them with its outcome); a run that fails in its checks still shows
+    them, in the workflow task it fails in."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga = "5100007"  # no direct-bill record: the record read fails for good
+    workflow_id = names.reassessment_id(pga, "JP", month.year, security_only=True)
+    async with stack.worker(client):
+        handle = await client.start_workflow(
+            names.PARTNER_REASSESSMENT,
+            ReassessmentRequest(
+                pga_id=pga, region="JP", pla_id="5100009", kind=DueKind.SECURITY, month=month
+            ),
+            id=workflow_id,
+            task_queue=names.TASK_QUEUE,
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        history = await handle.fetch_history()
+    shown: dict[str, object] = {}
+    for event in history.events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            shown |= decode_search_attributes(fields)
+    assert any(e.HasField("marker_recorded_event_attributes") for e in history.events)
+    assert shown[names.SA_PARTNER_ID.name] == [pga]
+    assert shown[names.SA_REGION.name] == ["JP"]
+    assert shown[names.SA_STAGE.name] == ["reassessment_security_check"]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.registry.migrate import head_revision
 from adapters.registry.sql import SqlPartnerRegistry
+from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus
 from domain.reconciliation import ClosedPipeline, PipelineClosure, closure_reason
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
@@ -50,6 +51,43 @@ async def test_a_repeated_older_write_never_replaces_a_newer_record(
     later = _record(status=ResellerStatus.WITHDRAWN, updated_at=NOW + timedelta(days=1))
     await registry.save_reseller(later)
     assert await registry.get_reseller("1234567") == later
+
+
+async def test_a_repeated_older_direct_bill_write_never_replaces_a_newer_record(
+    registry: SqlPartnerRegistry,
+) -> None:
+    """A passing re-assessment changes the direct-bill status as a local activity (issue 17,
+    `lean-steps`): the same change written twice is one, and an attempt that lands late (its
+    worker stalled) with an older `updated_at` leaves the newer row as it is."""
+    applying = DirectBillRecord(
+        pga_id="5100001",
+        region="JP",
+        status=DirectBillRegistryStatus.TRANSITIONING,
+        workflow_id="direct-bill-5100001-JP",
+        pla_id="5100009",
+        updated_at=NOW,
+    )
+    passed = applying.model_copy(
+        update={
+            "status": DirectBillRegistryStatus.ACTIVE,
+            "status_reason": "security_revalidation re-assessment passed in 2026-11",
+            "updated_at": NOW + timedelta(seconds=1),
+        }
+    )
+    await registry.save_direct_bill(applying)
+    await registry.save_direct_bill(passed)
+    await registry.save_direct_bill(passed)
+    assert await registry.get_direct_bill("5100001", "JP") == passed
+    await registry.save_direct_bill(applying)
+    assert await registry.get_direct_bill("5100001", "JP") == passed
+    later = passed.model_copy(
+        update={
+            "status": DirectBillRegistryStatus.INDIRECT_RESELLER,
+            "updated_at": NOW + timedelta(days=1),
+        }
+    )
+    await registry.save_direct_bill(later)
+    assert await registry.get_direct_bill("5100001", "JP") == later
 
 
 async def test_instants_come_back_in_utc_whatever_zone_they_were_written_in(

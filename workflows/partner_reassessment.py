@@ -86,6 +86,10 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         self._policy = ReassessmentPolicy()
         self._lean = False
         """Reads run as local activities (pipeline.lean_lookups, decided once per run)."""
+        self._lean_steps = False
+        """The status change of a pass is a local activity, the partner and the security-check
+        stage are shown with the next stage, the pass and its `Outcome` in one upsert
+        (pipeline.lean_steps)."""
         self._record: DirectBillRecord | None = None
         self._stages = StageTracker(ReassessmentStage.SECURITY_CHECK, prefix="reassessment_")
         self._checks: list[EligibilityCheck] = []
@@ -108,8 +112,9 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 security_only=not request.kind.reassesses,
             )
         )
-        self._lean = pipeline.lean_lookups()
-        pipeline.show_partner(request.pga_id, request.region)
+        self._lean, self._lean_steps = pipeline.lean_steps()
+        if not self._lean_steps:  # lean: shown with the first stage that is shown
+            pipeline.show_partner(request.pga_id, request.region)
         try:
             outcome = await self._reassess()
         except BaseException as err:
@@ -119,6 +124,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 await self._cancelled()
                 raise asyncio.CancelledError(str(err)) from err
             if isinstance(err, FailureError):
+                self._stages.show()  # lean: the partner and the stage the run failed in
                 await self._report(self._outcome(passed=False, error=str(err)))
             raise
         await self._report(outcome)
@@ -133,6 +139,15 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
 
     async def _reassess(self) -> ReassessmentOutcome:
         request = self._request
+        checks = "the security and revenue checks"
+        if self._lean_steps:
+            # Entered first, shown with the next stage: the reads are local activities, so a
+            # pass leaves this stage in the workflow task it was entered in (one upsert for the
+            # partner, the outcome stage and `Outcome`); a failure shows it (run).
+            partner = pipeline.partner_attributes(request.pga_id, request.region)
+            self._stages.enter(
+                ReassessmentStage.SECURITY_CHECK, checks, None, also=partner, show=False
+            )
         self._policy = await pipeline.load_policy(LOAD_REASSESSMENT_POLICY, local=self._lean)
         self._record = await self._read(
             GET_DIRECT_BILL_RECORD, RecordLookup(pga_id=request.pga_id, region=request.region)
@@ -149,9 +164,8 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 max_age_days=self._policy.revenue_max_age_days,
             )
             lookups.append(self._read(CHECK_DIRECT_BILL_REVENUE, revenue))
-        self._stages.enter(
-            ReassessmentStage.SECURITY_CHECK, "the security and revenue checks", None
-        )
+        if not self._lean_steps:
+            self._stages.enter(ReassessmentStage.SECURITY_CHECK, checks, None)
         self._checks = await pipeline.reads(lookups, local=self._lean)
         security_failed = any(c.rule == "DB-04" and not c.passed for c in self._checks)
         if security_failed and pipeline.patched_unless_lean(REMEDIATION_PATCH, self._lean):
@@ -296,19 +310,27 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
     async def _pass(self) -> ReassessmentOutcome:
         request = self._request
         next_due = rules.next_due(request.month) if request.kind.reassesses else None
-        await pipeline.execute(
-            CHANGE_DIRECT_BILL_STATUS,
-            StatusChange(
-                pga_id=request.pga_id,
-                region=request.region,
-                status=DirectBillRegistryStatus.ACTIVE,
-                reason=f"{request.kind.value} re-assessment passed in {request.month:%Y-%m}",
-                next_reassessment_due=next_due,
-                renewed_plan=self._renewal,
-            ),
+        change = StatusChange(
+            pga_id=request.pga_id,
+            region=request.region,
+            status=DirectBillRegistryStatus.ACTIVE,
+            reason=f"{request.kind.value} re-assessment passed in {request.month:%Y-%m}",
+            next_reassessment_due=next_due,
+            renewed_plan=self._renewal,
         )
-        self._stages.enter(ReassessmentStage.PASSED, None, None)
-        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
+        if self._lean_steps:
+            # The activity writes the partner's whole direct-bill row with this change (a repeat
+            # writes the same values) and the registry keeps a row with a newer `updated_at`
+            # (SqlPartnerRegistry.save_direct_bill). That `updated_at` is the activity's clock:
+            # StatusChange carries no time of the workflow's.
+            await pipeline.record(CHANGE_DIRECT_BILL_STATUS, change, local=True)
+            self._stages.end(ReassessmentStage.PASSED, one_upsert=True)
+        else:
+            await pipeline.execute(CHANGE_DIRECT_BILL_STATUS, change)
+            self._stages.enter(ReassessmentStage.PASSED, None, None)
+            workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("passed")])
+        # Mailed before the sweep hears of the pass: a mail that fails after its retries fails
+        # the run, and the sweep counts it as an error, never as passed.
         note = f"Next re-assessment: {next_due:%B %Y}." if next_due else ""
         await self._email(EmailKind.RA_PASSED, "passed", reason=note)
         return self._outcome(passed=True, next_due=next_due)

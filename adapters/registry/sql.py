@@ -217,7 +217,9 @@ class SqlPartnerRegistry:
         values = record.model_dump(mode="python")
         values["status"] = record.status.value
         async with self._engine.begin() as conn:
-            await conn.execute(self._upsert(direct_bill_partners, values, ("pga_id", "region")))
+            await conn.execute(
+                self._upsert(direct_bill_partners, values, ("pga_id", "region"), newer="updated_at")
+            )
 
     async def list_direct_bill_due(
         self, month: int, after: tuple[str, str] | None, limit: int
