@@ -137,7 +137,7 @@ class ReassessmentActivities:
         updates: dict[str, object] = {
             "status": change.status,
             "status_reason": change.reason,
-            "updated_at": datetime.now(UTC),
+            "updated_at": change.updated_at or datetime.now(UTC),
         }
         if change.next_reassessment_due is not None:
             updates["next_reassessment_due"] = change.next_reassessment_due

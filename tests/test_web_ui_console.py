@@ -87,13 +87,21 @@ async def test_pipeline_started_by_the_cli_reads_well_in_the_ui(
             child_summary = await (await child.describe()).static_summary()
             assert child_summary == f"Email verification for PartnerID {partner_id}"
 
+            # Activities and local activities (the lean reads and the record, one marker each)
+            # of the pipeline and its child so far.
             activity_summaries: list[str] = []
-            async for event in handle.fetch_history_events():
-                if event.event_type is EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                    payload = event.user_metadata.summary
-                    text = await client.data_converter.decode([payload], [str])
-                    activity_summaries.append(text[0])
-            assert activity_summaries, "every activity call carries a summary"
+            for run in (handle, child):
+                async for event in run.fetch_history_events():
+                    local = (
+                        event.event_type is EventType.EVENT_TYPE_MARKER_RECORDED
+                        and event.marker_recorded_event_attributes.marker_name
+                        == "core_local_activity"
+                    )
+                    if local or event.event_type is EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                        payload = event.user_metadata.summary
+                        text = await client.data_converter.decode([payload], [str])
+                        activity_summaries.append(text[0])
+            assert len(activity_summaries) >= 6, "every activity call carries a summary"
             assert all(s and not s.startswith("{") for s in activity_summaries)
             assert not any(p in s for s in activity_summaries for p in PERSONAL)
 

@@ -317,12 +317,12 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             reason=f"{request.kind.value} re-assessment passed in {request.month:%Y-%m}",
             next_reassessment_due=next_due,
             renewed_plan=self._renewal,
+            updated_at=workflow.now() if self._lean_steps else None,
         )
         if self._lean_steps:
-            # The activity writes the partner's whole direct-bill row with this change (a repeat
-            # writes the same values) and the registry keeps a row with a newer `updated_at`
-            # (SqlPartnerRegistry.save_direct_bill). That `updated_at` is the activity's clock:
-            # StatusChange carries no time of the workflow's.
+            # The activity writes the partner's whole direct-bill row with this change, stamped
+            # with the workflow's time (a repeat writes the same values), and the registry keeps
+            # a row with a newer `updated_at` (SqlPartnerRegistry.save_direct_bill).
             await pipeline.record(CHANGE_DIRECT_BILL_STATUS, change, local=True)
             self._stages.end(ReassessmentStage.PASSED, one_upsert=True)
         else:

@@ -357,7 +357,11 @@ class TransitionToIndirectResellerWorkflow:
         await pipeline.execute(
             CHANGE_DIRECT_BILL_STATUS,
             StatusChange(
-                pga_id=request.pga_id, region=request.region, status=status, reason=reason
+                pga_id=request.pga_id,
+                region=request.region,
+                status=status,
+                reason=reason,
+                updated_at=workflow.now(),
             ),
         )
 

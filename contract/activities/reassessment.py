@@ -5,7 +5,7 @@ Implemented by activities/reassessment.py.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from contract.activities import ActivityRef
 from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus, SupportPlan
@@ -53,6 +53,9 @@ class StatusChange(Message):
     reason: str | None = None
     next_reassessment_due: date | None = None
     renewed_plan: SupportPlan | None = None
+    updated_at: datetime | None = None
+    """When the pipeline decided the change (its workflow time): the row's `updated_at`, which
+    the registry compares to keep the newer row. Absent (older histories): the activity's clock."""
 
 
 class StatusChanged(Message):
