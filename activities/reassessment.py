@@ -93,6 +93,10 @@ class ReassessmentActivities:
                     task_queue=activity.info().task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     memo={_SWEEP_MEMO: batch.sweep_workflow_id},
+                    # Found by partner and region from its start (no upsert of its own for them)
+                    search_attributes=names.partner_search_attributes(
+                        partner.pga_id, partner.region
+                    ),
                     static_summary=f"{partner.kind.value} re-assessment {batch.month:%Y-%m}",
                 )
             except WorkflowAlreadyStartedError:

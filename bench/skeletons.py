@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         LOOKUP_TIMEOUT,
         RETRY,
         STEP_TIMEOUT,
+        partner_attributes_not_set,
     )
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
@@ -146,7 +147,8 @@ class SkeletonPartnerReassessment:
     """The shape of a passing security-only `PartnerReassessment` in a lean run: the
     `lean-steps` marker, 3 reads and the status change as local activities (policy, direct-bill
     record, security check; the status change with `pipeline.record`'s timeout), one upsert (the
-    partner and its region with the passed stage and its outcome: production enters the security
+    passed stage and its outcome, with the partner and its region unless the sweep started the
+    run with them, as it does: production enters the security
     check without showing it, as it leaves that stage in the same workflow task), one activity
     (the passed email), then one signal to the sweep, after the email as production sends it."""
 
@@ -158,7 +160,8 @@ class SkeletonPartnerReassessment:
         await _lookup("check_direct_bill_security", STEP_TIMEOUT)
         await _lookup("change_direct_bill_status")
         passed = [names.SA_OUTCOME.value_set("passed")]
-        _enter("reassessment_passed", [*_partner(request.pga_id, request.region), *passed])
+        partner = partner_attributes_not_set(request.pga_id, request.region)
+        _enter("reassessment_passed", [*partner, *passed])
         await _noop("send_email")
         outcome = _outcome(request)
         await _report(request, outcome)

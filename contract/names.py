@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 TASK_QUEUE = "csp-enrollment"
 
@@ -28,6 +28,15 @@ SA_REGION = SearchAttributeKey.for_keyword("Region")
 SA_OUTCOME = SearchAttributeKey.for_keyword("Outcome")
 SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 SA_ATTENTION = SearchAttributeKey.for_keyword("Attention")
+
+
+def partner_search_attributes(partner_id: str, region: str) -> TypedSearchAttributes:
+    """A pipeline's partner and region, set by its starter (found from its first event)."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(SA_PARTNER_ID, partner_id), SearchAttributePair(SA_REGION, region)]
+    )
+
+
 """Set when the pipeline needs an operator (a step that retrying cannot fix, or retries exhausted):
 which step and the error type; never personal data. Find them with `Attention IS NOT NULL`."""
 

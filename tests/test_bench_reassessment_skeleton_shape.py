@@ -123,6 +123,8 @@ async def test_the_reassessment_skeleton_has_the_production_shape(
             id=skeleton_id,
             task_queue=_QUEUE,
             result_type=ReassessmentOutcome,
+            # as the sweep's start activity starts production's (and, in the bench, this one)
+            search_attributes=names.partner_search_attributes(pga_id, "JP"),
         )
         assert await receiver.result() is True
     skeleton, skeleton_tasks = await _shape(client, skeleton_id)

@@ -130,6 +130,13 @@ async def test_a_month_of_reassessments_and_transitions(
                 "errors": 0,
                 "unfinished": 0,
             }
+            # The sweep starts each re-assessment with its partner and region set: found from
+            # its first event on, before any upsert of its own.
+            run = client.get_workflow_handle(names.reassessment_id(PASSES.pga_id, "JP", month.year))
+            first = (await run.fetch_history()).events[0]
+            started = first.workflow_execution_started_event_attributes.search_attributes
+            assert decode_search_attributes(started)[names.SA_PARTNER_ID.name] == [PASSES.pga_id]
+            assert decode_search_attributes(started)[names.SA_REGION.name] == ["JP"]
             # A failed partner's direct-bill application is refused until the cooldown ends.
             refused = await start_direct_bill(
                 client,

@@ -144,7 +144,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
             # Entered first, shown with the next stage: the reads are local activities, so a
             # pass leaves this stage in the workflow task it was entered in (one upsert for the
             # partner, the outcome stage and `Outcome`); a failure shows it (run).
-            partner = pipeline.partner_attributes(request.pga_id, request.region)
+            partner = pipeline.partner_attributes_not_set(request.pga_id, request.region)
             self._stages.enter(
                 ReassessmentStage.SECURITY_CHECK, checks, None, also=partner, show=False
             )

@@ -416,6 +416,20 @@ def partner_attributes(
     return attributes
 
 
+def partner_attributes_not_set(
+    partner_id: str, region: str | None = None
+) -> list[SearchAttributeUpdate[Any]]:
+    """`partner_attributes` less those the starter already set to the same value (a start's
+    search attributes are in the history's first event, so the answer replays)."""
+    started = workflow.info().typed_search_attributes
+    wanted = {names.SA_PARTNER_ID.name: partner_id, names.SA_REGION.name: region}
+    return [
+        update
+        for update in partner_attributes(partner_id, region)
+        if started.get(update.key) != wanted[update.key.name]
+    ]
+
+
 def show_partner(partner_id: str, region: str | None = None) -> None:
     """Upsert `partner_attributes` on their own (`StageTracker.enter(..., also=...)` shows them
     with the stage in one upsert)."""
