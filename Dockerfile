@@ -17,7 +17,10 @@ COPY gateway gateway
 COPY runtime runtime
 COPY worker.py cli.py devstack.py prepare.py ./
 # The project itself only (its dependencies are all in place above): nothing unpinned is added.
+# Bytecode compiled now: the worker (user nobody) cannot write it beside the sources, and the
+# workflow sandbox imports the workflow modules again for every workflow instance.
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+    && python -m compileall -q domain contract workflows activities adapters gateway runtime . \
     && mkdir -p /var/lib/csp \
     && chown nobody:nogroup /var/lib/csp
 ENV CSP_STATE_DIR=/var/lib/csp \

@@ -55,6 +55,7 @@ from adapters.registry import PartnerRegistry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract.display import set_display_time_zone
 from contract.names import TASK_QUEUE
+from runtime.bytecode_cache import keep_bytecode
 from runtime.data_errors import InvalidDataInterceptor
 from runtime.health import serve_health, temporal_readiness
 from runtime.log_context import LogContextInterceptor
@@ -350,6 +351,7 @@ async def _main() -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     prepare_state_dir(settings.state_dir)
+    keep_bytecode(settings.state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

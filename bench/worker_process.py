@@ -27,6 +27,7 @@ from adapters.partner_programs.local import LocalPartnerPrograms
 from adapters.registry.sql import SqlPartnerRegistry
 from bench import skeletons
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
+from runtime.bytecode_cache import keep_bytecode
 from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
@@ -96,6 +97,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
 async def _main(config: dict[str, Any]) -> None:
     settings = _settings(config)
     configure_logging("INFO", "json")
+    keep_bytecode(settings.state_dir)  # as worker.py does
     install_metrics(settings.metrics_bind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
