@@ -25,6 +25,7 @@ from adapters.partner_programs.local import (
 from gateway.app import app_from_settings
 from gateway.server import serve_asgi
 from runtime.binaries import temporal_cli
+from runtime.bytecode_cache import keep_bytecode
 from runtime.local_ports import NeededPort, PortTaken, ensure_free
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
@@ -180,6 +181,7 @@ def ready_block(settings: Settings, gateway_url: str) -> str:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     ensure_free(needed_ports(settings))  # before anything is written or started
     prepare_state_dir(settings.state_dir)
+    keep_bytecode(settings.state_dir)  # the in-process worker's sandbox, as worker.py's
     if settings.partner_center_mode == "local":
         write_sample_if_missing(settings.partner_center_data_path)
         write_programs_sample_if_missing(settings.partner_programs_data_path)
