@@ -87,8 +87,16 @@ async def test_pipeline_started_by_the_cli_reads_well_in_the_ui(
             child_summary = await (await child.describe()).static_summary()
             assert child_summary == f"Email verification for PartnerID {partner_id}"
 
+            child_timers: list[str] = []
+            for _ in range(200):  # the child starts its timer once the link is mailed
+                child_timers = await _timer_summaries(client, child)
+                if child_timers:
+                    break
+                await asyncio.sleep(0.05)
+            assert child_timers == ["email verification deadline"]
+
             # Activities and local activities (the lean reads and the record, one marker each)
-            # of the pipeline and its child so far.
+            # of the pipeline and its child so far (the child's link is mailed: its timer runs).
             activity_summaries: list[str] = []
             for run in (handle, child):
                 async for event in run.fetch_history_events():
@@ -104,14 +112,6 @@ async def test_pipeline_started_by_the_cli_reads_well_in_the_ui(
             assert len(activity_summaries) >= 6, "every activity call carries a summary"
             assert all(s and not s.startswith("{") for s in activity_summaries)
             assert not any(p in s for s in activity_summaries for p in PERSONAL)
-
-            child_timers: list[str] = []
-            for _ in range(200):  # the child starts its timer once the link is mailed
-                child_timers = await _timer_summaries(client, child)
-                if child_timers:
-                    break
-                await asyncio.sleep(0.05)
-            assert child_timers == ["email verification deadline"]
 
             metadata = await handle.query("__temporal_workflow_metadata")
             first_line = metadata.current_details.splitlines()[0]
