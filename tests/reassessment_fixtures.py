@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from temporalio.client import Client, WorkflowHandle
+
 from adapters.partner_programs.local import ttm_revenue_entry
+from contract import names
 from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus
+from domain.reassessment import SweepRequest, SweepSummary
 from tests.conftest import Stack
 
 
@@ -75,3 +79,16 @@ def renewal_payload(month: date) -> dict[str, Any]:
         },
         "reported_by": "billing-backend",
     }
+
+
+async def start_sweep(
+    client: Client, month: date, workflow_id: str
+) -> WorkflowHandle[Any, SweepSummary]:
+    """A manual `ReassessmentSweep` of `month` on the production task queue."""
+    return await client.start_workflow(
+        names.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=workflow_id,
+        task_queue=names.TASK_QUEUE,
+        result_type=SweepSummary,
+    )

@@ -24,12 +24,10 @@ from domain.reassessment import (
     DueKind,
     ReassessmentOutcome,
     ReassessmentRequest,
-    SweepRequest,
-    SweepSummary,
 )
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack
-from tests.reassessment_fixtures import Partner, seed
+from tests.reassessment_fixtures import Partner, seed, start_sweep
 from tests.test_bench_skeleton_shape import WORKFLOW_TASK_TOLERANCE
 
 _QUEUE = "bench-reassessment-skeleton-shape"
@@ -88,13 +86,7 @@ async def test_the_reassessment_skeleton_has_the_production_shape(
     pga_id = "5700002"  # its own PGA
     await seed(stack, month, [Partner(pga_id, anniversary_month=month.month)])
     async with stack.worker(client):
-        sweep = await client.start_workflow(
-            names.REASSESSMENT_SWEEP,
-            SweepRequest(month=month),
-            id=f"{names.SWEEP_WORKFLOW_ID}-skeleton-shape",
-            task_queue=names.TASK_QUEUE,
-            result_type=SweepSummary,
-        )
+        sweep = await start_sweep(client, month, f"{names.SWEEP_WORKFLOW_ID}-skeleton-shape")
         assert (await sweep.result()).passed == 1
     production_id = names.reassessment_id(pga_id, "JP", month.year, security_only=True)
     production, production_tasks = await _shape(client, production_id)

@@ -13,12 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 from bench.limits import pipeline_steps
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
-from domain.reassessment import SweepRequest, SweepSummary
 from domain.reassessment_rules import month_of
 from domain.reseller_enrollment import EnrollmentStage
 from tests.conftest import Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
-from tests.reassessment_fixtures import Partner, seed
+from tests.reassessment_fixtures import Partner, seed, start_sweep
 from tests.test_replay import replayer
 
 ENROLLMENT_EVENTS = 77
@@ -102,13 +101,7 @@ async def test_a_passing_security_revalidation_stays_within_its_history_budget(
     pga_id = "5700001"  # its own PGA: the time-skipping server is shared
     await seed(stack, month, [Partner(pga_id, anniversary_month=month.month)])
     async with stack.worker(client):
-        sweep = await client.start_workflow(
-            names.REASSESSMENT_SWEEP,
-            SweepRequest(month=month),
-            id=f"{names.SWEEP_WORKFLOW_ID}-budget",
-            task_queue=names.TASK_QUEUE,
-            result_type=SweepSummary,
-        )
+        sweep = await start_sweep(client, month, f"{names.SWEEP_WORKFLOW_ID}-budget")
         summary = await sweep.result()
         workflow_id = names.reassessment_id(pga_id, "JP", month.year, security_only=True)
         history = await client.get_workflow_handle(workflow_id).fetch_history()

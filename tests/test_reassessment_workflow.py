@@ -10,7 +10,6 @@ import pytest
 from temporalio.client import (
     Client,
     WorkflowFailureError,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.converter import decode_search_attributes
@@ -26,13 +25,11 @@ from domain.reassessment import (
     ReassessmentRequest,
     ReassessmentStage,
     ReassessmentStatus,
-    SweepRequest,
-    SweepSummary,
 )
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack
 from tests.direct_bill_driver import db_application, start_direct_bill, wait_until_running
-from tests.reassessment_fixtures import Partner, renewal_payload, seed
+from tests.reassessment_fixtures import Partner, renewal_payload, seed, start_sweep
 from tests.test_direct_bill_rules import questionnaire
 
 PASSES = Partner("5100001", revenue_usd="1000000.00")
@@ -62,18 +59,6 @@ PASSING_NOTICE = {
 def workflow_id() -> str:
     """A manual sweep's id: the sweep's business id and a suffix (as a schedule's timestamp)."""
     return f"{names.SWEEP_WORKFLOW_ID}-test"
-
-
-async def _sweep(
-    client: Client, month: date, workflow_id: str
-) -> WorkflowHandle[Any, SweepSummary]:
-    return await client.start_workflow(
-        names.REASSESSMENT_SWEEP,
-        SweepRequest(month=month),
-        id=workflow_id,
-        task_queue=names.TASK_QUEUE,
-        result_type=SweepSummary,
-    )
 
 
 async def _at_stage(client: Client, workflow_id: str, stage: ReassessmentStage) -> None:
@@ -114,7 +99,7 @@ async def test_a_month_of_reassessments_and_transitions(
     # while a result is awaited, and the cooldown checked below is relative to "now".
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            sweep = await _sweep(client, month, workflow_id)
+            sweep = await start_sweep(client, month, workflow_id)
             await _answer(client, PASSES.pga_id, month, renew=True)
             await _answer(client, PLAN_NOT_RENEWED.pga_id, month, renew=False)
             await time_env.sleep(timedelta(days=75))  # past the questionnaire and renewal deadlines
@@ -149,7 +134,7 @@ async def test_a_month_of_reassessments_and_transitions(
             assert failure.value.cause.type == "CooldownActive"
 
             # The same month again: nobody is re-assessed twice (REJECT_DUPLICATE business ids).
-            again = await (await _sweep(client, month, f"{workflow_id}-again")).result()
+            again = await (await start_sweep(client, month, f"{workflow_id}-again")).result()
             assert (again.due, again.started, again.already_done) == (2, 0, 2)
 
     passed = await stack.registry.get_direct_bill(PASSES.pga_id, "JP")
@@ -186,7 +171,7 @@ async def test_a_year_later_the_partner_is_due_again(
     await seed(stack, month, [Partner(YEARLY.pga_id, renewal_month=month.month)])
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            first = await _sweep(client, month, workflow_id)
+            first = await start_sweep(client, month, workflow_id)
             await _answer(client, YEARLY.pga_id, month, renew=True)
             assert (await first.result()).passed == 1
 
@@ -202,7 +187,7 @@ async def test_a_year_later_the_partner_is_due_again(
                 )
 
             stack.edit_partner_programs(current_figure)
-            second = await _sweep(client, next_year, f"{workflow_id}-next-year")
+            second = await start_sweep(client, next_year, f"{workflow_id}-next-year")
             await _answer(client, YEARLY.pga_id, next_year, renew=True)
             summary = await second.result()
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)
@@ -220,7 +205,7 @@ async def test_security_revalidation_failure_transitions(
         stack, month, [Partner("5200001", anniversary_month=month.month, admins_without_mfa=1)]
     )
     async with stack.worker(client):
-        summary = await (await _sweep(client, month, workflow_id)).result()
+        summary = await (await start_sweep(client, month, workflow_id)).result()
     assert (summary.started, summary.failed) == (1, 1)
     record = await stack.registry.get_direct_bill("5200001", "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
@@ -247,7 +232,7 @@ async def test_a_plan_renewal_not_later_than_the_one_on_record_is_refused_state_
     on_record = date(month.year, month.month, 28)
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            sweep = await _sweep(client, month, workflow_id)
+            sweep = await start_sweep(client, month, workflow_id)
             reassessment_id = names.reassessment_id(pga, "JP", month.year)
             await _at_stage(client, reassessment_id, ReassessmentStage.QUESTIONNAIRE)
             handle = client.get_workflow_handle(reassessment_id)
@@ -290,7 +275,7 @@ async def test_microsofts_score_notice_decides_and_the_local_score_is_advice(
     await seed(stack, month, [Partner(p, renewal_month=month.month) for p in (failing, passing)])
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            sweep = await _sweep(client, month, workflow_id)
+            sweep = await start_sweep(client, month, workflow_id)
             for pga, answers, notice in (
                 (failing, questionnaire(), {"passed": False, "decided_by": "ms", "reason": "Sell"}),
                 (passing, questionnaire(NOTHING), PASSING_NOTICE),
@@ -337,7 +322,7 @@ async def test_a_failed_security_revalidation_opens_a_remediation_period(
     reassessment_id = names.reassessment_id(pga, "JP", month.year, security_only=True)
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            sweep = await _sweep(client, month, workflow_id)
+            sweep = await start_sweep(client, month, workflow_id)
             await _at_stage(client, reassessment_id, ReassessmentStage.SECURITY_REMEDIATION)
             handle = client.get_workflow_handle(reassessment_id)
             await time_env.sleep(timedelta(days=8))  # one reminder
@@ -380,7 +365,7 @@ async def test_a_stale_revenue_figure_is_unknown_in_the_reassessment(
     stale = now.date() - timedelta(days=91)
     await seed(stack, month, [Partner(pga, renewal_month=month.month, revenue_as_of=stale)])
     async with stack.worker(client):
-        summary = await (await _sweep(client, month, workflow_id)).result()
+        summary = await (await start_sweep(client, month, workflow_id)).result()
     assert (summary.started, summary.failed) == (1, 1)
     record = await stack.registry.get_direct_bill(pga, "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.INDIRECT_RESELLER
