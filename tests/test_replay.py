@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
+from temporalio.api.common.v1 import Payloads
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer, WorkflowReplayResult
+from temporalio.worker import Replayer, WorkflowInstanceDetails, WorkflowReplayResult
+from temporalio.worker.workflow_sandbox._runner import _fake_info
 
 from contract import names
 from domain.reseller_enrollment import EnrollmentStage
@@ -35,11 +38,13 @@ def load_history(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflows: Sequence[type] = WORKFLOWS) -> Replayer:
-    """A replayer configured as the production worker is."""
+    """A replayer configured as the production worker is, except that the workflow helpers the
+    worker shares between instances are imported into each sandbox, so that every saved history
+    also runs them under the sandbox's checks."""
     return Replayer(
         workflows=workflows,
         data_converter=DATA_CONVERTER,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(share_helpers=False),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
     )
 
@@ -82,3 +87,37 @@ async def test_a_changed_workflow_is_reported_as_non_deterministic(changed: type
     assert (
         await _replay(path, [ResellerEnrollmentWorkflow, EmailVerificationWorkflow])
     ).replay_failure is None
+
+
+def _sandboxed_enrollment_class(share_helpers: bool) -> Any:
+    """The enrollment workflow class as a fresh sandbox instance of the worker's runner holds it
+    (the SDK keeps the class in the instance's globals: `_Instance.globals_and_locals`)."""
+    instance = workflow_runner(share_helpers=share_helpers).create_instance(
+        WorkflowInstanceDetails(
+            payload_converter_factory=DATA_CONVERTER.payload_converter_class,
+            failure_converter_class=DATA_CONVERTER.failure_converter_class,
+            interceptor_classes=[],
+            defn=workflow._Definition.must_from_class(ResellerEnrollmentWorkflow),
+            info=_fake_info,  # the SDK's own placeholder for instances it only validates
+            randomness_seed=1,
+            extern_functions={},
+            disable_eager_activity_execution=False,
+            worker_level_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
+            patch_activation_callback=None,
+            last_completion_result=Payloads(),
+            last_failure=None,
+        )
+    )
+    return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
+
+
+async def test_workflow_instances_share_the_pipeline_helpers() -> None:
+    """The worker imports `workflows.pipeline` once for all its workflow instances; the replay
+    tests import it into each sandbox, under the sandbox's checks."""
+    import workflows.pipeline
+
+    shared = _sandboxed_enrollment_class(share_helpers=True)
+    isolated = _sandboxed_enrollment_class(share_helpers=False)
+    assert shared is not ResellerEnrollmentWorkflow  # the workflow module itself is per instance
+    assert shared.run.__globals__["pipeline"] is workflows.pipeline
+    assert isolated.run.__globals__["pipeline"] is not workflows.pipeline
