@@ -28,7 +28,6 @@ from adapters.registry.sql import SqlPartnerRegistry
 from bench import skeletons
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
 from runtime.bytecode_cache import keep_bytecode
-from runtime.log_context import LogContextInterceptor
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
 from runtime.settings import Settings
@@ -39,6 +38,8 @@ from worker import (
     build_worker,
     mailer_from_settings,
     policies_from_settings,
+    worker_interceptors,
+    worker_interceptors,
     workflow_runner,
 )
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
@@ -88,7 +89,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
             skeletons.noop,
         ],
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
-        interceptors=[LogContextInterceptor()],
+        interceptors=worker_interceptors(),
         workflow_runner=workflow_runner(),
         max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
     )
