@@ -133,6 +133,7 @@ def mailer_from_settings(settings: Settings) -> Mailer:
         allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
         timeout_seconds=settings.smtp_timeout_seconds,
         local_hostname="csp-orchestrator",
+        idle_seconds=settings.smtp_session_idle_seconds,
     )
 
 
@@ -200,14 +201,16 @@ def access_tokens_from_settings(settings: Settings) -> tuple[AccessTokens, Acces
 @contextlib.asynccontextmanager
 async def open_dependencies(settings: Settings) -> AsyncIterator[Dependencies]:
     registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+    mailer = mailer_from_settings(settings)
     try:
         yield Dependencies(
-            mailer=mailer_from_settings(settings),
+            mailer=mailer,
             partner_center=partner_center_from_settings(settings),
             registry=registry,
             partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
         )
     finally:
+        await mailer.aclose()
         await registry.close()
 
 

@@ -39,7 +39,6 @@ from worker import (
     mailer_from_settings,
     policies_from_settings,
     worker_interceptors,
-    worker_interceptors,
     workflow_runner,
 )
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
@@ -106,9 +105,10 @@ async def _main(config: dict[str, Any]) -> None:
         loop.add_signal_handler(sig, stop.set)
     client = await Client.connect(config["address"], data_converter=DATA_CONVERTER)
     registry = await SqlPartnerRegistry.open(settings.registry_database_url)
+    mailer = mailer_from_settings(settings)
     try:
         deps = Dependencies(
-            mailer=mailer_from_settings(settings),
+            mailer=mailer,
             partner_center=LocalPartnerCenter(
                 settings.partner_center_data_path,
                 por_validation_from=settings.relationship_policy().por_validation_from,
@@ -126,6 +126,7 @@ async def _main(config: dict[str, Any]) -> None:
             print("ready", flush=True)
             await stop.wait()
     finally:
+        await mailer.aclose()
         await registry.close()
 
 

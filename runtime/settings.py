@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # in the clear: refused unless this says so (a relay on a trusted local link only).
     smtp_allow_plaintext_auth: bool = False
     smtp_timeout_seconds: float = 30.0
+    # An SMTP session is kept this long after a message for the next one (0: a session per message).
+    smtp_session_idle_seconds: float = Field(default=30.0, ge=0)
 
     # Partner registry (SQLAlchemy async URL). Default: SQLite file in the state folder.
     registry_url: str | None = None

@@ -20,6 +20,7 @@ from adapters.mail import Mailer, MailRejected, OutgoingEmail
 from adapters.mail.smtp_relay import SmtpRelayMailer, build_message, message_id_for
 from adapters.mail.smtp_sink import SmtpSink
 from runtime.settings import Settings
+from worker import mailer_from_settings
 
 SENDER = "CSP Orchestrator <noreply@csp.example.com>"
 LINK = "https://portal.example.com/verify-email?token=abc123&partner=42"
@@ -287,3 +288,134 @@ def test_build_message_with_html_is_multipart_alternative() -> None:
     headers = "".join(f"{name}: {value}" for name, value in mime.items())
     assert "run-7" not in headers and "wf-1" not in headers
     assert mime["Message-ID"] == message_id_for("wf-1:run-7:link-1")
+
+
+class _CountingSink(SmtpSink):
+    """Counts SMTP sessions (one EHLO each) and QUITs with aiosmtpd's handler hooks; with
+    `closing_after`, answers 421 to a session's MAIL once it carried that many messages, as a
+    relay ending an idle client does (RFC 5321 3.8)."""
+
+    def __init__(self, folder: Path, closing_after: int | None = None) -> None:
+        super().__init__(folder)
+        self.sessions = 0
+        self.quits = 0
+        self._closing_after = closing_after
+        self._mails: dict[int, int] = {}
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        seen = self._mails.get(id(session), 0)
+        if self._closing_after is not None and seen >= self._closing_after:
+            return "421 4.4.2 csp-sink.localhost idle too long, closing"
+        self._mails[id(session)] = seen + 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 Bye"
+
+
+def pooled_relay_to(port: int, **options: Any) -> SmtpRelayMailer:
+    return SmtpRelayMailer(
+        "127.0.0.1",
+        port,
+        SENDER,
+        starttls=False,
+        timeout_seconds=10,
+        local_hostname="localhost",
+        **options,
+    )
+
+
+async def test_relay_reuses_its_session_and_quits_it_on_close(tmp_path: Path) -> None:
+    async with _CountingSink(tmp_path / "outbox") as sink:
+        mailer = pooled_relay_to(sink.port)
+        for n in range(3):
+            await mailer.send(email(key=f"k-{n}", subject=f"message {n}"))
+        await mailer.aclose()
+        stored = await sink.wait_for_messages(3, timeout_seconds=5)
+
+        assert sorted(str(m["Subject"]) for m in stored) == ["message 0", "message 1", "message 2"]
+        assert (sink.sessions, sink.quits) == (1, 1)
+        with pytest.raises(RuntimeError, match="closed"):
+            await mailer.send(email(key="k-late"))
+
+
+async def test_relay_limits_messages_per_session_and_idle_time(tmp_path: Path) -> None:
+    async with _CountingSink(tmp_path / "outbox") as sink:
+        capped = pooled_relay_to(sink.port, messages_per_session=2)
+        for n in range(3):
+            await capped.send(email(key=f"capped-{n}"))
+        await capped.aclose()
+        assert (sink.sessions, sink.quits) == (2, 2)
+
+        never_idle = pooled_relay_to(sink.port, idle_seconds=0)
+        for n in range(2):
+            await never_idle.send(email(key=f"fresh-{n}"))
+        await never_idle.aclose()
+        assert (sink.sessions, sink.quits) == (4, 4)
+        assert len(await sink.wait_for_messages(5, timeout_seconds=5)) == 5
+
+
+async def test_relay_resends_on_a_fresh_session_when_the_relay_closes_an_idle_one(
+    tmp_path: Path,
+) -> None:
+    async with _CountingSink(tmp_path / "outbox", closing_after=1) as sink:
+        mailer = pooled_relay_to(sink.port)
+        await mailer.send(email(key="first", subject="first"))
+        await mailer.send(email(key="second", subject="second"))  # 421 on the reused session
+        await mailer.aclose()
+        stored = await sink.wait_for_messages(2, timeout_seconds=5)
+
+    assert sorted(str(m["Subject"]) for m in stored) == ["first", "second"]
+    assert sink.sessions == 2
+
+
+async def test_relay_opens_a_new_session_after_the_relay_restarts(tmp_path: Path) -> None:
+    first = SmtpSink(tmp_path / "outbox")
+    await first.start()
+    port = first.port
+    mailer = pooled_relay_to(port)
+    try:
+        await mailer.send(email(key="before", subject="before restart"))
+        await first.stop()  # closes the idle session from the relay's side
+        async with SmtpSink(tmp_path / "outbox", port=port) as second:
+            await mailer.send(email(key="after", subject="after restart"))
+            stored = await second.wait_for_messages(2, timeout_seconds=5)
+        assert sorted(str(m["Subject"]) for m in stored) == ["after restart", "before restart"]
+    finally:
+        await mailer.aclose()
+
+
+async def test_session_reuse_follows_the_settings(tmp_path: Path) -> None:
+    async with _CountingSink(tmp_path / "outbox") as sink:
+        for idle, sessions in ((30.0, 1), (0.0, 2)):
+            settings = Settings(smtp_port=sink.port, smtp_session_idle_seconds=idle)
+            mailer = mailer_from_settings(settings)
+            before = sink.sessions
+            for n in range(2):
+                await mailer.send(email(key=f"{idle}-{n}"))
+            await mailer.aclose()
+            assert sink.sessions - before == sessions
+    with pytest.raises(pydantic.ValidationError, match="smtp_session_idle_seconds"):
+        Settings(smtp_session_idle_seconds=-1)
+
+
+async def test_a_refused_recipient_ends_the_session(tmp_path: Path) -> None:
+    async with _RcptReplySink(tmp_path / "outbox", "550 no such user") as sink:
+        mailer = pooled_relay_to(sink.port)
+        for _ in range(2):
+            with pytest.raises(MailRejected):
+                await mailer.send(email())
+        await mailer.aclose()
+        assert sink.messages() == []

@@ -27,6 +27,10 @@ class Mailer(Protocol):
         """Hand the message to the mail system; raise on failure so the activity retries."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what the mailer keeps open between messages (the worker is stopping)."""
+        ...
+
 
 class MailRejected(Exception):
     """The relay permanently (5xx) refused the recipient; retrying will not help."""
