@@ -137,7 +137,10 @@ def mailer_from_settings(settings: Settings) -> Mailer:
     )
 
 
-def partner_center_from_settings(settings: Settings) -> PartnerCenter:
+def partner_center_from_settings(
+    settings: Settings,
+) -> LocalPartnerCenter | PartnerCenterHttpClient:
+    """The configured Partner Center; close it with `aclose` (the local one folds its journal)."""
     if settings.partner_center_mode == "local":
         return LocalPartnerCenter(
             settings.partner_center_data_path,
@@ -202,14 +205,18 @@ def access_tokens_from_settings(settings: Settings) -> tuple[AccessTokens, Acces
 async def open_dependencies(settings: Settings) -> AsyncIterator[Dependencies]:
     registry = await SqlPartnerRegistry.open(settings.registry_database_url)
     mailer = mailer_from_settings(settings)
+    partner_center = partner_center_from_settings(settings)
+    partner_programs = LocalPartnerPrograms(settings.partner_programs_data_path)
     try:
         yield Dependencies(
             mailer=mailer,
-            partner_center=partner_center_from_settings(settings),
+            partner_center=partner_center,
             registry=registry,
-            partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
+            partner_programs=partner_programs,
         )
     finally:
+        await partner_programs.aclose()
+        await partner_center.aclose()
         await mailer.aclose()
         await registry.close()
 

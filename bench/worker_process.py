@@ -22,9 +22,6 @@ from temporalio.worker import Worker
 
 from activities.policies import PolicyActivities
 from activities.reassessment import ReassessmentActivities
-from adapters.partner_center.local import LocalPartnerCenter
-from adapters.partner_programs.local import LocalPartnerPrograms
-from adapters.registry.sql import SqlPartnerRegistry
 from bench import skeletons
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
 from runtime.bytecode_cache import keep_bytecode
@@ -36,7 +33,7 @@ from worker import (
     WORKFLOW_FAILURE_EXCEPTION_TYPES,
     Dependencies,
     build_worker,
-    mailer_from_settings,
+    open_dependencies,
     policies_from_settings,
     worker_interceptors,
     workflow_runner,
@@ -104,18 +101,7 @@ async def _main(config: dict[str, Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     client = await Client.connect(config["address"], data_converter=DATA_CONVERTER)
-    registry = await SqlPartnerRegistry.open(settings.registry_database_url)
-    mailer = mailer_from_settings(settings)
-    try:
-        deps = Dependencies(
-            mailer=mailer,
-            partner_center=LocalPartnerCenter(
-                settings.partner_center_data_path,
-                por_validation_from=settings.relationship_policy().por_validation_from,
-            ),
-            registry=registry,
-            partner_programs=LocalPartnerPrograms(settings.partner_programs_data_path),
-        )
+    async with open_dependencies(settings) as deps:  # as worker.py does
         workers = [build_worker(client, deps, settings)]
         for queue in config.get("extra_queues", []):
             assert queue in (BASELINE_QUEUE, SKELETON_QUEUE), queue
@@ -125,9 +111,6 @@ async def _main(config: dict[str, Any]) -> None:
                 await running.enter_async_context(worker)
             print("ready", flush=True)
             await stop.wait()
-    finally:
-        await mailer.aclose()
-        await registry.close()
 
 
 if __name__ == "__main__":

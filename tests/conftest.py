@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.mail.smtp_sink import SmtpSink
-from adapters.partner_center.local import LocalPartnerCenter
+from adapters.partner_center.local import LocalPartnerCenter, current_data
 from adapters.partner_programs.local import LocalPartnerPrograms, ttm_revenue_entry
 from adapters.registry.sql import SqlPartnerRegistry
 from contract import names
@@ -182,7 +182,13 @@ class Stack:
     data_file: Path
     programs_file: Path
 
+    def partner_center_data(self) -> dict[str, Any]:
+        """What the local Partner Center answers from: the file and its journal's changes."""
+        return current_data(self.data_file)
+
     def edit_partner_center(self, change: Any) -> None:
+        """An operator's edit of the file, made once the adapter's changes are folded into it."""
+        self.partner_center._file.fold_now()
         data = json.loads(self.data_file.read_text())
         change(data)
         self.data_file.write_text(json.dumps(data))
@@ -224,7 +230,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             partner_center = LocalPartnerCenter(
                 data_file, por_validation_from=settings.relationship_policy().por_validation_from
             )
-            yield Stack(settings, sink, registry, partner_center, data_file, programs_file)
+            stack = Stack(settings, sink, registry, partner_center, data_file, programs_file)
+            yield stack
+            await stack.partner_center.aclose()
         finally:
             await registry.close()
 

@@ -166,6 +166,7 @@ async def test_partner_center_writes_keep_an_operators_edit(tmp_path: Path) -> N
     tenant = await partner_center.create_tenant(
         domain_prefix="sakuranew", country="JP", global_admin="admin@x", idempotency_key="k1"
     )
+    await partner_center.aclose()  # folds the journal into the file
     on_disk = json.loads(path.read_text())
     assert on_disk["profiles"][SAKURA]["partnerName"] == "Edited K.K."
     assert str(tenant.tenant_id) in on_disk["tenants"]
@@ -184,6 +185,7 @@ async def test_partner_programs_parse_once_and_see_an_edit(tmp_path: Path) -> No
     _write_in_place(path, data)  # as tests/conftest.py Stack.edit_partner_programs does
     assert not (await programs.get_membership(SAKURA_PGA, SAKURA)).membership_active
     activation = await programs.activate_direct_bill_tenant(SAKURA_PGA, "JP", idempotency_key="a")
+    await programs.aclose()  # folds the journal into the file
     on_disk = json.loads(path.read_text())
     assert on_disk["partners"][SAKURA_PGA]["membershipActive"] is False
     assert on_disk["activations"][f"{SAKURA_PGA}:JP"]["tenantId"] == str(activation.tenant_id)

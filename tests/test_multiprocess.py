@@ -23,6 +23,7 @@ import pytest
 from temporalio.client import Client
 
 from adapters.mail.smtp_sink import SmtpSink, link_token, verification_links
+from adapters.partner_center.local import current_data
 from contract import names as contract
 from domain.reseller_enrollment import EnrollmentResult, EnrollmentStage
 from tests.conftest import (
@@ -221,3 +222,6 @@ async def test_three_workers_two_gateways_one_killed_every_pipeline_completes_ma
         for subject in ENROLLMENT_SUBJECTS
     )
     assert sent == expected, messages
+    # Every worker appended its admin-agent changes to the shared Partner Center journal.
+    tenants = current_data(topology.state / "partner-center.json")["tenants"]
+    assert all(tenants[_tenant(partner_id)]["adminAgent"] is True for partner_id in PARTNERS)

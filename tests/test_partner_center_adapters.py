@@ -20,6 +20,7 @@ from adapters.partner_center import (
 from adapters.partner_center.local import (
     TENANT_NAMESPACE,
     LocalPartnerCenter,
+    current_data,
     sample_data,
     write_sample_if_missing,
 )
@@ -55,8 +56,8 @@ def local(data_file: Path) -> PartnerCenter:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    """What the adapter answers from: the file with the changes its journal holds."""
+    return current_data(path)
 
 
 def _edit(path: Path, data: dict[str, Any]) -> None:

@@ -71,6 +71,6 @@ async def test_operator_adds_a_customer_and_a_support_contact_for_a_reseller(
     assert relationship.provider_partner_id == PROVIDER
     record = await stack.registry.get_support_contact(str(CUSTOMER), SUBSCRIPTION)
     assert record is not None and record.workflow_id == contact_wf
-    data = json.loads(stack.data_file.read_text())
+    data = stack.partner_center_data()
     assert data["subscriptions"][SUBSCRIPTION]["supportContact"]["supportMpnId"] == RESELLER
     assert data["customers"][customer_id]["partners"] == [PROVIDER, RESELLER]

@@ -45,7 +45,7 @@ from tests.relationship_driver import (
 
 
 def _pc(stack: Stack) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(stack.data_file.read_text())
+    data: dict[str, Any] = stack.partner_center_data()
     return data
 
 

@@ -269,7 +269,7 @@ async def test_the_readme_walk_through_on_the_sample_data(
             result_type=Acknowledgement,
         )
         await partnership.result()
-    placed = json.loads(stack.data_file.read_text())["orders"]
+    placed = stack.partner_center_data()["orders"]
     assert [o["line_items"][0]["partner_id_on_record"] for o in placed.values()] == ["4512345"]
 
 

@@ -105,9 +105,8 @@ def _fix(por: str, role: str = "sales_agent") -> dict[str, Any]:
 
 
 def _pc_orders(stack: Stack) -> list[dict[str, Any]]:
-    import json
 
-    return list(json.loads(stack.data_file.read_text()).get("orders", {}).values())
+    return list(stack.partner_center_data().get("orders", {}).values())
 
 
 async def test_an_order_with_a_valid_por_is_placed(

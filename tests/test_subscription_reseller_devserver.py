@@ -87,5 +87,5 @@ async def test_operator_names_a_reseller_fixes_it_by_callback_and_it_is_updated(
         assert status["stage"] == "updated" and status["partner_of_record"] == RESELLER
     record = await stack.registry.get_subscription_reseller(str(CUSTOMER), SUBSCRIPTION)
     assert record is not None and record.status is SubscriptionResellerStage.UPDATED
-    data = json.loads(stack.data_file.read_text())
+    data = stack.partner_center_data()
     assert data["subscriptions"][SUBSCRIPTION]["partnerId"] == RESELLER

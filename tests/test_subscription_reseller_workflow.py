@@ -51,7 +51,7 @@ async def _ready(stack: Stack) -> None:
 
 
 def _subscription(stack: Stack) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(stack.data_file.read_text())["subscriptions"][SUBSCRIPTION]
+    entry: dict[str, Any] = stack.partner_center_data()["subscriptions"][SUBSCRIPTION]
     return entry
 
 

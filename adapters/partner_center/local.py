@@ -3,11 +3,12 @@
 The embedded default runs without Microsoft credentials; an operator plays Partner Center by editing
 this file while the product runs. Every call sees the file as it is on disk, so an edit takes effect
 on the next call (an activity retry included); the parsed file is kept and parsed again only when
-the file changed (`adapters.json_file`). Writes (`create_tenant`, `ensure_admin_agent`, ...) hold an
-`asyncio.Lock`, change a private copy of the current file (checked against the disk, not re-read
-when unchanged) and replace the file atomically (temp file + `os.replace`), so an operator's edit
-made between two calls is never lost; an edit saved in the instant between that check and the
-replace is the ordinary last-writer race.
+the file changed (`adapters.json_file`). The adapter's own changes (`create_tenant`,
+`ensure_admin_agent`, `place_order`, ...) are each one line appended to `<file>.journal` under a
+file lock shared by every worker process, and answered from at once; the journal is folded into the
+file a second after the last change, every 256 changes and when the worker stops
+(`adapters.json_journal`). So the file is current a moment after a change, and a change costs an
+append, not a rewrite of the whole file. `current_data(path)` reads the file with the journal.
 
 File format (every section optional; a missing file is empty data)::
 
@@ -88,19 +89,19 @@ A file that is not valid JSON or has the wrong shape (say, an operator's half-sa
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
 from adapters.json_file import JsonFile
+from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, JournaledJsonFile, journal_path
 from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdict
 from domain.errors import (
     NoCommerceRelationship,
@@ -133,6 +134,7 @@ __all__ = [
     "ORDER_NAMESPACE",
     "TENANT_NAMESPACE",
     "LocalPartnerCenter",
+    "current_data",
     "sample_data",
     "write_sample_if_missing",
 ]
@@ -150,8 +152,6 @@ RELATIONSHIP_REQUEST_BASE = "https://admin.microsoft.com/Adminportal/Home"
 
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-_T = TypeVar("_T")
-
 
 class LocalPartnerCenter:
     """Partner Center answered from the JSON file at `path` (format in the module docstring)."""
@@ -162,14 +162,17 @@ class LocalPartnerCenter:
         *,
         por_validation_from: datetime | None = None,
         clock: Callable[[], datetime] | None = None,
+        fold_at: int = FOLD_AT,
+        fold_after_seconds: float | None = FOLD_AFTER_SECONDS,
     ) -> None:
         """`por_validation_from`: the instant Partner Center starts refusing orders for their
-        Partner of Record (None: always). `clock`: Partner Center's clock (UTC now by default)."""
+        Partner of Record (None: always). `clock`: Partner Center's clock (UTC now by default).
+        `fold_at`, `fold_after_seconds`: when the journal of changes is folded into the file
+        (`adapters.json_journal`; None: only at `fold_at` changes and at `aclose`)."""
         if por_validation_from is not None and por_validation_from.tzinfo is None:
             raise ValueError("por_validation_from must carry a time zone")
         self._path = Path(path)
-        self._file = JsonFile(self._path, _parser(self._path))
-        self._write_lock = asyncio.Lock()
+        self._file = _journaled(self._path, fold_at=fold_at, fold_after_seconds=fold_after_seconds)
         self._por_validation_from = por_validation_from
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -213,9 +216,9 @@ class LocalPartnerCenter:
             )
         admin = global_admin.strip()
 
-        def change(data: dict[str, Any]) -> tuple[TenantInfo, bool]:
-            tenants = _section(data, "tenants", self._path, create=True)
-            created = _section(data, "createdTenants", self._path, create=True)
+        def decide(data: dict[str, Any]) -> tuple[TenantInfo, list[Edit]]:
+            tenants = _section(data, "tenants", self._path)
+            created = _section(data, "createdTenants", self._path)
             recorded = created.get(idempotency_key)
             with self._reading(f"createdTenants.{idempotency_key}"):
                 tenant_id = (
@@ -223,33 +226,32 @@ class LocalPartnerCenter:
                     if recorded is not None
                     else uuid5(TENANT_NAMESPACE, idempotency_key)
                 )
+            remember: Edit = (("createdTenants", idempotency_key), str(tenant_id))
             existing = _find_tenant(tenants, tenant_id)
             if existing is not None:
-                created[idempotency_key] = str(tenant_id)
-                return self._tenant_info(tenant_id, existing[1]), recorded is None
+                info = self._tenant_info(tenant_id, existing[1])
+                return info, [remember] if recorded is None else []
             info = TenantInfo(
                 tenant_id=tenant_id, country=country, default_domain=f"{prefix}.onmicrosoft.com"
             )
-            tenants[str(tenant_id)] = {
+            tenant = {
                 "country": info.country,
                 "defaultDomain": info.default_domain,
                 "globalAdmins": [admin],
                 "adminAgent": False,
             }
-            created[idempotency_key] = str(tenant_id)
-            return info, True
+            return info, [(("tenants", str(tenant_id)), tenant), remember]
 
-        return await self._modify(change)
+        return await self._file.change("create_tenant", decide)
 
     async def ensure_admin_agent(self, tenant_id: TenantId, *, idempotency_key: str) -> None:
-        def change(data: dict[str, Any]) -> tuple[None, bool]:
-            entry = self._tenant(data, tenant_id)
+        def decide(data: dict[str, Any]) -> tuple[None, list[Edit]]:
+            key, entry = self._tenant_entry(data, tenant_id)
             if entry.get("adminAgent") is True:
-                return None, False
-            entry["adminAgent"] = True
-            return None, True
+                return None, []
+            return None, [(("tenants", key, "adminAgent"), True)]
 
-        await self._modify(change)
+        await self._file.change("ensure_admin_agent", decide)
 
     async def agreement_status(self, partner_id: str) -> AgreementAnswer:
         """`agreements.<id>`: signed or not. Without an entry: an id in `indirectResellers` has an
@@ -373,12 +375,11 @@ class LocalPartnerCenter:
         return ResellerValidation(partner_id=pid, is_valid_partner_id_on_record=True)
 
     async def place_order(self, order: OrderSubmission, *, idempotency_key: str) -> PlacedOrder:
-        def change(data: dict[str, Any]) -> tuple[PlacedOrder, bool]:
-            orders = _section(data, "orders", self._path, create=True)
-            recorded = orders.get(idempotency_key)
+        def decide(data: dict[str, Any]) -> tuple[PlacedOrder, list[Edit]]:
+            recorded = _section(data, "orders", self._path).get(idempotency_key)
             if recorded is not None:
                 with self._reading(f"orders.{idempotency_key}"):
-                    return PlacedOrder.model_validate(recorded), False
+                    return PlacedOrder.model_validate(recorded), []
             self._check_order(data, order)
             placed = PlacedOrder(
                 order_id=str(uuid5(ORDER_NAMESPACE, idempotency_key)),
@@ -386,10 +387,9 @@ class LocalPartnerCenter:
                 customer_id=str(order.customer_id),
                 line_items=order.line_items,
             )
-            orders[idempotency_key] = placed.model_dump(mode="json")
-            return placed, True
+            return placed, [(("orders", idempotency_key), placed.model_dump(mode="json"))]
 
-        return await self._modify(change)
+        return await self._file.change("place_order", decide)
 
     def _check_order(self, data: dict[str, Any], order: OrderSubmission) -> None:
         """The refusals Partner Center answers an order with, in its order of checks."""
@@ -438,14 +438,13 @@ class LocalPartnerCenter:
     async def create_customer(
         self, customer: NewCustomer, *, idempotency_key: str
     ) -> CreatedCustomer:
-        def change(data: dict[str, Any]) -> tuple[CreatedCustomer, bool]:
-            customers = _section(data, "customers", self._path, create=True)
-            created = _section(data, "createdCustomers", self._path, create=True)
-            recorded = created.get(idempotency_key)
+        def decide(data: dict[str, Any]) -> tuple[CreatedCustomer, list[Edit]]:
+            customers = _section(data, "customers", self._path)
+            recorded = _section(data, "createdCustomers", self._path).get(idempotency_key)
             if recorded is not None:
                 found = _find_tenant(customers, UUID(str(recorded)))
                 if found is not None:
-                    return self._created_customer(found[0], found[1]), False
+                    return self._created_customer(found[0], found[1]), []
             self._require_partnered(
                 data, customer.provider_partner_id, customer.reseller_partner_id, "create_customer"
             )
@@ -457,11 +456,12 @@ class LocalPartnerCenter:
                 "associatedPartnerId": customer.reseller_tenant_id,
                 "partners": [customer.provider_partner_id, customer.reseller_partner_id],
             }
-            customers[str(customer_id)] = entry
-            created[idempotency_key] = str(customer_id)
-            return self._created_customer(str(customer_id), entry), True
+            return self._created_customer(str(customer_id), entry), [
+                (("customers", str(customer_id)), entry),
+                (("createdCustomers", idempotency_key), str(customer_id)),
+            ]
 
-        return await self._modify(change)
+        return await self._file.change("create_customer", decide)
 
     def _created_customer(self, key: str, entry: Any) -> CreatedCustomer:
         with self._reading(f"customers.{key}"):
@@ -479,8 +479,8 @@ class LocalPartnerCenter:
         subscription_id: str,
         contact: SupportContact,
     ) -> SupportContact:
-        def change(data: dict[str, Any]) -> tuple[SupportContact, bool]:
-            entry = self._subscription(data, customer_id, subscription_id)
+        def decide(data: dict[str, Any]) -> tuple[SupportContact, list[Edit]]:
+            key, entry = self._subscription(data, customer_id, subscription_id)
             self._require_partnered(
                 data, provider_partner_id, contact.support_mpn_id, "set the support contact"
             )
@@ -489,11 +489,11 @@ class LocalPartnerCenter:
                 "supportMpnId": contact.support_mpn_id,
                 "name": contact.name,
             }
-            changed = entry.get("supportContact") != wanted
-            entry["supportContact"] = wanted
-            return contact, changed
+            if entry.get("supportContact") == wanted:
+                return contact, []
+            return contact, [(("subscriptions", key, "supportContact"), wanted)]
 
-        return await self._modify(change)
+        return await self._file.change("set_subscription_support_contact", decide)
 
     async def update_subscription_partner_of_record(
         self,
@@ -505,8 +505,8 @@ class LocalPartnerCenter:
     ) -> SubscriptionPartnerOfRecord:
         pid = partner_id.strip()
 
-        def change(data: dict[str, Any]) -> tuple[SubscriptionPartnerOfRecord, bool]:
-            entry = self._subscription(data, customer_id, subscription_id)
+        def decide(data: dict[str, Any]) -> tuple[SubscriptionPartnerOfRecord, list[Edit]]:
+            key, entry = self._subscription(data, customer_id, subscription_id)
             with self._reading(f"subscriptions.{subscription_id}"):
                 locked = bool(entry.get("partnerOnRecordLocked", False))
             if locked:
@@ -540,27 +540,26 @@ class LocalPartnerCenter:
                     partner_of_record=pid,
                     partner_center_code="900123",
                 )
-            changed = entry.get("partnerId") != pid
-            entry["partnerId"] = pid
             with self._reading(f"subscriptions.{subscription_id}"):
-                return (
-                    SubscriptionPartnerOfRecord(
-                        customer_id=str(customer_id),
-                        subscription_id=subscription_id,
-                        offer_id=entry.get("offerId"),
-                        partner_id=pid,
-                        status=str(entry.get("status", "active")),
-                    ),
-                    changed,
+                answer = SubscriptionPartnerOfRecord(
+                    customer_id=str(customer_id),
+                    subscription_id=subscription_id,
+                    offer_id=entry.get("offerId"),
+                    partner_id=pid,
+                    status=str(entry.get("status", "active")),
                 )
+            if entry.get("partnerId") == pid:
+                return answer, []
+            return answer, [(("subscriptions", key, "partnerId"), pid)]
 
-        return await self._modify(change)
+        return await self._file.change("update_subscription_partner_of_record", decide)
 
     def _subscription(
         self, data: dict[str, Any], customer_id: TenantId, subscription_id: str
-    ) -> dict[str, Any]:
-        """The customer's subscription; refusals as Partner Center's 20003 / 2011 / 800091."""
-        subscriptions = _section(data, "subscriptions", self._path, create=True)
+    ) -> tuple[str, dict[str, Any]]:
+        """The customer's subscription (its key, its entry); refusals as Partner Center's 20003 /
+        2011 / 800091."""
+        subscriptions = _section(data, "subscriptions", self._path)
         found = _find_tenant(subscriptions, UUID(subscription_id))
         entry: Any = found[1] if found else None
         with self._reading(f"subscriptions.{subscription_id}"):
@@ -580,8 +579,8 @@ class LocalPartnerCenter:
                 subscription_id=subscription_id,
                 partner_center_code=code,
             )
-        assert isinstance(entry, dict)
-        return entry
+        assert isinstance(entry, dict) and found is not None
+        return found[0], entry
 
     def _require_partnered(
         self, data: dict[str, Any], provider: str, reseller: str, operation: str
@@ -601,34 +600,32 @@ class LocalPartnerCenter:
 
     # -- file access -------------------------------------------------------------------------
 
+    async def fold(self) -> bool:
+        """Fold the journal of changes into the file now (True when it held any)."""
+        return await self._file.fold()
+
+    async def aclose(self) -> None:
+        """Leave the file current: fold what the journal holds (the worker calls this at stop)."""
+        await self._file.aclose()
+
     async def _read(self) -> dict[str, Any]:
-        """The file's object (shared: never change it); parsed again only when the file changed."""
-        cached = self._file.cached()
-        if cached is not None:
-            return cached
-        return await asyncio.to_thread(self._file.read)
-
-    async def _modify(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
-        """Apply `change` (returns the result and whether it changed the data) to a private copy
-        of the current file and, if it changed anything, replace the file atomically."""
-        async with self._write_lock:
-            return await asyncio.to_thread(self._modify_sync, change)
-
-    def _modify_sync(self, change: Callable[[dict[str, Any]], tuple[_T, bool]]) -> _T:
-        data = self._file.for_change()
-        result, changed = change(data)
-        if changed:
-            self._file.write(data)
-        return result
+        """The file with the journal applied (shared: never change it); parsed again only when
+        the file changed, the journal's new lines applied when it grew."""
+        return await self._file.aread()
 
     def _tenant(self, data: dict[str, Any], tenant_id: TenantId) -> dict[str, Any]:
+        return self._tenant_entry(data, tenant_id)[1]
+
+    def _tenant_entry(
+        self, data: dict[str, Any], tenant_id: TenantId
+    ) -> tuple[str, dict[str, Any]]:
         found = _find_tenant(_section(data, "tenants", self._path), tenant_id)
         if found is None:
             raise TenantNotFound(f"tenant {tenant_id} was not found", tenant_id=str(tenant_id))
         key, entry = found
         if not isinstance(entry, dict):
             raise self._malformed(f"tenants.{key}", "must be an object")
-        return entry
+        return key, entry
 
     def _tenant_info(self, tenant_id: TenantId, entry: dict[str, Any]) -> TenantInfo:
         with self._reading(f"tenants.{tenant_id}"):
@@ -662,10 +659,8 @@ def _partner_not_found(partner_id: str) -> PartnerIdNotFound:
     )
 
 
-def _section(
-    data: dict[str, Any], name: str, path: Path, *, create: bool = False
-) -> dict[str, Any]:
-    value = data.setdefault(name, {}) if create else data.get(name, {})
+def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = data.get(name, {})
     if not isinstance(value, dict):
         raise PartnerCenterUnavailable(
             f"partner center data file {path}: {name!r} must be an object; fix the file"
@@ -697,6 +692,23 @@ def _parser(path: Path) -> Callable[[bytes], dict[str, Any]]:
         return data
 
     return parse
+
+
+def _journaled(
+    path: Path, *, fold_at: int = FOLD_AT, fold_after_seconds: float | None = FOLD_AFTER_SECONDS
+) -> JournaledJsonFile:
+    def broken(reason: str) -> PartnerCenterUnavailable:
+        return PartnerCenterUnavailable(f"partner center data file {path}: {reason}")
+
+    return JournaledJsonFile(
+        path, _parser(path), broken, fold_at=fold_at, fold_after_seconds=fold_after_seconds
+    )
+
+
+def current_data(path: Path) -> dict[str, Any]:
+    """What `LocalPartnerCenter(path)` answers from now: the file with the changes its journal
+    holds (not folded yet) applied. Blocking; for tests and tools."""
+    return _journaled(Path(path), fold_after_seconds=None).read()
 
 
 def sample_data() -> dict[str, Any]:
@@ -768,9 +780,11 @@ def sample_data() -> dict[str, Any]:
 
 
 def write_sample_if_missing(path: Path) -> bool:
-    """Write `sample_data()` to `path` unless a file is already there; True when it wrote one."""
+    """Write `sample_data()` to `path` unless a file is already there; True when it wrote one.
+    A journal left beside a deleted file belonged to that file's data and is removed."""
     path = Path(path)
     if path.exists():
         return False
+    journal_path(path).unlink(missing_ok=True)
     JsonFile(path, _parser(path)).write(sample_data())
     return True

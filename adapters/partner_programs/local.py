@@ -1,7 +1,9 @@
 """`LocalPartnerPrograms`: partner-program facts from an editable JSON file.
 
 Every call sees the file as it is on disk; its parsed form is kept until the file changes
-(`adapters.json_file`), and the one write (an activation) replaces the file atomically.
+(`adapters.json_file`). The one change the adapter makes (an activation) is a line appended to
+`<file>.journal`, folded into the file a second later, every 256 changes and when the worker stops
+(`adapters.json_journal`).
 
 Format::
 
@@ -41,7 +43,6 @@ until the operator fixes it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.json_file import JsonFile
+from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, JournaledJsonFile, journal_path
 from adapters.partner_center import PartnerCenterUnavailable
 from domain.calendar import add_months_to_date
 from domain.direct_bill import (
@@ -67,20 +69,32 @@ _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
 
 
 class LocalPartnerPrograms:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fold_at: int = FOLD_AT,
+        fold_after_seconds: float | None = FOLD_AFTER_SECONDS,
+    ) -> None:
         self._path = Path(path)
-        self._file = JsonFile(self._path, _parser(self._path))
-        self._lock = asyncio.Lock()
+        self._file = _journaled(self._path, fold_at=fold_at, fold_after_seconds=fold_after_seconds)
 
-    def _load(self) -> dict[str, Any]:
-        """The file's object, shared with other calls: never change it."""
+    async def aclose(self) -> None:
+        """Leave the file current: fold what the journal holds (the worker calls this at stop)."""
+        await self._file.aclose()
+
+    async def _load(self) -> dict[str, Any]:
+        """The file's object with the journal applied, shared with other calls: never change it."""
         try:
-            return self._file.read()
+            return await self._file.aread()
         except OSError as err:
             raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
 
-    def _partner(self, pga_id: str) -> dict[str, Any]:
-        partner = self._load().get("partners", {}).get(pga_id)
+    async def _partner(self, pga_id: str) -> dict[str, Any]:
+        return self._partner_in(await self._load(), pga_id)
+
+    def _partner_in(self, data: dict[str, Any], pga_id: str) -> dict[str, Any]:
+        partner = data.get("partners", {}).get(pga_id)
         if not isinstance(partner, dict):
             raise PartnerIdNotFound(
                 f"PGA {pga_id} is not known to the partner program", partner_id=pga_id
@@ -88,7 +102,7 @@ class LocalPartnerPrograms:
         return partner
 
     async def get_ttm_revenue(self, pga_id: str) -> TtmRevenue:
-        raw: Any = self._partner(pga_id).get("ttmRevenue")
+        raw: Any = (await self._partner(pga_id)).get("ttmRevenue")
         if not isinstance(raw, dict):
             raise PartnerCenterUnavailable(
                 f"ttmRevenue for PGA {pga_id} states no period and as-of date: give "
@@ -112,7 +126,7 @@ class LocalPartnerPrograms:
             raise PartnerCenterUnavailable(f"bad ttmRevenue for PGA {pga_id}: {err}") from err
 
     async def get_security_requirements(self, pga_id: str) -> SecurityRequirements:
-        raw = self._partner(pga_id).get("securityRequirements", {})
+        raw = (await self._partner(pga_id)).get("securityRequirements", {})
         try:
             return SecurityRequirements(
                 admins_required_not_using_mfa_count=int(raw["adminsRequiredNotUsingMfaCount"]),
@@ -126,10 +140,10 @@ class LocalPartnerPrograms:
             ) from err
 
     async def get_designations(self, pga_id: str) -> list[str]:
-        return [str(d) for d in self._partner(pga_id).get("designations", [])]
+        return [str(d) for d in (await self._partner(pga_id)).get("designations", [])]
 
     async def get_membership(self, pga_id: str, pla_id: str) -> LocationMembership:
-        partner = self._partner(pga_id)
+        partner = await self._partner(pga_id)
         location = partner.get("locations", {}).get(pla_id) or {}
         authorized = location.get("irAuthorizedAt")
         return LocationMembership(
@@ -145,7 +159,7 @@ class LocalPartnerPrograms:
         )
 
     async def list_authorized_indirect_providers(self) -> list[IndirectProvider]:
-        providers = self._load().get("indirectProviders", {})
+        providers = (await self._load()).get("indirectProviders", {})
         try:
             return [
                 IndirectProvider(
@@ -159,21 +173,23 @@ class LocalPartnerPrograms:
     async def activate_direct_bill_tenant(
         self, pga_id: str, region: str, *, idempotency_key: str
     ) -> Activation:
-        self._partner(pga_id)
-        async with self._lock:
-            try:
-                data = self._file.for_change()
-            except OSError as err:
-                raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
-            activations = data.setdefault("activations", {})
-            key = f"{pga_id}:{region}"
-            if key not in activations:
-                activations[key] = {
-                    "tenantId": str(uuid.uuid5(_TENANTS, idempotency_key)),
-                    "activatedAt": datetime.now(UTC).isoformat(),
-                }
-                self._file.write(data)
-            entry = activations[key]
+        key = f"{pga_id}:{region}"
+
+        def decide(data: dict[str, Any]) -> tuple[dict[str, Any], list[Edit]]:
+            self._partner_in(data, pga_id)
+            recorded = data.get("activations", {}).get(key)
+            if recorded is not None:
+                return recorded, []
+            entry = {
+                "tenantId": str(uuid.uuid5(_TENANTS, idempotency_key)),
+                "activatedAt": datetime.now(UTC).isoformat(),
+            }
+            return entry, [(("activations", key), entry)]
+
+        try:
+            entry = await self._file.change("activate_direct_bill_tenant", decide)
+        except OSError as err:
+            raise PartnerCenterUnavailable(f"{self._path} is not readable JSON: {err}") from err
         return Activation(
             tenant_id=entry["tenantId"], activated_at=datetime.fromisoformat(entry["activatedAt"])
         )
@@ -256,8 +272,28 @@ def ttm_revenue_entry(tenants: list[dict[str, Any]], as_of: date) -> dict[str, A
     }
 
 
+def _journaled(
+    path: Path, *, fold_at: int = FOLD_AT, fold_after_seconds: float | None = FOLD_AFTER_SECONDS
+) -> JournaledJsonFile:
+    def broken(reason: str) -> PartnerCenterUnavailable:
+        return PartnerCenterUnavailable(f"partner programs data file {reason}")
+
+    return JournaledJsonFile(
+        path, _parser(path), broken, fold_at=fold_at, fold_after_seconds=fold_after_seconds
+    )
+
+
+def current_data(path: Path) -> dict[str, Any]:
+    """What `LocalPartnerPrograms(path)` answers from now: the file with its journal applied.
+    Blocking; for tests and tools."""
+    return _journaled(Path(path), fold_after_seconds=None).read()
+
+
 def write_sample_if_missing(path: Path) -> bool:
+    """Write `sample_data()` to `path` unless a file is already there (a journal left beside a
+    deleted file is removed with it); True when it wrote one."""
     if path.exists():
         return False
+    journal_path(path).unlink(missing_ok=True)
     JsonFile(path, _parser(path)).write(sample_data())
     return True
