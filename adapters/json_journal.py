@@ -26,8 +26,8 @@ Journal format (JSON Lines)::
 An operator edits the file, never the journal. Changes not yet folded are applied over the file as
 it is on disk, an operator's later edit included; so an edit to a path the adapter set a moment
 before is overridden by that change until the journal is folded (at most `fold_after_seconds`
-after the last change). A last line without its newline (a write cut short) is ignored and cut off
-by the next change.
+after the last change), and a change inside an entry the operator deleted meanwhile is dropped. A
+last line without its newline (a write cut short) is ignored and cut off by the next change.
 """
 
 from __future__ import annotations
@@ -195,7 +195,8 @@ class JournaledJsonFile:
             )
             merged = _apply_all(view.merged, edits, self._broken_file)  # before it is written
             offset, generation = self._prepare_append(fd, view)
-            os.write(fd, line)
+            if os.write(fd, line) != len(line):
+                raise OSError(f"{self._journal}: short write (disk full?)")
             os.fdatasync(fd)
             self._view = _View(
                 base=view.base,
@@ -382,13 +383,19 @@ def _apply_all(
     data: dict[str, Any], edits: Sequence[Edit], broken: Callable[[str], Exception]
 ) -> dict[str, Any]:
     """`data` with `edits` set, in order, sharing every object they do not touch (never changing
-    `data` or anything reachable from it)."""
+    `data` or anything reachable from it). A missing top-level section is created; an edit inside
+    an entry the file no longer has (an operator deleted it) is dropped, never made a partial
+    entry."""
     root = dict(data)
     owned = {id(root)}
     for keys, value in edits:
-        node = root
+        node: dict[str, Any] | None = root
         for depth, key in enumerate(keys[:-1]):
+            assert node is not None
             child = node.get(key)
+            if child is None and depth > 0:
+                node = None
+                break
             if child is None:
                 child = {}
             elif not isinstance(child, dict):
@@ -399,5 +406,6 @@ def _apply_all(
             owned.add(id(child))
             node[key] = child
             node = child
-        node[keys[-1]] = value
+        if node is not None:
+            node[keys[-1]] = value
     return root

@@ -156,17 +156,30 @@ def test_an_interrupted_fold_applied_again_changes_nothing(tmp_path: Path) -> No
     edits: list[list[Edit]] = [
         [(("a", "b"), 2)],
         [(("a",), {"c": 3})],
-        [(("a", "d"), 4), (("x", "y", "z"), 5)],
+        [(("a", "d"), 4), (("x", "y"), {"z": 5}), (("x", "y", "w"), 6)],
     ]
     for step in edits:
         file._change_sync("edit", _setting(step))
-    expected = {"a": {"c": 3, "d": 4}, "keep": True, "x": {"y": {"z": 5}}}
+    expected = {"a": {"c": 3, "d": 4}, "keep": True, "x": {"y": {"z": 5, "w": 6}}}
     assert file.read() == expected
     journal = journal_path(path).read_bytes()
     assert file.fold_now()
     # A crash after the file was replaced but before the journal was emptied:
     journal_path(path).write_bytes(journal)
     assert _journaled(path).read() == expected
+    assert _on_disk(path) == expected
+
+
+def test_a_change_inside_an_entry_the_operator_deleted_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    _write(path, {"tenants": {"a": {"adminAgent": False}, "b": {"adminAgent": False}}})
+    file = _journaled(path, fold_after_seconds=None)
+    file._change_sync("agent", _setting([(("tenants", "a", "adminAgent"), True)]))
+    file._change_sync("order", _setting([(("orders", "k"), {"id": 1})]))  # a new section
+    _write(path, {"tenants": {"b": {"adminAgent": False}}})  # the operator removes tenant a
+    expected = {"tenants": {"b": {"adminAgent": False}}, "orders": {"k": {"id": 1}}}
+    assert file.read() == expected
+    assert file.fold_now()
     assert _on_disk(path) == expected
 
 

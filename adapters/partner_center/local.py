@@ -670,6 +670,9 @@ def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
 
 def _find_tenant(tenants: dict[str, Any], tenant_id: TenantId) -> tuple[str, Any] | None:
     """The entry keyed by `tenant_id`, whatever the case or braces of the key's spelling."""
+    canonical = str(tenant_id)
+    if canonical in tenants:
+        return canonical, tenants[canonical]
     for key, entry in tenants.items():
         with contextlib.suppress(ValueError):
             if UUID(key) == tenant_id:
