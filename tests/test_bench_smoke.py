@@ -1,6 +1,7 @@
 """The benchmarks in bench/ still run: each in its --quick mode with tiny sizes, as a subprocess
-(its own dev server, worker process and SMTP sink), all five at once. Only that each finishes and
-prints its figure lines is checked, never a figure: timing belongs to the benchmarks."""
+(its own dev server, worker process and SMTP sink; local_files needs none), all six at once.
+Only that each finishes and prints its figure lines is checked, never a figure: timing belongs to
+the benchmarks."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^decide_review skeleton \(baseline\): p50 \d+ ms, p99 \d+ ms",
             r"^production CPU per update .*: worker \d+ ms, dev server \d+ ms",
             r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
+        ],
+    ),
+    "local_files": (
+        ["--quick"],
+        [
+            r"^\| 20 \| \d+\.\d\d / \d+\.\d\d ms, 0 folds \| \d+\.\d\d / \d+\.\d\d ms, 10 folds"
+            r" \| \d+\.\dx \|$",
         ],
     ),
 }
