@@ -150,6 +150,8 @@ class JournaledJsonFile:
         try:
             fd = os.open(self._journal, os.O_RDONLY)
         except FileNotFoundError:
+            fd = -1
+        if fd < 0:
             with self._view_lock:
                 return self._refresh(None).merged
         try:
@@ -240,7 +242,9 @@ class JournaledJsonFile:
             return await asyncio.to_thread(self.fold_now)
 
     async def aclose(self) -> None:
-        """Fold what the journal holds (a worker stopping leaves the file current)."""
+        """Fold what the journal holds (a worker stopping leaves the file current). A file that
+        cannot be read now (an operator's half-saved edit) keeps its journal, applied over it by
+        the next reader; that is logged, not raised, so the rest of a shutdown goes on."""
         if self._fold_timer is not None:
             self._fold_timer.cancel()
             self._fold_timer = None
@@ -248,7 +252,7 @@ class JournaledJsonFile:
         if task is not None and not task.done():
             with contextlib.suppress(Exception):
                 await task
-        await self.fold()
+        await self._fold_logged()
 
     def _fold_locked(self, fd: int) -> bool:
         view = self._view
@@ -286,9 +290,12 @@ class JournaledJsonFile:
     async def _fold_logged(self) -> None:
         try:
             await self.fold()
-        except Exception as exc:  # the next change or close folds again
+        except Exception as exc:  # the journal stays; the next change, quiet moment or close folds
             structlog.get_logger().warning(
-                "json_journal.fold_failed", file=str(self._path), error=str(exc)
+                "json_journal.fold_failed",
+                file=str(self._path),
+                journal=str(self._journal),
+                error=str(exc),
             )
 
     # -- the view ----------------------------------------------------------------------------

@@ -54,6 +54,10 @@ def _bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _write_raw(path: Path, raw: bytes) -> None:
+    path.write_bytes(raw)
+
+
 def _write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data))
 
@@ -147,6 +151,17 @@ async def test_close_folds_and_leaves_the_operators_edit(sample: Path) -> None:
 
 def _setting(edits: list[Edit]) -> Callable[[dict[str, Any]], tuple[None, list[Edit]]]:
     return lambda data: (None, edits)
+
+
+async def test_close_with_a_broken_file_keeps_the_journal_and_does_not_raise(sample: Path) -> None:
+    partner_center = LocalPartnerCenter(sample, fold_after_seconds=None)
+    tenant = await _tenant(partner_center, 1)
+    good = _bytes(sample)
+    _write_raw(sample, b"{ half saved")  # an operator's edit, not finished
+    await partner_center.aclose()  # logged, not raised
+    assert len(_journal_lines(sample)) == 2  # the change is still there
+    _write_raw(sample, good)
+    assert tenant in current_data(sample)["tenants"]
 
 
 def test_an_interrupted_fold_applied_again_changes_nothing(tmp_path: Path) -> None:
