@@ -54,6 +54,7 @@ __all__ = [
     "FOLD_AT",
     "Edit",
     "JournaledJsonFile",
+    "current_data",
     "journal_path",
 ]
 
@@ -76,6 +77,13 @@ def journal_path(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
+def current_data(
+    path: Path, parse: Callable[[bytes], dict[str, Any]], broken: Broken
+) -> dict[str, Any]:
+    """The object at `path` with the changes its journal holds applied, read once. Blocking."""
+    return JournaledJsonFile(path, parse, broken, fold_after_seconds=None).read()
+
+
 @dataclass(frozen=True)
 class _View:
     """The file's object with the journal applied, and where in the journal it stands."""
@@ -91,7 +99,8 @@ class _View:
 class JournaledJsonFile:
     """The JSON object at `path` (read through `JsonFile` with `parse`) with its journal applied.
 
-    `broken` turns a description of a malformed journal into the adapter's own (retryable) error.
+    `broken` turns a description of what is malformed (the journal, or the file where a change
+    cannot apply) into the adapter's own retryable error, naming the file.
     """
 
     def __init__(
@@ -370,7 +379,7 @@ class JournaledJsonFile:
             raise self._broken_journal(f"line {number} is not a change ({exc})") from exc
 
     def _broken_file(self, reason: str) -> Exception:
-        return self._broken(f"{self._path}: {reason}; fix the file")
+        return self._broken(f"{reason}; fix the file")
 
     def _broken_journal(self, reason: str) -> Exception:
         return self._broken(

@@ -17,62 +17,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+from uuid import UUID
 
 if __package__ in (None, ""):  # `python bench/local_files.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.json_file import RACY_WINDOW_NS
 from adapters.partner_center.local import LocalPartnerCenter
+from bench.enrollments import GLOBAL_ADMIN, Partners
 from bench.harness import machine
-
-ADMIN = "admin@bench.example"
-
-
-def _publish(path: Path, size: int) -> list[tuple[str, uuid.UUID]]:
-    data: dict[str, dict[str, object]] = {"profiles": {}, "tenants": {}, "agreements": {}}
-    partners = []
-    for n in range(size):
-        partner_id = str(6_000_000 + n)
-        tenant_id = uuid.uuid5(uuid.NAMESPACE_URL, f"bench-tenant-{partner_id}")
-        data["profiles"][partner_id] = {"partnerName": f"Bench {partner_id}", "country": "JP"}
-        data["tenants"][str(tenant_id)] = {
-            "country": "JP",
-            "defaultDomain": f"bench{partner_id}.onmicrosoft.com",
-            "globalAdmins": [ADMIN],
-            "adminAgent": False,
-        }
-        data["agreements"][partner_id] = {"isAgreementSigned": True}
-        partners.append((partner_id, tenant_id))
-    path.write_text(json.dumps(data))
-    return partners
 
 
 async def _enrollments(size: int, count: int, fold_at: int) -> tuple[float, float, int]:
     """CPU ms and wall ms per enrollment, and the folds (whole-file rewrites) made."""
     with tempfile.TemporaryDirectory(prefix="csp-bench-files-") as folder:
         path = Path(folder) / "partner-center.json"
-        partners = _publish(path, size)[:count]
+        partners = Partners(path)
+        group = partners.take(size)
+        partners.publish(group)  # the file pipeline_throughput writes, with `size` partners
         await asyncio.sleep(RACY_WINDOW_NS / 1e9)  # as a worker finds it: written a while ago
         partner_center = LocalPartnerCenter(path, fold_at=fold_at, fold_after_seconds=None)
         cpu, wall = time.process_time(), time.perf_counter()
-        for partner_id, tenant_id in partners:
-            await partner_center.get_mpn_profile(partner_id)
+        for partner in group[:count]:
+            tenant_id = UUID(partner.tenant_id)
+            await partner_center.get_mpn_profile(partner.partner_id)
             await partner_center.get_tenant(tenant_id)
-            await partner_center.is_global_admin(tenant_id, ADMIN)
-            await partner_center.agreement_status(partner_id)
-            await partner_center.ensure_admin_agent(tenant_id, idempotency_key=partner_id)
+            await partner_center.is_global_admin(tenant_id, GLOBAL_ADMIN)
+            await partner_center.agreement_status(partner.partner_id)
+            await partner_center.ensure_admin_agent(tenant_id, idempotency_key=partner.partner_id)
             await partner_center.get_tenant(tenant_id)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         folds = partner_center._file.folds
         await partner_center.aclose()
-        return cpu * 1000 / len(partners), wall * 1000 / len(partners), folds
+        return cpu * 1000 / count, wall * 1000 / count, folds
 
 
 async def main(sizes: list[int], count: int, rounds: int) -> None:

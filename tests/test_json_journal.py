@@ -229,7 +229,7 @@ async def test_a_journal_path_through_a_non_object_is_refused(tmp_path: Path) ->
     path.write_text(json.dumps({"tenants": []}))
     file = _journaled(path, fold_after_seconds=None)
     with pytest.raises(
-        Broken, match=r"data.json: tenants must be an object \(to set tenants.x\); fix the file"
+        Broken, match=r"^tenants must be an object \(to set tenants.x\); fix the file$"
     ):
         await file.change("edit", lambda data: (None, [(("tenants", "x"), 1)]))
     assert file.read() == {"tenants": []}

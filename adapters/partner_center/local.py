@@ -100,8 +100,9 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
+from adapters import json_journal as journal
 from adapters.json_file import JsonFile
-from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, JournaledJsonFile, journal_path
+from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, journal_path
 from adapters.partner_center import PartnerCenterUnavailable, signed_from_verdict
 from domain.errors import (
     NoCommerceRelationship,
@@ -172,7 +173,13 @@ class LocalPartnerCenter:
         if por_validation_from is not None and por_validation_from.tzinfo is None:
             raise ValueError("por_validation_from must carry a time zone")
         self._path = Path(path)
-        self._file = _journaled(self._path, fold_at=fold_at, fold_after_seconds=fold_after_seconds)
+        self._file = journal.JournaledJsonFile(
+            self._path,
+            _parser(self._path),
+            _unavailable(self._path),
+            fold_at=fold_at,
+            fold_after_seconds=fold_after_seconds,
+        )
         self._por_validation_from = por_validation_from
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -697,21 +704,15 @@ def _parser(path: Path) -> Callable[[bytes], dict[str, Any]]:
     return parse
 
 
-def _journaled(
-    path: Path, *, fold_at: int = FOLD_AT, fold_after_seconds: float | None = FOLD_AFTER_SECONDS
-) -> JournaledJsonFile:
-    def broken(reason: str) -> PartnerCenterUnavailable:
-        return PartnerCenterUnavailable(f"partner center data file {path}: {reason}")
-
-    return JournaledJsonFile(
-        path, _parser(path), broken, fold_at=fold_at, fold_after_seconds=fold_after_seconds
-    )
+def _unavailable(path: Path) -> Callable[[str], PartnerCenterUnavailable]:
+    return lambda reason: PartnerCenterUnavailable(f"partner center data file {path}: {reason}")
 
 
 def current_data(path: Path) -> dict[str, Any]:
     """What `LocalPartnerCenter(path)` answers from now: the file with the changes its journal
     holds (not folded yet) applied. Blocking; for tests and tools."""
-    return _journaled(Path(path), fold_after_seconds=None).read()
+    path = Path(path)
+    return journal.current_data(path, _parser(path), _unavailable(path))
 
 
 def sample_data() -> dict[str, Any]:

@@ -51,8 +51,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapters import json_journal as journal
 from adapters.json_file import JsonFile
-from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, JournaledJsonFile, journal_path
+from adapters.json_journal import FOLD_AFTER_SECONDS, FOLD_AT, Edit, journal_path
 from adapters.partner_center import PartnerCenterUnavailable
 from domain.calendar import add_months_to_date
 from domain.direct_bill import (
@@ -77,7 +78,13 @@ class LocalPartnerPrograms:
         fold_after_seconds: float | None = FOLD_AFTER_SECONDS,
     ) -> None:
         self._path = Path(path)
-        self._file = _journaled(self._path, fold_at=fold_at, fold_after_seconds=fold_after_seconds)
+        self._file = journal.JournaledJsonFile(
+            self._path,
+            _parser(self._path),
+            _unavailable(self._path),
+            fold_at=fold_at,
+            fold_after_seconds=fold_after_seconds,
+        )
 
     async def aclose(self) -> None:
         """Leave the file current: fold what the journal holds (the worker calls this at stop)."""
@@ -272,21 +279,15 @@ def ttm_revenue_entry(tenants: list[dict[str, Any]], as_of: date) -> dict[str, A
     }
 
 
-def _journaled(
-    path: Path, *, fold_at: int = FOLD_AT, fold_after_seconds: float | None = FOLD_AFTER_SECONDS
-) -> JournaledJsonFile:
-    def broken(reason: str) -> PartnerCenterUnavailable:
-        return PartnerCenterUnavailable(f"partner programs data file {reason}")
-
-    return JournaledJsonFile(
-        path, _parser(path), broken, fold_at=fold_at, fold_after_seconds=fold_after_seconds
-    )
+def _unavailable(path: Path) -> Callable[[str], PartnerCenterUnavailable]:
+    return lambda reason: PartnerCenterUnavailable(f"partner programs data file {path}: {reason}")
 
 
 def current_data(path: Path) -> dict[str, Any]:
     """What `LocalPartnerPrograms(path)` answers from now: the file with its journal applied.
     Blocking; for tests and tools."""
-    return _journaled(Path(path), fold_after_seconds=None).read()
+    path = Path(path)
+    return journal.current_data(path, _parser(path), _unavailable(path))
 
 
 def write_sample_if_missing(path: Path) -> bool:
