@@ -218,7 +218,10 @@ class JournaledJsonFile:
                 journal_stat=_journal_stat(os.fstat(fd)),
             )
             if self._view.changes >= self._fold_at:
-                self._fold_locked(fd)
+                try:
+                    self._fold_locked(fd)
+                except Exception as exc:  # the change is recorded; a later fold takes it in
+                    _fold_failed(self, exc)
             return result
 
     def _prepare_append(self, fd: int, view: _View) -> tuple[int, str]:
@@ -300,12 +303,7 @@ class JournaledJsonFile:
         try:
             await self.fold()
         except Exception as exc:  # the journal stays; the next change, quiet moment or close folds
-            structlog.get_logger().warning(
-                "json_journal.fold_failed",
-                file=str(self._path),
-                journal=str(self._journal),
-                error=str(exc),
-            )
+            _fold_failed(self, exc)
 
     # -- the view ----------------------------------------------------------------------------
 
@@ -385,6 +383,12 @@ class JournaledJsonFile:
         return self._broken(
             f"journal {self._journal}: {reason}; the adapter writes this file, do not edit it"
         )
+
+
+def _fold_failed(file: JournaledJsonFile, exc: Exception) -> None:
+    structlog.get_logger().warning(
+        "json_journal.fold_failed", file=str(file.path), journal=str(file.journal), error=str(exc)
+    )
 
 
 def _journal_stat(st: os.stat_result) -> tuple[int, int, int, int]:

@@ -164,6 +164,25 @@ async def test_close_with_a_broken_file_keeps_the_journal_and_does_not_raise(sam
     assert tenant in current_data(sample)["tenants"]
 
 
+def test_a_fold_that_fails_leaves_the_change_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    _write(path, {"n": 0})
+    file = _journaled(path, fold_at=1, fold_after_seconds=None)
+
+    def disk_full(data: dict[str, Any]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(file._file, "write", disk_full)
+    assert file._change_sync("edit", _setting([(("n",), 1)])) is None  # the fold's error logged
+    assert _on_disk(path) == {"n": 0}
+    assert _journaled(path).read() == {"n": 1}
+    monkeypatch.undo()
+    assert file.fold_now()
+    assert _on_disk(path) == {"n": 1}
+
+
 def test_an_interrupted_fold_applied_again_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     path.write_text(json.dumps({"a": {"b": 1}, "keep": True}))
