@@ -472,13 +472,12 @@ async def cmd_por_report(settings: Settings, as_json: bool) -> None:
     """`csp por-report`: the latest POR sweep's report from the registry (CSP_REGISTRY_URL), with
     every invalid reseller, its reason and what to do. Reads only; needs no Temporal."""
     import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     from adapters.registry.sql import SqlPartnerRegistry
     from contract.display import display_time, set_display_time_zone
     from domain.por_sweep import invalid_line
 
-    registry = SqlPartnerRegistry(create_async_engine(settings.registry_database_url))
+    registry = SqlPartnerRegistry.connect(settings.registry_database_url)
     try:
         report = await registry.latest_por_report()
         invalid = await registry.list_invalid_por_checks(report.sweep_id) if report else []

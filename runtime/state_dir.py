@@ -10,6 +10,7 @@ mode)."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -52,12 +53,16 @@ def write_secret_file(path: Path, text: str) -> None:
         handle.write(text)
 
 
+_SQLITE_FILE_URL = re.compile(r"sqlite(\+\w+)?:///(?P<path>.*)", re.DOTALL)
+
+
 def private_sqlite_file(url: str) -> None:
-    """For a SQLite file URL (`sqlite+aiosqlite:///path`), create the database file 0600 before
-    SQLite does (it would use the umask's mode); nothing for other databases or memory."""
-    prefix = "sqlite+aiosqlite:///"
-    if not url.startswith(prefix):
+    """For a SQLite file URL (`sqlite+aiosqlite:///path`, `sqlite:///path`), create the database
+    file 0600 before SQLite does (it would use the umask's mode); nothing for other databases or
+    memory."""
+    match = _SQLITE_FILE_URL.match(url)
+    if match is None:
         return
-    path = url[len(prefix) :].split("?", 1)[0]
+    path = match.group("path").split("?", 1)[0]
     if path and path != ":memory:":
         create_private_file(Path(path))

@@ -82,6 +82,11 @@ def _upgrade(connection: sa.Connection, target: str) -> str:
     return revision
 
 
+def upgrade_connection(connection: sa.Connection) -> str:
+    """Upgrade to head on `connection`, in the caller's transaction; returns the revision."""
+    return _upgrade(connection, "head")
+
+
 async def upgrade_engine(engine: AsyncEngine, target: str = "head") -> str:
     """Upgrade in one transaction (PostgreSQL: under the advisory lock); returns the revision."""
     async with engine.begin() as connection:

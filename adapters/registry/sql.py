@@ -1,17 +1,17 @@
-"""`PartnerRegistry` on SQLAlchemy's async engine: SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+"""`PartnerRegistry` on SQLAlchemy: SQLite (in the registry's threads) or PostgreSQL (asyncpg);
+each call is one unit of work (adapters/registry/database.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.registry.migrate import upgrade_engine
+from adapters.registry.database import RegistryDatabase, open_database
 from adapters.registry.schema import (
     cooldowns,
     customer_agreements,
@@ -42,7 +42,6 @@ from domain.relationships import (
 )
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 from domain.reseller_exit import ResellerExitRecord
-from runtime.state_dir import private_sqlite_file
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -98,46 +97,52 @@ _TRACKED: dict[PipelineKind, _Tracked] = {
 }
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers go on while one connection writes."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _direct_bill(row: sa.RowMapping) -> DirectBillRecord:
+def _direct_bill(row: sa.RowMapping | dict[str, Any]) -> DirectBillRecord:
     data = dict(row)
     for name in ("activated_at", "updated_at"):
         data[name] = _utc(data[name])
     return DirectBillRecord.model_validate(data)
 
 
+def _first(query: sa.Select[Any]) -> Callable[[sa.Connection], dict[str, Any] | None]:
+    def work(conn: sa.Connection) -> dict[str, Any] | None:
+        row = conn.execute(query).mappings().first()
+        return None if row is None else dict(row)
+
+    return work
+
+
+def _execute(statement: sa.Executable) -> Callable[[sa.Connection], None]:
+    def work(conn: sa.Connection) -> None:
+        conn.execute(statement)
+
+    return work
+
+
 class SqlPartnerRegistry:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: RegistryDatabase) -> None:
+        self._db = database
+
+    @classmethod
+    def connect(cls, url: str) -> SqlPartnerRegistry:
+        """The registry at `url` as it is (no migration): for tools that only read."""
+        return cls(open_database(url))
 
     @classmethod
     async def open(cls, url: str) -> SqlPartnerRegistry:
         """Connect and bring the schema up to date."""
-        if url.startswith("sqlite"):
-            private_sqlite_file(url)
-            # Concurrent activities write from several connections: wait for the lock instead of
-            # failing with "database is locked" (a failed outbox write would re-send an email).
-            # No pre-ping: a file has no server to lose, and each ping is one more query.
-            engine = create_async_engine(url, connect_args={"timeout": 30})
-            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        else:
-            # pre-ping: a pooled PostgreSQL connection may have been closed by a server restart.
-            engine = create_async_engine(url, pool_pre_ping=True)
-        registry = cls(engine)
+        registry = cls.connect(url)
         await registry.migrate()
         return registry
 
     async def migrate(self) -> str:
         """Apply pending Alembic revisions (adapters.registry.migrate); returns the revision.
         Replicas starting together on PostgreSQL wait on an advisory lock: one migrates."""
-        return await upgrade_engine(self._engine)
+        return await self._db.migrate()
+
+    def _insert(self, table: sa.Table, values: Any) -> Any:
+        dialect = postgresql if self._db.dialect_name == "postgresql" else sqlite
+        return dialect.insert(table).values(values)
 
     def _upsert(
         self,
@@ -146,9 +151,11 @@ class SqlPartnerRegistry:
         key: str | tuple[str, ...],
         *,
         newer: str | None = None,
+        keep: frozenset[str] = frozenset(),
     ) -> sa.Insert:
-        """Insert or replace the row of `key`; with `newer` (a timestamp column) a row holding a
-        later value of it is kept (a repeated write of an older step changes nothing)."""
+        """Insert or replace the row of `key` (every column but the keys and `keep`); with
+        `newer` (a timestamp column) a row holding a later value of it is kept (a repeated write
+        of an older step changes nothing)."""
         keys = [key] if isinstance(key, str) else list(key)
         refuse_nul(values, source=f"registry table {table.name}")
         # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
@@ -156,9 +163,8 @@ class SqlPartnerRegistry:
             name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
             for name, value in values.items()
         }
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values)
-        updates = {name: statement.excluded[name] for name in values if name not in keys}
+        statement = self._insert(table, values)
+        updates = {n: statement.excluded[n] for n in values if n not in keys and n not in keep}
         if not updates:
             return cast(sa.Insert, statement.on_conflict_do_nothing(index_elements=keys))
         where = table.c[newer] <= statement.excluded[newer] if newer else None
@@ -170,56 +176,42 @@ class SqlPartnerRegistry:
     async def save_reseller(self, record: ResellerRecord) -> None:
         values = record.model_dump(mode="python")
         values["status"] = record.status.value
-        async with self._engine.begin() as conn:
-            await conn.execute(self._upsert(resellers, values, "partner_id", newer="updated_at"))
+        statement = self._upsert(resellers, values, "partner_id", newer="updated_at")
+        await self._db.write(_execute(statement))
 
     async def get_reseller(self, partner_id: str) -> ResellerRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        sa.select(resellers).where(resellers.c.partner_id == partner_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
+        query = sa.select(resellers).where(resellers.c.partner_id == partner_id)
+        data = await self._db.read(_first(query))
+        if data is None:
             return None
-        data = dict(row)
         for name in ("ir_authorized_at", "mpa_signed_at", "active_since", "updated_at"):
             data[name] = _utc(data[name])
         data["status"] = ResellerStatus(data["status"])
         return ResellerRecord.model_validate(data)
 
     async def was_message_sent(self, idempotency_key: str) -> bool:
-        async with self._engine.connect() as conn:
-            found = await conn.execute(
-                sa.select(sent_messages.c.idempotency_key).where(
-                    sent_messages.c.idempotency_key == idempotency_key
-                )
-            )
-            return found.first() is not None
+        query = sa.select(sent_messages.c.idempotency_key).where(
+            sent_messages.c.idempotency_key == idempotency_key
+        )
+        return await self._db.read(lambda conn: conn.execute(query).first() is not None)
 
     async def record_message_sent(self, idempotency_key: str, sent_at: datetime) -> None:
         values = {"idempotency_key": idempotency_key, "sent_at": sent_at}
-        async with self._engine.begin() as conn:
-            await conn.execute(self._upsert(sent_messages, values, "idempotency_key"))
+        await self._db.write(_execute(self._upsert(sent_messages, values, "idempotency_key")))
 
     async def get_direct_bill(self, pga_id: str, region: str) -> DirectBillRecord | None:
         table = direct_bill_partners
         query = sa.select(table).where(table.c.pga_id == pga_id, table.c.region == region)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
-        return None if row is None else _direct_bill(row)
+        data = await self._db.read(_first(query))
+        return None if data is None else _direct_bill(data)
 
     async def save_direct_bill(self, record: DirectBillRecord) -> None:
         values = record.model_dump(mode="python")
         values["status"] = record.status.value
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                self._upsert(direct_bill_partners, values, ("pga_id", "region"), newer="updated_at")
-            )
+        statement = self._upsert(
+            direct_bill_partners, values, ("pga_id", "region"), newer="updated_at"
+        )
+        await self._db.write(_execute(statement))
 
     async def list_direct_bill_due(
         self, month: int, after: tuple[str, str] | None, limit: int
@@ -232,31 +224,36 @@ class SqlPartnerRegistry:
         if after is not None:
             query = query.where(sa.tuple_(table.c.pga_id, table.c.region) > sa.tuple_(*after))
         query = query.order_by(table.c.pga_id, table.c.region).limit(limit)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self._rows(query, ())
         return [_direct_bill(row) for row in rows]
 
-    async def get_cooldown(self, pga_id: str) -> Cooldown | None:
-        query = sa.select(cooldowns).where(cooldowns.c.pga_id == pga_id)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
-        if row is None:
+    @staticmethod
+    def _cooldown(data: dict[str, Any] | None) -> Cooldown | None:
+        if data is None:
             return None
-        data = dict(row)
         for name in ("until", "started_at"):
             data[name] = _utc(data[name])
         return Cooldown.model_validate(data)
 
+    async def get_cooldown(self, pga_id: str) -> Cooldown | None:
+        query = sa.select(cooldowns).where(cooldowns.c.pga_id == pga_id)
+        return self._cooldown(await self._db.read(_first(query)))
+
     async def start_cooldown(self, cooldown: Cooldown) -> Cooldown:
-        current = await self.get_cooldown(cooldown.pga_id)
-        if current is not None and current.until >= cooldown.until:
-            return current
-        async with self._engine.begin() as conn:
-            await conn.execute(self._upsert(cooldowns, cooldown.model_dump(), "pga_id"))
-        return cooldown
+        query = sa.select(cooldowns).where(cooldowns.c.pga_id == cooldown.pga_id)
+        statement = self._upsert(cooldowns, cooldown.model_dump(), "pga_id")
+
+        def work(conn: sa.Connection) -> Cooldown:
+            current = self._cooldown(_first(query)(conn))
+            if current is not None and current.until >= cooldown.until:
+                return current
+            conn.execute(statement)
+            return cooldown
+
+        return await self._db.write(work)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._db.close()
 
     # -- relationship pipelines (DOMAIN.md sections 3-6) -------------------------------------
 
@@ -269,20 +266,10 @@ class SqlPartnerRegistry:
         keep: frozenset[str] = frozenset(),
     ) -> None:
         """Upsert `values`; on conflict every column but the keys and `keep` is replaced."""
-        refuse_nul(values, source=f"registry table {table.name}")
-        values = {
-            name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
-            for name, value in values.items()
-        }
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values)
-        updates = {n: statement.excluded[n] for n in values if n not in keys and n not in keep}
-        async with self._engine.begin() as conn:
-            await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+        await self._db.write(_execute(self._upsert(table, values, keys, keep=keep)))
 
     async def _rows(self, query: sa.Select[Any], instants: tuple[str, ...]) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
         found = []
         for row in rows:
             data = dict(row)
@@ -355,9 +342,12 @@ class SqlPartnerRegistry:
             table.c.reseller_partner_id == reseller_partner_id,
             table.c.gdap_revoked_at.is_not(None),
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(statement)
-            return int((await conn.execute(marked)).scalar_one())
+
+        def work(conn: sa.Connection) -> int:
+            conn.execute(statement)
+            return int(conn.execute(marked).scalar_one())
+
+        return await self._db.write(work)
 
     async def save_customer_agreement(self, record: CustomerAgreementRecord) -> None:
         await self._save(
@@ -389,24 +379,25 @@ class SqlPartnerRegistry:
 
     async def find_csp_tenant_owner(self, tenant_id: str) -> str | None:
         wanted = tenant_id.strip().lower()
-        async with self._engine.connect() as conn:
-            reseller = (
-                await conn.execute(
-                    sa.select(resellers.c.partner_id)
-                    .where(sa.func.lower(resellers.c.tenant_id) == wanted)
-                    .order_by(resellers.c.partner_id)
-                )
-            ).first()
-            if reseller is not None:
-                return str(reseller[0])
-            provider = (
-                await conn.execute(
-                    sa.select(partnerships.c.provider_partner_id)
-                    .where(sa.func.lower(partnerships.c.provider_tenant_id) == wanted)
-                    .order_by(partnerships.c.provider_partner_id)
-                )
-            ).first()
-        return str(provider[0]) if provider is not None else None
+        as_reseller = (
+            sa.select(resellers.c.partner_id)
+            .where(sa.func.lower(resellers.c.tenant_id) == wanted)
+            .order_by(resellers.c.partner_id)
+        )
+        as_provider = (
+            sa.select(partnerships.c.provider_partner_id)
+            .where(sa.func.lower(partnerships.c.provider_tenant_id) == wanted)
+            .order_by(partnerships.c.provider_partner_id)
+        )
+
+        def work(conn: sa.Connection) -> str | None:
+            for query in (as_reseller, as_provider):
+                owner = conn.execute(query).first()
+                if owner is not None:
+                    return str(owner[0])
+            return None
+
+        return await self._db.read(work)
 
     async def save_order(self, record: OrderRecord) -> None:
         values = record.model_dump(mode="python")
@@ -424,8 +415,8 @@ class SqlPartnerRegistry:
     # ---- pipelines closed without an outcome (issue 18) -----------------------------------
 
     async def list_open_pipelines(self, limit: int) -> list[OpenRecord]:
-        records: list[OpenRecord] = []
-        async with self._engine.connect() as conn:
+        def work(conn: sa.Connection) -> list[OpenRecord]:
+            records: list[OpenRecord] = []
             for kind, tracked in _TRACKED.items():
                 table = tracked.table
                 partner = table.c[tracked.partner]
@@ -437,7 +428,7 @@ class SqlPartnerRegistry:
                     .order_by(partner, *([second] if second is not None else []))
                     .limit(limit - len(records))
                 )
-                for row in (await conn.execute(query)).all():
+                for row in conn.execute(query).all():
                     other = str(row[3]) if second is not None else None
                     records.append(
                         OpenRecord(
@@ -453,7 +444,9 @@ class SqlPartnerRegistry:
                     )
                 if len(records) >= limit:
                     break
-        return records
+            return records
+
+        return await self._db.read(work)
 
     async def record_pipeline_closure(self, closed: ClosedPipeline) -> bool:
         """Only on the row the closed pipeline left: same pipeline, same unsettled status."""
@@ -475,9 +468,7 @@ class SqlPartnerRegistry:
             )
             .values(**values)
         )
-        async with self._engine.begin() as conn:
-            result = await conn.execute(statement)
-        return bool(result.rowcount == 1)
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def save_support_contact(self, record: SupportContactRecord) -> None:
         await self._save(
@@ -536,10 +527,12 @@ class SqlPartnerRegistry:
             table.c.reseller_partner_id == reseller_partner_id,
             table.c.customer_tenant_id == customer_tenant_id,
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(table.update().where(*where).values(gdap_revoked_at=None))
-            found = await conn.execute(sa.select(sa.func.count()).where(*where))
-            return int(found.scalar_one()) > 0
+
+        def work(conn: sa.Connection) -> bool:
+            conn.execute(table.update().where(*where).values(gdap_revoked_at=None))
+            return int(conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one()) > 0
+
+        return await self._db.write(work)
 
     async def save_reseller_exit(self, record: ResellerExitRecord) -> None:
         await self._save(
@@ -584,11 +577,11 @@ class SqlPartnerRegistry:
             {**c.model_dump(mode="python"), "checked_at": c.checked_at.astimezone(UTC)}
             for c in checks
         ]
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(por_checks).values(rows)
+        statement = self._insert(por_checks, rows)
         updates = {n: statement.excluded[n] for n in rows[0] if n not in keys}
-        async with self._engine.begin() as conn:
-            await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+        await self._db.write(
+            _execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+        )
 
     async def count_por_checks(self, sweep_id: str) -> tuple[int, int]:
         query = (
@@ -596,8 +589,8 @@ class SqlPartnerRegistry:
             .where(por_checks.c.sweep_id == sweep_id)
             .group_by(por_checks.c.valid)
         )
-        async with self._engine.connect() as conn:
-            counts = {bool(valid): int(n) for valid, n in (await conn.execute(query)).all()}
+        counted = await self._db.read(lambda conn: conn.execute(query).all())
+        counts = {bool(valid): int(n) for valid, n in counted}
         return counts.get(True, 0), counts.get(False, 0)
 
     async def list_invalid_por_checks(
