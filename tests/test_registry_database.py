@@ -81,9 +81,7 @@ async def test_sqlite_work_runs_in_the_registrys_threads_not_the_event_loop(
 async def test_an_in_memory_registry_is_one_database_shared_by_every_call() -> None:
     registry = await SqlPartnerRegistry.open("sqlite+aiosqlite://")
     try:
-        await asyncio.gather(
-            *(registry.record_message_sent(f"key-{n}", NOW) for n in range(20))
-        )
+        await asyncio.gather(*(registry.record_message_sent(f"key-{n}", NOW) for n in range(20)))
         found = await asyncio.gather(*(registry.was_message_sent(f"key-{n}") for n in range(20)))
         assert found == [True] * 20
     finally:
