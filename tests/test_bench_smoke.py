@@ -1,5 +1,6 @@
 """The benchmarks in bench/ still run: each in its --quick mode with tiny sizes, as a subprocess
-(its own dev server, worker process and SMTP sink; local_files needs none), all six at once.
+(its own dev server, worker process and SMTP sink; local_files and registry_calls need none), all
+seven at once.
 Only that each finishes and prints its figure lines is checked, never a figure: timing belongs to
 the benchmarks."""
 
@@ -80,6 +81,14 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"^\| 20 \| \d+\.\d\d / \d+\.\d\d ms, 0 folds \| \d+\.\d\d / \d+\.\d\d ms, 10 folds"
             r" \| \d+\.\dx \|$",
+        ],
+    ),
+    "registry_calls": (
+        ["--quick"],
+        [
+            r"^\| production \(units of work in threads\) \| \d+\.\d\d ms \| \d+\.\d\d ms \|$",
+            r"^\| baseline \(aiosqlite, a hand-off per DB-API call\) \| \d+\.\d\d ms \|",
+            r"^CPU ratio baseline/production: \d+\.\dx$",
         ],
     ),
 }
