@@ -72,9 +72,12 @@ def test_secrets_are_created_with_their_mode(
     assert mode(tmp_path / "var" / "codec-token") == 0o600
 
 
-async def test_the_sqlite_registry_file_is_owner_only(tmp_path: Path, open_umask: None) -> None:
+@pytest.mark.parametrize("scheme", ["sqlite+aiosqlite", "sqlite", "sqlite+pysqlite"])
+async def test_the_sqlite_registry_file_is_owner_only(
+    tmp_path: Path, open_umask: None, scheme: str
+) -> None:
     state = prepare_state_dir(tmp_path / "var")
-    registry = await SqlPartnerRegistry.open(f"sqlite+aiosqlite:///{state / 'registry.db'}")
+    registry = await SqlPartnerRegistry.open(f"{scheme}:///{state / 'registry.db'}")
     try:
         assert await registry.was_message_sent("k") is False
     finally:
