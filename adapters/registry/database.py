@@ -131,8 +131,8 @@ class ServerDatabase:
 
 
 def open_database(url: str) -> RegistryDatabase:
-    """SQLite URLs (`sqlite+aiosqlite:///path`, as configured, or `sqlite:///path`) run in the
-    registry's threads; any other SQLAlchemy async URL on its async engine."""
+    """A SQLite URL (`sqlite+aiosqlite:///path`, as configured) runs in the registry's threads on
+    the `sqlite3` driver; any other SQLAlchemy async URL on its async engine."""
     if sa.make_url(url).get_backend_name() == "sqlite":
         return SqliteDatabase(url)
     return ServerDatabase(url)
