@@ -27,7 +27,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 if __package__ in (None, ""):  # `python bench/registry_calls.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,37 +34,10 @@ if __package__ in (None, ""):  # `python bench/registry_calls.py`
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.registry.database import SQLITE_LOCK_TIMEOUT_SECONDS, Work
+from adapters.registry.database import SQLITE_LOCK_TIMEOUT_SECONDS, AsyncEngineDatabase
 from adapters.registry.sql import SqlPartnerRegistry
 from bench.harness import machine
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
-
-T = TypeVar("T")
-
-
-class AiosqliteBaseline:
-    """The baseline's `RegistryDatabase`: units of work on the aiosqlite async engine."""
-
-    dialect_name = "sqlite"
-
-    def __init__(self, url: str) -> None:
-        self._engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS}
-        )
-
-    async def read(self, work: Work[T]) -> T:
-        async with self._engine.connect() as connection:
-            return await connection.run_sync(work)
-
-    async def write(self, work: Work[T]) -> T:
-        async with self._engine.begin() as connection:
-            return await connection.run_sync(work)
-
-    async def migrate(self) -> str:
-        raise NotImplementedError("the benchmark migrates through production's registry")
-
-    async def close(self) -> None:
-        await self._engine.dispose()
 
 
 async def _one_enrollment(registry: SqlPartnerRegistry, partner_id: str) -> None:
@@ -96,7 +68,9 @@ async def _run(side: str, count: int, concurrency: int) -> tuple[float, float]:
         migrated = await SqlPartnerRegistry.open(url)
         if side == "baseline":
             await migrated.close()
-            registry = SqlPartnerRegistry(AiosqliteBaseline(url))
+            # The same units of work on the aiosqlite engine: every DB-API call a hand-off.
+            engine = create_async_engine(url, connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS})
+            registry = SqlPartnerRegistry(AsyncEngineDatabase(engine))
         else:
             registry = migrated
         try:

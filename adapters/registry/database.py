@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from adapters.registry.migrate import upgrade_connection, upgrade_engine
@@ -107,13 +107,12 @@ class SqliteDatabase:
         self._engine.dispose()
 
 
-class ServerDatabase:
-    """A database server (PostgreSQL) through SQLAlchemy's async engine."""
+class AsyncEngineDatabase:
+    """A database through SQLAlchemy's async engine: PostgreSQL on asyncpg."""
 
-    def __init__(self, url: str) -> None:
-        # pre-ping: a pooled connection may have been closed by a server restart.
-        self._engine = create_async_engine(url, pool_pre_ping=True)
-        self.dialect_name = self._engine.dialect.name
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.dialect_name = engine.dialect.name
 
     async def read(self, work: Work[T]) -> T:
         async with self._engine.connect() as connection:
@@ -135,4 +134,5 @@ def open_database(url: str) -> RegistryDatabase:
     the `sqlite3` driver; any other SQLAlchemy async URL on its async engine."""
     if sa.make_url(url).get_backend_name() == "sqlite":
         return SqliteDatabase(url)
-    return ServerDatabase(url)
+    # pre-ping: a pooled connection may have been closed by a server restart.
+    return AsyncEngineDatabase(create_async_engine(url, pool_pre_ping=True))
