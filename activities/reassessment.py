@@ -88,6 +88,7 @@ class ReassessmentActivities:
                         kind=partner.kind,
                         month=batch.month,
                         sweep_workflow_id=batch.sweep_workflow_id,
+                        lean_steps=True,
                     ),
                     id=workflow_id,
                     task_queue=activity.info().task_queue,

@@ -145,8 +145,9 @@ class TrivialPartnerReassessment:
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
 class SkeletonPartnerReassessment:
     """The shape of a passing security-only `PartnerReassessment` in a lean run: the
-    `lean-steps` marker, 3 reads and the status change as local activities (policy, direct-bill
-    record, security check; the status change with `pipeline.record`'s timeout), one upsert (the
+    `lean-steps` marker only when the sweep did not start it (it does here), 3 reads and the
+    status change as local activities (policy, direct-bill record, security check; the status
+    change with `pipeline.record`'s timeout), one upsert (the
     passed stage and its outcome, with the partner and its region unless the sweep started the
     run with them, as it does: production enters the security
     check without showing it, as it leaves that stage in the same workflow task), one activity
@@ -154,7 +155,8 @@ class SkeletonPartnerReassessment:
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        _lean(LEAN_STEPS_PATCH)
+        if not request.lean_steps:  # the sweep starts it lean: no marker
+            _lean(LEAN_STEPS_PATCH)
         await _lookup("load_reassessment_policy")
         await _lookup("get_direct_bill_record", STEP_TIMEOUT)
         await _lookup("check_direct_bill_security", STEP_TIMEOUT)

@@ -111,6 +111,7 @@ async def test_the_reassessment_skeleton_has_the_production_shape(
                 kind=DueKind.SECURITY,
                 month=month,
                 sweep_workflow_id=receiver.id,
+                lean_steps=True,  # as the sweep's start activity sets it
             ),
             id=skeleton_id,
             task_queue=_QUEUE,

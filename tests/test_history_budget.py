@@ -8,17 +8,30 @@ workflow task or events to the happy path, fails here and has to argue for the n
 
 from __future__ import annotations
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from bench.limits import pipeline_steps
 from contract import names
 from domain.direct_bill import DirectBillRegistryStatus
+from domain.reassessment import DueKind, ReassessmentOutcome, ReassessmentRequest
 from domain.reassessment_rules import month_of
 from domain.reseller_enrollment import EnrollmentStage
 from tests.conftest import Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
 from tests.reassessment_fixtures import Partner, seed, start_sweep
 from tests.test_replay import replayer
+
+_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+PATCH_MARKER_NAME = "core_patch"
+"""The marker name core records for `workflow.patched`."""
 
 ENROLLMENT_EVENTS = 77
 """History events of one reseller enrollment that ends `active`, its email verification child
@@ -76,15 +89,16 @@ async def test_an_active_enrollment_stays_within_its_history_budget(
         )
 
 
-REASSESSMENT_EVENTS = 23
+REASSESSMENT_EVENTS = 21
 """History events of one passing security-only re-assessment (DB-04, what a sweep starts in the
 partner's onboarding anniversary month), as this test drives it on the time-skipping server. 44
 before the lean patches (issue 17); 23 with `lean-steps`: the reads and the status change as
-local activities (one marker each), the partner, the passed stage and `Outcome` in one upsert.
-The patch's marker brings core's own `TemporalChangeVersion` upsert (one event). The passed
-email is a normal activity, and the sweep hears of the pass only after it (a mail that fails
-for good fails the run, which the sweep counts as an error, never as passed): one workflow task
-for the email's result, one for the signal's."""
+local activities (one marker each), the partner, the passed stage and `Outcome` in one upsert;
+21 since the sweep starts it lean (`ReassessmentRequest.lean_steps`): no patch marker, and so
+no `TemporalChangeVersion` upsert from core. The passed email is a normal activity, and the
+sweep hears of the pass only after it (a mail that fails for good fails the run, which the
+sweep counts as an error, never as passed): one workflow task for the email's result, one for
+the signal's."""
 
 REASSESSMENT_WORKFLOW_TASKS = 3
 """Workflow tasks (WorkflowTaskCompleted events) of the same run: 9 before the lean patches."""
@@ -122,9 +136,78 @@ async def test_a_passing_security_revalidation_stays_within_its_history_budget(
     upserts = sum(
         e.HasField("upsert_workflow_search_attributes_event_attributes") for e in history.events
     )
-    assert upserts == 2  # core's TemporalChangeVersion; the partner, the stage and Outcome
+    assert upserts == 1  # the partner, the stage and Outcome
+    assert _patch_markers(history) == []  # started lean by the sweep
     counted = f"{events} events, {workflow_tasks} workflow tasks"
     assert events <= REASSESSMENT_EVENTS, counted
     assert workflow_tasks <= REASSESSMENT_WORKFLOW_TASKS, counted
     replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert replayed.replay_failure is None, f"{workflow_id}: {replayed.replay_failure!r}"
+
+
+def _patch_markers(history: WorkflowHistory) -> list[HistoryEvent]:
+    return [
+        e
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER_NAME
+    ]
+
+
+def _commands(history: WorkflowHistory) -> list[str]:
+    """The events the workflow's commands produced, without the patch marker and core's
+    `TemporalChangeVersion` upsert that comes with it."""
+    markers = {e.event_id for e in _patch_markers(history)}
+    commands = []
+    for event in history.events:
+        if event.event_id in markers or event.event_type in _TASK_EVENTS:
+            continue
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if "TemporalChangeVersion" in fields.indexed_fields:
+                continue
+        commands.append(EventType.Name(event.event_type))
+    return commands
+
+
+async def test_a_reassessment_started_without_the_lean_flag_takes_the_same_steps_behind_the_marker(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """A re-assessment whose request lacks `lean_steps` (a history recorded before the flag, a
+    start typed in the Web UI) decides by the `lean-steps` marker: the same steps as the sweep's
+    lean start, plus the marker and core's upsert, and both histories replay."""
+    client = time_env.client
+    month = month_of(await time_env.get_current_time())
+    pga_ids = ("5700011", "5700012")
+    await seed(stack, month, [Partner(p, anniversary_month=month.month) for p in pga_ids])
+    histories: list[WorkflowHistory] = []
+    async with stack.worker(client):
+        for pga_id, started_lean in zip(pga_ids, (True, False), strict=True):
+            request = ReassessmentRequest(
+                pga_id=pga_id,
+                region="JP",
+                pla_id=f"{pga_id[:-1]}9",
+                kind=DueKind.SECURITY,
+                month=month,
+                lean_steps=started_lean,
+            )
+            handle = await client.start_workflow(
+                names.PARTNER_REASSESSMENT,
+                request.model_dump(mode="json", exclude_defaults=True),
+                id=names.reassessment_id(pga_id, "JP", month.year, security_only=True),
+                task_queue=names.TASK_QUEUE,
+                result_type=ReassessmentOutcome,
+            )
+            assert (await handle.result()).passed
+            histories.append(await handle.fetch_history())
+
+    lean, marked = histories
+    assert _patch_markers(lean) == []
+    assert len(_patch_markers(marked)) == 1
+    assert len(marked.events) == len(lean.events) + 2  # the marker and core's upsert
+    assert _commands(marked) == _commands(lean)
+    for history in histories:
+        replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, (
+            f"{history.workflow_id}: {replayed.replay_failure!r}"
+        )

@@ -123,11 +123,18 @@ with the next one (`StageTracker.enter(..., show=False)`). A run that takes it r
 marker instead of the `lean-lookups` one (it implies it)."""
 
 
-def lean_steps() -> tuple[bool, bool]:
+def lean_steps(started_lean: bool = False) -> tuple[bool, bool]:
     """`(lookups, steps)` for this run, decided once at the start of `run` like `lean_lookups`:
     a new run takes both behind the one `lean-steps` marker; a history recorded with
-    `lean-lookups` replays `(True, False)`, an older one `(False, False)`."""
-    if workflow.patched(LEAN_STEPS_PATCH):
+    `lean-lookups` replays `(True, False)`, an older one `(False, False)`.
+
+    `started_lean` is a field of the run's request that only a starter built with the lean steps
+    sets (the sweep's start activity): that run takes them with no marker, and so without the
+    two events the marker costs (the marker and core's `TemporalChangeVersion` upsert). The
+    request is in the history's first event, so its replays decide the same way; a request
+    without the field (a history recorded before it, a start typed in the Web UI) decides by
+    the marker as before."""
+    if started_lean or workflow.patched(LEAN_STEPS_PATCH):
         return True, True
     return lean_lookups(), False
 
