@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -195,7 +195,7 @@ def create_app(
 ) -> Starlette:
     """The gateway. The codec is the client's own (its data converter's payload codec).
     `deliveries` remembers callback delivery ids (the registry's ledger in production; without
-    one, a private in-memory database)."""
+    one, a private in-memory database); the app closes it when it shuts down."""
     document = openapi_document(decisions)
     callbacks = CallbackConfig(
         check=SignatureCheck(secrets=dict(callback_secrets or {}), max_age=callback_max_age),
@@ -349,8 +349,18 @@ def create_app(
             headers=err.headers,  # 405: Allow
         )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """The delivery ledger's connections end with the app (its engine's pool, and for SQLite
+        the driver's thread)."""
+        try:
+            yield
+        finally:
+            await callbacks.deliveries.close()
+
     return Starlette(
         routes=routes,
+        lifespan=lifespan,
         exception_handlers={
             RPCError: temporal_error,
             RuntimeError: temporal_error,

@@ -48,6 +48,10 @@ class DeliveryLedger(Protocol):
         """Drop entries received before `cutoff`; returns how many."""
         ...
 
+    async def close(self) -> None:
+        """Release the ledger's connections (the gateway's shutdown; closing twice is harmless)."""
+        ...
+
 
 async def admit(
     ledger: DeliveryLedger,

@@ -29,7 +29,7 @@ async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> As
     sock.bind((host, port))
     bound_host, bound_port = sock.getsockname()[:2]
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
+        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
     )
     server = _SignalFreeServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

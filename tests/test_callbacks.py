@@ -631,6 +631,29 @@ async def test_delivery_ledger_on_each_database(registry_url: str) -> None:
         await ledger.close()
 
 
+class _ClosingLedger(SqlDeliveryLedger):
+    """The in-memory ledger, counting how often it is closed."""
+
+    def __init__(self) -> None:
+        super().__init__("sqlite+aiosqlite://")
+        self.closed = 0
+
+    async def close(self) -> None:
+        self.closed += 1
+        await super().close()
+
+
+async def test_the_gateway_closes_its_delivery_ledger_when_it_stops() -> None:
+    """The ledger's connections (for SQLite, aiosqlite's thread) end with the gateway, not when
+    the garbage collector finds them on some other thread's event loop."""
+    ledger = _ClosingLedger()
+    client = await Client.connect("127.0.0.1:7233", lazy=True, data_converter=DATA_CONVERTER)
+    async with gateway(client, deliveries=ledger):
+        assert await ledger.claim("review", "d-1", "POST /a", "0" * 64, NOW) is None
+        assert ledger.closed == 0
+    assert ledger.closed == 1
+
+
 def test_the_ledger_outlives_every_fresh_signature() -> None:
     check = SignatureCheck(BACKEND_SECRETS, max_age=timedelta(seconds=300))
     with pytest.raises(ValueError, match="longer than the signature's freshness window"):

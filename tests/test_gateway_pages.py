@@ -233,6 +233,9 @@ class _LedgerOnAFullDisk:
     async def forget_before(self, cutoff: datetime) -> int:
         return 0
 
+    async def close(self) -> None:
+        pass
+
 
 async def test_an_unforeseen_failure_is_a_500_in_the_error_shape_with_the_security_headers(
     dev_env: WorkflowEnvironment,
