@@ -88,12 +88,13 @@ class ReassessmentActivities:
                         kind=partner.kind,
                         month=batch.month,
                         sweep_workflow_id=batch.sweep_workflow_id,
-                        lean_steps=True,
                     ),
                     id=workflow_id,
                     task_queue=activity.info().task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    memo={_SWEEP_MEMO: batch.sweep_workflow_id},
+                    # A worker of an older release ignores the lean-steps key (a field of the
+                    # request would fail the run at once there: unknown fields are refused).
+                    memo={_SWEEP_MEMO: batch.sweep_workflow_id, names.MEMO_LEAN_STEPS: True},
                     # Found by partner and region from its start (no upsert of its own for them)
                     search_attributes=names.partner_search_attributes(
                         partner.pga_id, partner.region

@@ -155,8 +155,8 @@ class SkeletonPartnerReassessment:
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        if not request.lean_steps:  # the sweep starts it lean: no marker
-            _lean(LEAN_STEPS_PATCH)
+        if not workflow.memo_value(names.MEMO_LEAN_STEPS, False, type_hint=bool):
+            _lean(LEAN_STEPS_PATCH)  # the sweep starts it lean: no marker
         await _lookup("load_reassessment_policy")
         await _lookup("get_direct_bill_record", STEP_TIMEOUT)
         await _lookup("check_direct_bill_security", STEP_TIMEOUT)

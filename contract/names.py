@@ -21,6 +21,10 @@ UPDATE_REPORT_MPA_SIGNED = "report_mpa_signed"
 UPDATE_WITHDRAW = "withdraw"
 QUERY_STATUS = "status"
 
+MEMO_LEAN_STEPS = "lean_steps"
+"""Memo key a starter built with issue 17's lean steps sets (the re-assessment sweep's start
+activity): the run takes them without recording their patch marker (`workflows.pipeline`)."""
+
 # Search attributes (never names or emails: they are not encrypted)
 SA_PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
 SA_STAGE = SearchAttributeKey.for_keyword("PipelineStage")

@@ -70,10 +70,6 @@ class ReassessmentRequest(Message):
     kind: DueKind
     month: date
     sweep_workflow_id: str | None = None
-    lean_steps: bool = False
-    """Set by the sweep's start activity: the run takes issue 17's lean steps without recording
-    their patch marker (`workflows.pipeline.lean_steps`). Not a business setting: without it the
-    run takes the same steps behind the marker."""
 
 
 class ReassessmentPolicy(Message):

@@ -515,7 +515,7 @@ SCENARIOS: dict[str, Scenario] = {
     # The passing security re-validation after `lean-steps` (the status change as a local
     # activity, the partner and the outcome shown in one upsert); the sweep's history with it.
     "lean-steps-security-revalidation": security_revalidation,
-    # The same, started lean by the sweep (`ReassessmentRequest.lean_steps`): no patch marker.
+    # The same, started lean by the sweep (the `lean_steps` memo): no patch marker.
     "started-lean-security-revalidation": security_revalidation,
 }
 

@@ -111,13 +111,13 @@ async def test_the_reassessment_skeleton_has_the_production_shape(
                 kind=DueKind.SECURITY,
                 month=month,
                 sweep_workflow_id=receiver.id,
-                lean_steps=True,  # as the sweep's start activity sets it
             ),
             id=skeleton_id,
             task_queue=_QUEUE,
             result_type=ReassessmentOutcome,
             # as the sweep's start activity starts production's (and, in the bench, this one)
             search_attributes=names.partner_search_attributes(pga_id, "JP"),
+            memo={names.MEMO_LEAN_STEPS: True},
         )
         assert await receiver.result() is True
     skeleton, skeleton_tasks = await _shape(client, skeleton_id)

@@ -94,8 +94,8 @@ REASSESSMENT_EVENTS = 21
 partner's onboarding anniversary month), as this test drives it on the time-skipping server. 44
 before the lean patches (issue 17); 23 with `lean-steps`: the reads and the status change as
 local activities (one marker each), the partner, the passed stage and `Outcome` in one upsert;
-21 since the sweep starts it lean (`ReassessmentRequest.lean_steps`): no patch marker, and so
-no `TemporalChangeVersion` upsert from core. The passed email is a normal activity, and the
+21 since the sweep starts it lean (the `lean_steps` memo): no patch marker, and so no
+`TemporalChangeVersion` upsert from core. The passed email is a normal activity, and the
 sweep hears of the pass only after it (a mail that fails for good fails the run, which the
 sweep counts as an error, never as passed): one workflow task for the email's result, one for
 the signal's."""
@@ -137,7 +137,7 @@ async def test_a_passing_security_revalidation_stays_within_its_history_budget(
         e.HasField("upsert_workflow_search_attributes_event_attributes") for e in history.events
     )
     assert upserts == 1  # the partner, the stage and Outcome
-    assert _patch_markers(history) == []  # started lean by the sweep
+    assert _patch_markers(history) == []  # started lean by the sweep (its memo)
     counted = f"{events} events, {workflow_tasks} workflow tasks"
     assert events <= REASSESSMENT_EVENTS, counted
     assert workflow_tasks <= REASSESSMENT_WORKFLOW_TASKS, counted
@@ -170,33 +170,35 @@ def _commands(history: WorkflowHistory) -> list[str]:
     return commands
 
 
-async def test_a_reassessment_started_without_the_lean_flag_takes_the_same_steps_behind_the_marker(
+async def test_a_reassessment_started_without_the_lean_memo_takes_the_same_steps_behind_the_marker(
     time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    """A re-assessment whose request lacks `lean_steps` (a history recorded before the flag, a
+    """A re-assessment started without the `lean_steps` memo (a history recorded before it, a
     start typed in the Web UI) decides by the `lean-steps` marker: the same steps as the sweep's
-    lean start, plus the marker and core's upsert, and both histories replay."""
+    lean start, plus the marker and core's upsert. Both histories replay, and so does the marked
+    one with the memo added: a worker of an older release that ran the first workflow task of a
+    sweep's start ignored the memo and recorded the marker."""
     client = time_env.client
     month = month_of(await time_env.get_current_time())
     pga_ids = ("5700011", "5700012")
     await seed(stack, month, [Partner(p, anniversary_month=month.month) for p in pga_ids])
     histories: list[WorkflowHistory] = []
     async with stack.worker(client):
-        for pga_id, started_lean in zip(pga_ids, (True, False), strict=True):
+        for pga_id, memo in zip(pga_ids, ({names.MEMO_LEAN_STEPS: True}, {}), strict=True):
             request = ReassessmentRequest(
                 pga_id=pga_id,
                 region="JP",
                 pla_id=f"{pga_id[:-1]}9",
                 kind=DueKind.SECURITY,
                 month=month,
-                lean_steps=started_lean,
             )
             handle = await client.start_workflow(
                 names.PARTNER_REASSESSMENT,
-                request.model_dump(mode="json", exclude_defaults=True),
+                request,
                 id=names.reassessment_id(pga_id, "JP", month.year, security_only=True),
                 task_queue=names.TASK_QUEUE,
                 result_type=ReassessmentOutcome,
+                memo=memo,
             )
             assert (await handle.result()).passed
             histories.append(await handle.fetch_history())
@@ -206,7 +208,12 @@ async def test_a_reassessment_started_without_the_lean_flag_takes_the_same_steps
     assert len(_patch_markers(marked)) == 1
     assert len(marked.events) == len(lean.events) + 2  # the marker and core's upsert
     assert _commands(marked) == _commands(lean)
-    for history in histories:
+    older_worker = WorkflowHistory.from_json(marked.workflow_id, marked.to_json())
+    started = older_worker.events[0].workflow_execution_started_event_attributes
+    started.memo.fields[names.MEMO_LEAN_STEPS].CopyFrom(
+        client.data_converter.payload_converter.to_payloads([True])[0]
+    )
+    for history in (*histories, older_worker):
         replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
         assert replayed.replay_failure is None, (
             f"{history.workflow_id}: {replayed.replay_failure!r}"

@@ -112,7 +112,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
                 security_only=not request.kind.reassesses,
             )
         )
-        self._lean, self._lean_steps = pipeline.lean_steps(request.lean_steps)
+        self._lean, self._lean_steps = pipeline.lean_steps()
         if not self._lean_steps:  # lean: shown with the first stage that is shown
             pipeline.show_partner(request.pga_id, request.region)
         try:

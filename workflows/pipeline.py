@@ -123,18 +123,22 @@ with the next one (`StageTracker.enter(..., show=False)`). A run that takes it r
 marker instead of the `lean-lookups` one (it implies it)."""
 
 
-def lean_steps(started_lean: bool = False) -> tuple[bool, bool]:
+def lean_steps() -> tuple[bool, bool]:
     """`(lookups, steps)` for this run, decided once at the start of `run` like `lean_lookups`:
     a new run takes both behind the one `lean-steps` marker; a history recorded with
     `lean-lookups` replays `(True, False)`, an older one `(False, False)`.
 
-    `started_lean` is a field of the run's request that only a starter built with the lean steps
-    sets (the sweep's start activity): that run takes them with no marker, and so without the
-    two events the marker costs (the marker and core's `TemporalChangeVersion` upsert). The
-    request is in the history's first event, so its replays decide the same way; a request
-    without the field (a history recorded before it, a start typed in the Web UI) decides by
-    the marker as before."""
-    if started_lean or workflow.patched(LEAN_STEPS_PATCH):
+    A run its starter marked with the `names.MEMO_LEAN_STEPS` memo takes both with no marker,
+    and so without the two events the marker costs (the marker and core's
+    `TemporalChangeVersion` upsert). The memo is in the history's first event, so its replays
+    decide the same way. A worker of an older release that ran the first workflow task ignored
+    the memo and recorded the marker: a replay checks the patch, which matches that marker, and
+    where there is none records nothing (a replay issues no new command)."""
+    if workflow.memo_value(names.MEMO_LEAN_STEPS, False, type_hint=bool):
+        if workflow.unsafe.is_replaying_history_events():
+            workflow.patched(LEAN_STEPS_PATCH)
+        return True, True
+    if workflow.patched(LEAN_STEPS_PATCH):
         return True, True
     return lean_lookups(), False
 
