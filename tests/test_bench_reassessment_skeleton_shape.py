@@ -28,14 +28,9 @@ from domain.reassessment import (
 from domain.reassessment_rules import month_of
 from tests.conftest import Stack
 from tests.reassessment_fixtures import Partner, seed, start_sweep
-from tests.test_bench_skeleton_shape import WORKFLOW_TASK_TOLERANCE
+from tests.test_bench_skeleton_shape import WORKFLOW_TASK_EVENTS, WORKFLOW_TASK_TOLERANCE
 
 _QUEUE = "bench-reassessment-skeleton-shape"
-_TASK_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-}
 
 
 @workflow.defn(name="BenchReassessmentOutcomeReceiver")
@@ -71,7 +66,7 @@ def _command(event: HistoryEvent) -> str:
 async def _shape(client: Client, workflow_id: str) -> tuple[list[str], int]:
     """(the commands' events in order, workflow tasks completed)."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    commands = [_command(e) for e in history.events if e.event_type not in _TASK_EVENTS]
+    commands = [_command(e) for e in history.events if e.event_type not in WORKFLOW_TASK_EVENTS]
     tasks = sum(
         e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events
     )

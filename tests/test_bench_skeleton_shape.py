@@ -40,13 +40,14 @@ from tests.conftest import JP_PARTNER, Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
 from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES, workflow_runner
 
-_WORKFLOW_TASK_EVENTS = {
+WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
 }
+"""The events of a workflow task itself, not of the commands it completed with."""
 
 WORKFLOW_TASK_TOLERANCE = 2
 """How many workflow tasks (per workflow, each one up to 3 events) the skeleton may take more or
@@ -85,7 +86,7 @@ async def _shape(client: Client, workflow_id: str) -> dict[str, Counter[str]]:
 
 def _split(counts: Counter[str]) -> tuple[Counter[str], int]:
     """(the commands' events per type, workflow tasks completed)."""
-    task_names = {EventType.Name(t) for t in _WORKFLOW_TASK_EVENTS}
+    task_names = {EventType.Name(t) for t in WORKFLOW_TASK_EVENTS}
     commands = Counter({k: v for k, v in counts.items() if k not in task_names})
     return commands, counts[EventType.Name(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)]
 

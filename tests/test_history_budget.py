@@ -22,13 +22,8 @@ from domain.reseller_enrollment import EnrollmentStage
 from tests.conftest import Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
 from tests.reassessment_fixtures import Partner, seed, start_sweep
+from tests.test_bench_skeleton_shape import WORKFLOW_TASK_EVENTS
 from tests.test_replay import replayer
-
-_TASK_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-}
 
 PATCH_MARKER_NAME = "core_patch"
 """The marker name core records for `workflow.patched`."""
@@ -160,7 +155,7 @@ def _commands(history: WorkflowHistory) -> list[str]:
     markers = {e.event_id for e in _patch_markers(history)}
     commands = []
     for event in history.events:
-        if event.event_id in markers or event.event_type in _TASK_EVENTS:
+        if event.event_id in markers or event.event_type in WORKFLOW_TASK_EVENTS:
             continue
         if event.HasField("upsert_workflow_search_attributes_event_attributes"):
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
