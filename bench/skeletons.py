@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RETRY,
         STEP_TIMEOUT,
         partner_attributes_not_set,
+        started_lean,
     )
 
 SKELETON_ENROLLMENT = "BenchSkeletonEnrollment"
@@ -155,7 +156,7 @@ class SkeletonPartnerReassessment:
 
     @workflow.run
     async def run(self, request: ReassessmentRequest) -> ReassessmentOutcome:
-        if not workflow.memo_value(names.MEMO_LEAN_STEPS, False, type_hint=bool):
+        if not started_lean():
             _lean(LEAN_STEPS_PATCH)  # the sweep starts it lean: no marker
         await _lookup("load_reassessment_policy")
         await _lookup("get_direct_bill_record", STEP_TIMEOUT)

@@ -8,6 +8,8 @@ workflow task or events to the happy path, fails here and has to argue for the n
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
@@ -170,16 +172,22 @@ async def test_a_reassessment_started_without_the_lean_memo_takes_the_same_steps
 ) -> None:
     """A re-assessment started without the `lean_steps` memo (a history recorded before it, a
     start typed in the Web UI) decides by the `lean-steps` marker: the same steps as the sweep's
-    lean start, plus the marker and core's upsert. Both histories replay, and so does the marked
+    lean start, plus the marker and core's upsert; so does one whose memo is not `true` (typed by
+    hand), rather than failing. The histories replay, and so does the marked
     one with the memo added: a worker of an older release that ran the first workflow task of a
     sweep's start ignored the memo and recorded the marker."""
     client = time_env.client
     month = month_of(await time_env.get_current_time())
-    pga_ids = ("5700011", "5700012")
+    pga_ids = ("5700011", "5700012", "5700013")
+    memos: tuple[dict[str, Any], ...] = (
+        {names.MEMO_LEAN_STEPS: True},
+        {},
+        {names.MEMO_LEAN_STEPS: "maybe"},  # typed by hand: not `true`, so decided by the marker
+    )
     await seed(stack, month, [Partner(p, anniversary_month=month.month) for p in pga_ids])
     histories: list[WorkflowHistory] = []
     async with stack.worker(client):
-        for pga_id, memo in zip(pga_ids, ({names.MEMO_LEAN_STEPS: True}, {}), strict=True):
+        for pga_id, memo in zip(pga_ids, memos, strict=True):
             request = ReassessmentRequest(
                 pga_id=pga_id,
                 region="JP",
@@ -198,7 +206,9 @@ async def test_a_reassessment_started_without_the_lean_memo_takes_the_same_steps
             assert (await handle.result()).passed
             histories.append(await handle.fetch_history())
 
-    lean, marked = histories
+    lean, marked, typed = histories
+    assert _commands(typed) == _commands(marked)
+    assert len(_patch_markers(typed)) == 1
     assert _patch_markers(lean) == []
     assert len(_patch_markers(marked)) == 1
     assert len(marked.events) == len(lean.events) + 2  # the marker and core's upsert

@@ -123,6 +123,13 @@ with the next one (`StageTracker.enter(..., show=False)`). A run that takes it r
 marker instead of the `lean-lookups` one (it implies it)."""
 
 
+def started_lean() -> bool:
+    """Whether the run's starter set the `names.MEMO_LEAN_STEPS` memo to `true`. Any other value
+    (a memo typed by hand) means no: the run decides by the marker, as without the memo, rather
+    than failing on a value that only selects the history's shape."""
+    return workflow.memo_value(names.MEMO_LEAN_STEPS, None) is True
+
+
 def lean_steps() -> tuple[bool, bool]:
     """`(lookups, steps)` for this run, decided once at the start of `run` like `lean_lookups`:
     a new run takes both behind the one `lean-steps` marker; a history recorded with
@@ -134,7 +141,7 @@ def lean_steps() -> tuple[bool, bool]:
     decide the same way. A worker of an older release that ran the first workflow task ignored
     the memo and recorded the marker: a replay checks the patch, which matches that marker, and
     where there is none records nothing (a replay issues no new command)."""
-    if workflow.memo_value(names.MEMO_LEAN_STEPS, False, type_hint=bool):
+    if started_lean():
         if workflow.unsafe.is_replaying_history_events():
             workflow.patched(LEAN_STEPS_PATCH)
         return True, True
