@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.email_templates import render
 from adapters.mail import Mailer, MailRejected, OutgoingEmail
+from adapters.mail.mime import UnsafeMailHeader
 from adapters.registry import PartnerRegistry
 from contract import names
 from contract.activities.notifications import (
@@ -68,6 +69,12 @@ class NotificationActivities:
             )
         except MailRejected as err:
             raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
+        except UnsafeMailHeader as err:
+            raise ApplicationError(
+                f"{err} (email kind {facts.kind.value}, partner {facts.partner_id})",
+                type="UnsafeMailHeader",
+                non_retryable=True,
+            ) from err
         await self._registry.record_message_sent(key, datetime.now(UTC))
         log.info("email_sent", kind=facts.kind.value, partner_id=facts.partner_id, key=key)
         return True

@@ -32,7 +32,7 @@ SHARES: list[tuple[str, re.Pattern[str]]] = [
             "registry (SQLAlchemy on SQLite or asyncpg)",
             r"adapters/registry|sqlalchemy|sqlite|asyncpg",
         ),
-        ("building the MIME messages", r"build_message|email/\w+\.py"),
+        ("building the MIME messages", r"adapters/mail/mime|build_message|email/\w+\.py"),
         ("SMTP session", r"aiosmtplib"),
         (
             "local Partner Center and partner-program files",

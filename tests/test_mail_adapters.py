@@ -14,11 +14,13 @@ from typing import Any
 import aiosmtplib
 import pydantic
 import pytest
+from aiosmtplib.email import flatten_message
 from structlog.testing import capture_logs
 
 from adapters.mail import Mailer, MailRejected, OutgoingEmail
-from adapters.mail.smtp_relay import SmtpRelayMailer, build_message, message_id_for
-from adapters.mail.smtp_sink import SmtpSink
+from adapters.mail.mime import UnsafeMailHeader, build_message, message_id_for
+from adapters.mail.smtp_relay import SmtpRelayMailer
+from adapters.mail.smtp_sink import SmtpSink, parse_eml, subject_of
 from runtime.settings import Settings
 from worker import mailer_from_settings
 
@@ -256,16 +258,83 @@ async def test_wait_for_messages_times_out(sink: SmtpSink) -> None:
         await sink.wait_for_messages(1, timeout_seconds=0.1)
 
 
-def test_build_message_headers() -> None:
-    mime = build_message(email(key="k-9"), SENDER)
+def on_the_wire(message: OutgoingEmail, sender: str = SENDER) -> bytes:
+    """The bytes the relay gets: the message flattened as aiosmtplib's `send_message` does."""
+    return flatten_message(build_message(message, sender))
 
+
+def test_build_message_headers() -> None:
+    wire = on_the_wire(email(key="k-9"))
+    mime = parse_eml(wire)
+
+    assert wire.isascii()
     assert mime["From"] == SENDER
     assert mime["To"] == "partner@contoso.example.com"
     assert mime["Subject"] == "Verify your address"
     assert mime["Message-ID"] == message_id_for("k-9")
-    assert "k-9" not in "".join(f"{name}: {value}" for name, value in mime.items())
+    assert b"k-9" not in wire
     assert mime["Date"].datetime.utcoffset().total_seconds() == 0
+    assert (mime.get_content_type(), mime["Content-Transfer-Encoding"]) == ("text/plain", "7bit")
     assert mime.get_content() == email().body
+    assert not [defect for part in mime.walk() for defect in part.defects]
+
+
+def test_non_ascii_subject_name_and_body_are_encoded() -> None:
+    """Japanese text goes out as RFC 2047 encoded words and a base64 UTF-8 body: 7-bit clean
+    on the wire, and read back as written."""
+    message = email(subject="メールアドレスの確認 / Verify").model_copy(
+        update={"body": "こんにちは\n", "html": "<p>株式会社</p>"}
+    )
+    wire = on_the_wire(message, "CSP 運用チーム <noreply@csp.example.com>")
+    mime = parse_eml(wire)
+
+    assert wire.isascii()
+    assert mime["Subject"] == "メールアドレスの確認 / Verify"
+    assert mime["From"] == "CSP 運用チーム <noreply@csp.example.com>"
+    assert mime["From"].addresses[0].addr_spec == "noreply@csp.example.com"
+    assert mime.get_body(("plain",)).get_content() == "こんにちは\n"  # type: ignore[union-attr]
+    assert mime.get_body(("html",)).get_content() == "<p>株式会社</p>"  # type: ignore[union-attr]
+    assert not [defect for part in mime.walk() for defect in part.defects]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Reminder: enrollment review pending for PartnerID 1234567, a subject longer than a line",
+        "【要確認】コントソ株式会社 の CSP リセラー登録: メールアドレスの確認 (折り返し)",
+    ],
+)
+def test_a_long_subject_is_folded_and_reads_back_as_written(subject: str) -> None:
+    wire = on_the_wire(email(subject=subject))
+    headers = wire.partition(b"\n\n")[0]
+    assert all(len(line) <= 78 for line in headers.splitlines())
+    assert subject_of(parse_eml(wire)) == subject
+
+
+@pytest.mark.parametrize(
+    "subject", ["Verify\r\nBcc: someone@attacker.example", "Verify\nyour address", "Verify\0"]
+)
+def test_a_line_break_in_a_header_value_is_refused(subject: str) -> None:
+    with pytest.raises(UnsafeMailHeader, match="the Subject header"):
+        build_message(email(subject=subject), SENDER)
+
+
+def test_a_line_break_in_the_sender_is_refused() -> None:
+    with pytest.raises(UnsafeMailHeader, match="the From header"):
+        build_message(email(), "CSP\r\nBcc: someone@attacker.example <noreply@csp.example.com>")
+
+
+async def test_a_non_ascii_mailbox_goes_out_as_utf8_over_smtputf8(sink: SmtpSink) -> None:
+    """RFC 6532: an internationalized address is written as UTF-8 in the To header (encoded words
+    are not allowed in an address), and aiosmtplib asks the relay for SMTPUTF8."""
+    recipient = "担当者@例え.jp"
+    await relay_to(sink.port).send(email().model_copy(update={"to": recipient}))
+
+    [stored] = await sink.wait_for_messages(1, timeout_seconds=5)
+    assert stored["To"] == recipient
+    assert stored.get_content().splitlines() == email().body.splitlines()  # CRLF from SMTP
+    [path] = sink.folder.glob("*.eml")
+    assert f"To: {recipient}".encode() in path.read_bytes()
 
 
 def test_relay_rejects_conflicting_tls_options() -> None:
@@ -278,12 +347,13 @@ def test_relay_rejects_conflicting_tls_options() -> None:
 def test_build_message_with_html_is_multipart_alternative() -> None:
     plain = email(key="wf-1:run-7:link-1")
     html = "<p>Open <a href='https://gateway.example/v/r1.link-1.x.y'>the link</a></p>"
-    mime = build_message(plain.model_copy(update={"html": html}), SENDER)
+    wire = on_the_wire(plain.model_copy(update={"html": html}))
+    mime = parse_eml(wire)
 
     assert mime.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in mime.iter_parts()]
     assert parts == ["text/plain", "text/html"]  # the last is the preferred one (RFC 2046)
-    assert mime.get_body(("html",)).get_content() == html + "\n"  # type: ignore[union-attr]
+    assert mime.get_body(("html",)).get_content() == html  # type: ignore[union-attr]
     assert mime.get_body(("plain",)).get_content() == plain.body  # type: ignore[union-attr]
     headers = "".join(f"{name}: {value}" for name, value in mime.items())
     assert "run-7" not in headers and "wf-1" not in headers

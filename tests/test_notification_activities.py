@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities
@@ -115,3 +117,30 @@ async def test_enrollment_link_is_short_html_and_free_of_internal_ids(stack: Sta
         assert run_id not in shown and "reseller-enrollment" not in shown
     assert str(message["Subject"]).startswith("【要確認】Contoso K.K.")
     assert "メールアドレスを確認する" in html
+
+
+async def test_a_legal_name_with_a_line_break_is_refused_for_good_and_mails_nothing(
+    stack: Stack,
+) -> None:
+    """The Japanese verification subject carries the legal name as the partner typed it; a line
+    break in it would write headers of its own (a Bcc to anyone). The send fails for good with
+    the field named, and nothing is mailed or recorded."""
+    key = "wf:run:link-1"
+    facts = FACTS.model_copy(
+        update={"legal_name": "Contoso K.K.\r\nBcc: someone@attacker.example", "locale": Locale.JA}
+    )
+    request = VerificationLinkRequest(
+        idempotency_key=key,
+        workflow_id="wf-email-verification",
+        token_id="link-1",
+        expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=30),
+        facts=facts,
+    )
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(_activities(stack).send_verification_link, request)
+
+    assert (refused.value.type, refused.value.non_retryable) == ("UnsafeMailHeader", True)
+    assert "the Subject header" in str(refused.value) and "partner 1234567" in str(refused.value)
+    assert not await stack.registry.was_message_sent(key)
+    with pytest.raises(TimeoutError):
+        await stack.sink.wait_for_messages(1, timeout_seconds=0.5)

@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.message import Message
+from email.utils import parseaddr
 
 import aiosmtplib
 import structlog
 
 from adapters.mail import MailRejected, OutgoingEmail
+from adapters.mail.mime import build_message
 
-MESSAGE_ID_DOMAIN = "csp-orchestrator"
 QUIT_TIMEOUT_SECONDS = 5.0
 """How long ending an idle session waits for the relay's answer to QUIT before dropping it."""
 CLOSING_CHANNEL = 421
 """RFC 5321 3.8: the relay is closing the session (an idle timeout, a restart); any command may
 get it."""
-
-
-def message_id_for(idempotency_key: str) -> str:
-    """Deterministic Message-ID, so every retry of one send carries the same id."""
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
-
-
-def build_message(message: OutgoingEmail, sender: str) -> EmailMessage:
-    """The MIME message for `message`, From `sender`: the plain-text UTF-8 body, and with an HTML
-    body multipart/alternative (text first, HTML preferred). No header names an internal id."""
-    mime = EmailMessage()
-    mime["From"] = sender
-    mime["To"] = str(message.to)
-    mime["Subject"] = message.subject
-    mime["Date"] = format_datetime(datetime.now(UTC))
-    mime["Message-ID"] = message_id_for(message.idempotency_key)
-    mime.set_content(message.body, subtype="plain", charset="utf-8")
-    if message.html is not None:
-        mime.add_alternative(message.html, subtype="html", charset="utf-8")
-    return mime
 
 
 @dataclass
@@ -164,7 +141,7 @@ class SmtpRelayMailer:
         await client.connect()
         return _Session(client)
 
-    async def _send_on(self, session: _Session, mime: EmailMessage, recipient: str) -> None:
+    async def _send_on(self, session: _Session, mime: Message, recipient: str) -> None:
         try:
             await session.client.send_message(
                 mime, sender=self._envelope_sender, recipients=[recipient]
