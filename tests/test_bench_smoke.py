@@ -1,6 +1,6 @@
 """The benchmarks in bench/ still run: each in its --quick mode with tiny sizes, as a subprocess
 (its own dev server, worker process and SMTP sink; local_files and registry_calls need none), all
-seven at once.
+seven at once, the re-assessment sweep also with --stress.
 Only that each finishes and prints its figure lines is checked, never a figure: timing belongs to
 the benchmarks."""
 
@@ -24,9 +24,20 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^re-assessed/s \(baseline, trivial per-partner workflow\): \d",
             r"^ratio vs baseline: median \d+\.\d\d",
             r"^largest history: \d+ events",
-            r"^worker peak RSS: \d+ MB",
+            r"^worker RSS peak during the sweeps: production \d+ MB, baseline \d+ MB, "
+            r"skeleton \d+ MB; whole run \d+ MB",
             r"^production PartnerReassessment steps: \d+ history events, \d+ workflow tasks",
             r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
+        ],
+    ),
+    "reassessment_sweep --stress": (
+        ["--quick", "--stress", "--partners", "40", "--rounds", "2"],
+        [
+            r"^registry: 40 direct-bill partners \(\+10 warm-up\), 40 due in 2 slices of 20/20",
+            r"^round 2 skeleton  : 20 partners in ",
+            r"^re-assessed/s \(production\): \d+\.\d, \d+\.\d -> median .*; all 40 in ",
+            r"^ratio vs skeleton: median \d+\.\d\d \(rounds \d+\.\d\d, \d+\.\d\d; all partners",
+            r"^worker RSS peak during the sweeps: production \d+ MB, skeleton \d+ MB;",
         ],
     ),
     "por_sweep": (
@@ -102,7 +113,7 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
         for name, (args, _) in BENCHMARKS.items():
             out = (Path(tmp) / f"{name}.out").open("w+")
             process = subprocess.Popen(
-                [sys.executable, "-m", f"bench.{name}", *args],
+                [sys.executable, "-m", f"bench.{name.split()[0]}", *args],
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
