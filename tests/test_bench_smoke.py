@@ -33,7 +33,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "reassessment_sweep --stress": (
         ["--quick", "--stress", "--partners", "40", "--rounds", "2"],
         [
-            r"^registry: 40 direct-bill partners \(\+10 warm-up\), 40 due in 2 slices of 20/20",
+            r"^registry: 40 direct-bill partners \(\+10 warm-up\), 40 due in month 03 \(all\), "
+            r"and 40 more due in 2 slices of 20/20",
+            r"^one sweep over all 40 partners due \(production\): \d+\.\d partners/s, \d+ sweep "
+            r"runs, the largest \d+ events, worker RSS peak \d+ MB",
             r"^round 2 skeleton  : 20 partners in ",
             r"^re-assessed/s \(production\): \d+\.\d, \d+\.\d -> median .*; all 40 in ",
             r"^ratio vs skeleton: median \d+\.\d\d \(rounds \d+\.\d\d, \d+\.\d\d; all partners",
