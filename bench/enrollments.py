@@ -1,6 +1,6 @@
 """Driving reseller enrollments the way their real callers do, for the pipeline benchmarks: start,
 the verification link read from the email in the SMTP sink, `verify_email` on the child, the
-review decision on the parent; and the same for the no-op skeleton (bench/skeletons.py)."""
+review decision on the parent; and the same for the no-op skeleton (bench/skeleton_enrollment)."""
 
 from __future__ import annotations
 

@@ -7,12 +7,12 @@ shape, as interleaved pairs on one fresh dev server.
 A batch starts N pipelines at once and drives each to `active` the way its callers do: the
 verification link read from the email in the SMTP sink and sent as `verify_email` to the child,
 then `decide_review` (approve) once the "under review" email arrives. The skeleton
-(bench/skeletons.py: the same `lean-lookups` marker, 5 reads as local activities, 6 activities,
-6 search-attribute upserts, child workflow, the two updates, the same deadlines, every activity a
-no-op) runs on the same worker process with the same
-worker options. Its driver sends `verify_email` as soon as the child exists (it retries on "not
-found" with a 50-400 ms back-off) and `decide_review` right after. Each pair runs one batch of
-each, the order alternating; the figure is the median of the pairs' ratios.
+(bench/skeleton_enrollment.py: the same `lean-lookups` marker, 5 reads as local activities, 6
+activities, 6 search-attribute upserts, child workflow, the two updates, the same deadlines, every
+activity a no-op) runs on the same worker process with the same worker options. Its driver sends
+`verify_email` as soon as the child exists (it retries on "not found" with a 50-400 ms back-off) and
+`decide_review` right after. Each pair runs one batch of each, the order alternating; the figure is
+the median of the pairs' ratios.
 
 In the same run (bench/limits.py): history events and workflow tasks per pipeline (counted in the
 histories of a sample of each batch's finished pipelines, the child included), worker and dev

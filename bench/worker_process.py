@@ -23,7 +23,12 @@ from temporalio.worker import Worker
 from activities.policies import PolicyActivities
 from activities.reassessment import ReassessmentActivities
 from bench import skeletons
+from bench.empty_workflow import EmptyWorkflow
 from bench.harness import BASELINE_QUEUE, SKELETON_QUEUE, TOKEN_SECRET, free_port, stack_paths
+from bench.skeleton_email_verification import SkeletonEmailVerification
+from bench.skeleton_enrollment import SkeletonEnrollment
+from bench.skeleton_reassessment import SkeletonPartnerReassessment
+from bench.trivial_reassessment import TrivialPartnerReassessment
 from runtime.bytecode_cache import keep_bytecode
 from runtime.logging import configure_logging
 from runtime.metrics import install_metrics
@@ -64,9 +69,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
     sweep = ReassessmentActivities(deps.registry)
     policies = PolicyActivities(policies_from_settings(settings))
     per_partner = (
-        skeletons.TrivialPartnerReassessment
-        if queue == BASELINE_QUEUE
-        else skeletons.SkeletonPartnerReassessment
+        TrivialPartnerReassessment if queue == BASELINE_QUEUE else SkeletonPartnerReassessment
     )
     return Worker(
         client,
@@ -74,9 +77,9 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
         workflows=[
             ReassessmentSweepWorkflow,
             per_partner,
-            skeletons.SkeletonEnrollment,
-            skeletons.SkeletonEmailVerification,
-            skeletons.EmptyWorkflow,
+            SkeletonEnrollment,
+            SkeletonEmailVerification,
+            EmptyWorkflow,
         ],
         activities=[
             policies.load_reassessment_policy,

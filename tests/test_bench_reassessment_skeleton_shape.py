@@ -1,4 +1,4 @@
-"""The sweep benchmark's per-partner skeleton keeps production's shape (bench/skeletons.py).
+"""The sweep benchmark's skeleton keeps production's shape (bench.skeleton_reassessment).
 
 `bench.reassessment_sweep` reads production's rate against `SkeletonPartnerReassessment`; a
 skeleton that drifts from the passing security-only `PartnerReassessment` (a step made local in
@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench import skeletons
+from bench.skeleton_reassessment import SkeletonPartnerReassessment
 from contract import names
 from domain.reassessment import (
     DueKind,
@@ -90,7 +91,7 @@ async def test_the_reassessment_skeleton_has_the_production_shape(
     async with Worker(
         client,
         task_queue=_QUEUE,
-        workflows=[skeletons.SkeletonPartnerReassessment, OutcomeReceiver],
+        workflows=[SkeletonPartnerReassessment, OutcomeReceiver],
         activities=[skeletons.noop],
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):

@@ -1,4 +1,4 @@
-"""The benchmarks' enrollment skeleton keeps production's shape (bench/skeletons.py).
+"""The benchmarks' enrollment skeleton keeps production's shape (bench/skeleton_enrollment.py).
 
 `bench.pipeline_throughput` and `bench.update_latency` read production against a no-op skeleton
 of the same shape; a skeleton that drifts (production's reads became local activities, its
@@ -33,6 +33,8 @@ from bench.enrollments import Partner, review_skeleton, start_skeleton, verify_s
 from bench.enrollments import skeleton_id as bench_skeleton_id
 from bench.harness import SKELETON_QUEUE
 from bench.limits import pipeline_steps
+from bench.skeleton_email_verification import SkeletonEmailVerification
+from bench.skeleton_enrollment import SkeletonEnrollment
 from contract import names
 from domain.reseller_enrollment import EnrollmentStage
 from runtime.log_context import LogContextInterceptor
@@ -67,7 +69,7 @@ def _bench_worker(client: Client) -> Worker:
     return Worker(
         client,
         task_queue=SKELETON_QUEUE,
-        workflows=[skeletons.SkeletonEnrollment, skeletons.SkeletonEmailVerification],
+        workflows=[SkeletonEnrollment, SkeletonEmailVerification],
         activities=[skeletons.noop],
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=[LogContextInterceptor()],
