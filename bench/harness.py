@@ -395,15 +395,25 @@ async def bench_registry(kind: str, state_dir: Path) -> AsyncIterator[Registry]:
         await _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def cancel_on_sigterm() -> None:
+    """SIGTERM cancels the running benchmark as Ctrl-C does, so its `finally`s stop the worker
+    processes and the dev server and drop a PostgreSQL database: a benchmark stopped with `kill`
+    left its worker and dev server running, busy, under the next benchmark's figures."""
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 @contextlib.asynccontextmanager
 async def bench_stack(
     keep: Path | None = None,
 ) -> AsyncIterator[tuple[Path, Server, Mailbox]]:
     """A temp folder (or `keep`, or $CSP_BENCH_KEEP: kept afterwards, with the worker's log), a
-    fresh dev server on a file in it, and the SMTP sink."""
+    fresh dev server on a file in it, and the SMTP sink; SIGTERM stops them all."""
     kept = keep or (
         Path(os.environ["CSP_BENCH_KEEP"]) if os.environ.get("CSP_BENCH_KEEP") else None
     )
+    cancel_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="csp-bench-") as tmp:
         state = kept or Path(tmp)
         state.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -146,16 +145,7 @@ def describe_peaks(peaks: Sequence[int | None]) -> str:
     return f"{' + '.join(mib(p) for p in peaks)} = {mib(total)} (sum of each process's peak)"
 
 
-def _cancel_on_sigterm() -> None:
-    """SIGTERM cancels the run like Ctrl-C does, so the `finally`s stop the workers and drop the
-    PostgreSQL database."""
-    task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-
-
 async def run(pipelines: int, pairs: int, warmup: int, workers: int, registry_kind: str) -> None:
-    _cancel_on_sigterm()
     async with (
         bench_stack() as (state, server, sink),
         bench_registry(registry_kind, state) as registry,

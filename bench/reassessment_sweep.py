@@ -358,9 +358,9 @@ async def run(partners: int, rounds: int | None, pairs: int, warmup: int) -> Non
         f"(target <= 10000)"
     )
     say(
-        f"sweep runs per sweep (continue-as-new): {max(p.runs for p in of('production'))}; "
-        f"largest sweep run {max(r.largest_run for done in results for r in done.values())} events"
-        + (" (the slices)" if rounds else "")
+        f"sweep runs per sweep (continue-as-new): {max(p.runs for p in swept('production'))}; "
+        f"largest sweep run "
+        f"{max(r.largest_run for kind in kinds for r in swept(kind))} events"
     )
     for kind, shape in shapes.items():
         say(

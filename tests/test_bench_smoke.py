@@ -6,7 +6,9 @@ the benchmarks."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,3 +144,46 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
             if code != 0 or missing:
                 failures.append(f"{name}: exit {code}, missing {missing}\n{printed[-3000:]}")
         assert not failures, "\n\n".join(failures)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(180)
+def test_a_benchmark_stopped_with_sigterm_stops_its_worker_and_dev_server() -> None:
+    """`kill <benchmark>` cancels it as Ctrl-C does: its worker process and dev server stop too,
+    instead of running on, busy, under the next benchmark's figures."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.reassessment_sweep", "--quick", "--partners", "600"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    worker = server = 0
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"^worker pid (\d+): .*; dev server pid (\d+)", line)
+            if found:
+                worker, server = int(found[1]), int(found[2])
+                break
+        else:
+            pytest.fail("the benchmark ended before its worker started")
+        assert _alive(worker) and _alive(server)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=90)
+        assert not _alive(worker) and not _alive(server)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in (worker, server):  # what the benchmark failed to stop
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
