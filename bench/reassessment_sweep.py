@@ -194,6 +194,15 @@ class SweepRun:
     def rate(self) -> float:
         return self.due / self.seconds
 
+    def describe(self) -> str:
+        return (
+            f"{self.due} partners in {self.seconds:.1f}s = {self.rate:.1f} partners/s; sweep runs "
+            f"{self.runs} (largest {self.largest_run} events); worker RSS peak "
+            f"{mib(self.peak_rss_kb)}; CPU per partner: worker "
+            f"{1000 * self.worker_cpu / self.due:.1f} ms, dev server "
+            f"{1000 * self.server_cpu / self.due:.1f} ms"
+        )
+
 
 async def sweep(server: Server, kind: str, month: date, worker_pid: int) -> SweepRun:
     workflow_id = f"reassessment-sweep-bench-{kind}-{month:%Y-%m}"
@@ -271,14 +280,7 @@ async def run(partners: int, rounds: int | None, pairs: int, warmup: int) -> Non
             if rounds:
                 full = await sweep(server, "production", date(year, MONTH, 1), worker.pid)
                 year += 1
-                say(
-                    f"one sweep, every partner due: production {full.due} partners in "
-                    f"{full.seconds:.1f}s = {full.rate:.1f} partners/s; sweep runs {full.runs} "
-                    f"(largest {full.largest_run} events); worker RSS peak "
-                    f"{mib(full.peak_rss_kb)}; CPU per partner: worker "
-                    f"{1000 * full.worker_cpu / full.due:.1f} ms, dev server "
-                    f"{1000 * full.server_cpu / full.due:.1f} ms"
-                )
+                say(f"one sweep, every partner due: production {full.describe()}")
             results: list[dict[str, SweepRun]] = []
             for index in range(rounds or pairs):
                 month = SWEEP_MONTHS[1 + index] if rounds else MONTH
@@ -288,14 +290,7 @@ async def run(partners: int, rounds: int | None, pairs: int, warmup: int) -> Non
                     done[kind] = await sweep(server, kind, date(year, month, 1), worker.pid)
                     year += 1
                     r = done[kind]
-                    say(
-                        f"{'round' if rounds else 'pair'} {index + 1} {kind:<10}: {r.due} "
-                        f"partners in {r.seconds:.1f}s = {r.rate:.1f} partners/s; sweep runs "
-                        f"{r.runs} (largest {r.largest_run} events); worker RSS peak "
-                        f"{mib(r.peak_rss_kb)}; CPU per partner: worker "
-                        f"{1000 * r.worker_cpu / r.due:.1f} ms, dev server "
-                        f"{1000 * r.server_cpu / r.due:.1f} ms"
-                    )
+                    say(f"{'round' if rounds else 'pair'} {index + 1} {kind:<10}: " + r.describe())
                 results.append(done)
             ceiling = await empty_workflows(server, max(due[MONTH], 20), worker.pid)
             peak = worker.peak_rss_kb()
