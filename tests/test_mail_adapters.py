@@ -324,6 +324,12 @@ def test_a_line_break_in_the_sender_is_refused() -> None:
         build_message(email(), "CSP\r\nBcc: someone@attacker.example <noreply@csp.example.com>")
 
 
+def test_the_relay_refuses_a_sender_with_a_line_break_when_it_is_built() -> None:
+    """A misconfigured CSP_MAIL_FROM fails the worker's start, not every email afterwards."""
+    with pytest.raises(UnsafeMailHeader, match="the From header"):
+        SmtpRelayMailer("relay", 587, "CSP\nBcc: someone@attacker.example <noreply@csp.example>")
+
+
 async def test_a_non_ascii_mailbox_goes_out_as_utf8_over_smtputf8(sink: SmtpSink) -> None:
     """RFC 6532: an internationalized address is written as UTF-8 in the To header (encoded words
     are not allowed in an address), and aiosmtplib asks the relay for SMTPUTF8."""

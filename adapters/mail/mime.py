@@ -60,8 +60,8 @@ def build_message(message: OutgoingEmail, sender: str) -> Message:
         mime = body
     else:
         mime = MIMEMultipart("alternative", _subparts=[body, _text_part(message.html, "html")])
-    mime["From"] = _mailbox("From", sender)
-    mime["To"] = _mailbox("To", str(message.to))
+    mime["From"] = mailbox_header("From", sender)
+    mime["To"] = mailbox_header("To", str(message.to))
     mime["Subject"] = _text("Subject", message.subject)  # type: ignore[assignment]  # takes a Header
     mime["Date"] = format_datetime(datetime.now(UTC))
     mime["Message-ID"] = message_id_for(message.idempotency_key)
@@ -85,7 +85,8 @@ def _text(header: str, value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8", header_name=header)
 
 
-def _mailbox(header: str, value: str) -> str:
+def mailbox_header(header: str, value: str) -> str:
+    """`value` (`Name <address>` or an address) as the header value that carries it."""
     name, address = parseaddr(_checked(header, value))
     if not address:
         raise ValueError(f"the {header} header of an email is not an address: {value!r}")

@@ -11,7 +11,7 @@ import aiosmtplib
 import structlog
 
 from adapters.mail import MailRejected, OutgoingEmail
-from adapters.mail.mime import build_message
+from adapters.mail.mime import build_message, mailbox_header
 
 QUIT_TIMEOUT_SECONDS = 5.0
 """How long ending an idle session waits for the relay's answer to QUIT before dropping it."""
@@ -69,6 +69,7 @@ class SmtpRelayMailer:
                 "SMTP authentication without TLS would send the password in the clear: use "
                 "starttls or use_tls (or allow_plaintext_auth on a trusted local link only)"
             )
+        mailbox_header("From", sender)  # refuses a line break or NUL at start-up, not per email
         envelope_sender = parseaddr(sender)[1]
         if not envelope_sender:
             raise ValueError(f"not an address: {sender!r}")
