@@ -137,25 +137,17 @@ class ReassessmentActivities:
     @activity.defn(name=CHANGE_DIRECT_BILL_STATUS.name)
     async def change_status(self, change: StatusChange) -> StatusChanged:
         """Move a direct-bill record to a new status (idempotent: the same change twice is one)."""
-        record = await self._registry.get_direct_bill(change.pga_id, change.region)
-        if record is None:
+        found = await self._registry.change_direct_bill_status(
+            change.pga_id,
+            change.region,
+            status=change.status,
+            reason=change.reason,
+            updated_at=change.updated_at or datetime.now(UTC),
+            next_reassessment_due=change.next_reassessment_due,
+            renewed_plan=change.renewed_plan,
+        )
+        if not found:
             raise _missing(change.pga_id, change.region)
-        updates: dict[str, object] = {
-            "status": change.status,
-            "status_reason": change.reason,
-            "updated_at": change.updated_at or datetime.now(UTC),
-        }
-        if change.next_reassessment_due is not None:
-            updates["next_reassessment_due"] = change.next_reassessment_due
-        if change.renewed_plan is not None:
-            plan = change.renewed_plan
-            updates |= {
-                "support_plan_kind": plan.kind.value,
-                "support_plan_contract_id": plan.contract_id,
-                "support_plan_renewal_date": plan.renewal_date,
-                "renewal_month": plan.renewal_date.month,
-            }
-        await self._registry.save_direct_bill(record.model_copy(update=updates))
         return StatusChanged(pga_id=change.pga_id, region=change.region, status=change.status)
 
 

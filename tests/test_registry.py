@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.registry.migrate import head_revision
 from adapters.registry.sql import SqlPartnerRegistry
-from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus
+from domain.direct_bill import (
+    DirectBillRecord,
+    DirectBillRegistryStatus,
+    SupportPlan,
+    SupportPlanKind,
+)
+from domain.errors import InvalidSourceData
 from domain.reconciliation import ClosedPipeline, PipelineClosure, closure_reason
 from domain.reseller_enrollment import ResellerRecord, ResellerStatus
 
@@ -88,6 +94,98 @@ async def test_a_repeated_older_direct_bill_write_never_replaces_a_newer_record(
     )
     await registry.save_direct_bill(later)
     assert await registry.get_direct_bill("5100001", "JP") == later
+
+
+def _direct_bill_row(**changes: object) -> DirectBillRecord:
+    base = DirectBillRecord(
+        pga_id="5100001",
+        region="JP",
+        status=DirectBillRegistryStatus.ACTIVE,
+        workflow_id="direct-bill-5100001-JP",
+        pla_id="5100009",
+        legal_name="Contoso KK",
+        contact_email="ops@contoso.example",
+        support_plan_kind="advanced_support_for_partners",
+        support_plan_contract_id="ASfP-1",
+        support_plan_renewal_date=date(2026, 3, 31),
+        renewal_month=3,
+        onboarding_anniversary_month=11,
+        next_reassessment_due=date(2026, 11, 1),
+        updated_at=NOW,
+    )
+    return base.model_copy(update=changes)
+
+
+async def test_a_status_change_updates_only_its_columns_in_place(
+    registry: SqlPartnerRegistry,
+) -> None:
+    """`change_direct_bill_status` (a re-assessment's outcome, issue 17: one UPDATE instead of a
+    read and a whole-row write) changes the status, reason and stamp, a pass's next due date and
+    renewed plan, and keeps every other column."""
+    await registry.save_direct_bill(_direct_bill_row())
+    at = NOW + timedelta(minutes=5)
+    plan = SupportPlan(
+        kind=SupportPlanKind.PREMIER, contract_id="PSfP-7", renewal_date=date(2027, 6, 30)
+    )
+    found = await registry.change_direct_bill_status(
+        "5100001",
+        "JP",
+        status=DirectBillRegistryStatus.ACTIVE,
+        reason="full re-assessment passed in 2026-11",
+        updated_at=at.astimezone(timezone(timedelta(hours=9))),  # stored as the same instant
+        next_reassessment_due=date(2027, 11, 1),
+        renewed_plan=plan,
+    )
+    assert found
+    assert await registry.get_direct_bill("5100001", "JP") == _direct_bill_row(
+        status_reason="full re-assessment passed in 2026-11",
+        next_reassessment_due=date(2027, 11, 1),
+        support_plan_kind="premier_support_for_partners",
+        support_plan_contract_id="PSfP-7",
+        support_plan_renewal_date=date(2027, 6, 30),
+        renewal_month=6,
+        updated_at=at,
+    )
+    other_region = await registry.get_direct_bill("5100001", "US")
+    assert other_region is None
+
+
+async def test_a_late_status_change_keeps_the_newer_row_and_a_missing_row_is_reported(
+    registry: SqlPartnerRegistry,
+) -> None:
+    transitioned = _direct_bill_row(
+        status=DirectBillRegistryStatus.INDIRECT_RESELLER, updated_at=NOW + timedelta(days=1)
+    )
+    await registry.save_direct_bill(transitioned)
+
+    async def passed_at(pga_id: str, at: datetime) -> bool:
+        return await registry.change_direct_bill_status(
+            pga_id, "JP", status=DirectBillRegistryStatus.ACTIVE, reason="passed", updated_at=at
+        )
+
+    assert await passed_at("5100001", NOW)  # the row is there, newer: kept as it is
+    assert await registry.get_direct_bill("5100001", "JP") == transitioned
+    assert await passed_at("5100001", transitioned.updated_at)  # the same instant: applied
+    assert (await registry.get_direct_bill("5100001", "JP")) == transitioned.model_copy(
+        update={"status": DirectBillRegistryStatus.ACTIVE, "status_reason": "passed"}
+    )
+    assert not await passed_at("5100002", NOW)
+    assert await registry.get_direct_bill("5100002", "JP") is None
+
+
+async def test_a_status_change_refuses_a_nul_and_writes_nothing(
+    registry: SqlPartnerRegistry,
+) -> None:
+    await registry.save_direct_bill(_direct_bill_row())
+    with pytest.raises(InvalidSourceData, match="registry table direct_bill_partners"):
+        await registry.change_direct_bill_status(
+            "5100001",
+            "JP",
+            status=DirectBillRegistryStatus.TRANSITIONING,
+            reason="bad\x00reason",
+            updated_at=NOW + timedelta(minutes=1),
+        )
+    assert await registry.get_direct_bill("5100001", "JP") == _direct_bill_row()
 
 
 async def test_instants_come_back_in_utc_whatever_zone_they_were_written_in(

@@ -7,10 +7,15 @@ SQLAlchemy (SQLite by default, PostgreSQL at scale).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.direct_bill import (
+    Cooldown,
+    DirectBillRecord,
+    DirectBillRegistryStatus,
+    SupportPlan,
+)
 from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
 from domain.reconciliation import ClosedPipeline, OpenRecord
@@ -42,6 +47,21 @@ class PartnerRegistry(Protocol):
 
     async def save_direct_bill(self, record: DirectBillRecord) -> None:
         """Insert or replace the PGA's record for the region (idempotent)."""
+        ...
+
+    async def change_direct_bill_status(
+        self,
+        pga_id: str,
+        region: str,
+        *,
+        status: DirectBillRegistryStatus,
+        reason: str | None,
+        updated_at: datetime,
+        next_reassessment_due: date | None = None,
+        renewed_plan: SupportPlan | None = None,
+    ) -> bool:
+        """Change the partner's status (and a pass's due date and renewed plan) in place,
+        unless its row holds a later `updated_at`; False when the partner has no row."""
         ...
 
     async def list_direct_bill_due(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -28,7 +28,12 @@ from adapters.registry.schema import (
     subscription_resellers,
     subscription_support_contacts,
 )
-from domain.direct_bill import Cooldown, DirectBillRecord
+from domain.direct_bill import (
+    Cooldown,
+    DirectBillRecord,
+    DirectBillRegistryStatus,
+    SupportPlan,
+)
 from domain.errors import refuse_nul
 from domain.por_sweep import PorCheck, PorReport
 from domain.provider_operations import SubscriptionResellerRecord, SupportContactRecord
@@ -212,6 +217,46 @@ class SqlPartnerRegistry:
             direct_bill_partners, values, ("pga_id", "region"), newer="updated_at"
         )
         await self._db.write(_execute(statement))
+
+    async def change_direct_bill_status(
+        self,
+        pga_id: str,
+        region: str,
+        *,
+        status: DirectBillRegistryStatus,
+        reason: str | None,
+        updated_at: datetime,
+        next_reassessment_due: date | None = None,
+        renewed_plan: SupportPlan | None = None,
+    ) -> bool:
+        """One UPDATE of the partner's row, in one unit of work: no read and write-back. A row
+        holding a later `updated_at` is kept, as `save_direct_bill` keeps it. False: no row."""
+        table = direct_bill_partners
+        values: dict[str, Any] = {
+            "status": status.value,
+            "status_reason": reason,
+            "updated_at": updated_at.astimezone(UTC),
+        }
+        if next_reassessment_due is not None:
+            values["next_reassessment_due"] = next_reassessment_due
+        if renewed_plan is not None:
+            values |= {
+                "support_plan_kind": renewed_plan.kind.value,
+                "support_plan_contract_id": renewed_plan.contract_id,
+                "support_plan_renewal_date": renewed_plan.renewal_date,
+                "renewal_month": renewed_plan.renewal_date.month,
+            }
+        refuse_nul(values, source=f"registry table {table.name}")
+        row = (table.c.pga_id == pga_id) & (table.c.region == region)
+        update = sa.update(table).where(row, table.c.updated_at <= values["updated_at"])
+        exists = sa.select(table.c.pga_id).where(row)
+
+        def work(conn: sa.Connection) -> bool:
+            if conn.execute(update.values(values)).rowcount:
+                return True
+            return conn.execute(exists).first() is not None  # kept as newer, or absent
+
+        return await self._db.write(work)
 
     async def list_direct_bill_due(
         self, month: int, after: tuple[str, str] | None, limit: int
