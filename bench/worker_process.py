@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.policies import PolicyActivities
 from activities.reassessment import ReassessmentActivities
@@ -35,6 +36,7 @@ from runtime.metrics import install_metrics
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER
 from worker import (
+    SHARED_WORKFLOW_MODULES,
     WORKFLOW_FAILURE_EXCEPTION_TYPES,
     Dependencies,
     build_worker,
@@ -44,6 +46,13 @@ from worker import (
     workflow_runner,
 )
 from workflows.reassessment_sweep import ReassessmentSweepWorkflow
+
+
+def skeleton_runner() -> SandboxedWorkflowRunner:
+    """Production's sandbox, sharing the skeletons' modules between instances as production
+    shares its workflow modules (a skeleton paying for its module per instance would flatter
+    production)."""
+    return workflow_runner(shared_modules=(*SHARED_WORKFLOW_MODULES, "bench"))
 
 
 def _settings(config: dict[str, Any]) -> Settings:
@@ -89,7 +98,7 @@ def _bench_worker(client: Client, queue: str, deps: Dependencies, settings: Sett
         ],
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=worker_interceptors(),
-        workflow_runner=workflow_runner(),
+        workflow_runner=skeleton_runner(),
         max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
     )
 

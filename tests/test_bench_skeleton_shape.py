@@ -35,12 +35,13 @@ from bench.harness import SKELETON_QUEUE
 from bench.limits import pipeline_steps
 from bench.skeleton_email_verification import SkeletonEmailVerification
 from bench.skeleton_enrollment import SkeletonEnrollment
+from bench.worker_process import skeleton_runner
 from contract import names
 from domain.reseller_enrollment import EnrollmentStage
 from runtime.log_context import LogContextInterceptor
 from tests.conftest import JP_PARTNER, Stack, application
 from tests.enrollment_driver import decide, latest_token, start_enrollment, verify
-from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES, workflow_runner
+from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES
 
 WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
@@ -73,7 +74,7 @@ def _bench_worker(client: Client) -> Worker:
         activities=[skeletons.noop],
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=[LogContextInterceptor()],
-        workflow_runner=workflow_runner(),
+        workflow_runner=skeleton_runner(),
     )
 
 

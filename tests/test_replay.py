@@ -21,7 +21,12 @@ from contract import names
 from domain.reseller_enrollment import EnrollmentStage
 from runtime.temporal_client import DATA_CONVERTER
 from tests.replay_changes import ChecksTheMpaEarly, SkipsTheRegistryLookup
-from worker import WORKFLOW_FAILURE_EXCEPTION_TYPES, WORKFLOWS, workflow_runner
+from worker import (
+    SHARED_WORKFLOW_MODULES,
+    WORKFLOW_FAILURE_EXCEPTION_TYPES,
+    WORKFLOWS,
+    workflow_runner,
+)
 from workflows.email_verification import EmailVerificationWorkflow
 from workflows.reseller_enrollment import ResellerEnrollmentWorkflow
 
@@ -38,13 +43,13 @@ def load_history(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflows: Sequence[type] = WORKFLOWS) -> Replayer:
-    """A replayer configured as the production worker is, except that the workflow helpers the
+    """A replayer configured as the production worker is, except that the workflow modules the
     worker shares between instances are imported into each sandbox, so that every saved history
     also runs them under the sandbox's checks."""
     return Replayer(
         workflows=workflows,
         data_converter=DATA_CONVERTER,
-        workflow_runner=workflow_runner(share_helpers=False),
+        workflow_runner=workflow_runner(shared_modules=()),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
     )
 
@@ -89,10 +94,10 @@ async def test_a_changed_workflow_is_reported_as_non_deterministic(changed: type
     ).replay_failure is None
 
 
-def _sandboxed_enrollment_class(share_helpers: bool) -> Any:
+def _sandboxed_enrollment_class(shared_modules: tuple[str, ...]) -> Any:
     """The enrollment workflow class as a fresh sandbox instance of the worker's runner holds it
     (the SDK keeps the class in the instance's globals: `_Instance.globals_and_locals`)."""
-    instance = workflow_runner(share_helpers=share_helpers).create_instance(
+    instance = workflow_runner(shared_modules=shared_modules).create_instance(
         WorkflowInstanceDetails(
             payload_converter_factory=DATA_CONVERTER.payload_converter_class,
             failure_converter_class=DATA_CONVERTER.failure_converter_class,
@@ -111,13 +116,13 @@ def _sandboxed_enrollment_class(share_helpers: bool) -> Any:
     return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
 
 
-async def test_workflow_instances_share_the_pipeline_helpers() -> None:
-    """The worker imports `workflows.pipeline` once for all its workflow instances; the replay
-    tests import it into each sandbox, under the sandbox's checks."""
+async def test_the_worker_shares_its_workflow_modules_and_the_tests_do_not() -> None:
+    """The worker imports the workflow modules once for all its workflow instances; the test
+    stack and the replay tests import them into each sandbox, under the sandbox's checks."""
     import workflows.pipeline
 
-    shared = _sandboxed_enrollment_class(share_helpers=True)
-    isolated = _sandboxed_enrollment_class(share_helpers=False)
-    assert shared is not ResellerEnrollmentWorkflow  # the workflow module itself is per instance
-    assert shared.run.__globals__["pipeline"] is workflows.pipeline
+    shared = _sandboxed_enrollment_class(SHARED_WORKFLOW_MODULES)
+    isolated = _sandboxed_enrollment_class(())
+    assert shared is ResellerEnrollmentWorkflow
+    assert isolated is not ResellerEnrollmentWorkflow
     assert isolated.run.__globals__["pipeline"] is not workflows.pipeline
