@@ -59,20 +59,33 @@ async def test_a_repeated_older_write_never_replaces_a_newer_record(
     assert await registry.get_reseller("1234567") == later
 
 
+def _direct_bill_row(**changes: object) -> DirectBillRecord:
+    base = DirectBillRecord(
+        pga_id="5100001",
+        region="JP",
+        status=DirectBillRegistryStatus.ACTIVE,
+        workflow_id="direct-bill-5100001-JP",
+        pla_id="5100009",
+        legal_name="Contoso KK",
+        contact_email="ops@contoso.example",
+        support_plan_kind="advanced_support_for_partners",
+        support_plan_contract_id="ASfP-1",
+        support_plan_renewal_date=date(2026, 3, 31),
+        renewal_month=3,
+        onboarding_anniversary_month=11,
+        next_reassessment_due=date(2026, 11, 1),
+        updated_at=NOW,
+    )
+    return base.model_copy(update=changes)
+
+
 async def test_a_repeated_older_direct_bill_write_never_replaces_a_newer_record(
     registry: SqlPartnerRegistry,
 ) -> None:
     """A passing re-assessment changes the direct-bill status as a local activity (issue 17,
     `lean-steps`): the same change written twice is one, and an attempt that lands late (its
     worker stalled) with an older `updated_at` leaves the newer row as it is."""
-    applying = DirectBillRecord(
-        pga_id="5100001",
-        region="JP",
-        status=DirectBillRegistryStatus.TRANSITIONING,
-        workflow_id="direct-bill-5100001-JP",
-        pla_id="5100009",
-        updated_at=NOW,
-    )
+    applying = _direct_bill_row(status=DirectBillRegistryStatus.TRANSITIONING)
     passed = applying.model_copy(
         update={
             "status": DirectBillRegistryStatus.ACTIVE,
@@ -94,26 +107,6 @@ async def test_a_repeated_older_direct_bill_write_never_replaces_a_newer_record(
     )
     await registry.save_direct_bill(later)
     assert await registry.get_direct_bill("5100001", "JP") == later
-
-
-def _direct_bill_row(**changes: object) -> DirectBillRecord:
-    base = DirectBillRecord(
-        pga_id="5100001",
-        region="JP",
-        status=DirectBillRegistryStatus.ACTIVE,
-        workflow_id="direct-bill-5100001-JP",
-        pla_id="5100009",
-        legal_name="Contoso KK",
-        contact_email="ops@contoso.example",
-        support_plan_kind="advanced_support_for_partners",
-        support_plan_contract_id="ASfP-1",
-        support_plan_renewal_date=date(2026, 3, 31),
-        renewal_month=3,
-        onboarding_anniversary_month=11,
-        next_reassessment_due=date(2026, 11, 1),
-        updated_at=NOW,
-    )
-    return base.model_copy(update=changes)
 
 
 async def test_a_status_change_updates_only_its_columns_in_place(
