@@ -13,6 +13,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client
@@ -90,8 +91,19 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+async def _watch(process: asyncio.subprocess.Process, log_path: Path, stop: asyncio.Event) -> int:
+    """The dev server's exit while the stack runs on it: said, and the whole stack stopped (a
+    worker and gateway left on a dead server would only retry)."""
+    code = await process.wait()
+    log.error("temporal_dev_server_exited", pid=process.pid, returncode=code, log=str(log_path))
+    stop.set()
+    return code
+
+
 @contextlib.asynccontextmanager
-async def dev_server(settings: Settings) -> AsyncIterator[None]:
+async def dev_server(settings: Settings, stop: asyncio.Event) -> AsyncIterator[None]:
+    """The dev server for the stack's lifetime; if it exits before the stack stops, `stop` is
+    set and, once everything stopped, ChildServerFailed says so."""
     log_path = settings.state_dir / "temporal-server.log"
     with log_path.open("ab") as log_file:
         process = await start_owned(dev_server_command(settings), log_file)
@@ -110,7 +122,16 @@ async def dev_server(settings: Settings) -> AsyncIterator[None]:
                 within=_DEV_SERVER_LISTEN_SECONDS,
                 log_path=log_path,
             )
-            yield
+            watch = asyncio.create_task(_watch(process, log_path, stop))
+            try:
+                yield
+            finally:
+                if watch.done():  # it exited on its own, not stopped below
+                    raise ChildServerFailed(
+                        f"it exited with status {watch.result()} while the stack was running "
+                        f"(its log: {log_path})"
+                    )
+                watch.cancel()
         finally:
             await stop_group(process, _DEV_SERVER_STOP_SECONDS)
             log.info("temporal_dev_server_stopped", pid=process.pid)
@@ -188,7 +209,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if not settings.remote_temporal:
             progress(1, f"Starting the Temporal dev server (state in {settings.state_dir})...")
-            await stack.enter_async_context(dev_server(settings))
+            await stack.enter_async_context(dev_server(settings, stop))
         else:
             progress(1, f"Using the Temporal service at {settings.temporal_address}...")
         progress(2, "Connecting to Temporal (the first start can take a minute)...")

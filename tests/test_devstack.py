@@ -326,3 +326,21 @@ async def test_a_killed_run_command_leaves_no_dev_server(devstack: DevStack) -> 
     [again] = listening_pids(devstack.temporal_port)
     assert devstack.stop() == 0
     assert _gone(again)
+
+
+async def test_a_dev_server_that_dies_stops_the_run_command_saying_so(devstack: DevStack) -> None:
+    """The embedded dev server killed under a running stack: the run command does not keep a
+    worker and gateway retrying against nothing; it stops them, says why, and exits 1."""
+    await devstack.start()
+    await devstack.ready(1)
+    assert devstack.process is not None
+    [server] = listening_pids(devstack.temporal_port)
+
+    os.killpg(server, signal.SIGKILL)
+    code = await asyncio.to_thread(devstack.process.wait, 90)
+
+    assert code == 1, devstack.log()
+    log = devstack.log()
+    assert '"event": "temporal_dev_server_exited"' in log
+    assert "scripts/run: the Temporal dev server failed: it exited with status -9" in log
+    assert port_is_free("127.0.0.1", devstack.gateway_port)
