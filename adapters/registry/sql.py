@@ -109,6 +109,16 @@ def _direct_bill(row: sa.RowMapping | dict[str, Any]) -> DirectBillRecord:
     return DirectBillRecord.model_validate(data)
 
 
+def _stored(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as the registry writes them: a text with a NUL byte refused, instants in UTC."""
+    refuse_nul(values, source=f"registry table {table.name}")
+    # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
+    return {
+        name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+        for name, value in values.items()
+    }
+
+
 def _first(query: sa.Select[Any]) -> Callable[[sa.Connection], dict[str, Any] | None]:
     def work(conn: sa.Connection) -> dict[str, Any] | None:
         row = conn.execute(query).mappings().first()
@@ -162,12 +172,7 @@ class SqlPartnerRegistry:
         `newer` (a timestamp column) a row holding a later value of it is kept (a repeated write
         of an older step changes nothing)."""
         keys = [key] if isinstance(key, str) else list(key)
-        refuse_nul(values, source=f"registry table {table.name}")
-        # SQLite keeps a datetime's wall-clock time and drops its offset: store UTC everywhere.
-        values = {
-            name: value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
-            for name, value in values.items()
-        }
+        values = _stored(table, values)
         statement = self._insert(table, values)
         updates = {n: statement.excluded[n] for n in values if n not in keys and n not in keep}
         if not updates:
@@ -235,7 +240,7 @@ class SqlPartnerRegistry:
         values: dict[str, Any] = {
             "status": status.value,
             "status_reason": reason,
-            "updated_at": updated_at.astimezone(UTC),
+            "updated_at": updated_at,
         }
         if next_reassessment_due is not None:
             values["next_reassessment_due"] = next_reassessment_due
@@ -246,7 +251,7 @@ class SqlPartnerRegistry:
                 "support_plan_renewal_date": renewed_plan.renewal_date,
                 "renewal_month": renewed_plan.renewal_date.month,
             }
-        refuse_nul(values, source=f"registry table {table.name}")
+        values = _stored(table, values)
         row = (table.c.pga_id == pga_id) & (table.c.region == region)
         update = sa.update(table).where(row, table.c.updated_at <= values["updated_at"])
         exists = sa.select(table.c.pga_id).where(row)
