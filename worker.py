@@ -228,14 +228,15 @@ and call nothing outside `temporalio.workflow`, `domain` and `contract`. The san
 module it does not pass through again for every instance: 5.9 ms of CPU for a
 `PartnerReassessment` instance and 6.2 ms for a `ResellerEnrollment` one, against 0.2-0.4 ms
 passed through (issue 17). Passed through, a module's own calls escape the sandbox's checks on
-module members (`datetime.now`, say); the builtins' checks stay. So the test stack and the replay
-tests run every workflow with `shared_modules=()`, under all of the sandbox's checks."""
+module members (`datetime.now`, say); the builtins' checks stay. So the replay tests run a saved
+history of every workflow type with `shared_modules=()`, under all of the sandbox's checks; the
+test stack runs the workflows as this worker does."""
 
 
 def workflow_runner(
     *, shared_modules: Sequence[str] = SHARED_WORKFLOW_MODULES
 ) -> SandboxedWorkflowRunner:
-    """The workflow sandbox of the worker; the tests use it with `shared_modules=()`."""
+    """The workflow sandbox of the worker; the replay tests use it with `shared_modules=()`."""
     passthrough = [
         # Pure and deterministic (no clock, no I/O): imported once for the worker instead
         # of once per workflow instance, which rebuilt every pydantic model's schema each
@@ -306,14 +307,8 @@ def worker_interceptors() -> list[Interceptor]:
     return [LogContextInterceptor(), InvalidDataInterceptor(), PipelineCounterInterceptor()]
 
 
-def build_worker(
-    client: Client,
-    deps: Dependencies,
-    settings: Settings,
-    *,
-    runner: SandboxedWorkflowRunner | None = None,
-) -> Worker:
-    """The worker; `runner` replaces its sandbox (the tests: `shared_modules=()`)."""
+def build_worker(client: Client, deps: Dependencies, settings: Settings) -> Worker:
+    """The worker: every workflow and activity on the task queue, in the production sandbox."""
     set_display_time_zone(settings.display_time_zone)  # issue 15: the UI's current details
     return Worker(
         client,
@@ -322,7 +317,7 @@ def build_worker(
         activities=activity_methods(*activity_instances(deps, settings)),
         workflow_failure_exception_types=WORKFLOW_FAILURE_EXCEPTION_TYPES,
         interceptors=worker_interceptors(),
-        workflow_runner=runner or workflow_runner(),
+        workflow_runner=workflow_runner(),
         max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
         # On shutdown (SIGTERM at a redeploy) running activities get this long to finish before
         # they are cancelled; deployments keep it below their stop grace period.

@@ -33,7 +33,7 @@ from runtime.binaries import temporal_cli, temporal_test_server
 from runtime.search_attributes import ensure_search_attributes
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER
-from worker import Dependencies, build_worker, mailer_from_settings, workflow_runner
+from worker import Dependencies, build_worker, mailer_from_settings
 
 JP_PARTNER = "1234567"
 JP_TENANT = uuid.UUID("2b0d3c8e-8a9f-4a57-9d34-5c1f2f3a4b01")
@@ -205,8 +205,9 @@ class Stack:
             registry=self.registry,
             partner_programs=LocalPartnerPrograms(self.programs_file),
         )
-        # Every workflow under all of the sandbox's checks (worker.SHARED_WORKFLOW_MODULES).
-        return build_worker(client, deps, self.settings, runner=workflow_runner(shared_modules=()))
+        # The production sandbox: the workflow modules shared between instances. The replay
+        # tests run every workflow type under all of the sandbox's checks.
+        return build_worker(client, deps, self.settings)
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ from domain.provider_operations import (
     SubscriptionResellerStatus,
 )
 from domain.reassessment import SweepRequest, SweepSummary
+from domain.reconciliation import ReconcileSummary
 from domain.relationships import (
     CustomerInvitationStage,
     CustomerInvitationStatus,
@@ -488,6 +489,25 @@ async def por_sweep_reported(client: Client, sink: SmtpSink) -> list[str]:
     return [sweep.id]
 
 
+async def pipelines_reconciled(client: Client, sink: SmtpSink) -> list[str]:
+    """Issue 18: an enrollment terminated in the Web UI while its link is unopened (no workflow
+    code runs, the registry row still says enrolling); the reconciler records the closure and
+    tells operations."""
+    workflow_id = names.reseller_enrollment_id(JP_PARTNER)
+    handle = await start_enrollment(client, workflow_id, application())
+    await latest_token(sink, 1)
+    await handle.terminate("operator pressed Terminate")
+    summary = await client.execute_workflow(
+        names.PIPELINE_RECONCILER,
+        id=names.RECONCILER_WORKFLOW_ID,
+        task_queue=names.TASK_QUEUE,
+        result_type=ReconcileSummary,
+    )
+    if [c.record.workflow_id for c in summary.reconciled] != [workflow_id]:
+        raise AssertionError(f"unexpected reconciler summary {summary}")
+    return [names.RECONCILER_WORKFLOW_ID]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "active": active,
     "abandoned": abandoned,
@@ -505,6 +525,7 @@ SCENARIOS: dict[str, Scenario] = {
     "gdap-restored": gdap_restored,
     "partnership-reinstated": partnership_reinstated,
     "por-sweep-reported": por_sweep_reported,
+    "pipelines-reconciled": pipelines_reconciled,
     # Issue 17: the same runs recorded after the `lean-lookups` patch (reads as local activities),
     # beside the histories recorded before it, which keep replaying the old shape.
     "lean-lookups-active": active,

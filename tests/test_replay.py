@@ -116,9 +116,21 @@ def _sandboxed_enrollment_class(shared_modules: tuple[str, ...]) -> Any:
     return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
 
 
-async def test_the_worker_shares_its_workflow_modules_and_the_tests_do_not() -> None:
-    """The worker imports the workflow modules once for all its workflow instances; the test
-    stack and the replay tests import them into each sandbox, under the sandbox's checks."""
+def test_every_workflow_type_replays_under_all_of_the_sandboxs_checks() -> None:
+    """The worker (and the test stack) pass the workflow modules through the sandbox, which skips
+    its checks on module members; a saved history of each workflow type runs them here with
+    the modules imported into the sandbox, so a `datetime.now()` in any workflow fails a test."""
+    saved = {
+        load_history(path).events[0].workflow_execution_started_event_attributes.workflow_type.name
+        for path in SAVED
+    }
+    registered = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    assert registered - saved == set(), "record a history: python -m tests.record_histories"
+
+
+async def test_the_worker_shares_its_workflow_modules_and_the_replay_tests_do_not() -> None:
+    """The worker imports the workflow modules once for all its workflow instances; the replay
+    tests import them into each sandbox, under the sandbox's checks."""
     import workflows.pipeline
 
     shared = _sandboxed_enrollment_class(SHARED_WORKFLOW_MODULES)
