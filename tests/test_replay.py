@@ -116,7 +116,7 @@ def _sandboxed_enrollment_class(shared_modules: tuple[str, ...]) -> Any:
     return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
 
 
-def test_every_workflow_type_replays_under_all_of_the_sandboxs_checks() -> None:
+def test_every_workflow_type_has_a_saved_history_to_replay_under_all_checks() -> None:
     """The worker (and the test stack) pass the workflow modules through the sandbox, which skips
     its checks on module members; a saved history of each workflow type runs them here with
     the modules imported into the sandbox, so a `datetime.now()` in any workflow fails a test."""
