@@ -6,7 +6,10 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -47,6 +50,26 @@ def zone(name: str) -> tzinfo:
         raise ValueError(f"{name!r} is not an IANA time zone name (e.g. UTC, Asia/Tokyo)") from (
             unknown
         )
+
+
+def known_zone(name: str) -> str:
+    """`name` stripped, once `zone` knows it; ValueError naming it otherwise."""
+    zone(name)
+    return name.strip()
+
+
+BusinessTimeZone = Annotated[
+    str,
+    AfterValidator(known_zone),
+    Field(
+        description="The IANA zone in which the date rules count calendar dates, e.g. Asia/Tokyo.",
+        examples=["Asia/Tokyo"],
+    ),
+]
+"""The business time zone as every model carries it (settings, policies, requests, activity
+inputs): checked when the value is decoded, so an unknown name is refused by the model (a workflow
+started with it fails at once, naming the field) instead of failing a workflow task on every
+retry when a date rule first needs the zone."""
 
 
 def business_date(moment: datetime, zone_name: str) -> date:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from domain.calendar import add_months_to_date
+from domain.calendar import BusinessTimeZone, add_months_to_date
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.locale import Locale, TimeZoneName
@@ -159,7 +159,7 @@ class DirectBillPolicy(Message):
 
     window_closures: tuple[tuple[datetime, datetime], ...] = ()
     """Half-open [start, end) intervals in which no new application is accepted (DB-07)."""
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """The IANA zone in which the date rules (DB-07, DB-01, RA-03) count calendar dates."""
     weights: AssessmentWeights = AssessmentWeights()
     initial_review_deadline: timedelta = timedelta(days=30)

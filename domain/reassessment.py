@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from domain.calendar import BusinessTimeZone
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
 from domain.direct_bill import EligibilityCheck, SupportPlan
 from domain.identifiers import NonEmptyText
@@ -76,7 +77,7 @@ class ReassessmentPolicy(Message):
     """Operator settings for the re-assessment (DOMAIN.md open points)."""
 
     weights: AssessmentWeights = AssessmentWeights()
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """The IANA zone in which the date rules (RA-01, RA-03) count calendar dates."""
     questionnaire_reminder_interval: timedelta = timedelta(days=7)
     security_remediation_period: timedelta = timedelta(days=30)
@@ -178,7 +179,7 @@ class TransitionRequest(Message):
     region: str
     pla_id: str
     reasons: tuple[str, ...] = Field(min_length=1)
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """The zone the one-year cooldown (RA-03) is counted in (the re-assessment policy's)."""
     year: int | None = Field(default=None, ge=2025, le=2099)
     """The re-assessment year the transition follows: its workflow id's suffix

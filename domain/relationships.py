@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.calendar import BusinessTimeZone
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.locale import Locale, TimeZoneName
 from domain.messages import Message, SignalRefusal, StageChange
@@ -89,7 +90,7 @@ class RelationshipPolicy(Message):
     por_validation_from: datetime = datetime(2025, 9, 1, tzinfo=UTC)
     """POR-01: from this instant (the start of the setting's date in the business time zone) a
     new order must name a valid Partner of Record."""
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """The IANA zone in which the date rules (POR-01) count calendar dates."""
     order_fix_window: timedelta = timedelta(days=7)
     """How long a blocked order waits for a fixed POR or an MCA attestation before it fails."""

@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 
 from domain.calendar import (
     DEFAULT_BUSINESS_TIME_ZONE,
+    BusinessTimeZone,
     parse_business_instant,
     start_of_day,
 )
-from domain.calendar import zone as business_zone
 from domain.capability_assessment import AssessmentWeights
 from domain.direct_bill import DirectBillPolicy
 from domain.locale import TimeZoneName
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
 
     # Calendar-date rules (DB-01, DB-07, POR-01, RA-03) count dates in this IANA time zone; a
     # date or instant setting given without a zone means this zone (DOMAIN.md DB-07, open points).
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
 
     # Direct-bill application (DOMAIN.md section 7). Closures: comma-separated "start/end", each
     # an ISO date (the start of that day in the business time zone) or instant, half-open
@@ -326,12 +326,6 @@ class Settings(BaseSettings):
                 "CSP_SMTP_ALLOW_PLAINTEXT_AUTH=true)"
             )
         return self
-
-    @field_validator("business_time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        business_zone(value)  # ValueError names the value
-        return value.strip()
 
     @field_validator("db_window_closures")
     @classmethod

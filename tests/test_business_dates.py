@@ -5,14 +5,19 @@ default UTC); a setting given without a zone means that zone, never a crash."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
 
+import contract
+import domain
 from domain import direct_bill_rules as rules
 from domain.calendar import parse_business_instant, show_instant
 from domain.errors import ApplicationWindowClosed
+from domain.messages import Message
 from domain.reassessment_rules import reassessment_applies
 from runtime.settings import Settings
 
@@ -81,6 +86,44 @@ def test_a_bad_setting_is_refused_at_start_naming_the_value(
     with pytest.raises(ValidationError) as refused:
         Settings(**{field: value})  # type: ignore[arg-type]
     assert words in str(refused.value)
+
+
+def _models_with_a_business_time_zone() -> list[type[Message]]:
+    """Every message model of the domain and the activity contracts with the field."""
+    for package in (domain, contract):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    found: list[type[Message]] = []
+    pending: list[type[Message]] = [Message]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if "business_time_zone" in model.model_fields:
+            found.append(model)
+    return sorted(found, key=lambda model: model.__qualname__)
+
+
+def _zone_errors(model: type[Message], value: str) -> list[str]:
+    try:
+        model.model_validate({"business_time_zone": value})
+    except ValidationError as refused:
+        return [e["msg"] for e in refused.errors() if e["loc"] == ("business_time_zone",)]
+    return []
+
+
+def test_every_model_with_a_business_time_zone_refuses_an_unknown_one_when_decoded() -> None:
+    """A workflow input or policy with a mistyped zone ("Asia/Tokio") is refused by its model
+    (the workflow fails at once, naming the field) instead of failing a workflow task on every
+    attempt once a date rule needs the zone. Settings, policies, requests and activity inputs
+    share the one type (domain.calendar.BusinessTimeZone)."""
+    models = _models_with_a_business_time_zone()
+    names = {model.__name__ for model in models}
+    assert {"TransitionRequest", "ReassessmentPolicy", "DirectBillPolicy"} <= names
+    assert "RelationshipPolicy" in names
+    for model in models:
+        [message] = _zone_errors(model, "Asia/Tokio")
+        assert "'Asia/Tokio' is not an IANA time zone name" in message, model
+        assert _zone_errors(model, "Asia/Tokyo") == [], model
 
 
 def test_instants_are_shown_without_microseconds() -> None:

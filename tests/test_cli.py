@@ -419,6 +419,10 @@ async def test_operator_starts_a_transition_and_chooses_its_provider(
     yearless.write_text(json.dumps(request))
     source = tmp_path / "transition.json"
     source.write_text(json.dumps({**request, "year": year}))
+    mistyped_zone = tmp_path / "transition-zone.json"
+    mistyped_zone.write_text(
+        json.dumps({**request, "year": year, "business_time_zone": "Asia/Tokio"})
+    )
     example = EXAMPLES / "transition-choose-provider.json"
     async with stack.worker(client):
         try:
@@ -426,6 +430,9 @@ async def test_operator_starts_a_transition_and_chooses_its_provider(
             assert "names the re-assessment year it follows (`year`)" in (
                 refused_start.one_line_error()
             )
+            refused_zone = await csp(env, "start", "transition-to-indirect", str(mistyped_zone))
+            assert "business_time_zone" in refused_zone.one_line_error()
+            assert "'Asia/Tokio' is not an IANA time zone name" in refused_zone.err
             started = await csp(env, "start", "transition-to-indirect", str(source))
             assert started.code == 0, started.err
             assert started.out.startswith(f"started {workflow_id} (TransitionToIndirectReseller")

@@ -15,7 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -414,3 +419,43 @@ async def test_a_partner_unknown_to_the_partner_programs_ends_recorded_and_opera
     assert not [
         m for m in stack.sink.messages() if "Choose your indirect provider" in subject_of(m)
     ]
+
+
+async def test_an_unknown_business_time_zone_fails_the_run_at_once_and_changes_nothing(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """A transition started by hand (`temporal workflow start --input ...`) with a mistyped
+    `business_time_zone`: the input is refused when it is decoded, so the run fails at once naming
+    the field, before any step. It used to pass the decode, set the registry to `transitioning`
+    and then fail its workflow task on every attempt when the cooldown needed the zone (RUNNING
+    forever, no step left to retry)."""
+    pga = "5600041"
+    pla = await _partner(stack, pga)
+    year = month_of(datetime.now(UTC)).year
+    request = {
+        "pga_id": pga,
+        "region": "JP",
+        "pla_id": pla,
+        "reasons": ["DB-03 TTM revenue USD 999,999.99"],
+        "business_time_zone": "Asia/Tokio",
+        "year": year,
+    }
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await client.start_workflow(
+            names.TRANSITION_TO_INDIRECT,
+            request,
+            id=names.transition_id(pga, "JP", year),
+            task_queue=names.TASK_QUEUE,
+        )
+        async with asyncio.timeout(30):  # a run stuck RUNNING never ends: fail, don't hang
+            with pytest.raises(WorkflowFailureError) as failure:
+                await handle.result()
+    message = str(failure.value.cause)
+    assert "business_time_zone" in message
+    assert "'Asia/Tokio' is not an IANA time zone name" in message
+    history = await handle.fetch_history()
+    assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+    record = await stack.registry.get_direct_bill(pga, "JP")
+    assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
+    assert stack.sink.messages() == []

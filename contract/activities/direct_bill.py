@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from contract.activities import ActivityRef
+from domain.calendar import BusinessTimeZone
 from domain.direct_bill import (
     Activation,
     Cooldown,
@@ -39,7 +40,7 @@ class RevenueCheckRequest(Message):
 
     pga_id: str
     as_of: datetime | None = None
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     max_age_days: int = 90
 
 
@@ -47,7 +48,7 @@ class TenureCheckRequest(Message):
     pga_id: str
     pla_id: str
     as_of: datetime
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """DB-01 counts calendar dates in this zone (the policy's business time zone)."""
 
 

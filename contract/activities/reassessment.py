@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from contract.activities import ActivityRef
+from domain.calendar import BusinessTimeZone
 from domain.direct_bill import DirectBillRecord, DirectBillRegistryStatus, SupportPlan
 from domain.messages import Message
 from domain.reassessment import DuePartner
@@ -17,7 +18,7 @@ class DuePageRequest(Message):
     month: date
     after: tuple[str, str] | None
     limit: int
-    business_time_zone: str = "UTC"
+    business_time_zone: BusinessTimeZone = "UTC"
     """The zone activation dates are read in (RA-01: direct bill before the month began)."""
 
 
