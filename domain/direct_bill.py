@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from domain.calendar import BusinessTimeZone, add_months_to_date
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
@@ -313,7 +313,9 @@ class Activation(Message):
 class CreditReviewRequest(Message):
     pga_id: str
     region: str
-    deadline: datetime
+    deadline: AwareDatetime
+    """With its UTC offset: the review's timer and `NextDeadline` search attribute count from it
+    (a naive instant is refused when the input is decoded, not on every workflow task)."""
 
 
 class CreditReviewResult(Message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import EmailStr
+from pydantic import AwareDatetime, EmailStr
 
 from domain.locale import Locale
 from domain.messages import Message, SignalRefusal
@@ -16,7 +16,9 @@ class EmailVerificationRequest(Message):
     recipient: EmailStr
     recipient_name: str
     legal_name: str
-    deadline: datetime
+    deadline: AwareDatetime
+    """With its UTC offset: the link's expiry is counted from it against the workflow's clock (a
+    naive instant is refused when the input is decoded, not on every workflow task)."""
     resend_after_business_days: int = 1
     locale: Locale | None = None
     time_zone: str | None = None

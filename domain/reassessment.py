@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from domain.calendar import BusinessTimeZone
 from domain.capability_assessment import AssessmentScore, AssessmentWeights
@@ -49,7 +49,8 @@ class SweepRequest(Message):
     paging_done: bool = False
     outstanding: tuple[str, ...] = ()
     summary: SweepSummary | None = None
-    wait_until: datetime | None = None
+    wait_until: AwareDatetime | None = None
+    """With its UTC offset: the sweep waits for its partners' outcomes until then."""
 
 
 class SweepSummary(Message):

@@ -3,6 +3,7 @@ and undecodable payloads fail at once, visibly), bounded retries, bounded histor
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -106,6 +107,60 @@ async def test_an_undecodable_start_input_fails_at_once_and_an_undecodable_updat
             names.UPDATE_WITHDRAW, Withdrawal(reason="test", requested_by="ops")
         )
         assert (await handle.result()).outcome is EnrollmentStage.WITHDRAWN
+
+
+_NAIVE = "2027-01-31T00:00:00"
+"""An instant without its UTC offset, as one is typed into `temporal workflow start --input`."""
+
+
+@pytest.mark.parametrize(
+    ("workflow_type", "workflow_id", "start_input", "field"),
+    [
+        (
+            names.CREDIT_REVIEW,
+            names.credit_review_id(names.direct_bill_id("4500001", "JP")),
+            {"pga_id": "4500001", "region": "JP", "deadline": _NAIVE},
+            "deadline",
+        ),
+        (
+            names.EMAIL_VERIFICATION,
+            names.email_verification_id(names.reseller_enrollment_id("1234567")),
+            {
+                "partner_id": "1234567",
+                "recipient": "hanako.yamada@contoso.example",
+                "recipient_name": "Hanako Yamada",
+                "legal_name": "Contoso K.K.",
+                "deadline": _NAIVE,
+            },
+            "deadline",
+        ),
+        (names.REASSESSMENT_SWEEP, names.SWEEP_WORKFLOW_ID, {"wait_until": _NAIVE}, "wait_until"),
+    ],
+)
+async def test_an_instant_without_its_offset_fails_the_start_at_once_naming_the_field(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    workflow_type: str,
+    workflow_id: str,
+    start_input: dict[str, Any],
+    field: str,
+) -> None:
+    """Workflows count timers from these instants and upsert them as search attributes: a naive
+    one used to fail the workflow task on every attempt (the upsert or the subtraction from the
+    workflow's aware clock raised), RUNNING forever. The model now refuses it when decoded."""
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await client.start_workflow(
+            workflow_type, start_input, id=workflow_id, task_queue=names.TASK_QUEUE
+        )
+        async with asyncio.timeout(30):  # a run stuck RUNNING never ends: fail, don't hang
+            with pytest.raises(WorkflowFailureError) as failure:
+                await handle.result()
+    message = str(failure.value.cause)
+    assert message.endswith(f": {field} (timezone_aware)"), message
+    events = await _events(handle)
+    assert not [e for e in events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert stack.sink.messages() == []
 
 
 # ---- data retrying cannot fix ---------------------------------------------------------------
