@@ -1,7 +1,9 @@
 """Partner Center lookups and set-up steps for enrollment (ENR-02, ENR-03, ENR-08, MPA-01).
 
 Business answers (unknown PartnerID, not a Global admin, ...) become non-retryable ApplicationErrors
-with the stable error type; transient failures propagate and Temporal retries them.
+with the stable error type. A call the client cannot make as configured (`OperationUnsupported`,
+e.g. Graph without a Graph credential) is non-retryable too, and is an operator's to fix, not a
+refusal of the partner. Transient failures propagate and Temporal retries them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from contract.activities.checks import (
     TenantCheck,
     TenantCreation,
 )
+from contract.errors import OPERATION_UNSUPPORTED
 from domain.errors import NotGlobalAdmin
 from domain.partner_center import MpnProfile, TenantInfo
 
@@ -67,21 +70,16 @@ class PartnerCenterActivities:
             )
         except PartnerCenterOperationUnsupported as err:
             raise ApplicationError(
-                str(err), type="OperationUnsupported", non_retryable=True
+                str(err), type=OPERATION_UNSUPPORTED, non_retryable=True
             ) from err
 
     @activity.defn(name=ENSURE_ADMIN_AGENT.name)
     async def ensure_admin_agent(self, request: AdminAgentSetup) -> AdminAgentResult:
         """ENR-08: the company is in the Admin agent group."""
-        try:
-            with partner_center_answers():
-                await self._pc.ensure_admin_agent(
-                    request.tenant_id, idempotency_key=request.idempotency_key
-                )
-        except PartnerCenterOperationUnsupported as err:
-            raise ApplicationError(
-                str(err), type="OperationUnsupported", non_retryable=True
-            ) from err
+        with partner_center_answers():
+            await self._pc.ensure_admin_agent(
+                request.tenant_id, idempotency_key=request.idempotency_key
+            )
         return AdminAgentResult(tenant_id=request.tenant_id, admin_agent=True)
 
     @activity.defn(name=CHECK_AGREEMENT_STATUS.name)

@@ -5,7 +5,8 @@ partnership, customer-relationship, MCA and suspension records.
 Lookups only gather facts; the rules in `domain.relationship_rules` decide. Business answers from
 Partner Center (an unknown PartnerID) become non-retryable ApplicationErrors with the stable type;
 `PartnerCenterUnavailable` propagates so that Temporal retries; an unexpected Partner Center
-answer (`PartnerCenterRequestFailed`) is not retried.
+answer (`PartnerCenterRequestFailed`) and a call the client cannot make as configured
+(`PartnerCenterOperationUnsupported`: no public API, or a missing setting) are not retried.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from adapters.partner_center import (
     PartnerCenter,
     PartnerCenterAuthError,
+    PartnerCenterOperationUnsupported,
     PartnerCenterRequestFailed,
     PartnerCenterUnavailable,
 )
@@ -48,7 +50,7 @@ from contract.activities.relationships import (
     Saved,
     SuspensionRecorded,
 )
-from contract.errors import to_application_error
+from contract.errors import OPERATION_UNSUPPORTED, to_application_error
 from domain.errors import BusinessRuleViolation
 from domain.partner_center import RelationshipType
 from domain.relationships import (
@@ -61,7 +63,8 @@ from domain.relationships import (
 
 @contextlib.contextmanager
 def partner_center_answers() -> Iterator[None]:
-    """Business refusals and unexpected answers are final; transient failures are retried, after
+    """Business refusals, unexpected answers and calls the client cannot make as configured (a
+    missing setting: retrying cannot supply it) are final; transient failures are retried, after
     the wait Partner Center asked for (`Retry-After`) when it was too long to wait in place."""
     try:
         yield
@@ -69,6 +72,8 @@ def partner_center_answers() -> Iterator[None]:
         raise to_application_error(err) from err
     except PartnerCenterAuthError as err:
         raise ApplicationError(str(err), type="PartnerCenterAuthError", non_retryable=True) from err
+    except PartnerCenterOperationUnsupported as err:
+        raise ApplicationError(str(err), type=OPERATION_UNSUPPORTED, non_retryable=True) from err
     except PartnerCenterRequestFailed as err:
         raise ApplicationError(
             str(err), type="PartnerCenterRequestFailed", non_retryable=True

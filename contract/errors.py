@@ -6,8 +6,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 from domain.errors import BusinessRuleViolation, InvalidSourceData
 
-NOT_BUSINESS_TYPES = frozenset({InvalidSourceData.error_type})
-"""Non-retryable errors that are no business refusal: bad data an operator must fix."""
+OPERATION_UNSUPPORTED = "OperationUnsupported"
+"""A Partner Center call the client cannot make as configured: no public API, or a missing
+setting (the Graph credential, the Admin agent object id). Retrying cannot fix it."""
+
+NOT_BUSINESS_TYPES = frozenset({InvalidSourceData.error_type, OPERATION_UNSUPPORTED})
+"""Non-retryable errors that are no business refusal: bad data or a setting an operator must fix
+(the pipeline shows `Attention`; the partner is not told it was refused)."""
 
 
 def to_application_error(violation: BusinessRuleViolation) -> ApplicationError:

@@ -1,7 +1,8 @@
 """The partnership pipeline run by the worker with the real HTTP client against a server answering
 Microsoft's published example bodies (tests/fake_partner_center.py): the signed-in provider is the
 MPN profile example's 4391507 (legal business profile: US), the resellers are the relationships
-example's 4847383 (US) and 4847433 (BR)."""
+example's 4847383 (US) and 4847433 (BR). And the enrollment's tenant check with the same client
+configured without a Graph credential."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from adapters.partner_center.http import PartnerCenterHttpClient
 from contract import names
 from domain.messages import Acknowledgement
 from domain.relationships import PartnershipStage, PartnershipStatus
-from tests.conftest import Stack
+from tests.conftest import Stack, application
+from tests.enrollment_driver import start_enrollment
 from tests.fake_partner_center import (
     AGREEMENT_STATUS,
     GRAPH_TOKEN,
@@ -29,6 +31,7 @@ from tests.fake_partner_center import (
     serve_documented_partner_center,
 )
 from tests.relationship_driver import attestations, partnership_request, start_partnership, update
+from tests.test_pipeline_integrity import _attempts, _cause_of_type, _events, read_attention
 
 PROVIDER = "4391507"
 RESELLER_US = "4847383"
@@ -127,4 +130,39 @@ async def test_partner_centers_agreement_verdicts_refuse_the_partnership(
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == error_type
     assert words in cause.message
+    assert stack.sink.messages() == []
+
+
+async def test_an_enrollment_without_a_graph_credential_fails_at_once_naming_the_settings(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """`CSP_PARTNER_CENTER_MODE=http` with a static Partner Center token and no Graph credential:
+    ENR-02's tenant check (Graph) cannot be made as configured, and no retry can supply the
+    setting. It fails on its first attempt as `OperationUnsupported` naming the settings (it used
+    to be retried RETRY_ATTEMPTS times as an unclassified error before the pipeline gave up), and
+    the pipeline shows `Attention` for an operator: the applicant is not told it was refused."""
+    async with (
+        serve_documented_partner_center() as server,
+        PartnerCenterHttpClient(
+            partner_center_tokens=PC_TOKEN,
+            graph_tokens=None,
+            base_url=server.base_url,
+            graph_url=server.base_url,
+            retry_backoff=0.0,
+        ) as client,
+    ):
+        stack.partner_center = client  # type: ignore[assignment]
+        async with stack.worker(time_env.client):
+            handle = await start_enrollment(time_env.client, workflow_id, application())
+            with pytest.raises(WorkflowFailureError) as failure:
+                await handle.result()
+            attention = await read_attention(time_env.client, handle.id)
+        assert not [r for r in server.requests if r.path.startswith("/v1.0/")]  # no Graph call
+    cause = _cause_of_type(failure.value, "OperationUnsupported")
+    assert cause.non_retryable
+    assert "calls Microsoft Graph, and no Graph credential is configured" in cause.message
+    assert "CSP_ENTRA_CLIENT_ID" in cause.message and "CSP_GRAPH_TOKEN" in cause.message
+    # One attempt of every step, the tenant check included: retrying cannot supply a setting.
+    assert set(_attempts(await _events(handle))) == {1}
+    assert attention == "check_tenant_admin: OperationUnsupported"
     assert stack.sink.messages() == []

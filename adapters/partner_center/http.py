@@ -812,7 +812,10 @@ class PartnerCenterHttpClient:
         if call.graph:
             if self._graph_tokens is None:
                 raise PartnerCenterOperationUnsupported(
-                    f"{call.operation} calls Microsoft Graph, and no Graph credential is configured"
+                    f"{call.operation} calls Microsoft Graph, and no Graph credential is "
+                    "configured: set CSP_ENTRA_TENANT_ID, CSP_ENTRA_CLIENT_ID and "
+                    "CSP_ENTRA_CLIENT_SECRET (app-only Graph tokens from Entra ID), or a static "
+                    "CSP_GRAPH_TOKEN"
                 )
             return self._graph_tokens
         return self._pc_tokens
