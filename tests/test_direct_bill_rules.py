@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.partner_center import PartnerCenterUnavailable
-from adapters.partner_programs.local import LocalPartnerPrograms
+from adapters.partner_programs.local import LocalPartnerPrograms, ttm_revenue_entry
 from domain import direct_bill_rules as rules
 from domain.calendar import add_months
 from domain.capability_assessment import (
@@ -25,6 +25,7 @@ from domain.errors import (
     ApplicationWindowClosed,
     CooldownActive,
     EligibilityNotMet,
+    InvalidSourceData,
     RegionAlreadyApproved,
 )
 
@@ -374,5 +375,27 @@ async def test_a_figure_without_its_period_and_as_of_date_is_not_read(tmp_path: 
     programs = tmp_path / "programs.json"
     amounts = [{"tenantId": "t", "cloudUsd": "1000000.00", "perpetualSoftwareUsd": "0"}]
     programs.write_text(json.dumps({"partners": {"4500001": {"ttmRevenue": amounts}}}))
-    with pytest.raises(PartnerCenterUnavailable, match="states no period and as-of date"):
+    with pytest.raises(InvalidSourceData) as unreadable:
         await LocalPartnerPrograms(programs).get_ttm_revenue("4500001")
+    assert unreadable.value.source == f"partner programs data file {programs}"
+    assert unreadable.value.field == "partners.4500001.ttmRevenue"
+    assert unreadable.value.problem.startswith("states no period and as-of date")
+
+
+async def test_a_half_saved_programs_file_is_retried_and_its_saved_form_is_read(
+    tmp_path: Path,
+) -> None:
+    """Not readable JSON (an edit caught half-saved) stays `PartnerCenterUnavailable`, which
+    Temporal retries: the next attempt reads the file once it is saved. Only a readable file
+    with a malformed field is `InvalidSourceData`."""
+    programs = tmp_path / "programs.json"
+    programs.write_text('{"partners": {"4500001": {"ttmRevenue": ')
+    adapter = LocalPartnerPrograms(programs, fold_after_seconds=None)
+    with pytest.raises(PartnerCenterUnavailable, match="not readable JSON"):
+        await adapter.get_ttm_revenue("4500001")
+    entry = ttm_revenue_entry(
+        [{"tenantId": "t", "cloudUsd": "1000000.00"}], datetime.now(UTC).date()
+    )
+    programs.write_text(json.dumps({"partners": {"4500001": {"ttmRevenue": entry}}}))
+    revenue = await adapter.get_ttm_revenue("4500001")
+    assert revenue.lines[0].cloud_usd == Decimal("1000000.00")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contract import names
+from domain.calendar import add_months_to_date
 from domain.direct_bill import DirectBillStage
 from domain.messages import Withdrawal
 from domain.reseller_enrollment import EnrollmentStage
@@ -195,6 +198,69 @@ async def test_a_date_only_ir_authorized_at_fails_at_once_naming_source_and_fiel
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
     assert attempts and set(attempts) == {1}
+
+
+def _thousands_separator(data: dict[str, Any]) -> None:
+    data["partners"]["4500001"]["ttmRevenue"]["tenants"][1]["cloudUsd"] = "300,000.00"
+
+
+def _no_security_contact_answer(data: dict[str, Any]) -> None:
+    del data["partners"]["4500001"]["securityRequirements"]["securityContactProvided"]
+
+
+def _a_period_of_eleven_months(data: dict[str, Any]) -> None:
+    revenue = data["partners"]["4500001"]["ttmRevenue"]
+    start = date.fromisoformat(revenue["periodStart"])
+    revenue["periodStart"] = add_months_to_date(start, 1).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "problem"),
+    [
+        (
+            _thousands_separator,
+            "partners.4500001.ttmRevenue.tenants[1].cloudUsd",
+            "is not a decimal amount in USD, 0 or more ('300,000.00')",
+        ),
+        (
+            _no_security_contact_answer,
+            "partners.4500001.securityRequirements.securityContactProvided",
+            "is missing",
+        ),
+        (
+            _a_period_of_eleven_months,
+            "partners.4500001.ttmRevenue",
+            "is not a trailing-twelve-month figure: a trailing-twelve-month period ending",
+        ),
+    ],
+)
+async def test_a_malformed_partner_programs_field_fails_at_once_naming_the_file_and_field(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    edit: Callable[[dict[str, Any]], None],
+    field: str,
+    problem: str,
+) -> None:
+    """DB-03 / DB-04 facts the operator typed into the partner-programs file: a readable file
+    with a malformed field is not a Partner Center outage. It used to be retried for an hour as
+    `PartnerCenterUnavailable` naming neither file nor field; now the eligibility check fails on
+    its first attempt with `InvalidSourceData` naming both, and the pipeline shows `Attention`."""
+    stack.edit_partner_programs(edit)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(
+            client, names.direct_bill_id("4500001", "JP"), db_application()
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        attention = await read_attention(client, handle.id)
+    cause = _cause_of_type(failure.value, "InvalidSourceData")
+    assert cause.non_retryable
+    assert cause.message.startswith(
+        f"partner programs data file {stack.programs_file}: field {field!r} {problem}"
+    ), cause.message
+    assert attention is not None and attention.endswith(": InvalidSourceData")
+    assert set(_attempts(await _events(handle))) == {1}
 
 
 async def test_a_nul_byte_the_database_refuses_is_not_retried_and_needs_an_operator(

@@ -352,11 +352,19 @@ def _forget_the_pla_location(pga: str, pla: str) -> Callable[[dict[str, Any]], N
     return edit
 
 
+def _forget_a_providers_country(pga: str, pla: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        del data["indirectProviders"][PROVIDER]["country"]
+
+    return edit
+
+
 @pytest.mark.parametrize(
     ("forget", "field"),
     [
         (_forget_the_pga, "partners.{pga}"),
         (_forget_the_pla_location, "partners.{pga}.locations.{pla}.country"),
+        (_forget_a_providers_country, "indirectProviders.{provider}.country"),
     ],
 )
 async def test_a_partner_unknown_to_the_partner_programs_ends_recorded_and_operations_are_told(
@@ -370,13 +378,25 @@ async def test_a_partner_unknown_to_the_partner_programs_ends_recorded_and_opera
     を維持するために、間接リセラーの状態に移行する必要があります。";
     DOMAIN.md RA-04: "choose an authorized indirect provider in its region"): when the
     partner-programs source does not know the PGA, or the PLA's country, no provider of its
-    region can be offered. Retrying cannot fix that: the lookup fails once, non-retryable, naming
-    the source and the field; the transition still ends, the registry says why instead of staying
-    at `transitioning`, customers stay, and operations are emailed."""
-    pga = "5600005" if forget is _forget_the_pga else "5600006"
+    region can be offered; nor when the file's list of authorized providers is malformed (the
+    file and the field named; it used to be retried as if Partner Center were unavailable).
+    Retrying cannot fix that: the lookup fails once, non-retryable, naming the source and the
+    field; the transition still ends, the registry says why instead of staying at
+    `transitioning`, customers stay, and operations are emailed."""
+    pgas: dict[Callable[..., object], str] = {
+        _forget_the_pga: "5600005",
+        _forget_the_pla_location: "5600006",
+        _forget_a_providers_country: "5600007",
+    }
+    pga = pgas[forget]
     pla = await _partner(stack, pga)
     stack.edit_partner_programs(forget(pga, pla))
-    expected_field = field.format(pga=pga, pla=pla)
+    expected_field = field.format(pga=pga, pla=pla, provider=PROVIDER)
+    source = (
+        f"partner programs data file {stack.programs_file}"
+        if forget is _forget_a_providers_country
+        else "partner-programs source"
+    )
     client = time_env.client
     async with stack.worker(client):
         handle = await _start(client, pga, pla)
@@ -403,7 +423,7 @@ async def test_a_partner_unknown_to_the_partner_programs_ends_recorded_and_opera
 
     assert result.provider_partner_id is None and result.partnership_outcome is None
     assert result.note is not None
-    assert result.note.startswith("no indirect provider could be offered: partner-programs source")
+    assert result.note.startswith(f"no indirect provider could be offered: {source}")
     assert f"field {expected_field!r} is missing" in result.note
     assert status.stage is TransitionStage.INDIRECT_RESELLER
     record = await stack.registry.get_direct_bill(pga, "JP")

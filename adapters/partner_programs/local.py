@@ -37,12 +37,17 @@ country of its authorized location; the CSP region follows from `domain.regions`
 Amounts are decimal strings (never floats). `ttmRevenue` states the trailing twelve months it
 covers (calendar dates, both included) and the date it is stated as of (DB-03, seed 004: the
 revenue "前の 12 か月間"); a figure without them is unreadable, not guessed. An unknown PGA
-is `PartnerIdNotFound`; a broken file is `PartnerCenterUnavailable`, so the activity retries
-until the operator fixes it.
+is `PartnerIdNotFound`. A file that is not readable JSON (an edit caught half-saved) is
+`PartnerCenterUnavailable`: the activity retries (bounded) and the next attempt reads the saved
+file. A readable file with a missing or malformed field (`ttmRevenue`, `securityRequirements`,
+`indirectProviders`, `irAuthorizedAt`) is `InvalidSourceData` naming the file and the field's path
+(e.g. `partners.4500001.ttmRevenue.tenants[2].cloudUsd`): retrying cannot fix it, so it is not
+retried and the pipeline shows `Attention` for the operator to fix the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -50,6 +55,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from adapters import json_journal as journal
 from adapters.json_file import JsonFile
@@ -63,7 +70,7 @@ from domain.direct_bill import (
     SecurityRequirements,
     TtmRevenue,
 )
-from domain.errors import PartnerIdNotFound, aware_instant
+from domain.errors import InvalidSourceData, PartnerIdNotFound, aware_instant
 from domain.transition import IndirectProvider
 
 _TENANTS = uuid.UUID("6f1d2c3b-4a59-4e8f-9a7b-1c2d3e4f5a6b")
@@ -78,6 +85,7 @@ class LocalPartnerPrograms:
         fold_after_seconds: float | None = FOLD_AFTER_SECONDS,
     ) -> None:
         self._path = Path(path)
+        self._source = f"partner programs data file {self._path}"
         self._file = journal.JournaledJsonFile(
             self._path,
             _parser(self._path),
@@ -108,43 +116,98 @@ class LocalPartnerPrograms:
             )
         return partner
 
+    def _invalid(self, field: str, problem: str) -> InvalidSourceData:
+        return InvalidSourceData(self._source, field, problem)
+
+    def _object(self, value: Any, field: str, wanted: str = "an object") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self._invalid(field, _missing_or_not(value, wanted))
+        return value
+
+    def _date(self, entry: dict[str, Any], key: str, field: str) -> date:
+        value = entry.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(value)
+        raise self._invalid(f"{field}.{key}", _missing_or_not(value, "an ISO date (2026-09-30)"))
+
+    def _amount(self, line: dict[str, Any], key: str, field: str) -> Decimal:
+        value = line.get(key, "0")
+        amount: Decimal | None = None
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            with contextlib.suppress(InvalidOperation):
+                amount = Decimal(str(value))
+        if amount is None or not amount.is_finite() or amount < 0:
+            raise self._invalid(
+                f"{field}.{key}", f"is not a decimal amount in USD, 0 or more ({value!r})"
+            )
+        return amount
+
     async def get_ttm_revenue(self, pga_id: str) -> TtmRevenue:
+        field = f"partners.{pga_id}.ttmRevenue"
         raw: Any = (await self._partner(pga_id)).get("ttmRevenue")
         if not isinstance(raw, dict):
-            raise PartnerCenterUnavailable(
-                f"ttmRevenue for PGA {pga_id} states no period and as-of date: give "
-                '{"periodStart", "periodEnd", "asOf", "tenants": [...]} (DB-03)'
+            raise self._invalid(
+                field,
+                "states no period and as-of date: give "
+                '{"periodStart", "periodEnd", "asOf", "tenants": [...]} (DB-03)',
             )
+        tenants = raw.get("tenants")
+        if not isinstance(tenants, list):
+            raise self._invalid(f"{field}.tenants", _missing_or_not(tenants, "a list"))
+        lines = []
+        for index, line in enumerate(tenants):
+            at = f"{field}.tenants[{index}]"
+            entry = self._object(line, at)
+            tenant_id = entry.get("tenantId")
+            if not isinstance(tenant_id, str) or not tenant_id.strip():
+                raise self._invalid(f"{at}.tenantId", _missing_or_not(tenant_id, "a tenant id"))
+            lines.append(
+                RevenueLine(
+                    tenant_id=tenant_id,
+                    cloud_usd=self._amount(entry, "cloudUsd", at),
+                    perpetual_software_usd=self._amount(entry, "perpetualSoftwareUsd", at),
+                )
+            )
+        period_start = self._date(raw, "periodStart", field)
+        period_end = self._date(raw, "periodEnd", field)
+        as_of = self._date(raw, "asOf", field)
         try:
             return TtmRevenue(
-                period_start=date.fromisoformat(raw["periodStart"]),
-                period_end=date.fromisoformat(raw["periodEnd"]),
-                as_of=date.fromisoformat(raw["asOf"]),
-                lines=tuple(
-                    RevenueLine(
-                        tenant_id=str(line["tenantId"]),
-                        cloud_usd=Decimal(str(line.get("cloudUsd", "0"))),
-                        perpetual_software_usd=Decimal(str(line.get("perpetualSoftwareUsd", "0"))),
-                    )
-                    for line in raw["tenants"]
-                ),
+                period_start=period_start, period_end=period_end, as_of=as_of, lines=tuple(lines)
             )
-        except (KeyError, TypeError, InvalidOperation, ValueError) as err:
-            raise PartnerCenterUnavailable(f"bad ttmRevenue for PGA {pga_id}: {err}") from err
+        except ValidationError as err:  # the period is not the twelve months before asOf
+            raise self._invalid(
+                field, f"is not a trailing-twelve-month figure: {_rules(err)} (DB-03)"
+            ) from None
 
     async def get_security_requirements(self, pga_id: str) -> SecurityRequirements:
-        raw = (await self._partner(pga_id)).get("securityRequirements", {})
-        try:
-            return SecurityRequirements(
-                admins_required_not_using_mfa_count=int(raw["adminsRequiredNotUsingMfaCount"]),
-                security_contact_provided=bool(raw["securityContactProvided"]),
-                security_alerts_promptly_resolved=bool(raw["securityAlertsPromptlyResolved"]),
-                average_response_time_in_hours=raw.get("averageResponseTimeInHours"),
+        field = f"partners.{pga_id}.securityRequirements"
+        raw = self._object((await self._partner(pga_id)).get("securityRequirements"), field)
+
+        def flag(key: str) -> bool:
+            value = raw.get(key)
+            if not isinstance(value, bool):
+                raise self._invalid(f"{field}.{key}", _missing_or_not(value, "true or false"))
+            return value
+
+        count = raw.get("adminsRequiredNotUsingMfaCount")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise self._invalid(
+                f"{field}.adminsRequiredNotUsingMfaCount",
+                _missing_or_not(count, "a whole number, 0 or more"),
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise PartnerCenterUnavailable(
-                f"bad securityRequirements for PGA {pga_id}: {err}"
-            ) from err
+        hours = raw.get("averageResponseTimeInHours")
+        if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)):
+            raise self._invalid(
+                f"{field}.averageResponseTimeInHours", f"is not a number of hours ({hours!r})"
+            )
+        return SecurityRequirements(
+            admins_required_not_using_mfa_count=count,
+            security_contact_provided=flag("securityContactProvided"),
+            security_alerts_promptly_resolved=flag("securityAlertsPromptlyResolved"),
+            average_response_time_in_hours=hours,
+        )
 
     async def get_designations(self, pga_id: str) -> list[str]:
         return [str(d) for d in (await self._partner(pga_id)).get("designations", [])]
@@ -158,24 +221,33 @@ class LocalPartnerPrograms:
             pla_country=location.get("country"),
             ir_authorized_at=aware_instant(
                 str(authorized),
-                source=f"Partner Center programs file, PGA {pga_id} location {pla_id}",
-                field="irAuthorizedAt",
+                source=self._source,
+                field=f"partners.{pga_id}.locations.{pla_id}.irAuthorizedAt",
             )
             if authorized
             else None,
         )
 
     async def list_authorized_indirect_providers(self) -> list[IndirectProvider]:
-        providers = (await self._load()).get("indirectProviders", {})
-        try:
-            return [
+        providers = self._object(
+            (await self._load()).get("indirectProviders", {}), "indirectProviders"
+        )
+        found = []
+        for partner_id, entry in providers.items():
+            at = f"indirectProviders.{partner_id}"
+            provider = self._object(entry, at)
+            texts = {}
+            for key in ("partnerName", "country"):
+                value = provider.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise self._invalid(f"{at}.{key}", _missing_or_not(value, "a text"))
+                texts[key] = value
+            found.append(
                 IndirectProvider(
-                    partner_id=str(pid), name=str(entry["partnerName"]), country=entry["country"]
+                    partner_id=partner_id, name=texts["partnerName"], country=texts["country"]
                 )
-                for pid, entry in providers.items()
-            ]
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise PartnerCenterUnavailable(f"bad indirectProviders: {err}") from err
+            )
+        return found
 
     async def activate_direct_bill_tenant(
         self, pga_id: str, region: str, *, idempotency_key: str
@@ -200,6 +272,18 @@ class LocalPartnerPrograms:
         return Activation(
             tenant_id=entry["tenantId"], activated_at=datetime.fromisoformat(entry["activatedAt"])
         )
+
+
+def _missing_or_not(value: Any, wanted: str) -> str:
+    return "is missing" if value is None else f"is not {wanted} ({value!r})"
+
+
+def _rules(err: ValidationError) -> str:
+    """The rules a model's own validators state (never pydantic's texts, which quote input)."""
+    return "; ".join(
+        str((item.get("ctx") or {}).get("error") or item["msg"])
+        for item in err.errors(include_url=False, include_input=False)
+    )
 
 
 def _parser(path: Path) -> Callable[[bytes], dict[str, Any]]:
