@@ -4,7 +4,8 @@ order and Partner-of-Record rules need, the order itself, and its registry recor
 `place_order` carries the workflow's idempotency key as `MS-RequestId`, so a retried attempt never
 orders twice. Partner Center's order refusals 800015 / 800016 / 800039 (`PorInvalid`), 2030
 (`RegionMismatch`) and 20002 (`NoCommerceRelationship`) are not retried; 800060 (an order in
-progress), 429 and 5xx raise `PartnerCenterUnavailable` and the workflow's retry policy backs off.
+progress), 408, 429 and 5xx raise `PartnerCenterUnavailable` and the workflow's retry policy backs
+off.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the facts their pre-checks need, the Partner Center calls and the registry records.
 
 Partner Center's business refusals (`PartnershipNotActive`, `SubscriptionNotChangeable`,
-`PorInvalid`) are final; transient failures (429, 5xx, 2055/800082/900278) are retried.
+`PorInvalid`) are final; transient failures (408, 429, 5xx, 2055/800082/900278) are retried.
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ class RelationshipPolicy(Message):
     order_fix_window: timedelta = timedelta(days=7)
     """How long a blocked order waits for a fixed POR or an MCA attestation before it fails."""
     order_retry_window: timedelta = timedelta(hours=1)
-    """How long a transient Partner Center failure of an order (800060, 429, 5xx) is retried."""
+    """How long a transient Partner Center failure of an order (800060, 408, 429, 5xx) is
+    retried."""
     operations_email: EmailStr = "csp-operations@example.com"
     reseller_exit_case_window: timedelta = timedelta(days=30)
     """END-03: how long a reseller's exit request waits for its Microsoft Support case number."""

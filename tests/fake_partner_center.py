@@ -286,6 +286,13 @@ class DocumentedPartnerCenter:
                 Answer(429, fixture("throttling.error_429.json"), {"Retry-After": retry_after}),
             )
 
+    def time_out(self, method: str, path: str, *, times: int = 1, forever: bool = False) -> None:
+        """408 Request Timeout (RFC 9110 section 15.5.9; a status Partner Center's error-codes page
+        lists): no body, as none is published, and `Connection: close`, which the RFC says ought
+        to be sent when the connection cannot be used further."""
+        timed_out = Answer(408, None, {"Connection": "close"})
+        self.answer(method, path, *([timed_out] * times), forever=forever)
+
     def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
         pattern = re.compile(path)
         return [

@@ -511,6 +511,26 @@ async def test_5xx_is_retried_then_unavailable(
         await client.legal_business_profile()
 
 
+async def test_a_request_timeout_is_repeated_with_the_same_request_id_then_unavailable(
+    fake: DocumentedPartnerCenter, client: PartnerCenterHttpClient
+) -> None:
+    """408 (RFC 9110 section 15.5.9: the request did not reach the server in full; the client MAY
+    repeat it) is transient like 429 and 5xx: repeated in place on a new connection with the same
+    MS-RequestId (the order is placed once), and still timing out after the in-place attempts it is
+    `PartnerCenterUnavailable`, which Temporal retries. It used to be a final
+    `PartnerCenterRequestFailed` after one request."""
+    fake.time_out("POST", ORDERS, times=2)
+    await client.place_order(_order(), idempotency_key="k")
+    sent = fake.requests_to(ORDERS)
+    assert len(sent) == 3
+    assert {r.headers["ms-requestid"] for r in sent} == {request_id_for("k")}
+    fake.time_out("GET", LEGAL_BUSINESS, forever=True)
+    with pytest.raises(PartnerCenterUnavailable, match="408") as raised:
+        await client.legal_business_profile()
+    assert not isinstance(raised.value, PartnerCenterRequestFailed)
+    assert len(fake.requests_to(LEGAL_BUSINESS)) > 1
+
+
 class _RotatingTokens:
     def __init__(self, audience: str, *values: str) -> None:
         self._values = list(values)

@@ -84,7 +84,7 @@ _PC_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
-"""Partner Center's transient answers (429, 5xx): backoff until the policy's retry window."""
+"""Partner Center's transient answers (408, 429, 5xx): backoff until the policy's retry window."""
 
 CREATED_BY_PROVIDER = "created_by_provider"
 """The `acceptance_event` of a customer relationship the provider created (no invitation)."""

@@ -75,7 +75,8 @@ _ORDER_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
-"""Partner Center's transient order answers (800060, 429, 5xx): backoff until the retry window."""
+"""Partner Center's transient order answers (800060, 408, 429, 5xx): backoff until the retry
+window."""
 
 
 class _Blocked(Exception):

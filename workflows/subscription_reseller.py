@@ -62,7 +62,8 @@ _UPDATE_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
-"""Partner Center's transient answers (2055, 800082, 900278, 429, 5xx) until the retry window."""
+"""Partner Center's transient answers (2055, 800082, 900278, 408, 429, 5xx) until the retry
+window."""
 
 _SUBJECT = "subscription"
 

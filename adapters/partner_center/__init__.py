@@ -35,7 +35,7 @@ from domain.partner_center import (
 
 
 class PartnerCenterUnavailable(Exception):
-    """A transient failure (network, 429, 5xx): the caller retries.
+    """A transient failure (network, 408, 429, 5xx): the caller retries.
 
     `retry_after` is the wait Partner Center asked for (`Retry-After`, seconds) when it was longer
     than the client may wait in place; the activity hands it to Temporal as the next retry delay.
@@ -100,7 +100,7 @@ class PartnerCenter(Protocol):
         """`POST /v1/customers/{id}/orders`; a repeated key returns the same order.
 
         `PorInvalid` (800015/800016/800039), `RegionMismatch` (2030), `NoCommerceRelationship`
-        (20002) for business refusals; `PartnerCenterUnavailable` for 800060, 429 and 5xx."""
+        (20002) for business refusals; `PartnerCenterUnavailable` for 800060, 408, 429 and 5xx."""
         ...
 
     async def create_customer(
@@ -133,7 +133,7 @@ class PartnerCenter(Protocol):
         """REL-06: GET the subscription, PATCH it back whole with `partnerId` = the reseller
         (no dedicated API is documented; see the README). `PorInvalid` for 800098/2072/800015/
         800016/800039/900123, `SubscriptionNotChangeable` for 20003/2011/800091,
-        `PartnerCenterUnavailable` for 2055/800082/900278, 429 and 5xx."""
+        `PartnerCenterUnavailable` for 2055/800082/900278, 408, 429 and 5xx."""
         ...
 
 

@@ -7,7 +7,7 @@ operation OK or the exact failure, classified for an operator:
 - `permission`: the token was accepted but lacks the right (403 with an authorization code, e.g.
   900329 "This resource does not support application-only authentication": configure the App+User
   refresh token).
-- `network`: Partner Center / Graph / Entra ID could not be reached, or answered 429 / 5xx.
+- `network`: Partner Center / Graph / Entra ID could not be reached, or answered 408 / 429 / 5xx.
 - `not configured`: a setting the operation needs is missing (e.g. no Graph credential).
 - `error`: any other answer (status, code and `MS-CorrelationId` in the detail).
 - `skipped`: the call needs the answer of one that failed (the own PartnerID).

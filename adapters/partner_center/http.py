@@ -62,9 +62,9 @@ Errors: the error body is parsed first (Partner Center `{"code", "description", 
 `{"error": {"code", "message"}}`), and the operation's documented codes are mapped before the HTTP
 status. Then: 401 -> the token is refreshed once and the request repeated; a second 401 ->
 `PartnerCenterAuthError`. 403 with an authorization code (2032, 900308, 900309, 900329, Graph
-`Authorization_RequestDenied`...) -> `PartnerCenterAuthError`. 429 / 5xx / transport errors ->
-retried in place, waiting `Retry-After` (seconds or HTTP date) or an exponential backoff, while the
-wait fits both `max_retry_wait` and the running activity's own deadline; then
+`Authorization_RequestDenied`...) -> `PartnerCenterAuthError`. 408 / 429 / 5xx / transport
+errors -> retried in place, waiting `Retry-After` (seconds or HTTP date) or an exponential
+backoff, while the wait fits both `max_retry_wait` and the running activity's own deadline; then
 `PartnerCenterUnavailable` (carrying `retry_after`). Other answers -> `PartnerCenterRequestFailed`
 naming operation, status, code and `MS-CorrelationId`.
 """
@@ -880,7 +880,7 @@ class PartnerCenterHttpClient:
                     raise PartnerCenterAuthError(
                         f"{call.operation}: the {audience} credential was refused: {error}", error
                     )
-                if status != 429 and status < 500:
+                if status not in _TRANSIENT_4XX and status < 500:
                     raise PartnerCenterRequestFailed(f"{call.operation}: {error}", error)
                 retry_after = _retry_after(response)
                 failure = PartnerCenterUnavailable(
@@ -927,6 +927,13 @@ class _Verdict(Exception):
 
 class _MaybeMember(Exception):
     """Graph answered 400 to adding a member: perhaps it already is one."""
+
+
+_TRANSIENT_4XX = frozenset({408, 429})
+"""The 4xx answers a repeat can cure. 408 Request Timeout (RFC 9110 section 15.5.9): the server did
+not receive the complete request in the time it was prepared to wait, and the client MAY repeat
+it; Partner Center lists 408 among its REST APIs' statuses (developer/error-codes.md). 429: the
+documented throttling answer. Repeats send the same MS-RequestId, so a write is still one."""
 
 
 def _call(operation: str, *, tenant: TenantId | None = None) -> _Call:
