@@ -18,6 +18,8 @@ class EmailVerificationRequest(Message):
     legal_name: str
     deadline: datetime
     resend_after_business_days: int = 1
+    business_time_zone: str = "UTC"
+    """The IANA zone whose weekdays count as business days for the resend (ENR-06, DB-07)."""
     locale: Locale | None = None
     time_zone: str | None = None
 
