@@ -18,7 +18,7 @@ import jinja2
 import yaml
 from markupsafe import Markup, escape
 
-from domain.locale import Locale, human_date, human_datetime, zone
+from domain.locale import Locale, human_date, human_datetime, human_day, zone
 from domain.notifications import EmailFacts
 
 _TEMPLATES = resources.files("activities") / "templates" / "email"
@@ -89,6 +89,12 @@ def render(facts: EmailFacts) -> RenderedEmail:
         ),
         "deadline_date": human_date(deadline, tz, facts.locale) if deadline else "-",
     }
+    # An email scheduled before `allowed_from` existed carries the cooldown's end as `deadline`.
+    values["allowed_from"] = (
+        human_day(facts.allowed_from, facts.locale)
+        if facts.allowed_from
+        else values["deadline_date"]
+    )
     values["who"] = _say(texts["who"], values)
     subject = _say(entry["subject"], values)
     page = {

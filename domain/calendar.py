@@ -25,11 +25,6 @@ def add_years(moment: datetime, years: int) -> datetime:
     return add_months(moment, 12 * years)
 
 
-def end_of_month(moment: datetime) -> datetime:
-    """The first instant of the next month: a deadline "by the end of the month" (exclusive)."""
-    return add_months(moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0), 1)
-
-
 # ---- calendar dates in the business time zone (DB-07, POR-01, RA-03, DB-01) --------------------
 #
 # The seeds give calendar dates without a time zone. Every date rule is read as calendar dates in

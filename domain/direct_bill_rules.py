@@ -161,7 +161,9 @@ def check_tenure(
         passed=passed,
         figure=f"indirect reseller since {authorized_on.isoformat()}",
         since=ir_authorized_at,
-        threshold=threshold,
+        threshold=(
+            threshold if passed else f"{threshold}, from {eligible_on.isoformat()} ({zone_name})"
+        ),
         message=(
             f"{TENURE_MONTHS} months as an indirect reseller were reached on "
             f"{eligible_on.isoformat()}"
@@ -170,6 +172,17 @@ def check_tenure(
             f"{eligible_on.isoformat()} ({zone_name})"
         ),
     )
+
+
+def onboarding_anniversary_month(
+    ir_authorized_at: datetime | None, zone_name: str = DEFAULT_BUSINESS_TIME_ZONE
+) -> int | None:
+    """DB-04: the month of the original CSP onboarding (the IR authorisation, as DB-01 counts
+    tenure from it), in the business time zone: the month the security score is re-validated in
+    every year. Authorised 2024-10-31T16:00Z in Asia/Tokyo is November."""
+    if ir_authorized_at is None:
+        return None
+    return business_date(ir_authorized_at, zone_name).month
 
 
 def total_ttm_revenue(lines: Sequence[RevenueLine]) -> Decimal:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, EmailStr
 
+from domain.calendar import BusinessTimeZone
 from domain.locale import Locale
 from domain.messages import Message, SignalRefusal
 
@@ -20,6 +21,8 @@ class EmailVerificationRequest(Message):
     """With its UTC offset: the link's expiry is counted from it against the workflow's clock (a
     naive instant is refused when the input is decoded, not on every workflow task)."""
     resend_after_business_days: int = 1
+    business_time_zone: BusinessTimeZone = "UTC"
+    """The IANA zone whose weekdays count as business days for the resend (ENR-06, DB-07)."""
     locale: Locale | None = None
     time_zone: str | None = None
 

@@ -34,17 +34,21 @@ def require_same_region(
         )
 
 
-def earliest_resend(last_sent_at: datetime, business_days: int) -> datetime:
-    """ENR-06: a verification email may be resent once this many business days have passed."""
-    return add_business_days(last_sent_at, business_days)
+def earliest_resend(last_sent_at: datetime, business_days: int, zone_name: str) -> datetime:
+    """ENR-06: a verification email may be resent once this many business days (weekdays in the
+    business time zone) have passed."""
+    return add_business_days(last_sent_at, business_days, zone_name)
 
 
-def require_resend_allowed(*, now: datetime, last_sent_at: datetime, business_days: int) -> None:
-    allowed_from = earliest_resend(last_sent_at, business_days)
+def require_resend_allowed(
+    *, now: datetime, last_sent_at: datetime, business_days: int, zone_name: str
+) -> None:
+    allowed_from = earliest_resend(last_sent_at, business_days, zone_name)
     if now < allowed_from:
         raise ResendTooSoon(
             f"the verification email was sent at {show_instant(last_sent_at)}; it can be resent "
-            f"from {show_instant(allowed_from)} (after {business_days} business day(s))",
+            f"from {show_instant(allowed_from)} (after {business_days} business day(s), "
+            f"weekdays in {zone_name})",
             earliest_retry=allowed_from,
         )
 

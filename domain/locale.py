@@ -7,7 +7,7 @@ module stays pure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,8 +130,12 @@ def human_datetime(moment: datetime, zone: tzinfo, zone_name: str, locale: Local
 
 
 def human_date(moment: datetime, zone: tzinfo, locale: Locale) -> str:
-    """The calendar day only: "15 January 2027" / "2027年1月15日"."""
-    local = moment.astimezone(zone)
+    """The calendar day of `moment` in `zone`: "15 January 2027" / "2027年1月15日"."""
+    return human_day(moment.astimezone(zone).date(), locale)
+
+
+def human_day(day: date, locale: Locale) -> str:
+    """A calendar date as it is: "15 January 2027" / "2027年1月15日"."""
     if locale is Locale.JA:
-        return f"{local.year}年{local.month}月{local.day}日"
-    return f"{local.day} {_EN_MONTHS[local.month - 1]} {local.year}"
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"

@@ -5,7 +5,7 @@ The texts themselves are rendered by activities/email_templates.py.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TypedDict
 
@@ -76,6 +76,9 @@ class EmailFacts(BaseModel):
     legal_name: str
     reason: str | None = None
     deadline: datetime | None = None
+    allowed_from: date | None = None
+    """The first calendar day something is allowed again (RA-03: a new direct-bill application),
+    a date in the business time zone: shown as that date, never moved into the reader's zone."""
     link: str | None = None
     region: str | None = None
     message: str | None = None

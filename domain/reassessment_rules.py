@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.calendar import (
     DEFAULT_BUSINESS_TIME_ZONE,
+    add_months_to_date,
     business_date,
-    end_of_month,
     show_instant,
+    start_of_day,
 )
 from domain.capability_assessment import AssessmentScore
 from domain.direct_bill import EligibilityCheck, SupportPlan
@@ -20,9 +21,12 @@ MIN_ANSWER_WINDOW = timedelta(days=14)
 """A re-assessment that starts late in its month (a backfill) still gives the partner this long."""
 
 
-def questionnaire_deadline(month: date, started: datetime) -> datetime:
-    """By the end of the month (the operator default), but never less than MIN_ANSWER_WINDOW."""
-    month_end = end_of_month(datetime(month.year, month.month, 1, tzinfo=UTC))
+def questionnaire_deadline(month: date, started: datetime, zone_name: str) -> datetime:
+    """By the end of the month (the operator default), but never less than MIN_ANSWER_WINDOW.
+
+    The month ends where its last calendar day ends in the business time zone: November's
+    questionnaire in Asia/Tokyo is due at 2025-11-30T15:00Z, not at midnight UTC (DB-07)."""
+    month_end = start_of_day(add_months_to_date(month_of(month), 1), zone_name)
     return max(month_end, started + MIN_ANSWER_WINDOW)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints, model_validator
 
+from domain.calendar import BusinessTimeZone
 from domain.identifiers import CountryCode, NonEmptyText, PartnerId, TenantId
 from domain.locale import Locale, TimeZoneName
 from domain.messages import ApproveOrReject, Message, SignalRefusal, StageChange
@@ -140,6 +141,8 @@ class EnrollmentPolicy(Message):
 
     email_verification_window: timedelta = timedelta(days=30)
     resend_after_business_days: int = Field(default=1, ge=0)
+    business_time_zone: BusinessTimeZone = "UTC"
+    """The IANA zone whose weekdays count as business days for the resend (ENR-06, DB-07)."""
     review_reminder_interval: timedelta = timedelta(days=3)
     review_deadline: timedelta = timedelta(days=30)
     mpa_acceptance_window: timedelta = timedelta(days=30)

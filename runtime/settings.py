@@ -391,6 +391,7 @@ class Settings(BaseSettings):
         return EnrollmentPolicy(
             email_verification_window=timedelta(days=self.email_verification_days),
             resend_after_business_days=self.resend_after_business_days,
+            business_time_zone=self.business_time_zone,
             review_reminder_interval=timedelta(days=self.review_reminder_days),
             review_deadline=timedelta(days=self.review_deadline_days),
             mpa_acceptance_window=timedelta(days=self.mpa_acceptance_days),

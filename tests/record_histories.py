@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import SmtpSink
@@ -45,7 +46,12 @@ from domain.provider_operations import (
     SubscriptionResellerStage,
     SubscriptionResellerStatus,
 )
-from domain.reassessment import SweepRequest, SweepSummary
+from domain.reassessment import (
+    ReassessmentStage,
+    ReassessmentStatus,
+    SweepRequest,
+    SweepSummary,
+)
 from domain.reconciliation import ReconcileSummary
 from domain.relationships import (
     CustomerInvitationStage,
@@ -78,6 +84,7 @@ from tests.direct_bill_driver import (
     wait_stage,
 )
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
+from tests.reassessment_fixtures import renewal_payload
 from tests.relationship_driver import (
     CUSTOMER,
     NOT_ENROLLED,
@@ -104,9 +111,11 @@ from tests.relationship_driver import (
     update,
     wait_for_stage,
 )
+from tests.test_direct_bill_rules import questionnaire
 from worker import build_worker, open_dependencies
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+PASSING_SCORE = {"passed": True, "decided_by": "microsoft-partner-assessment", "score": "82/100"}
 
 # Short review timers so the abandoned run ends in seconds: reminders every 2 s, deadline 5 s.
 REVIEW_REMINDER_DAYS = 2 / 86400
@@ -204,6 +213,47 @@ async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
     if (summary.started, summary.passed) != (1, 1):
         raise AssertionError(f"unexpected sweep summary {summary}")
     partner = names.reassessment_id(DB_PGA, "JP", month.year, security_only=True)
+    return [sweep.id, partner]
+
+
+async def _reassessment_stage(client: Client, workflow_id: str, stage: ReassessmentStage) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(300):
+        try:
+            current = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+        except RPCError:  # not started yet
+            current = None
+        if current is not None and current.stage is stage:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{workflow_id} never reached {stage.value}")
+
+
+async def reassessment_passed(client: Client, sink: SmtpSink) -> list[str]:
+    """The partner activated above is due in its support-plan renewal month (June): the
+    questionnaire is answered, Microsoft's passing-score notice and the renewed plan reported."""
+    await _direct_bill_to_active(client)
+    month = date(2027, 6, 1)
+    sweep = await client.start_workflow(
+        names.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=f"{names.SWEEP_WORKFLOW_ID}-2027-06",
+        task_queue=names.TASK_QUEUE,
+        result_type=SweepSummary,
+    )
+    partner = names.reassessment_id(DB_PGA, "JP", month.year)
+    handle = client.get_workflow_handle(partner)
+    steps = [
+        (ReassessmentStage.QUESTIONNAIRE, names.UPDATE_SUBMIT_REASSESSMENT, questionnaire()),
+        (ReassessmentStage.SCORE_NOTICE, names.UPDATE_REPORT_PASSING_SCORE, PASSING_SCORE),
+        (ReassessmentStage.PLAN_RENEWAL, names.UPDATE_REPORT_PLAN_RENEWAL, renewal_payload(month)),
+    ]
+    for stage, update_name, payload in steps:
+        await _reassessment_stage(client, partner, stage)
+        await handle.execute_update(update_name, payload)
+    summary = await sweep.result()
+    if (summary.started, summary.passed) != (1, 1):
+        raise AssertionError(f"unexpected sweep summary {summary}")
     return [sweep.id, partner]
 
 
@@ -526,6 +576,11 @@ SCENARIOS: dict[str, Scenario] = {
     "partnership-reinstated": partnership_reinstated,
     "por-sweep-reported": por_sweep_reported,
     "pipelines-reconciled": pipelines_reconciled,
+    # RA-01 in the renewal month: questionnaire, score notice, plan renewal. Recorded with the
+    # release before the questionnaire's month end counted in the business time zone (no patch
+    # marker: it replays with the UTC month end), and after it (the patch's marker).
+    "reassessment-passed": reassessment_passed,
+    "zone-month-end-reassessment-passed": reassessment_passed,
     # Issue 17: the same runs recorded after the `lean-lookups` patch (reads as local activities),
     # beside the histories recorded before it, which keep replaying the old shape.
     "lean-lookups-active": active,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -16,9 +16,9 @@ import contract
 import domain
 from domain import direct_bill_rules as rules
 from domain.calendar import parse_business_instant, show_instant
-from domain.errors import ApplicationWindowClosed
+from domain.errors import ApplicationWindowClosed, EligibilityNotMet
 from domain.messages import Message
-from domain.reassessment_rules import reassessment_applies
+from domain.reassessment_rules import questionnaire_deadline, reassessment_applies
 from runtime.settings import Settings
 
 
@@ -158,3 +158,60 @@ def test_activation_is_dated_in_the_business_zone() -> None:
     activated = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
     assert reassessment_applies(date(2026, 10, 1), activated, "UTC")
     assert not reassessment_applies(date(2026, 10, 1), activated, "Asia/Tokyo")
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "due"),
+    [
+        ("UTC", datetime(2025, 12, 1, tzinfo=UTC)),
+        ("Asia/Tokyo", datetime(2025, 11, 30, 15, 0, tzinfo=UTC)),  # 00:00 JST on 1 December
+        ("America/Los_Angeles", datetime(2025, 12, 1, 8, 0, tzinfo=UTC)),  # 00:00 PST
+    ],
+)
+def test_the_questionnaire_is_due_when_the_month_ends_in_the_business_zone(
+    zone_name: str, due: datetime
+) -> None:
+    """Open point "assessment questionnaire due by the end of the renewal month", counted in the
+    business time zone (DB-07); a run started late in its month still gets 14 days."""
+    november = date(2025, 11, 1)
+    early = datetime(2025, 11, 1, 2, 0, tzinfo=UTC)
+    assert questionnaire_deadline(november, early, zone_name) == due
+    late = datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
+    assert questionnaire_deadline(november, late, zone_name) == late + timedelta(days=14)
+    assert questionnaire_deadline(november, due - timedelta(days=14), zone_name) == due
+
+
+@pytest.mark.parametrize(
+    ("authorized", "zone_name", "month"),
+    [
+        (datetime(2024, 10, 31, 16, 0, tzinfo=UTC), "UTC", 10),
+        (datetime(2024, 10, 31, 14, 59, 59, tzinfo=UTC), "Asia/Tokyo", 10),  # 23:59:59 JST
+        (datetime(2024, 10, 31, 15, 0, tzinfo=UTC), "Asia/Tokyo", 11),  # 00:00 JST, 1 November
+        (datetime(2024, 11, 1, 6, 59, tzinfo=UTC), "America/Los_Angeles", 10),  # 23:59 PDT
+        (None, "Asia/Tokyo", None),
+    ],
+)
+def test_the_security_clock_runs_in_the_onboarding_month_of_the_business_zone(
+    authorized: datetime | None, zone_name: str, month: int | None
+) -> None:
+    """DB-04: "Re-validated every year in the month of the partner's original CSP onboarding
+    anniversary", the onboarding being the IR authorisation DB-01 counts tenure from."""
+    assert rules.onboarding_anniversary_month(authorized, zone_name) == month
+
+
+def test_a_tenure_refusal_names_the_first_day_it_is_met() -> None:
+    """DB-01 counted as RA-03 says ("authorized 2024-11-15: 12 months on 2025-11-15"): the
+    refusal's own message names the date from which the requirement is met, in its zone."""
+    short = rules.check_tenure(
+        datetime(2024, 11, 15, tzinfo=UTC), datetime(2025, 11, 14, 23, 0, tzinfo=UTC), "UTC"
+    )
+    with pytest.raises(EligibilityNotMet) as refused:
+        rules.require_eligible([short])
+    assert refused.value.message == (
+        "direct-bill requirements not met: DB-01 TenureInsufficient: indirect reseller since "
+        "2024-11-15 (needs 12 months as an indirect reseller, from 2025-11-15 (UTC))"
+    )
+    met = rules.check_tenure(
+        datetime(2024, 11, 15, tzinfo=UTC), datetime(2025, 11, 15, tzinfo=UTC), "UTC"
+    )
+    assert met.passed and met.threshold == "12 months as an indirect reseller"

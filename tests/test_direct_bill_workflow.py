@@ -15,7 +15,8 @@ from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
 from domain.calendar import show_instant
 from domain.direct_bill import DirectBillRegistryStatus, DirectBillStage
-from tests.conftest import DB_PGA, Stack
+from domain.locale import Locale, human_day
+from tests.conftest import DB_PGA, DB_PLA, Stack
 from tests.direct_bill_driver import (
     APPROVE,
     PLAN,
@@ -145,6 +146,36 @@ async def test_an_existing_support_plan_skips_the_purchase(
         assert (await handle.result()).outcome is DirectBillStage.ACTIVE
 
 
+async def test_the_security_clock_month_is_the_onboarding_month_in_the_business_time_zone(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """DB-04 ("Re-validated every year in the month of the partner's original CSP onboarding
+    anniversary") with DB-07's business time zone: authorised at 2024-10-31T16:00Z, which is
+    2024-11-01 01:00 in Asia/Tokyo, the partner's security clock runs in November (tenure says
+    "since 2024-11-01" too), not in the October of the UTC instant."""
+    stack.settings = stack.settings.model_copy(update={"business_time_zone": "Asia/Tokyo"})
+
+    def authorised_at_tokyo_midnight(data: dict[str, Any]) -> None:
+        location = data["partners"][DB_PGA]["locations"][DB_PLA]
+        location["irAuthorizedAt"] = "2024-10-31T16:00:00+00:00"
+
+    stack.edit_partner_programs(authorised_at_tokyo_midnight)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await start_direct_bill(client, workflow_id, db_application())
+        await through_credit(client, handle)
+        await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+        await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+        await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+        await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        assert (await handle.result()).outcome is DirectBillStage.ACTIVE
+        final = await db_status(handle)
+    tenure = next(c for c in final.eligibility if c.rule == "DB-01")
+    assert tenure.figure == "indirect reseller since 2024-11-01"
+    record = await stack.registry.get_direct_bill(DB_PGA, "JP")
+    assert record is not None and record.onboarding_anniversary_month == 11
+
+
 async def test_rejection_starts_a_one_year_cooldown(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
@@ -154,12 +185,16 @@ async def test_rejection_starts_a_one_year_cooldown(
     may apply again
     from 2026-10-20 (any time that day)"). Rejected at some hour of day D, the re-application is
     refused one minute before D+1 year begins and accepted at 00:00 (UTC) on the anniversary
-    date, hours before the hour of the rejection."""
+    date, hours before the hour of the rejection. The rejection email names the same date to an
+    applicant reading in New York, where the cooldown's first instant (00:00 UTC) is still the
+    evening before."""
     client = time_env.client
     # The cooldown is relative to now: time moves only when this test sleeps.
     with time_env.auto_time_skipping_disabled():
         async with stack.worker(client):
-            handle = await start_direct_bill(client, workflow_id, db_application())
+            handle = await start_direct_bill(
+                client, workflow_id, db_application(applicant_time_zone="America/New_York")
+            )
             await wait_stage(handle, DirectBillStage.INITIAL_REVIEW)
             await send(handle, names.UPDATE_REPORT_INITIAL_REVIEW, APPROVE)
             await wait_stage(handle, DirectBillStage.ASSESSMENT)
@@ -190,6 +225,8 @@ async def test_rejection_starts_a_one_year_cooldown(
                 f"apply again from {anniversary.date().isoformat()} (any time that day, UTC)"
                 in (refusal.message)
             )
+            allowed_on = human_day(anniversary.date(), Locale.EN)
+            assert f"A new application is possible from {allowed_on}." in subjects_body(stack)
 
             now = await time_env.get_current_time()
             await time_env.sleep(anniversary - now - timedelta(minutes=1))

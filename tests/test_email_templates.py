@@ -4,7 +4,7 @@ reader's time zone, escaping, and no internal ids."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -116,6 +116,32 @@ def test_deadline_in_the_readers_zone_and_words() -> None:
     # A name the database does not know falls back to UTC instead of failing the send.
     unknown = render(facts(EmailKind.SIGN_MPA, Locale.EN, "Mars/Olympus_Mons"))
     assert "09:00" in unknown.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "locale", "said"),
+    [
+        (EmailKind.DB_REJECTED, Locale.EN, "A new application is possible from 20 October 2026."),
+        (EmailKind.DB_REJECTED, Locale.JA, "2026年10月20日 以降に再申請できます。"),
+        (EmailKind.RA_TRANSITION, Locale.EN, "application is possible from 20 October 2026."),
+        (EmailKind.RA_TRANSITION, Locale.JA, "2026年10月20日 以降に直接請求を再申請できます。"),
+    ],
+)
+def test_the_cooldowns_first_day_is_a_date_never_moved_into_the_readers_zone(
+    kind: EmailKind, locale: Locale, said: str
+) -> None:
+    """RA-03 ("rejected on 2025-10-20, the partner may apply again from 2026-10-20 (any time that
+    day)"): the day comes as a business-zone date and is shown as it is, to a reader in New York
+    too, where 2026-10-20 00:00 UTC is still the 19th."""
+    cooldown = facts(kind, locale, "America/New_York").model_copy(
+        update={"deadline": None, "allowed_from": date(2026, 10, 20)}
+    )
+    assert said in render(cooldown).text
+    # An email scheduled before `allowed_from` existed carried the cooldown's end as `deadline`.
+    scheduled_before = facts(kind, locale, "UTC").model_copy(
+        update={"deadline": datetime(2026, 10, 20, tzinfo=UTC)}
+    )
+    assert said in render(scheduled_before).text
 
 
 def test_human_dates_at_the_edges() -> None:

@@ -33,22 +33,73 @@ FRIDAY_3PM = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
     ids=["monday", "friday", "saturday", "sunday"],
 )
 def test_one_business_day_skips_weekends(start: datetime, expected: datetime) -> None:
-    assert add_business_days(start, 1) == expected
+    assert add_business_days(start, 1, "UTC") == expected
 
 
 def test_zero_business_days_is_now() -> None:
-    assert add_business_days(FRIDAY_3PM, 0) == FRIDAY_3PM
+    assert add_business_days(FRIDAY_3PM, 0, "UTC") == FRIDAY_3PM
 
 
 def test_resend_allowed_at_exactly_one_business_day_not_a_second_before() -> None:
     allowed = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-    require_resend_allowed(now=allowed, last_sent_at=FRIDAY_3PM, business_days=1)
+    require_resend_allowed(now=allowed, last_sent_at=FRIDAY_3PM, business_days=1, zone_name="UTC")
     with pytest.raises(ResendTooSoon) as refused:
         require_resend_allowed(
-            now=allowed - timedelta(seconds=1), last_sent_at=FRIDAY_3PM, business_days=1
+            now=allowed - timedelta(seconds=1),
+            last_sent_at=FRIDAY_3PM,
+            business_days=1,
+            zone_name="UTC",
         )
     assert "2026-11-23T15:00:00+00:00" in refused.value.message
     assert refused.value.details["earliest_retry"] == "2026-11-23T15:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("sent", "zone_name", "expected"),
+    [
+        # Friday 01:00 in Tokyo is Thursday 16:00 UTC: the next business day there is Monday.
+        (
+            datetime(2025, 1, 9, 16, 0, tzinfo=UTC),
+            "Asia/Tokyo",
+            datetime(2025, 1, 12, 16, 0, tzinfo=UTC),
+        ),
+        # Thursday 23:00 in Tokyo is Thursday 14:00 UTC: Friday there, as in UTC.
+        (
+            datetime(2025, 1, 9, 14, 0, tzinfo=UTC),
+            "Asia/Tokyo",
+            datetime(2025, 1, 10, 14, 0, tzinfo=UTC),
+        ),
+        # Friday 18:00 in Los Angeles is Saturday 02:00 UTC: Monday 18:00 there.
+        (
+            datetime(2025, 1, 11, 2, 0, tzinfo=UTC),
+            "America/Los_Angeles",
+            datetime(2025, 1, 14, 2, 0, tzinfo=UTC),
+        ),
+        # Across the switch to summer time the wall-clock hour is kept (Friday 09:00 PST ->
+        # Monday 09:00 PDT, one hour less in UTC).
+        (
+            datetime(2025, 3, 7, 17, 0, tzinfo=UTC),
+            "America/Los_Angeles",
+            datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
+        ),
+    ],
+    ids=["tokyo-friday-is-utc-thursday", "tokyo-thursday", "los-angeles-friday", "summer-time"],
+)
+def test_business_days_are_weekdays_in_the_business_time_zone(
+    sent: datetime, zone_name: str, expected: datetime
+) -> None:
+    """ENR-06 ("resend allowed after 1 business day") counted as DB-07 says: calendar dates in
+    the one configured business time zone."""
+    assert add_business_days(sent, 1, zone_name) == expected
+    require_resend_allowed(now=expected, last_sent_at=sent, business_days=1, zone_name=zone_name)
+    with pytest.raises(ResendTooSoon) as refused:
+        require_resend_allowed(
+            now=expected - timedelta(seconds=1),
+            last_sent_at=sent,
+            business_days=1,
+            zone_name=zone_name,
+        )
+    assert f"weekdays in {zone_name}" in refused.value.message
 
 
 def test_same_region_passes_and_mismatch_names_both() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.client import (
@@ -19,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mail.smtp_sink import subject_of, text_of
 from adapters.partner_programs.local import ttm_revenue_entry
 from contract import names
+from domain.calendar import add_months_to_date, start_of_day
 from domain.direct_bill import DirectBillRegistryStatus
 from domain.reassessment import (
     DueKind,
@@ -32,6 +34,7 @@ from tests.direct_bill_driver import db_application, start_direct_bill, wait_unt
 from tests.reassessment_fixtures import Partner, renewal_payload, seed, start_sweep
 from tests.test_direct_bill_rules import questionnaire
 
+TOKYO = ZoneInfo("Asia/Tokyo")
 PASSES = Partner("5100001", revenue_usd="1000000.00")
 REVENUE_SHORT = Partner("5100002", revenue_usd="999999.99")
 NO_ANSWER = Partner("5100003")
@@ -405,3 +408,35 @@ async def test_a_lean_run_failing_in_its_checks_shows_the_partner_and_the_stage(
     assert shown[names.SA_PARTNER_ID.name] == [pga]
     assert shown[names.SA_REGION.name] == ["JP"]
     assert shown[names.SA_STAGE.name] == ["reassessment_security_check"]
+
+
+async def test_the_questionnaire_is_due_when_the_month_ends_in_the_business_time_zone(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-01 with the open point "assessment questionnaire due by the end of the renewal month"
+    and DB-07 ("treat every date rule ... as calendar dates in one configured business time
+    zone"): in Asia/Tokyo the month ends at 00:00 JST on the next month's first day, nine hours
+    before midnight UTC, and the run waits for the questionnaire until then, not until
+    midnight UTC. The run records the zone patch (new runs); a history without it replays."""
+    stack.settings = stack.settings.model_copy(update={"business_time_zone": "Asia/Tokyo"})
+    client = time_env.client
+    month = add_months_to_date(month_of(await time_env.get_current_time()), 1)
+    pga = "5300011"
+    await seed(stack, month, [Partner(pga, renewal_month=month.month)])
+    workflow_id = names.reassessment_id(pga, "JP", month.year)
+    async with stack.worker(client):
+        await client.start_workflow(
+            names.PARTNER_REASSESSMENT,
+            ReassessmentRequest(
+                pga_id=pga, region="JP", pla_id="5300019", kind=DueKind.RENEWAL, month=month
+            ),
+            id=workflow_id,
+            task_queue=names.TASK_QUEUE,
+        )
+        await _at_stage(client, workflow_id, ReassessmentStage.QUESTIONNAIRE)
+        handle = client.get_workflow_handle(workflow_id)
+        status = await handle.query(names.QUERY_STATUS, result_type=ReassessmentStatus)
+        await handle.terminate("test done")
+    next_month = add_months_to_date(month, 1)
+    assert status.deadline == datetime(next_month.year, next_month.month, 1, tzinfo=TOKYO)
+    assert status.deadline == start_of_day(next_month, "Asia/Tokyo")

@@ -79,6 +79,9 @@ async def test_unverified_email_abandons_after_30_days(
 async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
     time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
 ) -> None:
+    """ENR-06: "resend allowed after 1 business day", business days being weekdays in the
+    business time zone (DB-07), which the enrollment's policy hands to its verification child."""
+    stack.settings = stack.settings.model_copy(update={"business_time_zone": "Asia/Tokyo"})
     client = time_env.client
     async with stack.worker(client):
         handle = await start_enrollment(client, workflow_id, application())
@@ -93,6 +96,7 @@ async def test_resend_waits_one_business_day_and_supersedes_the_old_link(
         assert isinstance(too_soon.value.cause, ApplicationError)
         assert too_soon.value.cause.type == "ResendTooSoon"
         assert "can be resent from" in too_soon.value.cause.message
+        assert "business day(s), weekdays in Asia/Tokyo" in too_soon.value.cause.message
 
         await time_env.sleep(timedelta(days=3, hours=1))  # one business day, whatever the weekday
         await child.execute_update(

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -26,7 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import subject_of, text_of
 from contract import names
+from domain.calendar import business_date, start_of_day
 from domain.direct_bill import DirectBillRegistryStatus
+from domain.locale import Locale, human_day
 from domain.reassessment import TransitionRequest, TransitionResult
 from domain.reassessment_rules import month_of
 from domain.relationships import (
@@ -103,7 +106,9 @@ async def _partner(stack: Stack, pga: str) -> str:
     return pla
 
 
-async def _start(client: Client, pga: str, pla: str) -> WorkflowHandle[Any, TransitionResult]:
+async def _start(
+    client: Client, pga: str, pla: str, business_time_zone: str = "UTC"
+) -> WorkflowHandle[Any, TransitionResult]:
     year = month_of(datetime.now(UTC)).year
     return await client.start_workflow(
         names.TRANSITION_TO_INDIRECT,
@@ -113,6 +118,7 @@ async def _start(client: Client, pga: str, pla: str) -> WorkflowHandle[Any, Tran
             pla_id=pla,
             reasons=("DB-03 TTM revenue USD 999,999.99",),
             year=year,
+            business_time_zone=business_time_zone,
         ),
         id=names.transition_id(pga, "JP", year),
         task_queue=names.TASK_QUEUE,
@@ -479,3 +485,29 @@ async def test_an_unknown_business_time_zone_fails_the_run_at_once_and_changes_n
     record = await stack.registry.get_direct_bill(pga, "JP")
     assert record is not None and record.status is DirectBillRegistryStatus.ACTIVE
     assert stack.sink.messages() == []
+
+
+async def test_the_transition_email_names_the_cooldowns_date_in_the_business_time_zone(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """RA-03 ("One year is a calendar year counted in dates: rejected on 2025-10-20, the partner
+    may apply again from 2026-10-20 (any time that day)") with DB-07's business time zone: in
+    Asia/Tokyo the cooldown starts at 00:00 JST, 15:00 UTC the day before; the transition email
+    and the run's details name the Tokyo date, the date the refusal (CooldownActive) names."""
+    pga = "5600011"
+    pla = await _partner(stack, pga)
+    client = time_env.client
+    async with stack.worker(client):
+        handle = await _start(client, pga, pla, business_time_zone="Asia/Tokyo")
+        await handle.result()
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    cooldown = await stack.registry.get_cooldown(pga)
+    assert cooldown is not None
+    allowed_on = business_date(cooldown.until, "Asia/Tokyo")
+    assert start_of_day(allowed_on, "Asia/Tokyo") == cooldown.until
+    [notice] = [m for m in stack.sink.messages() if "transition to indirect" in subject_of(m)]
+    said = f"A new direct-bill application is possible from {human_day(allowed_on, Locale.EN)}."
+    assert said in text_of(notice)
+    assert f"from {allowed_on.isoformat()} (any time that day, Asia/Tokyo)" in (
+        metadata.current_details
+    )

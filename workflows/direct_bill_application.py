@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contract.activities.policies import LOAD_DIRECT_BILL_POLICY
     from domain import direct_bill_rules as rules
-    from domain.calendar import show_instant
+    from domain.calendar import business_date, show_instant
     from domain.capability_assessment import (
         AssessmentScore,
         CapabilityQuestionnaire,
@@ -516,7 +516,11 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             _OUTCOME_EMAIL[outcome],
             f"outcome-{outcome.value}",
             reason=ended.reason,
-            deadline=self._cooldown_until,
+            allowed_from=(
+                business_date(self._cooldown_until, self._policy.business_time_zone)
+                if self._cooldown_until
+                else None
+            ),
         )
 
     async def _cancel_child(self) -> None:
@@ -541,6 +545,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
         *,
         reason: str | None = None,
         deadline: datetime | None = None,
+        allowed_from: date | None = None,
     ) -> None:
         facts = EmailFacts(
             kind=kind,
@@ -550,6 +555,7 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
             legal_name=self._app.legal_name,
             reason=reason,
             deadline=deadline,
+            allowed_from=allowed_from,
             region=self._app.region,
             **reader(self._app.applicant_locale, self._app.applicant_time_zone, self._app.region),
         )
@@ -586,7 +592,9 @@ class DirectBillApplicationWorkflow(pipeline.DecisionSignals):
     def _onboarding_month(self) -> int | None:
         """The month of the original CSP onboarding: the security re-validation clock (DB-04)."""
         tenure = next((c for c in self._eligibility if c.rule == "DB-01"), None)
-        return tenure.since.month if tenure and tenure.since else None
+        return rules.onboarding_anniversary_month(
+            tenure.since if tenure else None, self._policy.business_time_zone
+        )
 
     # ---- updates and query --------------------------------------------------------------------
 

@@ -167,6 +167,7 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
                 now=workflow.now(),
                 last_sent_at=self._last_sent_at,
                 business_days=self._request.resend_after_business_days,
+                zone_name=self._request.business_time_zone,
             )
         except ResendTooSoon as err:
             raise pipeline.refuse(err) from err
@@ -178,7 +179,11 @@ class EmailVerificationWorkflow(pipeline.DecisionSignals):
             links_sent=len(self._issued),
             deadline=self._request.deadline,
             resend_allowed_from=(
-                earliest_resend(self._last_sent_at, self._request.resend_after_business_days)
+                earliest_resend(
+                    self._last_sent_at,
+                    self._request.resend_after_business_days,
+                    self._request.business_time_zone,
+                )
                 if self._last_sent_at
                 else None
             ),

@@ -77,6 +77,12 @@ SCORE_NOTICE_PATCH = "ra-01-microsoft-score-notice"
 """RA-01: after the questionnaire, wait for Microsoft's passing-score notice (the local score is
 advice). Histories recorded before it decided on the local score and replay that way."""
 
+QUESTIONNAIRE_ZONE_PATCH = "ra-01-questionnaire-due-in-business-time-zone"
+"""RA-01: the questionnaire is due when the month's last day ends in the business time zone.
+Histories recorded before it counted the month's end at midnight UTC, and replay that way (their
+timers were set to it). Checked at the start of a run that will ask the questionnaire, before any
+local activity (see pipeline.patched_unless_lean), so a security-only run records no marker."""
+
 
 @workflow.defn(name=names.PARTNER_REASSESSMENT)
 class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
@@ -94,6 +100,7 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         self._stages = StageTracker(ReassessmentStage.SECURITY_CHECK, prefix="reassessment_")
         self._checks: list[EligibilityCheck] = []
         self._answers_deadline: datetime | None = None
+        self._month_ends_in_business_zone = False
         self._score: AssessmentScore | None = None
         self._renewal: SupportPlan | None = None
         self._notice: PassingScoreNotice | None = None
@@ -139,6 +146,8 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
 
     async def _reassess(self) -> ReassessmentOutcome:
         request = self._request
+        if request.kind.reassesses:
+            self._month_ends_in_business_zone = workflow.patched(QUESTIONNAIRE_ZONE_PATCH)
         checks = "the security and revenue checks"
         if self._lean_steps:
             # Entered first, shown with the next stage: the reads are local activities, so a
@@ -199,7 +208,8 @@ class PartnerReassessmentWorkflow(pipeline.DecisionSignals):
         return await self._pass()
 
     async def _questionnaire(self) -> None:
-        deadline = rules.questionnaire_deadline(self._request.month, workflow.now())
+        zone_name = self._policy.business_time_zone if self._month_ends_in_business_zone else "UTC"
+        deadline = rules.questionnaire_deadline(self._request.month, workflow.now(), zone_name)
         self._answers_deadline = deadline
         self._stages.enter(
             ReassessmentStage.QUESTIONNAIRE,

@@ -40,6 +40,12 @@ _STEP = timedelta(minutes=2)
 _START_BATCH = timedelta(minutes=10)
 
 
+_BOUND_ZONE = "UTC"
+"""The zone of the month end in the sweep's own wait bound. The partners' questionnaires are due
+when the month ends in the business time zone (PartnerReassessment), at most 14 hours from its
+end in UTC; the bound adds days of grace on top, and keeps the value its histories were recorded
+with (a bound that moved on replay could end a wait the history shows going on)."""
+
 SWEEP_WAITS_FOR_NEW_STAGES_PATCH = "ra-sweep-waits-for-remediation-and-score-notice"
 """The sweep waits as long as a partner's re-assessment can now last (DB-04 remediation, RA-01
 score notice). Histories recorded before it waited for the shorter pipeline."""
@@ -125,7 +131,9 @@ class ReassessmentSweepWorkflow:
             # DB-04 remediation first, then the questionnaire, Microsoft's score notice and the
             # plan renewal: the latest a partner's outcome can arrive, plus the grace.
             after_remediation = workflow.now() + policy.security_remediation_period
-            answers_by = rules.questionnaire_deadline(self._summary.month, after_remediation)
+            answers_by = rules.questionnaire_deadline(
+                self._summary.month, after_remediation, _BOUND_ZONE
+            )
             until = (
                 answers_by
                 + policy.score_notice_wait
@@ -135,7 +143,7 @@ class ReassessmentSweepWorkflow:
             if workflow.patched(SWEEP_WAITS_FOR_THE_MOVE_PATCH):
                 until += policy.provider_choice_period + policy.partnership_wait
             return until
-        started = rules.questionnaire_deadline(self._summary.month, workflow.now())
+        started = rules.questionnaire_deadline(self._summary.month, workflow.now(), _BOUND_ZONE)
         return started + policy.plan_renewal_grace + policy.sweep_grace
 
     async def _start(self, partners: tuple[DuePartner, ...]) -> None:

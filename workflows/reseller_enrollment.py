@@ -248,6 +248,7 @@ class ResellerEnrollmentWorkflow(pipeline.DecisionSignals):
                 legal_name=self._app.legal_name,
                 deadline=deadline,
                 resend_after_business_days=self._policy.resend_after_business_days,
+                business_time_zone=self._policy.business_time_zone,
                 **self._reader(),
             ),
             id=names.email_verification_id(workflow.info().workflow_id),

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contract.activities.relationships import GET_PARTNERSHIP, PartnershipParties
     from domain import direct_bill_rules, regions
-    from domain.calendar import show_instant
+    from domain.calendar import business_date, show_instant
     from domain.direct_bill import Cooldown, DirectBillRecord, DirectBillRegistryStatus
     from domain.errors import BusinessRuleViolation, InvalidSourceData
     from domain.messages import Acknowledgement
@@ -125,7 +125,7 @@ class TransitionToIndirectResellerWorkflow:
                 recipient_name=record.contact_name or "partner",
                 legal_name=record.legal_name or f"PGA {request.pga_id}",
                 reason="\n".join(f"- {r}" for r in request.reasons),
-                deadline=cooldown.until,
+                allowed_from=business_date(cooldown.until, request.business_time_zone),
                 region=request.region,
             ),
             "transition",
@@ -144,9 +144,10 @@ class TransitionToIndirectResellerWorkflow:
                 names.SA_OUTCOME.value_set("transitioned"),
             ]
         )
+        allowed_on = business_date(cooldown.until, request.business_time_zone)
         workflow.set_current_details(
             f"**indirect_reseller**: may apply for direct bill again from "
-            f"{show_instant(cooldown.until)}"
+            f"{allowed_on.isoformat()} (any time that day, {request.business_time_zone})"
         )
         return TransitionResult(
             pga_id=request.pga_id,
