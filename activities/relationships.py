@@ -50,7 +50,12 @@ from contract.activities.relationships import (
     Saved,
     SuspensionRecorded,
 )
-from contract.errors import OPERATION_UNSUPPORTED, to_application_error
+from contract.errors import (
+    OPERATION_UNSUPPORTED,
+    PARTNER_CENTER_AUTH_ERROR,
+    PARTNER_CENTER_REQUEST_FAILED,
+    to_application_error,
+)
 from domain.errors import BusinessRuleViolation
 from domain.partner_center import RelationshipType
 from domain.relationships import (
@@ -71,12 +76,14 @@ def partner_center_answers() -> Iterator[None]:
     except BusinessRuleViolation as err:
         raise to_application_error(err) from err
     except PartnerCenterAuthError as err:
-        raise ApplicationError(str(err), type="PartnerCenterAuthError", non_retryable=True) from err
+        raise ApplicationError(
+            str(err), type=PARTNER_CENTER_AUTH_ERROR, non_retryable=True
+        ) from err
     except PartnerCenterOperationUnsupported as err:
         raise ApplicationError(str(err), type=OPERATION_UNSUPPORTED, non_retryable=True) from err
     except PartnerCenterRequestFailed as err:
         raise ApplicationError(
-            str(err), type="PartnerCenterRequestFailed", non_retryable=True
+            str(err), type=PARTNER_CENTER_REQUEST_FAILED, non_retryable=True
         ) from err
     except PartnerCenterUnavailable as err:
         if err.retry_after is None:

@@ -10,9 +10,24 @@ OPERATION_UNSUPPORTED = "OperationUnsupported"
 """A Partner Center call the client cannot make as configured: no public API, or a missing
 setting (the Graph credential, the Admin agent object id). Retrying cannot fix it."""
 
-NOT_BUSINESS_TYPES = frozenset({InvalidSourceData.error_type, OPERATION_UNSUPPORTED})
-"""Non-retryable errors that are no business refusal: bad data or a setting an operator must fix
-(the pipeline shows `Attention`; the partner is not told it was refused)."""
+PARTNER_CENTER_AUTH_ERROR = "PartnerCenterAuthError"
+"""Partner Center or Graph refused our credentials (401, or 403 with an authorization code)."""
+
+PARTNER_CENTER_REQUEST_FAILED = "PartnerCenterRequestFailed"
+"""Partner Center answered a request in a way no rule maps (an undocumented 4xx, a body that is
+not what its documents show): ours to look into, not the partner's answer."""
+
+NOT_BUSINESS_TYPES = frozenset(
+    {
+        InvalidSourceData.error_type,
+        OPERATION_UNSUPPORTED,
+        PARTNER_CENTER_AUTH_ERROR,
+        PARTNER_CENTER_REQUEST_FAILED,
+    }
+)
+"""Non-retryable errors that are no business refusal: bad data, a setting or credentials an
+operator must fix, an answer nobody mapped (the pipeline shows `Attention`; the partner is not
+told it was refused)."""
 
 
 def to_application_error(violation: BusinessRuleViolation) -> ApplicationError:

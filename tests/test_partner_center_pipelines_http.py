@@ -166,3 +166,33 @@ async def test_an_enrollment_without_a_graph_credential_fails_at_once_naming_the
     assert set(_attempts(await _events(handle))) == {1}
     assert attention == "check_tenant_admin: OperationUnsupported"
     assert stack.sink.messages() == []
+
+
+async def test_credentials_partner_center_refuses_are_no_refusal_of_the_applicant(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """A Partner Center token the API answers 401 (error 800001 of its error-code table, the
+    fake's documented answer to an unknown token) is ours to fix, not the applicant's refusal:
+    the enrollment fails on the first attempt as `PartnerCenterAuthError`, shows `Attention` for
+    an operator, and mails nobody (it used to end as a business refusal and email the applicant
+    "not accepted" with our credentials as the reason)."""
+    async with (
+        serve_documented_partner_center() as server,
+        PartnerCenterHttpClient(
+            partner_center_tokens="a-token-partner-center-does-not-know",
+            graph_tokens=GRAPH_TOKEN,
+            base_url=server.base_url,
+            graph_url=server.base_url,
+            retry_backoff=0.0,
+        ) as client,
+    ):
+        stack.partner_center = client  # type: ignore[assignment]
+        async with stack.worker(time_env.client):
+            handle = await start_enrollment(time_env.client, workflow_id, application())
+            with pytest.raises(WorkflowFailureError) as failure:
+                await handle.result()
+            attention = await read_attention(time_env.client, handle.id)
+    cause = _cause_of_type(failure.value, "PartnerCenterAuthError")
+    assert cause.non_retryable
+    assert attention is not None and attention.endswith(": PartnerCenterAuthError")
+    assert stack.sink.messages() == []
