@@ -90,7 +90,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "apiKey",
         "in": "header",
         "name": HEADER_BACKEND,
-        "description": "The calling backend's name (its shared secret is looked up by it).",
+        "description": (
+            "The calling backend's name (its shared secret is looked up by it; every backend "
+            "has its own, so the name is authenticated by the signature)."
+        ),
     },
     "backendTimestamp": {
         "type": "apiKey",
