@@ -336,6 +336,13 @@ def _verify_email_paths() -> dict[str, Any]:
                     },
                 },
                 **refused,
+                "503": {
+                    "description": (
+                        "PipelineBusy: the enrollment did not answer in time (no worker "
+                        "running?); try the link again in a few minutes"
+                    ),
+                    "content": html_or_json,
+                },
             },
         },
     }
