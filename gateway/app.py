@@ -35,6 +35,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
@@ -73,7 +74,7 @@ from gateway.pages import (
     page_locale,
     verification_page,
 )
-from gateway.refusals import TemporalUnavailable, refusal_status
+from gateway.refusals import PipelineBusy, TemporalUnavailable, refusal_status
 from gateway.signatures import SignatureCheck, parse_backend_secrets
 from runtime.health import health_routes, temporal_readiness
 from runtime.settings import Settings
@@ -81,6 +82,8 @@ from runtime.state_dir import write_secret_file
 
 log = structlog.get_logger(__name__)
 _QUERY_TIMEOUT = timedelta(seconds=3)
+# A call that ran out of its rpc_timeout (the SDK's own reading for updates).
+_NO_ANSWER = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 
 def _wants_json(request: Request) -> bool:
@@ -158,13 +161,34 @@ def _names_a_verification(claims: TokenClaims) -> bool:
     return claims.workflow_id.endswith(suffix) and len(claims.workflow_id) > len(suffix)
 
 
-async def _closed_verification(request: Request, client: Client, workflow_id: str) -> Response:
+def _busy(request: Request, token: str, waited: timedelta) -> Response:
+    """No answer within `waited` (no worker running?): 503 at once, and the page keeps the button
+    so the partner can press it again shortly. A press the pipeline takes later is harmless: the
+    next one then answers "already confirmed"."""
+    message = (
+        f"the enrollment did not answer within {int(waited.total_seconds())} s; "
+        "try the link again in a few minutes"
+    )
+    log.warning("verification_busy", status=503)
+    if _wants_json(request):
+        return error_response(PipelineBusy.error_type, message, 503)
+    # No status query: with no worker answering it would only wait as long again.
+    page = _verification_page(request, "busy", None, status=503, form_token=token)
+    page.headers["Retry-After"] = "5"
+    return page
+
+
+async def _closed_verification(
+    request: Request, client: Client, workflow_id: str, token: str, waited: timedelta
+) -> Response:
     """The link's workflow no longer takes updates: say whether it was verified or lapsed."""
     try:
         state = await client.get_workflow_handle(workflow_id).query(
-            names.QUERY_STATUS, result_type=EmailVerificationStatus
+            names.QUERY_STATUS, result_type=EmailVerificationStatus, rpc_timeout=waited
         )
     except RPCError as err:
+        if err.status in _NO_ANSWER:  # a closed workflow's query needs a worker too
+            return _busy(request, token, waited)
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
         return _refusal(request, "TokenInvalid", "no enrollment is waiting for this link", 404)
@@ -266,8 +290,13 @@ def create_app(
         handle = client.get_workflow_handle(claims.workflow_id)
         try:
             ack = await handle.execute_update(
-                names.UPDATE_VERIFY_EMAIL, VerifyEmail(token=token), result_type=Acknowledgement
+                names.UPDATE_VERIFY_EMAIL,
+                VerifyEmail(token=token),
+                result_type=Acknowledgement,
+                rpc_timeout=callbacks.update_timeout,
             )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            return _busy(request, token, callbacks.update_timeout)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type:
@@ -282,7 +311,9 @@ def create_app(
         except RPCError as err:
             if err.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            return await _closed_verification(request, client, claims.workflow_id)
+            return await _closed_verification(
+                request, client, claims.workflow_id, token, callbacks.update_timeout
+            )
         log.info("email_verified", workflow_id=claims.workflow_id)
         if _wants_json(request):
             return JSONResponse({"status": "verified", "message": ack.message})

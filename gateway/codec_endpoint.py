@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -169,13 +170,20 @@ def _session_value(token: str, expires: int) -> str:
 
 
 def _valid_session(tokens: Sequence[str], cookie: str, now: float) -> bool:
+    """`v1.<expiry>.<hex HMAC>` from `_session_value`, unexpired. Read as ASCII only: a cookie is
+    whatever a caller sends (`str.isdigit` takes "\u00b2", `hmac.compare_digest` raises on
+    non-ASCII text), and any such cookie is simply not a session."""
     version, _, rest = cookie.partition(".")
     expires_text, _, _ = rest.partition(".")
-    if version != "v1" or not expires_text.isdigit() or int(expires_text) < now:
+    if version != "v1" or not re.fullmatch(r"[0-9]{1,12}", expires_text):
         return False
+    expires = int(expires_text)
+    if expires < now:
+        return False
+    presented = cookie.encode()
     matched = False
     for token in tokens:  # every token compared: no early exit on a match
-        matched |= hmac.compare_digest(cookie, _session_value(token, int(expires_text)))
+        matched |= hmac.compare_digest(presented, _session_value(token, expires).encode())
     return matched
 
 

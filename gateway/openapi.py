@@ -90,7 +90,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "apiKey",
         "in": "header",
         "name": HEADER_BACKEND,
-        "description": "The calling backend's name (its shared secret is looked up by it).",
+        "description": (
+            "The calling backend's name (its shared secret is looked up by it; every backend "
+            "has its own, so the name is authenticated by the signature)."
+        ),
     },
     "backendTimestamp": {
         "type": "apiKey",
@@ -333,6 +336,13 @@ def _verify_email_paths() -> dict[str, Any]:
                     },
                 },
                 **refused,
+                "503": {
+                    "description": (
+                        "PipelineBusy: the enrollment did not answer in time (no worker "
+                        "running?); try the link again in a few minutes"
+                    ),
+                    "content": html_or_json,
+                },
             },
         },
     }

@@ -106,7 +106,7 @@ def verification_page(
     form_token: str | None = None,
 ) -> HTMLResponse:
     """One of the pages in templates/<locale>.yaml: confirm, confirmed, already_confirmed,
-    expired, replaced, invalid."""
+    expired, replaced, busy (try again shortly), invalid."""
     texts = _texts(locale)
     entry = texts["pages"][kind]
     values = {
@@ -117,7 +117,12 @@ def verification_page(
             human_datetime(deadline, zone(time_zone), time_zone, locale) if deadline else ""
         ),
     }
-    accent = {"confirm": "#0f6cbd", "confirmed": "#107c10", "already_confirmed": "#107c10"}
+    accent = {
+        "confirm": "#0f6cbd",
+        "confirmed": "#107c10",
+        "already_confirmed": "#107c10",
+        "busy": "#bc4b09",
+    }
     company_line = company and (f"{company} (PartnerID {partner_id})" if partner_id else company)
     body = (
         _environment()

@@ -11,6 +11,9 @@ signed content, so a signature is valid for one route and one delivery only:
     signed content = <webhook-id> "." <webhook-timestamp> "." <METHOD> "." <path> "." <raw body>
 
 `<path>` is the request path as routed (`/callbacks/<pipeline>/<key>.../<decision>`, no query).
+The backend name is not in the signed content: it is authenticated by its secret, so every backend
+has its own (two backends with one secret are refused at start, `distinct_secrets`); otherwise a
+captured delivery sent again under the other name would be a new delivery and a second effect.
 A timestamp older than the freshness window (default 300 s) or more than 60 s in the future is
 refused. Tested at their edges in tests/test_callbacks.py.
 """
@@ -91,7 +94,24 @@ def parse_backend_secrets(text: str) -> dict[str, bytes]:
         if name in secrets:
             raise CallbackSecretsInvalid(f"CSP_CALLBACK_SECRETS names backend {name!r} twice")
         secrets[name] = secret.encode()
+    distinct_secrets(secrets)
     return secrets
+
+
+def distinct_secrets(secrets: Mapping[str, bytes]) -> None:
+    """CallbackSecretsInvalid naming two backends with the same secret (never the secret). Two
+    secrets are the same when they key the same HMAC (HMAC pads a short key with NUL bytes), so
+    they are compared by what they sign."""
+    seen: dict[bytes, str] = {}
+    for name, secret in secrets.items():
+        identity = hmac.new(secret, b"csp-callback-secret", hashlib.sha256).digest()
+        if identity in seen:
+            raise CallbackSecretsInvalid(
+                f"CSP_CALLBACK_SECRETS: backends {seen[identity]!r} and {name!r} have the same "
+                "secret; give each backend its own (X-Csp-Backend is authenticated only by its "
+                "secret, so a delivery signed by one would be accepted as the other's)"
+            )
+        seen[identity] = name
 
 
 def signed_content(method: str, path: str, delivery_id: str, timestamp: str, body: bytes) -> bytes:
@@ -152,6 +172,9 @@ class SignatureCheck:
     secrets: Mapping[str, bytes]
     max_age: timedelta = timedelta(seconds=300)
     max_future: timedelta = MAX_FUTURE_SKEW
+
+    def __post_init__(self) -> None:
+        distinct_secrets(self.secrets)
 
     def verify(
         self,

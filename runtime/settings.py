@@ -32,6 +32,7 @@ from domain.locale import TimeZoneName
 from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
+from gateway.signatures import parse_backend_secrets
 from runtime.secret_files import SecretFilesSource
 from runtime.state_dir import write_secret_file
 
@@ -41,7 +42,11 @@ def _alias(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore", frozen=True)
+    # A refused setting is named by its validator's message; the input is never echoed (pydantic
+    # would print every value given, secrets included).
+    model_config = SettingsConfigDict(
+        env_prefix="CSP_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # Temporal connection. No address means: start the embedded dev server.
     temporal_address: str | None = Field(default=None, validation_alias=_alias("TEMPORAL_ADDRESS"))
@@ -326,6 +331,13 @@ class Settings(BaseSettings):
                 "CSP_SMTP_ALLOW_PLAINTEXT_AUTH=true)"
             )
         return self
+
+    @field_validator("callback_secrets")
+    @classmethod
+    def _callback_secrets_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_backend_secrets(value.get_secret_value())  # names the setting, never a secret
+        return value
 
     @field_validator("db_window_closures")
     @classmethod

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pydantic
 import pytest
 from structlog.testing import capture_logs
 from temporalio.api.enums.v1 import EventType
@@ -48,6 +49,7 @@ from gateway.signatures import (
     signature_headers,
 )
 from runtime.binaries import temporal_test_server
+from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import TOKEN_SECRET, Stack, application
 from tests.enrollment_driver import latest_token, start_enrollment, status
@@ -180,6 +182,34 @@ def test_backend_secrets_in_both_notations() -> None:
     ]:
         with pytest.raises(CallbackSecretsInvalid, match=says):
             parse_backend_secrets(bad)
+
+
+SHARED_SECRET = "one-secret-for-two-backends-01"
+
+
+def test_a_secret_shared_by_two_backends_is_refused_at_start() -> None:
+    """X-Csp-Backend is authenticated only by its own secret: two backends with one secret would
+    let a captured delivery be sent again under the other name (another ledger key and update id,
+    a second effect). Refused where the setting is read, naming the backends, never the secret."""
+    says = "backends 'partner-center' and 'operations' have the same secret"
+    for text in (
+        f"review=review-backend-secret-0001,partner-center={SHARED_SECRET},"
+        f"operations={SHARED_SECRET}",
+        json.dumps({"partner-center": SHARED_SECRET, "operations": SHARED_SECRET}),
+    ):
+        with pytest.raises(CallbackSecretsInvalid, match=says) as refused:
+            parse_backend_secrets(text)
+        assert SHARED_SECRET not in str(refused.value)
+        with pytest.raises(pydantic.ValidationError, match=says) as invalid:
+            Settings(callback_secrets=text)  # a plain string, as the variable gives it
+        assert SHARED_SECRET not in str(invalid.value)
+    # HMAC pads a short key with NUL bytes: a secret and the same secret plus a NUL sign alike.
+    padded = json.dumps({"partner-center": SHARED_SECRET, "operations": SHARED_SECRET + "\0"})
+    with pytest.raises(CallbackSecretsInvalid, match=says):
+        parse_backend_secrets(padded)
+    shared = {"partner-center": SHARED_SECRET.encode(), "operations": SHARED_SECRET.encode()}
+    with pytest.raises(CallbackSecretsInvalid, match=says):
+        SignatureCheck(shared)
 
 
 REVIEW_PATH = "/callbacks/reseller-enrollment/4512345/review-decision"
@@ -331,6 +361,13 @@ async def test_good_delivery_and_redelivery_have_one_effect(
             )
             assert reported.status_code == 200, reported.text
             assert reported.json()["stage"] == "mpa_signature"
+            # The captured delivery sent again as another backend allowed to report it: the
+            # signature was made with partner-center's secret, so as operations it is refused.
+            swapped = signed_headers(mpa_path, signed, "partner-center", delivery_id="mpa-1")
+            swapped["X-Csp-Backend"] = "operations"
+            resent = await http.post(mpa_path, content=signed, headers=swapped)
+            assert resent.status_code == 401, resent.text
+            assert resent.json()["error"]["type"] == "SignatureInvalid"
 
             result = await asyncio.wait_for(handle.result(), 60)
             assert result.outcome is EnrollmentStage.ACTIVE

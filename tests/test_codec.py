@@ -17,6 +17,7 @@ import httpx
 import pydantic
 import pytest
 from pydantic import SecretStr
+from starlette.applications import Starlette
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -31,6 +32,7 @@ from domain.reseller_enrollment import (
     ResellerEnrollmentApplication,
 )
 from gateway.app import app_from_settings, codec_tokens
+from gateway.codec_endpoint import SESSION_COOKIE, CodecConfig, codec_routes
 from gateway.server import serve_asgi
 from runtime.binaries import temporal_cli
 from runtime.payload_codec import (
@@ -416,6 +418,42 @@ async def test_codec_endpoint_is_off_without_encryption(dev_env: WorkflowEnviron
         )
     assert answer.status_code == 404
     assert answer.json()["error"]["type"] == "CodecDisabled"
+
+
+async def test_session_cookie_with_non_ascii_digits_is_refused_not_a_server_error() -> None:
+    """A forged session cookie is refused as 401 CodecUnauthorized whatever it holds: Unicode
+    digits (`str.isdigit` takes "\u00b2"), a non-ASCII signature (`hmac.compare_digest` raises on
+    non-ASCII text) or an expiry too long for `int()`."""
+    app = Starlette(
+        routes=codec_routes(
+            CodecConfig(
+                codec=AesGcmPayloadCodec(parse_payload_keys(KEY_NEW)),
+                tokens=[CODEC_TOKEN],
+                ui_origins=[UI_ORIGIN],
+            )
+        )
+    )
+    body: dict[str, list[Any]] = {"payloads": []}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        login = await http.post("/codec-login", data={"token": CODEC_TOKEN})
+        session = login.cookies[SESSION_COOKIE]
+        http.cookies.clear()
+        good = {"cookie": f"{SESSION_COOKIE}={session}"}
+        assert (await http.post("/decode", json=body, headers=good)).status_code == 200
+        expires = session.split(".")[1]
+        for forged in (
+            "v1.\u00b2",
+            "v1.9999999999.\u00e9",
+            f"v1.{expires}.{session.split('.')[2][:-1]}\u00e9",
+            "v1.\u00b9\u00b2\u00b3\u00b9\u00b2\u00b3\u00b9\u00b2\u00b3\u00b9\u00b2.abc",
+            "v1." + "9" * 5000 + ".abc",
+        ):
+            header = {b"cookie": f"{SESSION_COOKIE}={forged}".encode("latin-1")}
+            refused = await http.post("/decode", json=body, headers=header)
+            assert refused.status_code == 401, (forged[:20], refused.text)
+            assert refused.json()["error"]["type"] == "CodecUnauthorized"
 
 
 def test_new_payload_key_is_a_usable_setting() -> None:

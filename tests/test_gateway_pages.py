@@ -17,10 +17,12 @@ from adapters.mail.smtp_sink import verification_links
 from contract import names
 from domain.reseller_enrollment import EnrollmentStage, EnrollmentStatus
 from domain.verification_token import TokenClaims, mint_token
+from gateway.app import app_from_settings
 from gateway.pages import SECURITY_HEADERS
+from gateway.server import serve_asgi
 from gateway.signatures import HEADER_BACKEND, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from tests.conftest import TOKEN_SECRET, Stack, application
-from tests.enrollment_driver import start_enrollment
+from tests.enrollment_driver import links_recorded, start_enrollment
 from tests.test_callbacks import gateway, new_partner, signed_headers, wait_for_stage
 
 
@@ -254,3 +256,77 @@ async def test_an_unforeseen_failure_is_a_500_in_the_error_shape_with_the_securi
         "error": {"type": "InternalError", "message": "the gateway failed; the operator is told"}
     }
     assert_secure(answer)
+
+
+async def test_confirming_while_no_worker_runs_answers_503_at_once_then_confirms_later(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """The link's button pressed while no worker runs: the update is never taken, and the gateway
+    answers within CSP_CALLBACK_TIMEOUT_SECONDS (503 PipelineBusy, a page saying to try again
+    shortly, with the button) instead of leaving the partner's browser waiting forever. Pressed
+    again once a worker runs, the address is confirmed."""
+    client = dev_env.client
+    partner_id = new_partner(stack, mpa_signed=False)
+    workflow_id = names.reseller_enrollment_id(partner_id)
+    settings = stack.settings.model_copy(update={"callback_timeout_seconds": 1})
+    async with (
+        serve_asgi(app_from_settings(client, settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=20) as http,
+    ):
+        stack.settings = stack.settings.model_copy(update={"public_base_url": url})
+        handle = await start_enrollment(client, workflow_id, application(partner_id=partner_id))
+        try:
+            async with stack.worker(client):
+                await wait_for_stage(handle, EnrollmentStage.EMAIL_VERIFICATION)
+                [message] = await stack.sink.wait_for_messages(1, timeout_seconds=30)
+                [link] = verification_links(message)
+                await links_recorded(client, workflow_id, 1)
+            token = link.rpartition("/v/")[2]
+
+            # No worker: refused at once, in the error shape and as a page with the button.
+            as_json = await http.post(
+                "/verify-email", data={"token": token}, headers={"accept": "application/json"}
+            )
+            assert as_json.status_code == 503, as_json.text
+            assert as_json.headers["retry-after"] == "5"
+            assert as_json.json()["error"]["type"] == "PipelineBusy"
+            assert "try the link again" in as_json.json()["error"]["message"]
+            page = await http.post(
+                "/verify-email", data={"token": token}, headers={"accept-language": "en"}
+            )
+            assert page.status_code == 503
+            assert_secure(page)
+            assert 'id="busy"' in page.text and "try again" in page.text
+            assert f'name="token" value="{token}"' in page.text  # the button, to press again
+            page_ja = await http.post(
+                "/verify-email", data={"token": token}, headers={"accept-language": "ja"}
+            )
+            assert page_ja.status_code == 503 and "もう一度" in page_ja.text
+
+            # A worker again: pressed again (as often as the page says), the address is confirmed
+            # (or was already, by a press the pipeline took meanwhile).
+            async with stack.worker(client):
+                for _ in range(30):
+                    again = await http.post("/verify-email", data={"token": token})
+                    if again.status_code != 503:
+                        break
+                assert again.status_code in {200, 409}, again.text
+                assert 'id="confirmed"' in again.text or 'id="already_confirmed"' in again.text
+                await wait_for_stage(handle, EnrollmentStage.REVIEW)
+
+            # The verification has ended; the link pressed again while no worker runs: the
+            # ended workflow's status query needs a worker too, so 503 at once again.
+            late = await http.post(
+                "/verify-email", data={"token": token}, headers={"accept": "application/json"}
+            )
+            assert late.status_code == 503, late.text
+            assert late.json()["error"]["type"] == "PipelineBusy"
+            async with stack.worker(client):
+                for _ in range(30):
+                    late = await http.post("/verify-email", data={"token": token})
+                    if late.status_code != 503:
+                        break
+                assert late.status_code == 409 and 'id="already_confirmed"' in late.text
+        finally:
+            with contextlib.suppress(Exception):
+                await handle.terminate("test finished")
