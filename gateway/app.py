@@ -75,7 +75,8 @@ from gateway.pages import (
     verification_page,
 )
 from gateway.refusals import PipelineBusy, TemporalUnavailable, refusal_status
-from gateway.signatures import SignatureCheck, parse_backend_secrets
+from gateway.signatures import SignatureCheck
+from runtime.callback_secrets import parse_backend_secrets
 from runtime.health import health_routes, temporal_readiness
 from runtime.settings import Settings
 from runtime.state_dir import write_secret_file

@@ -32,7 +32,7 @@ from domain.locale import TimeZoneName
 from domain.reassessment import ReassessmentPolicy
 from domain.relationships import RelationshipPolicy
 from domain.reseller_enrollment import EnrollmentPolicy
-from gateway.signatures import parse_backend_secrets
+from runtime.callback_secrets import parse_backend_secrets
 from runtime.secret_files import SecretFilesSource
 from runtime.state_dir import write_secret_file
 

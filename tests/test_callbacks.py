@@ -42,13 +42,9 @@ from gateway.refusals import (
     SignatureStale,
 )
 from gateway.server import serve_asgi
-from gateway.signatures import (
-    CallbackSecretsInvalid,
-    SignatureCheck,
-    parse_backend_secrets,
-    signature_headers,
-)
+from gateway.signatures import SignatureCheck, signature_headers
 from runtime.binaries import temporal_test_server
+from runtime.callback_secrets import CallbackSecretsInvalid, parse_backend_secrets
 from runtime.settings import Settings
 from runtime.temporal_client import DATA_CONVERTER
 from tests.conftest import TOKEN_SECRET, Stack, application
