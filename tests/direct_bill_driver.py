@@ -103,6 +103,15 @@ async def through_credit(client: Client, handle: WorkflowHandle[Any, Any]) -> No
     await send(child, names.UPDATE_DECIDE_CREDIT, {**APPROVE, "decided_by": "credit-team"})
 
 
+async def through_activation(client: Client, handle: WorkflowHandle[Any, Any]) -> None:
+    """Every backend update from the start to an activated tenant: credit, plan, MPA."""
+    await through_credit(client, handle)
+    await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
+    await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
+    await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
+    await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+
+
 async def wait_until_running(client: Client, workflow_id: str) -> None:
     """Child workflows start asynchronously; updates need them to exist."""
     for _ in range(200):

@@ -28,8 +28,9 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -76,12 +77,9 @@ from tests.conftest import (
     partner_programs_data,
 )
 from tests.direct_bill_driver import (
-    PLAN,
     db_application,
-    send,
     start_direct_bill,
-    through_credit,
-    wait_stage,
+    through_activation,
 )
 from tests.enrollment_driver import decide, latest_token, start_enrollment, status, verify
 from tests.reassessment_fixtures import renewal_payload
@@ -180,11 +178,7 @@ async def withdrawn(client: Client, sink: SmtpSink) -> list[str]:
 async def _direct_bill_to_active(client: Client) -> str:
     workflow_id = names.direct_bill_id(DB_PGA, "JP")
     handle = await start_direct_bill(client, workflow_id, db_application())
-    await through_credit(client, handle)
-    await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-    await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
-    await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-    await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+    await through_activation(client, handle)
     result = await handle.result()
     if result.outcome is not DirectBillStage.ACTIVE:
         raise AssertionError(f"{workflow_id} ended {result.outcome.value}")
@@ -197,18 +191,22 @@ async def direct_bill_active(client: Client, sink: SmtpSink) -> list[str]:
     return [workflow_id, names.credit_review_id(workflow_id)]
 
 
+async def _start_sweep(client: Client, month: date) -> WorkflowHandle[Any, SweepSummary]:
+    return await client.start_workflow(
+        names.REASSESSMENT_SWEEP,
+        SweepRequest(month=month),
+        id=f"{names.SWEEP_WORKFLOW_ID}-{month:%Y-%m}",
+        task_queue=names.TASK_QUEUE,
+        result_type=SweepSummary,
+    )
+
+
 async def security_revalidation(client: Client, sink: SmtpSink) -> list[str]:
     """The partner activated above is due for its security re-validation in its onboarding
     anniversary month (January): a sweep for that month re-validates it without human input."""
     await _direct_bill_to_active(client)
     month = date(2027, 1, 1)
-    sweep = await client.start_workflow(
-        names.REASSESSMENT_SWEEP,
-        SweepRequest(month=month),
-        id=f"{names.SWEEP_WORKFLOW_ID}-2027-01",
-        task_queue=names.TASK_QUEUE,
-        result_type=SweepSummary,
-    )
+    sweep = await _start_sweep(client, month)
     summary = await sweep.result()
     if (summary.started, summary.passed) != (1, 1):
         raise AssertionError(f"unexpected sweep summary {summary}")
@@ -234,13 +232,7 @@ async def reassessment_passed(client: Client, sink: SmtpSink) -> list[str]:
     questionnaire is answered, Microsoft's passing-score notice and the renewed plan reported."""
     await _direct_bill_to_active(client)
     month = date(2027, 6, 1)
-    sweep = await client.start_workflow(
-        names.REASSESSMENT_SWEEP,
-        SweepRequest(month=month),
-        id=f"{names.SWEEP_WORKFLOW_ID}-2027-06",
-        task_queue=names.TASK_QUEUE,
-        result_type=SweepSummary,
-    )
+    sweep = await _start_sweep(client, month)
     partner = names.reassessment_id(DB_PGA, "JP", month.year)
     handle = client.get_workflow_handle(partner)
     steps = [

@@ -24,6 +24,7 @@ from tests.direct_bill_driver import (
     db_status,
     send,
     start_direct_bill,
+    through_activation,
     through_credit,
     through_decision,
     wait_stage,
@@ -52,11 +53,7 @@ async def test_full_pipeline_to_an_active_direct_bill_tenant(
     client = time_env.client
     async with stack.worker(client):
         handle = await start_direct_bill(client, workflow_id, db_application())
-        await through_credit(client, handle)
-        await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-        await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
-        await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-        await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        await through_activation(client, handle)
         result = await handle.result()
         final = await db_status(handle)
 
@@ -163,11 +160,7 @@ async def test_the_security_clock_month_is_the_onboarding_month_in_the_business_
     client = time_env.client
     async with stack.worker(client):
         handle = await start_direct_bill(client, workflow_id, db_application())
-        await through_credit(client, handle)
-        await wait_stage(handle, DirectBillStage.SUPPORT_PLAN)
-        await send(handle, names.UPDATE_REPORT_SUPPORT_PLAN, PLAN)
-        await wait_stage(handle, DirectBillStage.MPA_ACCEPTANCE)
-        await send(handle, names.UPDATE_REPORT_MPA_ACCEPTED, {"accepted_by": "applicant"})
+        await through_activation(client, handle)
         assert (await handle.result()).outcome is DirectBillStage.ACTIVE
         final = await db_status(handle)
     tenure = next(c for c in final.eligibility if c.rule == "DB-01")

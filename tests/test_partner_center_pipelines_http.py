@@ -7,10 +7,12 @@ configured without a Graph credential."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,6 +29,7 @@ from tests.fake_partner_center import (
     PC_TOKEN,
     RELATIONSHIPS,
     DocumentedPartnerCenter,
+    RecordedRequest,
     fixture,
     serve_documented_partner_center,
 )
@@ -133,19 +136,29 @@ async def test_partner_centers_agreement_verdicts_refuse_the_partnership(
     assert stack.sink.messages() == []
 
 
-async def test_an_enrollment_without_a_graph_credential_fails_at_once_naming_the_settings(
-    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
-) -> None:
-    """`CSP_PARTNER_CENTER_MODE=http` with a static Partner Center token and no Graph credential:
-    ENR-02's tenant check (Graph) cannot be made as configured, and no retry can supply the
-    setting. It fails on its first attempt as `OperationUnsupported` naming the settings (it used
-    to be retried RETRY_ATTEMPTS times as an unclassified error before the pipeline gave up), and
-    the pipeline shows `Attention` for an operator: the applicant is not told it was refused."""
+@dataclass
+class _FailedEnrollment:
+    failure: WorkflowFailureError
+    attention: str | None
+    handle: WorkflowHandle[Any, Any]
+    requests: list[RecordedRequest]
+
+
+async def _enrollment_failing(
+    time_env: WorkflowEnvironment,
+    stack: Stack,
+    workflow_id: str,
+    *,
+    partner_center_tokens: str,
+    graph_tokens: str | None,
+) -> _FailedEnrollment:
+    """An enrollment run with the HTTP client so configured against the documented fake, to its
+    failure: the failure, the `Attention` it shows, its handle and the requests the fake saw."""
     async with (
         serve_documented_partner_center() as server,
         PartnerCenterHttpClient(
-            partner_center_tokens=PC_TOKEN,
-            graph_tokens=None,
+            partner_center_tokens=partner_center_tokens,
+            graph_tokens=graph_tokens,
             base_url=server.base_url,
             graph_url=server.base_url,
             retry_backoff=0.0,
@@ -157,14 +170,28 @@ async def test_an_enrollment_without_a_graph_credential_fails_at_once_naming_the
             with pytest.raises(WorkflowFailureError) as failure:
                 await handle.result()
             attention = await read_attention(time_env.client, handle.id)
-        assert not [r for r in server.requests if r.path.startswith("/v1.0/")]  # no Graph call
-    cause = _cause_of_type(failure.value, "OperationUnsupported")
+        return _FailedEnrollment(failure.value, attention, handle, list(server.requests))
+
+
+async def test_an_enrollment_without_a_graph_credential_fails_at_once_naming_the_settings(
+    time_env: WorkflowEnvironment, stack: Stack, workflow_id: str
+) -> None:
+    """`CSP_PARTNER_CENTER_MODE=http` with a static Partner Center token and no Graph credential:
+    ENR-02's tenant check (Graph) cannot be made as configured, and no retry can supply the
+    setting. It fails on its first attempt as `OperationUnsupported` naming the settings (it used
+    to be retried RETRY_ATTEMPTS times as an unclassified error before the pipeline gave up), and
+    the pipeline shows `Attention` for an operator: the applicant is not told it was refused."""
+    failed = await _enrollment_failing(
+        time_env, stack, workflow_id, partner_center_tokens=PC_TOKEN, graph_tokens=None
+    )
+    assert not [r for r in failed.requests if r.path.startswith("/v1.0/")]  # no Graph call
+    cause = _cause_of_type(failed.failure, "OperationUnsupported")
     assert cause.non_retryable
     assert "calls Microsoft Graph, and no Graph credential is configured" in cause.message
     assert "CSP_ENTRA_CLIENT_ID" in cause.message and "CSP_GRAPH_TOKEN" in cause.message
     # One attempt of every step, the tenant check included: retrying cannot supply a setting.
-    assert set(_attempts(await _events(handle))) == {1}
-    assert attention == "check_tenant_admin: OperationUnsupported"
+    assert set(_attempts(await _events(failed.handle))) == {1}
+    assert failed.attention == "check_tenant_admin: OperationUnsupported"
     assert stack.sink.messages() == []
 
 
@@ -176,23 +203,15 @@ async def test_credentials_partner_center_refuses_are_no_refusal_of_the_applican
     the enrollment fails on the first attempt as `PartnerCenterAuthError`, shows `Attention` for
     an operator, and mails nobody (it used to end as a business refusal and email the applicant
     "not accepted" with our credentials as the reason)."""
-    async with (
-        serve_documented_partner_center() as server,
-        PartnerCenterHttpClient(
-            partner_center_tokens="a-token-partner-center-does-not-know",
-            graph_tokens=GRAPH_TOKEN,
-            base_url=server.base_url,
-            graph_url=server.base_url,
-            retry_backoff=0.0,
-        ) as client,
-    ):
-        stack.partner_center = client  # type: ignore[assignment]
-        async with stack.worker(time_env.client):
-            handle = await start_enrollment(time_env.client, workflow_id, application())
-            with pytest.raises(WorkflowFailureError) as failure:
-                await handle.result()
-            attention = await read_attention(time_env.client, handle.id)
-    cause = _cause_of_type(failure.value, "PartnerCenterAuthError")
+    failed = await _enrollment_failing(
+        time_env,
+        stack,
+        workflow_id,
+        partner_center_tokens="a-token-partner-center-does-not-know",
+        graph_tokens=GRAPH_TOKEN,
+    )
+    cause = _cause_of_type(failed.failure, "PartnerCenterAuthError")
     assert cause.non_retryable
-    assert attention is not None and attention.endswith(": PartnerCenterAuthError")
+    assert set(_attempts(await _events(failed.handle))) == {1}
+    assert failed.attention is not None and failed.attention.endswith(": PartnerCenterAuthError")
     assert stack.sink.messages() == []

@@ -169,6 +169,20 @@ async def test_an_instant_without_its_offset_fails_the_start_at_once_naming_the_
 # ---- data retrying cannot fix ---------------------------------------------------------------
 
 
+async def _direct_bill_failing(
+    client: Client, stack: Stack
+) -> tuple[WorkflowFailureError, str | None, WorkflowHandle[Any, Any]]:
+    """The direct-bill application run to its failure: the failure, its `Attention`, its handle."""
+    async with stack.worker(client):
+        handle = await start_direct_bill(
+            client, names.direct_bill_id("4500001", "JP"), db_application()
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        attention = await read_attention(client, handle.id)
+    return failure.value, attention, handle
+
+
 async def test_a_date_only_ir_authorized_at_fails_at_once_naming_source_and_field(
     time_env: WorkflowEnvironment, stack: Stack
 ) -> None:
@@ -178,18 +192,11 @@ async def test_a_date_only_ir_authorized_at_fails_at_once_naming_source_and_fiel
             {"irAuthorizedAt": "2024-01-15"}
         )
     )
-    client = time_env.client
-    async with stack.worker(client):
-        handle = await start_direct_bill(
-            client, names.direct_bill_id("4500001", "JP"), db_application()
-        )
-        with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
-        cause = _cause_of_type(failure.value, "InvalidSourceData")
-        assert cause.non_retryable
-        assert "irAuthorizedAt" in cause.message and "programs" in cause.message
-        assert "no UTC offset" in cause.message
-        attention = await read_attention(client, handle.id)
+    failure, attention, handle = await _direct_bill_failing(time_env.client, stack)
+    cause = _cause_of_type(failure, "InvalidSourceData")
+    assert cause.non_retryable
+    assert "irAuthorizedAt" in cause.message and "programs" in cause.message
+    assert "no UTC offset" in cause.message
     assert attention is not None and "InvalidSourceData" in attention
     # One attempt each (the eligibility checks run side by side): retrying cannot fix the data.
     attempts = [
@@ -246,15 +253,8 @@ async def test_a_malformed_partner_programs_field_fails_at_once_naming_the_file_
     `PartnerCenterUnavailable` naming neither file nor field; now the eligibility check fails on
     its first attempt with `InvalidSourceData` naming both, and the pipeline shows `Attention`."""
     stack.edit_partner_programs(edit)
-    client = time_env.client
-    async with stack.worker(client):
-        handle = await start_direct_bill(
-            client, names.direct_bill_id("4500001", "JP"), db_application()
-        )
-        with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
-        attention = await read_attention(client, handle.id)
-    cause = _cause_of_type(failure.value, "InvalidSourceData")
+    failure, attention, handle = await _direct_bill_failing(time_env.client, stack)
+    cause = _cause_of_type(failure, "InvalidSourceData")
     assert cause.non_retryable
     assert cause.message.startswith(
         f"partner programs data file {stack.programs_file}: field {field!r} {problem}"
