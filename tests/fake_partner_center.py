@@ -71,6 +71,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.partner_center.http import PartnerCenterHttpClient
 from gateway.server import serve_asgi
 
 FIXTURES = Path(__file__).parent / "fixtures" / "partner_center"
@@ -576,3 +577,22 @@ async def serve_documented_partner_center() -> AsyncIterator[DocumentedPartnerCe
     async with serve_asgi(fake.app) as url:
         fake.base_url = url
         yield fake
+
+
+@contextlib.asynccontextmanager
+async def documented_partner_center_client(
+    *, partner_center_tokens: str = PC_TOKEN, graph_tokens: str | None = GRAPH_TOKEN
+) -> AsyncIterator[tuple[DocumentedPartnerCenter, PartnerCenterHttpClient]]:
+    """The served fake and the production HTTP client pointed at it (Partner Center and Graph on
+    one base URL, no back-off between its own retries), with these credentials."""
+    async with (
+        serve_documented_partner_center() as fake,
+        PartnerCenterHttpClient(
+            partner_center_tokens=partner_center_tokens,
+            graph_tokens=graph_tokens,
+            base_url=fake.base_url,
+            graph_url=fake.base_url,
+            retry_backoff=0.0,
+        ) as client,
+    ):
+        yield fake, client

@@ -16,7 +16,6 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.partner_center.http import PartnerCenterHttpClient
 from contract import names
 from domain.messages import Acknowledgement
 from domain.relationships import PartnershipStage, PartnershipStatus
@@ -30,8 +29,8 @@ from tests.fake_partner_center import (
     RELATIONSHIPS,
     DocumentedPartnerCenter,
     RecordedRequest,
+    documented_partner_center_client,
     fixture,
-    serve_documented_partner_center,
 )
 from tests.relationship_driver import attestations, partnership_request, start_partnership, update
 from tests.test_pipeline_integrity import _attempts, _cause_of_type, _events, read_attention
@@ -43,16 +42,7 @@ RESELLER_BR = "4847433"
 
 @pytest.fixture
 async def fake(stack: Stack) -> AsyncIterator[DocumentedPartnerCenter]:
-    async with (
-        serve_documented_partner_center() as server,
-        PartnerCenterHttpClient(
-            partner_center_tokens=PC_TOKEN,
-            graph_tokens=GRAPH_TOKEN,
-            base_url=server.base_url,
-            graph_url=server.base_url,
-            retry_backoff=0.0,
-        ) as client,
-    ):
+    async with documented_partner_center_client() as (server, client):
         stack.partner_center = client  # type: ignore[assignment]
         yield server
 
@@ -154,16 +144,9 @@ async def _enrollment_failing(
 ) -> _FailedEnrollment:
     """An enrollment run with the HTTP client so configured against the documented fake, to its
     failure: the failure, the `Attention` it shows, its handle and the requests the fake saw."""
-    async with (
-        serve_documented_partner_center() as server,
-        PartnerCenterHttpClient(
-            partner_center_tokens=partner_center_tokens,
-            graph_tokens=graph_tokens,
-            base_url=server.base_url,
-            graph_url=server.base_url,
-            retry_backoff=0.0,
-        ) as client,
-    ):
+    async with documented_partner_center_client(
+        partner_center_tokens=partner_center_tokens, graph_tokens=graph_tokens
+    ) as (server, client):
         stack.partner_center = client  # type: ignore[assignment]
         async with stack.worker(time_env.client):
             handle = await start_enrollment(time_env.client, workflow_id, application())

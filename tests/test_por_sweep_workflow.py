@@ -11,17 +11,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail.smtp_sink import subject_of, text_of
-from adapters.partner_center.http import PartnerCenterHttpClient
 from bench.partnered_resellers import insert_partnerships, population
 from contract import names
 from domain.por_sweep import PorSweepRequest, PorSweepSummary
 from tests.conftest import Stack
-from tests.fake_partner_center import (
-    GRAPH_TOKEN,
-    PC_TOKEN,
-    VALIDATE_RESELLERS,
-    serve_documented_partner_center,
-)
+from tests.fake_partner_center import VALIDATE_RESELLERS, documented_partner_center_client
 
 RESELLERS = 1_200
 BATCH = 100
@@ -136,16 +130,7 @@ async def test_over_http_a_refused_batch_is_named_unchecked_and_the_rest_are_che
     batch is counted as not checked and named in the report, and the sweep goes on."""
     people = population(250)
     await insert_partnerships(stack.settings.registry_database_url, people.rows)
-    async with (
-        serve_documented_partner_center() as fake,
-        PartnerCenterHttpClient(
-            partner_center_tokens=PC_TOKEN,
-            graph_tokens=GRAPH_TOKEN,
-            base_url=fake.base_url,
-            graph_url=fake.base_url,
-            retry_backoff=0.0,
-        ) as http,
-    ):
+    async with documented_partner_center_client() as (fake, http):
         for pid, code in people.invalid.items():
             fake.invalidate_reseller(pid, int(code))
         fake.refuse_with_code("POST", VALIDATE_RESELLERS, 900308)
