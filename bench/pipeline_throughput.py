@@ -119,6 +119,12 @@ class Batch:
     """CPU per pipeline (ms) of this process (the drivers and the SMTP sink)."""
     shape: HistoryShape
 
+    @property
+    def total_ms(self) -> float:
+        """CPU per pipeline of every process on the machine that takes part: the workers, the
+        dev server, and this process (drivers and SMTP sink)."""
+        return self.used.worker_ms + self.used.server_ms + self.driver_ms
+
     def cpu(self) -> str:
         return (
             f"CPU per pipeline: {self.used.describe_workers()}, dev server "
@@ -218,6 +224,13 @@ async def run(pipelines: int, pairs: int, warmup: int, workers: int, registry_ki
             f"{kind} steps: {done_batches[-1].shape.describe()}; CPU per pipeline (median): "
             f"{cpu.describe_workers()}, dev server {cpu.server_ms:.0f} ms"
         )
+    total = {kind: median([b.total_ms for b in batches[kind]]) for kind in batches}
+    say(
+        f"all processes' CPU per pipeline (median): production {total['production']:.0f} ms, "
+        f"skeleton {total['skeleton']:.0f} ms; skeleton/production "
+        f"{total['skeleton'] / total['production']:.2f} (when the machine's cores are the limit, "
+        "the rate ratio follows this one)"
+    )
     say(describe_ceiling(ceilings))
     ceiling_rate = median([c.rate for c in ceilings])
     say(

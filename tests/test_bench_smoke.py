@@ -67,6 +67,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
             r"^production steps: \d+ history events, \d+ workflow tasks per pipeline.*"
             r"worker \d+ ms, dev server \d+ ms",
             r"^skeleton steps: \d+ history events, \d+ workflow tasks per pipeline",
+            r"^all processes' CPU per pipeline \(median\): production \d+ ms, skeleton \d+ ms; "
+            r"skeleton/production \d+\.\d\d",
             r"^empty workflows \(the server's ceiling\): median \d+\.\d workflows/s",
             r"^share of the ceiling: production \d+\.\d\d, skeleton \d+\.\d\d",
         ],
