@@ -51,6 +51,10 @@ class SweepRequest(Message):
     summary: SweepSummary | None = None
     wait_until: AwareDatetime | None = None
     """With its UTC offset: the sweep waits for its partners' outcomes until then."""
+    month_zone: BusinessTimeZone | None = None
+    """The zone in which a run without `month` reads the month of its scheduled time (the
+    schedule fires at 02:00 on the 1st there: `runtime/schedules.py`). None: UTC, as the sweeps
+    started before the schedule followed the business time zone read it."""
 
 
 class SweepSummary(Message):

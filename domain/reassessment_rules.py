@@ -35,6 +35,16 @@ def month_of(moment: datetime | date) -> date:
     return date(moment.year, moment.month, 1)
 
 
+def sweep_month(moment: datetime, zone_name: str | None) -> date:
+    """The month a sweep started at `moment` covers: the month of that calendar date in the
+    business time zone (DB-07), where its schedule fires at 02:00 on the 1st (in Asia/Tokyo, at
+    2025-10-31T17:00Z: November). Without a zone (sweeps scheduled before the schedule followed
+    the business time zone), the month of the UTC instant."""
+    if zone_name is None:
+        return month_of(moment)
+    return month_of(business_date(moment, zone_name))
+
+
 REASSESSMENTS_FROM = date(2025, 10, 1)
 """RA-01 (seed 004): "2025 年 10 月、Microsoft は ... 既存の直接請求パートナーの
 年次再評価の要求を開始します": no re-assessment for a month before October 2025."""

@@ -65,37 +65,47 @@ class ScheduleDefinition:
         )
 
 
-ANNUAL_REASSESSMENT = ScheduleDefinition(
-    schedule_id=names.REASSESSMENT_SCHEDULE_ID,
-    workflow_type=names.REASSESSMENT_SWEEP,
-    workflow_id=names.SWEEP_WORKFLOW_ID,
-    # The action input the Web UI shows is just `{}`: the sweep's carried state (cursor, summary,
-    # outstanding ids) belongs to its continue-as-new runs, not to the schedule (issue 15).
-    args=(SweepRequest().model_dump(mode="json", exclude_defaults=True),),
-    # 02:00 UTC on the first day of every month.
-    spec=ScheduleSpec(
-        calendars=[
-            ScheduleCalendarSpec(
-                second=[ScheduleRange(0)],
-                minute=[ScheduleRange(0)],
-                hour=[ScheduleRange(2)],
-                day_of_month=[ScheduleRange(1)],
-            )
-        ],
-        time_zone_name="UTC",
-    ),
-    # Months overlap safely: each sweep reads its own scheduled month, and partner ids make a
-    # second sweep of the same month start nobody twice.
-    overlap=ScheduleOverlapPolicy.ALLOW_ALL,
-    catchup_window=timedelta(days=7),
-    summary="Monthly direct-bill re-assessment sweep",
-    guidance=(
-        "Monthly direct-bill sweep: re-assesses partners in their support-plan renewal month "
-        "(RA-01) and re-validates security in their onboarding-anniversary month (DB-04). "
-        "Backfill a past month to re-assess that month's partners. Pause it with a note saying "
-        "why; the product never changes a pause or its note."
-    ),
-)
+def annual_reassessment(zone_name: str = "UTC") -> ScheduleDefinition:
+    """The monthly sweep at 02:00 on the first day of every month in the business time zone
+    (DB-07: date rules count calendar dates there), which the sweep reads its month in."""
+    return ScheduleDefinition(
+        schedule_id=names.REASSESSMENT_SCHEDULE_ID,
+        workflow_type=names.REASSESSMENT_SWEEP,
+        workflow_id=names.SWEEP_WORKFLOW_ID,
+        # The action input the Web UI shows is `{}` (in UTC) or just the zone: the sweep's
+        # carried state (cursor, summary, outstanding ids) belongs to its continue-as-new runs,
+        # not to the schedule (issue 15).
+        args=(
+            SweepRequest(month_zone=None if zone_name == "UTC" else zone_name).model_dump(
+                mode="json", exclude_defaults=True
+            ),
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    second=[ScheduleRange(0)],
+                    minute=[ScheduleRange(0)],
+                    hour=[ScheduleRange(2)],
+                    day_of_month=[ScheduleRange(1)],
+                )
+            ],
+            time_zone_name=zone_name,
+        ),
+        # Months overlap safely: each sweep reads its own scheduled month, and partner ids make a
+        # second sweep of the same month start nobody twice.
+        overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+        catchup_window=timedelta(days=7),
+        summary="Monthly direct-bill re-assessment sweep",
+        guidance=(
+            "Monthly direct-bill sweep: re-assesses partners in their support-plan renewal month "
+            "(RA-01) and re-validates security in their onboarding-anniversary month (DB-04). "
+            "Backfill a past month to re-assess that month's partners. Pause it with a note "
+            "saying why; the product never changes a pause or its note."
+        ),
+    )
+
+
+ANNUAL_REASSESSMENT = annual_reassessment()
 
 
 def pipeline_reconciler(every: timedelta = timedelta(hours=1)) -> ScheduleDefinition:
@@ -154,7 +164,7 @@ def schedules_for(settings: Settings | None) -> tuple[ScheduleDefinition, ...]:
         return SCHEDULES
     every = timedelta(minutes=settings.reconcile_interval_minutes)
     return (
-        ANNUAL_REASSESSMENT,
+        annual_reassessment(settings.business_time_zone),
         pipeline_reconciler(every),
         por_validation_sweep(timedelta(days=settings.por_sweep_interval_days)),
     )

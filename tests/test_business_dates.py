@@ -18,7 +18,7 @@ from domain import direct_bill_rules as rules
 from domain.calendar import parse_business_instant, show_instant
 from domain.errors import ApplicationWindowClosed, EligibilityNotMet
 from domain.messages import Message
-from domain.reassessment_rules import questionnaire_deadline, reassessment_applies
+from domain.reassessment_rules import questionnaire_deadline, reassessment_applies, sweep_month
 from runtime.settings import Settings
 
 
@@ -215,3 +215,20 @@ def test_a_tenure_refusal_names_the_first_day_it_is_met() -> None:
         datetime(2024, 11, 15, tzinfo=UTC), datetime(2025, 11, 15, tzinfo=UTC), "UTC"
     )
     assert met.passed and met.threshold == "12 months as an indirect reseller"
+
+
+@pytest.mark.parametrize(
+    ("fired", "zone_name", "month"),
+    [
+        (datetime(2025, 10, 31, 17, 0, tzinfo=UTC), "Asia/Tokyo", date(2025, 11, 1)),  # 02:00 JST
+        (datetime(2025, 11, 1, 9, 0, tzinfo=UTC), "America/Los_Angeles", date(2025, 11, 1)),
+        # A sweep scheduled before the schedule followed the zone (02:00 UTC) reads UTC's month.
+        (datetime(2025, 11, 1, 2, 0, tzinfo=UTC), None, date(2025, 11, 1)),
+        (datetime(2025, 10, 31, 17, 0, tzinfo=UTC), None, date(2025, 10, 1)),
+    ],
+)
+def test_a_sweep_covers_the_month_of_its_scheduled_date_in_the_business_zone(
+    fired: datetime, zone_name: str | None, month: date
+) -> None:
+    """RA-01 / DB-04 months counted as DB-07 says: calendar dates in the business time zone."""
+    assert sweep_month(fired, zone_name) == month

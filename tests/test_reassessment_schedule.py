@@ -116,3 +116,56 @@ async def test_a_backfill_reassesses_only_months_from_october_2025_and_partners_
     summary = summaries[past]
     assert summary.month == past
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)
+
+
+async def test_the_schedule_fires_in_the_business_time_zone_and_the_sweep_reads_that_month(
+    dev_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """DB-07 ("treat every date rule ... as calendar dates in one configured business time
+    zone"): with Asia/Tokyo, the sweep of November 2025 is scheduled at 02:00 JST on 1 November,
+    which is 17:00 UTC on 31 October, and it re-assesses November's partners, not October's."""
+    client = dev_env.client
+    settings = stack.settings.model_copy(update={"business_time_zone": "Asia/Tokyo"})
+    await ensure_schedules(client, settings)
+    handle = client.get_schedule_handle(names.REASSESSMENT_SCHEDULE_ID)
+    described = await handle.describe()
+    assert described.schedule.spec.time_zone_name == "Asia/Tokyo"
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert client.data_converter.payload_converter.from_payload(action.args[0], dict) == {
+        "month_zone": "Asia/Tokyo"
+    }
+    november = date(2025, 11, 1)
+    await seed(stack, november, [Partner("5400021", anniversary_month=11)])  # security-only
+    fired_at = datetime(2025, 10, 31, 17, 0, tzinfo=UTC)  # 2025-11-01 02:00 JST
+    summary: SweepSummary | None = None
+    async with stack.worker(client):
+        await handle.backfill(
+            ScheduleBackfill(
+                start_at=fired_at - timedelta(minutes=1),
+                end_at=fired_at + timedelta(minutes=1),
+                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+            )
+        )
+        # Started by this schedule at that time (the dev server is shared: other sweeps run).
+        query = (
+            f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
+            f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
+        )
+        for _ in range(300):
+            async for run in client.list_workflows(query):
+                if run.typed_search_attributes.get(names.SA_SCHEDULED_START) == fired_at:
+                    done = client.get_workflow_handle(run.id, result_type=SweepSummary)
+                    summary = await done.result()
+            if summary is not None:
+                break
+            await asyncio.sleep(0.1)
+    for schedule_id in (
+        names.REASSESSMENT_SCHEDULE_ID,
+        names.RECONCILER_SCHEDULE_ID,
+        names.POR_SWEEP_SCHEDULE_ID,
+    ):  # nothing left to fire on the shared dev server
+        await client.get_schedule_handle(schedule_id).delete()
+    assert summary is not None, "the backfilled sweep did not complete"
+    assert summary.month == november
+    assert (summary.due, summary.started, summary.passed) == (1, 1, 1)

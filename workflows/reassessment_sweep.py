@@ -119,7 +119,7 @@ class ReassessmentSweepWorkflow:
         if request.month is not None:
             return rules.month_of(request.month)
         scheduled = workflow.info().typed_search_attributes.get(names.SA_SCHEDULED_START)
-        return rules.month_of(scheduled or workflow.now())
+        return rules.sweep_month(scheduled or workflow.now(), request.month_zone)
 
     def _wait_deadline(self) -> datetime:
         """The partners' own deadlines plus the grace, fixed by the first run of the sweep."""
