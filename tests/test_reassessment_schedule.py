@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
+    Client,
     ScheduleActionStartWorkflow,
     ScheduleBackfill,
+    ScheduleHandle,
     ScheduleOverlapPolicy,
 )
 from temporalio.testing import WorkflowEnvironment
@@ -68,6 +70,32 @@ async def test_schedule_is_ensured_twice_and_keeps_an_operators_pause(
     await client.get_schedule_handle(names.POR_SWEEP_SCHEDULE_ID).delete()
 
 
+async def _backfilled_sweep(
+    client: Client, handle: ScheduleHandle, fired_at: datetime
+) -> SweepSummary:
+    """Backfill the schedule around `fired_at` and return the summary of the sweep it started
+    then (found by its scheduled time: the dev server is shared, other tests run sweeps too)."""
+    await handle.backfill(
+        ScheduleBackfill(
+            start_at=fired_at - timedelta(minutes=1),
+            end_at=fired_at + timedelta(minutes=1),
+            overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+        )
+    )
+    query = (
+        f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
+        f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
+    )
+    for _ in range(300):
+        async for run in client.list_workflows(query):
+            if run.typed_search_attributes.get(names.SA_SCHEDULED_START) == fired_at:
+                done = client.get_workflow_handle(run.id, result_type=SweepSummary)
+                summary: SweepSummary = await done.result()
+                return summary
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no sweep scheduled at {fired_at.isoformat()} completed")
+
+
 async def test_a_backfill_reassesses_only_months_from_october_2025_and_partners_then_direct_bill(
     dev_env: WorkflowEnvironment, stack: Stack
 ) -> None:
@@ -91,26 +119,7 @@ async def test_a_backfill_reassesses_only_months_from_october_2025_and_partners_
     async with stack.worker(client):
         for month in (before, past):
             moment = datetime(month.year, month.month, 1, 2, 0, tzinfo=UTC)
-            await handle.backfill(
-                ScheduleBackfill(
-                    start_at=moment - timedelta(minutes=1),
-                    end_at=moment + timedelta(minutes=1),
-                    overlap=ScheduleOverlapPolicy.ALLOW_ALL,
-                )
-            )
-            # Started by this schedule (the dev server is shared: other tests run sweeps too).
-            query = (
-                f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
-                f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
-            )
-            for _ in range(300):
-                async for run in client.list_workflows(query):
-                    done = client.get_workflow_handle(run.id, result_type=SweepSummary)
-                    result = await done.result()
-                    summaries[result.month] = result
-                if month in summaries:
-                    break
-                await asyncio.sleep(0.1)
+            summaries[month] = await _backfilled_sweep(client, handle, moment)
     await handle.delete()
     assert summaries[before].due == 0 and summaries[before].started == 0
     summary = summaries[past]
@@ -138,34 +147,13 @@ async def test_the_schedule_fires_in_the_business_time_zone_and_the_sweep_reads_
     november = date(2025, 11, 1)
     await seed(stack, november, [Partner("5400021", anniversary_month=11)])  # security-only
     fired_at = datetime(2025, 10, 31, 17, 0, tzinfo=UTC)  # 2025-11-01 02:00 JST
-    summary: SweepSummary | None = None
     async with stack.worker(client):
-        await handle.backfill(
-            ScheduleBackfill(
-                start_at=fired_at - timedelta(minutes=1),
-                end_at=fired_at + timedelta(minutes=1),
-                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
-            )
-        )
-        # Started by this schedule at that time (the dev server is shared: other sweeps run).
-        query = (
-            f"WorkflowType = '{names.REASSESSMENT_SWEEP}' AND ExecutionStatus = 'Completed' "
-            f"AND TemporalScheduledById = '{names.REASSESSMENT_SCHEDULE_ID}'"
-        )
-        for _ in range(300):
-            async for run in client.list_workflows(query):
-                if run.typed_search_attributes.get(names.SA_SCHEDULED_START) == fired_at:
-                    done = client.get_workflow_handle(run.id, result_type=SweepSummary)
-                    summary = await done.result()
-            if summary is not None:
-                break
-            await asyncio.sleep(0.1)
+        summary = await _backfilled_sweep(client, handle, fired_at)
     for schedule_id in (
         names.REASSESSMENT_SCHEDULE_ID,
         names.RECONCILER_SCHEDULE_ID,
         names.POR_SWEEP_SCHEDULE_ID,
     ):  # nothing left to fire on the shared dev server
         await client.get_schedule_handle(schedule_id).delete()
-    assert summary is not None, "the backfilled sweep did not complete"
     assert summary.month == november
     assert (summary.due, summary.started, summary.passed) == (1, 1, 1)
