@@ -495,3 +495,58 @@ async def test_a_refused_recipient_ends_the_session(tmp_path: Path) -> None:
                 await mailer.send(email())
         await mailer.aclose()
         assert sink.messages() == []
+
+
+class _MailFromReplySink(SmtpSink):
+    def __init__(self, folder: Path, reply: str) -> None:
+        super().__init__(folder)
+        self.reply = reply
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        return self.reply
+
+
+class _DataReplySink(SmtpSink):
+    def __init__(self, folder: Path, reply: str) -> None:
+        super().__init__(folder)
+        self.reply = reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.reply
+
+
+@pytest.mark.parametrize(
+    ("sink_type", "reply", "stage"),
+    [
+        (_MailFromReplySink, "550 5.7.1 sender not allowed", "MAIL FROM"),
+        (_MailFromReplySink, "553 5.1.8 sender address rejected", "MAIL FROM"),
+        (_DataReplySink, "554 5.7.1 message rejected as spam", "DATA"),
+        (_DataReplySink, "552 5.3.4 message too big", "DATA"),
+    ],
+)
+async def test_a_permanent_refusal_of_the_sender_or_the_message_is_not_retried(
+    tmp_path: Path, sink_type: type[SmtpSink], reply: str, stage: str
+) -> None:
+    """RFC 5321 4.2.1: "5yz Permanent Negative Completion reply ... The SMTP client SHOULD NOT
+    repeat the exact request"; the replies are RFC 5321 4.2.3's 550, 552, 553 and 554 with RFC
+    3463 enhanced codes. Refused at MAIL FROM or at DATA, the send raises MailRejected naming the
+    stage and the code (the activity makes it non-retryable), as a refused recipient does."""
+    async with sink_type(tmp_path / "outbox", reply) as sink:  # type: ignore[call-arg]
+        with pytest.raises(MailRejected) as caught:
+            await relay_to(sink.port).send(email())
+        assert sink.messages() == []
+    code = int(reply[:3])
+    assert (caught.value.code, caught.value.stage) == (code, stage)
+    assert f"refused at {stage} with {code}" in str(caught.value)
+    assert "partner@" not in str(caught.value)
+
+
+async def test_a_transient_refusal_at_data_is_retried(tmp_path: Path) -> None:
+    """RFC 5321 4.2.1: "4yz Transient Negative Completion reply": 451 at DATA stays retryable."""
+    async with _DataReplySink(tmp_path / "outbox", "451 4.3.0 try again later") as sink:
+        with pytest.raises(aiosmtplib.SMTPDataError) as caught:
+            await relay_to(sink.port).send(email())
+    assert not isinstance(caught.value, MailRejected)
+    assert caught.value.code == 451

@@ -33,14 +33,23 @@ class Mailer(Protocol):
 
 
 class MailRejected(Exception):
-    """The relay permanently (5xx) refused the recipient; retrying will not help."""
+    """The relay permanently (5xx) refused the recipient (at RCPT TO), our sender (at MAIL FROM)
+    or the message (at DATA); RFC 5321 4.2.1: the client "SHOULD NOT repeat the exact request"."""
 
-    def __init__(self, recipient: str, code: int, reason: str) -> None:
+    def __init__(self, recipient: str, code: int, reason: str, stage: str = "RCPT TO") -> None:
         # The message reaches logs and workflow history: the address's domain only (personal
         # data), and the relay's reason with the address taken out.
         domain = recipient.rpartition("@")[2]
         shown = reason.replace(recipient, "<recipient>")
-        super().__init__(f"a recipient at {domain} was rejected with {code}: {shown}")
+        if stage == "RCPT TO":
+            text = f"a recipient at {domain} was rejected with {code}: {shown}"
+        else:
+            text = (
+                f"the message to a recipient at {domain} was refused at {stage} with {code}: "
+                f"{shown}"
+            )
+        super().__init__(text)
+        self.stage = stage
         self.recipient = recipient
         self.code = code
         self.reason = reason

@@ -158,6 +158,11 @@ class SmtpRelayMailer:
             if 500 <= exc.code < 600:
                 raise MailRejected(recipient, exc.code, exc.message) from exc
             raise
+        except aiosmtplib.SMTPResponseException as exc:  # MAIL FROM, DATA: 5xx is permanent
+            session.client.close()
+            if 500 <= exc.code < 600:
+                raise MailRejected(recipient, exc.code, exc.message, _stage(exc)) from exc
+            raise
         except BaseException:
             session.client.close()
             raise
@@ -192,3 +197,12 @@ class SmtpRelayMailer:
             await session.client.quit(timeout=QUIT_TIMEOUT_SECONDS)
         except (aiosmtplib.SMTPException, OSError):
             session.client.close()
+
+
+def _stage(refusal: aiosmtplib.SMTPResponseException) -> str:
+    """The SMTP command a refusal answered, for the operator reading it."""
+    if isinstance(refusal, aiosmtplib.SMTPSenderRefused):
+        return "MAIL FROM"
+    if isinstance(refusal, aiosmtplib.SMTPDataError):
+        return "DATA"
+    return "the SMTP exchange"
