@@ -219,11 +219,15 @@ async def test_stop_closes_idle_client_connections(tmp_path: Path) -> None:
         client.close()
 
 
-class _RcptReplySink(SmtpSink):
+class _ReplySink(SmtpSink):
+    """The real sink answering one SMTP command with `reply` (its subclasses say which)."""
+
     def __init__(self, folder: Path, reply: str) -> None:
         super().__init__(folder)
         self.reply = reply
 
+
+class _RcptReplySink(_ReplySink):
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
@@ -497,22 +501,14 @@ async def test_a_refused_recipient_ends_the_session(tmp_path: Path) -> None:
         assert sink.messages() == []
 
 
-class _MailFromReplySink(SmtpSink):
-    def __init__(self, folder: Path, reply: str) -> None:
-        super().__init__(folder)
-        self.reply = reply
-
+class _MailFromReplySink(_ReplySink):
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
         return self.reply
 
 
-class _DataReplySink(SmtpSink):
-    def __init__(self, folder: Path, reply: str) -> None:
-        super().__init__(folder)
-        self.reply = reply
-
+class _DataReplySink(_ReplySink):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return self.reply
 
@@ -527,13 +523,13 @@ class _DataReplySink(SmtpSink):
     ],
 )
 async def test_a_permanent_refusal_of_the_sender_or_the_message_is_not_retried(
-    tmp_path: Path, sink_type: type[SmtpSink], reply: str, stage: str
+    tmp_path: Path, sink_type: type[_ReplySink], reply: str, stage: str
 ) -> None:
     """RFC 5321 4.2.1: "5yz Permanent Negative Completion reply ... The SMTP client SHOULD NOT
     repeat the exact request"; the replies are RFC 5321 4.2.3's 550, 552, 553 and 554 with RFC
     3463 enhanced codes. Refused at MAIL FROM or at DATA, the send raises MailRejected naming the
     stage and the code (the activity makes it non-retryable), as a refused recipient does."""
-    async with sink_type(tmp_path / "outbox", reply) as sink:  # type: ignore[call-arg]
+    async with sink_type(tmp_path / "outbox", reply) as sink:
         with pytest.raises(MailRejected) as caught:
             await relay_to(sink.port).send(email())
         assert sink.messages() == []
